@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: formatting, lints, then
+# every unit, integration and doc test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The GPU backend talks Vulkan through wgpu. Where no Vulkan driver is
+# installed, Mesa's software driver (lavapipe) provides a real adapter that
+# runs the shaders on the CPU.
+if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "no Vulkan driver found: installing mesa-vulkan-drivers (software adapter)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers >/dev/null
+  else
+    echo "no Vulkan driver found; install mesa-vulkan-drivers (or a GPU driver) for the GPU tests" >&2
+  fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test

@@ -1,0 +1,125 @@
+//! The metrics of SPEC §4, computed from the state at each record: mean
+//! rate; ring bump angle and amplitude; Hopfield overlaps and energy.
+//! Always over all neurons, whatever `record.stride` keeps in rates.npy.
+
+use crate::model::{theta, Activation, Dynamics, Network, Weights};
+use crate::real::{f, Real};
+
+/// Which metrics a network has, and the tables needed to compute them.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    n: usize,
+    ring: Option<(Vec<f64>, Vec<f64>)>,
+    patterns: Option<(usize, Vec<f64>)>,
+    energy_beta: Option<f64>,
+}
+
+/// ln cosh(x), without overflow for large |x|.
+#[inline]
+pub fn ln_cosh(x: f64) -> f64 {
+    let a = x.abs();
+    a + (-2.0 * a).exp().ln_1p() - std::f64::consts::LN_2
+}
+
+impl Metrics {
+    /// The metrics of `network`: ring networks get the bump, Hebbian networks
+    /// the overlaps, and Hebbian current networks with tanh the energy.
+    pub fn new(network: &Network) -> Self {
+        let n = network.n;
+        let ring = matches!(network.weights, Weights::Ring { .. }).then(|| {
+            (
+                (0..n).map(|i| theta(i, n).cos()).collect(),
+                (0..n).map(|i| theta(i, n).sin()).collect(),
+            )
+        });
+        let patterns = match &network.weights {
+            Weights::Hebbian { p, xi, .. } => Some((*p, xi.clone())),
+            _ => None,
+        };
+        let energy_beta = match (&network.weights, network.dynamics, network.activation) {
+            (Weights::Hebbian { .. }, Dynamics::Current, Activation::Tanh { beta }) => Some(beta),
+            _ => None,
+        };
+        Metrics {
+            n,
+            ring,
+            patterns,
+            energy_beta,
+        }
+    }
+
+    /// Column names, in order (without `t`).
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec!["mean_rate".to_string()];
+        if self.ring.is_some() {
+            names.push("bump_theta".into());
+            names.push("bump_amplitude".into());
+        }
+        if let Some((p, _)) = &self.patterns {
+            names.extend((0..*p).map(|mu| format!("overlap_{mu}")));
+        }
+        if self.energy_beta.is_some() {
+            names.push("energy".into());
+        }
+        names
+    }
+
+    /// Whether [`Metrics::compute`] needs M v (for the energy).
+    pub fn needs_mv(&self) -> bool {
+        self.energy_beta.is_some()
+    }
+
+    /// The metrics for rates `v`, state `x` (I for current dynamics), input
+    /// `h` and, when [`Metrics::needs_mv`], `mv` = M v. Sums are in f64.
+    pub fn compute<T: Real>(&self, v: &[T], x: &[T], h: &[T], mv: Option<&[T]>) -> Vec<f64> {
+        let n = self.n as f64;
+        let mut out = Vec::with_capacity(3);
+        out.push(v.iter().map(|&a| f(a)).sum::<f64>() / n);
+        if let Some((cos, sin)) = &self.ring {
+            let (mut cs, mut sn) = (0.0, 0.0);
+            for ((&a, c), s) in v.iter().zip(cos).zip(sin) {
+                cs += f(a) * c;
+                sn += f(a) * s;
+            }
+            out.push(bump_angle(cs, sn));
+            out.push(2.0 / n * cs.hypot(sn));
+        }
+        if let Some((p, xi)) = &self.patterns {
+            for mu in 0..*p {
+                let row = &xi[mu * self.n..(mu + 1) * self.n];
+                out.push(row.iter().zip(v).map(|(x, &a)| x * f(a)).sum::<f64>() / n);
+            }
+        }
+        if let Some(beta) = self.energy_beta {
+            let mv = mv.expect("energy needs M v");
+            let mut e = 0.0;
+            for i in 0..self.n {
+                let (vi, ii) = (f(v[i]), f(x[i]));
+                e += -0.5 * vi * f(mv[i]) - f(h[i]) * vi + vi * ii - ln_cosh(beta * ii) / beta;
+            }
+            out.push(e);
+        }
+        out
+    }
+}
+
+/// The angle of C + iS in (-pi, pi].
+pub fn bump_angle(c: f64, s: f64) -> f64 {
+    let a = s.atan2(c);
+    if a <= -std::f64::consts::PI {
+        std::f64::consts::PI
+    } else {
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ln_cosh_is_stable() {
+        assert!((ln_cosh(0.3) - 0.3f64.cosh().ln()).abs() < 1e-15);
+        assert!((ln_cosh(1000.0) - (1000.0 - std::f64::consts::LN_2)).abs() < 1e-9);
+    }
+}

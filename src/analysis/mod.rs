@@ -1,0 +1,5 @@
+//! Analysis of networks and runs: eigenmodes of M (gains, time constants,
+//! regimes, linear steady states) and the metrics recorded during a run.
+
+pub mod metrics;
+pub mod modes;

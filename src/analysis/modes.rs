@@ -1,0 +1,400 @@
+//! Eigen-analysis of M (SPEC §3, `attractor modes`).
+//!
+//! A mode of eigenvalue lambda of the linear network tau dv/dt = -v + h + M v
+//! relaxes with time constant tau / (1 - lambda) to gain 1 / (1 - lambda)
+//! times its input: it decays for Re lambda < 1, integrates at lambda = 1
+//! and grows for Re lambda > 1. Dense symmetric M uses a symmetric solver,
+//! other dense M the Schur form (complex eigenvalues); every structured kind
+//! uses diag(d) + U V^T, whose spectrum is that of the R×R matrix V^T U
+//! shifted by d when d is constant, so no N×N matrix is formed.
+
+use crate::error::{Error, Result};
+use crate::experiment::Experiment;
+use crate::model::{StructuredForm, Weights};
+use nalgebra::{Complex, DMatrix, DVector};
+use serde::Serialize;
+
+/// Largest N for which a dense eigen-decomposition (N³) is attempted.
+pub const DENSE_LIMIT: usize = 4096;
+/// Eigenvalues closer than this (relative to the spectral scale) are one mode
+/// with multiplicity; |1 - lambda| below it is an integrator.
+const TOL: f64 = 1e-9;
+
+/// How a mode behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    /// Re lambda < 1: decays to its steady state.
+    Decaying,
+    /// lambda = 1: integrates its input, holds its value.
+    Integrator,
+    /// Re lambda > 1: grows exponentially.
+    Growing,
+}
+
+/// One eigenvalue (with multiplicity) and what it means.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mode {
+    /// Re lambda.
+    pub eigenvalue_re: f64,
+    /// Im lambda (0 for real modes; non-zero modes oscillate).
+    pub eigenvalue_im: f64,
+    /// How many modes share this eigenvalue.
+    pub multiplicity: usize,
+    /// Re of the gain 1/(1 - lambda); null for an integrator.
+    pub gain: Option<f64>,
+    /// Im of the gain (0 for real modes).
+    pub gain_im: f64,
+    /// e-folding time tau / |1 - Re lambda| (of decay or of growth); null for an integrator.
+    pub time_constant: Option<f64>,
+    /// Oscillation period 2 pi tau / |Im lambda| for complex modes.
+    pub period: Option<f64>,
+    /// Decaying, integrator or growing.
+    pub regime: Regime,
+}
+
+/// The linear steady state (I - M)^-1 h for one input epoch.
+#[derive(Clone, Debug, Serialize)]
+pub struct SteadyState {
+    /// Index of the `[[input]]` entry.
+    pub input: usize,
+    /// The steady state, or null when I - M is singular or M has a growing mode.
+    pub values: Option<Vec<f64>>,
+    /// Why there is none.
+    pub note: Option<String>,
+}
+
+/// The result of `attractor modes`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModesReport {
+    /// Experiment name.
+    pub name: String,
+    /// N.
+    pub n: usize,
+    /// tau.
+    pub tau: f64,
+    /// Weights kind.
+    pub weights: String,
+    /// Activation kind; for a nonlinear one the modes are those of M, i.e.
+    /// of the linearisation where every unit is in a linear range of slope 1.
+    pub activation: String,
+    /// Whether M is symmetric (real spectrum).
+    pub symmetric: bool,
+    /// How the eigenvalues were obtained.
+    pub method: String,
+    /// Modes, largest real part first.
+    pub modes: Vec<Mode>,
+    /// One per input epoch.
+    pub steady_states: Vec<SteadyState>,
+}
+
+impl Mode {
+    fn new(lambda: Complex<f64>, multiplicity: usize, tau: f64) -> Self {
+        let one_minus = Complex::new(1.0, 0.0) - lambda;
+        let integrator = one_minus.norm() <= TOL;
+        let regime = if integrator {
+            Regime::Integrator
+        } else if lambda.re > 1.0 {
+            Regime::Growing
+        } else {
+            Regime::Decaying
+        };
+        let gain = (!integrator).then(|| Complex::new(1.0, 0.0) / one_minus);
+        let rate = (1.0 - lambda.re).abs();
+        Mode {
+            eigenvalue_re: lambda.re,
+            eigenvalue_im: lambda.im,
+            multiplicity,
+            gain: gain.map(|g| g.re),
+            gain_im: gain.map_or(0.0, |g| g.im),
+            time_constant: (rate > TOL).then(|| tau / rate),
+            period: (lambda.im != 0.0).then(|| 2.0 * std::f64::consts::PI * tau / lambda.im.abs()),
+            regime,
+        }
+    }
+}
+
+/// Eigenvalues with their multiplicities.
+type Spectrum = Vec<(Complex<f64>, usize)>;
+
+/// Groups eigenvalues (with multiplicities) into modes, largest real part first.
+fn group(mut eig: Spectrum, tau: f64) -> Vec<Mode> {
+    let scale = eig.iter().fold(1.0f64, |a, (l, _)| a.max(l.norm()));
+    for (l, _) in eig.iter_mut() {
+        if l.im.abs() <= TOL * scale {
+            l.im = 0.0;
+        }
+    }
+    eig.sort_by(|a, b| {
+        b.0.re
+            .partial_cmp(&a.0.re)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(
+                b.0.im
+                    .partial_cmp(&a.0.im)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
+    });
+    let mut out: Vec<(Complex<f64>, usize)> = Vec::new();
+    for (l, m) in eig {
+        match out.last_mut() {
+            Some((prev, count)) if (*prev - l).norm() <= TOL * scale => *count += m,
+            _ => out.push((l, m)),
+        }
+    }
+    out.into_iter().map(|(l, m)| Mode::new(l, m, tau)).collect()
+}
+
+fn dense_eigenvalues(n: usize, m: &[f64], symmetric: bool) -> Result<(Spectrum, String)> {
+    if n > DENSE_LIMIT {
+        return Err(Error::Analysis(format!(
+            "network.n = {n}: a dense eigen-decomposition is limited to N ≤ {DENSE_LIMIT} \
+             (its cost grows as N³); structured weights (ring, hebbian, low_rank, diagonal) have no limit"
+        )));
+    }
+    let mat = DMatrix::from_row_slice(n, n, m);
+    Ok(if symmetric {
+        let e = mat.symmetric_eigenvalues();
+        (
+            e.iter().map(|&l| (Complex::new(l, 0.0), 1)).collect(),
+            "dense symmetric eigen-solver".into(),
+        )
+    } else {
+        let e = mat.complex_eigenvalues();
+        (
+            e.iter().map(|&l| (l, 1)).collect(),
+            "dense Schur decomposition (non-symmetric M)".into(),
+        )
+    })
+}
+
+/// Eigenvalues of diag(c) + U V^T for constant c: c + eig(V^T U), and c for
+/// the other N - R modes.
+fn structured_eigenvalues(s: &StructuredForm) -> Option<Spectrum> {
+    let n = s.d.len();
+    let c0 = s.d[0];
+    if s.d
+        .iter()
+        .any(|&x| (x - c0).abs() > 1e-14 * c0.abs().max(1.0))
+    {
+        return None;
+    }
+    let r = s.u.ncols();
+    let mut eig: Spectrum = Vec::new();
+    if r > 0 {
+        let small = s.v.transpose() * &s.u;
+        let e = small.complex_eigenvalues();
+        // With R > N only N of the R eigenvalues are eigenvalues of M; the
+        // extra ones are zeros of V^T U (rank ≤ N): drop the smallest.
+        let mut vals: Vec<Complex<f64>> = e.iter().copied().collect();
+        vals.sort_by(|a, b| {
+            b.norm()
+                .partial_cmp(&a.norm())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        vals.truncate(n);
+        eig.extend(vals.into_iter().map(|l| (l + Complex::new(c0, 0.0), 1)));
+    }
+    if n > r {
+        eig.push((Complex::new(c0, 0.0), n - r));
+    }
+    Some(eig)
+}
+
+/// (I - M)^-1 h for M = diag(d) + U V^T by the Woodbury identity.
+fn structured_solve(s: &StructuredForm, h: &[f64]) -> Option<Vec<f64>> {
+    let a: Vec<f64> = s.d.iter().map(|d| 1.0 - d).collect();
+    if a.iter().any(|x| x.abs() < TOL) {
+        return None;
+    }
+    let ainv_h = DVector::from_iterator(h.len(), h.iter().zip(&a).map(|(h, a)| h / a));
+    let r = s.u.ncols();
+    if r == 0 {
+        return Some(ainv_h.iter().copied().collect());
+    }
+    let mut ainv_u = s.u.clone();
+    for (i, ai) in a.iter().enumerate() {
+        for k in 0..r {
+            ainv_u[(i, k)] /= ai;
+        }
+    }
+    let small = DMatrix::identity(r, r) - s.v.transpose() * &ainv_u;
+    let lu = small.lu();
+    let y = lu.solve(&(s.v.transpose() * &ainv_h))?;
+    let x = ainv_h + ainv_u * y;
+    Some(x.iter().copied().collect())
+}
+
+/// The eigen-analysis of `experiment`'s M and the linear steady states of its inputs.
+pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
+    let net = &experiment.network;
+    let n = net.n;
+    let w = &net.weights;
+    let symmetric = w.is_symmetric();
+    let structured = w.structured();
+    let (eig, method) = match (&structured, w) {
+        (None, Weights::Dense { m, .. }) => dense_eigenvalues(n, m, symmetric)?,
+        (Some(s), _) => match structured_eigenvalues(s) {
+            Some(e) => (
+                e,
+                format!(
+                    "structure: diag + rank-{} (eigenvalues of a {}×{} matrix)",
+                    s.u.ncols(),
+                    s.u.ncols(),
+                    s.u.ncols()
+                ),
+            ),
+            None => {
+                let (e, _) = dense_eigenvalues(n, &w.to_dense(), symmetric).map_err(|_| {
+                    Error::Analysis(format!(
+                        "these hebbian patterns have unequal norms, so the spectrum needs a dense \
+                         solve, limited to N ≤ {DENSE_LIMIT}; network.n = {n}"
+                    ))
+                })?;
+                (
+                    e,
+                    "dense solve (structured weights with a non-constant diagonal)".into(),
+                )
+            }
+        },
+        (None, _) => unreachable!("only dense weights lack a structured form"),
+    };
+    let modes = group(eig, net.tau);
+    let unstable = modes.iter().any(|m| m.regime != Regime::Decaying);
+    let steady_states = experiment
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let values = match (&structured, w) {
+                (Some(s), _) => structured_solve(s, &e.h),
+                (None, Weights::Dense { m, .. }) => {
+                    let a = DMatrix::identity(n, n) - DMatrix::from_row_slice(n, n, m);
+                    a.lu()
+                        .solve(&DVector::from_column_slice(&e.h))
+                        .map(|x| x.iter().copied().collect())
+                }
+                _ => None,
+            };
+            let note = match (&values, unstable) {
+                (None, _) => Some(
+                    "I - M is singular (a mode with eigenvalue 1): no steady state".to_string(),
+                ),
+                (Some(_), true) => Some(
+                    "a fixed point of the equations, but M has a mode with Re lambda ≥ 1, so the \
+                     network does not settle there"
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            SteadyState {
+                input: i,
+                values,
+                note,
+            }
+        })
+        .collect();
+    Ok(ModesReport {
+        name: experiment.name.clone(),
+        n,
+        tau: net.tau,
+        weights: w.kind().into(),
+        activation: net.activation.kind().into(),
+        symmetric,
+        method,
+        modes,
+        steady_states,
+    })
+}
+
+/// The report as a human-readable table.
+pub fn format_table(r: &ModesReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: N = {}, tau = {} s, weights = {}{}\neigenvalues by {}\n",
+        r.name,
+        r.n,
+        r.tau,
+        r.weights,
+        if r.symmetric {
+            " (symmetric)"
+        } else {
+            " (non-symmetric)"
+        },
+        r.method
+    );
+    if r.activation != "linear" {
+        let _ = writeln!(
+            s,
+            "activation = {}: these are the modes of M, i.e. of the linear network (or of the \
+             linearisation where every unit is in a linear range of slope 1)\n",
+            r.activation
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{:>4}  {:>22}  {:>6}  {:>22}  {:>14}  {:>12}",
+        "mode", "eigenvalue", "mult", "gain 1/(1-lambda)", "time constant", "regime"
+    );
+    let fmt_c = |re: f64, im: f64| {
+        if im == 0.0 {
+            format!("{re:.6}")
+        } else {
+            format!("{re:.6}{:+.6}i", im)
+        }
+    };
+    for (k, m) in r.modes.iter().enumerate() {
+        let gain = m.gain.map_or("inf".to_string(), |g| fmt_c(g, m.gain_im));
+        let tc = m
+            .time_constant
+            .map_or("inf".to_string(), |t| format!("{t:.6} s"));
+        let mut regime = format!("{:?}", m.regime).to_lowercase();
+        if let Some(p) = m.period {
+            regime.push_str(&format!(", oscillating (period {p:.4} s)"));
+        }
+        let _ = writeln!(
+            s,
+            "{:>4}  {:>22}  {:>6}  {:>22}  {:>14}  {}",
+            k,
+            fmt_c(m.eigenvalue_re, m.eigenvalue_im),
+            m.multiplicity,
+            gain,
+            tc,
+            regime
+        );
+    }
+    if r.steady_states.is_empty() {
+        let _ = writeln!(s, "\nno [[input]]: the linear steady state is v = 0");
+    }
+    for st in &r.steady_states {
+        let _ = write!(s, "\nsteady state (I - M)^-1 h for input[{}]: ", st.input);
+        match &st.values {
+            Some(v) if v.len() <= 16 => {
+                let vals: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
+                let _ = writeln!(s, "[{}]", vals.join(", "));
+            }
+            Some(v) => {
+                let (lo, hi) = v
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                        (a.min(x), b.max(x))
+                    });
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                let _ = writeln!(
+                    s,
+                    "min {lo:.6}, mean {mean:.6}, max {hi:.6} (all {} values with --json)",
+                    v.len()
+                );
+            }
+            None => {
+                let _ = writeln!(s, "none");
+            }
+        }
+        if let Some(note) = &st.note {
+            let _ = writeln!(s, "  note: {note}");
+        }
+    }
+    s
+}

@@ -1,0 +1,581 @@
+//! The experiment file (SPEC §2): parsing, `--set` overrides, validation with
+//! errors that name the key, the value and what is allowed, and resolution
+//! into a [`Experiment`] of plain numbers. Nothing here simulates.
+
+pub mod npy;
+pub mod overrides;
+pub mod schema;
+
+use crate::error::{Error, Result};
+use crate::model::{bump, Activation, Dynamics, InputEpoch, Network, Weights};
+use crate::rng::{self, Stream};
+use crate::sim::{BackendChoice, Method, Precision};
+use schema::{ExperimentFile, InitialSpec, InputProfile, WeightsSpec};
+use std::path::{Path, PathBuf};
+
+/// Settings of the integration.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    /// Seconds.
+    pub duration: f64,
+    /// Seconds per step.
+    pub dt: f64,
+    /// round(duration / dt).
+    pub steps: u64,
+    /// Integration method.
+    pub method: Method,
+    /// Noise sigma (0 = deterministic).
+    pub noise: f64,
+    /// Seed of the noise (and of random initial states unless they give one).
+    pub seed: u64,
+    /// Steps between records.
+    pub record_every: u64,
+    /// Requested backend.
+    pub backend: BackendChoice,
+    /// CPU precision.
+    pub precision: Precision,
+}
+
+impl Simulation {
+    /// The steps at which the state is recorded: 0, k, 2k, ... and the last step.
+    pub fn record_steps(&self) -> Vec<u64> {
+        let mut s: Vec<u64> = (0..=self.steps)
+            .step_by(self.record_every as usize)
+            .collect();
+        if *s.last().expect("step 0 is always recorded") != self.steps {
+            s.push(self.steps);
+        }
+        s
+    }
+}
+
+/// What `rates.npy` keeps.
+#[derive(Clone, Debug)]
+pub struct RecordOptions {
+    /// Whether rates are kept at all.
+    pub rates: bool,
+    /// Keep every `stride`-th neuron.
+    pub stride: usize,
+}
+
+/// A validated experiment: the model, its inputs and initial state, and how to simulate it.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// Run name.
+    pub name: String,
+    /// The network.
+    pub network: Network,
+    /// Input epochs, each resolved to an N-vector.
+    pub inputs: Vec<InputEpoch>,
+    /// Initial state (v for rate dynamics, I for current dynamics).
+    pub initial: Vec<f64>,
+    /// Integration settings.
+    pub simulation: Simulation,
+    /// What rates.npy keeps.
+    pub record: RecordOptions,
+    /// The experiment as TOML, overrides applied (written next to the outputs).
+    pub toml: String,
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file, applying `--set` overrides.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "experiment".into());
+        Self::from_toml(&text, &base, &stem, overrides)
+    }
+
+    /// Parses and validates experiment TOML; relative paths are taken from
+    /// `base_dir`, and `default_name` names the run if the file does not.
+    pub fn from_toml(
+        text: &str,
+        base_dir: &Path,
+        default_name: &str,
+        overrides: &[String],
+    ) -> Result<Experiment> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let at = e.span().map_or(String::new(), |s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" at line {line}, column {column}")
+            });
+            let msg: Vec<&str> = e
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            Error::Schema(format!("not valid TOML{at}: {}", msg.join("; ")))
+        })?;
+        for o in overrides {
+            overrides::apply(&mut table, o)?;
+        }
+        let toml = toml::to_string(&table).unwrap_or_default();
+        let file: ExperimentFile = deserialize(toml::Value::Table(table), "")?;
+        resolve(file, base_dir, default_name, toml)
+    }
+}
+
+/// Deserializes `value`, naming the dotted key of any error (`prefix` is
+/// prepended, e.g. `input[2]`).
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+    value: toml::Value,
+    prefix: &str,
+) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = match (prefix.is_empty(), path == ".") {
+            (true, _) => path,
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}.{path}"),
+        };
+        let inner = e.into_inner();
+        let msg: Vec<&str> = inner
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let msg = msg.join("; ");
+        if key == "." || key.is_empty() {
+            Error::Schema(msg)
+        } else {
+            Error::Schema(format!("key `{key}`: {msg}"))
+        }
+    })
+}
+
+fn finite(key: &str, x: f64) -> Result<f64> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(Error::invalid(key, x, "must be a finite number"))
+    }
+}
+
+fn positive(key: &str, x: f64) -> Result<f64> {
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(Error::invalid(key, x, "must be a finite number > 0"))
+    }
+}
+
+fn fraction(key: &str, x: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(Error::invalid(key, x, "must be a fraction between 0 and 1"))
+    }
+}
+
+fn vector(key: &str, values: Vec<f64>, n: usize) -> Result<Vec<f64>> {
+    if values.len() != n {
+        return Err(Error::invalid(
+            key,
+            format!("a list of {} numbers", values.len()),
+            format!("must have N = {n} entries (network.n)"),
+        ));
+    }
+    for (i, x) in values.iter().enumerate() {
+        finite(&format!("{key}[{i}]"), *x)?;
+    }
+    Ok(values)
+}
+
+fn resolve(f: ExperimentFile, base: &Path, default_name: &str, toml: String) -> Result<Experiment> {
+    let path = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let net = &f.network;
+    let n = net.n;
+    if n == 0 {
+        return Err(Error::invalid("network.n", 0, "must be at least 1"));
+    }
+    if n > u32::MAX as usize {
+        return Err(Error::invalid("network.n", n, "must be below 2^32"));
+    }
+    let tau = positive("network.tau", net.tau)?;
+    check_activation(&net.activation)?;
+
+    let weights = match &net.weights {
+        WeightsSpec::Matrix { rows } => {
+            if rows.len() != n || rows.iter().any(|r| r.len() != n) {
+                let shape = rows.iter().map(|r| r.len().to_string()).collect::<Vec<_>>();
+                return Err(Error::invalid(
+                    "network.weights.rows",
+                    format!("{} rows of lengths [{}]", rows.len(), shape.join(", ")),
+                    format!("must be an N×N matrix with N = {n} (network.n)"),
+                ));
+            }
+            let m: Vec<f64> = rows.iter().flatten().copied().collect();
+            for (k, x) in m.iter().enumerate() {
+                finite(&format!("network.weights.rows[{}][{}]", k / n, k % n), *x)?;
+            }
+            Weights::Dense { n, m }
+        }
+        WeightsSpec::Diagonal { values } => Weights::Diagonal {
+            values: vector("network.weights.values", values.clone(), n)?,
+        },
+        WeightsSpec::File { path: p } => {
+            let (_, _, m) = npy::read_matrix("network.weights.path", &path(p), |r, c| {
+                (r != n || c != n).then(|| format!("an N×N matrix with N = {n} (network.n)"))
+            })?;
+            Weights::Dense { n, m }
+        }
+        WeightsSpec::Ring { lambda0, lambda1 } => {
+            if n < 3 {
+                return Err(Error::invalid(
+                    "network.n",
+                    n,
+                    "must be at least 3 for a ring (its cos and sin modes need 3 angles)",
+                ));
+            }
+            Weights::Ring {
+                n,
+                lambda0: finite("network.weights.lambda0", *lambda0)?,
+                lambda1: finite("network.weights.lambda1", *lambda1)?,
+            }
+        }
+        WeightsSpec::Hebbian {
+            patterns,
+            path: p,
+            seed,
+        } => match (patterns, p) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(Error::invalid(
+                    "network.weights",
+                    "a hebbian table",
+                    "must give exactly one of `patterns = P` (random ±1 patterns) or `path` (a P×N .npy)",
+                ))
+            }
+            (Some(0), None) => {
+                return Err(Error::invalid("network.weights.patterns", 0, "must be at least 1"))
+            }
+            (Some(p), None) => Weights::Hebbian {
+                n,
+                p: *p,
+                xi: random_patterns(n, *p, *seed),
+            },
+            (None, Some(file)) => {
+                let (p, _, xi) = npy::read_matrix("network.weights.path", &path(file), |r, c| {
+                    (c != n || r == 0).then(|| format!("a P×N array of patterns with N = {n}"))
+                })?;
+                Weights::Hebbian { n, p, xi }
+            }
+        },
+        WeightsSpec::LowRank { u, v } => {
+            let check = |r: usize, c: usize| {
+                (r != n || c == 0).then(|| format!("an N×R array with N = {n} and R ≥ 1"))
+            };
+            let (_, ru, u) = npy::read_matrix("network.weights.u", &path(u), check)?;
+            let (_, rv, v) = npy::read_matrix("network.weights.v", &path(v), check)?;
+            if ru != rv {
+                return Err(Error::invalid(
+                    "network.weights.v",
+                    format!("an N×{rv} array"),
+                    format!("must have the same rank R as network.weights.u (R = {ru})"),
+                ));
+            }
+            Weights::LowRank { n, rank: ru, u, v }
+        }
+    };
+
+    let sim = &f.simulation;
+    let dt = positive("simulation.dt", sim.dt)?;
+    let duration = positive("simulation.duration", sim.duration)?;
+    let steps = (duration / dt).round();
+    if steps < 1.0 {
+        return Err(Error::invalid(
+            "simulation.duration",
+            duration,
+            format!("must be at least half a step (dt = {dt}) so that round(duration / dt) ≥ 1"),
+        ));
+    }
+    if steps > u32::MAX as f64 {
+        return Err(Error::invalid(
+            "simulation.duration",
+            duration,
+            format!("gives {steps} steps of dt = {dt}; at most 2^32 - 1 steps are allowed"),
+        ));
+    }
+    let noise = sim.noise;
+    if !(noise.is_finite() && noise >= 0.0) {
+        return Err(Error::invalid(
+            "simulation.noise",
+            noise,
+            "must be a finite number ≥ 0",
+        ));
+    }
+    if sim.record_every == 0 {
+        return Err(Error::invalid(
+            "simulation.record_every",
+            0,
+            "must be at least 1 step",
+        ));
+    }
+    if f.record.stride == 0 {
+        return Err(Error::invalid("record.stride", 0, "must be at least 1"));
+    }
+    let simulation = Simulation {
+        duration,
+        dt,
+        steps: steps as u64,
+        method: sim.method,
+        noise,
+        seed: sim.seed,
+        record_every: sim.record_every,
+        backend: sim.backend,
+        precision: sim.precision,
+    };
+
+    let mut inputs = Vec::with_capacity(f.input.len());
+    for (i, table) in f.input.iter().enumerate() {
+        inputs.push(resolve_input(i, table.clone(), &weights, n, &path)?);
+    }
+
+    let initial = resolve_initial(&f.initial, &weights, n, sim.seed, &path)?;
+
+    let record_steps = simulation.record_steps().len() as u64;
+    let kept = if f.record.rates {
+        n.div_ceil(f.record.stride) as u64
+    } else {
+        0
+    };
+    let bytes = record_steps * kept * 4;
+    const RATES_LIMIT: u64 = 8 << 30;
+    if bytes > RATES_LIMIT {
+        return Err(Error::invalid(
+            "simulation.record_every",
+            sim.record_every,
+            format!(
+                "keeps {record_steps} records × {kept} neurons = {:.1} GiB of rates, above the 8 GiB limit; \
+                 record less often, set record.stride, or set record.rates = false",
+                bytes as f64 / (1u64 << 30) as f64
+            ),
+        ));
+    }
+
+    Ok(Experiment {
+        name: f.name.clone().unwrap_or_else(|| default_name.to_string()),
+        network: Network {
+            n,
+            tau,
+            dynamics: net.dynamics,
+            activation: net.activation,
+            weights,
+        },
+        inputs,
+        initial,
+        simulation,
+        record: RecordOptions {
+            rates: f.record.rates,
+            stride: f.record.stride,
+        },
+        toml,
+    })
+}
+
+fn check_activation(a: &Activation) -> Result<()> {
+    let key = "network.activation";
+    match *a {
+        Activation::Tanh { beta } | Activation::Sigmoid { beta, .. } => {
+            positive(&format!("{key}.beta"), beta)?;
+        }
+        Activation::Clip { min, max } => {
+            finite(&format!("{key}.min"), min)?;
+            finite(&format!("{key}.max"), max)?;
+            if min > max {
+                return Err(Error::invalid(
+                    format!("{key}.min"),
+                    min,
+                    format!("must not exceed {key}.max = {max}"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let Activation::Sigmoid { threshold, .. } | Activation::Step { threshold } = *a {
+        finite(&format!("{key}.threshold"), threshold)?;
+    }
+    Ok(())
+}
+
+/// Random ±1 patterns, pattern mu's unit i from counter (i, mu) of the Patterns stream.
+pub fn random_patterns(n: usize, p: usize, seed: u64) -> Vec<f64> {
+    let mut xi = vec![0.0; n * p];
+    for mu in 0..p {
+        for i in 0..n {
+            let bits = rng::block(seed, Stream::Patterns, i as u32, mu as u32, 0)[0];
+            xi[mu * n + i] = if bits >> 31 == 1 { 1.0 } else { -1.0 };
+        }
+    }
+    xi
+}
+
+fn pattern_of<'a>(weights: &'a Weights, key: &str, index: usize) -> Result<&'a [f64]> {
+    match weights {
+        Weights::Hebbian { p, .. } => weights.pattern(index).ok_or_else(|| {
+            Error::invalid(key, index, format!("must be a pattern index below P = {p}"))
+        }),
+        other => Err(Error::invalid(
+            key,
+            index,
+            format!(
+                "patterns exist only for network.weights.kind = \"hebbian\" (this network's weights are {})",
+                other.kind()
+            ),
+        )),
+    }
+}
+
+fn resolve_input(
+    i: usize,
+    mut table: toml::Table,
+    weights: &Weights,
+    n: usize,
+    path: &dyn Fn(&Path) -> PathBuf,
+) -> Result<InputEpoch> {
+    let key = format!("input[{i}]");
+    let time = |table: &mut toml::Table, name: &str, default: f64| -> Result<f64> {
+        match table.remove(name) {
+            None => Ok(default),
+            Some(v) => deserialize::<f64>(v, &format!("{key}.{name}")),
+        }
+    };
+    let start = time(&mut table, "start", 0.0)?;
+    let end = time(&mut table, "end", f64::INFINITY)?;
+    if !(start.is_finite() && start >= 0.0) {
+        return Err(Error::invalid(
+            format!("{key}.start"),
+            start,
+            "must be a finite time ≥ 0",
+        ));
+    }
+    if end.is_nan() || end <= start {
+        return Err(Error::invalid(
+            format!("{key}.end"),
+            end,
+            format!("must be later than {key}.start = {start}"),
+        ));
+    }
+    if !table.contains_key("kind") {
+        return Err(Error::Schema(format!(
+            "key `{key}`: missing field `kind` (one of uniform, bump, vector, file, pattern)"
+        )));
+    }
+    let profile: InputProfile = deserialize(toml::Value::Table(table), &key)?;
+    let h = match profile {
+        InputProfile::Uniform { value } => vec![finite(&format!("{key}.value"), value)?; n],
+        InputProfile::Bump { c, epsilon, theta } => {
+            finite(&format!("{key}.c"), c)?;
+            finite(&format!("{key}.epsilon"), epsilon)?;
+            finite(&format!("{key}.theta"), theta)?;
+            bump(n, c, epsilon, theta)
+        }
+        InputProfile::Vector { values } => vector(&format!("{key}.values"), values, n)?,
+        InputProfile::File { path: p } => npy::read_vector(&format!("{key}.path"), &path(&p), n)?,
+        InputProfile::Pattern { index, scale } => {
+            let xi = pattern_of(weights, &format!("{key}.index"), index)?;
+            let s = finite(&format!("{key}.scale"), scale)?;
+            xi.iter().map(|x| s * x).collect()
+        }
+    };
+    Ok(InputEpoch { start, end, h })
+}
+
+fn resolve_initial(
+    spec: &InitialSpec,
+    weights: &Weights,
+    n: usize,
+    sim_seed: u64,
+    path: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Vec<f64>> {
+    Ok(match spec {
+        InitialSpec::Zeros {} => vec![0.0; n],
+        InitialSpec::Uniform { value } => vec![finite("initial.value", *value)?; n],
+        InitialSpec::Vector { values } => vector("initial.values", values.clone(), n)?,
+        InitialSpec::File { path: p } => npy::read_vector("initial.path", &path(p), n)?,
+        InitialSpec::Random { low, high, seed } => {
+            finite("initial.low", *low)?;
+            finite("initial.high", *high)?;
+            if low > high {
+                return Err(Error::invalid(
+                    "initial.low",
+                    low,
+                    format!("must not exceed initial.high = {high}"),
+                ));
+            }
+            let seed = seed.unwrap_or(sim_seed);
+            (0..n)
+                .map(|i| {
+                    low + (high - low) * rng::uniform_at(seed, Stream::InitialRandom, i as u32, 0)
+                })
+                .collect()
+        }
+        InitialSpec::Pattern {
+            index,
+            scale,
+            flip,
+            mask,
+            seed,
+        } => {
+            let xi = pattern_of(weights, "initial.index", *index)?;
+            let scale = finite("initial.scale", *scale)?;
+            let flip = fraction("initial.flip", *flip)?;
+            let mask = fraction("initial.mask", *mask)?;
+            if flip + mask > 1.0 {
+                return Err(Error::invalid(
+                    "initial.mask",
+                    mask,
+                    format!("flip + mask must not exceed 1 (flip = {flip})"),
+                ));
+            }
+            cue(xi, scale, flip, mask, seed.unwrap_or(sim_seed))
+        }
+        InitialSpec::Bump { c, epsilon, theta } => {
+            finite("initial.c", *c)?;
+            finite("initial.epsilon", *epsilon)?;
+            finite("initial.theta", *theta)?;
+            bump(n, *c, *epsilon, *theta)
+        }
+    })
+}
+
+/// A pattern cue: exactly round(flip N) units flipped and round(mask N) units
+/// zeroed, the units chosen by a seeded shuffle.
+pub fn cue(xi: &[f64], scale: f64, flip: f64, mask: f64, seed: u64) -> Vec<f64> {
+    let n = xi.len();
+    // Rank the units by a random key: the first n_flip are flipped, the next n_mask masked.
+    let mut order: Vec<(u32, usize)> = (0..n)
+        .map(|i| (rng::block(seed, Stream::Cue, i as u32, 0, 0)[0], i))
+        .collect();
+    order.sort_unstable();
+    let n_flip = (flip * n as f64).round() as usize;
+    let n_mask = ((mask * n as f64).round() as usize).min(n - n_flip);
+    let mut v: Vec<f64> = xi.iter().map(|x| scale * x).collect();
+    for &(_, i) in &order[..n_flip] {
+        v[i] = -v[i];
+    }
+    for &(_, i) in &order[n_flip..n_flip + n_mask] {
+        v[i] = 0.0;
+    }
+    v
+}
+
+/// The dynamics' state variable name (`v` or `I`), for messages.
+pub fn state_name(d: Dynamics) -> &'static str {
+    match d {
+        Dynamics::Rate => "v",
+        Dynamics::Current => "I",
+    }
+}

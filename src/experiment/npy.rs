@@ -1,0 +1,104 @@
+//! Reading the `.npy` files an experiment names (f32 or f64, C or Fortran order).
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// A loaded array: shape and values in C (row-major) order, as f64.
+#[derive(Clone, Debug)]
+pub struct Array {
+    /// The shape.
+    pub shape: Vec<usize>,
+    /// The values, row-major.
+    pub data: Vec<f64>,
+}
+
+/// Reads a `.npy` file of f32 or f64 values; `key` names the experiment key in errors.
+pub fn read(key: &str, path: &Path) -> Result<Array> {
+    let fail = |reason: String| Error::Npy {
+        key: key.to_string(),
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not a valid .npy file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let dtype = npy.dtype().descr();
+    let data: Vec<f64> = match npy.try_data::<f64>() {
+        Ok(r) => r.collect::<std::io::Result<_>>(),
+        Err(npy) => match npy.try_data::<f32>() {
+            Ok(r) => r.map(|x| x.map(f64::from)).collect::<std::io::Result<_>>(),
+            Err(_) => {
+                return Err(fail(format!(
+                    "has dtype {dtype}; allowed are float32 and float64"
+                )))
+            }
+        },
+    }
+    .map_err(|e| fail(format!("truncated or unreadable data: {e}")))?;
+    let data = if fortran && shape.len() == 2 {
+        let (r, c) = (shape[0], shape[1]);
+        let mut t = vec![0.0; data.len()];
+        for i in 0..r {
+            for j in 0..c {
+                t[i * c + j] = data[j * r + i];
+            }
+        }
+        t
+    } else {
+        data
+    };
+    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+        return Err(fail(format!(
+            "element {i} is {}; all values must be finite",
+            data[i]
+        )));
+    }
+    Ok(Array { shape, data })
+}
+
+/// Reads a 1-D array of length `n` (a 2-D array of shape [1, n] or [n, 1] is accepted).
+pub fn read_vector(key: &str, path: &Path, n: usize) -> Result<Vec<f64>> {
+    let a = read(key, path)?;
+    let ok = match a.shape.as_slice() {
+        [m] => *m == n,
+        [1, m] | [m, 1] => *m == n,
+        _ => false,
+    };
+    if !ok {
+        return Err(Error::Npy {
+            key: key.to_string(),
+            path: path.to_path_buf(),
+            reason: format!(
+                "has shape {:?}; expected a vector of length N = {n}",
+                a.shape
+            ),
+        });
+    }
+    Ok(a.data)
+}
+
+/// Reads a 2-D array whose shape is checked by `check` (which returns what
+/// was expected when the shape does not fit).
+pub fn read_matrix(
+    key: &str,
+    path: &Path,
+    check: impl Fn(usize, usize) -> Option<String>,
+) -> Result<(usize, usize, Vec<f64>)> {
+    let a = read(key, path)?;
+    let shape_err = |expected: String| Error::Npy {
+        key: key.to_string(),
+        path: path.to_path_buf(),
+        reason: format!("has shape {:?}; expected {expected}", a.shape),
+    };
+    match a.shape.as_slice() {
+        [r, c] => match check(*r, *c) {
+            None => Ok((*r, *c, a.data.clone())),
+            Some(expected) => Err(shape_err(expected)),
+        },
+        _ => Err(shape_err(
+            check(0, usize::MAX).unwrap_or_else(|| "a 2-D array".into()),
+        )),
+    }
+}

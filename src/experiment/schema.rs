@@ -1,0 +1,264 @@
+//! The experiment file's schema (SPEC §2) as serde types. Unknown keys are
+//! errors (`deny_unknown_fields`); ranges are checked in `resolve`.
+
+use crate::model::{Activation, Dynamics};
+use crate::sim::{BackendChoice, Method, Precision};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole experiment file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentFile {
+    /// Run name; defaults to the file's stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `[network]`.
+    pub network: NetworkSpec,
+    /// `[[input]]` epochs; entries are read one by one to name their index in errors.
+    #[serde(default)]
+    pub input: Vec<toml::Table>,
+    /// `[initial]`; zeros when absent.
+    #[serde(default)]
+    pub initial: InitialSpec,
+    /// `[simulation]`.
+    pub simulation: SimulationSpec,
+    /// `[record]`.
+    #[serde(default)]
+    pub record: RecordSpec,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// N.
+    pub n: usize,
+    /// tau in seconds.
+    pub tau: f64,
+    /// `rate` (default) or `current`.
+    #[serde(default)]
+    pub dynamics: Dynamics,
+    /// The activation; linear by default.
+    #[serde(default)]
+    pub activation: Activation,
+    /// The weights.
+    pub weights: WeightsSpec,
+}
+
+/// `[network.weights]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WeightsSpec {
+    /// Inline rows.
+    Matrix {
+        /// N rows of N numbers.
+        rows: Vec<Vec<f64>>,
+    },
+    /// diag(values).
+    Diagonal {
+        /// N numbers.
+        values: Vec<f64>,
+    },
+    /// Dense N×N from a .npy file.
+    File {
+        /// Path, relative to the experiment file.
+        path: PathBuf,
+    },
+    /// Cosine ring kernel.
+    Ring {
+        /// Uniform term (default 0).
+        #[serde(default)]
+        lambda0: f64,
+        /// Cosine term.
+        lambda1: f64,
+    },
+    /// Hebbian outer products.
+    Hebbian {
+        /// Number of random ±1 patterns.
+        #[serde(default)]
+        patterns: Option<usize>,
+        /// Or a P×N .npy of patterns.
+        #[serde(default)]
+        path: Option<PathBuf>,
+        /// Seed of the random patterns (default 0, fixed across trials).
+        #[serde(default)]
+        seed: u64,
+    },
+    /// U V^T.
+    LowRank {
+        /// N×R .npy.
+        u: PathBuf,
+        /// N×R .npy.
+        v: PathBuf,
+    },
+}
+
+/// The profile of one `[[input]]` entry (its `start` and `end` are read apart).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputProfile {
+    /// h_i = value.
+    Uniform {
+        /// The value.
+        value: f64,
+    },
+    /// h(theta) = c (1 - epsilon + epsilon cos(theta - theta0)).
+    Bump {
+        /// Amplitude c.
+        c: f64,
+        /// Tuning epsilon in [0, 1].
+        epsilon: f64,
+        /// Centre theta0 in radians (default 0).
+        #[serde(default)]
+        theta: f64,
+    },
+    /// h = values.
+    Vector {
+        /// N numbers.
+        values: Vec<f64>,
+    },
+    /// h from a length-N .npy.
+    File {
+        /// Path, relative to the experiment file.
+        path: PathBuf,
+    },
+    /// h = scale xi^index.
+    Pattern {
+        /// Pattern index (< P).
+        index: usize,
+        /// Scale (default 1).
+        #[serde(default = "one")]
+        scale: f64,
+    },
+}
+
+/// `[initial]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InitialSpec {
+    /// All zero.
+    Zeros {},
+    /// All `value`.
+    Uniform {
+        /// The value.
+        value: f64,
+    },
+    /// `values`.
+    Vector {
+        /// N numbers.
+        values: Vec<f64>,
+    },
+    /// A length-N .npy.
+    File {
+        /// Path, relative to the experiment file.
+        path: PathBuf,
+    },
+    /// Uniform in [low, high).
+    Random {
+        /// Lower bound (default 0).
+        #[serde(default)]
+        low: f64,
+        /// Upper bound (default 1).
+        #[serde(default = "one")]
+        high: f64,
+        /// Seed (default: `simulation.seed`, so trials differ).
+        #[serde(default)]
+        seed: Option<u64>,
+    },
+    /// A corrupted stored pattern: scale xi^index with a fraction flipped and a fraction masked.
+    Pattern {
+        /// Pattern index (< P).
+        index: usize,
+        /// Scale (default 1).
+        #[serde(default = "one")]
+        scale: f64,
+        /// Fraction of signs flipped, in [0, 1].
+        #[serde(default)]
+        flip: f64,
+        /// Fraction of units set to 0, in [0, 1].
+        #[serde(default)]
+        mask: f64,
+        /// Seed of the choice of units (default: `simulation.seed`).
+        #[serde(default)]
+        seed: Option<u64>,
+    },
+    /// The bump profile, as the input.
+    Bump {
+        /// Amplitude c.
+        c: f64,
+        /// Tuning epsilon.
+        epsilon: f64,
+        /// Centre (default 0).
+        #[serde(default)]
+        theta: f64,
+    },
+}
+
+/// `[simulation]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationSpec {
+    /// Seconds.
+    pub duration: f64,
+    /// Seconds.
+    pub dt: f64,
+    /// Integration method.
+    #[serde(default)]
+    pub method: Method,
+    /// Noise sigma.
+    #[serde(default)]
+    pub noise: f64,
+    /// Seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Steps between records.
+    #[serde(default = "one_u64")]
+    pub record_every: u64,
+    /// Backend.
+    #[serde(default)]
+    pub backend: BackendChoice,
+    /// CPU precision.
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// `[record]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    /// Write rates.npy (default true).
+    #[serde(default = "yes")]
+    pub rates: bool,
+    /// Keep every k-th neuron in rates.npy (default 1).
+    #[serde(default = "one_usize")]
+    pub stride: usize,
+}
+
+impl Default for RecordSpec {
+    fn default() -> Self {
+        RecordSpec {
+            rates: true,
+            stride: 1,
+        }
+    }
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_u64() -> u64 {
+    1
+}
+fn one_usize() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for InitialSpec {
+    fn default() -> Self {
+        InitialSpec::Zeros {}
+    }
+}

@@ -1,0 +1,116 @@
+//! WHAT is simulated: the network (size, time constant, dynamics, activation,
+//! weights), its inputs and its initial state, fully resolved into numbers.
+//!
+//! This module knows nothing of files, TOML or backends: the experiment module
+//! builds these values from a file, the sim module steps them.
+
+mod activation;
+mod weights;
+
+pub use activation::Activation;
+pub use weights::{StructuredForm, Weights};
+
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+
+/// Which state variable the equation evolves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dynamics {
+    /// `tau dv/dt = -v + F(h + M v)`; the state is the rate v.
+    #[default]
+    Rate,
+    /// `tau dI/dt = -I + h + M F(I)`; the state is the current I, rates v = F(I).
+    Current,
+}
+
+/// A recurrent network: N neurons, time constant `tau`, dynamics, activation F
+/// and recurrent weights M.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// Number of neurons N.
+    pub n: usize,
+    /// Time constant tau in seconds.
+    pub tau: f64,
+    /// Rate or current form.
+    pub dynamics: Dynamics,
+    /// The activation F.
+    pub activation: Activation,
+    /// The recurrent weights M.
+    pub weights: Weights,
+}
+
+/// One input epoch: `h` is added to the input while `start <= t < end`.
+#[derive(Clone, Debug)]
+pub struct InputEpoch {
+    /// Start time in seconds.
+    pub start: f64,
+    /// End time in seconds (`f64::INFINITY` for the rest of the run).
+    pub end: f64,
+    /// The input vector, length N.
+    pub h: Vec<f64>,
+}
+
+impl InputEpoch {
+    /// First step at which the epoch is on, for a time step `dt`.
+    ///
+    /// Step k is at t = k dt; the epoch is on at steps with start <= t < end.
+    /// A relative slack of 1e-9 dt absorbs the rounding of `k * dt`, so an
+    /// epoch that ends at 0.3 s with dt = 0.5 ms is off from step 600 on.
+    pub fn first_step(&self, dt: f64) -> u64 {
+        step_at(self.start, dt)
+    }
+
+    /// First step at which the epoch is off again.
+    pub fn end_step(&self, dt: f64) -> u64 {
+        step_at(self.end, dt)
+    }
+}
+
+fn step_at(t: f64, dt: f64) -> u64 {
+    if t.is_infinite() {
+        return u64::MAX;
+    }
+    let k = (t / dt - 1e-9).ceil();
+    if k <= 0.0 {
+        0
+    } else {
+        k as u64
+    }
+}
+
+/// The preferred angle of neuron `i` of `n`: theta_i = -pi + 2 pi i / N.
+#[inline]
+pub fn theta(i: usize, n: usize) -> f64 {
+    -PI + 2.0 * PI * i as f64 / n as f64
+}
+
+/// The bump profile c (1 - epsilon + epsilon cos(theta_i - theta0)) over N neurons.
+pub fn bump(n: usize, c: f64, epsilon: f64, theta0: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| c * (1.0 - epsilon + epsilon * (theta(i, n) - theta0).cos()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_steps_absorb_rounding() {
+        let e = InputEpoch {
+            start: 0.0,
+            end: 0.3,
+            h: vec![],
+        };
+        assert_eq!(e.first_step(0.0005), 0);
+        assert_eq!(e.end_step(0.0005), 600);
+        let e = InputEpoch {
+            start: 0.1,
+            end: f64::INFINITY,
+            h: vec![],
+        };
+        assert_eq!(e.first_step(0.1 / 3.0), 3);
+        assert_eq!(e.end_step(0.01), u64::MAX);
+    }
+}

@@ -1,0 +1,272 @@
+//! PNG pictures of a run: the rates as a neuron × time image (or one line
+//! per neuron for small networks) and the metrics over time.
+
+use crate::error::{Error, Result};
+use crate::experiment::Experiment;
+use crate::sim::Recording;
+use plotters::prelude::*;
+use plotters::style::colors::colormaps::ViridisRGB;
+use std::path::Path;
+use std::sync::Once;
+
+const FONT: &str = "sans-serif";
+
+/// Registers the bundled font once (plots need no system fonts).
+fn fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            FONT,
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+fn err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Output {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Renders into a temporary PNG beside `path`, then renames it into place.
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
+) -> Result<()> {
+    fonts();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".attractor-")
+        .suffix(".png")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    {
+        let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(path, e))?;
+        draw(root.clone()).map_err(|e| err(path, e))?;
+        root.present().map_err(|e| err(path, e))?;
+    }
+    super::finish_atomic(tmp, path)
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 * lo.abs().max(1.0) {
+        let pad = 0.5 * lo.abs().max(1e-3);
+        return (lo - pad, hi + pad);
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
+/// rates.png: a neuron × time image (viridis, with a colour bar), or one line
+/// per neuron when at most 16 neurons are kept.
+pub fn rates_image(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
+    let (records, kept) = (rec.t.len(), rec.kept);
+    let t0 = rec.t[0];
+    let t1 = (*rec.t.last().unwrap()).max(t0 + exp.simulation.dt);
+    let title = format!(
+        "{}: rates ({} neurons{}, {} records)",
+        exp.name,
+        exp.network.n,
+        if exp.record.stride > 1 {
+            format!(", every {}th kept", exp.record.stride)
+        } else {
+            String::new()
+        },
+        records
+    );
+    if kept <= 16 {
+        return render(path, (900, 500), |root| {
+            let (lo, hi) = range(rec.rates.iter().map(|&x| x as f64));
+            let mut chart = ChartBuilder::on(&root)
+                .caption(&title, (FONT, 20))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(t0..t1, lo..hi)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("t (s)")
+                .y_desc("rate v")
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for j in 0..kept {
+                let color = Palette99::pick(j).to_rgba();
+                chart
+                    .draw_series(LineSeries::new(
+                        (0..records).map(|k| (rec.t[k], rec.rates[k * kept + j] as f64)),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label(format!("neuron {}", j * exp.record.stride))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        });
+    }
+    // Average into at most 600 time columns × 400 neuron rows.
+    let cols = records.min(600);
+    let rows = kept.min(400);
+    let mut cells = vec![0.0f64; cols * rows];
+    let mut counts = vec![0u32; cols * rows];
+    for k in 0..records {
+        let cx = k * cols / records;
+        for j in 0..kept {
+            let cy = j * rows / kept;
+            cells[cy * cols + cx] += rec.rates[k * kept + j] as f64;
+            counts[cy * cols + cx] += 1;
+        }
+    }
+    for (c, n) in cells.iter_mut().zip(&counts) {
+        *c /= (*n).max(1) as f64;
+    }
+    let (lo, hi) = range(cells.iter().copied());
+    render(path, (1000, 560), |root| {
+        let (main, bar) = root.split_horizontally(900);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(&title, (FONT, 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(t0..t1, 0.0..kept as f64 * exp.record.stride as f64)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("t (s)")
+            .y_desc("neuron")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let dt_col = (t1 - t0) / cols as f64;
+        let dn_row = kept as f64 * exp.record.stride as f64 / rows as f64;
+        chart
+            .draw_series((0..rows).flat_map(|r| {
+                let cells = &cells;
+                (0..cols).map(move |cx| {
+                    let x0 = t0 + cx as f64 * dt_col;
+                    let y0 = r as f64 * dn_row;
+                    let color = ViridisRGB::get_color_normalized(cells[r * cols + cx], lo, hi);
+                    Rectangle::new([(x0, y0), (x0 + dt_col, y0 + dn_row)], color.filled())
+                })
+            }))
+            .map_err(|e| e.to_string())?;
+        let mut cb = ChartBuilder::on(&bar)
+            .margin_top(40)
+            .margin_bottom(50)
+            .margin_right(10)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..1.0, lo..hi)
+            .map_err(|e| e.to_string())?;
+        cb.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .y_desc("rate")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let steps = 100;
+        cb.draw_series((0..steps).map(|s| {
+            let a = lo + (hi - lo) * s as f64 / steps as f64;
+            let b = lo + (hi - lo) * (s + 1) as f64 / steps as f64;
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                ViridisRGB::get_color_normalized(a, lo, hi).filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+/// metrics.png: one panel per metric over time (the overlaps share one panel).
+pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
+    let mut panels: Vec<(String, Vec<usize>)> = Vec::new();
+    let overlaps: Vec<usize> = (0..rec.metric_names.len())
+        .filter(|&k| rec.metric_names[k].starts_with("overlap_"))
+        .collect();
+    for (k, name) in rec.metric_names.iter().enumerate() {
+        if !name.starts_with("overlap_") {
+            panels.push((name.clone(), vec![k]));
+        } else if k == overlaps[0] {
+            panels.push((
+                "overlaps m_mu".into(),
+                overlaps.iter().copied().take(20).collect(),
+            ));
+        }
+    }
+    let t0 = rec.t[0];
+    let t1 = (*rec.t.last().unwrap()).max(t0 + exp.simulation.dt);
+    let height = 40 + 220 * panels.len() as u32;
+    render(path, (900, height), |root| {
+        let root = root
+            .titled(&format!("{}: metrics", exp.name), (FONT, 22))
+            .map_err(|e| e.to_string())?;
+        let areas = root.split_evenly((panels.len(), 1));
+        for ((name, cols), area) in panels.iter().zip(areas) {
+            let (lo, hi) = range(
+                cols.iter()
+                    .flat_map(|&k| rec.metrics.iter().map(move |r| r[k])),
+            );
+            let mut chart = ChartBuilder::on(&area)
+                .margin(8)
+                .x_label_area_size(35)
+                .y_label_area_size(70)
+                .build_cartesian_2d(t0..t1, lo..hi)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("t (s)")
+                .y_desc(name.as_str())
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (j, &k) in cols.iter().enumerate() {
+                let color = Palette99::pick(j).to_rgba();
+                let s = chart
+                    .draw_series(LineSeries::new(
+                        rec.t
+                            .iter()
+                            .zip(&rec.metrics)
+                            .map(|(t, r)| (*t, r[k]))
+                            .filter(|p| p.1.is_finite()),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                if cols.len() > 1 {
+                    s.label(rec.metric_names[k].clone())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                }
+            }
+            if cols.len() > 1 {
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}

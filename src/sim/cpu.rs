@@ -1,0 +1,369 @@
+//! The CPU reference backend: plain loops over neurons, generic over f32 and
+//! f64, parallel (rayon) only where N is large. Every GPU kernel has its twin
+//! here.
+
+use super::operator::Operator;
+use super::{Backend, Divergence, Method, Precision, Recording};
+use crate::analysis::metrics::Metrics;
+use crate::error::Result;
+use crate::experiment::Experiment;
+use crate::model::{Activation, Dynamics};
+use crate::real::{c, f, Real};
+use crate::rng::{self, Stream};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Element loops shorter than this stay on one thread.
+const PARALLEL_N: usize = 1 << 15;
+const CHUNK: usize = 1 << 12;
+
+/// Sets `out[i] = g(i, out[i])` for every i, in parallel for large N.
+fn each<T: Real>(out: &mut [T], g: impl Fn(usize, T) -> T + Sync + Send) {
+    if out.len() >= PARALLEL_N {
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, ch)| {
+            for (j, o) in ch.iter_mut().enumerate() {
+                *o = g(k * CHUNK + j, *o);
+            }
+        });
+    } else {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = g(i, *o);
+        }
+    }
+}
+
+/// The CPU backend. Precision comes from `simulation.precision`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn adapter(&self) -> Option<String> {
+        None
+    }
+
+    fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording> {
+        Ok(match experiment.simulation.precision {
+            Precision::F64 => run::<f64>(experiment, 0, progress),
+            Precision::F32 => run::<f32>(experiment, 0, progress),
+        })
+    }
+}
+
+/// The drive D(x) of the equation tau dx/dt = -x + D(x):
+/// D = F(h + M x) for rate dynamics, h + M F(x) for current dynamics.
+pub struct Drive<T> {
+    /// M.
+    pub op: Operator<T>,
+    activation: Activation,
+    dynamics: Dynamics,
+    fx: Vec<T>,
+    proj: Vec<T>,
+}
+
+impl<T: Real> Drive<T> {
+    /// The drive of `experiment`'s network.
+    pub fn new(experiment: &Experiment) -> Self {
+        let net = &experiment.network;
+        Drive {
+            op: Operator::new(&net.weights),
+            activation: net.activation,
+            dynamics: net.dynamics,
+            fx: vec![T::zero(); net.n],
+            proj: Vec::new(),
+        }
+    }
+
+    /// out = D(x) for input h.
+    pub fn eval(&mut self, x: &[T], h: &[T], out: &mut [T]) {
+        let act = self.activation;
+        match self.dynamics {
+            Dynamics::Rate => {
+                self.op.apply(x, out, &mut self.proj);
+                each(out, |i, mx| act.apply(h[i] + mx));
+            }
+            Dynamics::Current => {
+                self.fx.copy_from_slice(x);
+                each(&mut self.fx, |_, xi| act.apply(xi));
+                self.op.apply(&self.fx, out, &mut self.proj);
+                each(out, |i, mfx| h[i] + mfx);
+            }
+        }
+    }
+
+    /// y = M v.
+    pub fn product(&mut self, v: &[T], y: &mut [T]) {
+        self.op.apply(v, y, &mut self.proj);
+    }
+}
+
+/// The summed input of the epochs on at each step, rebuilt only when the set
+/// of active epochs changes.
+pub struct InputSchedule<T> {
+    epochs: Vec<(u64, u64, Vec<T>)>,
+    active: Vec<bool>,
+    /// h at the current step.
+    pub h: Vec<T>,
+}
+
+impl<T: Real> InputSchedule<T> {
+    /// The schedule of `experiment`'s inputs.
+    pub fn new(experiment: &Experiment) -> Self {
+        let dt = experiment.simulation.dt;
+        let epochs = experiment
+            .inputs
+            .iter()
+            .map(|e| {
+                (
+                    e.first_step(dt),
+                    e.end_step(dt),
+                    e.h.iter().map(|&x| c::<T>(x)).collect(),
+                )
+            })
+            .collect::<Vec<_>>();
+        let mut s = InputSchedule {
+            active: vec![false; epochs.len()],
+            epochs,
+            h: vec![T::zero(); experiment.network.n],
+        };
+        s.rebuild();
+        s
+    }
+
+    fn rebuild(&mut self) {
+        self.h.iter_mut().for_each(|x| *x = T::zero());
+        for ((_, _, h), on) in self.epochs.iter().zip(&self.active) {
+            if *on {
+                for (a, b) in self.h.iter_mut().zip(h) {
+                    *a = *a + *b;
+                }
+            }
+        }
+    }
+
+    /// Moves to `step`; returns whether h changed.
+    pub fn at(&mut self, step: u64) -> bool {
+        let mut changed = false;
+        for ((first, end, _), on) in self.epochs.iter().zip(self.active.iter_mut()) {
+            let now = *first <= step && step < *end;
+            changed |= now != *on;
+            *on = now;
+        }
+        if changed {
+            self.rebuild();
+        }
+        changed
+    }
+}
+
+/// One integration step from `x` at `step` with input `h`, noise included.
+pub struct Stepper<T> {
+    /// The drive.
+    pub drive: Drive<T>,
+    method: Method,
+    a: T,
+    decay: T,
+    noise: f64,
+    seed: u64,
+    trial: u32,
+    k: [Vec<T>; 4],
+    tmp: Vec<T>,
+}
+
+impl<T: Real> Stepper<T> {
+    /// A stepper for `experiment`, drawing noise for `trial`.
+    pub fn new(experiment: &Experiment, trial: u32) -> Self {
+        let n = experiment.network.n;
+        let sim = &experiment.simulation;
+        let a = sim.dt / experiment.network.tau;
+        let nk = if sim.method == Method::Rk4 { 4 } else { 1 };
+        let buf = |i: usize| {
+            if i < nk {
+                vec![T::zero(); n]
+            } else {
+                Vec::new()
+            }
+        };
+        Stepper {
+            drive: Drive::new(experiment),
+            method: sim.method,
+            a: c(a),
+            decay: c((-a).exp()),
+            noise: sim.noise * a.sqrt(),
+            seed: sim.seed,
+            trial,
+            k: [buf(0), buf(1), buf(2), buf(3)],
+            tmp: if nk == 4 {
+                vec![T::zero(); n]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Advances `x` by one step (the step from `step` to `step + 1`).
+    pub fn step(&mut self, x: &mut [T], h: &[T], step: u64) {
+        let a = self.a;
+        let [k1, k2, k3, k4] = &mut self.k;
+        match self.method {
+            Method::Euler => {
+                self.drive.eval(x, h, k1);
+                each(x, |i, xi| xi + a * (k1[i] - xi));
+            }
+            Method::Exponential => {
+                self.drive.eval(x, h, k1);
+                let (d, g) = (self.decay, T::one() - self.decay);
+                each(x, |i, xi| xi * d + g * k1[i]);
+            }
+            Method::Rk4 => {
+                let half = a * c(0.5);
+                let tmp = &mut self.tmp;
+                // k = f(y) = D(y) - y at the four stages.
+                self.drive.eval(x, h, k1);
+                each(k1, |i, d| d - x[i]);
+                each(tmp, |i, _| x[i] + half * k1[i]);
+                self.drive.eval(tmp, h, k2);
+                each(k2, |i, d| d - tmp[i]);
+                each(tmp, |i, _| x[i] + half * k2[i]);
+                self.drive.eval(tmp, h, k3);
+                each(k3, |i, d| d - tmp[i]);
+                each(tmp, |i, _| x[i] + a * k3[i]);
+                self.drive.eval(tmp, h, k4);
+                each(k4, |i, d| d - tmp[i]);
+                let sixth = a / c(6.0);
+                each(x, |i, xi| {
+                    xi + sixth * (k1[i] + c::<T>(2.0) * (k2[i] + k3[i]) + k4[i])
+                });
+            }
+        }
+        if self.noise > 0.0 {
+            let (s, seed, trial) = (self.noise, self.seed, self.trial);
+            each(x, |i, xi| {
+                xi + c::<T>(s * rng::normal(seed, Stream::Noise, i as u32, step as u32, trial))
+            });
+        }
+    }
+}
+
+/// Rates v from the state x: x itself for rate dynamics, F(x) for current dynamics.
+pub fn rates_of<T: Real>(experiment: &Experiment, x: &[T], v: &mut [T]) {
+    let act = experiment.network.activation;
+    v.copy_from_slice(x);
+    if experiment.network.dynamics == Dynamics::Current {
+        each(v, |_, xi| act.apply(xi));
+    }
+}
+
+/// Whether every entry is finite; if not, whether one is NaN.
+fn check_finite<T: Real>(x: &[T]) -> Option<bool> {
+    let bad = |v: &T| !v.is_finite();
+    let any_bad = if x.len() >= PARALLEL_N {
+        x.par_iter().any(bad)
+    } else {
+        x.iter().any(bad)
+    };
+    any_bad.then(|| x.iter().any(|v| v.is_nan()))
+}
+
+/// Runs `experiment` on the CPU in precision `T`, drawing the noise of `trial`.
+pub fn run<T: Real>(
+    experiment: &Experiment,
+    trial: u32,
+    progress: &mut dyn FnMut(u64),
+) -> Recording {
+    let n = experiment.network.n;
+    let sim = &experiment.simulation;
+    let metrics = Metrics::new(&experiment.network);
+    let stride = experiment.record.stride;
+    let kept = if experiment.record.rates {
+        n.div_ceil(stride)
+    } else {
+        0
+    };
+    let record_steps = sim.record_steps();
+    let mut rec = Recording {
+        metric_names: metrics.names(),
+        t: Vec::with_capacity(record_steps.len()),
+        metrics: Vec::with_capacity(record_steps.len()),
+        rates: Vec::with_capacity(record_steps.len() * kept),
+        kept,
+        steps_done: 0,
+        divergence: None,
+        final_state: Vec::new(),
+        backend: "cpu".into(),
+        adapter: None,
+        precision: T::NAME.into(),
+        wall_seconds: 0.0,
+    };
+
+    let mut x: Vec<T> = experiment.initial.iter().map(|&v| c(v)).collect();
+    let mut inputs = InputSchedule::<T>::new(experiment);
+    let mut stepper = Stepper::<T>::new(experiment, trial);
+    let mut v = vec![T::zero(); n];
+    let mut mv = if metrics.needs_mv() {
+        vec![T::zero(); n]
+    } else {
+        Vec::new()
+    };
+
+    let start = Instant::now();
+    let mut record =
+        |step: u64, x: &[T], h: &[T], stepper: &mut Stepper<T>, rec: &mut Recording| {
+            rates_of(experiment, x, &mut v);
+            if metrics.needs_mv() {
+                stepper.drive.product(&v, &mut mv);
+            }
+            rec.t.push(step as f64 * sim.dt);
+            rec.metrics
+                .push(metrics.compute(&v, x, h, metrics.needs_mv().then_some(&mv[..])));
+            if kept > 0 {
+                rec.rates
+                    .extend(v.iter().step_by(stride).map(|&r| f(r) as f32));
+            }
+        };
+
+    let mut step = 0u64;
+    inputs.at(0);
+    if let Some(nan) = check_finite(&x) {
+        rec.divergence = Some(Divergence {
+            step: 0,
+            t: 0.0,
+            nan,
+        });
+    } else {
+        record(0, &x, &inputs.h, &mut stepper, &mut rec);
+    }
+    let mut next_record = record_steps.iter().skip(1);
+    let mut target = next_record.next().copied();
+    let mut last_good = x.clone();
+    while let (Some(t), None) = (target, rec.divergence) {
+        inputs.at(step);
+        stepper.step(&mut x, &inputs.h, step);
+        step += 1;
+        if let Some(nan) = check_finite(&x) {
+            rec.divergence = Some(Divergence {
+                step,
+                t: step as f64 * sim.dt,
+                nan,
+            });
+            x.copy_from_slice(&last_good);
+            break;
+        }
+        if step == t {
+            inputs.at(step);
+            record(step, &x, &inputs.h, &mut stepper, &mut rec);
+            target = next_record.next().copied();
+            last_good.copy_from_slice(&x);
+            progress(step);
+        } else if step % 256 == 0 {
+            progress(step);
+        }
+    }
+    rec.steps_done = step;
+    rec.wall_seconds = start.elapsed().as_secs_f64();
+    rec.final_state = x.iter().map(|&a| f(a)).collect();
+    rec
+}

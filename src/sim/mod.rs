@@ -1,0 +1,142 @@
+//! HOW an experiment is stepped: the [`Backend`] trait, the integration
+//! methods, and the [`Recording`] a run produces. Backends do not read or
+//! write files; the output module does.
+
+pub mod cpu;
+pub mod operator;
+
+use crate::error::{Error, Result};
+use crate::experiment::Experiment;
+use serde::{Deserialize, Serialize};
+
+/// Integration method (`simulation.method`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Forward Euler (Euler–Maruyama with noise).
+    #[default]
+    Euler,
+    /// Classical fourth-order Runge–Kutta, input held over the step.
+    Rk4,
+    /// Exponential Euler: exact for the leak.
+    Exponential,
+}
+
+/// Which backend runs the experiment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// A GPU if one exists, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU reference backend.
+    Cpu,
+    /// The GPU backend.
+    Gpu,
+}
+
+/// Float precision of the CPU backend (`simulation.precision`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Single precision, as the GPU computes.
+    F32,
+    /// Double precision, the reference.
+    #[default]
+    F64,
+}
+
+/// Where a run stopped because its state stopped being finite.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Divergence {
+    /// First step whose state holds NaN or infinity.
+    pub step: u64,
+    /// Its time in seconds.
+    pub t: f64,
+    /// Whether a NaN (rather than only infinities) appeared.
+    pub nan: bool,
+}
+
+impl Divergence {
+    /// The error a diverged run reports.
+    pub fn error(&self) -> Error {
+        Error::Diverged {
+            step: self.step,
+            t: self.t,
+            what: if self.nan { "NaN" } else { "infinite" }.into(),
+        }
+    }
+}
+
+/// What a run recorded.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    /// Metric column names (after `t`).
+    pub metric_names: Vec<String>,
+    /// Time of each record.
+    pub t: Vec<f64>,
+    /// Metric rows, one per record.
+    pub metrics: Vec<Vec<f64>>,
+    /// Rates of kept neurons, row-major [records, kept].
+    pub rates: Vec<f32>,
+    /// Neurons per rates row (0 when rates are not kept).
+    pub kept: usize,
+    /// Steps simulated.
+    pub steps_done: u64,
+    /// Set when the state became NaN or infinite; the records stop before it.
+    pub divergence: Option<Divergence>,
+    /// The last finite state (v or I).
+    pub final_state: Vec<f64>,
+    /// "cpu" or "gpu".
+    pub backend: String,
+    /// GPU adapter name, if any.
+    pub adapter: Option<String>,
+    /// Float type used.
+    pub precision: String,
+    /// Wall-clock seconds of the stepping.
+    pub wall_seconds: f64,
+}
+
+impl Recording {
+    /// The last metrics row as (name, value) pairs.
+    pub fn final_metrics(&self) -> Vec<(String, f64)> {
+        let mut v = Vec::new();
+        if let (Some(t), Some(row)) = (self.t.last(), self.metrics.last()) {
+            v.push(("t".to_string(), *t));
+            v.extend(self.metric_names.iter().cloned().zip(row.iter().copied()));
+        }
+        v
+    }
+
+    /// Column `name` of the metrics over time.
+    pub fn metric(&self, name: &str) -> Option<Vec<f64>> {
+        let k = self.metric_names.iter().position(|m| m == name)?;
+        Some(self.metrics.iter().map(|r| r[k]).collect())
+    }
+}
+
+/// A simulation backend.
+pub trait Backend {
+    /// "cpu" or "gpu".
+    fn name(&self) -> &'static str;
+    /// The adapter's name, for GPU backends.
+    fn adapter(&self) -> Option<String>;
+    /// Runs `experiment`, calling `progress(steps_done)` now and then.
+    fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording>;
+}
+
+/// The backend for `choice`, with a note for stderr saying what was picked.
+pub fn select(choice: BackendChoice) -> Result<(Box<dyn Backend>, Option<String>)> {
+    match choice {
+        BackendChoice::Cpu => Ok((Box::new(cpu::CpuBackend), None)),
+        BackendChoice::Auto => Ok((
+            Box::new(cpu::CpuBackend),
+            Some("backend auto: this build has no GPU backend; running on the CPU".into()),
+        )),
+        BackendChoice::Gpu => Err(Error::Unavailable(
+            "--backend gpu: this build of attractor has no GPU backend yet; \
+             use --backend cpu (or auto, which runs on the CPU)"
+                .into(),
+        )),
+    }
+}

@@ -1,0 +1,260 @@
+//! The recurrent product y = M x, in the form the weights were given: dense
+//! rows, a diagonal, the ring's three projections, the Hebbian P overlaps, or
+//! U (V^T x). This is the CPU twin of the GPU's operator kernels.
+
+use crate::model::{theta, Weights};
+use crate::real::{c, Real};
+use rayon::prelude::*;
+
+/// Work below this many multiply-adds stays on one thread.
+const PARALLEL_WORK: usize = 1 << 16;
+/// Chunk length of parallel and compensated reductions.
+const CHUNK: usize = 1 << 12;
+
+/// y = M x for one weights kind, in float type `T`.
+#[derive(Clone, Debug)]
+pub enum Operator<T> {
+    /// Dense N×N, row-major.
+    Dense {
+        /// N.
+        n: usize,
+        /// Entries, row-major.
+        m: Vec<T>,
+    },
+    /// diag(d).
+    Diagonal {
+        /// The diagonal.
+        d: Vec<T>,
+    },
+    /// (2/N)(-lambda0 sum x + lambda1 (cos_i C + sin_i S)).
+    Ring {
+        /// N.
+        n: usize,
+        /// lambda0.
+        lambda0: T,
+        /// lambda1.
+        lambda1: T,
+        /// cos theta_i.
+        cos: Vec<T>,
+        /// sin theta_i.
+        sin: Vec<T>,
+    },
+    /// (1/N) sum_mu xi^mu (xi^mu . x) - d_i x_i.
+    Hebbian {
+        /// N.
+        n: usize,
+        /// P.
+        p: usize,
+        /// P×N patterns, row-major.
+        xi: Vec<T>,
+        /// Diagonal correction d_i = (1/N) sum_mu (xi_i^mu)^2.
+        self_coupling: Vec<T>,
+    },
+    /// U (V^T x).
+    LowRank {
+        /// N.
+        n: usize,
+        /// R.
+        rank: usize,
+        /// U, N×R row-major.
+        u: Vec<T>,
+        /// V^T, R×N row-major (rows are contiguous for the projections).
+        vt: Vec<T>,
+    },
+}
+
+/// Dot product with eight independent accumulators: vectorises, and in f32
+/// keeps the rounding error near that of a pairwise sum.
+#[inline]
+pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] = acc[k] + x[k] * y[k];
+        }
+    }
+    let mut tail = T::zero();
+    for (x, y) in ra.iter().zip(rb) {
+        tail = tail + *x * *y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// A long dot product, split into chunks (in parallel for large N).
+pub fn long_dot<T: Real>(a: &[T], b: &[T]) -> T {
+    if a.len() >= PARALLEL_WORK {
+        a.par_chunks(CHUNK)
+            .zip(b.par_chunks(CHUNK))
+            .map(|(x, y)| dot(x, y))
+            .collect::<Vec<T>>()
+            .into_iter()
+            .sum()
+    } else {
+        a.chunks(CHUNK)
+            .zip(b.chunks(CHUNK))
+            .map(|(x, y)| dot(x, y))
+            .sum()
+    }
+}
+
+/// A long sum, chunked as [`long_dot`].
+pub fn long_sum<T: Real>(a: &[T]) -> T {
+    let sum = |x: &[T]| -> T {
+        let mut acc = [T::zero(); 8];
+        let ch = x.chunks_exact(8);
+        let r: T = ch.remainder().iter().copied().sum();
+        for w in ch {
+            for k in 0..8 {
+                acc[k] = acc[k] + w[k];
+            }
+        }
+        acc.iter().copied().sum::<T>() + r
+    };
+    if a.len() >= PARALLEL_WORK {
+        a.par_chunks(CHUNK)
+            .map(sum)
+            .collect::<Vec<T>>()
+            .into_iter()
+            .sum()
+    } else {
+        a.chunks(CHUNK).map(sum).sum()
+    }
+}
+
+impl<T: Real> Operator<T> {
+    /// Builds the operator for `weights`, converting to `T`.
+    pub fn new(weights: &Weights) -> Self {
+        let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
+        match weights {
+            Weights::Dense { n, m } => Operator::Dense { n: *n, m: cv(m) },
+            Weights::Diagonal { values } => Operator::Diagonal { d: cv(values) },
+            Weights::Ring {
+                n,
+                lambda0,
+                lambda1,
+            } => Operator::Ring {
+                n: *n,
+                lambda0: c(*lambda0),
+                lambda1: c(*lambda1),
+                cos: (0..*n).map(|i| c(theta(i, *n).cos())).collect(),
+                sin: (0..*n).map(|i| c(theta(i, *n).sin())).collect(),
+            },
+            Weights::Hebbian { n, p, xi } => Operator::Hebbian {
+                n: *n,
+                p: *p,
+                xi: cv(xi),
+                self_coupling: cv(&Weights::hebbian_self_coupling(*n, *p, xi)),
+            },
+            Weights::LowRank { n, rank, u, v } => {
+                let mut vt = vec![T::zero(); n * rank];
+                for i in 0..*n {
+                    for r in 0..*rank {
+                        vt[r * n + i] = c(v[i * rank + r]);
+                    }
+                }
+                Operator::LowRank {
+                    n: *n,
+                    rank: *rank,
+                    u: cv(u),
+                    vt,
+                }
+            }
+        }
+    }
+
+    /// Number of low-rank projections this operator computes per product
+    /// (3 for a ring, P for Hebbian, R for low rank, 0 otherwise).
+    pub fn projections(&self) -> usize {
+        match self {
+            Operator::Ring { .. } => 3,
+            Operator::Hebbian { p, .. } => *p,
+            Operator::LowRank { rank, .. } => *rank,
+            _ => 0,
+        }
+    }
+
+    /// y = M x. `proj` is scratch space for the projections.
+    pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
+        match self {
+            Operator::Dense { n, m } => {
+                let row = |(i, yi): (usize, &mut T)| *yi = dot(&m[i * n..(i + 1) * n], x);
+                if n * n >= PARALLEL_WORK {
+                    y.par_iter_mut().enumerate().for_each(row);
+                } else {
+                    y.iter_mut().enumerate().for_each(row);
+                }
+            }
+            Operator::Diagonal { d } => {
+                for ((yi, di), xi) in y.iter_mut().zip(d).zip(x) {
+                    *yi = *di * *xi;
+                }
+            }
+            Operator::Ring {
+                n,
+                lambda0,
+                lambda1,
+                cos,
+                sin,
+            } => {
+                let s = c::<T>(2.0 / *n as f64);
+                let a0 = -s * *lambda0 * long_sum(x);
+                let a1 = s * *lambda1 * long_dot(cos, x);
+                let a2 = s * *lambda1 * long_dot(sin, x);
+                let body = |((yi, ci), si): ((&mut T, &T), &T)| *yi = a0 + a1 * *ci + a2 * *si;
+                if *n >= PARALLEL_WORK {
+                    y.par_iter_mut()
+                        .zip(cos.par_iter())
+                        .zip(sin.par_iter())
+                        .for_each(body);
+                } else {
+                    y.iter_mut().zip(cos).zip(sin).for_each(body);
+                }
+            }
+            Operator::Hebbian {
+                n,
+                p,
+                xi,
+                self_coupling,
+            } => {
+                proj.clear();
+                let inv_n = c::<T>(1.0 / *n as f64);
+                proj.extend((0..*p).map(|mu| long_dot(&xi[mu * n..(mu + 1) * n], x) * inv_n));
+                self.expand(x, y, proj, xi, *n, self_coupling);
+            }
+            Operator::LowRank { n, rank, u, vt } => {
+                proj.clear();
+                proj.extend((0..*rank).map(|r| long_dot(&vt[r * n..(r + 1) * n], x)));
+                let body = |(i, yi): (usize, &mut T)| *yi = dot(&u[i * rank..(i + 1) * rank], proj);
+                if n * rank >= PARALLEL_WORK {
+                    y.par_iter_mut().enumerate().for_each(body);
+                } else {
+                    y.iter_mut().enumerate().for_each(body);
+                }
+            }
+        }
+    }
+
+    /// y_i = sum_mu m_mu xi_i^mu - d_i x_i, in chunks of neurons.
+    fn expand(&self, x: &[T], y: &mut [T], m: &[T], xi: &[T], n: usize, d: &[T]) {
+        let body = |(k, yc): (usize, &mut [T])| {
+            let off = k * CHUNK;
+            for (j, yi) in yc.iter_mut().enumerate() {
+                *yi = -d[off + j] * x[off + j];
+            }
+            for (mu, &mm) in m.iter().enumerate() {
+                let row = &xi[mu * n + off..mu * n + off + yc.len()];
+                for (yi, r) in yc.iter_mut().zip(row) {
+                    *yi = *yi + mm * *r;
+                }
+            }
+        };
+        if n * m.len() >= PARALLEL_WORK {
+            y.par_chunks_mut(CHUNK).enumerate().for_each(body);
+        } else {
+            y.chunks_mut(CHUNK).enumerate().for_each(body);
+        }
+    }
+}

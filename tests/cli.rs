@@ -1,0 +1,579 @@
+//! The command line end to end: run an example, read its files back; every
+//! kind of bad input gets a message naming the key, the value and what is
+//! allowed, a non-zero exit, and no outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_attractor"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.dtype().descr(), "'<f4'", "rates.npy is float32");
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().unwrap())
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            rec.unwrap()
+                .iter()
+                .map(|x| x.parse::<f64>().unwrap())
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn ring_memory_example_end_to_end() {
+    let out = tmpdir();
+    let o = bin()
+        .args(["run", "examples/ring_memory.toml", "--out"])
+        .arg(out.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("running on the CPU"),
+        "auto says which backend: {}",
+        text(&o)
+    );
+
+    // 1 s at dt = 0.5 ms is 2000 steps; records every 10 steps: 201 rows.
+    let (shape, rates) = read_npy(&out.path().join("rates.npy"));
+    assert_eq!(shape, vec![201, 512]);
+    let (header, rows) = read_csv(&out.path().join("metrics.csv"));
+    assert_eq!(header, ["t", "mean_rate", "bump_theta", "bump_amplitude"]);
+    assert_eq!(rows.len(), 201);
+    for (k, row) in rows.iter().enumerate() {
+        // Row k of metrics.csv is at t = k * 10 * dt, and its mean_rate is the
+        // mean of rates row k (rates are f32: 1e-6 relative).
+        assert!((row[0] - k as f64 * 0.005).abs() < 1e-12);
+        let mean = rates[k * 512..(k + 1) * 512]
+            .iter()
+            .map(|&x| x as f64)
+            .sum::<f64>()
+            / 512.0;
+        assert!(
+            (row[1] - mean).abs() < 1e-6 * mean.abs().max(1.0),
+            "row {k}: {} vs {mean}",
+            row[1]
+        );
+    }
+    // The memory: after the input ends at 0.3 s the bump stays at its angle (1 rad).
+    let last = rows.last().unwrap();
+    assert!((last[2] - 1.0).abs() < 1e-3, "bump_theta {}", last[2]);
+    assert!(last[3] > 0.3, "bump_amplitude {}", last[3]);
+    // Clip to [0, 1]: every rate within bounds.
+    assert!(rates.iter().all(|&r| (0.0..=1.0).contains(&r)));
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap())
+            .unwrap();
+    for key in [
+        "name",
+        "backend",
+        "adapter",
+        "n",
+        "steps",
+        "dt",
+        "duration",
+        "wall_seconds",
+        "steps_per_second",
+        "final",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks {key}");
+    }
+    assert_eq!(summary["name"], "ring-memory");
+    assert_eq!(summary["backend"], "cpu");
+    assert!(summary["adapter"].is_null());
+    assert_eq!(summary["n"], 512);
+    assert_eq!(summary["steps"], 2000);
+    // The same f64 in both files (the JSON parser may round the last bit).
+    assert!((summary["final"]["bump_theta"].as_f64().unwrap() - last[2]).abs() < 1e-14);
+    for png in ["rates.png", "metrics.png"] {
+        let bytes = std::fs::read(out.path().join(png)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png} is a PNG");
+    }
+    // No temporary file is left behind.
+    for entry in std::fs::read_dir(out.path()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "left over: {name}");
+    }
+}
+
+#[test]
+fn overrides_and_record_options() {
+    let out = tmpdir();
+    let o = bin()
+        .args([
+            "run",
+            "examples/ring_memory.toml",
+            "-q",
+            "--backend",
+            "cpu",
+            "--set",
+            "network.weights.lambda1=1.5",
+            "--set",
+            "simulation.duration=0.1",
+            "--set",
+            "record.stride=8",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (shape, _) = read_npy(&out.path().join("rates.npy"));
+    assert_eq!(shape, vec![21, 64]);
+    let toml = std::fs::read_to_string(out.path().join("experiment.toml")).unwrap();
+    assert!(
+        toml.contains("lambda1 = 1.5"),
+        "the experiment as run is saved: {toml}"
+    );
+    let o = bin()
+        .args([
+            "run",
+            "examples/ring_memory.toml",
+            "-q",
+            "--set",
+            "record.rates=false",
+            "--set",
+            "simulation.duration=0.01",
+            "--out",
+        ])
+        .arg(out.path().join("norates"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!out.path().join("norates/rates.npy").exists());
+    assert!(out.path().join("norates/metrics.csv").exists());
+}
+
+#[test]
+fn modes_table_and_json() {
+    let dir = tmpdir();
+    let f = dir.path().join("pair.toml");
+    std::fs::write(
+        &f,
+        r#"
+        [network]
+        n = 2
+        tau = 0.01
+        weights = { kind = "matrix", rows = [[0.0, 0.8], [0.8, 0.0]] }
+        [[input]]
+        kind = "vector"
+        values = [1.0, 0.0]
+        [simulation]
+        duration = 1.0
+        dt = 0.001
+        "#,
+    )
+    .unwrap();
+    let o = bin().arg("modes").arg(&f).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("5.000000") && t.contains("0.555556") && t.contains("decaying"),
+        "{t}"
+    );
+    let o = bin().arg("modes").arg(&f).arg("--json").output().unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let gain = j["modes"][0]["gain"].as_f64().unwrap();
+    assert!((gain - 5.0).abs() < 1e-12);
+    let tc = j["modes"][1]["time_constant"].as_f64().unwrap();
+    assert!((tc - 0.01 / 1.8).abs() < 1e-15);
+    // (I - M)^-1 (1, 0) = (1/0.36, 0.8/0.36).
+    let ss = &j["steady_states"][0]["values"];
+    assert!((ss[0].as_f64().unwrap() - 1.0 / 0.36).abs() < 1e-12);
+    assert!((ss[1].as_f64().unwrap() - 0.8 / 0.36).abs() < 1e-12);
+    // An integrator has no finite gain: null in JSON, "inf" in the table.
+    let o = bin()
+        .arg("modes")
+        .arg(&f)
+        .args([
+            "--json",
+            "--set",
+            "network.weights.rows=[[1.0, 0.0], [0.0, 0.5]]",
+        ])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["modes"][0]["gain"].is_null());
+    assert_eq!(j["modes"][0]["regime"], "integrator");
+}
+
+#[test]
+fn gpu_backend_is_a_clear_error_for_now() {
+    let out = tmpdir();
+    let o = bin()
+        .args([
+            "run",
+            "examples/ring_memory.toml",
+            "--backend",
+            "gpu",
+            "--out",
+        ])
+        .arg(out.path().join("x"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--backend gpu") && text(&o).contains("--backend cpu"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.path().join("x").exists());
+}
+
+#[test]
+fn divergence_stops_with_step_and_time_and_keeps_records() {
+    let dir = tmpdir();
+    let f = dir.path().join("grow.toml");
+    // lambda = 3 with Euler at dt/tau = 0.1: v_k = (1 + 0.1 (3 - 1))^k = 1.2^k.
+    // The step to k computes M v = 3 v_{k-1}, which exceeds f64's 1.8e308
+    // first when 1.2^{k-1} > 6.0e307, i.e. k - 1 = 3888 (708.68 / ln 1.2 = 3887.1).
+    std::fs::write(
+        &f,
+        r#"
+        [network]
+        n = 1
+        tau = 0.01
+        weights = { kind = "diagonal", values = [3.0] }
+        [initial]
+        kind = "uniform"
+        value = 1.0
+        [simulation]
+        duration = 5.0
+        dt = 0.001
+        record_every = 100
+        "#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = bin()
+        .arg("run")
+        .arg(&f)
+        .arg("--out")
+        .arg(&out)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("infinite at step 3889 (t = 3.889 s)"), "{t}");
+    let (_, rows) = read_csv(&out.join("metrics.csv"));
+    // Records every 0.1 s up to the last one before the overflow (t = 3.8 s): 39 rows.
+    assert_eq!(rows.len(), 39);
+    assert!(rows.iter().all(|r| r[1].is_finite()));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["diverged"]["step"].as_u64().unwrap(), 3889);
+}
+
+const BASE: &str = r#"
+name = "bad"
+[network]
+n = 3
+tau = 0.01
+weights = { kind = "hebbian", patterns = 2 }
+[[input]]
+kind = "pattern"
+index = 0
+[simulation]
+duration = 0.01
+dt = 0.001
+"#;
+
+/// Runs BASE with `overrides` (or `file` instead of BASE) and expects an error containing every needle.
+fn expect_error(file: Option<&str>, overrides: &[&str], needles: &[&str]) {
+    let dir = tmpdir();
+    let f = dir.path().join("exp.toml");
+    std::fs::write(&f, file.unwrap_or(BASE)).unwrap();
+    let out = dir.path().join("out");
+    let mut cmd = bin();
+    cmd.arg("run")
+        .arg(&f)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(dir.path());
+    for o in overrides {
+        cmd.arg("--set").arg(o);
+    }
+    let o = cmd.output().unwrap();
+    let t = text(&o);
+    assert!(
+        !o.status.success(),
+        "expected failure for {overrides:?}: {t}"
+    );
+    for n in needles {
+        assert!(t.contains(n), "message for {overrides:?} lacks `{n}`:\n{t}");
+    }
+    assert!(
+        !out.exists(),
+        "nothing may be written for invalid input ({overrides:?})"
+    );
+    assert_eq!(t.trim().lines().count(), 1, "one paragraph: {t}");
+}
+
+#[test]
+fn the_base_file_is_valid() {
+    let dir = tmpdir();
+    let f = dir.path().join("exp.toml");
+    std::fs::write(&f, BASE).unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&f)
+        .arg("-q")
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn invalid_experiments_name_key_value_and_what_is_allowed() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["network.n=0"], &["network.n", "0", "at least 1"]),
+        (
+            &["network.n=\"abc\""],
+            &["network.n", "invalid type", "abc", "usize"],
+        ),
+        (&["network.n=-4"], &["network.n", "-4"]),
+        (&["network.tau=0"], &["network.tau", "> 0"]),
+        (
+            &["network.nn=3"],
+            &["network", "unknown field `nn`", "expected one of"],
+        ),
+        (&["simulation.dt=0"], &["simulation.dt", "0", "> 0"]),
+        (&["simulation.dt=-0.1"], &["simulation.dt", "-0.1", "> 0"]),
+        (
+            &["simulation.duration=0.0001"],
+            &["simulation.duration", "0.0001", "half a step"],
+        ),
+        (&["simulation.noise=-1"], &["simulation.noise", "-1", "≥ 0"]),
+        (
+            &["simulation.record_every=0"],
+            &["simulation.record_every", "0", "at least 1"],
+        ),
+        (
+            &["simulation.method=\"heun\""],
+            &["simulation.method", "heun", "euler", "rk4", "exponential"],
+        ),
+        (
+            &["simulation.backend=\"tpu\""],
+            &["simulation.backend", "tpu", "auto", "cpu", "gpu"],
+        ),
+        (
+            &["simulation.precision=\"f16\""],
+            &["simulation.precision", "f16", "f32", "f64"],
+        ),
+        (&["record.stride=0"], &["record.stride", "0", "at least 1"]),
+        (
+            &["network.dynamics=\"voltage\""],
+            &["network.dynamics", "voltage", "rate", "current"],
+        ),
+        (
+            &["network.activation={kind=\"softplus\"}"],
+            &["network.activation", "softplus", "relu", "tanh"],
+        ),
+        (
+            &["network.activation={kind=\"tanh\",beta=-1}"],
+            &["network.activation.beta", "-1", "> 0"],
+        ),
+        (
+            &["network.activation={kind=\"clip\",min=1,max=0}"],
+            &["network.activation.min", "1", "max"],
+        ),
+        (
+            &["network.activation={kind=\"relu\",gain=2}"],
+            &["network.activation", "unknown field `gain`"],
+        ),
+        (
+            &["network.weights={kind=\"matrix\",rows=[[1,2],[3,4]]}"],
+            &["network.weights.rows", "2 rows", "N×N", "N = 3"],
+        ),
+        (
+            &["network.weights={kind=\"matrix\",rows=[[1,2,3],[3,4],[1,1,1]]}"],
+            &["network.weights.rows", "[3, 2, 3]", "N×N"],
+        ),
+        (
+            &["network.weights={kind=\"diagonal\",values=[1,2]}"],
+            &["network.weights.values", "2 numbers", "N = 3"],
+        ),
+        (
+            &["network.n=2", "network.weights={kind=\"ring\",lambda1=1}"],
+            &["network.n", "2", "at least 3"],
+        ),
+        (
+            &["network.weights={kind=\"ring\",lambda1=1}"],
+            &["input[0].index", "only for", "hebbian", "ring"],
+        ),
+        (
+            &["network.weights={kind=\"ring\"}"],
+            &["network.weights", "missing field `lambda1`"],
+        ),
+        (
+            &["network.weights={kind=\"hebbian\"}"],
+            &["network.weights", "exactly one of"],
+        ),
+        (
+            &["network.weights={kind=\"hebbian\",patterns=0}"],
+            &["network.weights.patterns", "0", "at least 1"],
+        ),
+        (
+            &["network.weights={kind=\"lattice\"}"],
+            &["network.weights", "lattice", "ring", "hebbian", "low_rank"],
+        ),
+        (
+            &["network.weights={kind=\"file\",path=\"missing.npy\"}"],
+            &["network.weights.path", "missing.npy", "cannot be read"],
+        ),
+        (
+            &["input.0.index=2"],
+            &["input[0].index", "2", "below P = 2"],
+        ),
+        (
+            &["input.0.start=0.5", "input.0.end=0.2"],
+            &["input[0].end", "0.2", "later than"],
+        ),
+        (
+            &["input.0={kind=\"bump\",epsilon=0.1}"],
+            &["input[0]", "missing field `c`"],
+        ),
+        (
+            &["input.0.kind=\"bump\""],
+            &[
+                "input[0]",
+                "unknown field `index`",
+                "expected one of `c`, `epsilon`",
+            ],
+        ),
+        (
+            &["input.0.kind=\"uniform\"", "input.0.value=1"],
+            &["input[0]", "unknown field `index`"],
+        ),
+        (
+            &["input.0={kind=\"vector\",values=[1,2]}"],
+            &["input[0].values", "N = 3"],
+        ),
+        (
+            &["initial={kind=\"pattern\",index=0,flip=1.5}"],
+            &["initial.flip", "1.5", "between 0 and 1"],
+        ),
+        (
+            &["initial={kind=\"pattern\",index=7}"],
+            &["initial.index", "7", "below P = 2"],
+        ),
+        (
+            &["initial={kind=\"random\",low=2,high=1}"],
+            &["initial.low", "2", "initial.high"],
+        ),
+        (
+            &["initial={kind=\"gaussian\"}"],
+            &["initial", "gaussian", "zeros", "random"],
+        ),
+        (&["simulation"], &["simulation", "KEY=VALUE"]),
+        (&["network.n.x=1"], &["network.n", "not a table"]),
+        (&["input.3.value=1"], &["input", "index 3 is out of range"]),
+    ];
+    for (overrides, needles) in cases {
+        expect_error(None, overrides, needles);
+    }
+}
+
+#[test]
+fn invalid_files_and_arrays() {
+    expect_error(Some("[network\nn = 3"), &[], &["not valid TOML", "line"]);
+    expect_error(
+        Some("[network]\nn = 3\nweights = { kind = \"ring\", lambda1 = 1 }\n[simulation]\ndt = 0.001\nduration = 1"),
+        &[],
+        &["network", "missing field `tau`"],
+    );
+    expect_error(
+        Some("[network]\nn = 3\ntau = 0.01\nweights = { kind = \"ring\", lambda1 = 1 }\n"),
+        &[],
+        &["missing field `simulation`"],
+    );
+    // A .npy of the wrong shape and one of the wrong dtype.
+    let dir = tmpdir();
+    let write = |name: &str, shape: &[u64], data: &[f32]| {
+        attractor::output::write_npy_f32(&dir.path().join(name), shape, data).unwrap();
+    };
+    write("w22.npy", &[2, 2], &[0.0; 4]);
+    let ints = dir.path().join("ints.npy");
+    npyz::to_file_1d(&ints, vec![1i64, 2, 3]).unwrap();
+    let base = |w: &str| {
+        format!("[network]\nn = 3\ntau = 0.01\nweights = {w}\n[simulation]\nduration = 0.01\ndt = 0.001\n")
+    };
+    let w22 = dir.path().join("w22.npy");
+    expect_error(
+        Some(&base(&format!(
+            "{{ kind = \"file\", path = \"{}\" }}",
+            w22.display()
+        ))),
+        &[],
+        &["network.weights.path", "shape [2, 2]", "N×N", "N = 3"],
+    );
+    expect_error(
+        Some(
+            &(base("{ kind = \"ring\", lambda1 = 1 }")
+                + &format!(
+                    "[initial]\nkind = \"file\"\npath = \"{}\"\n",
+                    ints.display()
+                )),
+        ),
+        &[],
+        &["initial.path", "dtype", "float32 and float64"],
+    );
+}
+
+#[test]
+fn every_example_runs() {
+    let out = tmpdir();
+    for entry in std::fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = bin()
+                .arg("run")
+                .arg(&path)
+                .arg("-q")
+                .arg("--out")
+                .arg(out.path().join(path.file_stem().unwrap()))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}: {}", path.display(), text(&o));
+            let o = bin().arg("modes").arg(&path).output().unwrap();
+            assert!(o.status.success(), "modes {}: {}", path.display(), text(&o));
+        }
+    }
+}
