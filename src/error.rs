@@ -60,6 +60,10 @@ pub enum Error {
     /// A requested feature is not available in this build or on this machine.
     #[error("{0}")]
     Unavailable(String),
+    /// The GPU reported an error: a shader or pipeline that does not
+    /// validate, memory that cannot be had, a lost device or a timeout.
+    #[error("GPU: {0}")]
+    Gpu(String),
     /// The eigen-analysis cannot be done as asked.
     #[error("{0}")]
     Analysis(String),

@@ -36,6 +36,12 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// List the GPU adapters wgpu sees and which one `auto` picks.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Eigen-analysis of M: eigenvalues, gains, time constants, regimes, linear steady states.
     Modes {
         /// The experiment file (TOML).
@@ -73,6 +79,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             overrides,
             quiet,
         } => run(experiment, out, backend, overrides, quiet),
+        Command::Devices { json } => devices(json),
         Command::Modes {
             experiment,
             json,
@@ -88,6 +95,43 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn devices(json: bool) -> Result<()> {
+    use attractor::sim::gpu::context;
+    let list: Vec<context::AdapterSummary> =
+        context::adapters().iter().map(context::summary).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!(
+            "{}
+auto runs on the CPU.",
+            context::NO_ADAPTER
+        );
+        return Ok(());
+    }
+    for (k, a) in list.iter().enumerate() {
+        println!(
+            "{} {}
+    type {}, backend {}, driver {}
+    max storage binding {} MiB, max buffer {} MiB, \
+             {} invocations per workgroup, {} workgroups per dimension",
+            if k == 0 { "*" } else { " " },
+            a.name,
+            a.device_type,
+            a.backend,
+            a.driver,
+            a.max_storage_buffer_binding_size >> 20,
+            a.max_buffer_size >> 20,
+            a.max_compute_invocations_per_workgroup,
+            a.max_compute_workgroups_per_dimension
+        );
+    }
+    println!("* = the adapter `auto` and `--backend gpu` use");
+    Ok(())
 }
 
 /// Loads an experiment; errors start with the file's name.

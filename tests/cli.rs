@@ -231,27 +231,108 @@ fn modes_table_and_json() {
 }
 
 #[test]
-fn gpu_backend_is_a_clear_error_for_now() {
+fn gpu_backend_runs_and_auto_prefers_the_cpu_to_a_software_adapter() {
     let out = tmpdir();
     let o = bin()
         .args([
             "run",
-            "examples/ring_memory.toml",
+            "examples/mutual_excitation.toml",
             "--backend",
             "gpu",
             "--out",
         ])
-        .arg(out.path().join("x"))
+        .arg(out.path().join("g"))
         .current_dir(root())
         .output()
         .unwrap();
+    assert!(
+        o.status.success(),
+        "the GPU tests need an adapter: {}",
+        text(&o)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("g/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["backend"], "gpu");
+    assert_eq!(summary["precision"], "f32");
+    assert!(summary["adapter"].as_str().is_some_and(|a| !a.is_empty()));
+    // Mean of (I - M)^-1 (1, 0) = (2.78, 2.22) is 2.5; after 0.5 s = 10 time
+    // constants of the slow mode the residual is 2.5 e^-10 = 1.1e-4.
+    let (_, rows) = read_csv(&out.path().join("g/metrics.csv"));
+    assert!(
+        (rows.last().unwrap()[1] - 2.5).abs() < 2e-4,
+        "{:?}",
+        rows.last()
+    );
+    // With only a software adapter (as here and in CI), auto runs on the CPU backend.
+    let o = bin()
+        .args(["run", "examples/mutual_excitation.toml", "--out"])
+        .arg(out.path().join("a"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("a/summary.json")).unwrap())
+            .unwrap();
+    if text(&o).contains("software") {
+        assert_eq!(summary["backend"], "cpu", "{}", text(&o));
+    } else {
+        assert_eq!(
+            summary["backend"],
+            "gpu",
+            "a hardware adapter is used: {}",
+            text(&o)
+        );
+    }
+    let o = bin().arg("devices").output().unwrap();
+    assert!(
+        o.status.success() && text(&o).contains("* = the adapter"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn without_an_adapter_gpu_is_an_error_and_auto_runs_on_the_cpu() {
+    let out = tmpdir();
+    // No Vulkan driver manifests: wgpu finds no adapter.
+    let hide = |c: &mut Command| {
+        c.env("VK_ICD_FILENAMES", "/nonexistent.json")
+            .env("VK_DRIVER_FILES", "/nonexistent.json");
+    };
+    let mut c = bin();
+    c.args([
+        "run",
+        "examples/ring_memory.toml",
+        "--backend",
+        "gpu",
+        "--out",
+    ])
+    .arg(out.path().join("x"))
+    .current_dir(root());
+    hide(&mut c);
+    let o = c.output().unwrap();
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("--backend gpu") && text(&o).contains("--backend cpu"),
+        text(&o).contains("no GPU adapter found") && text(&o).contains("mesa-vulkan-drivers"),
         "{}",
         text(&o)
     );
     assert!(!out.path().join("x").exists());
+    let mut c = bin();
+    c.args([
+        "run",
+        "examples/ring_memory.toml",
+        "--set",
+        "simulation.duration=0.01",
+        "--out",
+    ])
+    .arg(out.path().join("y"))
+    .current_dir(root());
+    hide(&mut c);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("running on the CPU"), "{}", text(&o));
 }
 
 #[test]

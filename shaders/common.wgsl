@@ -1,0 +1,178 @@
+// Shared by every step kernel: the per-dispatch parameters, the activation F,
+// the Philox4x32-10 generator, the input epochs and the integration update.
+// Keep in sync with `StepParams` in src/sim/gpu/kernels.rs and with the CPU
+// twins in src/sim/cpu.rs (update), src/rng.rs (Philox) and
+// src/model/activation.rs (F).
+
+struct StepParams {
+    n: u32,          // neurons N
+    n_pad: u32,      // N rounded up to a multiple of 4 (dense rows, vec4 loads)
+    row0: u32,       // first row of this dense row block
+    rows: u32,       // rows in this block
+    stage: u32,      // 0 euler, 1 exponential, 2..5 rk4 stages 1..4
+    dynamics: u32,   // 0 rate, 1 current
+    act_kind: u32,   // 0 linear, 1 relu, 2 tanh, 3 sigmoid, 4 clip, 5 step
+    act_p0: f32,     // tanh/sigmoid beta, clip min, step threshold
+    act_p1: f32,     // sigmoid threshold, clip max
+    a: f32,          // dt / tau
+    decay: f32,      // exp(-dt / tau)
+    noise: f32,      // sigma * sqrt(dt / tau); 0 for none
+    step: u32,       // step index (noise counter)
+    trial: u32,      // trial index (noise counter)
+    seed_lo: u32,
+    seed_hi: u32,
+    epochs_on: u32,  // bit e set: input epoch e is on during this step
+    n_epochs: u32,
+    rank: u32,       // R, the number of projections of a structured operator
+    has_diag: u32,   // 1: add diag[i] u[i] to (M u)_i
+    n_groups: u32,   // workgroups of the projection pass
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: StepParams;
+// What M multiplies this stage: the stage point y (rate) or F(y) (current).
+// Bound as f32 or vec4<f32> by each kernel family (binding 1).
+@group(0) @binding(2) var<storage, read_write> u_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(6) var<storage, read> h_epochs: array<f32>;
+// 1 + the first step whose result is not finite (0xffffffff while all are).
+@group(0) @binding(12) var<storage, read_write> first_bad: atomic<u32>;
+
+fn activation(v: f32) -> f32 {
+    switch P.act_kind {
+        case 1u: { return max(v, 0.0); }
+        case 2u: { return tanh(P.act_p0 * v); }
+        case 3u: { return 1.0 / (1.0 + exp(-P.act_p0 * (v - P.act_p1))); }
+        case 4u: { return min(max(v, P.act_p0), P.act_p1); }
+        case 5u: { return select(0.0, 1.0, v > P.act_p0); }
+        default: { return v; }
+    }
+}
+
+// What the operator multiplies, from a state value.
+fn operand(v: f32) -> f32 {
+    if (P.dynamics == 1u) {
+        return activation(v);
+    }
+    return v;
+}
+
+fn input_at(i: u32) -> f32 {
+    var s = 0.0;
+    for (var e = 0u; e < P.n_epochs; e++) {
+        if (((P.epochs_on >> e) & 1u) == 1u) {
+            s += h_epochs[e * P.n + i];
+        }
+    }
+    return s;
+}
+
+// (hi, lo) of the 64-bit product a * b, from 16-bit halves.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let a_lo = a & 0xffffu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xffffu;
+    let b_hi = b >> 16u;
+    let lo_lo = a_lo * b_lo;
+    let hi_lo = a_hi * b_lo;
+    let lo_hi = a_lo * b_hi;
+    let cross = (lo_lo >> 16u) + (hi_lo & 0xffffu) + lo_hi;
+    let hi = a_hi * b_hi + (hi_lo >> 16u) + (cross >> 16u);
+    return vec2<u32>(hi, a * b);
+}
+
+fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = counter;
+    var k = key;
+    for (var round = 0u; round < 10u; round++) {
+        if (round > 0u) {
+            k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+        }
+        let p0 = mulhilo(0xD2511F53u, c.x);
+        let p1 = mulhilo(0xCD9E8D57u, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    }
+    return c;
+}
+
+fn uniform01(bits: u32) -> f32 {
+    return (f32(bits >> 8u) + 0.5) * (1.0 / 16777216.0);
+}
+
+// cos(2 pi u) for u in (0, 1), to ~1e-7 on every adapter: WGSL only
+// promises 2^-11 for the built-in cos. Reduced to [0, pi/2], where the
+// Taylor series to x^12 is exact to 7e-9.
+fn cos_2pi(u: f32) -> f32 {
+    let t = abs(u - 0.5);                 // cos(2 pi u) = -cos(2 pi t), t in [0, 1/2]
+    let flip = t > 0.25;                  // cos(2 pi t) = -cos(2 pi (1/2 - t))
+    let a = 6.283185307179586 * select(t, 0.5 - t, flip);
+    let z = a * a;
+    let c = 1.0 + z * (-0.5 + z * (1.0 / 24.0 + z * (-1.0 / 720.0 + z * (1.0 / 40320.0
+        + z * (-1.0 / 3628800.0 + z * (1.0 / 479001600.0))))));
+    return select(-c, c, flip);
+}
+
+// Standard normal for neuron i at this step (Box-Muller; stream 0 = noise).
+fn normal_at(i: u32) -> f32 {
+    let b = philox4x32_10(vec4<u32>(i, P.step, P.trial, 0u), vec2<u32>(P.seed_lo, P.seed_hi));
+    let u1 = uniform01(b.x);
+    let u2 = uniform01(b.y);
+    return sqrt(-2.0 * log(u1)) * cos_2pi(u2);
+}
+
+fn store_state(i: u32, v: f32) {
+    // Exponent bits all set: infinite or NaN.
+    if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) {
+        atomicMin(&first_bad, P.step + 1u);
+    }
+    x[i] = v;
+    y[i] = v;
+    u_out[i] = operand(v);
+}
+
+// The update of neuron i once (M u)_i is known: the drive, then the method.
+fn finish(i: u32, mu: f32) {
+    var d: f32;
+    if (P.dynamics == 1u) {
+        d = input_at(i) + mu;
+    } else {
+        d = activation(input_at(i) + mu);
+    }
+    let xi = x[i];
+    var noise = 0.0;
+    if (P.noise > 0.0) {
+        noise = P.noise * normal_at(i);
+    }
+    switch P.stage {
+        case 0u: {
+            store_state(i, xi + P.a * (d - xi) + noise);
+        }
+        case 1u: {
+            store_state(i, xi * P.decay + (1.0 - P.decay) * d + noise);
+        }
+        default: {
+            // rk4 stage s = stage - 1: k_s = D(y_s) - y_s; acc = k1 + 2 k2 + 2 k3 + k4.
+            let s = P.stage - 1u;
+            let k = d - y[i];
+            if (s == 1u) {
+                acc[i] = k;
+            } else if (s == 4u) {
+                store_state(i, xi + P.a / 6.0 * (acc[i] + k) + noise);
+                return;
+            } else {
+                acc[i] = acc[i] + 2.0 * k;
+            }
+            var c = 0.5;
+            if (s == 3u) {
+                c = 1.0;
+            }
+            let yn = xi + c * P.a * k;
+            y[i] = yn;
+            u_out[i] = operand(yn);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The WGSL kernels (files in `shaders/`), the parameter block they share
+//! and their bind group layouts. Keep `StepParams` and the workgroup
+//! constants in sync with `shaders/common.wgsl`, `dense.wgsl` and
+//! `structured.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Dense family: common definitions + the fused row kernel.
+pub const DENSE_SOURCE: &str = concat!(
+    include_str!("../../../shaders/common.wgsl"),
+    "\n",
+    include_str!("../../../shaders/dense.wgsl")
+);
+
+/// Structured family: common definitions + projections and per-neuron update.
+pub const STRUCTURED_SOURCE: &str = concat!(
+    include_str!("../../../shaders/common.wgsl"),
+    "\n",
+    include_str!("../../../shaders/structured.wgsl")
+);
+
+/// Every shader module the backend builds, by name (for validation).
+pub const SOURCES: [(&str, &str); 2] = [("dense", DENSE_SOURCE), ("structured", STRUCTURED_SOURCE)];
+
+/// Threads per workgroup of `dense_step` (`DENSE_WORKGROUP`).
+pub const DENSE_WORKGROUP: u32 = 256;
+/// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
+pub const STRUCTURED_WORKGROUP: u32 = 256;
+/// Elements per workgroup of `project_partial` (`PROJECT_CHUNK`).
+pub const PROJECT_CHUNK: u32 = 4096;
+
+/// `stage` values of [`StepParams`].
+pub mod stage {
+    /// Forward Euler.
+    pub const EULER: u32 = 0;
+    /// Exponential Euler.
+    pub const EXPONENTIAL: u32 = 1;
+    /// Runge–Kutta stage s (1..=4) is `RK4 + s - 1`.
+    pub const RK4: u32 = 2;
+}
+
+/// The per-dispatch parameters (`StepParams` in common.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct StepParams {
+    /// N.
+    pub n: u32,
+    /// N rounded up to a multiple of 4.
+    pub n_pad: u32,
+    /// First row of the dense row block.
+    pub row0: u32,
+    /// Rows in the block.
+    pub rows: u32,
+    /// See [`stage`].
+    pub stage: u32,
+    /// 0 rate, 1 current.
+    pub dynamics: u32,
+    /// 0 linear, 1 relu, 2 tanh, 3 sigmoid, 4 clip, 5 step.
+    pub act_kind: u32,
+    /// beta, clip min or step threshold.
+    pub act_p0: f32,
+    /// Sigmoid threshold or clip max.
+    pub act_p1: f32,
+    /// dt / tau.
+    pub a: f32,
+    /// exp(-dt / tau).
+    pub decay: f32,
+    /// sigma sqrt(dt / tau).
+    pub noise: f32,
+    /// Step index.
+    pub step: u32,
+    /// Trial index.
+    pub trial: u32,
+    /// Seed, low word.
+    pub seed_lo: u32,
+    /// Seed, high word.
+    pub seed_hi: u32,
+    /// Bit mask of the input epochs on during this step.
+    pub epochs_on: u32,
+    /// Number of input epochs.
+    pub n_epochs: u32,
+    /// R of a structured operator.
+    pub rank: u32,
+    /// 1 if diag[i] u[i] is added.
+    pub has_diag: u32,
+    /// Workgroups of the projection pass.
+    pub n_groups: u32,
+    /// Padding to 96 bytes.
+    pub pad: [u32; 3],
+}
+
+fn entry(binding: u32, ty: wgpu::BindingType) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty,
+        count: None,
+    }
+}
+
+fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    entry(
+        binding,
+        wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+    )
+}
+
+/// The layout shared by both families' bindings 0..=7, plus the structured
+/// family's 8..=11 when `structured`.
+pub fn layout(device: &wgpu::Device, structured: bool) -> wgpu::BindGroupLayout {
+    let mut entries = vec![
+        entry(
+            0,
+            wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: true,
+                min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64),
+            },
+        ),
+        storage(1, true),
+        storage(2, false),
+        storage(3, false),
+        storage(4, false),
+        storage(5, false),
+        storage(6, true),
+        storage(7, true),
+        storage(12, false),
+    ];
+    if structured {
+        entries.extend([
+            storage(8, false),
+            storage(9, true),
+            storage(10, false),
+            storage(11, true),
+        ]);
+    }
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(if structured {
+            "attractor structured layout"
+        } else {
+            "attractor dense layout"
+        }),
+        entries: &entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_96_bytes() {
+        // 24 four-byte fields, as the WGSL struct.
+        assert_eq!(std::mem::size_of::<StepParams>(), 96);
+    }
+}

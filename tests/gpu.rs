@@ -1,0 +1,378 @@
+//! GPU == CPU: every model feature stepped on the GPU (f32) against the CPU
+//! reference (f64). These tests need a GPU adapter and fail without one;
+//! scripts/test.sh installs Mesa's software adapter (lavapipe) where none exists.
+
+mod common;
+use attractor::sim::gpu::GpuBackend;
+use attractor::sim::{Backend, Recording};
+use attractor::Experiment;
+use common::*;
+
+fn gpu() -> GpuBackend {
+    GpuBackend::new().unwrap_or_else(|e| {
+        panic!("the GPU tests need a GPU adapter: {e}. Run scripts/test.sh, which installs one")
+    })
+}
+
+fn gpu_run(e: &Experiment) -> Recording {
+    gpu().run(e, &mut |_| {}).expect("GPU run")
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Compares a GPU run with the f64 CPU run: same records, same metrics and
+/// final state within `tol` times the scale of the values, plus four times
+/// the error of the CPU's own f32 run. A network that expands perturbations
+/// (a Hopfield flow leaving its cue, noise on a slow mode) amplifies f32
+/// rounding whatever the hardware; the GPU must do no worse than f32
+/// arithmetic allows, measured on the same run.
+#[track_caller]
+fn same(e: &Experiment, tol: f64) {
+    let cpu = run(e);
+    let cpu32 = run32(e);
+    let gpu = gpu_run(e);
+    assert_eq!(gpu.backend, "gpu");
+    assert_eq!(gpu.t, cpu.t, "record times");
+    assert_eq!(gpu.metric_names, cpu.metric_names);
+    let scale = cpu.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+    let f32_err = max_diff(&cpu32.final_state, &cpu.final_state);
+    all_close(
+        &gpu.final_state,
+        &cpu.final_state,
+        tol * scale + 4.0 * f32_err,
+        "final state",
+    );
+    for (k, (g, c)) in gpu.metrics.iter().zip(&cpu.metrics).enumerate() {
+        let s = c.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+        let f32_err = max_diff(&cpu32.metrics[k], c);
+        all_close(
+            g,
+            c,
+            tol * s + 4.0 * f32_err,
+            &format!("metrics at record {k}"),
+        );
+    }
+    assert_eq!(gpu.rates.len(), cpu.rates.len());
+}
+
+fn dense_rows(n: usize, scale: f64, seed: u64) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let r: Vec<String> = (0..n)
+                .map(|j| {
+                    let u = attractor::rng::uniform_at(
+                        seed,
+                        attractor::rng::Stream::InitialRandom,
+                        (i * n + j) as u32,
+                        7,
+                    );
+                    format!("{:e}", scale * (2.0 * u - 1.0) / (n as f64).sqrt())
+                })
+                .collect();
+            format!("[{}]", r.join(","))
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
+}
+
+fn dense_exp(n: usize, extra: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        {extra}
+        weights = {{ kind = "matrix", rows = {} }}
+        [[input]]
+        kind = "bump"
+        c = 0.5
+        epsilon = 0.8
+        end = 0.02
+        [initial]
+        kind = "random"
+        low = -0.5
+        high = 0.5
+        [simulation]
+        duration = 0.04
+        dt = 0.0005
+        record_every = 20
+        "#,
+        dense_rows(n, 0.9, n as u64)
+    ))
+}
+
+// Tolerances: the GPU computes in f32 (relative rounding 6e-8 per
+// operation) and sums N products in a different order; a contracting
+// network (|M| < 1 here) does not amplify the rounding, so after ~100 steps
+// the difference stays near 1e-6 of the values' scale. 1e-5 leaves room for
+// the transcendental functions (tanh, exp) of the GPU's math library, which
+// WGSL lets be less precise than the CPU's.
+
+#[test]
+fn dense_linear_euler_at_awkward_sizes() {
+    // 1, 3: below a vec4; 255, 257: around the workgroup size; 130: not a multiple of 4.
+    for n in [1usize, 3, 130, 255, 257] {
+        same(&dense_exp(n, ""), 1e-5);
+    }
+}
+
+#[test]
+fn dense_nonlinear_methods() {
+    same(
+        &dense_exp(100, r#"activation = { kind = "tanh", beta = 2.0 }"#),
+        1e-5,
+    );
+    same(
+        &exp_with(
+            &dense_exp(100, r#"activation = { kind = "relu" }"#).toml,
+            &["simulation.method=rk4"],
+        ),
+        1e-5,
+    );
+    same(
+        &exp_with(
+            &dense_exp(
+                64,
+                r#"activation = { kind = "sigmoid", beta = 3.0, threshold = 0.2 }"#,
+            )
+            .toml,
+            &["simulation.method=exponential"],
+        ),
+        1e-4,
+    );
+    same(
+        &exp_with(
+            &dense_exp(
+                64,
+                r#"activation = { kind = "clip", min = -0.2, max = 0.3 }"#,
+            )
+            .toml,
+            &["simulation.method=rk4"],
+        ),
+        1e-5,
+    );
+    same(
+        &exp_with(
+            &dense_exp(77, r#"activation = { kind = "tanh" }"#).toml,
+            &["network.dynamics=current", "simulation.method=rk4"],
+        ),
+        1e-5,
+    );
+}
+
+#[test]
+fn dense_matrix_split_into_row_blocks() {
+    // A 64 KiB binding limit splits the 300×300 matrix (300 rows of 1200 bytes) into 6 blocks.
+    let e = dense_exp(300, r#"activation = { kind = "tanh" }"#);
+    let cpu = run(&e);
+    let g = gpu()
+        .with_binding_limit(64 << 10)
+        .run(&e, &mut |_| {})
+        .unwrap();
+    let scale = cpu.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+    all_close(
+        &g.final_state,
+        &cpu.final_state,
+        1e-5 * scale,
+        "row-blocked dense",
+    );
+}
+
+#[test]
+fn step_activation_on_the_gpu() {
+    // A binary unit: inputs kept away from the threshold so that f32 and
+    // f64 take the same branch; then the runs agree to rounding.
+    let e = exp(r#"
+        [network]
+        n = 3
+        tau = 0.01
+        activation = { kind = "step", threshold = 0.5 }
+        weights = { kind = "matrix", rows = [[0.0, 0.3, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, 0.4]] }
+        [[input]]
+        kind = "vector"
+        values = [1.0, 0.1, -1.0]
+        [simulation]
+        duration = 0.05
+        dt = 0.001
+        "#);
+    same(&e, 1e-5);
+}
+
+#[test]
+fn ring_structured_on_the_gpu() {
+    let e = exp(r#"
+        [network]
+        n = 1000
+        tau = 0.01
+        activation = { kind = "clip", min = 0.0, max = 1.0 }
+        weights = { kind = "ring", lambda0 = 0.3, lambda1 = 2.1 }
+        [[input]]
+        end = 0.03
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.2
+        theta = 1.0
+        [simulation]
+        duration = 0.06
+        dt = 0.0005
+        method = "rk4"
+        record_every = 30
+        "#);
+    same(&e, 1e-5);
+}
+
+#[test]
+fn hebbian_with_energy_and_overlaps_on_the_gpu() {
+    let e = exp(r#"
+        [network]
+        n = 301
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 3.0 }
+        weights = { kind = "hebbian", patterns = 5, seed = 2 }
+        [[input]]
+        kind = "pattern"
+        index = 1
+        scale = 0.1
+        [initial]
+        kind = "pattern"
+        index = 0
+        flip = 0.25
+        mask = 0.1
+        [simulation]
+        duration = 0.05
+        dt = 0.0005
+        method = "exponential"
+        record_every = 25
+        "#);
+    same(&e, 1e-5);
+}
+
+#[test]
+fn diagonal_and_low_rank_on_the_gpu() {
+    let e = exp(r#"
+        [network]
+        n = 5
+        tau = 0.02
+        weights = { kind = "diagonal", values = [1.0, 0.5, -1.0, 0.9, 0.0] }
+        [[input]]
+        kind = "vector"
+        values = [0.1, 0.2, 0.3, 0.4, 0.5]
+        end = 0.05
+        [simulation]
+        duration = 0.1
+        dt = 0.001
+        record_every = 10
+        "#);
+    same(&e, 1e-5);
+    let dir = tempfile::tempdir().unwrap();
+    let u: Vec<f32> = (0..40).map(|k| 0.2 * ((k as f32) * 0.9).sin()).collect();
+    let v: Vec<f32> = (0..40).map(|k| 0.2 * ((k as f32) * 0.4).cos()).collect();
+    attractor::output::write_npy_f32(&dir.path().join("u.npy"), &[20, 2], &u).unwrap();
+    attractor::output::write_npy_f32(&dir.path().join("v.npy"), &[20, 2], &v).unwrap();
+    let e = exp(&format!(
+        r#"
+        [network]
+        n = 20
+        tau = 0.01
+        activation = {{ kind = "tanh" }}
+        weights = {{ kind = "low_rank", u = "{d}/u.npy", v = "{d}/v.npy" }}
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 1.0
+        [simulation]
+        duration = 0.05
+        dt = 0.0005
+        method = "rk4"
+        record_every = 50
+        "#,
+        d = dir.path().display()
+    ));
+    same(&e, 1e-5);
+}
+
+#[test]
+fn seeded_noise_matches_the_cpu_stream() {
+    // The same Philox stream on both sides: the runs agree to f32 rounding
+    // of the normals (log, cos in f32: ~1e-6 relative), not just in law.
+    let toml = r#"
+        [network]
+        n = 200
+        tau = 0.01
+        activation = { kind = "tanh" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 0.8 }
+        [simulation]
+        duration = 0.05
+        dt = 0.0005
+        noise = 0.3
+        seed = 1234567890123
+        record_every = 25
+        "#;
+    let e = exp(toml);
+    same(&e, 1e-5);
+    // And the noise matters: without it the state differs by far more.
+    let quiet = run(&exp_with(toml, &["simulation.noise=0"]));
+    let noisy = gpu_run(&e);
+    let d = noisy
+        .final_state
+        .iter()
+        .zip(&quiet.final_state)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(d > 0.05, "noise changed the state by only {d}");
+}
+
+#[test]
+fn divergence_is_reported_at_the_same_step_as_the_cpu_f32_run() {
+    // lambda = 3, Euler at dt/tau = 0.1: v_k = 1.2^k overflows f32 (via M v = 3 v)
+    // at the same step on the GPU and on the CPU in f32.
+    let e = exp(r#"
+        [network]
+        n = 2
+        tau = 0.01
+        weights = { kind = "diagonal", values = [3.0, 3.0] }
+        [initial]
+        kind = "uniform"
+        value = 1.0
+        [simulation]
+        duration = 1.0
+        dt = 0.001
+        record_every = 50
+        "#);
+    let c = run32(&e);
+    let g = gpu_run(&e);
+    let (cd, gd) = (
+        c.divergence.expect("cpu f32 diverges"),
+        g.divergence.expect("gpu diverges"),
+    );
+    assert_eq!(gd.step, cd.step);
+    assert_eq!(g.t, c.t, "the same records are kept");
+}
+
+#[test]
+fn examples_run_on_the_gpu_as_on_the_cpu() {
+    let e = Experiment::load(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/ring_memory.toml"
+        )),
+        &["simulation.duration=0.4".into(), "record.stride=4".into()],
+    )
+    .unwrap();
+    same(&e, 1e-5);
+    let e = Experiment::load(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/mutual_excitation.toml"
+        )),
+        &[],
+    )
+    .unwrap();
+    same(&e, 1e-5);
+}
