@@ -18,9 +18,7 @@ struct StepParams {
     decay: f32,      // exp(-dt / tau)
     noise: f32,      // sigma * sqrt(dt / tau); 0 for none
     step: u32,       // step index (noise counter)
-    trial: u32,      // trial index (noise counter)
-    seed_lo: u32,
-    seed_hi: u32,
+    batch: u32,      // B, trials stepped together
     epochs_on: u32,  // bit e set: input epoch e is on during this step
     n_epochs: u32,
     rank: u32,       // R, the number of projections of a structured operator
@@ -29,18 +27,34 @@ struct StepParams {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    _pad3: u32,
+    _pad4: u32,
+}
+
+// One trial of a batch. Keep in sync with `TrialParams` in kernels.rs.
+struct TrialParams {
+    seed_lo: u32,
+    seed_hi: u32,
+    trial: u32,      // trial word of the noise counter
+    m_scale: f32,    // M is multiplied by this
+    h_scale: f32,    // the input is multiplied by this
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: StepParams;
-// What M multiplies this stage: the stage point y (rate) or F(y) (current).
-// Bound as f32 or vec4<f32> by each kernel family (binding 1).
+// State of trial b, neuron i at b * N + i (x, y, acc); the operand u at
+// b * n_pad + i. What M multiplies this stage, u, is the stage point y
+// (rate) or F(y) (current); bound as f32 or vec4<f32> by each family (binding 1).
 @group(0) @binding(2) var<storage, read_write> u_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(6) var<storage, read> h_epochs: array<f32>;
-// 1 + the first step whose result is not finite (0xffffffff while all are).
-@group(0) @binding(12) var<storage, read_write> first_bad: atomic<u32>;
+// Per trial: 1 + the first step whose result is not finite (0xffffffff while all are).
+@group(0) @binding(12) var<storage, read_write> first_bad: array<atomic<u32>>;
+@group(0) @binding(13) var<storage, read> trials: array<TrialParams>;
 
 fn activation(v: f32) -> f32 {
     switch P.act_kind {
@@ -116,63 +130,68 @@ fn cos_2pi(u: f32) -> f32 {
     return select(-c, c, flip);
 }
 
-// Standard normal for neuron i at this step (Box-Muller; stream 0 = noise).
-fn normal_at(i: u32) -> f32 {
-    let b = philox4x32_10(vec4<u32>(i, P.step, P.trial, 0u), vec2<u32>(P.seed_lo, P.seed_hi));
-    let u1 = uniform01(b.x);
-    let u2 = uniform01(b.y);
+// Standard normal for neuron i of trial t at this step (Box-Muller; stream 0 = noise).
+fn normal_at(i: u32, t: TrialParams) -> f32 {
+    let bits = philox4x32_10(vec4<u32>(i, P.step, t.trial, 0u), vec2<u32>(t.seed_lo, t.seed_hi));
+    let u1 = uniform01(bits.x);
+    let u2 = uniform01(bits.y);
     return sqrt(-2.0 * log(u1)) * cos_2pi(u2);
 }
 
-fn store_state(i: u32, v: f32) {
+fn store_state(b: u32, i: u32, v: f32) {
     // Exponent bits all set: infinite or NaN.
     if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) {
-        atomicMin(&first_bad, P.step + 1u);
+        atomicMin(&first_bad[b], P.step + 1u);
     }
-    x[i] = v;
-    y[i] = v;
-    u_out[i] = operand(v);
+    let s = b * P.n + i;
+    x[s] = v;
+    y[s] = v;
+    u_out[b * P.n_pad + i] = operand(v);
 }
 
-// The update of neuron i once (M u)_i is known: the drive, then the method.
-fn finish(i: u32, mu: f32) {
+// The update of neuron i of trial b once (M u)_i is known: the drive, then the method.
+fn finish(i: u32, b: u32, mu_unscaled: f32) {
+    let t = trials[b];
+    let mu = t.m_scale * mu_unscaled;
+    let h = t.h_scale * input_at(i);
     var d: f32;
     if (P.dynamics == 1u) {
-        d = input_at(i) + mu;
+        d = h + mu;
     } else {
-        d = activation(input_at(i) + mu);
+        d = activation(h + mu);
     }
-    let xi = x[i];
+    let s = b * P.n + i;
+    let xi = x[s];
     var noise = 0.0;
     if (P.noise > 0.0) {
-        noise = P.noise * normal_at(i);
+        noise = P.noise * normal_at(i, t);
     }
     switch P.stage {
         case 0u: {
-            store_state(i, xi + P.a * (d - xi) + noise);
+            store_state(b, i, xi + P.a * (d - xi) + noise);
         }
         case 1u: {
-            store_state(i, xi * P.decay + (1.0 - P.decay) * d + noise);
+            store_state(b, i, xi * P.decay + (1.0 - P.decay) * d + noise);
         }
         default: {
             // rk4 stage s = stage - 1: k_s = D(y_s) - y_s; acc = k1 + 2 k2 + 2 k3 + k4.
-            let s = P.stage - 1u;
-            let k = d - y[i];
-            if (s == 1u) {
-                acc[i] = k;
-            } else if (s == 4u) {
-                store_state(i, xi + P.a / 6.0 * (acc[i] + k) + noise);
+            let stage = P.stage - 1u;
+            let k = d - y[s];
+            if (stage == 1u) {
+                acc[s] = k;
+            } else if (stage == 4u) {
+                store_state(b, i, xi + P.a / 6.0 * (acc[s] + k) + noise);
                 return;
             } else {
-                acc[i] = acc[i] + 2.0 * k;
+                acc[s] = acc[s] + 2.0 * k;
             }
             var c = 0.5;
-            if (s == 3u) {
+            if (stage == 3u) {
                 c = 1.0;
             }
             let yn = xi + c * P.a * k;
-            y[i] = yn;
-            u_out[i] = operand(yn);
+            y[s] = yn;
+            u_out[b * P.n_pad + i] = operand(yn);
         }
     }
 }

@@ -1,8 +1,9 @@
 // Structured M = diag(d) + sum_r coef_r W_r V_r^T (ring: R = 3, Hebbian: P,
 // low rank: R), O(N R) per step in three passes: partial sums of the
 // projections V_r . u per workgroup, their totals, then the per-neuron
-// update. Keep STRUCTURED_WORKGROUP and PROJECT_CHUNK in sync with
-// src/sim/gpu/kernels.rs.
+// update, for each trial b of the batch (its projections at b * R + r,
+// its partial sums at (b * R + r) * n_groups + g). Keep STRUCTURED_WORKGROUP
+// and PROJECT_CHUNK in sync with src/sim/gpu/kernels.rs.
 
 const STRUCTURED_WORKGROUP: u32 = 256u;
 const PROJECT_CHUNK: u32 = 4096u; // elements per workgroup of the projection pass
@@ -28,7 +29,7 @@ fn reduce_scratch(lid: u32) {
     }
 }
 
-// Dispatch (groups, R): workgroup g sums V_r[j] u[j] over its chunk.
+// Dispatch (groups, R, B): workgroup g sums V_r[j] u_b[j] over its chunk.
 @compute @workgroup_size(256)
 fn project_partial(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -36,54 +37,62 @@ fn project_partial(
 ) {
     let g = wid.x;
     let r = wid.y;
+    let b = wid.z;
     let start = g * PROJECT_CHUNK;
     let end = min(start + PROJECT_CHUNK, P.n);
     let row = r * P.n;
+    let ub = b * P.n_pad;
     var s = 0.0;
     for (var j = start + lid; j < end; j += STRUCTURED_WORKGROUP) {
-        s += table[row + j] * u_in[j];
+        s += table[row + j] * u_in[ub + j];
     }
     scratch[lid] = s;
     reduce_scratch(lid);
     if (lid == 0u) {
-        partials[r * P.n_groups + g] = scratch[0];
+        partials[(b * P.rank + r) * P.n_groups + g] = scratch[0];
     }
 }
 
-// Dispatch (R): proj[r] = coef[r] * sum of the partials of r.
+// Dispatch (R, B): proj[b R + r] = coef[r] * the sum of the partials of (b, r).
 @compute @workgroup_size(256)
 fn project_finish(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
     let r = wid.x;
+    let b = wid.y;
+    let base = (b * P.rank + r) * P.n_groups;
     var s = 0.0;
     for (var g = lid; g < P.n_groups; g += STRUCTURED_WORKGROUP) {
-        s += partials[r * P.n_groups + g];
+        s += partials[base + g];
     }
     scratch[lid] = s;
     reduce_scratch(lid);
     if (lid == 0u) {
-        proj[r] = coef[r] * scratch[0];
+        proj[b * P.rank + r] = coef[r] * scratch[0];
     }
 }
 
-// One invocation per neuron: (M u)_i = sum_r proj[r] W_r[i] + d_i u_i, then the update.
+// One invocation per neuron and trial (dispatch (groups, overflow, B)):
+// (M u)_i = sum_r proj[r] W_r[i] + d_i u_i, then the update.
 @compute @workgroup_size(256)
 fn structured_step(
     @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let i = gid.x + gid.y * groups.x * STRUCTURED_WORKGROUP;
+    let i = gid.x + wid.y * groups.x * STRUCTURED_WORKGROUP;
+    let b = wid.z;
     if (i >= P.n) {
         return;
     }
     var mu = 0.0;
+    let pb = b * P.rank;
     for (var r = 0u; r < P.rank; r++) {
-        mu += proj[r] * table[r * P.n + i];
+        mu += proj[pb + r] * table[r * P.n + i];
     }
     if (P.has_diag == 1u) {
-        mu += diag[i] * u_in[i];
+        mu += diag[i] * u_in[b * P.n_pad + i];
     }
-    finish(i, mu);
+    finish(i, b, mu);
 }

@@ -376,3 +376,146 @@ fn examples_run_on_the_gpu_as_on_the_cpu() {
     .unwrap();
     same(&e, 1e-5);
 }
+
+fn trials(e: &Experiment, b: usize) -> Vec<attractor::sim::Trial> {
+    (0..b)
+        .map(|k| attractor::sim::Trial {
+            seed: 100 + k as u64,
+            trial: k as u32,
+            m_scale: 0.6 + 0.15 * k as f64,
+            h_scale: 1.0 - 0.2 * k as f64,
+            initial: Some(
+                e.initial
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| x * (1.0 + 0.1 * k as f64) + 0.01 * (i % 7) as f64)
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+/// A batch on the GPU against each trial run alone on the CPU (f64).
+#[track_caller]
+fn batch_matches(e: &Experiment, b: usize, tol: f64) {
+    let ts = trials(e, b);
+    let g = gpu().run_batch(e, &ts, &mut |_| {}).unwrap();
+    assert_eq!(g.len(), b);
+    for (k, (t, gk)) in ts.iter().zip(&g).enumerate() {
+        let c = attractor::sim::cpu::run_trial::<f64>(e, t, &mut |_| {});
+        let c32 = attractor::sim::cpu::run_trial::<f32>(e, t, &mut |_| {});
+        let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+        let f32_err = c32
+            .final_state
+            .iter()
+            .zip(&c.final_state)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        all_close(
+            &gk.final_state,
+            &c.final_state,
+            tol * scale + 4.0 * f32_err,
+            &format!("trial {k} of {b}"),
+        );
+        assert_eq!(gk.t, c.t);
+        for (r, (gm, cm)) in gk.metrics.iter().zip(&c.metrics).enumerate() {
+            let s = cm.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+            all_close(
+                gm,
+                cm,
+                tol * s + 1e-6,
+                &format!("trial {k} metrics at record {r}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn batches_of_trials_share_m_and_match_the_cpu_trial_by_trial() {
+    // Trials differ by seed, initial state, scale of M and of the input.
+    // B = 1, 3 and 6 cover a partial tile and more than one tile of 4 trials.
+    let mut dense = dense_exp(70, r#"activation = { kind = "tanh" }"#);
+    dense.simulation.noise = 0.05;
+    for b in [1, 3, 6] {
+        batch_matches(&dense, b, 1e-5);
+    }
+    let ring = exp(r#"
+        [network]
+        n = 300
+        tau = 0.01
+        activation = { kind = "relu" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.5
+        [initial]
+        kind = "random"
+        [simulation]
+        duration = 0.03
+        dt = 0.0005
+        method = "rk4"
+        noise = 0.1
+        record_every = 15
+        "#);
+    for b in [2, 5] {
+        batch_matches(&ring, b, 1e-5);
+    }
+}
+
+#[test]
+fn a_diverging_trial_stops_alone() {
+    // M scaled by 1 (stable) and by 40 (lambda = 3 * 40 - grows): the second
+    // trial stops at its overflow step, the first runs to the end.
+    let e = exp(r#"
+        [network]
+        n = 2
+        tau = 0.01
+        weights = { kind = "diagonal", values = [0.5, 0.5] }
+        [initial]
+        kind = "uniform"
+        value = 1.0
+        [simulation]
+        duration = 0.5
+        dt = 0.001
+        record_every = 50
+        "#);
+    let mut ts = trials(&e, 2);
+    ts[0].m_scale = 1.0;
+    ts[1].m_scale = 40.0;
+    let g = gpu().run_batch(&e, &ts, &mut |_| {}).unwrap();
+    assert!(g[0].divergence.is_none());
+    assert_eq!(g[0].t.len(), 11);
+    let c = attractor::sim::cpu::run_trial::<f32>(&e, &ts[1], &mut |_| {});
+    assert_eq!(g[1].divergence.unwrap().step, c.divergence.unwrap().step);
+    assert_eq!(g[1].t, c.t);
+}
+
+#[test]
+fn a_ten_million_neuron_ring_runs_on_the_gpu() {
+    // 10^7 neurons: the ring's tables (3 N floats, 120 MB) fit one binding;
+    // a dense M would need 400 TB. Four steps against the CPU reference.
+    let e = exp(r#"
+        [network]
+        n = 10000000
+        tau = 0.01
+        activation = { kind = "relu" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.9 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.2
+        theta = 0.5
+        [simulation]
+        duration = 0.002
+        dt = 0.0005
+        record_every = 4
+        [record]
+        rates = false
+        "#);
+    let g = gpu_run(&e);
+    let c = run(&e);
+    assert_eq!(g.steps_done, 4);
+    // f32 sums of 10^7 terms in workgroup trees: relative error ~1e-6.
+    all_close(&g.metrics[1], &c.metrics[1], 1e-5, "metrics at N = 10^7");
+}

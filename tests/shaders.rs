@@ -38,6 +38,15 @@ fn workgroup_constants_match_the_shaders() {
     );
     has(DENSE_SOURCE, format!("@workgroup_size({DENSE_WORKGROUP})"));
     has(
+        DENSE_SOURCE,
+        format!("const DENSE_TILE: u32 = {DENSE_TILE}u;"),
+    );
+    has(
+        DENSE_SOURCE,
+        format!("array<f32, {}>", DENSE_WORKGROUP * DENSE_TILE),
+    );
+    has(DENSE_SOURCE, format!("var s = array<f32, {DENSE_TILE}>"));
+    has(
         STRUCTURED_SOURCE,
         format!("const STRUCTURED_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"),
     );

@@ -3,7 +3,7 @@
 //! here.
 
 use super::operator::Operator;
-use super::{Backend, Divergence, Method, Precision, Recording};
+use super::{Backend, Divergence, Method, Precision, Recording, Trial};
 use crate::analysis::metrics::Metrics;
 use crate::error::Result;
 use crate::experiment::Experiment;
@@ -45,12 +45,51 @@ impl Backend for CpuBackend {
         None
     }
 
-    fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording> {
-        Ok(match experiment.simulation.precision {
-            Precision::F64 => run::<f64>(experiment, 0, progress),
-            Precision::F32 => run::<f32>(experiment, 0, progress),
-        })
+    fn run_batch(
+        &mut self,
+        experiment: &Experiment,
+        trials: &[Trial],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Recording>> {
+        for t in trials {
+            check_trial(experiment, t)?;
+        }
+        let one = |t: &Trial| match experiment.simulation.precision {
+            Precision::F64 => run_trial::<f64>(experiment, t, &mut |_| {}),
+            Precision::F32 => run_trial::<f32>(experiment, t, &mut |_| {}),
+        };
+        if trials.len() == 1 {
+            let r = match experiment.simulation.precision {
+                Precision::F64 => run_trial::<f64>(experiment, &trials[0], progress),
+                Precision::F32 => run_trial::<f32>(experiment, &trials[0], progress),
+            };
+            return Ok(vec![r]);
+        }
+        // Independent trials: one per core.
+        let out: Vec<Recording> = trials.par_iter().map(one).collect();
+        progress(experiment.simulation.steps);
+        Ok(out)
     }
+}
+
+/// Checks a trial's initial state and scales.
+pub fn check_trial(experiment: &Experiment, t: &Trial) -> Result<()> {
+    let n = experiment.network.n;
+    if let Some(x) = &t.initial {
+        if x.len() != n {
+            return Err(crate::Error::invalid(
+                "trial.initial",
+                format!("a vector of {} values", x.len()),
+                format!("must have N = {n} values"),
+            ));
+        }
+    }
+    for (k, v) in [("trial.m_scale", t.m_scale), ("trial.h_scale", t.h_scale)] {
+        if !v.is_finite() {
+            return Err(crate::Error::invalid(k, v, "must be finite"));
+        }
+    }
+    Ok(())
 }
 
 /// The drive D(x) of the equation tau dx/dt = -x + D(x):
@@ -58,6 +97,7 @@ impl Backend for CpuBackend {
 pub struct Drive<T> {
     /// M.
     pub op: Operator<T>,
+    m_scale: T,
     activation: Activation,
     dynamics: Dynamics,
     fx: Vec<T>,
@@ -70,6 +110,7 @@ impl<T: Real> Drive<T> {
         let net = &experiment.network;
         Drive {
             op: Operator::new(&net.weights),
+            m_scale: T::one(),
             activation: net.activation,
             dynamics: net.dynamics,
             fx: vec![T::zero(); net.n],
@@ -83,20 +124,24 @@ impl<T: Real> Drive<T> {
         match self.dynamics {
             Dynamics::Rate => {
                 self.op.apply(x, out, &mut self.proj);
-                each(out, |i, mx| act.apply(h[i] + mx));
+                let g = self.m_scale;
+                each(out, |i, mx| act.apply(h[i] + g * mx));
             }
             Dynamics::Current => {
                 self.fx.copy_from_slice(x);
                 each(&mut self.fx, |_, xi| act.apply(xi));
                 self.op.apply(&self.fx, out, &mut self.proj);
-                each(out, |i, mfx| h[i] + mfx);
+                let g = self.m_scale;
+                each(out, |i, mfx| h[i] + g * mfx);
             }
         }
     }
 
-    /// y = M v.
+    /// y = M v (scaled as the trial's M).
     pub fn product(&mut self, v: &[T], y: &mut [T]) {
         self.op.apply(v, y, &mut self.proj);
+        let g = self.m_scale;
+        each(y, |_, yi| g * yi);
     }
 }
 
@@ -110,8 +155,8 @@ pub struct InputSchedule<T> {
 }
 
 impl<T: Real> InputSchedule<T> {
-    /// The schedule of `experiment`'s inputs.
-    pub fn new(experiment: &Experiment) -> Self {
+    /// The schedule of `experiment`'s inputs, scaled by `h_scale`.
+    pub fn new(experiment: &Experiment, h_scale: f64) -> Self {
         let dt = experiment.simulation.dt;
         let epochs = experiment
             .inputs
@@ -120,7 +165,7 @@ impl<T: Real> InputSchedule<T> {
                 (
                     e.first_step(dt),
                     e.end_step(dt),
-                    e.h.iter().map(|&x| c::<T>(x)).collect(),
+                    e.h.iter().map(|&x| c::<T>(h_scale * x)).collect(),
                 )
             })
             .collect::<Vec<_>>();
@@ -174,8 +219,8 @@ pub struct Stepper<T> {
 }
 
 impl<T: Real> Stepper<T> {
-    /// A stepper for `experiment`, drawing noise for `trial`.
-    pub fn new(experiment: &Experiment, trial: u32) -> Self {
+    /// A stepper for `experiment`, with `trial`'s noise stream and scale of M.
+    pub fn new(experiment: &Experiment, trial: &Trial) -> Self {
         let n = experiment.network.n;
         let sim = &experiment.simulation;
         let a = sim.dt / experiment.network.tau;
@@ -187,14 +232,16 @@ impl<T: Real> Stepper<T> {
                 Vec::new()
             }
         };
+        let mut drive = Drive::new(experiment);
+        drive.m_scale = c(trial.m_scale);
         Stepper {
-            drive: Drive::new(experiment),
+            drive,
             method: sim.method,
             a: c(a),
             decay: c((-a).exp()),
             noise: sim.noise * a.sqrt(),
-            seed: sim.seed,
-            trial,
+            seed: trial.seed,
+            trial: trial.trial,
             k: [buf(0), buf(1), buf(2), buf(3)],
             tmp: if nk == 4 {
                 vec![T::zero(); n]
@@ -268,10 +315,15 @@ fn check_finite<T: Real>(x: &[T]) -> Option<bool> {
     any_bad.then(|| x.iter().any(|v| v.is_nan()))
 }
 
-/// Runs `experiment` on the CPU in precision `T`, drawing the noise of `trial`.
-pub fn run<T: Real>(
+/// Runs `experiment` as written on the CPU in precision `T`.
+pub fn run<T: Real>(experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Recording {
+    run_trial::<T>(experiment, &Trial::of(experiment), progress)
+}
+
+/// Runs one trial of `experiment` on the CPU in precision `T`.
+pub fn run_trial<T: Real>(
     experiment: &Experiment,
-    trial: u32,
+    trial: &Trial,
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
     let n = experiment.network.n;
@@ -299,8 +351,8 @@ pub fn run<T: Real>(
         wall_seconds: 0.0,
     };
 
-    let mut x: Vec<T> = experiment.initial.iter().map(|&v| c(v)).collect();
-    let mut inputs = InputSchedule::<T>::new(experiment);
+    let mut x: Vec<T> = trial.initial(experiment).iter().map(|&v| c(v)).collect();
+    let mut inputs = InputSchedule::<T>::new(experiment, trial.h_scale);
     let mut stepper = Stepper::<T>::new(experiment, trial);
     let mut v = vec![T::zero(); n];
     let mut mv = if metrics.needs_mv() {

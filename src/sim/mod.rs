@@ -116,14 +116,60 @@ impl Recording {
     }
 }
 
+/// One trial of a batch: the experiment with its own noise seed, initial
+/// state, and scales of M and of the input. Trials of a batch share M.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trial {
+    /// Noise seed (the key of the Philox stream).
+    pub seed: u64,
+    /// Trial word of the noise counter.
+    pub trial: u32,
+    /// M is multiplied by this (e.g. a sweep over lambda).
+    pub m_scale: f64,
+    /// The input h is multiplied by this.
+    pub h_scale: f64,
+    /// Initial state; the experiment's when `None`.
+    pub initial: Option<Vec<f64>>,
+}
+
+impl Trial {
+    /// The experiment's own trial: its seed, trial 0, unit scales, its initial state.
+    pub fn of(experiment: &Experiment) -> Self {
+        Trial {
+            seed: experiment.simulation.seed,
+            trial: 0,
+            m_scale: 1.0,
+            h_scale: 1.0,
+            initial: None,
+        }
+    }
+
+    /// The initial state of this trial.
+    pub fn initial<'a>(&'a self, experiment: &'a Experiment) -> &'a [f64] {
+        self.initial.as_deref().unwrap_or(&experiment.initial)
+    }
+}
+
 /// A simulation backend.
 pub trait Backend {
     /// "cpu" or "gpu".
     fn name(&self) -> &'static str;
     /// The adapter's name, for GPU backends.
     fn adapter(&self) -> Option<String>;
-    /// Runs `experiment`, calling `progress(steps_done)` now and then.
-    fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording>;
+    /// Runs a batch of trials of `experiment` together (on the GPU sharing
+    /// one copy of M), calling `progress(steps_done)` now and then. One
+    /// recording per trial, in order.
+    fn run_batch(
+        &mut self,
+        experiment: &Experiment,
+        trials: &[Trial],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Recording>>;
+    /// Runs `experiment` as it is written.
+    fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording> {
+        let mut r = self.run_batch(experiment, &[Trial::of(experiment)], progress)?;
+        Ok(r.remove(0))
+    }
 }
 
 /// The backend for `choice`, with a note for stderr saying what was picked:

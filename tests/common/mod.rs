@@ -20,12 +20,12 @@ pub fn exp_with(toml: &str, overrides: &[&str]) -> Experiment {
 
 /// Runs on the CPU in f64.
 pub fn run(e: &Experiment) -> Recording {
-    cpu::run::<f64>(e, 0, &mut |_| {})
+    cpu::run::<f64>(e, &mut |_| {})
 }
 
 /// Runs on the CPU in f32.
 pub fn run32(e: &Experiment) -> Recording {
-    cpu::run::<f32>(e, 0, &mut |_| {})
+    cpu::run::<f32>(e, &mut |_| {})
 }
 
 /// Asserts |a - b| <= tol, naming what is compared.

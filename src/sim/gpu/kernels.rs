@@ -24,6 +24,9 @@ pub const SOURCES: [(&str, &str); 2] = [("dense", DENSE_SOURCE), ("structured", 
 
 /// Threads per workgroup of `dense_step` (`DENSE_WORKGROUP`).
 pub const DENSE_WORKGROUP: u32 = 256;
+/// Trials per workgroup of `dense_step` (`DENSE_TILE`): each M element is
+/// read once per tile of trials.
+pub const DENSE_TILE: u32 = 4;
 /// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
 pub const STRUCTURED_WORKGROUP: u32 = 256;
 /// Elements per workgroup of `project_partial` (`PROJECT_CHUNK`).
@@ -69,12 +72,8 @@ pub struct StepParams {
     pub noise: f32,
     /// Step index.
     pub step: u32,
-    /// Trial index.
-    pub trial: u32,
-    /// Seed, low word.
-    pub seed_lo: u32,
-    /// Seed, high word.
-    pub seed_hi: u32,
+    /// Trials stepped together, B.
+    pub batch: u32,
     /// Bit mask of the input epochs on during this step.
     pub epochs_on: u32,
     /// Number of input epochs.
@@ -86,6 +85,24 @@ pub struct StepParams {
     /// Workgroups of the projection pass.
     pub n_groups: u32,
     /// Padding to 96 bytes.
+    pub pad: [u32; 5],
+}
+
+/// One trial of a batch (`TrialParams` in common.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct TrialParams {
+    /// Seed, low word.
+    pub seed_lo: u32,
+    /// Seed, high word.
+    pub seed_hi: u32,
+    /// Trial word of the noise counter.
+    pub trial: u32,
+    /// Scale of M.
+    pub m_scale: f32,
+    /// Scale of the input.
+    pub h_scale: f32,
+    /// Padding to 32 bytes.
     pub pad: [u32; 3],
 }
 
@@ -129,6 +146,7 @@ pub fn layout(device: &wgpu::Device, structured: bool) -> wgpu::BindGroupLayout 
         storage(6, true),
         storage(7, true),
         storage(12, false),
+        storage(13, true),
     ];
     if structured {
         entries.extend([
@@ -153,8 +171,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn params_are_96_bytes() {
-        // 24 four-byte fields, as the WGSL struct.
+    fn params_match_the_wgsl_structs() {
+        // 24 and 8 four-byte fields, as the WGSL structs.
         assert_eq!(std::mem::size_of::<StepParams>(), 96);
+        assert_eq!(std::mem::size_of::<TrialParams>(), 32);
     }
 }

@@ -11,7 +11,7 @@
 pub mod context;
 pub mod kernels;
 
-use super::{Backend, Divergence, Method, Recording};
+use super::{Backend, Divergence, Method, Recording, Trial};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
 use crate::experiment::Experiment;
@@ -20,7 +20,7 @@ use crate::real::f;
 use crate::sim::cpu::InputSchedule;
 use crate::sim::operator::Operator;
 use context::GpuContext;
-use kernels::{stage, StepParams, PROJECT_CHUNK, STRUCTURED_WORKGROUP};
+use kernels::{stage, StepParams, TrialParams, DENSE_TILE, PROJECT_CHUNK, STRUCTURED_WORKGROUP};
 use std::time::{Duration, Instant};
 use wgpu::util::DeviceExt;
 
@@ -77,8 +77,19 @@ impl Backend for GpuBackend {
         Some(self.ctx.summary.name.clone())
     }
 
-    fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording> {
-        Run::new(&self.ctx, experiment, self.binding_limit)?.execute(progress)
+    fn run_batch(
+        &mut self,
+        experiment: &Experiment,
+        trials: &[Trial],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Recording>> {
+        for t in trials {
+            crate::sim::cpu::check_trial(experiment, t)?;
+        }
+        if trials.is_empty() {
+            return Ok(Vec::new());
+        }
+        Run::new(&self.ctx, experiment, trials, self.binding_limit)?.execute(progress)
     }
 }
 
@@ -110,6 +121,7 @@ enum GpuOperator {
 struct Run<'a> {
     ctx: &'a GpuContext,
     exp: &'a Experiment,
+    trials: &'a [Trial],
     n: u32,
     op: GpuOperator,
     pipelines: Vec<wgpu::ComputePipeline>,
@@ -139,10 +151,16 @@ fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buffer {
 }
 
 impl<'a> Run<'a> {
-    fn new(ctx: &'a GpuContext, exp: &'a Experiment, binding_limit: Option<u64>) -> Result<Self> {
+    fn new(
+        ctx: &'a GpuContext,
+        exp: &'a Experiment,
+        trials: &'a [Trial],
+        binding_limit: Option<u64>,
+    ) -> Result<Self> {
         let net = &exp.network;
         let n = net.n;
         let n_pad = n.div_ceil(4) * 4;
+        let batch = trials.len();
         if exp.inputs.len() > 32 {
             return Err(Error::invalid(
                 "input",
@@ -166,7 +184,7 @@ impl<'a> Run<'a> {
                 Ok(())
             }
         };
-        need("the state vector", n_pad as u64 * 4)?;
+        need("the state of the batch", (batch * n_pad) as u64 * 4)?;
         need("the input epochs", (exp.inputs.len() * n) as u64 * 4)?;
 
         let op = ctx.scoped("uploading the weights", || -> Result<GpuOperator> {
@@ -209,47 +227,74 @@ impl<'a> Run<'a> {
             })
         })??;
 
-        // State: x, the stage point y, the rk4 sum, the operand u (two, padded).
-        let x0: Vec<f32> = exp.initial.iter().map(|&v| v as f32).collect();
-        let act = net.activation;
-        let mut u0: Vec<f32> = x0
+        // State per trial: x, the stage point y, the rk4 sum, the operand u (two, padded).
+        let x0: Vec<f32> = trials
             .iter()
-            .map(|&v| {
-                if net.dynamics == Dynamics::Current {
+            .flat_map(|t| t.initial(exp).iter().map(|&v| v as f32))
+            .collect();
+        let act = net.activation;
+        let mut u0 = vec![0.0f32; batch * n_pad];
+        for b in 0..batch {
+            for i in 0..n {
+                let v = x0[b * n + i];
+                u0[b * n_pad + i] = if net.dynamics == Dynamics::Current {
                     act.apply(v)
                 } else {
                     v
-                }
+                };
+            }
+        }
+        let rk4 = exp.simulation.method == Method::Rk4;
+        let trial_params: Vec<TrialParams> = trials
+            .iter()
+            .map(|t| TrialParams {
+                seed_lo: t.seed as u32,
+                seed_hi: (t.seed >> 32) as u32,
+                trial: t.trial,
+                m_scale: t.m_scale as f32,
+                h_scale: t.h_scale as f32,
+                pad: [0; 3],
             })
             .collect();
-        u0.resize(n_pad, 0.0);
-        let rk4 = exp.simulation.method == Method::Rk4;
-        let (x, y, acc, u, h, first_bad) = ctx.scoped("allocating the state", || {
-            let h: Vec<f32> = exp
-                .inputs
-                .iter()
-                .flat_map(|e| e.h.iter().map(|&v| v as f32))
-                .collect();
-            (
-                storage_buffer(ctx, "attractor x", &x0),
-                storage_buffer(ctx, "attractor y", &x0),
-                storage_buffer(ctx, "attractor acc", if rk4 { &x0 } else { &[] }),
-                [
-                    storage_buffer(ctx, "attractor u0", &u0),
-                    storage_buffer(ctx, "attractor u1", &u0),
-                ],
-                storage_buffer(ctx, "attractor h", &h),
-                ctx.device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some("attractor first_bad"),
-                        contents: bytemuck::bytes_of(&u32::MAX),
-                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                    }),
-            )
-        })?;
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage,
+                })
+        };
+        let (x, y, acc, u, h, first_bad, trials_buf) =
+            ctx.scoped("allocating the state", || {
+                let h: Vec<f32> = exp
+                    .inputs
+                    .iter()
+                    .flat_map(|e| e.h.iter().map(|&v| v as f32))
+                    .collect();
+                (
+                    storage_buffer(ctx, "attractor x", &x0),
+                    storage_buffer(ctx, "attractor y", &x0),
+                    storage_buffer(ctx, "attractor acc", if rk4 { &x0 } else { &[] }),
+                    [
+                        storage_buffer(ctx, "attractor u0", &u0),
+                        storage_buffer(ctx, "attractor u1", &u0),
+                    ],
+                    storage_buffer(ctx, "attractor h", &h),
+                    init(
+                        "attractor first_bad",
+                        bytemuck::cast_slice(&vec![u32::MAX; batch]),
+                        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                    ),
+                    init(
+                        "attractor trials",
+                        bytemuck::cast_slice(&trial_params),
+                        wgpu::BufferUsages::STORAGE,
+                    ),
+                )
+            })?;
         let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("attractor readback"),
-            size: n as u64 * 4 + 4,
+            size: (batch * (n + 1)) as u64 * 4,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -353,6 +398,10 @@ impl<'a> Run<'a> {
                     binding: 12,
                     resource: first_bad.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 13,
+                    resource: trials_buf.as_entire_binding(),
+                },
             ];
             if let Some((proj, diag, partials, coef)) = extra {
                 entries.extend([
@@ -399,12 +448,12 @@ impl<'a> Run<'a> {
                 let proj = storage_buffer(
                     ctx,
                     "attractor projections",
-                    &vec![0.0; (*r as usize).max(1)],
+                    &vec![0.0; (*r as usize * batch).max(1)],
                 );
                 let partials = storage_buffer(
                     ctx,
                     "attractor partial sums",
-                    &vec![0.0; (*r * n_groups).max(1) as usize],
+                    &vec![0.0; (*r as usize * batch * n_groups as usize).max(1)],
                 );
                 let d = diag.as_ref().unwrap_or(&dummy);
                 let extra = Some((&proj, d, &partials, coef));
@@ -429,8 +478,7 @@ impl<'a> Run<'a> {
             a: a as f32,
             decay: (-a).exp() as f32,
             noise: (sim.noise * a.sqrt()) as f32,
-            seed_lo: sim.seed as u32,
-            seed_hi: (sim.seed >> 32) as u32,
+            batch: batch as u32,
             n_epochs: exp.inputs.len() as u32,
             rank,
             has_diag,
@@ -440,6 +488,7 @@ impl<'a> Run<'a> {
         Ok(Run {
             ctx,
             exp,
+            trials,
             n: n as u32,
             op,
             pipelines,
@@ -536,11 +585,12 @@ impl<'a> Run<'a> {
                     match &self.op {
                         GpuOperator::Dense(b) => {
                             pass.set_pipeline(&self.pipelines[0]);
+                            let tiles = self.base.batch.div_ceil(DENSE_TILE);
                             for (slot, (_, rows, _)) in b.iter().enumerate() {
                                 let offset = (block as u64 * self.align) as u32;
                                 pass.set_bind_group(0, &self.groups[slot][cur], &[offset]);
-                                let (gx, gy) = self.grid(*rows);
-                                pass.dispatch_workgroups(gx, gy, 1);
+                                let (gx, gz) = self.grid(*rows);
+                                pass.dispatch_workgroups(gx, tiles, gz);
                                 block += 1;
                             }
                         }
@@ -549,14 +599,18 @@ impl<'a> Run<'a> {
                             if *rank > 0 {
                                 pass.set_pipeline(&self.pipelines[0]);
                                 pass.set_bind_group(0, &self.groups[0][cur], &[offset]);
-                                pass.dispatch_workgroups(self.base.n_groups, *rank, 1);
+                                pass.dispatch_workgroups(
+                                    self.base.n_groups,
+                                    *rank,
+                                    self.base.batch,
+                                );
                                 pass.set_pipeline(&self.pipelines[1]);
-                                pass.dispatch_workgroups(*rank, 1, 1);
+                                pass.dispatch_workgroups(*rank, self.base.batch, 1);
                             }
                             pass.set_pipeline(&self.pipelines[2]);
                             pass.set_bind_group(0, &self.groups[1][cur], &[offset]);
                             let (gx, gy) = self.grid(self.n.div_ceil(STRUCTURED_WORKGROUP));
-                            pass.dispatch_workgroups(gx, gy, 1);
+                            pass.dispatch_workgroups(gx, gy, self.base.batch);
                             block += 1;
                         }
                     }
@@ -566,20 +620,17 @@ impl<'a> Run<'a> {
             self.cur.set(cur);
         }
         if readback {
-            encoder.copy_buffer_to_buffer(&self.x, 0, &self.staging, 0, u64::from(self.n) * 4);
-            encoder.copy_buffer_to_buffer(
-                &self.first_bad,
-                0,
-                &self.staging,
-                u64::from(self.n) * 4,
-                4,
-            );
+            let b = u64::from(self.base.batch);
+            let states = b * u64::from(self.n) * 4;
+            encoder.copy_buffer_to_buffer(&self.x, 0, &self.staging, 0, states);
+            encoder.copy_buffer_to_buffer(&self.first_bad, 0, &self.staging, states, b * 4);
         }
         self.ctx.queue.submit([encoder.finish()])
     }
 
-    /// Waits for `index` and reads back (x, first bad step).
-    fn read(&self, index: wgpu::SubmissionIndex) -> Result<(Vec<f32>, u32)> {
+    /// Waits for `index` and reads back x of every trial ([B][N]) and each
+    /// trial's first bad step.
+    fn read(&self, index: wgpu::SubmissionIndex) -> Result<(Vec<f32>, Vec<u32>)> {
         let slice = self.staging.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -607,14 +658,17 @@ impl<'a> Run<'a> {
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back the state: {e}")))?;
             let all: &[f32] = bytemuck::cast_slice(&view);
-            let n = self.n as usize;
-            (all[..n].to_vec(), all[n].to_bits())
+            let states = self.base.batch as usize * self.n as usize;
+            (
+                all[..states].to_vec(),
+                all[states..].iter().map(|v| v.to_bits()).collect(),
+            )
         };
         self.staging.unmap();
         Ok(out)
     }
 
-    fn execute(self, progress: &mut dyn FnMut(u64)) -> Result<Recording> {
+    fn execute(self, progress: &mut dyn FnMut(u64)) -> Result<Vec<Recording>> {
         let exp = self.exp;
         let sim = &exp.simulation;
         let n = exp.network.n;
@@ -626,7 +680,7 @@ impl<'a> Run<'a> {
             0
         };
         let record_steps = sim.record_steps();
-        let mut rec = Recording {
+        let new_recording = || Recording {
             metric_names: metrics.names(),
             t: Vec::with_capacity(record_steps.len()),
             metrics: Vec::with_capacity(record_steps.len()),
@@ -640,12 +694,18 @@ impl<'a> Run<'a> {
             precision: "f32".into(),
             wall_seconds: 0.0,
         };
+        let mut recs: Vec<Recording> = self.trials.iter().map(|_| new_recording()).collect();
         let epochs: Vec<(u64, u64)> = exp
             .inputs
             .iter()
             .map(|e| (e.first_step(sim.dt), e.end_step(sim.dt)))
             .collect();
-        let mut inputs = InputSchedule::<f32>::new(exp);
+        // The metrics of the records are computed here from the state read back.
+        let mut inputs: Vec<InputSchedule<f32>> = self
+            .trials
+            .iter()
+            .map(|t| InputSchedule::<f32>::new(exp, t.h_scale))
+            .collect();
         let mut cpu_op = metrics
             .needs_mv()
             .then(|| Operator::<f32>::new(&exp.network.weights));
@@ -653,19 +713,21 @@ impl<'a> Run<'a> {
         let current = exp.network.dynamics == Dynamics::Current;
         let mut v = vec![0.0f32; n];
         let mut mv = vec![0.0f32; n];
-        let mut record = |step: u64, x: &[f32], rec: &mut Recording| {
+        let mut record = |b: usize, step: u64, x: &[f32], rec: &mut Recording| {
             for (vi, &xi) in v.iter_mut().zip(x) {
                 *vi = if current { act.apply(xi) } else { xi };
             }
-            inputs.at(step);
+            inputs[b].at(step);
             if let Some(op) = cpu_op.as_mut() {
                 op.apply(&v, &mut mv, &mut Vec::new());
+                let g = self.trials[b].m_scale as f32;
+                mv.iter_mut().for_each(|m| *m *= g);
             }
             rec.t.push(step as f64 * sim.dt);
             rec.metrics.push(metrics.compute(
                 &v,
                 x,
-                &inputs.h,
+                &inputs[b].h,
                 metrics.needs_mv().then_some(&mv[..]),
             ));
             if kept > 0 {
@@ -674,15 +736,20 @@ impl<'a> Run<'a> {
         };
 
         let start = Instant::now();
-        let x0: Vec<f32> = exp.initial.iter().map(|&a| a as f32).collect();
-        if x0.iter().any(|a| !a.is_finite()) {
-            rec.divergence = Some(Divergence {
-                step: 0,
-                t: 0.0,
-                nan: x0.iter().any(|a| a.is_nan()),
-            });
-        } else {
-            record(0, &x0, &mut rec);
+        let mut last_x: Vec<Vec<f32>> = Vec::with_capacity(self.trials.len());
+        for (b, t) in self.trials.iter().enumerate() {
+            let x0: Vec<f32> = t.initial(exp).iter().map(|&a| a as f32).collect();
+            if x0.iter().any(|a| !a.is_finite()) {
+                let nan = x0.iter().any(|a| a.is_nan());
+                recs[b].divergence = Some(Divergence {
+                    step: 0,
+                    t: 0.0,
+                    nan,
+                });
+            } else {
+                record(b, 0, &x0, &mut recs[b]);
+            }
+            last_x.push(x0);
         }
         let stages = self.stages().len() as u64;
         let blocks = match &self.op {
@@ -691,10 +758,9 @@ impl<'a> Run<'a> {
         };
         let per_submit =
             (MAX_PARAM_BYTES / (self.align * stages * blocks)).clamp(1, MAX_STEPS_PER_SUBMIT);
-        let mut last_x = x0;
         let mut step = 0u64;
         for &target in record_steps.iter().skip(1) {
-            if rec.divergence.is_some() {
+            if recs.iter().all(|r| r.divergence.is_some()) {
                 break;
             }
             while step < target {
@@ -704,29 +770,38 @@ impl<'a> Run<'a> {
                 step += steps;
                 if last {
                     let (x, bad) = self.read(index)?;
-                    if bad != u32::MAX {
-                        let s = u64::from(bad);
-                        let nan = x.iter().any(|a| a.is_nan());
-                        rec.divergence = Some(Divergence {
-                            step: s,
-                            t: s as f64 * sim.dt,
-                            nan,
-                        });
-                        step = s;
-                        break;
+                    for (b, rec) in recs.iter_mut().enumerate() {
+                        if rec.divergence.is_some() {
+                            continue;
+                        }
+                        let xb = &x[b * n..(b + 1) * n];
+                        if bad[b] != u32::MAX {
+                            let s = u64::from(bad[b]);
+                            let nan = xb.iter().any(|a| a.is_nan());
+                            rec.divergence = Some(Divergence {
+                                step: s,
+                                t: s as f64 * sim.dt,
+                                nan,
+                            });
+                            rec.steps_done = s;
+                            continue;
+                        }
+                        record(b, step, xb, rec);
+                        rec.steps_done = step;
+                        last_x[b].copy_from_slice(xb);
                     }
-                    record(step, &x, &mut rec);
-                    last_x = x;
                 } else {
                     self.ctx.check()?;
                 }
                 progress(step);
             }
         }
-        rec.steps_done = step;
-        rec.wall_seconds = start.elapsed().as_secs_f64();
-        rec.final_state = last_x.iter().map(|&a| f(a)).collect();
-        Ok(rec)
+        let wall = start.elapsed().as_secs_f64();
+        for (rec, x) in recs.iter_mut().zip(last_x) {
+            rec.wall_seconds = wall;
+            rec.final_state = x.iter().map(|&a| f(a)).collect();
+        }
+        Ok(recs)
     }
 }
 
