@@ -23,12 +23,12 @@ struct StepParams {
     n_epochs: u32,
     rank: u32,       // R, the number of projections of a structured operator
     has_diag: u32,   // 1: add diag[i] u[i] to (M u)_i
-    n_groups: u32,   // workgroups of the projection pass
+    n_groups: u32,   // workgroups of the projection and metric passes
+    metric_rows: u32, // table rows whose products with v are metric sums
+    metric_row0: u32, // the first of them in the table
+    metric_sums: u32, // K, the metric sums per trial (SumLayout)
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
-    _pad4: u32,
 }
 
 // One trial of a batch. Keep in sync with `TrialParams` in kernels.rs.

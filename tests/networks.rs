@@ -494,3 +494,74 @@ fn a_million_neuron_ring_runs_in_structured_form() {
         "bump angle at N = 10^6",
     );
 }
+
+#[test]
+fn metrics_from_sums_equal_metrics_from_the_state() {
+    // The GPU reduces sums over neurons and builds the metrics from them
+    // (Metrics::from_sums); here the sums are formed in f64 from a state
+    // and must give what Metrics::compute gives: 1e-12 relative.
+    use attractor::analysis::metrics::Metrics;
+    for toml in [
+        HOPFIELD.to_string(),
+        HOPFIELD.replace("dynamics = \"current\"", "dynamics = \"rate\""),
+        r#"
+        [network]
+        n = 90
+        tau = 0.01
+        weights = { kind = "ring", lambda1 = 1.0 }
+        [initial]
+        kind = "random"
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        "#
+        .to_string(),
+    ] {
+        let e = exp(&toml);
+        let m = Metrics::new(&e.network);
+        let layout = m.sum_layout();
+        let x = &e.initial;
+        let act = e.network.activation;
+        let current = e.network.dynamics == attractor::model::Dynamics::Current;
+        let v: Vec<f64> = x
+            .iter()
+            .map(|&xi| if current { act.apply(xi) } else { xi })
+            .collect();
+        let h = e.inputs.first().map_or(vec![0.0; v.len()], |i| i.h.clone());
+        let n = v.len();
+        let mut sums = vec![v.iter().sum::<f64>()];
+        match &e.network.weights {
+            Weights::Ring { .. } => {
+                sums.push((0..n).map(|i| theta(i, n).cos() * v[i]).sum());
+                sums.push((0..n).map(|i| theta(i, n).sin() * v[i]).sum());
+            }
+            Weights::Hebbian { p, xi, .. } => {
+                for mu in 0..*p {
+                    sums.push((0..n).map(|i| xi[mu * n + i] * v[i]).sum());
+                }
+                if layout.energy {
+                    let d = Weights::hebbian_self_coupling(n, *p, xi);
+                    sums.push((0..n).map(|i| -d[i] * v[i] * v[i]).sum());
+                    sums.push((0..n).map(|i| h[i] * v[i]).sum());
+                    let beta = 4.0;
+                    sums.push(
+                        (0..n)
+                            .map(|i| {
+                                v[i] * x[i]
+                                    - attractor::analysis::metrics::ln_cosh(beta * x[i]) / beta
+                            })
+                            .sum(),
+                    );
+                }
+            }
+            _ => unreachable!(),
+        }
+        assert_eq!(sums.len(), layout.len());
+        let mv = dense_apply(&e.network.weights.to_dense(), &v);
+        let want = m.compute(&v, x, &h, Some(&mv));
+        let got = m.from_sums(&sums, 1.0);
+        for (g, w) in got.iter().zip(&want) {
+            close(*g, *w, 1e-12 * w.abs().max(1.0), "metric from sums");
+        }
+    }
+}

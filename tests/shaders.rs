@@ -59,3 +59,13 @@ fn workgroup_constants_match_the_shaders() {
         format!("const PROJECT_CHUNK: u32 = {PROJECT_CHUNK}u;"),
     );
 }
+
+#[test]
+fn metric_constants_match_the_shaders() {
+    use attractor::sim::gpu::kernels::*;
+    // The metric pass shares the projection pass's workgroup count.
+    assert!(METRICS_SOURCE.contains(&format!("const METRIC_CHUNK: u32 = {PROJECT_CHUNK}u;")));
+    assert!(METRICS_SOURCE.contains(&format!(
+        "const METRIC_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"
+    )));
+}

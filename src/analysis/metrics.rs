@@ -103,6 +103,67 @@ impl Metrics {
     }
 }
 
+/// The sums over neurons from which [`Metrics::from_sums`] builds the
+/// metrics, in this order: sum v; sum table_t v for each table row (ring:
+/// cos, sin; Hebbian: xi^mu); and for the energy sum d_i v_i^2 (d = the
+/// Hebbian diagonal correction, negative), sum h v, sum (v I - ln cosh(beta I)/beta).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SumLayout {
+    /// Table rows multiplied with v.
+    pub table_rows: usize,
+    /// Whether the three energy sums follow.
+    pub energy: bool,
+}
+
+impl SumLayout {
+    /// The number of sums.
+    pub fn len(&self) -> usize {
+        1 + self.table_rows + if self.energy { 3 } else { 0 }
+    }
+
+    /// Whether there are no sums (never: sum v is always there).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Metrics {
+    /// Which sums a backend that reduces on its own must deliver.
+    pub fn sum_layout(&self) -> SumLayout {
+        SumLayout {
+            table_rows: if self.ring.is_some() {
+                2
+            } else {
+                self.patterns.as_ref().map_or(0, |(p, _)| *p)
+            },
+            energy: self.energy_beta.is_some(),
+        }
+    }
+
+    /// The metrics from the sums of [`Metrics::sum_layout`], for a trial
+    /// whose M is scaled by `m_scale`. Same formulas as [`Metrics::compute`]:
+    /// v.Mv of the Hebbian M is (1/N) sum_mu (xi^mu . v)^2 + sum_i d_i v_i^2.
+    pub fn from_sums(&self, sums: &[f64], m_scale: f64) -> Vec<f64> {
+        let n = self.n as f64;
+        let mut out = vec![sums[0] / n];
+        let mut k = 1;
+        if self.ring.is_some() {
+            let (c, s) = (sums[1], sums[2]);
+            out.push(bump_angle(c, s));
+            out.push(2.0 / n * c.hypot(s));
+            k = 3;
+        }
+        if let Some((p, _)) = &self.patterns {
+            out.extend(sums[k..k + p].iter().map(|x| x / n));
+            if self.energy_beta.is_some() {
+                let vmv = sums[k..k + p].iter().map(|x| x * x).sum::<f64>() / n + sums[k + p];
+                out.push(-0.5 * m_scale * vmv - sums[k + p + 1] + sums[k + p + 2]);
+            }
+        }
+        out
+    }
+}
+
 /// The angle of C + iS in (-pi, pi].
 pub fn bump_angle(c: f64, s: f64) -> f64 {
     let a = s.atan2(c);

@@ -19,8 +19,19 @@ pub const STRUCTURED_SOURCE: &str = concat!(
     include_str!("../../../shaders/structured.wgsl")
 );
 
+/// Metrics family: common definitions + the record's reductions.
+pub const METRICS_SOURCE: &str = concat!(
+    include_str!("../../../shaders/common.wgsl"),
+    "\n",
+    include_str!("../../../shaders/metrics.wgsl")
+);
+
 /// Every shader module the backend builds, by name (for validation).
-pub const SOURCES: [(&str, &str); 2] = [("dense", DENSE_SOURCE), ("structured", STRUCTURED_SOURCE)];
+pub const SOURCES: [(&str, &str); 3] = [
+    ("dense", DENSE_SOURCE),
+    ("structured", STRUCTURED_SOURCE),
+    ("metrics", METRICS_SOURCE),
+];
 
 /// Threads per workgroup of `dense_step` (`DENSE_WORKGROUP`).
 pub const DENSE_WORKGROUP: u32 = 256;
@@ -29,7 +40,8 @@ pub const DENSE_WORKGROUP: u32 = 256;
 pub const DENSE_TILE: u32 = 4;
 /// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
 pub const STRUCTURED_WORKGROUP: u32 = 256;
-/// Elements per workgroup of `project_partial` (`PROJECT_CHUNK`).
+/// Elements per workgroup of `project_partial` (`PROJECT_CHUNK`) and of
+/// `metric_partial` (`METRIC_CHUNK`).
 pub const PROJECT_CHUNK: u32 = 4096;
 
 /// `stage` values of [`StepParams`].
@@ -82,10 +94,16 @@ pub struct StepParams {
     pub rank: u32,
     /// 1 if diag[i] u[i] is added.
     pub has_diag: u32,
-    /// Workgroups of the projection pass.
+    /// Workgroups of the projection and metric passes.
     pub n_groups: u32,
+    /// Table rows whose products with v are metric sums.
+    pub metric_rows: u32,
+    /// The first of them in the table.
+    pub metric_row0: u32,
+    /// K, the metric sums per trial.
+    pub metric_sums: u32,
     /// Padding to 96 bytes.
-    pub pad: [u32; 5],
+    pub pad: [u32; 2],
 }
 
 /// One trial of a batch (`TrialParams` in common.wgsl).
@@ -126,9 +144,20 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     )
 }
 
-/// The layout shared by both families' bindings 0..=7, plus the structured
-/// family's 8..=11 when `structured`.
-pub fn layout(device: &wgpu::Device, structured: bool) -> wgpu::BindGroupLayout {
+/// Which bind group layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Bindings 0..=7, 12, 13.
+    Dense,
+    /// Also 8..=11 (projections, diagonal, partial sums, coefficients).
+    Structured,
+    /// Also 14 (metric sums).
+    Metrics,
+}
+
+/// The bind group layout of a kernel family.
+pub fn layout(device: &wgpu::Device, family: Family) -> wgpu::BindGroupLayout {
+    let structured = family != Family::Dense;
     let mut entries = vec![
         entry(
             0,
@@ -156,11 +185,14 @@ pub fn layout(device: &wgpu::Device, structured: bool) -> wgpu::BindGroupLayout 
             storage(11, true),
         ]);
     }
+    if family == Family::Metrics {
+        entries.push(storage(14, false));
+    }
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(if structured {
-            "attractor structured layout"
-        } else {
-            "attractor dense layout"
+        label: Some(match family {
+            Family::Dense => "attractor dense layout",
+            Family::Structured => "attractor structured layout",
+            Family::Metrics => "attractor metrics layout",
         }),
         entries: &entries,
     })

@@ -17,10 +17,10 @@ use crate::error::{Error, Result};
 use crate::experiment::Experiment;
 use crate::model::{theta, Activation, Dynamics, Weights};
 use crate::real::f;
-use crate::sim::cpu::InputSchedule;
-use crate::sim::operator::Operator;
 use context::GpuContext;
-use kernels::{stage, StepParams, TrialParams, DENSE_TILE, PROJECT_CHUNK, STRUCTURED_WORKGROUP};
+use kernels::{
+    stage, Family, StepParams, TrialParams, DENSE_TILE, PROJECT_CHUNK, STRUCTURED_WORKGROUP,
+};
 use std::time::{Duration, Instant};
 use wgpu::util::DeviceExt;
 
@@ -125,6 +125,10 @@ struct Run<'a> {
     n: u32,
     op: GpuOperator,
     pipelines: Vec<wgpu::ComputePipeline>,
+    /// metric_partial, metric_finish.
+    metric_pipelines: Vec<wgpu::ComputePipeline>,
+    metric_group: wgpu::BindGroup,
+    sums: wgpu::Buffer,
     /// Bind groups by [family slot][ping-pong]: dense: one slot per row block;
     /// structured: slot 0 projections (table V), slot 1 update (table W).
     groups: Vec<[wgpu::BindGroup; 2]>,
@@ -294,7 +298,7 @@ impl<'a> Run<'a> {
             })?;
         let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("attractor readback"),
-            size: (batch * (n + 1)) as u64 * 4,
+            size: (batch * (n + 1 + Metrics::new(net).sum_layout().len())) as u64 * 4,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -310,53 +314,111 @@ impl<'a> Run<'a> {
         let dummy = storage_buffer(ctx, "attractor unused", &[]);
 
         let structured = matches!(op, GpuOperator::Structured { .. });
-        let layout = kernels::layout(&ctx.device, structured);
-        let (source, entries): (&str, &[&str]) = if structured {
-            (
-                kernels::STRUCTURED_SOURCE,
-                &["project_partial", "project_finish", "structured_step"],
-            )
+        let family = if structured {
+            Family::Structured
         } else {
-            (kernels::DENSE_SOURCE, &["dense_step"])
+            Family::Dense
         };
+        let layout = kernels::layout(&ctx.device, family);
+        let metrics_layout = kernels::layout(&ctx.device, Family::Metrics);
+        let build =
+            |layout: &wgpu::BindGroupLayout, source: &str, label: &str, entries: &[&str]| {
+                let module = ctx
+                    .device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(label),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    });
+                let pl = ctx
+                    .device
+                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(label),
+                        bind_group_layouts: &[Some(layout)],
+                        immediate_size: 0,
+                    });
+                entries
+                    .iter()
+                    .map(|e| {
+                        ctx.device
+                            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                                label: Some(e),
+                                layout: Some(&pl),
+                                module: &module,
+                                entry_point: Some(e),
+                                compilation_options: Default::default(),
+                                cache: None,
+                            })
+                    })
+                    .collect::<Vec<_>>()
+            };
         let pipelines = ctx.scoped("building the compute pipelines", || {
-            let module = ctx
-                .device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(if structured {
-                        "structured.wgsl"
-                    } else {
-                        "dense.wgsl"
-                    }),
-                    source: wgpu::ShaderSource::Wgsl(source.into()),
-                });
-            let pl = ctx
-                .device
-                .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some("attractor pipeline layout"),
-                    bind_group_layouts: &[Some(&layout)],
-                    immediate_size: 0,
-                });
-            entries
-                .iter()
-                .map(|e| {
-                    ctx.device
-                        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                            label: Some(e),
-                            layout: Some(&pl),
-                            module: &module,
-                            entry_point: Some(e),
-                            compilation_options: Default::default(),
-                            cache: None,
-                        })
-                })
-                .collect::<Vec<_>>()
+            if structured {
+                build(
+                    &layout,
+                    kernels::STRUCTURED_SOURCE,
+                    "structured.wgsl",
+                    &["project_partial", "project_finish", "structured_step"],
+                )
+            } else {
+                build(
+                    &layout,
+                    kernels::DENSE_SOURCE,
+                    "dense.wgsl",
+                    &["dense_step"],
+                )
+            }
+        })?;
+        let metric_pipelines = ctx.scoped("building the metric pipelines", || {
+            build(
+                &metrics_layout,
+                kernels::METRICS_SOURCE,
+                "metrics.wgsl",
+                &["metric_partial", "metric_finish"],
+            )
         })?;
 
+        // Scratch of the projections and of the metric sums.
+        let sum_layout = Metrics::new(net).sum_layout();
+        let n_sums = sum_layout.len() as u32;
         let n_groups = (n as u32).div_ceil(PROJECT_CHUNK);
-        let bind = |slot_table: &wgpu::Buffer,
-                    extra: Option<(&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer)>,
-                    cur: usize| {
+        let (rank, has_diag, diag, coef) = match &op {
+            GpuOperator::Structured {
+                rank, diag, coef, ..
+            } => (
+                *rank,
+                u32::from(diag.is_some()),
+                diag.as_ref().unwrap_or(&dummy),
+                coef,
+            ),
+            GpuOperator::Dense(_) => (0, 0, &dummy, &dummy),
+        };
+        let (proj, partials, sums) = ctx.scoped("allocating the scratch buffers", || {
+            let width = rank.max(n_sums) as usize;
+            (
+                storage_buffer(
+                    ctx,
+                    "attractor projections",
+                    &vec![0.0; (rank as usize * batch).max(1)],
+                ),
+                storage_buffer(
+                    ctx,
+                    "attractor partial sums",
+                    &vec![0.0; width * batch * n_groups as usize],
+                ),
+                storage_buffer(
+                    ctx,
+                    "attractor metric sums",
+                    &vec![0.0; n_sums as usize * batch],
+                ),
+            )
+        })?;
+        let bind = |family: Family, table: &wgpu::Buffer, cur: usize| {
+            fn buf(binding: u32, b: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+                wgpu::BindGroupEntry {
+                    binding,
+                    resource: b.as_entire_binding(),
+                }
+            }
             let mut entries = vec![
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -366,103 +428,64 @@ impl<'a> Run<'a> {
                         size: wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64),
                     }),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: u[cur].as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: u[1 - cur].as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: x.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: y.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 5,
-                    resource: acc.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 6,
-                    resource: h.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 7,
-                    resource: slot_table.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 12,
-                    resource: first_bad.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 13,
-                    resource: trials_buf.as_entire_binding(),
-                },
+                buf(1, &u[cur]),
+                buf(2, &u[1 - cur]),
+                buf(3, &x),
+                buf(4, &y),
+                buf(5, &acc),
+                buf(6, &h),
+                buf(7, table),
+                buf(12, &first_bad),
+                buf(13, &trials_buf),
             ];
-            if let Some((proj, diag, partials, coef)) = extra {
+            if family != Family::Dense {
                 entries.extend([
-                    wgpu::BindGroupEntry {
-                        binding: 8,
-                        resource: proj.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 9,
-                        resource: diag.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 10,
-                        resource: partials.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 11,
-                        resource: coef.as_entire_binding(),
-                    },
+                    buf(8, &proj),
+                    buf(9, diag),
+                    buf(10, &partials),
+                    buf(11, coef),
                 ]);
+            }
+            if family == Family::Metrics {
+                entries.push(buf(14, &sums));
             }
             ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("attractor bind group"),
-                layout: &layout,
+                layout: if family == Family::Metrics {
+                    &metrics_layout
+                } else {
+                    &layout
+                },
                 entries: &entries,
             })
         };
-        let mut rank = 0;
-        let mut has_diag = 0;
-        let groups = ctx.scoped("binding the buffers", || match &op {
-            GpuOperator::Dense(blocks) => blocks
-                .iter()
-                .map(|(_, _, b)| [bind(b, None, 0), bind(b, None, 1)])
-                .collect::<Vec<_>>(),
-            GpuOperator::Structured {
-                rank: r,
-                v,
-                w,
-                coef,
-                diag,
-            } => {
-                rank = *r;
-                has_diag = u32::from(diag.is_some());
-                let proj = storage_buffer(
-                    ctx,
-                    "attractor projections",
-                    &vec![0.0; (*r as usize * batch).max(1)],
-                );
-                let partials = storage_buffer(
-                    ctx,
-                    "attractor partial sums",
-                    &vec![0.0; (*r as usize * batch * n_groups as usize).max(1)],
-                );
-                let d = diag.as_ref().unwrap_or(&dummy);
-                let extra = Some((&proj, d, &partials, coef));
-                let w = w.as_ref().unwrap_or(v);
-                vec![
-                    [bind(v, extra, 0), bind(v, extra, 1)],
-                    [bind(w, extra, 0), bind(w, extra, 1)],
-                ]
-            }
+        // The metric table: the ring's cos and sin rows of V, the Hebbian patterns.
+        let (metric_table, metric_row0) = match (&op, &net.weights) {
+            (GpuOperator::Structured { v, .. }, Weights::Ring { .. }) => (v, 1),
+            (GpuOperator::Structured { v, .. }, Weights::Hebbian { .. }) => (v, 0),
+            _ => (&dummy, 0),
+        };
+        let (groups, metric_group) = ctx.scoped("binding the buffers", || {
+            let groups = match &op {
+                GpuOperator::Dense(blocks) => blocks
+                    .iter()
+                    .map(|(_, _, b)| [bind(Family::Dense, b, 0), bind(Family::Dense, b, 1)])
+                    .collect::<Vec<_>>(),
+                GpuOperator::Structured { v, w, .. } => {
+                    let w = w.as_ref().unwrap_or(v);
+                    vec![
+                        [
+                            bind(Family::Structured, v, 0),
+                            bind(Family::Structured, v, 1),
+                        ],
+                        [
+                            bind(Family::Structured, w, 0),
+                            bind(Family::Structured, w, 1),
+                        ],
+                    ]
+                }
+            };
+            (groups, bind(Family::Metrics, metric_table, 0))
         })?;
 
         let sim = &exp.simulation;
@@ -483,6 +506,9 @@ impl<'a> Run<'a> {
             rank,
             has_diag,
             n_groups,
+            metric_rows: sum_layout.table_rows as u32,
+            metric_row0,
+            metric_sums: n_sums,
             ..Default::default()
         };
         Ok(Run {
@@ -492,6 +518,9 @@ impl<'a> Run<'a> {
             n: n as u32,
             op,
             pipelines,
+            metric_pipelines,
+            metric_group,
+            sums,
             groups,
             params,
             align,
@@ -528,25 +557,31 @@ impl<'a> Run<'a> {
     }
 
     /// Records and submits `steps` steps starting at `first`; returns the submission.
+    /// Records and submits `steps` steps starting at `first`. With
+    /// `record = Some(read_x)`, the record's metric sums are reduced after
+    /// the steps and copied, with the trials' first bad steps and, when
+    /// `read_x`, the states, into the staging buffer.
     fn submit(
         &self,
         first: u64,
         steps: u64,
         epochs: &[(u64, u64)],
-        readback: bool,
+        record: Option<bool>,
     ) -> wgpu::SubmissionIndex {
         let stages = self.stages();
         let blocks: Vec<(u32, u32)> = match &self.op {
             GpuOperator::Dense(b) => b.iter().map(|(r0, r, _)| (*r0, *r)).collect(),
             GpuOperator::Structured { .. } => vec![(0, self.n)],
         };
-        let mut params = Vec::with_capacity((steps as usize) * stages.len() * blocks.len());
-        for k in first..first + steps {
-            let active = epochs
+        let on = |k: u64| {
+            epochs
                 .iter()
                 .enumerate()
                 .filter(|(_, (a, b))| *a <= k && k < *b)
-                .fold(0u32, |m, (e, _)| m | (1 << e));
+                .fold(0u32, |m, (e, _)| m | (1 << e))
+        };
+        let mut params = Vec::with_capacity((steps as usize) * stages.len() * blocks.len() + 1);
+        for k in first..first + steps {
             for &s in &stages {
                 for &(row0, rows) in &blocks {
                     params.push(StepParams {
@@ -554,12 +589,19 @@ impl<'a> Run<'a> {
                         rows,
                         stage: s,
                         step: k as u32,
-                        epochs_on: active,
+                        epochs_on: on(k),
                         ..self.base
                     });
                 }
             }
         }
+        // The record's parameters: its step selects the input epochs of the energy.
+        let end = first + steps;
+        params.push(StepParams {
+            step: end as u32,
+            epochs_on: on(end),
+            ..self.base
+        });
         let mut bytes = vec![0u8; params.len() * self.align as usize];
         for (i, p) in params.iter().enumerate() {
             let o = i * self.align as usize;
@@ -573,6 +615,7 @@ impl<'a> Run<'a> {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("attractor steps"),
             });
+        let batch = self.base.batch;
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("attractor steps"),
@@ -585,7 +628,7 @@ impl<'a> Run<'a> {
                     match &self.op {
                         GpuOperator::Dense(b) => {
                             pass.set_pipeline(&self.pipelines[0]);
-                            let tiles = self.base.batch.div_ceil(DENSE_TILE);
+                            let tiles = batch.div_ceil(DENSE_TILE);
                             for (slot, (_, rows, _)) in b.iter().enumerate() {
                                 let offset = (block as u64 * self.align) as u32;
                                 pass.set_bind_group(0, &self.groups[slot][cur], &[offset]);
@@ -599,18 +642,14 @@ impl<'a> Run<'a> {
                             if *rank > 0 {
                                 pass.set_pipeline(&self.pipelines[0]);
                                 pass.set_bind_group(0, &self.groups[0][cur], &[offset]);
-                                pass.dispatch_workgroups(
-                                    self.base.n_groups,
-                                    *rank,
-                                    self.base.batch,
-                                );
+                                pass.dispatch_workgroups(self.base.n_groups, *rank, batch);
                                 pass.set_pipeline(&self.pipelines[1]);
-                                pass.dispatch_workgroups(*rank, self.base.batch, 1);
+                                pass.dispatch_workgroups(*rank, batch, 1);
                             }
                             pass.set_pipeline(&self.pipelines[2]);
                             pass.set_bind_group(0, &self.groups[1][cur], &[offset]);
                             let (gx, gy) = self.grid(self.n.div_ceil(STRUCTURED_WORKGROUP));
-                            pass.dispatch_workgroups(gx, gy, self.base.batch);
+                            pass.dispatch_workgroups(gx, gy, batch);
                             block += 1;
                         }
                     }
@@ -618,20 +657,35 @@ impl<'a> Run<'a> {
                 }
             }
             self.cur.set(cur);
+            if record.is_some() {
+                let offset = (block as u64 * self.align) as u32;
+                pass.set_pipeline(&self.metric_pipelines[0]);
+                pass.set_bind_group(0, &self.metric_group, &[offset]);
+                pass.dispatch_workgroups(self.base.n_groups, self.base.metric_sums, batch);
+                pass.set_pipeline(&self.metric_pipelines[1]);
+                pass.dispatch_workgroups(self.base.metric_sums, batch, 1);
+            }
         }
-        if readback {
-            let b = u64::from(self.base.batch);
-            let states = b * u64::from(self.n) * 4;
-            encoder.copy_buffer_to_buffer(&self.x, 0, &self.staging, 0, states);
-            encoder.copy_buffer_to_buffer(&self.first_bad, 0, &self.staging, states, b * 4);
+        if let Some(read_x) = record {
+            let b = u64::from(batch);
+            let sums = b * u64::from(self.base.metric_sums) * 4;
+            encoder.copy_buffer_to_buffer(&self.first_bad, 0, &self.staging, 0, b * 4);
+            encoder.copy_buffer_to_buffer(&self.sums, 0, &self.staging, b * 4, sums);
+            if read_x {
+                let states = b * u64::from(self.n) * 4;
+                encoder.copy_buffer_to_buffer(&self.x, 0, &self.staging, b * 4 + sums, states);
+            }
         }
         self.ctx.queue.submit([encoder.finish()])
     }
 
-    /// Waits for `index` and reads back x of every trial ([B][N]) and each
-    /// trial's first bad step.
-    fn read(&self, index: wgpu::SubmissionIndex) -> Result<(Vec<f32>, Vec<u32>)> {
-        let slice = self.staging.slice(..);
+    /// Waits for `index` and reads back each trial's first bad step, its
+    /// metric sums ([B][K]) and, when `read_x`, the states ([B][N]).
+    fn read(&self, index: wgpu::SubmissionIndex, read_x: bool) -> Result<Readback> {
+        let b = self.base.batch as usize;
+        let k = self.base.metric_sums as usize;
+        let len = (b + b * k + if read_x { b * self.n as usize } else { 0 }) as u64 * 4;
+        let slice = self.staging.slice(..len);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
@@ -658,11 +712,11 @@ impl<'a> Run<'a> {
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back the state: {e}")))?;
             let all: &[f32] = bytemuck::cast_slice(&view);
-            let states = self.base.batch as usize * self.n as usize;
-            (
-                all[..states].to_vec(),
-                all[states..].iter().map(|v| v.to_bits()).collect(),
-            )
+            Readback {
+                bad: all[..b].iter().map(|v| v.to_bits()).collect(),
+                sums: all[b..b + b * k].iter().map(|&v| f64::from(v)).collect(),
+                x: read_x.then(|| all[b + b * k..].to_vec()),
+            }
         };
         self.staging.unmap();
         Ok(out)
@@ -673,6 +727,7 @@ impl<'a> Run<'a> {
         let sim = &exp.simulation;
         let n = exp.network.n;
         let metrics = Metrics::new(&exp.network);
+        let k_sums = self.base.metric_sums as usize;
         let stride = exp.record.stride;
         let kept = if exp.record.rates {
             n.div_ceil(stride)
@@ -700,56 +755,43 @@ impl<'a> Run<'a> {
             .iter()
             .map(|e| (e.first_step(sim.dt), e.end_step(sim.dt)))
             .collect();
-        // The metrics of the records are computed here from the state read back.
-        let mut inputs: Vec<InputSchedule<f32>> = self
-            .trials
-            .iter()
-            .map(|t| InputSchedule::<f32>::new(exp, t.h_scale))
-            .collect();
-        let mut cpu_op = metrics
-            .needs_mv()
-            .then(|| Operator::<f32>::new(&exp.network.weights));
         let act = exp.network.activation;
         let current = exp.network.dynamics == Dynamics::Current;
-        let mut v = vec![0.0f32; n];
-        let mut mv = vec![0.0f32; n];
-        let mut record = |b: usize, step: u64, x: &[f32], rec: &mut Recording| {
-            for (vi, &xi) in v.iter_mut().zip(x) {
-                *vi = if current { act.apply(xi) } else { xi };
-            }
-            inputs[b].at(step);
-            if let Some(op) = cpu_op.as_mut() {
-                op.apply(&v, &mut mv, &mut Vec::new());
-                let g = self.trials[b].m_scale as f32;
-                mv.iter_mut().for_each(|m| *m *= g);
-            }
-            rec.t.push(step as f64 * sim.dt);
-            rec.metrics.push(metrics.compute(
-                &v,
-                x,
-                &inputs[b].h,
-                metrics.needs_mv().then_some(&mv[..]),
-            ));
-            if kept > 0 {
-                rec.rates.extend(v.iter().step_by(stride).copied());
-            }
+        let keep_rates = |x: &[f32], rec: &mut Recording| {
+            rec.rates.extend(x.iter().step_by(stride).map(|&xi| {
+                if current {
+                    act.apply(xi)
+                } else {
+                    xi
+                }
+            }));
         };
 
         let start = Instant::now();
+        // Record 0 (the initial state) is reduced on the GPU like the others.
+        let index = self.submit(0, 0, &epochs, Some(true));
+        let first = self.read(index, true)?;
         let mut last_x: Vec<Vec<f32>> = Vec::with_capacity(self.trials.len());
-        for (b, t) in self.trials.iter().enumerate() {
-            let x0: Vec<f32> = t.initial(exp).iter().map(|&a| a as f32).collect();
-            if x0.iter().any(|a| !a.is_finite()) {
-                let nan = x0.iter().any(|a| a.is_nan());
-                recs[b].divergence = Some(Divergence {
+        let x0 = first.x.expect("states were read");
+        for (b, rec) in recs.iter_mut().enumerate() {
+            let xb = &x0[b * n..(b + 1) * n];
+            if xb.iter().any(|a| !a.is_finite()) {
+                let nan = xb.iter().any(|a| a.is_nan());
+                rec.divergence = Some(Divergence {
                     step: 0,
                     t: 0.0,
                     nan,
                 });
             } else {
-                record(b, 0, &x0, &mut recs[b]);
+                rec.t.push(0.0);
+                let m_scale = self.trials[b].m_scale;
+                rec.metrics
+                    .push(metrics.from_sums(&first.sums[b * k_sums..(b + 1) * k_sums], m_scale));
+                if kept > 0 {
+                    keep_rates(xb, rec);
+                }
             }
-            last_x.push(x0);
+            last_x.push(xb.to_vec());
         }
         let stages = self.stages().len() as u64;
         let blocks = match &self.op {
@@ -757,27 +799,30 @@ impl<'a> Run<'a> {
             GpuOperator::Structured { .. } => 1,
         };
         let per_submit =
-            (MAX_PARAM_BYTES / (self.align * stages * blocks)).clamp(1, MAX_STEPS_PER_SUBMIT);
+            (MAX_PARAM_BYTES / (self.align * (stages * blocks + 1))).clamp(1, MAX_STEPS_PER_SUBMIT);
         let mut step = 0u64;
+        let last_record = *record_steps.last().expect("records");
         for &target in record_steps.iter().skip(1) {
             if recs.iter().all(|r| r.divergence.is_some()) {
                 break;
             }
             while step < target {
                 let steps = (target - step).min(per_submit);
-                let last = step + steps == target;
-                let index = self.submit(step, steps, &epochs, last);
+                let at_record = step + steps == target;
+                let read_x = kept > 0 || target == last_record;
+                let index = self.submit(step, steps, &epochs, at_record.then_some(read_x));
                 step += steps;
-                if last {
-                    let (x, bad) = self.read(index)?;
+                if at_record {
+                    let back = self.read(index, read_x)?;
                     for (b, rec) in recs.iter_mut().enumerate() {
                         if rec.divergence.is_some() {
                             continue;
                         }
-                        let xb = &x[b * n..(b + 1) * n];
-                        if bad[b] != u32::MAX {
-                            let s = u64::from(bad[b]);
-                            let nan = xb.iter().any(|a| a.is_nan());
+                        if back.bad[b] != u32::MAX {
+                            let s = u64::from(back.bad[b]);
+                            let nan = back.sums[b * k_sums..(b + 1) * k_sums]
+                                .iter()
+                                .any(|a| a.is_nan());
                             rec.divergence = Some(Divergence {
                                 step: s,
                                 t: s as f64 * sim.dt,
@@ -786,9 +831,19 @@ impl<'a> Run<'a> {
                             rec.steps_done = s;
                             continue;
                         }
-                        record(b, step, xb, rec);
+                        rec.t.push(step as f64 * sim.dt);
+                        let m_scale = self.trials[b].m_scale;
+                        rec.metrics.push(
+                            metrics.from_sums(&back.sums[b * k_sums..(b + 1) * k_sums], m_scale),
+                        );
+                        if let Some(x) = &back.x {
+                            let xb = &x[b * n..(b + 1) * n];
+                            if kept > 0 {
+                                keep_rates(xb, rec);
+                            }
+                            last_x[b].copy_from_slice(xb);
+                        }
                         rec.steps_done = step;
-                        last_x[b].copy_from_slice(xb);
                     }
                 } else {
                     self.ctx.check()?;
@@ -803,6 +858,16 @@ impl<'a> Run<'a> {
         }
         Ok(recs)
     }
+}
+
+/// What one record reads back.
+struct Readback {
+    /// Per trial: 1 + the first step that was not finite, or u32::MAX.
+    bad: Vec<u32>,
+    /// Per trial, the metric sums.
+    sums: Vec<f64>,
+    /// The states, when asked for.
+    x: Option<Vec<f32>>,
 }
 
 /// The tables of diag(d) + sum_r coef_r W_r V_r^T: (R, V as R×N, W as R×N

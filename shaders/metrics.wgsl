@@ -1,0 +1,90 @@
+// The metrics of a record, reduced on the GPU: for each trial b, the K sums
+// over neurons of SumLayout (src/analysis/metrics.rs), as partial sums per
+// workgroup of PROJECT_CHUNK neurons, then totals. Only these K numbers per
+// trial come back. Keep in sync with `Metrics::from_sums`.
+
+const METRIC_WORKGROUP: u32 = 256u;
+const METRIC_CHUNK: u32 = 4096u;
+
+// Ring: the V table (rows 1 and 2 are cos and sin); Hebbian: the patterns.
+@group(0) @binding(7) var<storage, read> table: array<f32>;
+@group(0) @binding(9) var<storage, read> diag: array<f32>;
+@group(0) @binding(10) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(14) var<storage, read_write> sums: array<f32>;
+
+var<workgroup> msum: array<f32, METRIC_WORKGROUP>;
+
+// Sum k of trial b, the term of neuron i.
+fn term(k: u32, b: u32, i: u32) -> f32 {
+    let xi = x[b * P.n + i];
+    let v = operand(xi); // the rate: x, or F(x) for current dynamics
+    if (k == 0u) {
+        return v;
+    }
+    if (k <= P.metric_rows) {
+        return table[(P.metric_row0 + k - 1u) * P.n + i] * v;
+    }
+    let e = k - P.metric_rows - 1u;
+    if (e == 0u) {
+        return diag[i] * v * v;
+    }
+    if (e == 1u) {
+        return trials[b].h_scale * input_at(i) * v;
+    }
+    // v I - ln cosh(beta I) / beta, with ln cosh(z) = |z| + ln(1 + e^{-2|z|}) - ln 2.
+    let beta = P.act_p0;
+    let z = abs(beta * xi);
+    return v * xi - (z + log(1.0 + exp(-2.0 * z)) - 0.6931471805599453) / beta;
+}
+
+fn metric_reduce(lid: u32) {
+    workgroupBarrier();
+    for (var half = METRIC_WORKGROUP / 2u; half > 0u; half = half / 2u) {
+        if (lid < half) {
+            msum[lid] += msum[lid + half];
+        }
+        workgroupBarrier();
+    }
+}
+
+// Dispatch (groups, K, B).
+@compute @workgroup_size(256)
+fn metric_partial(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = wid.x;
+    let k = wid.y;
+    let b = wid.z;
+    let start = g * METRIC_CHUNK;
+    let end = min(start + METRIC_CHUNK, P.n);
+    var s = 0.0;
+    for (var i = start + lid; i < end; i += METRIC_WORKGROUP) {
+        s += term(k, b, i);
+    }
+    msum[lid] = s;
+    metric_reduce(lid);
+    if (lid == 0u) {
+        partials[(b * P.metric_sums + k) * P.n_groups + g] = msum[0];
+    }
+}
+
+// Dispatch (K, B).
+@compute @workgroup_size(256)
+fn metric_finish(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let k = wid.x;
+    let b = wid.y;
+    let base = (b * P.metric_sums + k) * P.n_groups;
+    var s = 0.0;
+    for (var g = lid; g < P.n_groups; g += METRIC_WORKGROUP) {
+        s += partials[base + g];
+    }
+    msum[lid] = s;
+    metric_reduce(lid);
+    if (lid == 0u) {
+        sums[b * P.metric_sums + k] = msum[0];
+    }
+}
