@@ -190,46 +190,57 @@ impl<'a> Run<'a> {
         };
         need("the state of the batch", (batch * n_pad) as u64 * 4)?;
         need("the input epochs", (exp.inputs.len() * n) as u64 * 4)?;
+        let total = gpu_bytes(exp, batch);
+        let scoped_bytes = |what: &str| {
+            format!(
+                "{what} (the run needs {:.1} MiB of GPU memory in all on {})",
+                total as f64 / (1u64 << 20) as f64,
+                ctx.summary.name
+            )
+        };
 
-        let op = ctx.scoped("uploading the weights", || -> Result<GpuOperator> {
-            Ok(match &net.weights {
-                Weights::Dense { m, .. } => {
-                    let row_bytes = n_pad as u64 * 4;
-                    need("one row of the dense matrix", row_bytes)?;
+        let op = ctx.scoped(
+            &scoped_bytes("uploading the weights"),
+            || -> Result<GpuOperator> {
+                Ok(match &net.weights {
+                    Weights::Dense { m, .. } => {
+                        let row_bytes = n_pad as u64 * 4;
+                        need("one row of the dense matrix", row_bytes)?;
 
-                    let rows_per_block = ((max_binding / row_bytes) as usize).clamp(1, n);
-                    let mut blocks = Vec::new();
-                    let mut row0 = 0;
-                    while row0 < n {
-                        let rows = rows_per_block.min(n - row0);
-                        let mut data = vec![0.0f32; rows * n_pad];
-                        for r in 0..rows {
-                            for j in 0..n {
-                                data[r * n_pad + j] = m[(row0 + r) * n + j] as f32;
+                        let rows_per_block = ((max_binding / row_bytes) as usize).clamp(1, n);
+                        let mut blocks = Vec::new();
+                        let mut row0 = 0;
+                        while row0 < n {
+                            let rows = rows_per_block.min(n - row0);
+                            let mut data = vec![0.0f32; rows * n_pad];
+                            for r in 0..rows {
+                                for j in 0..n {
+                                    data[r * n_pad + j] = m[(row0 + r) * n + j] as f32;
+                                }
                             }
+                            blocks.push((
+                                row0 as u32,
+                                rows as u32,
+                                storage_buffer(ctx, "attractor M block", &data),
+                            ));
+                            row0 += rows;
                         }
-                        blocks.push((
-                            row0 as u32,
-                            rows as u32,
-                            storage_buffer(ctx, "attractor M block", &data),
-                        ));
-                        row0 += rows;
+                        GpuOperator::Dense(blocks)
                     }
-                    GpuOperator::Dense(blocks)
-                }
-                w => {
-                    let (rank, v, wt, coef, diag) = structured_tables(w);
-                    need("the structured weights", v.len() as u64 * 4)?;
-                    GpuOperator::Structured {
-                        rank: rank as u32,
-                        v: storage_buffer(ctx, "attractor V", &v),
-                        w: wt.map(|t| storage_buffer(ctx, "attractor W", &t)),
-                        coef: storage_buffer(ctx, "attractor coef", &coef),
-                        diag: diag.map(|d| storage_buffer(ctx, "attractor diag", &d)),
+                    w => {
+                        let (rank, v, wt, coef, diag) = structured_tables(w);
+                        need("the structured weights", v.len() as u64 * 4)?;
+                        GpuOperator::Structured {
+                            rank: rank as u32,
+                            v: storage_buffer(ctx, "attractor V", &v),
+                            w: wt.map(|t| storage_buffer(ctx, "attractor W", &t)),
+                            coef: storage_buffer(ctx, "attractor coef", &coef),
+                            diag: diag.map(|d| storage_buffer(ctx, "attractor diag", &d)),
+                        }
                     }
-                }
-            })
-        })??;
+                })
+            },
+        )??;
 
         // State per trial: x, the stage point y, the rk4 sum, the operand u (two, padded).
         let x0: Vec<f32> = trials
@@ -269,7 +280,7 @@ impl<'a> Run<'a> {
                 })
         };
         let (x, y, acc, u, h, first_bad, trials_buf) =
-            ctx.scoped("allocating the state", || {
+            ctx.scoped(&scoped_bytes("allocating the state"), || {
                 let h: Vec<f32> = exp
                     .inputs
                     .iter()
@@ -858,6 +869,23 @@ impl<'a> Run<'a> {
         }
         Ok(recs)
     }
+}
+
+/// The bytes of GPU memory a run of `batch` trials of `exp` allocates.
+pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
+    let n = exp.network.n as u64;
+    let n_pad = n.div_ceil(4) * 4;
+    let b = batch as u64;
+    let weights = match &exp.network.weights {
+        Weights::Dense { .. } => n * n_pad,
+        Weights::Diagonal { .. } => n,
+        Weights::Ring { .. } => 3 * n,
+        Weights::Hebbian { p, .. } => (*p as u64 + 1) * n,
+        Weights::LowRank { rank, .. } => 2 * *rank as u64 * n,
+    };
+    let state = b * (3 * n + 2 * n_pad);
+    let inputs = exp.inputs.len() as u64 * n;
+    (weights + state + inputs) * 4
 }
 
 /// What one record reads back.
