@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 # The GPU backend talks Vulkan through wgpu. Where no Vulkan driver is
 # installed, Mesa's software driver (lavapipe) provides a real adapter that
 # runs the shaders on the CPU.
-if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+have_vulkan_driver() {
+  for f in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
+if ! have_vulkan_driver; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "no Vulkan driver found: installing mesa-vulkan-drivers (software adapter)" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers >/dev/null

@@ -3,3 +3,4 @@
 
 pub mod metrics;
 pub mod modes;
+pub mod ring;

@@ -7,7 +7,7 @@ pub mod overrides;
 pub mod schema;
 
 use crate::error::{Error, Result};
-use crate::model::{bump, Activation, Dynamics, InputEpoch, Network, Weights};
+use crate::model::{bump, von_mises, Activation, Dynamics, InputEpoch, Network, Weights};
 use crate::rng::{self, Stream};
 use crate::sim::{BackendChoice, Method, Precision};
 use schema::{ExperimentFile, InitialSpec, InputProfile, WeightsSpec};
@@ -470,7 +470,7 @@ fn resolve_input(
     }
     if !table.contains_key("kind") {
         return Err(Error::Schema(format!(
-            "key `{key}`: missing field `kind` (one of uniform, bump, vector, file, pattern)"
+            "key `{key}`: missing field `kind` (one of uniform, bump, von_mises, vector, file, pattern)"
         )));
     }
     let profile: InputProfile = deserialize(toml::Value::Table(table), &key)?;
@@ -481,6 +481,18 @@ fn resolve_input(
             finite(&format!("{key}.epsilon"), epsilon)?;
             finite(&format!("{key}.theta"), theta)?;
             bump(n, c, epsilon, theta)
+        }
+        InputProfile::VonMises { c, kappa, theta } => {
+            finite(&format!("{key}.c"), c)?;
+            finite(&format!("{key}.theta"), theta)?;
+            if !(kappa.is_finite() && kappa >= 0.0) {
+                return Err(Error::invalid(
+                    format!("{key}.kappa"),
+                    kappa,
+                    "must be a finite number ≥ 0",
+                ));
+            }
+            von_mises(n, c, kappa, theta)
         }
         InputProfile::Vector { values } => vector(&format!("{key}.values"), values, n)?,
         InputProfile::File { path: p } => npy::read_vector(&format!("{key}.path"), &path(&p), n)?,

@@ -113,6 +113,17 @@ pub enum InputProfile {
         #[serde(default)]
         theta: f64,
     },
+    /// h(theta) = c exp(kappa (cos(theta - theta0) - 1)): a von Mises bump,
+    /// narrower than the cosine bump for large kappa.
+    VonMises {
+        /// Peak c.
+        c: f64,
+        /// Concentration kappa ≥ 0.
+        kappa: f64,
+        /// Centre theta0 in radians (default 0).
+        #[serde(default)]
+        theta: f64,
+    },
     /// h = values.
     Vector {
         /// N numbers.

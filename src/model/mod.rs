@@ -92,6 +92,13 @@ pub fn bump(n: usize, c: f64, epsilon: f64, theta0: f64) -> Vec<f64> {
         .collect()
 }
 
+/// The von Mises profile c exp(kappa (cos(theta_i - theta0) - 1)) over N neurons.
+pub fn von_mises(n: usize, c: f64, kappa: f64, theta0: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| c * (kappa * ((theta(i, n) - theta0).cos() - 1.0)).exp())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,7 +134,8 @@ pub struct Written {
 }
 
 /// Writes every output of a run to `dir`: experiment.toml, metrics.csv,
-/// rates.npy (when kept), rates.png, metrics.png and, last, summary.json.
+/// rates.npy, rates.png, profiles.png (ring networks) and state_space.png
+/// (two neurons) when rates are kept, metrics.png and, last, summary.json.
 pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut out = Written::default();
@@ -153,6 +154,14 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
         if !rec.t.is_empty() {
             let p = put("rates.png");
             plots::rates_image(&p, exp, rec)?;
+            if matches!(exp.network.weights, crate::model::Weights::Ring { .. }) {
+                let p = put("profiles.png");
+                plots::ring_profiles(&p, exp, rec)?;
+            }
+            if exp.network.n == 2 && rec.kept == 2 {
+                let p = put("state_space.png");
+                plots::state_space(&p, exp, rec)?;
+            }
         }
     }
     if !rec.t.is_empty() {

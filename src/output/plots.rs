@@ -211,8 +211,12 @@ pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()
             panels.push((name.clone(), vec![k]));
         } else if k == overlaps[0] {
             panels.push((
-                "overlaps m_mu".into(),
-                overlaps.iter().copied().take(20).collect(),
+                if overlaps.len() > 8 {
+                    "overlaps m_0..m_7".into()
+                } else {
+                    "overlaps m_mu".into()
+                },
+                overlaps.iter().copied().take(8).collect(),
             ));
         }
     }
@@ -267,6 +271,158 @@ pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()
                     .map_err(|e| e.to_string())?;
             }
         }
+        Ok(())
+    })
+}
+
+/// The record indices at which the set of active inputs is about to change
+/// (the last record before each change), and the last record: the ends of
+/// the run's input segments, where a stable network shows its steady state.
+pub fn segment_ends(exp: &Experiment, rec: &Recording) -> Vec<usize> {
+    let dt = exp.simulation.dt;
+    let mut changes: Vec<u64> = exp
+        .inputs
+        .iter()
+        .flat_map(|e| [e.first_step(dt), e.end_step(dt)])
+        .filter(|&s| s > 0 && s <= exp.simulation.steps)
+        .collect();
+    changes.sort_unstable();
+    changes.dedup();
+    let steps: Vec<u64> = rec.t.iter().map(|t| (t / dt).round() as u64).collect();
+    let mut ends: Vec<usize> = changes
+        .iter()
+        .filter_map(|&c| steps.iter().rposition(|&s| s <= c))
+        .collect();
+    if !rec.t.is_empty() {
+        ends.push(rec.t.len() - 1);
+    }
+    ends.sort_unstable();
+    ends.dedup();
+    ends
+}
+
+/// profiles.png (ring networks): the rates against the neurons' preferred
+/// angle theta at the end of each input segment, one curve per segment.
+pub fn ring_profiles(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
+    let n = exp.network.n;
+    let stride = exp.record.stride;
+    let kept = rec.kept;
+    let ends = segment_ends(exp, rec);
+    let (lo, hi) = range(ends.iter().flat_map(|&k| {
+        rec.rates[k * kept..(k + 1) * kept]
+            .iter()
+            .map(|&x| x as f64)
+    }));
+    let pi = std::f64::consts::PI;
+    render(path, (900, 520), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "{}: rates against preferred angle at the end of each input segment",
+                    exp.name
+                ),
+                (FONT, 18),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-pi..pi, lo..hi)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("preferred angle theta (rad)")
+            .y_desc("rate v")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (j, &k) in ends.iter().enumerate() {
+            let color = Palette99::pick(j).to_rgba();
+            let row = &rec.rates[k * kept..(k + 1) * kept];
+            chart
+                .draw_series(LineSeries::new(
+                    (0..kept).map(|m| (crate::model::theta(m * stride, n), row[m] as f64)),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(format!("t = {:.3} s", rec.t[k]))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+/// state_space.png (two-neuron networks): the trajectory (v0(t), v1(t)),
+/// with the eigenvectors of a symmetric M drawn through the origin.
+pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
+    let pts: Vec<(f64, f64)> = (0..rec.t.len())
+        .map(|k| (rec.rates[2 * k] as f64, rec.rates[2 * k + 1] as f64))
+        .collect();
+    let (x0, x1) = range(pts.iter().map(|p| p.0).chain([0.0]));
+    let (y0, y1) = range(pts.iter().map(|p| p.1).chain([0.0]));
+    let lim = x0.abs().max(x1.abs()).max(y0.abs()).max(y1.abs());
+    let eig: Vec<(f64, f64, f64)> = match &exp.network.weights {
+        w if w.is_symmetric() => {
+            let m = nalgebra::DMatrix::from_row_slice(2, 2, &w.to_dense());
+            let e = m.symmetric_eigen();
+            (0..2)
+                .map(|c| {
+                    (
+                        e.eigenvalues[c],
+                        e.eigenvectors[(0, c)],
+                        e.eigenvectors[(1, c)],
+                    )
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    render(path, (640, 640), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{}: state space", exp.name), (FONT, 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-lim..lim, -lim..lim)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("v0")
+            .y_desc("v1")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (j, (l, ex, ey)) in eig.iter().enumerate() {
+            let color = Palette99::pick(j + 2).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    [(-lim * ex, -lim * ey), (lim * ex, lim * ey)],
+                    color.stroke_width(1),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(format!("eigenvector, lambda = {l:.3}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        let black = BLACK.to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), black.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label("trajectory (v0, v1)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
+        if let Some(&last) = pts.last() {
+            chart
+                .draw_series([Circle::new(last, 5, BLACK.filled())])
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
         Ok(())
     })
 }
