@@ -1,53 +1,60 @@
-// Dense M: one workgroup per row and tile of up to DENSE_TILE trials
-// computes (M u)_row with vec4 loads (each M element read once for the
-// tile) and a workgroup tree reduction, then applies the update for that
-// neuron (fused: no separate pass over the vector). M arrives in row
-// blocks, each within the adapter's storage binding limit. Dispatch
-// (rows, ceil(B / DENSE_TILE), 1), rows overflowing into z. Keep
-// DENSE_WORKGROUP and DENSE_TILE in sync with src/sim/gpu/kernels.rs.
+// Dense M: each workgroup computes DENSE_ROWS rows of (M u) for a tile of
+// up to DENSE_TILE trials, DENSE_WORKGROUP / DENSE_ROWS threads per row,
+// with vec4 loads (each M element read once for the tile) and a tree
+// reduction in workgroup memory, then applies the update for those neurons
+// (fused: no separate pass over the vector). M arrives in row blocks, each
+// within the adapter's storage binding limit. Dispatch
+// (ceil(rows / DENSE_ROWS), ceil(B / DENSE_TILE), 1), overflowing into z.
+// The host sets DENSE_WORKGROUP from the adapter's limits and DENSE_ROWS
+// from N (src/sim/gpu/kernels.rs, `dense_shape`); both are powers of two.
 
-const DENSE_WORKGROUP: u32 = 256u;
+override DENSE_WORKGROUP: u32 = 256u;
+override DENSE_ROWS: u32 = 1u;
 const DENSE_TILE: u32 = 4u;
 
 @group(0) @binding(1) var<storage, read> u_in: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
 
-var<workgroup> partial: array<f32, 1024>; // DENSE_WORKGROUP * DENSE_TILE
+var<workgroup> partial: array<f32, DENSE_WORKGROUP * DENSE_TILE>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(DENSE_WORKGROUP)
 fn dense_step(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let r = wid.x + wid.z * groups.x;
-    if (r >= P.rows) {
-        return;
-    }
+    let lanes = DENSE_WORKGROUP / DENSE_ROWS;
+    let row_in_group = lid / lanes;
+    let lane = lid % lanes;
+    let r = (wid.x + wid.z * groups.x) * DENSE_ROWS + row_in_group;
+    let live = r < P.rows;
     let t0 = wid.y * DENSE_TILE;
     let nt = min(DENSE_TILE, P.batch - t0);
     let nv = P.n_pad / 4u;
-    let base = r * nv;
     var s = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-    for (var j = lid; j < nv; j += DENSE_WORKGROUP) {
-        let row = m[base + j];
-        for (var k = 0u; k < nt; k++) {
-            s[k] += dot(row, u_in[(t0 + k) * nv + j]);
+    if (live) {
+        let base = r * nv;
+        for (var j = lane; j < nv; j += lanes) {
+            let row = m[base + j];
+            for (var k = 0u; k < nt; k++) {
+                s[k] += dot(row, u_in[(t0 + k) * nv + j]);
+            }
         }
     }
     for (var k = 0u; k < DENSE_TILE; k++) {
         partial[k * DENSE_WORKGROUP + lid] = s[k];
     }
     workgroupBarrier();
-    for (var half = DENSE_WORKGROUP / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
+    // Reduce within each row's lanes (row_in_group * lanes .. + lanes).
+    for (var half = lanes / 2u; half > 0u; half = half / 2u) {
+        if (lane < half) {
             for (var k = 0u; k < DENSE_TILE; k++) {
                 partial[k * DENSE_WORKGROUP + lid] += partial[k * DENSE_WORKGROUP + lid + half];
             }
         }
         workgroupBarrier();
     }
-    if (lid < nt) {
-        finish(P.row0 + r, t0 + lid, partial[lid * DENSE_WORKGROUP]);
+    if (live && lane < nt) {
+        finish(P.row0 + r, t0 + lane, partial[lane * DENSE_WORKGROUP + row_in_group * lanes]);
     }
 }

@@ -33,8 +33,9 @@ pub const SOURCES: [(&str, &str); 3] = [
     ("metrics", METRICS_SOURCE),
 ];
 
-/// Threads per workgroup of `dense_step` (`DENSE_WORKGROUP`).
-pub const DENSE_WORKGROUP: u32 = 256;
+/// Most threads per workgroup of `dense_step`: a row of vec4 loads gains
+/// nothing from more lanes, and 256 is what every WebGPU adapter allows.
+pub const DENSE_MAX_WORKGROUP: u32 = 256;
 /// Trials per workgroup of `dense_step` (`DENSE_TILE`): each M element is
 /// read once per tile of trials.
 pub const DENSE_TILE: u32 = 4;
@@ -43,6 +44,28 @@ pub const STRUCTURED_WORKGROUP: u32 = 256;
 /// Elements per workgroup of `project_partial` (`PROJECT_CHUNK`) and of
 /// `metric_partial` (`METRIC_CHUNK`).
 pub const PROJECT_CHUNK: u32 = 4096;
+
+/// The shape of `dense_step` for N neurons on an adapter with `limits`:
+/// (threads per workgroup, rows per workgroup), both powers of two, for the
+/// override constants `DENSE_WORKGROUP` and `DENSE_ROWS`. The workgroup is as
+/// large as the adapter allows (up to [`DENSE_MAX_WORKGROUP`], within its
+/// invocation and workgroup-memory limits); each row gets enough lanes for
+/// about four vec4 loads per thread (at least 32), so that short rows share
+/// a workgroup instead of leaving most of its threads idle.
+pub fn dense_shape(limits: &wgpu::Limits, n: usize) -> (u32, u32) {
+    let cap = DENSE_MAX_WORKGROUP
+        .min(limits.max_compute_workgroup_size_x)
+        .min(limits.max_compute_invocations_per_workgroup)
+        .min(limits.max_compute_workgroup_storage_size / (4 * DENSE_TILE))
+        .max(1);
+    let workgroup = 1u32 << (31 - cap.leading_zeros());
+    let vec4s = n.div_ceil(4) as u32;
+    let lanes = (vec4s / 4)
+        .max(1)
+        .next_power_of_two()
+        .clamp(32.min(workgroup), workgroup);
+    (workgroup, workgroup / lanes)
+}
 
 /// `stage` values of [`StepParams`].
 pub mod stage {
@@ -201,6 +224,23 @@ pub fn layout(device: &wgpu::Device, family: Family) -> wgpu::BindGroupLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dense_shape_fits_rows_to_lanes() {
+        let limits = wgpu::Limits::default();
+        // Long rows: one row per 256-thread workgroup.
+        assert_eq!(dense_shape(&limits, 16384), (256, 1));
+        // 512 neurons = 128 vec4s: 32 lanes per row, 8 rows per workgroup.
+        assert_eq!(dense_shape(&limits, 512), (256, 8));
+        assert_eq!(dense_shape(&limits, 1), (256, 8));
+        // A small adapter: the workgroup shrinks to a power of two within its limits.
+        let small = wgpu::Limits {
+            max_compute_workgroup_size_x: 96,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let (wg, rows) = dense_shape(&small, 100_000);
+        assert_eq!((wg, rows), (64, 1));
+    }
 
     #[test]
     fn params_match_the_wgsl_structs() {

@@ -140,6 +140,8 @@ struct Run<'a> {
     base: StepParams,
     /// Which operand buffer holds u now; carried from one submit to the next.
     cur: std::cell::Cell<usize>,
+    /// Rows per workgroup of the dense kernel.
+    dense_rows: u32,
 }
 
 fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buffer {
@@ -332,36 +334,43 @@ impl<'a> Run<'a> {
         };
         let layout = kernels::layout(&ctx.device, family);
         let metrics_layout = kernels::layout(&ctx.device, Family::Metrics);
-        let build =
-            |layout: &wgpu::BindGroupLayout, source: &str, label: &str, entries: &[&str]| {
-                let module = ctx
-                    .device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(label),
-                        source: wgpu::ShaderSource::Wgsl(source.into()),
-                    });
-                let pl = ctx
-                    .device
-                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                        label: Some(label),
-                        bind_group_layouts: &[Some(layout)],
-                        immediate_size: 0,
-                    });
-                entries
-                    .iter()
-                    .map(|e| {
-                        ctx.device
-                            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                                label: Some(e),
-                                layout: Some(&pl),
-                                module: &module,
-                                entry_point: Some(e),
-                                compilation_options: Default::default(),
-                                cache: None,
-                            })
-                    })
-                    .collect::<Vec<_>>()
-            };
+        let (dense_workgroup, dense_rows) = kernels::dense_shape(&limits, n);
+        let build = |layout: &wgpu::BindGroupLayout,
+                     source: &str,
+                     label: &str,
+                     entries: &[&str],
+                     constants: &[(&str, f64)]| {
+            let module = ctx
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(label),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+            let pl = ctx
+                .device
+                .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(label),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+            entries
+                .iter()
+                .map(|e| {
+                    ctx.device
+                        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                            label: Some(e),
+                            layout: Some(&pl),
+                            module: &module,
+                            entry_point: Some(e),
+                            compilation_options: wgpu::PipelineCompilationOptions {
+                                constants,
+                                ..Default::default()
+                            },
+                            cache: None,
+                        })
+                })
+                .collect::<Vec<_>>()
+        };
         let pipelines = ctx.scoped("building the compute pipelines", || {
             if structured {
                 build(
@@ -369,6 +378,7 @@ impl<'a> Run<'a> {
                     kernels::STRUCTURED_SOURCE,
                     "structured.wgsl",
                     &["project_partial", "project_finish", "structured_step"],
+                    &[],
                 )
             } else {
                 build(
@@ -376,6 +386,10 @@ impl<'a> Run<'a> {
                     kernels::DENSE_SOURCE,
                     "dense.wgsl",
                     &["dense_step"],
+                    &[
+                        ("DENSE_WORKGROUP", f64::from(dense_workgroup)),
+                        ("DENSE_ROWS", f64::from(dense_rows)),
+                    ],
                 )
             }
         })?;
@@ -385,6 +399,7 @@ impl<'a> Run<'a> {
                 kernels::METRICS_SOURCE,
                 "metrics.wgsl",
                 &["metric_partial", "metric_finish"],
+                &[],
             )
         })?;
 
@@ -540,6 +555,7 @@ impl<'a> Run<'a> {
             staging,
             base,
             cur: std::cell::Cell::new(0),
+            dense_rows,
         })
     }
 
@@ -643,7 +659,7 @@ impl<'a> Run<'a> {
                             for (slot, (_, rows, _)) in b.iter().enumerate() {
                                 let offset = (block as u64 * self.align) as u32;
                                 pass.set_bind_group(0, &self.groups[slot][cur], &[offset]);
-                                let (gx, gz) = self.grid(*rows);
+                                let (gx, gz) = self.grid(rows.div_ceil(self.dense_rows));
                                 pass.dispatch_workgroups(gx, tiles, gz);
                                 block += 1;
                             }
