@@ -38,6 +38,7 @@ pub mod output;
 pub mod real;
 pub mod rng;
 pub mod sim;
+pub mod sweep;
 
 pub use error::{Error, Result};
 pub use experiment::Experiment;

@@ -36,6 +36,36 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run a sweep: a grid of experiments, seeded trials, retention times.
+    Sweep {
+        /// The sweep file (TOML).
+        sweep: PathBuf,
+        /// Output folder [default: runs/<name>, or runs/<name>/shard-K-of-N].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run every N-th grid point from K (K/N, 0-based), or `slurm` to
+        /// take K and N from the Slurm job array's environment.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Continue an interrupted sweep in --out, skipping finished runs.
+        #[arg(long)]
+        resume: bool,
+        /// Backend; overrides the base experiment's simulation.backend.
+        #[arg(long, value_enum)]
+        backend: Option<BackendChoice>,
+        /// No progress bar or summary table on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Join the results of shards of one sweep.
+    Merge {
+        /// Shard folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List the GPU adapters wgpu sees and which one `auto` picks.
     Devices {
         /// Print JSON instead of a table.
@@ -80,6 +110,15 @@ fn dispatch(cli: Cli) -> Result<()> {
             quiet,
         } => run(experiment, out, backend, overrides, quiet),
         Command::Devices { json } => devices(json),
+        Command::Sweep {
+            sweep,
+            out,
+            shard,
+            resume,
+            backend,
+            quiet,
+        } => run_sweep(sweep, out, shard, resume, backend, quiet),
+        Command::Merge { shards, out } => merge(shards, out),
         Command::Modes {
             experiment,
             json,
@@ -95,6 +134,172 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn run_sweep(
+    path: PathBuf,
+    out: Option<PathBuf>,
+    shard: Option<String>,
+    resume: bool,
+    backend: Option<BackendChoice>,
+    quiet: bool,
+) -> Result<()> {
+    use attractor::sweep::{self, results::ResultsFile, Shard, Sweep};
+    let sw = Sweep::load(&path).with_context(|| path.display().to_string())?;
+    let shard = match &shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::ALL,
+    };
+    let out = out.unwrap_or_else(|| {
+        let base = PathBuf::from("runs").join(&sw.name);
+        if shard == Shard::ALL {
+            base
+        } else {
+            base.join(format!("shard-{}-of-{}", shard.k, shard.n))
+        }
+    });
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+    // sweep.json identifies the sweep (hash of the sweep and base files).
+    let info_path = out.join("sweep.json");
+    if resume && info_path.exists() {
+        let old = sweep::merge::shard_info(&out)?;
+        if old["hash"] != sw.hash.as_str() {
+            anyhow::bail!(
+                "--resume: {} holds a sweep whose files differ from {} (hash {} vs {}); resume with the same files or choose another --out",
+                out.display(),
+                path.display(),
+                old["hash"],
+                sw.hash
+            );
+        }
+    }
+    let info = serde_json::json!({
+        "name": sw.name,
+        "sweep": path.display().to_string(),
+        "base": sw.base.display().to_string(),
+        "hash": sw.hash,
+        "keys": sw.keys,
+        "points": sw.points.len(),
+        "trials": sw.trials,
+        "shard": {"k": shard.k, "n": shard.n},
+    });
+    let header = sw.header();
+    let (mut results, rows) = ResultsFile::open(&out.join("results.csv"), &header, resume)?;
+    let trial_col = header
+        .iter()
+        .position(|h| h == "trial")
+        .expect("trial column");
+    let done = sweep::results::finished(&rows, trial_col);
+    let mut drift_file = if sw.ring {
+        let h: Vec<String> = ["point", "trial", "t", "drift"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        Some(ResultsFile::open(&out.join("drift.csv"), &h, resume)?.0)
+    } else {
+        None
+    };
+    output::write_atomic(&info_path, |w| {
+        writeln!(w, "{}", serde_json::to_string_pretty(&info).expect("json"))
+    })?;
+
+    let choice = backend.unwrap_or(Experiment::load(&sw.base, &[])?.simulation.backend);
+    let (mut backend, note) = attractor::sim::select(choice)?;
+    let total = sw.runs_in(shard);
+    if let (Some(n), false) = (note, quiet) {
+        eprintln!("{n}");
+    }
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} runs, {per_sec}, eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_position(done.len() as u64);
+        bar
+    });
+    let started = std::time::Instant::now();
+    let report = sweep::run(
+        &sw,
+        shard,
+        backend.as_mut(),
+        &done,
+        &mut |f| {
+            if let Some(d) = drift_file.as_mut() {
+                for (t, x) in &f.drift {
+                    d.append(&[
+                        f.point.to_string(),
+                        f.trial.to_string(),
+                        output::csv_float(*t),
+                        output::csv_float(*x),
+                    ])?;
+                }
+            }
+            results.append(&f.row)
+        },
+        &mut |k| {
+            if let Some(b) = &bar {
+                b.inc(k as u64);
+            }
+        },
+    )?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let summaries = sweep::summary::write_outputs(&out, &sw.keys)?;
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}: {} runs in {:.2} s ({:.1} runs/s), {} already done; results in {}\n{}",
+            sw.name,
+            report.ran,
+            secs,
+            report.ran as f64 / secs.max(1e-9),
+            report.skipped,
+            out.display(),
+            sweep::summary::table(&sw.keys, &summaries)
+        );
+    }
+    Ok(())
+}
+
+fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<()> {
+    use attractor::sweep::merge;
+    let dirs: Vec<&std::path::Path> = shards.iter().map(|p| p.as_path()).collect();
+    let (info, header, rows, drift) = merge::gather(&dirs)?;
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+    merge::write(&out.join("results.csv"), &header, &rows)?;
+    if !drift.is_empty() {
+        let h: Vec<String> = ["point", "trial", "t", "drift"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        merge::write(&out.join("drift.csv"), &h, &drift)?;
+    }
+    let mut info = info;
+    info["shard"] = serde_json::json!({"merged": shards.iter().map(|s| s.display().to_string()).collect::<Vec<_>>()});
+    output::write_atomic(&out.join("sweep.json"), |w| {
+        writeln!(w, "{}", serde_json::to_string_pretty(&info).expect("json"))
+    })?;
+    let keys: Vec<String> = info["keys"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let s = attractor::sweep::summary::write_outputs(&out, &keys)?;
+    eprintln!(
+        "merged {} shards: {} rows into {}\n{}",
+        shards.len(),
+        rows.len(),
+        out.display(),
+        attractor::sweep::summary::table(&keys, &s)
+    );
+    Ok(())
 }
 
 fn devices(json: bool) -> Result<()> {

@@ -3,4 +3,5 @@
 
 pub mod metrics;
 pub mod modes;
+pub mod retention;
 pub mod ring;

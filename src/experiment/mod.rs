@@ -97,21 +97,7 @@ impl Experiment {
         default_name: &str,
         overrides: &[String],
     ) -> Result<Experiment> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let at = e.span().map_or(String::new(), |s| {
-                let before = &text[..s.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!(" at line {line}, column {column}")
-            });
-            let msg: Vec<&str> = e
-                .message()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            Error::Schema(format!("not valid TOML{at}: {}", msg.join("; ")))
-        })?;
+        let mut table = parse_table(text)?;
         for o in overrides {
             overrides::apply(&mut table, o)?;
         }
@@ -119,6 +105,25 @@ impl Experiment {
         let file: ExperimentFile = deserialize(toml::Value::Table(table), "")?;
         resolve(file, base_dir, default_name, toml)
     }
+}
+
+/// Parses TOML text into a table; syntax errors give the line and column.
+pub fn parse_table(text: &str) -> Result<toml::Table> {
+    text.parse().map_err(|e: toml::de::Error| {
+        let at = e.span().map_or(String::new(), |s| {
+            let before = &text[..s.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!(" at line {line}, column {column}")
+        });
+        let msg: Vec<&str> = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        Error::Schema(format!("not valid TOML{at}: {}", msg.join("; ")))
+    })
 }
 
 /// Deserializes `value`, naming the dotted key of any error (`prefix` is

@@ -426,3 +426,188 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
         Ok(())
     })
 }
+
+/// retention.png: mean retention time (± sd over trials) against each grid
+/// key, one panel per key and one line per combination of the other keys.
+/// Points whose trials never forgot are drawn at the top of the panel.
+pub fn sweep_retention(
+    path: &Path,
+    keys: &[String],
+    s: &[crate::sweep::summary::PointSummary],
+) -> Result<()> {
+    let num = |v: &str, i: usize| v.parse::<f64>().unwrap_or(i as f64);
+    let finite_max = s
+        .iter()
+        .map(|p| p.retention_mean + p.retention_sd)
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-6);
+    let top = finite_max * 1.15;
+    let panels = keys.len().max(1);
+    render(path, (900, 40 + 300 * panels as u32), |root| {
+        let root = root
+            .titled("retention time by grid key", (FONT, 22))
+            .map_err(|e| e.to_string())?;
+        let areas = root.split_evenly((panels, 1));
+        for (ki, area) in areas.iter().enumerate() {
+            let key = keys.get(ki).cloned().unwrap_or_else(|| "point".into());
+            let xs: Vec<f64> = s
+                .iter()
+                .map(|p| p.values.get(ki).map_or(p.point as f64, |v| num(v, p.point)))
+                .collect();
+            let (x0, x1) = range(xs.iter().copied());
+            let mut chart = ChartBuilder::on(area)
+                .margin(8)
+                .x_label_area_size(35)
+                .y_label_area_size(70)
+                .build_cartesian_2d(x0..x1, 0.0..top)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc(key.as_str())
+                .y_desc("retention (s)")
+                .draw()
+                .map_err(|e| e.to_string())?;
+            // Group by the other keys' values.
+            let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
+            for (i, p) in s.iter().enumerate() {
+                let other: Vec<String> = p
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != ki)
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                match groups.iter_mut().find(|g| g.0 == other) {
+                    Some(g) => g.1.push(i),
+                    None => groups.push((other, vec![i])),
+                }
+            }
+            for (gi, (other, idx)) in groups.iter().enumerate() {
+                let color = Palette99::pick(gi).to_rgba();
+                let mut pts: Vec<(f64, f64, f64)> = idx
+                    .iter()
+                    .map(|&i| {
+                        let p = &s[i];
+                        let y = if p.retention_mean.is_finite() {
+                            p.retention_mean
+                        } else {
+                            top
+                        };
+                        (
+                            xs[i],
+                            y,
+                            if p.retention_mean.is_finite() {
+                                p.retention_sd
+                            } else {
+                                0.0
+                            },
+                        )
+                    })
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let label = keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != ki)
+                    .zip(other)
+                    .map(|((_, k), v)| format!("{k} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let series = chart
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|p| (p.0, p.1)),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                if !label.is_empty() {
+                    series
+                        .label(label)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                }
+                chart
+                    .draw_series(pts.iter().map(|p| {
+                        ErrorBar::new_vertical(
+                            p.0,
+                            (p.1 - p.2).max(0.0),
+                            p.1,
+                            (p.1 + p.2).min(top),
+                            color.filled(),
+                            6,
+                        )
+                    }))
+                    .map_err(|e| e.to_string())?;
+            }
+            if groups.len() > 1 {
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// drift.png (ring sweeps): the variance of the bump's drift against time
+/// since the input ended, one line per grid point (slope = 2 D).
+pub fn sweep_drift(
+    path: &Path,
+    keys: &[String],
+    s: &[crate::sweep::summary::PointSummary],
+) -> Result<()> {
+    let all: Vec<(f64, f64)> = s
+        .iter()
+        .flat_map(|p| p.drift_variance.iter().copied())
+        .collect();
+    let (x0, x1) = range(all.iter().map(|p| p.0));
+    let (_, y1) = range(all.iter().map(|p| p.1).chain([0.0]));
+    render(path, (900, 520), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "drift variance of retained bumps after the input ends (slope = 2 D)",
+                (FONT, 18),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0.max(0.0)..x1, 0.0..y1)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the input ended (s)")
+            .y_desc("mean drift^2 (rad^2)")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, p) in s
+            .iter()
+            .filter(|p| !p.drift_variance.is_empty())
+            .enumerate()
+        {
+            let color = Palette99::pick(i).to_rgba();
+            let label = keys
+                .iter()
+                .zip(&p.values)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            chart
+                .draw_series(LineSeries::new(
+                    p.drift_variance.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}

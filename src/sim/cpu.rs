@@ -410,7 +410,7 @@ pub fn run_trial<T: Real>(
             target = next_record.next().copied();
             last_good.copy_from_slice(&x);
             progress(step);
-        } else if step % 256 == 0 {
+        } else if step.is_multiple_of(256) {
             progress(step);
         }
     }

@@ -1,0 +1,418 @@
+//! Sweeps (SPEC §5): a base experiment, a grid of dotted keys, seeded
+//! trials and a retention rule; many runs, crash-safe and resumable, spread
+//! over processes and machines by shards.
+//!
+//! This module plans (grid, shards, seeds) and runs; `results` owns the
+//! results file, `merge` joins shards.
+
+pub mod merge;
+pub mod results;
+pub mod summary;
+
+use crate::analysis::metrics::Metrics;
+use crate::analysis::retention::{input_end, record_at, retention_time, wrap};
+use crate::error::{Error, Result};
+use crate::experiment::{self, Experiment};
+use crate::model::Weights;
+use crate::sim::{Backend, Recording, Trial};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// `[retention]` of a sweep file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSpec {
+    /// The metric whose decay is timed (e.g. `bump_amplitude`, `overlap_0`).
+    pub metric: String,
+    /// The fraction of its value at the input's end that counts as forgotten.
+    pub threshold: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    base: PathBuf,
+    #[serde(default = "one")]
+    trials: u32,
+    #[serde(default)]
+    grid: toml::Table,
+    retention: Option<RetentionSpec>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A validated sweep.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// Name (the sweep file's stem).
+    pub name: String,
+    /// The base experiment file.
+    pub base: PathBuf,
+    /// Repeats per grid point; trial k uses seed `simulation.seed + k`.
+    pub trials: u32,
+    /// Grid keys, in file order.
+    pub keys: Vec<String>,
+    /// Every grid point: one value per key (the cartesian product).
+    pub points: Vec<Vec<toml::Value>>,
+    /// The retention rule.
+    pub retention: Option<RetentionSpec>,
+    /// SHA-256 of the sweep file and the base file, stored with each shard.
+    pub hash: String,
+    /// Metric columns of the results (from the base network).
+    pub metric_names: Vec<String>,
+    /// Whether the network is a ring (adds `drift`).
+    pub ring: bool,
+}
+
+/// Which share of the grid points a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index.
+    pub k: usize,
+    /// Number of shards.
+    pub n: usize,
+}
+
+impl Shard {
+    /// Everything.
+    pub const ALL: Shard = Shard { k: 0, n: 1 };
+
+    /// Parses `K/N` or `slurm` (K from SLURM_ARRAY_TASK_ID minus
+    /// SLURM_ARRAY_TASK_MIN, N from SLURM_ARRAY_TASK_COUNT).
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = |why: String| Error::invalid("--shard", text, why);
+        let shard = if text == "slurm" {
+            let var = |name: &str| -> Result<usize> {
+                let v = std::env::var(name).map_err(|_| {
+                    bad(format!(
+                        "`slurm` needs {name} in the environment (run inside a Slurm job array)"
+                    ))
+                })?;
+                v.trim()
+                    .parse()
+                    .map_err(|_| bad(format!("{name} = {v:?} is not a number")))
+            };
+            let id = var("SLURM_ARRAY_TASK_ID")?;
+            let min = std::env::var("SLURM_ARRAY_TASK_MIN")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            Shard {
+                k: id
+                    .checked_sub(min)
+                    .ok_or_else(|| bad("task id below SLURM_ARRAY_TASK_MIN".into()))?,
+                n: var("SLURM_ARRAY_TASK_COUNT")?,
+            }
+        } else {
+            let (k, n) = text
+                .split_once('/')
+                .ok_or_else(|| bad("must be K/N (e.g. 0/4) or slurm".into()))?;
+            Shard {
+                k: k.trim()
+                    .parse()
+                    .map_err(|_| bad("K must be a number".into()))?,
+                n: n.trim()
+                    .parse()
+                    .map_err(|_| bad("N must be a number".into()))?,
+            }
+        };
+        if shard.n == 0 || shard.k >= shard.n {
+            return Err(bad(format!(
+                "needs 0 ≤ K < N; got K = {}, N = {}",
+                shard.k, shard.n
+            )));
+        }
+        Ok(shard)
+    }
+
+    /// Whether grid point `p` belongs to this shard (every N-th from K).
+    pub fn owns(&self, p: usize) -> bool {
+        p % self.n == self.k
+    }
+}
+
+/// The cartesian product of `values`, the last key varying fastest.
+pub fn cartesian(values: &[Vec<toml::Value>]) -> Vec<Vec<toml::Value>> {
+    let mut out: Vec<Vec<toml::Value>> = vec![Vec::new()];
+    for list in values {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                list.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push(v.clone());
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+impl Sweep {
+    /// Reads and validates a sweep file: the base experiment and every grid
+    /// point are built (nothing runs) so that an unknown key, an empty list or
+    /// a value of the wrong type fails first, naming the key.
+    pub fn load(path: &Path) -> Result<Sweep> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let table = experiment::parse_table(&text)?;
+        let file: SweepFile = experiment::deserialize(toml::Value::Table(table), "")?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if file.base.is_absolute() {
+            file.base.clone()
+        } else {
+            dir.join(&file.base)
+        };
+        let base_text = std::fs::read_to_string(&base).map_err(|e| Error::io(&base, e))?;
+        if file.trials == 0 {
+            return Err(Error::invalid("trials", 0, "must be at least 1"));
+        }
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for (key, v) in &file.grid {
+            let list = match v {
+                toml::Value::Array(a) if !a.is_empty() => a.clone(),
+                toml::Value::Array(_) => {
+                    return Err(Error::invalid(
+                        format!("grid.\"{key}\""),
+                        "[]",
+                        "must list at least one value",
+                    ))
+                }
+                other => {
+                    return Err(Error::invalid(
+                        format!("grid.\"{key}\""),
+                        other,
+                        "must be a list of values, e.g. [1.8, 1.9]",
+                    ))
+                }
+            };
+            keys.push(key.clone());
+            values.push(list);
+        }
+        let points = cartesian(&values);
+        let name = path
+            .file_stem()
+            .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
+        let mut hasher = Sha256::new();
+        hasher.update(text.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(base_text.as_bytes());
+        let hash = format!("{:x}", hasher.finalize());
+        let mut sweep = Sweep {
+            name,
+            base,
+            trials: file.trials,
+            keys,
+            points,
+            retention: file.retention,
+            hash,
+            metric_names: Vec::new(),
+            ring: false,
+        };
+        // Build every point once: errors name the grid key.
+        let mut first: Option<Experiment> = None;
+        for p in 0..sweep.points.len() {
+            let e = sweep.experiment(p, 0).map_err(|e| {
+                let keys = sweep.keys.join(", ");
+                match e {
+                    Error::Schema(m) => Error::Schema(format!("grid point {p} ({keys}): {m}")),
+                    other => other,
+                }
+            })?;
+            if let Some(r) = &sweep.retention {
+                let names = Metrics::new(&e.network).names();
+                if !names.contains(&r.metric) {
+                    return Err(Error::invalid(
+                        "retention.metric",
+                        format!("{:?}", r.metric),
+                        format!("must be a metric of this network: {}", names.join(", ")),
+                    ));
+                }
+                if !(r.threshold > 0.0 && r.threshold < 1.0) {
+                    return Err(Error::invalid(
+                        "retention.threshold",
+                        r.threshold,
+                        "must lie between 0 and 1",
+                    ));
+                }
+                if input_end(&e).is_none() {
+                    return Err(Error::invalid(
+                        "retention",
+                        format!("{:?}", r.metric),
+                        "needs an [[input]] with a finite `end`: retention is timed from when the last input ends",
+                    ));
+                }
+            }
+            first.get_or_insert(e);
+        }
+        let first = first.expect("at least one point");
+        sweep.metric_names = Metrics::new(&first.network).names();
+        sweep.ring = matches!(first.network.weights, Weights::Ring { .. });
+        Ok(sweep)
+    }
+
+    /// The `--set` overrides of grid point `p`.
+    pub fn overrides(&self, p: usize) -> Vec<String> {
+        self.keys
+            .iter()
+            .zip(&self.points[p])
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+
+    /// The experiment of grid point `p`, trial `k` (seed `simulation.seed + k`).
+    pub fn experiment(&self, p: usize, k: u32) -> Result<Experiment> {
+        let mut o = self.overrides(p);
+        if k > 0 {
+            let base = Experiment::load(&self.base, &o)?;
+            o.push(format!(
+                "simulation.seed={}",
+                base.simulation.seed + u64::from(k)
+            ));
+        }
+        // Sweeps keep metrics, not rates.
+        o.push("record.rates=false".into());
+        Experiment::load(&self.base, &o)
+    }
+
+    /// The number of runs (points × trials) in `shard`.
+    pub fn runs_in(&self, shard: Shard) -> usize {
+        (0..self.points.len()).filter(|&p| shard.owns(p)).count() * self.trials as usize
+    }
+
+    /// The results header: point, grid keys, trial, seed, retention_time,
+    /// drift (rings), the final metrics, status.
+    pub fn header(&self) -> Vec<String> {
+        let mut h = vec!["point".to_string()];
+        h.extend(self.keys.iter().cloned());
+        h.extend(["trial".into(), "seed".into(), "retention_time".into()]);
+        if self.ring {
+            h.push("drift".into());
+        }
+        h.extend(self.metric_names.iter().cloned());
+        h.push("status".into());
+        h
+    }
+
+    /// The results row of one finished trial.
+    pub fn row(&self, p: usize, k: u32, exp: &Experiment, rec: &Recording) -> Vec<String> {
+        use crate::output::csv_float;
+        let mut row = vec![p.to_string()];
+        row.extend(self.points[p].iter().map(|v| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }));
+        row.push(k.to_string());
+        row.push(exp.simulation.seed.to_string());
+        let t_end = input_end(exp);
+        let retention = match (&self.retention, t_end, &rec.divergence) {
+            (_, _, Some(_)) => f64::NAN,
+            (Some(r), Some(t_end), None) => rec
+                .metric(&r.metric)
+                .map_or(f64::NAN, |m| retention_time(&rec.t, &m, t_end, r.threshold)),
+            _ => f64::NAN,
+        };
+        row.push(csv_float(retention));
+        if self.ring {
+            row.push(csv_float(drift(exp, rec).last().map_or(f64::NAN, |d| d.1)));
+        }
+        let last = rec.metrics.last();
+        for (i, _) in self.metric_names.iter().enumerate() {
+            row.push(csv_float(last.map_or(f64::NAN, |r| r[i])));
+        }
+        row.push(match rec.divergence {
+            Some(d) => format!("diverged at step {}", d.step),
+            None => "ok".into(),
+        });
+        row
+    }
+}
+
+/// The ring bump's drift after the last input ends: (seconds since the end,
+/// bump_theta minus its value at the end, wrapped to (-pi, pi]).
+pub fn drift(exp: &Experiment, rec: &Recording) -> Vec<(f64, f64)> {
+    let (Some(t_end), Some(theta)) = (input_end(exp), rec.metric("bump_theta")) else {
+        return Vec::new();
+    };
+    let Some(k0) = record_at(rec, t_end) else {
+        return Vec::new();
+    };
+    (k0..rec.t.len())
+        .map(|k| (rec.t[k] - t_end, wrap(theta[k] - theta[k0])))
+        .collect()
+}
+
+/// What a sweep run reports at the end.
+#[derive(Clone, Debug, Default)]
+pub struct SweepReport {
+    /// Runs done now.
+    pub ran: usize,
+    /// Runs skipped because results.csv already had them.
+    pub skipped: usize,
+}
+
+/// A finished trial: its results row and, for rings, its drift series.
+pub struct Finished {
+    /// Grid point.
+    pub point: usize,
+    /// Trial.
+    pub trial: u32,
+    /// The results.csv row.
+    pub row: Vec<String>,
+    /// (seconds after the input's end, drift) for ring networks.
+    pub drift: Vec<(f64, f64)>,
+}
+
+/// Runs the trials of `shard` that `done` does not hold, one batch of
+/// trials per grid point, passing each finished trial to `emit` as soon as
+/// its batch ends.
+pub fn run(
+    sweep: &Sweep,
+    shard: Shard,
+    backend: &mut dyn Backend,
+    done: &std::collections::HashSet<(usize, u32)>,
+    emit: &mut dyn FnMut(Finished) -> Result<()>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    for p in (0..sweep.points.len()).filter(|&p| shard.owns(p)) {
+        let todo: Vec<u32> = (0..sweep.trials)
+            .filter(|k| !done.contains(&(p, *k)))
+            .collect();
+        report.skipped += sweep.trials as usize - todo.len();
+        if todo.is_empty() {
+            continue;
+        }
+        let exps: Vec<Experiment> = todo
+            .iter()
+            .map(|&k| sweep.experiment(p, k))
+            .collect::<Result<_>>()?;
+        let trials: Vec<Trial> = exps
+            .iter()
+            .map(|e| Trial {
+                initial: Some(e.initial.clone()),
+                ..Trial::of(e)
+            })
+            .collect();
+        let recs = backend.run_batch(&exps[0], &trials, &mut |_| {})?;
+        for ((k, e), rec) in todo.iter().zip(&exps).zip(&recs) {
+            emit(Finished {
+                point: p,
+                trial: *k,
+                row: sweep.row(p, *k, e, rec),
+                drift: if sweep.ring {
+                    drift(e, rec)
+                } else {
+                    Vec::new()
+                },
+            })?;
+            report.ran += 1;
+            progress(1);
+        }
+    }
+    Ok(report)
+}
