@@ -24,4 +24,6 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The benchmarks at their smallest sizes, as a smoke test that they work.
+ATTRACTOR_BENCH_SMALL=1 cargo bench --bench step -- --test
 cargo test

@@ -17,6 +17,13 @@ struct Cli {
     command: Command,
 }
 
+/// A backend to benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BenchBackend {
+    Cpu,
+    Gpu,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Simulate an experiment and write summary.json, rates.npy, metrics.csv and plots.
@@ -66,6 +73,33 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Time per step, bytes streamed, GB/s and the fraction of the measured bandwidth.
+    Bench {
+        /// Backends to measure [default: cpu, and gpu when an adapter exists].
+        #[arg(long, value_enum)]
+        backend: Vec<BenchBackend>,
+        /// Operators [default: dense, ring, hebbian].
+        #[arg(long, value_enum)]
+        operator: Vec<attractor::bench::Operator>,
+        /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384].
+        #[arg(long)]
+        n: Vec<usize>,
+        /// Trials stepped together.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Timed runs per case (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Seconds one timed run should take (sets the steps per submit).
+        #[arg(long, default_value_t = 0.2)]
+        seconds: f64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also draw time per step against N into this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
     /// List the GPU adapters wgpu sees and which one `auto` picks.
     Devices {
         /// Print JSON instead of a table.
@@ -110,6 +144,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             quiet,
         } => run(experiment, out, backend, overrides, quiet),
         Command::Devices { json } => devices(json),
+        Command::Bench {
+            backend,
+            operator,
+            n,
+            batch,
+            reps,
+            seconds,
+            json,
+            plot,
+        } => bench(backend, operator, n, batch, reps, seconds, json, plot),
         Command::Sweep {
             sweep,
             out,
@@ -299,6 +343,121 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<()> {
         out.display(),
         attractor::sweep::summary::table(&keys, &s)
     );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench(
+    backends: Vec<BenchBackend>,
+    operators: Vec<attractor::bench::Operator>,
+    sizes: Vec<usize>,
+    batch: usize,
+    reps: usize,
+    seconds: f64,
+    json: bool,
+    plot: Option<PathBuf>,
+) -> Result<()> {
+    use attractor::bench::{self, Operator};
+    let mut all = Vec::new();
+    use attractor::sim::gpu::{context, GpuBackend};
+    anyhow::ensure!(batch >= 1, "--batch must be at least 1");
+    anyhow::ensure!(reps >= 1, "--reps must be at least 1");
+    let backends = if backends.is_empty() {
+        let mut b = vec![BenchBackend::Cpu];
+        if !context::adapters().is_empty() {
+            b.push(BenchBackend::Gpu);
+        }
+        b
+    } else {
+        backends
+    };
+    let operators = if operators.is_empty() {
+        vec![Operator::Dense, Operator::Ring, Operator::Hebbian]
+    } else {
+        operators
+    };
+    let sizes_of = |op: Operator| -> Vec<usize> {
+        if !sizes.is_empty() {
+            return sizes.clone();
+        }
+        match op {
+            Operator::Dense => vec![1024, 4096],
+            Operator::Ring => vec![65536, 1 << 20],
+            Operator::Hebbian => vec![16384],
+        }
+    };
+    if !json {
+        println!(
+            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>14} {:>12} {:>10} {:>10} {:>9}",
+            "",
+            "operator",
+            "n",
+            "batch",
+            "steps",
+            "s/step",
+            "bytes/step",
+            "GB/s",
+            "peak GB/s",
+            "fraction"
+        );
+    }
+    for b in backends {
+        let (mut backend, adapter, bandwidth): (Box<dyn attractor::sim::Backend>, String, f64) =
+            match b {
+                BenchBackend::Cpu => (
+                    Box::new(attractor::sim::cpu::CpuBackend),
+                    format!("{} threads", rayon::current_num_threads()),
+                    bench::cpu_bandwidth(),
+                ),
+                BenchBackend::Gpu => {
+                    let g = GpuBackend::new()?;
+                    let bw = bench::gpu_bandwidth(g.context());
+                    let name = g.context().summary.name.clone();
+                    (Box::new(g), name, bw)
+                }
+            };
+        if !json {
+            println!(
+                "{}: {adapter}, measured bandwidth {bandwidth:.1} GB/s",
+                backend.name()
+            );
+        }
+        for &op in &operators {
+            for n in sizes_of(op) {
+                let r = bench::measure(
+                    backend.as_mut(),
+                    &adapter,
+                    op,
+                    n,
+                    batch,
+                    reps,
+                    seconds,
+                    bandwidth,
+                )?;
+                all.push(r.clone());
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!(
+                        "{:<4} {:<8} {:>9} {:>6} {:>6} {:>14.3e} {:>12.3e} {:>10.2} {:>10.1} {:>9.3}",
+                        r.backend,
+                        format!("{:?}", r.operator).to_lowercase(),
+                        r.n,
+                        r.batch,
+                        r.steps_per_submit,
+                        r.seconds_per_step,
+                        r.bytes_per_step,
+                        r.gbytes_per_second,
+                        r.bandwidth_gbytes_per_second,
+                        r.fraction_of_bandwidth
+                    );
+                }
+            }
+        }
+    }
+    if let Some(p) = plot {
+        output::plots::bench_plot(&p, &all)?;
+    }
     Ok(())
 }
 

@@ -658,3 +658,47 @@ fn every_example_runs() {
         }
     }
 }
+
+#[test]
+fn bench_reports_json_lines() {
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--operator",
+            "ring",
+            "--n",
+            "256",
+            "--reps",
+            "1",
+            "--seconds",
+            "0.001",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let line = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let j: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(j["backend"], "cpu");
+    assert_eq!(j["operator"], "ring");
+    assert_eq!(j["n"], 256);
+    assert_eq!(j["batch"], 1);
+    for k in [
+        "seconds_per_step",
+        "gbytes_per_second",
+        "fraction_of_bandwidth",
+    ] {
+        assert!(j[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {}", j[k]);
+    }
+    // GB/s is the bytes of the ring's tables read per step over the time per step.
+    let bytes = j["bytes_per_step"].as_f64().unwrap();
+    assert_eq!(bytes, 4.0 * 256.0 * 4.0);
+    let gbs = bytes / j["seconds_per_step"].as_f64().unwrap() / 1e9;
+    assert!((gbs - j["gbytes_per_second"].as_f64().unwrap()).abs() < 1e-9 * gbs);
+}

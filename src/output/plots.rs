@@ -611,3 +611,59 @@ pub fn sweep_drift(
         Ok(())
     })
 }
+
+/// The bench plot: time per step against N, log-log, one line per backend
+/// and operator.
+pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<()> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in results {
+        let name = format!("{} {:?} (batch {})", r.backend, r.operator, r.batch).to_lowercase();
+        let p = (r.n as f64, r.seconds_per_step);
+        match series.iter_mut().find(|s| s.0 == name) {
+            Some(s) => s.1.push(p),
+            None => series.push((name, vec![p])),
+        }
+    }
+    let xs = results.iter().map(|r| r.n as f64);
+    let ys = results.iter().map(|r| r.seconds_per_step);
+    let (x0, x1) = xs.fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+    let (y0, y1) = ys.fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
+    render(path, (900, 560), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("time per step against N", (FONT, 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                (x0 / 1.5..x1 * 1.5).log_scale(),
+                (y0 / 2.0..y1 * 2.0).log_scale(),
+            )
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("N (neurons)")
+            .y_desc("seconds per step")
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, (name, mut pts)) in series.into_iter().enumerate() {
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}

@@ -1,0 +1,57 @@
+//! Step time per backend, operator and size, with the bytes of weights
+//! streamed per step as throughput. ATTRACTOR_BENCH_SMALL=1 shrinks the
+//! sizes (CI runs them that way, as a smoke test, with `-- --test`).
+//! The GPU cases run when an adapter exists.
+
+use attractor::bench::{bytes_per_step, experiment, Operator};
+use attractor::sim::{cpu::CpuBackend, gpu::GpuBackend, Backend, Trial};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+fn sizes(op: Operator) -> Vec<usize> {
+    let small = std::env::var("ATTRACTOR_BENCH_SMALL").is_ok_and(|v| v != "0");
+    match (op, small) {
+        (Operator::Dense, true) => vec![64],
+        (Operator::Dense, false) => vec![1024, 4096],
+        (Operator::Ring, true) => vec![1024],
+        (Operator::Ring, false) => vec![65536, 1 << 20],
+        (Operator::Hebbian, true) => vec![512],
+        (Operator::Hebbian, false) => vec![16384],
+    }
+}
+
+/// Steps per timed run: the GPU records them in one submit.
+const STEPS: u64 = 20;
+
+fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
+    for op in [Operator::Dense, Operator::Ring, Operator::Hebbian] {
+        let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
+        group.sample_size(10);
+        for n in sizes(op) {
+            let e = experiment(op, n, STEPS).expect("bench experiment");
+            let trials = [Trial::of(&e)];
+            group.throughput(Throughput::Bytes(
+                (bytes_per_step(op, n, 1, name) * STEPS as f64) as u64,
+            ));
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                // The run includes uploading M and reading back the last
+                // record; the GPU is waited for inside.
+                b.iter(|| {
+                    backend
+                        .run_batch(&e, &trials, &mut |_| {})
+                        .expect("bench run")
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn steps(c: &mut Criterion) {
+    bench_backend(c, &mut CpuBackend, "cpu");
+    if let Ok(mut g) = GpuBackend::new() {
+        bench_backend(c, &mut g, "gpu");
+    }
+}
+
+criterion_group!(benches, steps);
+criterion_main!(benches);

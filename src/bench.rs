@@ -1,0 +1,228 @@
+//! `attractor bench`: time per step of each backend, operator, size and
+//! batch, the bytes of weights streamed per step, the achieved GB/s, and
+//! that as a fraction of the machine's bandwidth, measured here too (a
+//! large parallel read on the CPU, a large buffer copy on the GPU).
+
+use crate::error::Result;
+use crate::experiment::Experiment;
+use crate::model::Weights;
+use crate::sim::{Backend, Trial};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::time::Instant;
+
+/// The weights operator a case steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    /// A dense N×N matrix.
+    Dense,
+    /// The ring's rank-3 form.
+    Ring,
+    /// Hebbian, 16 patterns.
+    Hebbian,
+}
+
+/// Patterns of the Hebbian cases.
+pub const HEBBIAN_PATTERNS: usize = 16;
+
+/// One measured case (a line of `--json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// "cpu" or "gpu".
+    pub backend: String,
+    /// The GPU adapter, or the CPU's thread count.
+    pub adapter: String,
+    /// dense, ring or hebbian.
+    pub operator: Operator,
+    /// N.
+    pub n: usize,
+    /// Trials stepped together.
+    pub batch: usize,
+    /// Steps recorded per submit (GPU) or between records (CPU).
+    pub steps_per_submit: u64,
+    /// Median time per step over the repetitions, seconds.
+    pub seconds_per_step: f64,
+    /// Bytes of weights read per step.
+    pub bytes_per_step: f64,
+    /// bytes_per_step / seconds_per_step / 1e9.
+    pub gbytes_per_second: f64,
+    /// The machine's measured bandwidth, GB/s.
+    pub bandwidth_gbytes_per_second: f64,
+    /// gbytes_per_second / bandwidth.
+    pub fraction_of_bandwidth: f64,
+}
+
+/// The experiment of a case: a rate network with relu, Euler steps, f32.
+pub fn experiment(op: Operator, n: usize, steps: u64) -> Result<Experiment> {
+    let weights = match op {
+        Operator::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
+        Operator::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
+        Operator::Hebbian => format!("{{ kind = \"hebbian\", patterns = {HEBBIAN_PATTERNS} }}"),
+    };
+    let n_file = if op == Operator::Dense { 1 } else { n };
+    let toml = format!(
+        r#"
+        [network]
+        n = {n_file}
+        tau = 0.01
+        activation = {{ kind = "relu" }}
+        weights = {weights}
+        [[input]]
+        kind = "uniform"
+        value = 0.1
+        [simulation]
+        duration = {}
+        dt = 0.0001
+        record_every = {steps}
+        precision = "f32"
+        [record]
+        rates = false
+        "#,
+        steps as f64 * 0.0001
+    );
+    let mut e = Experiment::from_toml(&toml, std::path::Path::new("."), "bench", &[])?;
+    if op == Operator::Dense {
+        // A random M scaled to spectral radius ~0.9: a stable network.
+        let s = 0.9 * (3.0 / n as f64).sqrt();
+        let m: Vec<f64> = (0..n * n)
+            .into_par_iter()
+            .map(|k| {
+                s * (2.0
+                    * crate::rng::uniform_at(
+                        1,
+                        crate::rng::Stream::InitialRandom,
+                        k as u32,
+                        (k >> 32) as u32,
+                    )
+                    - 1.0)
+            })
+            .collect();
+        e.network.n = n;
+        e.network.weights = Weights::Dense { n, m };
+        e.inputs[0].h = vec![0.1; n];
+        e.initial = vec![0.0; n];
+    }
+    Ok(e)
+}
+
+/// Bytes of weights a step reads on `backend` ("cpu" f32 or "gpu").
+pub fn bytes_per_step(op: Operator, n: usize, batch: usize, backend: &str) -> f64 {
+    let n = n as f64;
+    let p = HEBBIAN_PATTERNS as f64;
+    let _ = batch; // M is read once per step for the whole batch (tiles of 4 trials on the GPU).
+    match (op, backend) {
+        (Operator::Dense, _) => n * (n / 4.0).ceil() * 4.0 * 4.0,
+        // CPU: cos and sin tables, each read by the projection and the update.
+        (Operator::Ring, "cpu") => 4.0 * n * 4.0,
+        // GPU: the 3×N table, read by the projection and the update passes.
+        (Operator::Ring, _) => 6.0 * n * 4.0,
+        // Patterns read by the overlaps and the expansion, plus the diagonal.
+        (Operator::Hebbian, _) => (2.0 * p + 1.0) * n * 4.0,
+    }
+}
+
+/// The CPU's read bandwidth: median of 5 parallel, vectorised sums of 1 GiB
+/// of f32 (far larger than any cache), GB/s.
+pub fn cpu_bandwidth() -> f64 {
+    let v = vec![1.0f32; 1 << 28];
+    let mut t: Vec<f64> = (0..5)
+        .map(|_| {
+            let s = Instant::now();
+            let total: f32 = v
+                .par_chunks(1 << 16)
+                .map(crate::sim::operator::long_sum)
+                .sum();
+            std::hint::black_box(total);
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    (v.len() * 4) as f64 / t[2] / 1e9
+}
+
+/// The GPU's copy bandwidth: median of 5 copies of a large buffer
+/// (read + write counted), GB/s.
+pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> f64 {
+    let limits = ctx.device.limits();
+    let size = (256u64 << 20).min(limits.max_buffer_size / 2) & !3;
+    let buf = |label| {
+        ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    };
+    let (a, b) = (buf("bench copy source"), buf("bench copy target"));
+    let mut t: Vec<f64> = (0..6)
+        .map(|_| {
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+            enc.copy_buffer_to_buffer(&a, 0, &b, 0, size);
+            let s = Instant::now();
+            let i = ctx.queue.submit([enc.finish()]);
+            let _ = ctx.device.poll(wgpu::PollType::Wait {
+                submission_index: Some(i),
+                timeout: None,
+            });
+            s.elapsed().as_secs_f64()
+        })
+        .skip(1)
+        .collect();
+    t.sort_by(f64::total_cmp);
+    2.0 * size as f64 / t[2] / 1e9
+}
+
+/// Times one case: a warm-up run of 5 steps sets the steps per submit so
+/// that a run takes about `target_seconds` (5 to 1000 steps); then the
+/// median over `reps` runs of their stepping time per step. The GPU is
+/// waited for inside the timed region (each run ends with a readback); a
+/// batch takes as long as its slowest trial.
+#[allow(clippy::too_many_arguments)]
+pub fn measure(
+    backend: &mut dyn Backend,
+    adapter: &str,
+    op: Operator,
+    n: usize,
+    batch: usize,
+    reps: usize,
+    target_seconds: f64,
+    bandwidth: f64,
+) -> Result<BenchResult> {
+    let time = |backend: &mut dyn Backend, steps: u64| -> Result<f64> {
+        let e = experiment(op, n, steps)?;
+        let trials: Vec<Trial> = (0..batch)
+            .map(|k| Trial {
+                seed: k as u64,
+                ..Trial::of(&e)
+            })
+            .collect();
+        let recs = backend.run_batch(&e, &trials, &mut |_| {})?;
+        Ok(recs.iter().map(|r| r.wall_seconds).fold(0.0, f64::max) / steps as f64)
+    };
+    let warm = time(backend, 5)?;
+    let steps = ((target_seconds / warm.max(1e-9)) as u64).clamp(5, 1000);
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| time(backend, steps))
+        .collect::<Result<_>>()?;
+    t.sort_by(f64::total_cmp);
+    let per_step = t[t.len() / 2];
+    let name = backend.name().to_string();
+    let bytes = bytes_per_step(op, n, batch, &name);
+    let gbs = bytes / per_step / 1e9;
+    Ok(BenchResult {
+        backend: name,
+        adapter: adapter.to_string(),
+        operator: op,
+        n,
+        batch,
+        steps_per_submit: steps,
+        seconds_per_step: per_step,
+        bytes_per_step: bytes,
+        gbytes_per_second: gbs,
+        bandwidth_gbytes_per_second: bandwidth,
+        fraction_of_bandwidth: gbs / bandwidth,
+    })
+}
