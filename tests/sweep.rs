@@ -451,3 +451,36 @@ fn example_ring_sweep_shows_diffusion_slowing_with_n() {
         assert!(d1024 < d256, "{pair:?}");
     }
 }
+
+#[test]
+fn example_capacity_sweep_collapses_above_0_14() {
+    let out = tempfile::tempdir().unwrap();
+    let o = sweep(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/sweeps/hopfield_capacity.toml"
+        )),
+        out.path(),
+        &["--backend", "cpu"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.path().join("finals.png").exists());
+    let mut r = csv::Reader::from_path(out.path().join("summary.csv")).unwrap();
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let (pc, mc) = (
+        h.iter()
+            .position(|x| x == "network.weights.patterns")
+            .unwrap(),
+        h.iter().position(|x| x == "final_overlap_0_mean").unwrap(),
+    );
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let (p, m): (usize, f64) = (rec[pc].parse().unwrap(), rec[mc].parse().unwrap());
+        // N = 1000: below the capacity 0.138 recall holds, above it fails.
+        if p <= 140 {
+            assert!(m > 0.95, "P = {p}: {m}");
+        } else {
+            assert!(m < 0.6, "P = {p}: {m}");
+        }
+    }
+}

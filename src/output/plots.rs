@@ -667,3 +667,108 @@ pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<
         Ok(())
     })
 }
+
+/// finals.png: the final value of each metric (mean ± sd over trials, at
+/// most four metrics) against the first grid key, one line per combination
+/// of the other keys.
+pub fn sweep_finals(
+    path: &Path,
+    keys: &[String],
+    s: &[crate::sweep::summary::PointSummary],
+) -> Result<()> {
+    let Some(first) = s.first() else {
+        return Ok(());
+    };
+    let metrics: Vec<String> = first.finals.iter().take(4).map(|f| f.0.clone()).collect();
+    let key = keys.first().cloned().unwrap_or_else(|| "point".into());
+    let xs: Vec<f64> = s
+        .iter()
+        .map(|p| {
+            p.values
+                .first()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(p.point as f64)
+        })
+        .collect();
+    let (x0, x1) = range(xs.iter().copied());
+    render(
+        path,
+        (900, 40 + 260 * metrics.len().max(1) as u32),
+        |root| {
+            let root = root
+                .titled(&format!("final metrics against {key}"), (FONT, 22))
+                .map_err(|e| e.to_string())?;
+            let areas = root.split_evenly((metrics.len().max(1), 1));
+            for (mi, (name, area)) in metrics.iter().zip(areas).enumerate() {
+                let vals: Vec<(f64, f64)> =
+                    s.iter().map(|p| (p.finals[mi].1, p.finals[mi].2)).collect();
+                let (y0, y1) = range(vals.iter().flat_map(|(m, d)| [m - d, m + d]));
+                let mut chart = ChartBuilder::on(&area)
+                    .margin(8)
+                    .x_label_area_size(35)
+                    .y_label_area_size(70)
+                    .build_cartesian_2d(x0..x1, y0..y1)
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .configure_mesh()
+                    .x_desc(key.as_str())
+                    .y_desc(name.as_str())
+                    .draw()
+                    .map_err(|e| e.to_string())?;
+                let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
+                for (i, p) in s.iter().enumerate() {
+                    let other: Vec<String> = p.values.iter().skip(1).cloned().collect();
+                    match groups.iter_mut().find(|g| g.0 == other) {
+                        Some(g) => g.1.push(i),
+                        None => groups.push((other, vec![i])),
+                    }
+                }
+                for (gi, (other, idx)) in groups.iter().enumerate() {
+                    let color = Palette99::pick(gi).to_rgba();
+                    let mut pts: Vec<(f64, f64, f64)> =
+                        idx.iter().map(|&i| (xs[i], vals[i].0, vals[i].1)).collect();
+                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let label = keys
+                        .iter()
+                        .skip(1)
+                        .zip(other)
+                        .map(|(k, v)| format!("{k} = {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let series = chart
+                        .draw_series(LineSeries::new(
+                            pts.iter().map(|p| (p.0, p.1)),
+                            color.stroke_width(2),
+                        ))
+                        .map_err(|e| e.to_string())?;
+                    if !label.is_empty() {
+                        series.label(label).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], color)
+                        });
+                    }
+                    chart
+                        .draw_series(pts.iter().map(|p| {
+                            ErrorBar::new_vertical(
+                                p.0,
+                                p.1 - p.2,
+                                p.1,
+                                p.1 + p.2,
+                                color.filled(),
+                                6,
+                            )
+                        }))
+                        .map_err(|e| e.to_string())?;
+                }
+                if groups.len() > 1 {
+                    chart
+                        .configure_series_labels()
+                        .background_style(WHITE.mix(0.8))
+                        .border_style(BLACK)
+                        .draw()
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        },
+    )
+}

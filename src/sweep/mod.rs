@@ -61,7 +61,8 @@ pub struct Sweep {
     pub retention: Option<RetentionSpec>,
     /// SHA-256 of the sweep file and the base file, stored with each shard.
     pub hash: String,
-    /// Metric columns of the results (from the base network).
+    /// Metric columns of the results: the metrics every grid point has (a
+    /// grid over the number of patterns changes the overlaps).
     pub metric_names: Vec<String>,
     /// Whether the network is a ring (adds `drift`).
     pub ring: bool,
@@ -215,6 +216,7 @@ impl Sweep {
         };
         // Build every point once: errors name the grid key.
         let mut first: Option<Experiment> = None;
+        let mut common: Option<Vec<String>> = None;
         for p in 0..sweep.points.len() {
             let e = sweep.experiment(p, 0).map_err(|e| {
                 let keys = sweep.keys.join(", ");
@@ -247,10 +249,15 @@ impl Sweep {
                     ));
                 }
             }
+            let names = Metrics::new(&e.network).names();
+            common = Some(match common {
+                None => names,
+                Some(c) => c.into_iter().filter(|m| names.contains(m)).collect(),
+            });
             first.get_or_insert(e);
         }
         let first = first.expect("at least one point");
-        sweep.metric_names = Metrics::new(&first.network).names();
+        sweep.metric_names = common.unwrap_or_default();
         sweep.ring = matches!(first.network.weights, Weights::Ring { .. });
         Ok(sweep)
     }
@@ -321,8 +328,12 @@ impl Sweep {
             row.push(csv_float(drift(exp, rec).last().map_or(f64::NAN, |d| d.1)));
         }
         let last = rec.metrics.last();
-        for (i, _) in self.metric_names.iter().enumerate() {
-            row.push(csv_float(last.map_or(f64::NAN, |r| r[i])));
+        for name in &self.metric_names {
+            let i = rec.metric_names.iter().position(|m| m == name);
+            row.push(csv_float(match (last, i) {
+                (Some(r), Some(i)) => r[i],
+                _ => f64::NAN,
+            }));
         }
         row.push(match rec.divergence {
             Some(d) => format!("diverged at step {}", d.step),

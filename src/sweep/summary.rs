@@ -25,6 +25,8 @@ pub struct PointSummary {
     pub diffusion: Option<f64>,
     /// (t, mean drift^2 over trials) after the input's end.
     pub drift_variance: Vec<(f64, f64)>,
+    /// Per metric column of results.csv: (name, mean, sd) of the final values.
+    pub finals: Vec<(String, f64, f64)>,
 }
 
 fn parse(x: &str) -> f64 {
@@ -73,7 +75,9 @@ pub fn summarize(
         .map(|(p, rs)| {
             let times: Vec<f64> = rs.iter().map(|r| parse(&r[ret])).collect();
             let finite: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
-            let mean = if finite.is_empty() {
+            let mean = if times.iter().all(|t| t.is_nan()) {
+                f64::NAN // no retention rule, or every trial diverged
+            } else if finite.is_empty() {
                 f64::INFINITY
             } else {
                 finite.iter().sum::<f64>() / finite.len() as f64
@@ -103,7 +107,28 @@ pub fn summarize(
             let (num, den) = drift_variance
                 .iter()
                 .fold((0.0, 0.0), |(a, b), (t, v)| (a + t * v, b + t * t));
+            // The final metrics sit between retention_time (and drift) and status.
+            let first_metric = ret + if col("drift").is_some() { 2 } else { 1 };
+            let last_metric = col("status").unwrap_or(header.len());
+            let finals = (first_metric..last_metric)
+                .map(|c| {
+                    let v: Vec<f64> = rs
+                        .iter()
+                        .map(|r| parse(&r[c]))
+                        .filter(|x| x.is_finite())
+                        .collect();
+                    let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
+                    let sd = if v.len() > 1 {
+                        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64)
+                            .sqrt()
+                    } else {
+                        0.0
+                    };
+                    (header[c].clone(), m, sd)
+                })
+                .collect();
             PointSummary {
+                finals,
                 point: p,
                 values: rs[0][1..1 + n_keys].to_vec(),
                 trials: rs.len(),
@@ -138,8 +163,12 @@ pub fn table(keys: &[String], s: &[PointSummary]) -> String {
         let mut row = vec![p.point.to_string()];
         row.extend(p.values.iter().cloned());
         row.push(p.trials.to_string());
-        row.push(format!("{:.4}", p.retention_mean));
-        row.push(format!("{:.4}", p.retention_sd));
+        if p.retention_mean.is_nan() {
+            row.extend(["-".to_string(), "-".to_string()]);
+        } else {
+            row.push(format!("{:.4}", p.retention_mean));
+            row.push(format!("{:.4}", p.retention_sd));
+        }
         row.push(p.never.to_string());
         if ring {
             row.push(p.diffusion.map_or("-".into(), |d| format!("{d:.3e}")));
@@ -164,6 +193,12 @@ pub fn csv_rows(keys: &[String], s: &[PointSummary]) -> Vec<Vec<String>> {
         .iter()
         .map(|s| s.to_string()),
     );
+    if let Some(p) = s.first() {
+        for (name, _, _) in &p.finals {
+            head.push(format!("final_{name}_mean"));
+            head.push(format!("final_{name}_sd"));
+        }
+    }
     let mut rows = vec![head];
     for p in s {
         let mut r = vec![p.point.to_string()];
@@ -173,6 +208,10 @@ pub fn csv_rows(keys: &[String], s: &[PointSummary]) -> Vec<Vec<String>> {
         r.push(csv_float(p.retention_sd));
         r.push(p.never.to_string());
         r.push(p.diffusion.map_or(String::new(), csv_float));
+        for (_, m, sd) in &p.finals {
+            r.push(csv_float(*m));
+            r.push(csv_float(*sd));
+        }
         rows.push(r);
     }
     rows
@@ -219,6 +258,7 @@ pub fn write_outputs(dir: &std::path::Path, keys: &[String]) -> crate::Result<Ve
         if s.iter().any(|p| !p.drift_variance.is_empty()) {
             crate::output::plots::sweep_drift(&dir.join("drift.png"), keys, &s)?;
         }
+        crate::output::plots::sweep_finals(&dir.join("finals.png"), keys, &s)?;
     }
     Ok(s)
 }
