@@ -175,11 +175,13 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> f64 {
     2.0 * size as f64 / t[2] / 1e9
 }
 
-/// Times one case: a warm-up run of 5 steps sets the steps per submit so
-/// that a run takes about `target_seconds` (5 to 1000 steps); then the
-/// median over `reps` runs of their stepping time per step. The GPU is
-/// waited for inside the timed region (each run ends with a readback); a
-/// batch takes as long as its slowest trial.
+/// Times one case. A warm-up run sets the steps per submit K so that a run
+/// takes about `target_seconds` (5 to 1000 steps). Each repetition then
+/// times, around the whole call, a run of K steps and one of 2K steps: their
+/// difference over K is the time per step, free of the per-run setup
+/// (uploading M, building pipelines) and, for a batch, of how the backend
+/// spreads its trials; the GPU is waited for inside (each run ends with a
+/// readback). The median over `reps` repetitions is reported.
 #[allow(clippy::too_many_arguments)]
 pub fn measure(
     backend: &mut dyn Backend,
@@ -199,16 +201,17 @@ pub fn measure(
                 ..Trial::of(&e)
             })
             .collect();
-        let recs = backend.run_batch(&e, &trials, &mut |_| {})?;
-        Ok(recs.iter().map(|r| r.wall_seconds).fold(0.0, f64::max) / steps as f64)
+        let start = Instant::now();
+        backend.run_batch(&e, &trials, &mut |_| {})?;
+        Ok(start.elapsed().as_secs_f64())
     };
-    let warm = time(backend, 5)?;
-    let steps = ((target_seconds / warm.max(1e-9)) as u64).clamp(5, 1000);
+    let warm = (time(backend, 10)? - time(backend, 5)?).max(1e-9) / 5.0;
+    let steps = ((target_seconds / warm) as u64).clamp(5, 1000);
     let mut t: Vec<f64> = (0..reps)
-        .map(|_| time(backend, steps))
+        .map(|_| Ok((time(backend, 2 * steps)? - time(backend, steps)?) / steps as f64))
         .collect::<Result<_>>()?;
     t.sort_by(f64::total_cmp);
-    let per_step = t[t.len() / 2];
+    let per_step = t[t.len() / 2].max(f64::MIN_POSITIVE);
     let name = backend.name().to_string();
     let bytes = bytes_per_step(op, n, batch, &name);
     let gbs = bytes / per_step / 1e9;

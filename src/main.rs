@@ -87,8 +87,8 @@ enum Command {
         /// Trials stepped together.
         #[arg(long, default_value_t = 1)]
         batch: usize,
-        /// Timed runs per case (the median is reported).
-        #[arg(long, default_value_t = 5)]
+        /// Timed repetitions per case (the median is reported).
+        #[arg(long, default_value_t = 3)]
         reps: usize,
         /// Seconds one timed run should take (sets the steps per submit).
         #[arg(long, default_value_t = 0.2)]
