@@ -58,6 +58,17 @@ pub struct RecordOptions {
     pub stride: usize,
 }
 
+impl RecordOptions {
+    /// Neurons per rates row for a network of `n` (0 when rates are not kept).
+    pub fn kept(&self, n: usize) -> usize {
+        if self.rates {
+            n.div_ceil(self.stride)
+        } else {
+            0
+        }
+    }
+}
+
 /// A validated experiment: the model, its inputs and initial state, and how to simulate it.
 #[derive(Clone, Debug)]
 pub struct Experiment {

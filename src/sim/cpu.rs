@@ -330,26 +330,9 @@ pub fn run_trial<T: Real>(
     let sim = &experiment.simulation;
     let metrics = Metrics::new(&experiment.network);
     let stride = experiment.record.stride;
-    let kept = if experiment.record.rates {
-        n.div_ceil(stride)
-    } else {
-        0
-    };
+    let kept = experiment.record.kept(n);
     let record_steps = sim.record_steps();
-    let mut rec = Recording {
-        metric_names: metrics.names(),
-        t: Vec::with_capacity(record_steps.len()),
-        metrics: Vec::with_capacity(record_steps.len()),
-        rates: Vec::with_capacity(record_steps.len() * kept),
-        kept,
-        steps_done: 0,
-        divergence: None,
-        final_state: Vec::new(),
-        backend: "cpu".into(),
-        adapter: None,
-        precision: T::NAME.into(),
-        wall_seconds: 0.0,
-    };
+    let mut rec = Recording::empty(experiment, "cpu", None, T::NAME);
 
     let mut x: Vec<T> = trial.initial(experiment).iter().map(|&v| c(v)).collect();
     let mut inputs = InputSchedule::<T>::new(experiment, trial.h_scale);

@@ -99,6 +99,33 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// An empty recording of `experiment` made by `backend` (with `adapter`)
+    /// in `precision`, with room for every record.
+    pub fn empty(
+        experiment: &Experiment,
+        backend: &str,
+        adapter: Option<String>,
+        precision: &str,
+    ) -> Self {
+        let metric_names = crate::analysis::metrics::Metrics::new(&experiment.network).names();
+        let records = experiment.simulation.record_steps().len();
+        let kept = experiment.record.kept(experiment.network.n);
+        Recording {
+            metric_names,
+            t: Vec::with_capacity(records),
+            metrics: Vec::with_capacity(records),
+            rates: Vec::with_capacity(records * kept),
+            kept,
+            steps_done: 0,
+            divergence: None,
+            final_state: Vec::new(),
+            backend: backend.into(),
+            adapter,
+            precision: precision.into(),
+            wall_seconds: 0.0,
+        }
+    }
+
     /// The last metrics row as (name, value) pairs.
     pub fn final_metrics(&self) -> Vec<(String, f64)> {
         let mut v = Vec::new();

@@ -756,26 +756,10 @@ impl<'a> Run<'a> {
         let metrics = Metrics::new(&exp.network);
         let k_sums = self.base.metric_sums as usize;
         let stride = exp.record.stride;
-        let kept = if exp.record.rates {
-            n.div_ceil(stride)
-        } else {
-            0
-        };
+        let kept = exp.record.kept(n);
         let record_steps = sim.record_steps();
-        let new_recording = || Recording {
-            metric_names: metrics.names(),
-            t: Vec::with_capacity(record_steps.len()),
-            metrics: Vec::with_capacity(record_steps.len()),
-            rates: Vec::with_capacity(record_steps.len() * kept),
-            kept,
-            steps_done: 0,
-            divergence: None,
-            final_state: Vec::new(),
-            backend: "gpu".into(),
-            adapter: Some(self.ctx.summary.name.clone()),
-            precision: "f32".into(),
-            wall_seconds: 0.0,
-        };
+        let adapter = Some(self.ctx.summary.name.clone());
+        let new_recording = || Recording::empty(exp, "gpu", adapter.clone(), "f32");
         let mut recs: Vec<Recording> = self.trials.iter().map(|_| new_recording()).collect();
         let epochs: Vec<(u64, u64)> = exp
             .inputs
