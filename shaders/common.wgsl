@@ -16,7 +16,7 @@ struct StepParams {
     act_p1: f32,     // sigmoid threshold, clip max
     a: f32,          // dt / tau
     decay: f32,      // exp(-dt / tau)
-    noise: f32,      // sigma * sqrt(dt / tau); 0 for none
+    sqrt_a: f32,     // sqrt(dt / tau), the noise's scale per unit sigma
     step: u32,       // step index (noise counter)
     batch: u32,      // B, trials stepped together
     epochs_on: u32,  // bit e set: input epoch e is on during this step
@@ -38,7 +38,7 @@ struct TrialParams {
     trial: u32,      // trial word of the noise counter
     m_scale: f32,    // M is multiplied by this
     h_scale: f32,    // the input is multiplied by this
-    _pad0: u32,
+    noise: f32,      // sigma of this trial; 0 for none
     _pad1: u32,
     _pad2: u32,
 }
@@ -163,8 +163,8 @@ fn finish(i: u32, b: u32, mu_unscaled: f32) {
     let s = b * P.n + i;
     let xi = x[s];
     var noise = 0.0;
-    if (P.noise > 0.0) {
-        noise = P.noise * normal_at(i, t);
+    if (t.noise > 0.0) {
+        noise = t.noise * P.sqrt_a * normal_at(i, t);
     }
     switch P.stage {
         case 0u: {

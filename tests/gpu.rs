@@ -391,6 +391,8 @@ fn trials(e: &Experiment, b: usize) -> Vec<attractor::sim::Trial> {
             trial: k as u32,
             m_scale: 0.6 + 0.15 * k as f64,
             h_scale: 1.0 - 0.2 * k as f64,
+            // Per-trial noise: 0 for the first trial, then growing.
+            noise: e.simulation.noise * k as f64,
             initial: Some(
                 e.initial
                     .iter()

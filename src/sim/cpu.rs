@@ -89,6 +89,13 @@ pub fn check_trial(experiment: &Experiment, t: &Trial) -> Result<()> {
             return Err(crate::Error::invalid(k, v, "must be finite"));
         }
     }
+    if !(t.noise.is_finite() && t.noise >= 0.0) {
+        return Err(crate::Error::invalid(
+            "trial.noise",
+            t.noise,
+            "must be a finite number ≥ 0",
+        ));
+    }
     Ok(())
 }
 
@@ -239,7 +246,7 @@ impl<T: Real> Stepper<T> {
             method: sim.method,
             a: c(a),
             decay: c((-a).exp()),
-            noise: sim.noise * a.sqrt(),
+            noise: trial.noise * a.sqrt(),
             seed: trial.seed,
             trial: trial.trial,
             k: [buf(0), buf(1), buf(2), buf(3)],

@@ -155,6 +155,8 @@ pub struct Trial {
     pub m_scale: f64,
     /// The input h is multiplied by this.
     pub h_scale: f64,
+    /// Noise sigma of this trial.
+    pub noise: f64,
     /// Initial state; the experiment's when `None`.
     pub initial: Option<Vec<f64>>,
 }
@@ -167,6 +169,7 @@ impl Trial {
             trial: 0,
             m_scale: 1.0,
             h_scale: 1.0,
+            noise: experiment.simulation.noise,
             initial: None,
         }
     }

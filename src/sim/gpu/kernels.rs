@@ -103,8 +103,8 @@ pub struct StepParams {
     pub a: f32,
     /// exp(-dt / tau).
     pub decay: f32,
-    /// sigma sqrt(dt / tau).
-    pub noise: f32,
+    /// sqrt(dt / tau), the noise's scale per unit sigma.
+    pub sqrt_a: f32,
     /// Step index.
     pub step: u32,
     /// Trials stepped together, B.
@@ -143,8 +143,10 @@ pub struct TrialParams {
     pub m_scale: f32,
     /// Scale of the input.
     pub h_scale: f32,
+    /// Noise sigma of this trial.
+    pub noise: f32,
     /// Padding to 32 bytes.
-    pub pad: [u32; 3],
+    pub pad: [u32; 2],
 }
 
 fn entry(binding: u32, ty: wgpu::BindingType) -> wgpu::BindGroupLayoutEntry {

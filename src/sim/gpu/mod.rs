@@ -270,7 +270,8 @@ impl<'a> Run<'a> {
                 trial: t.trial,
                 m_scale: t.m_scale as f32,
                 h_scale: t.h_scale as f32,
-                pad: [0; 3],
+                noise: t.noise as f32,
+                pad: [0; 2],
             })
             .collect();
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
@@ -526,7 +527,7 @@ impl<'a> Run<'a> {
             act_p1,
             a: a as f32,
             decay: (-a).exp() as f32,
-            noise: (sim.noise * a.sqrt()) as f32,
+            sqrt_a: a.sqrt() as f32,
             batch: batch as u32,
             n_epochs: exp.inputs.len() as u32,
             rank,
