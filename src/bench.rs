@@ -206,12 +206,24 @@ pub fn measure(
         Ok(start.elapsed().as_secs_f64())
     };
     let warm = (time(backend, 10)? - time(backend, 5)?).max(1e-9) / 5.0;
-    let steps = ((target_seconds / warm) as u64).clamp(5, 1000);
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| Ok((time(backend, 2 * steps)? - time(backend, steps)?) / steps as f64))
-        .collect::<Result<_>>()?;
+    let mut steps = ((target_seconds / warm) as u64).clamp(5, 1000);
+    let mut t = Vec::with_capacity(reps);
+    while t.len() < reps {
+        let d = time(backend, 2 * steps)? - time(backend, steps)?;
+        if d > 0.0 {
+            t.push(d / steps as f64);
+        } else if steps < 1 << 16 {
+            // Timing noise swamped K steps: measure longer runs.
+            steps *= 4;
+            t.clear();
+        } else {
+            return Err(crate::Error::Unavailable(format!(
+                "bench {op:?} N = {n}: {steps} more steps took no measurable time"
+            )));
+        }
+    }
     t.sort_by(f64::total_cmp);
-    let per_step = t[t.len() / 2].max(f64::MIN_POSITIVE);
+    let per_step = t[t.len() / 2];
     let name = backend.name().to_string();
     let bytes = bytes_per_step(op, n, batch, &name);
     let gbs = bytes / per_step / 1e9;

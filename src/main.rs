@@ -296,9 +296,10 @@ fn run_sweep(
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "{}: {} runs in {:.2} s ({:.1} runs/s), {} already done; results in {}\n{}",
+            "{}: {} runs in {} batches in {:.2} s ({:.1} runs/s), {} already done; results in {}\n{}",
             sw.name,
             report.ran,
+            report.batches,
             secs,
             report.ran as f64 / secs.max(1e-9),
             report.skipped,

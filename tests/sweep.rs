@@ -77,6 +77,17 @@ fn write_sweep(dir: &Path, n: usize, lambdas: &[f64], trials: u32) -> PathBuf {
     path
 }
 
+/// Gives the base ring a uniform term, so that each lambda1 changes the
+/// shape of M (not only its scale) and runs in a batch of its own: rows then
+/// reach results.csv a few at a time, and a kill lands mid-sweep.
+fn one_batch_per_lambda(dir: &Path) {
+    let p = dir.join("base.toml");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("lambda1 = 2.1 }", "lambda0 = 0.1, lambda1 = 2.1 }");
+    std::fs::write(p, t).unwrap();
+}
+
 fn sweep(path: &Path, out: &Path, extra: &[&str]) -> Output {
     bin()
         .arg("sweep")
@@ -203,6 +214,7 @@ fn kill_and_resume_loses_nothing_and_duplicates_nothing() {
     // Slow enough to be killed mid-way: a ring of 200k neurons, 12 grid points.
     let lambdas: Vec<f64> = (0..6).map(|k| 1.9 + 0.05 * k as f64).collect();
     let s = write_sweep(dir.path(), 200_000, &lambdas, 2);
+    one_batch_per_lambda(dir.path());
     let whole = dir.path().join("whole");
     let o = sweep(&s, &whole, &["--backend", "cpu"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -270,6 +282,7 @@ fn one_output_folder_one_writer() {
     let dir = tempfile::tempdir().unwrap();
     let lambdas: Vec<f64> = (0..6).map(|k| 1.9 + 0.05 * k as f64).collect();
     let s = write_sweep(dir.path(), 200_000, &lambdas, 2);
+    one_batch_per_lambda(dir.path());
     let out = dir.path().join("o");
     let mut first = bin()
         .arg("sweep")
@@ -482,5 +495,59 @@ fn example_capacity_sweep_collapses_above_0_14() {
         } else {
             assert!(m < 0.6, "P = {p}: {m}");
         }
+    }
+}
+
+#[test]
+fn points_that_differ_by_a_scale_of_m_share_a_batch() {
+    // The base ring has lambda0 = 0, so lambda1 only scales M; noise is per
+    // trial: the 3 x 2 points x 2 trials form one batch. A grid over N
+    // changes M's shape: one batch per N.
+    let dir = tempfile::tempdir().unwrap();
+    let s = write_sweep(dir.path(), 64, &[1.9, 2.05, 2.2], 2);
+    let out = dir.path().join("o");
+    let o = bin()
+        .arg("sweep")
+        .arg(&s)
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("12 runs in 1 batches"), "{}", text(&o));
+    let text_n = std::fs::read_to_string(&s).unwrap().replace(
+        "\"simulation.noise\" = [0.02, 0.05]",
+        "\"network.n\" = [64, 128]",
+    );
+    std::fs::write(&s, text_n).unwrap();
+    let out = dir.path().join("n");
+    let o = bin()
+        .arg("sweep")
+        .arg(&s)
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // Points alternate N = 64, 128 in grid order: consecutive points differ in shape.
+    assert!(text(&o).contains("12 runs in 6 batches"), "{}", text(&o));
+    // A point's rows do not depend on its batch: lambda1 = 2.2 swept alone
+    // (its own batch of 4 trials) gives the rows of points 4 and 5 above.
+    let big = rows(&dir.path().join("o/results.csv"));
+    let alone_dir = tempfile::tempdir().unwrap();
+    let s2 = write_sweep(alone_dir.path(), 64, &[2.2], 2);
+    let o = sweep(&s2, &alone_dir.path().join("o"), &["--backend", "cpu"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let alone = rows(&alone_dir.path().join("o/results.csv"));
+    assert_eq!(alone.len(), 4);
+    for r in &alone {
+        let p: usize = r[0].parse().unwrap();
+        let twin = big
+            .iter()
+            .find(|b| b[0] == (p + 4).to_string() && b[3] == r[3])
+            .unwrap();
+        assert_eq!(r[1..], twin[1..], "point {p} trial {}", r[3]);
     }
 }

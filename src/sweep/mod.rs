@@ -364,6 +364,8 @@ pub struct SweepReport {
     pub ran: usize,
     /// Runs skipped because results.csv already had them.
     pub skipped: usize,
+    /// Batches the runs went in.
+    pub batches: usize,
 }
 
 /// A finished trial: its results row and, for rings, its drift series.
@@ -378,9 +380,120 @@ pub struct Finished {
     pub drift: Vec<(f64, f64)>,
 }
 
-/// Runs the trials of `shard` that `done` does not hold, one batch of
-/// trials per grid point, passing each finished trial to `emit` as soon as
-/// its batch ends.
+fn largest(v: &[f64]) -> f64 {
+    let m = v
+        .iter()
+        .copied()
+        .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+    if m == 0.0 {
+        1.0
+    } else {
+        m
+    }
+}
+
+/// An experiment in the canonical form trials of one batch share: its
+/// weights divided by their largest entry (the ring's by lambda1) and its
+/// inputs by their largest value, with those two factors as the trial's
+/// scales of M and of h, and a key that is equal for experiments that
+/// differ only in those scales, noise, seed and initial state. Every point
+/// is stepped from its canonical form, so a result does not depend on which
+/// points share its batch (shards and resumed sweeps give the same rows).
+pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
+    let mut c = e.clone();
+    let m_scale = match &mut c.network.weights {
+        Weights::Dense { m, .. } => {
+            let s = largest(m);
+            m.iter_mut().for_each(|x| *x /= s);
+            s
+        }
+        Weights::Diagonal { values } => {
+            let s = largest(values);
+            values.iter_mut().for_each(|x| *x /= s);
+            s
+        }
+        Weights::Ring {
+            lambda0, lambda1, ..
+        } => {
+            let s = if *lambda1 != 0.0 {
+                *lambda1
+            } else {
+                largest(&[*lambda0])
+            };
+            *lambda0 /= s;
+            *lambda1 /= s;
+            s
+        }
+        Weights::LowRank { v, .. } => {
+            let s = largest(v);
+            v.iter_mut().for_each(|x| *x /= s);
+            s
+        }
+        Weights::Hebbian { .. } => 1.0,
+    };
+    let all_h: Vec<f64> = c.inputs.iter().flat_map(|i| i.h.iter().copied()).collect();
+    let h_scale = largest(&all_h);
+    for i in &mut c.inputs {
+        i.h.iter_mut().for_each(|x| *x /= h_scale);
+    }
+    let sim = &c.simulation;
+    let net = &c.network;
+    let shape = format!(
+        "{:?} {:?}",
+        c.inputs
+            .iter()
+            .map(|i| (i.start.to_bits(), i.end.to_bits()))
+            .collect::<Vec<_>>(),
+        (
+            net.n,
+            net.tau.to_bits(),
+            net.dynamics,
+            net.activation,
+            sim.method,
+            sim.dt.to_bits(),
+            sim.steps,
+            sim.record_every,
+            sim.precision,
+            sim.backend,
+            c.record.rates,
+            c.record.stride,
+        )
+    );
+    let mut hash = Sha256::new();
+    hash.update(shape.as_bytes());
+    hash.update(net.weights.kind().as_bytes());
+    let mut put = |v: &[f64]| {
+        for x in v {
+            hash.update(x.to_bits().to_le_bytes());
+        }
+    };
+    match &net.weights {
+        Weights::Dense { m, .. } => put(m),
+        Weights::Diagonal { values } => put(values),
+        Weights::Ring {
+            lambda0, lambda1, ..
+        } => put(&[*lambda0, *lambda1]),
+        Weights::Hebbian { xi, .. } => put(xi),
+        Weights::LowRank { u, v, .. } => {
+            put(u);
+            put(v)
+        }
+    }
+    for i in &c.inputs {
+        put(&i.h);
+    }
+    let key = format!("{:x}", hash.finalize());
+    (c, m_scale, h_scale, key)
+}
+
+/// Most trials in one batch.
+pub const MAX_BATCH: usize = 256;
+
+/// Runs the trials of `shard` that `done` does not hold. Consecutive grid
+/// points whose experiments differ only by scales of M and of the input,
+/// noise, seed and initial state run as one batch (up to [`MAX_BATCH`]
+/// trials) sharing one copy of M; each finished trial goes to `emit` as
+/// soon as its batch ends.
 pub fn run(
     sweep: &Sweep,
     shard: Shard,
@@ -389,34 +502,42 @@ pub fn run(
     emit: &mut dyn FnMut(Finished) -> Result<()>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<SweepReport> {
+    struct Member {
+        point: usize,
+        trial: u32,
+        exp: Experiment,
+        m_scale: f64,
+        h_scale: f64,
+    }
     let mut report = SweepReport::default();
-    for p in (0..sweep.points.len()).filter(|&p| shard.owns(p)) {
-        let todo: Vec<u32> = (0..sweep.trials)
-            .filter(|k| !done.contains(&(p, *k)))
-            .collect();
-        report.skipped += sweep.trials as usize - todo.len();
-        if todo.is_empty() {
-            continue;
-        }
-        let exps: Vec<Experiment> = todo
+    let mut group: Option<(String, Experiment, Vec<Member>)> = None;
+    let mut flush = |group: &mut Option<(String, Experiment, Vec<Member>)>,
+                     backend: &mut dyn Backend,
+                     report: &mut SweepReport|
+     -> Result<()> {
+        let Some((_, base, members)) = group.take() else {
+            return Ok(());
+        };
+        let trials: Vec<Trial> = members
             .iter()
-            .map(|&k| sweep.experiment(p, k))
-            .collect::<Result<_>>()?;
-        let trials: Vec<Trial> = exps
-            .iter()
-            .map(|e| Trial {
-                initial: Some(e.initial.clone()),
-                ..Trial::of(e)
+            .map(|m| Trial {
+                seed: m.exp.simulation.seed,
+                trial: 0,
+                m_scale: m.m_scale,
+                h_scale: m.h_scale,
+                noise: m.exp.simulation.noise,
+                initial: Some(m.exp.initial.clone()),
             })
             .collect();
-        let recs = backend.run_batch(&exps[0], &trials, &mut |_| {})?;
-        for ((k, e), rec) in todo.iter().zip(&exps).zip(&recs) {
+        let recs = backend.run_batch(&base, &trials, &mut |_| {})?;
+        report.batches += 1;
+        for (m, rec) in members.iter().zip(&recs) {
             emit(Finished {
-                point: p,
-                trial: *k,
-                row: sweep.row(p, *k, e, rec),
+                point: m.point,
+                trial: m.trial,
+                row: sweep.row(m.point, m.trial, &m.exp, rec),
                 drift: if sweep.ring {
-                    drift(e, rec)
+                    drift(&m.exp, rec)
                 } else {
                     Vec::new()
                 },
@@ -424,6 +545,32 @@ pub fn run(
             report.ran += 1;
             progress(1);
         }
+        Ok(())
+    };
+    for p in (0..sweep.points.len()).filter(|&p| shard.owns(p)) {
+        for k in 0..sweep.trials {
+            if done.contains(&(p, k)) {
+                report.skipped += 1;
+                continue;
+            }
+            let exp = sweep.experiment(p, k)?;
+            let (canon, m_scale, h_scale, key) = canonical(&exp);
+            let fits = group
+                .as_ref()
+                .is_some_and(|(gk, _, members)| *gk == key && members.len() < MAX_BATCH);
+            if !fits {
+                flush(&mut group, backend, &mut report)?;
+                group = Some((key, canon, Vec::new()));
+            }
+            group.as_mut().expect("a group is open").2.push(Member {
+                point: p,
+                trial: k,
+                exp,
+                m_scale,
+                h_scale,
+            });
+        }
     }
+    flush(&mut group, backend, &mut report)?;
     Ok(report)
 }
