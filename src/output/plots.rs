@@ -427,6 +427,31 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
     })
 }
 
+/// The sweep summaries grouped by their values of every grid key but
+/// `skip`: (legend label "key = value, ...", indices into `s`).
+fn groups_except(
+    keys: &[String],
+    s: &[crate::sweep::summary::PointSummary],
+    skip: usize,
+) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, p) in s.iter().enumerate() {
+        let label = keys
+            .iter()
+            .zip(&p.values)
+            .enumerate()
+            .filter(|(j, _)| *j != skip)
+            .map(|(_, (k, v))| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match groups.iter_mut().find(|g| g.0 == label) {
+            Some(g) => g.1.push(i),
+            None => groups.push((label, vec![i])),
+        }
+    }
+    groups
+}
+
 /// retention.png: mean retention time (± sd over trials) against each grid
 /// key, one panel per key and one line per combination of the other keys.
 /// Points whose trials never forgot are drawn at the top of the panel.
@@ -446,7 +471,10 @@ pub fn sweep_retention(
     let panels = keys.len().max(1);
     render(path, (900, 40 + 300 * panels as u32), |root| {
         let root = root
-            .titled("retention time by grid key", (FONT, 22))
+            .titled(
+                "retention time by grid key (never forgotten: at the top edge)",
+                (FONT, 20),
+            )
             .map_err(|e| e.to_string())?;
         let areas = root.split_evenly((panels, 1));
         for (ki, area) in areas.iter().enumerate() {
@@ -469,21 +497,8 @@ pub fn sweep_retention(
                 .draw()
                 .map_err(|e| e.to_string())?;
             // Group by the other keys' values.
-            let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
-            for (i, p) in s.iter().enumerate() {
-                let other: Vec<String> = p
-                    .values
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != ki)
-                    .map(|(_, v)| v.clone())
-                    .collect();
-                match groups.iter_mut().find(|g| g.0 == other) {
-                    Some(g) => g.1.push(i),
-                    None => groups.push((other, vec![i])),
-                }
-            }
-            for (gi, (other, idx)) in groups.iter().enumerate() {
+            let groups = groups_except(keys, s, ki);
+            for (gi, (label, idx)) in groups.iter().enumerate() {
                 let color = Palette99::pick(gi).to_rgba();
                 let mut pts: Vec<(f64, f64, f64)> = idx
                     .iter()
@@ -506,14 +521,6 @@ pub fn sweep_retention(
                     })
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let label = keys
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != ki)
-                    .zip(other)
-                    .map(|((_, k), v)| format!("{k} = {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
                 let series = chart
                     .draw_series(LineSeries::new(
                         pts.iter().map(|p| (p.0, p.1)),
@@ -715,26 +722,12 @@ pub fn sweep_finals(
                     .y_desc(name.as_str())
                     .draw()
                     .map_err(|e| e.to_string())?;
-                let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
-                for (i, p) in s.iter().enumerate() {
-                    let other: Vec<String> = p.values.iter().skip(1).cloned().collect();
-                    match groups.iter_mut().find(|g| g.0 == other) {
-                        Some(g) => g.1.push(i),
-                        None => groups.push((other, vec![i])),
-                    }
-                }
-                for (gi, (other, idx)) in groups.iter().enumerate() {
+                let groups = groups_except(keys, s, 0);
+                for (gi, (label, idx)) in groups.iter().enumerate() {
                     let color = Palette99::pick(gi).to_rgba();
                     let mut pts: Vec<(f64, f64, f64)> =
                         idx.iter().map(|&i| (xs[i], vals[i].0, vals[i].1)).collect();
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    let label = keys
-                        .iter()
-                        .skip(1)
-                        .zip(other)
-                        .map(|(k, v)| format!("{k} = {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
                     let series = chart
                         .draw_series(LineSeries::new(
                             pts.iter().map(|p| (p.0, p.1)),
