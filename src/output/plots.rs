@@ -11,6 +11,20 @@ use std::sync::Once;
 
 const FONT: &str = "sans-serif";
 
+/// Draws the legend of the labelled series of `chart`.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// Registers the bundled font once (plots need no system fonts).
 fn fonts() {
     static ONCE: Once = Once::new();
@@ -116,12 +130,7 @@ pub fn rates_image(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
                     .label(format!("neuron {}", j * exp.record.stride))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())?;
+            legend(&mut chart)?;
             Ok(())
         });
     }
@@ -263,12 +272,7 @@ pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()
                 }
             }
             if cols.len() > 1 {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| e.to_string())?;
+                legend(&mut chart)?;
             }
         }
         Ok(())
@@ -346,12 +350,7 @@ pub fn ring_profiles(path: &Path, exp: &Experiment, rec: &Recording) -> Result<(
                 .label(format!("t = {:.3} s", rec.t[k]))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -417,12 +416,7 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
                 .draw_series([Circle::new(last, 5, BLACK.filled())])
                 .map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -546,12 +540,7 @@ pub fn sweep_retention(
                     .map_err(|e| e.to_string())?;
             }
             if groups.len() > 1 {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| e.to_string())?;
+                legend(&mut chart)?;
             }
         }
         Ok(())
@@ -609,12 +598,7 @@ pub fn sweep_drift(
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -665,12 +649,7 @@ pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -753,12 +732,7 @@ pub fn sweep_finals(
                         .map_err(|e| e.to_string())?;
                 }
                 if groups.len() > 1 {
-                    chart
-                        .configure_series_labels()
-                        .background_style(WHITE.mix(0.8))
-                        .border_style(BLACK)
-                        .draw()
-                        .map_err(|e| e.to_string())?;
+                    legend(&mut chart)?;
                 }
             }
             Ok(())
