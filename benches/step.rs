@@ -1,14 +1,19 @@
 //! Step time per backend, operator and size, with the bytes of weights
-//! streamed per step as throughput. ATTRACTOR_BENCH_SMALL=1 shrinks the
-//! sizes (CI runs them that way, as a smoke test, with `-- --test`).
-//! The GPU cases run when an adapter exists.
+//! streamed per step as throughput, and the CPU's dense f32 product alone
+//! (`cpu/matvec`). ATTRACTOR_BENCH_SMALL=1 shrinks the sizes (CI runs them
+//! that way, as a smoke test, with `-- --test`). The GPU cases run when an
+//! adapter exists.
 
 use attractor::bench::{bytes_per_step, experiment, Operator};
 use attractor::sim::{cpu::CpuBackend, gpu::GpuBackend, Backend, Trial};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+fn small() -> bool {
+    std::env::var("ATTRACTOR_BENCH_SMALL").is_ok_and(|v| v != "0")
+}
+
 fn sizes(op: Operator) -> Vec<usize> {
-    let small = std::env::var("ATTRACTOR_BENCH_SMALL").is_ok_and(|v| v != "0");
+    let small = small();
     match (op, small) {
         (Operator::Dense, true) => vec![64],
         (Operator::Dense, false) => vec![1024, 4096],
@@ -46,7 +51,26 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
     }
 }
 
+/// The CPU's dense f32 product y = M x alone, M streamed from memory (an
+/// 8192² matrix is 256 MiB, beyond any cache).
+fn matvec(c: &mut Criterion) {
+    let sizes: &[usize] = if small() { &[64] } else { &[1024, 4096, 8192] };
+    let mut group = c.benchmark_group("cpu/matvec");
+    group.sample_size(10);
+    for &n in sizes {
+        let m: Vec<f32> = (0..n * n).map(|k| ((k % 17) as f32 - 8.0) / 64.0).collect();
+        let x = vec![0.5f32; n];
+        let mut y = vec![0.0f32; n];
+        group.throughput(Throughput::Bytes((n * n * 4) as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter(|| attractor::sim::matvec::matvec_f32(&m, n, &x, &mut y))
+        });
+    }
+    group.finish();
+}
+
 fn steps(c: &mut Criterion) {
+    matvec(c);
     bench_backend(c, &mut CpuBackend, "cpu");
     if let Ok(mut g) = GpuBackend::new() {
         bench_backend(c, &mut g, "gpu");

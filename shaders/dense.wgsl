@@ -5,8 +5,12 @@
 // (fused: no separate pass over the vector). M arrives in row blocks, each
 // within the adapter's storage binding limit. Dispatch
 // (ceil(rows / DENSE_ROWS), ceil(B / DENSE_TILE), 1), overflowing into z.
-// The host sets DENSE_WORKGROUP from the adapter's limits and DENSE_ROWS
-// from N (src/sim/gpu/kernels.rs, `dense_shape`); both are powers of two.
+// The host sets DENSE_WORKGROUP and DENSE_ROWS (both powers of two) from
+// the adapter and N (src/sim/gpu/kernels.rs, `dense_shape`, which records
+// the timings behind the choice); `attractor bench --tune` times every
+// shape on the adapter at hand. Bounds: r < P.rows and j < nv keep every
+// read of m inside the row block (r * nv + j < rows * nv), and t0 + k < B
+// every read of u_in; the runtime's checks stay on.
 
 override DENSE_WORKGROUP: u32 = 256u;
 override DENSE_ROWS: u32 = 1u;

@@ -43,14 +43,23 @@ pub struct BenchResult {
     pub steps_per_submit: u64,
     /// Median time per step over the repetitions, seconds.
     pub seconds_per_step: f64,
-    /// Bytes of weights read per step.
+    /// Bytes of weights read per step (see [`bytes_per_step`]).
     pub bytes_per_step: f64,
+    /// Floating-point operations of the product M x per step, for the whole
+    /// batch (see [`flops_per_step`]).
+    pub flops_per_step: f64,
+    /// flops_per_step / seconds_per_step / 1e9.
+    pub gflops_per_second: f64,
     /// bytes_per_step / seconds_per_step / 1e9.
     pub gbytes_per_second: f64,
     /// The machine's measured bandwidth, GB/s.
     pub bandwidth_gbytes_per_second: f64,
     /// gbytes_per_second / bandwidth.
     pub fraction_of_bandwidth: f64,
+    /// The dense kernel's threads per workgroup (GPU dense cases).
+    pub workgroup: Option<u32>,
+    /// The dense kernel's rows per workgroup (GPU dense cases).
+    pub rows_per_workgroup: Option<u32>,
 }
 
 /// The experiment of a case: a rate network with relu, Euler steps, f32.
@@ -106,39 +115,82 @@ pub fn experiment(op: Operator, n: usize, steps: u64) -> Result<Experiment> {
     Ok(e)
 }
 
-/// Bytes of weights a step reads on `backend` ("cpu" f32 or "gpu").
+/// Bytes of weights a step of `batch` trials reads on `backend` ("cpu" f32
+/// or "gpu"), counting each read the kernels issue (caches may serve some).
+/// The CPU steps each trial on its own, so it reads the weights once per
+/// trial; the GPU's dense kernel reads M once per tile of
+/// [`crate::sim::gpu::kernels::DENSE_TILE`] trials, its structured kernels
+/// read the tables once per trial.
 pub fn bytes_per_step(op: Operator, n: usize, batch: usize, backend: &str) -> f64 {
+    let b = batch as f64;
     let n = n as f64;
     let p = HEBBIAN_PATTERNS as f64;
-    let _ = batch; // M is read once per step for the whole batch (tiles of 4 trials on the GPU).
+    let tiles = batch.div_ceil(crate::sim::gpu::kernels::DENSE_TILE as usize) as f64;
     match (op, backend) {
-        (Operator::Dense, _) => n * (n / 4.0).ceil() * 4.0 * 4.0,
+        (Operator::Dense, "cpu") => b * n * n * 4.0,
+        // Rows padded to whole vec4s.
+        (Operator::Dense, _) => tiles * n * (n / 4.0).ceil() * 4.0 * 4.0,
         // CPU: cos and sin tables, each read by the projection and the update.
-        (Operator::Ring, "cpu") => 4.0 * n * 4.0,
+        (Operator::Ring, "cpu") => b * 4.0 * n * 4.0,
         // GPU: the 3×N table, read by the projection and the update passes.
-        (Operator::Ring, _) => 6.0 * n * 4.0,
+        (Operator::Ring, _) => b * 6.0 * n * 4.0,
         // Patterns read by the overlaps and the expansion, plus the diagonal.
-        (Operator::Hebbian, _) => (2.0 * p + 1.0) * n * 4.0,
+        (Operator::Hebbian, _) => b * (2.0 * p + 1.0) * n * 4.0,
     }
 }
 
-/// The CPU's read bandwidth: median of 5 parallel, vectorised sums of 1 GiB
-/// of f32 (far larger than any cache), GB/s.
-pub fn cpu_bandwidth() -> f64 {
-    let v = vec![1.0f32; 1 << 28];
-    let mut t: Vec<f64> = (0..5)
-        .map(|_| {
-            let s = Instant::now();
-            let total: f32 = v
-                .par_chunks(1 << 16)
-                .map(crate::sim::operator::long_sum)
-                .sum();
-            std::hint::black_box(total);
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    (v.len() * 4) as f64 / t[2] / 1e9
+/// Floating-point operations of the product M x for `batch` trials, a
+/// multiply-add counted as 2: 2N² for dense M; for the structured forms,
+/// 2NR for the R projections plus 2NR to expand them (R = 3 for the ring,
+/// P for Hebbian).
+pub fn flops_per_step(op: Operator, n: usize, batch: usize) -> f64 {
+    let (b, n) = (batch as f64, n as f64);
+    match op {
+        Operator::Dense => b * 2.0 * n * n,
+        Operator::Ring => b * 4.0 * 3.0 * n,
+        Operator::Hebbian => b * 4.0 * HEBBIAN_PATTERNS as f64 * n,
+    }
+}
+
+/// The CPU's read bandwidth, measured on demand: parallel sums of a 1 GiB
+/// f32 buffer (far larger than any cache, on huge pages where the OS
+/// allows) with the dense product's loads and SIMD kernel
+/// ([`crate::sim::matvec::sum_f32`]). The buffer is kept so that the
+/// bandwidth can be measured again right beside each case: on a shared
+/// machine (a cloud VM) it drifts as the host schedules other work.
+pub struct CpuBandwidth {
+    buffer: Vec<f32>,
+}
+
+impl Default for CpuBandwidth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpuBandwidth {
+    /// Allocates and fills the buffer.
+    pub fn new() -> Self {
+        let mut buffer = Vec::with_capacity(1 << 28);
+        crate::sim::matvec::advise_huge_pages(&buffer);
+        buffer.par_extend(rayon::iter::repeat_n(1.0f32, 1 << 28));
+        CpuBandwidth { buffer }
+    }
+
+    /// The median of 5 timed sums of the buffer, GB/s.
+    pub fn measure(&self) -> f64 {
+        let v = &self.buffer;
+        let mut t: Vec<f64> = (0..5)
+            .map(|_| {
+                let s = Instant::now();
+                let total: f32 = v.par_chunks(1 << 16).map(crate::sim::matvec::sum_f32).sum();
+                std::hint::black_box(total);
+                s.elapsed().as_secs_f64()
+            })
+            .collect();
+        t.sort_by(f64::total_cmp);
+        (v.len() * 4) as f64 / t[2] / 1e9
+    }
 }
 
 /// The GPU's copy bandwidth: median of 5 copies of a large buffer
@@ -227,6 +279,7 @@ pub fn measure(
     let name = backend.name().to_string();
     let bytes = bytes_per_step(op, n, batch, &name);
     let gbs = bytes / per_step / 1e9;
+    let flops = flops_per_step(op, n, batch);
     Ok(BenchResult {
         backend: name,
         adapter: adapter.to_string(),
@@ -237,7 +290,11 @@ pub fn measure(
         seconds_per_step: per_step,
         bytes_per_step: bytes,
         gbytes_per_second: gbs,
+        flops_per_step: flops,
+        gflops_per_second: flops / per_step / 1e9,
         bandwidth_gbytes_per_second: bandwidth,
         fraction_of_bandwidth: gbs / bandwidth,
+        workgroup: None,
+        rows_per_workgroup: None,
     })
 }

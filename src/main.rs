@@ -74,32 +74,7 @@ enum Command {
         out: PathBuf,
     },
     /// Time per step, bytes streamed, GB/s and the fraction of the measured bandwidth.
-    Bench {
-        /// Backends to measure [default: cpu, and gpu when an adapter exists].
-        #[arg(long, value_enum)]
-        backend: Vec<BenchBackend>,
-        /// Operators [default: dense, ring, hebbian].
-        #[arg(long, value_enum)]
-        operator: Vec<attractor::bench::Operator>,
-        /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384].
-        #[arg(long)]
-        n: Vec<usize>,
-        /// Trials stepped together.
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// Timed repetitions per case (the median is reported).
-        #[arg(long, default_value_t = 3)]
-        reps: usize,
-        /// Seconds one timed run should take (sets the steps per submit).
-        #[arg(long, default_value_t = 0.2)]
-        seconds: f64,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Also draw time per step against N into this PNG.
-        #[arg(long)]
-        plot: Option<PathBuf>,
-    },
+    Bench(BenchArgs),
     /// List the GPU adapters wgpu sees and which one `auto` picks.
     Devices {
         /// Print JSON instead of a table.
@@ -144,16 +119,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             quiet,
         } => run(experiment, out, backend, overrides, quiet),
         Command::Devices { json } => devices(json),
-        Command::Bench {
-            backend,
-            operator,
-            n,
-            batch,
-            reps,
-            seconds,
-            json,
-            plot,
-        } => bench(backend, operator, n, batch, reps, seconds, json, plot),
+        Command::Bench(args) => bench(args),
         Command::Sweep {
             sweep,
             out,
@@ -347,20 +313,70 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn bench(
-    backends: Vec<BenchBackend>,
-    operators: Vec<attractor::bench::Operator>,
-    sizes: Vec<usize>,
+/// Options of `attractor bench`.
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Backends to measure [default: cpu, and gpu when an adapter exists].
+    #[arg(long, value_enum)]
+    backend: Vec<BenchBackend>,
+    /// Operators [default: dense, ring, hebbian].
+    #[arg(long, value_enum)]
+    operator: Vec<attractor::bench::Operator>,
+    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384].
+    #[arg(long)]
+    n: Vec<usize>,
+    /// Trials stepped together.
+    #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Timed repetitions per case (the median is reported).
+    #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Seconds one timed run should take (sets the steps per submit).
+    #[arg(long, default_value_t = 0.2)]
     seconds: f64,
+    /// GPU dense cases: time every shape of the dense kernel (threads per
+    /// workgroup × rows per workgroup) the adapter allows, not only the
+    /// default choice, and name the fastest.
+    #[arg(long)]
+    tune: bool,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
     json: bool,
+    /// Also draw time per step against N into this PNG.
+    #[arg(long)]
     plot: Option<PathBuf>,
-) -> Result<()> {
-    use attractor::bench::{self, Operator};
-    let mut all = Vec::new();
-    use attractor::sim::gpu::{context, GpuBackend};
+}
+
+/// The dense kernel shapes `bench --tune` tries on an adapter whose largest
+/// workgroup is `cap`: workgroups of 64 to 1024 threads, 16 to 256 lanes
+/// per row.
+fn tune_shapes(cap: u32) -> Vec<(u32, u32)> {
+    let mut v = Vec::new();
+    for wg in [64u32, 128, 256, 512, 1024]
+        .into_iter()
+        .filter(|&w| w <= cap)
+    {
+        for lanes in [16u32, 32, 64, 128, 256].into_iter().filter(|&l| l <= wg) {
+            v.push((wg, wg / lanes));
+        }
+    }
+    v
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    use attractor::bench::{self, BenchResult, Operator};
+    use attractor::sim::gpu::{context, kernels, GpuBackend};
+    let BenchArgs {
+        backend: backends,
+        operator: operators,
+        n: sizes,
+        batch,
+        reps,
+        seconds,
+        tune,
+        json,
+        plot,
+    } = args;
     anyhow::ensure!(batch >= 1, "--batch must be at least 1");
     anyhow::ensure!(reps >= 1, "--reps must be at least 1");
     let backends = if backends.is_empty() {
@@ -389,7 +405,7 @@ fn bench(
     };
     if !json {
         println!(
-            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>14} {:>12} {:>10} {:>10} {:>9}",
+            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
             "",
             "operator",
             "n",
@@ -398,60 +414,123 @@ fn bench(
             "s/step",
             "bytes/step",
             "GB/s",
-            "peak GB/s",
-            "fraction"
+            "bw GB/s",
+            "fraction",
+            "GFLOP/s",
+            "shape"
         );
     }
-    for b in backends {
-        let (mut backend, adapter, bandwidth): (Box<dyn attractor::sim::Backend>, String, f64) =
-            match b {
-                BenchBackend::Cpu => (
-                    Box::new(attractor::sim::cpu::CpuBackend),
-                    format!("{} threads", rayon::current_num_threads()),
-                    bench::cpu_bandwidth(),
-                ),
-                BenchBackend::Gpu => {
-                    let g = GpuBackend::new()?;
-                    let bw = bench::gpu_bandwidth(g.context());
-                    let name = g.context().summary.name.clone();
-                    (Box::new(g), name, bw)
-                }
+    let report = |r: &BenchResult| -> Result<()> {
+        if json {
+            println!("{}", serde_json::to_string(r)?);
+        } else {
+            let shape = match (r.workgroup, r.rows_per_workgroup) {
+                (Some(w), Some(k)) => format!("{w}x{k}"),
+                _ => "-".to_string(),
             };
-        if !json {
             println!(
-                "{}: {adapter}, measured bandwidth {bandwidth:.1} GB/s",
-                backend.name()
+                "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11.3e} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
+                r.backend,
+                format!("{:?}", r.operator).to_lowercase(),
+                r.n,
+                r.batch,
+                r.steps_per_submit,
+                r.seconds_per_step,
+                r.bytes_per_step,
+                r.gbytes_per_second,
+                r.bandwidth_gbytes_per_second,
+                r.fraction_of_bandwidth,
+                r.gflops_per_second,
+                shape
             );
         }
-        for &op in &operators {
-            for n in sizes_of(op) {
-                let r = bench::measure(
-                    backend.as_mut(),
-                    &adapter,
-                    op,
-                    n,
-                    batch,
-                    reps,
-                    seconds,
-                    bandwidth,
-                )?;
-                all.push(r.clone());
-                if json {
-                    println!("{}", serde_json::to_string(&r)?);
-                } else {
+        Ok(())
+    };
+    let mut all = Vec::new();
+    for b in backends {
+        match b {
+            BenchBackend::Cpu => {
+                let adapter = format!("{} threads", rayon::current_num_threads());
+                let reader = bench::CpuBandwidth::new();
+                if !json {
                     println!(
-                        "{:<4} {:<8} {:>9} {:>6} {:>6} {:>14.3e} {:>12.3e} {:>10.2} {:>10.1} {:>9.3}",
-                        r.backend,
-                        format!("{:?}", r.operator).to_lowercase(),
-                        r.n,
-                        r.batch,
-                        r.steps_per_submit,
-                        r.seconds_per_step,
-                        r.bytes_per_step,
-                        r.gbytes_per_second,
-                        r.bandwidth_gbytes_per_second,
-                        r.fraction_of_bandwidth
+                        "cpu: {adapter} ({}); bandwidth measured before each case",
+                        if attractor::sim::matvec::simd_available() {
+                            "AVX2+FMA dense kernel"
+                        } else {
+                            "portable dense kernel"
+                        }
                     );
+                }
+                for &op in &operators {
+                    for n in sizes_of(op) {
+                        let bandwidth = reader.measure();
+                        let mut cpu = attractor::sim::cpu::CpuBackend;
+                        let r = bench::measure(
+                            &mut cpu, &adapter, op, n, batch, reps, seconds, bandwidth,
+                        )?;
+                        report(&r)?;
+                        all.push(r);
+                    }
+                }
+            }
+            BenchBackend::Gpu => {
+                let mut g = GpuBackend::new()?;
+                let bandwidth = bench::gpu_bandwidth(g.context());
+                let adapter = g.context().summary.name.clone();
+                if !json {
+                    println!("gpu: {adapter}, measured bandwidth {bandwidth:.1} GB/s");
+                }
+                let cap = kernels::dense_workgroup_cap(&g.context().device.limits());
+                for &op in &operators {
+                    for n in sizes_of(op) {
+                        // The default shape first, then (--tune) every other one.
+                        let mut shapes = vec![None];
+                        if tune && op == Operator::Dense {
+                            let default = g.dense_shape(n);
+                            shapes.extend(
+                                tune_shapes(cap)
+                                    .into_iter()
+                                    .filter(|&s| s != default)
+                                    .map(Some),
+                            );
+                        }
+                        let mut best: Option<BenchResult> = None;
+                        for shape in shapes {
+                            g.set_dense_shape(shape)?;
+                            let mut r = bench::measure(
+                                &mut g, &adapter, op, n, batch, reps, seconds, bandwidth,
+                            )?;
+                            if op == Operator::Dense {
+                                let (w, k) = g.dense_shape(n);
+                                (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
+                            }
+                            report(&r)?;
+                            if best
+                                .as_ref()
+                                .is_none_or(|b| r.seconds_per_step < b.seconds_per_step)
+                            {
+                                best = Some(r.clone());
+                            }
+                            // The plot shows the default shape only.
+                            if shape.is_none() {
+                                all.push(r);
+                            }
+                        }
+                        g.set_dense_shape(None)?;
+                        if let (true, Some(b)) = (tune && op == Operator::Dense, best) {
+                            let (w, k) = g.dense_shape(n);
+                            if !json {
+                                println!(
+                                    "gpu  dense N = {n}: fastest shape {}x{} ({:.3e} s/step); \
+                                     the default for this N is {w}x{k}",
+                                    b.workgroup.unwrap_or(0),
+                                    b.rows_per_workgroup.unwrap_or(0),
+                                    b.seconds_per_step
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }

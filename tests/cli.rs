@@ -702,3 +702,85 @@ fn bench_reports_json_lines() {
     let gbs = bytes / j["seconds_per_step"].as_f64().unwrap() / 1e9;
     assert!((gbs - j["gbytes_per_second"].as_f64().unwrap()).abs() < 1e-9 * gbs);
 }
+
+fn bench_lines(args: &[&str]) -> Vec<serde_json::Value> {
+    let o = bin()
+        .arg("bench")
+        .args(args)
+        .args(["--reps", "1", "--seconds", "0.001", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn bench_counts_the_weights_each_batch_reads() {
+    // The CPU steps each trial on its own: a batch of 3 reads M 3 times and
+    // does 3 products of 2N² flops.
+    let j = &bench_lines(&[
+        "--backend",
+        "cpu",
+        "--operator",
+        "dense",
+        "--n",
+        "64",
+        "--batch",
+        "3",
+    ])[0];
+    assert_eq!(
+        j["bytes_per_step"].as_f64().unwrap(),
+        3.0 * 64.0 * 64.0 * 4.0
+    );
+    assert_eq!(
+        j["flops_per_step"].as_f64().unwrap(),
+        3.0 * 2.0 * 64.0 * 64.0
+    );
+    let gflops =
+        j["flops_per_step"].as_f64().unwrap() / j["seconds_per_step"].as_f64().unwrap() / 1e9;
+    assert!((gflops - j["gflops_per_second"].as_f64().unwrap()).abs() < 1e-9 * gflops);
+    assert!(j["workgroup"].is_null());
+}
+
+#[test]
+fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
+    // The default shape first, then every other one the adapter allows;
+    // each line names its shape. On the GPU a batch of 5 trials reads M once
+    // per tile of 4 trials: twice.
+    let lines = bench_lines(&[
+        "--backend",
+        "gpu",
+        "--operator",
+        "dense",
+        "--n",
+        "64",
+        "--batch",
+        "5",
+        "--tune",
+    ]);
+    let shapes: std::collections::BTreeSet<(u64, u64)> = lines
+        .iter()
+        .map(|j| {
+            assert_eq!(j["backend"], "gpu");
+            assert_eq!(
+                j["bytes_per_step"].as_f64().unwrap(),
+                2.0 * 64.0 * 64.0 * 4.0
+            );
+            (
+                j["workgroup"].as_u64().unwrap(),
+                j["rows_per_workgroup"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shapes.len(), lines.len(), "each shape is timed once");
+    assert!(shapes.len() >= 10, "{shapes:?}");
+    for (w, k) in shapes {
+        assert!(
+            w.is_power_of_two() && k.is_power_of_two() && w / k >= 16,
+            "{w}x{k}"
+        );
+    }
+}

@@ -184,6 +184,50 @@ fn dense_matrix_split_into_row_blocks() {
 }
 
 #[test]
+fn every_dense_kernel_shape_matches_the_cpu() {
+    // `attractor bench --tune` times these shapes; each must compute the
+    // same step. N = 130 (not a multiple of 4, fewer vec4s than some
+    // workgroups have lanes) and B = 5 (a full and a partial tile of 4
+    // trials), with noise and per-trial scales; tolerance as above.
+    let mut e = dense_exp(130, r#"activation = { kind = "tanh" }"#);
+    e.simulation.noise = 0.05;
+    let ts = trials(&e, 5);
+    let cpu: Vec<Recording> = ts
+        .iter()
+        .map(|t| attractor::sim::cpu::run_trial::<f64>(&e, t, &mut |_| {}))
+        .collect();
+    let mut g = gpu();
+    let cap = attractor::sim::gpu::kernels::dense_workgroup_cap(&g.context().device.limits());
+    let mut shapes = 0;
+    for workgroup in [32u32, 64, 128, 256, 512, 1024] {
+        for rows in [1u32, 2, 4, 8, 16, 32] {
+            if workgroup > cap || rows > workgroup / 4 {
+                continue;
+            }
+            g.set_dense_shape(Some((workgroup, rows))).unwrap();
+            assert_eq!(g.dense_shape(130), (workgroup, rows));
+            let out = g.run_batch(&e, &ts, &mut |_| {}).unwrap();
+            for (k, (o, c)) in out.iter().zip(&cpu).enumerate() {
+                let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+                all_close(
+                    &o.final_state,
+                    &c.final_state,
+                    1e-5 * scale,
+                    &format!("shape {workgroup}x{rows}, trial {k}"),
+                );
+            }
+            shapes += 1;
+        }
+    }
+    assert!(shapes >= 10, "only {shapes} shapes fit the adapter");
+    // Shapes that are not powers of two, or exceed the adapter, are refused.
+    for bad in [(96, 1), (cap * 2, 1), (64, 3), (64, 128)] {
+        let err = g.set_dense_shape(Some(bad)).unwrap_err().to_string();
+        assert!(err.contains("power of two"), "{bad:?}: {err}");
+    }
+}
+
+#[test]
 fn step_activation_on_the_gpu() {
     // A binary unit: inputs kept away from the threshold so that f32 and
     // f64 take the same branch; then the runs agree to rounding.

@@ -11,6 +11,7 @@ use crate::model::{Activation, Dynamics};
 use crate::real::{c, f, Real};
 use crate::rng::{self, Stream};
 use rayon::prelude::*;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Element loops shorter than this stay on one thread.
@@ -54,22 +55,30 @@ impl Backend for CpuBackend {
         for t in trials {
             check_trial(experiment, t)?;
         }
-        let one = |t: &Trial| match experiment.simulation.precision {
-            Precision::F64 => run_trial::<f64>(experiment, t, &mut |_| {}),
-            Precision::F32 => run_trial::<f32>(experiment, t, &mut |_| {}),
-        };
-        if trials.len() == 1 {
-            let r = match experiment.simulation.precision {
-                Precision::F64 => run_trial::<f64>(experiment, &trials[0], progress),
-                Precision::F32 => run_trial::<f32>(experiment, &trials[0], progress),
-            };
-            return Ok(vec![r]);
-        }
-        // Independent trials: one per core.
-        let out: Vec<Recording> = trials.par_iter().map(one).collect();
-        progress(experiment.simulation.steps);
-        Ok(out)
+        Ok(match experiment.simulation.precision {
+            Precision::F64 => run_batch::<f64>(experiment, trials, progress),
+            Precision::F32 => run_batch::<f32>(experiment, trials, progress),
+        })
     }
+}
+
+/// Runs `trials` in precision `T`, all sharing one copy of M: one trial
+/// with progress, or independent trials one per core.
+fn run_batch<T: Real>(
+    experiment: &Experiment,
+    trials: &[Trial],
+    progress: &mut dyn FnMut(u64),
+) -> Vec<Recording> {
+    let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    if let [trial] = trials {
+        return vec![run_trial_with(experiment, trial, op, progress)];
+    }
+    let out = trials
+        .par_iter()
+        .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}))
+        .collect();
+    progress(experiment.simulation.steps);
+    out
 }
 
 /// Checks a trial's initial state and scales.
@@ -102,8 +111,8 @@ pub fn check_trial(experiment: &Experiment, t: &Trial) -> Result<()> {
 /// The drive D(x) of the equation tau dx/dt = -x + D(x):
 /// D = F(h + M x) for rate dynamics, h + M F(x) for current dynamics.
 pub struct Drive<T> {
-    /// M.
-    pub op: Operator<T>,
+    /// M, shared by the trials of a batch.
+    pub op: Arc<Operator<T>>,
     m_scale: T,
     activation: Activation,
     dynamics: Dynamics,
@@ -112,11 +121,11 @@ pub struct Drive<T> {
 }
 
 impl<T: Real> Drive<T> {
-    /// The drive of `experiment`'s network.
-    pub fn new(experiment: &Experiment) -> Self {
+    /// The drive of `experiment`'s network, with M built as `op`.
+    pub fn new(experiment: &Experiment, op: Arc<Operator<T>>) -> Self {
         let net = &experiment.network;
         Drive {
-            op: Operator::new(&net.weights),
+            op,
             m_scale: T::one(),
             activation: net.activation,
             dynamics: net.dynamics,
@@ -226,8 +235,9 @@ pub struct Stepper<T> {
 }
 
 impl<T: Real> Stepper<T> {
-    /// A stepper for `experiment`, with `trial`'s noise stream and scale of M.
-    pub fn new(experiment: &Experiment, trial: &Trial) -> Self {
+    /// A stepper for `experiment`, with `trial`'s noise stream and scale of
+    /// M, stepping with the operator `op` (M of `experiment`'s network).
+    pub fn new(experiment: &Experiment, trial: &Trial, op: Arc<Operator<T>>) -> Self {
         let n = experiment.network.n;
         let sim = &experiment.simulation;
         let a = sim.dt / experiment.network.tau;
@@ -239,7 +249,7 @@ impl<T: Real> Stepper<T> {
                 Vec::new()
             }
         };
-        let mut drive = Drive::new(experiment);
+        let mut drive = Drive::new(experiment, op);
         drive.m_scale = c(trial.m_scale);
         Stepper {
             drive,
@@ -333,6 +343,17 @@ pub fn run_trial<T: Real>(
     trial: &Trial,
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
+    let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    run_trial_with(experiment, trial, op, progress)
+}
+
+/// [`run_trial`] with M already built as `op`.
+fn run_trial_with<T: Real>(
+    experiment: &Experiment,
+    trial: &Trial,
+    op: Arc<Operator<T>>,
+    progress: &mut dyn FnMut(u64),
+) -> Recording {
     let n = experiment.network.n;
     let sim = &experiment.simulation;
     let metrics = Metrics::new(&experiment.network);
@@ -343,7 +364,7 @@ pub fn run_trial<T: Real>(
 
     let mut x: Vec<T> = trial.initial(experiment).iter().map(|&v| c(v)).collect();
     let mut inputs = InputSchedule::<T>::new(experiment, trial.h_scale);
-    let mut stepper = Stepper::<T>::new(experiment, trial);
+    let mut stepper = Stepper::<T>::new(experiment, trial, op);
     let mut v = vec![T::zero(); n];
     let mut mv = if metrics.needs_mv() {
         vec![T::zero(); n]

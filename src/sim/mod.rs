@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod matvec;
 pub mod operator;
 
 use crate::error::{Error, Result};

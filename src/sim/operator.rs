@@ -83,6 +83,17 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
+/// y = M x for a row-major M with `n` columns, a [`dot`] per row (rows in
+/// parallel for large M): the reference loop, used in f64.
+pub fn dense_matvec<T: Real>(m: &[T], n: usize, x: &[T], y: &mut [T]) {
+    let row = |(i, yi): (usize, &mut T)| *yi = dot(&m[i * n..(i + 1) * n], x);
+    if m.len() >= PARALLEL_WORK {
+        y.par_iter_mut().enumerate().for_each(row);
+    } else {
+        y.iter_mut().enumerate().for_each(row);
+    }
+}
+
 /// A long dot product, split into chunks (in parallel for large N).
 pub fn long_dot<T: Real>(a: &[T], b: &[T]) -> T {
     if a.len() >= PARALLEL_WORK {
@@ -129,7 +140,13 @@ impl<T: Real> Operator<T> {
     pub fn new(weights: &Weights) -> Self {
         let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
         match weights {
-            Weights::Dense { n, m } => Operator::Dense { n: *n, m: cv(m) },
+            Weights::Dense { n, m } => {
+                // M is streamed every step: back it with huge pages.
+                let mut entries = Vec::with_capacity(m.len());
+                super::matvec::advise_huge_pages(&entries);
+                entries.par_extend(m.par_iter().map(|&x| c::<T>(x)));
+                Operator::Dense { n: *n, m: entries }
+            }
             Weights::Diagonal { values } => Operator::Diagonal { d: cv(values) },
             Weights::Ring {
                 n,
@@ -179,14 +196,7 @@ impl<T: Real> Operator<T> {
     /// y = M x. `proj` is scratch space for the projections.
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
         match self {
-            Operator::Dense { n, m } => {
-                let row = |(i, yi): (usize, &mut T)| *yi = dot(&m[i * n..(i + 1) * n], x);
-                if n * n >= PARALLEL_WORK {
-                    y.par_iter_mut().enumerate().for_each(row);
-                } else {
-                    y.iter_mut().enumerate().for_each(row);
-                }
-            }
+            Operator::Dense { n, m } => T::matvec(m, *n, x, y),
             Operator::Diagonal { d } => {
                 for ((yi, di), xi) in y.iter_mut().zip(d).zip(x) {
                     *yi = *di * *xi;

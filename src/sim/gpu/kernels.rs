@@ -33,8 +33,9 @@ pub const SOURCES: [(&str, &str); 3] = [
     ("metrics", METRICS_SOURCE),
 ];
 
-/// Most threads per workgroup of `dense_step`: a row of vec4 loads gains
-/// nothing from more lanes, and 256 is what every WebGPU adapter allows.
+/// Most threads per workgroup of `dense_step` on a hardware GPU: a row of
+/// vec4 loads gains nothing from more lanes, and 256 is what every WebGPU
+/// adapter allows.
 pub const DENSE_MAX_WORKGROUP: u32 = 256;
 /// Trials per workgroup of `dense_step` (`DENSE_TILE`): each M element is
 /// read once per tile of trials.
@@ -45,26 +46,69 @@ pub const STRUCTURED_WORKGROUP: u32 = 256;
 /// `metric_partial` (`METRIC_CHUNK`).
 pub const PROJECT_CHUNK: u32 = 4096;
 
-/// The shape of `dense_step` for N neurons on an adapter with `limits`:
-/// (threads per workgroup, rows per workgroup), both powers of two, for the
-/// override constants `DENSE_WORKGROUP` and `DENSE_ROWS`. The workgroup is as
-/// large as the adapter allows (up to [`DENSE_MAX_WORKGROUP`], within its
-/// invocation and workgroup-memory limits); each row gets enough lanes for
-/// about four vec4 loads per thread (at least 32), so that short rows share
-/// a workgroup instead of leaving most of its threads idle.
-pub fn dense_shape(limits: &wgpu::Limits, n: usize) -> (u32, u32) {
-    let cap = DENSE_MAX_WORKGROUP
-        .min(limits.max_compute_workgroup_size_x)
-        .min(limits.max_compute_invocations_per_workgroup)
-        .min(limits.max_compute_workgroup_storage_size / (4 * DENSE_TILE))
-        .max(1);
-    let workgroup = 1u32 << (31 - cap.leading_zeros());
+/// The shape of `dense_step` for N neurons on an adapter with `limits` of
+/// kind `device`: (threads per workgroup, rows per workgroup), both powers
+/// of two, for the override constants `DENSE_WORKGROUP` and `DENSE_ROWS`.
+///
+/// Hardware GPUs: the workgroup is as large as the adapter allows (up to
+/// [`DENSE_MAX_WORKGROUP`], within its invocation and workgroup-memory
+/// limits); each row gets enough lanes for about four vec4 loads per thread
+/// (at least 32, a warp), so that short rows share a workgroup instead of
+/// leaving most of its threads idle. No datacenter GPU has timed this
+/// choice yet: `attractor bench --backend gpu --operator dense --tune`
+/// times every shape on the adapter at hand.
+///
+/// Software adapters (llvmpipe, which runs a workgroup as SIMD loops on the
+/// CPU, where each step of the tree reduction costs a barrier): 512 threads
+/// and 16 lanes per row, as measured by `attractor bench --backend gpu
+/// --operator dense --tune --n 1024 --n 2048` on llvmpipe (LLVM 15, 256
+/// bits) on a 2-core AMD EPYC VM, seconds per step (B = 1):
+///
+/// | shape (threads x rows) | lanes/row | N = 1024 | N = 2048 |
+/// |---|---|---|---|
+/// | 512x32  | 16  | 3.77e-3 | 1.12e-2 |
+/// | 256x16  | 16  | 4.50e-3 | 1.39e-2 |
+/// | 128x8   | 16  | 5.21e-3 | 1.24e-2 |
+/// | 1024x64 | 16  | 4.61e-3 | 1.46e-2 |
+/// | 512x16  | 32  | 7.22e-3 | 2.01e-2 |
+/// | 256x4   | 64  | 1.25e-2 | 3.94e-2 |
+/// | 256x2   | 128 | 2.58e-2 | 5.45e-2 |
+/// | 256x1   | 256 | 5.25e-2 | 1.08e-1 |
+///
+/// Fewer lanes per row won at every workgroup size (the shape the hardware
+/// rule picks, 256x4 and 256x2, was 3.3 and 4.9 times slower).
+pub fn dense_shape(limits: &wgpu::Limits, n: usize, device: wgpu::DeviceType) -> (u32, u32) {
+    let cap = dense_workgroup_cap(limits);
+    if device == wgpu::DeviceType::Cpu {
+        let workgroup = cap.min(SOFTWARE_DENSE_WORKGROUP);
+        return (workgroup, (workgroup / SOFTWARE_DENSE_LANES).max(1));
+    }
+    let workgroup = cap.min(DENSE_MAX_WORKGROUP);
     let vec4s = n.div_ceil(4) as u32;
     let lanes = (vec4s / 4)
         .max(1)
         .next_power_of_two()
         .clamp(32.min(workgroup), workgroup);
     (workgroup, workgroup / lanes)
+}
+
+/// Threads per workgroup of `dense_step` on a software adapter (measured:
+/// see [`dense_shape`]).
+pub const SOFTWARE_DENSE_WORKGROUP: u32 = 512;
+/// Lanes per row of `dense_step` on a software adapter (measured: see
+/// [`dense_shape`]).
+pub const SOFTWARE_DENSE_LANES: u32 = 16;
+
+/// The largest power-of-two workgroup `dense_step` can have on an adapter
+/// with `limits` (threads, invocations and workgroup memory for the tile's
+/// partial sums).
+pub fn dense_workgroup_cap(limits: &wgpu::Limits) -> u32 {
+    let cap = limits
+        .max_compute_workgroup_size_x
+        .min(limits.max_compute_invocations_per_workgroup)
+        .min(limits.max_compute_workgroup_storage_size / (4 * DENSE_TILE))
+        .max(1);
+    1u32 << (31 - cap.leading_zeros())
 }
 
 /// `stage` values of [`StepParams`].
@@ -230,17 +274,28 @@ mod tests {
     #[test]
     fn dense_shape_fits_rows_to_lanes() {
         let limits = wgpu::Limits::default();
+        let gpu = wgpu::DeviceType::DiscreteGpu;
         // Long rows: one row per 256-thread workgroup.
-        assert_eq!(dense_shape(&limits, 16384), (256, 1));
+        assert_eq!(dense_shape(&limits, 16384, gpu), (256, 1));
         // 512 neurons = 128 vec4s: 32 lanes per row, 8 rows per workgroup.
-        assert_eq!(dense_shape(&limits, 512), (256, 8));
-        assert_eq!(dense_shape(&limits, 1), (256, 8));
+        assert_eq!(dense_shape(&limits, 512, gpu), (256, 8));
+        assert_eq!(dense_shape(&limits, 1, gpu), (256, 8));
+        // Software adapters: 16 lanes per row, as measured; within the
+        // default limits (256 threads) the workgroup shrinks.
+        let cpu = wgpu::DeviceType::Cpu;
+        assert_eq!(dense_shape(&limits, 16384, cpu), (256, 16));
+        let roomy = wgpu::Limits {
+            max_compute_workgroup_size_x: 1024,
+            max_compute_invocations_per_workgroup: 1024,
+            ..limits.clone()
+        };
+        assert_eq!(dense_shape(&roomy, 16384, cpu), (512, 32));
         // A small adapter: the workgroup shrinks to a power of two within its limits.
         let small = wgpu::Limits {
             max_compute_workgroup_size_x: 96,
             ..wgpu::Limits::downlevel_defaults()
         };
-        let (wg, rows) = dense_shape(&small, 100_000);
+        let (wg, rows) = dense_shape(&small, 100_000, gpu);
         assert_eq!((wg, rows), (64, 1));
     }
 

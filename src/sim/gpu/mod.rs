@@ -35,6 +35,7 @@ const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct GpuBackend {
     ctx: GpuContext,
     binding_limit: Option<u64>,
+    dense_shape: Option<(u32, u32)>,
 }
 
 impl GpuBackend {
@@ -43,6 +44,7 @@ impl GpuBackend {
         Ok(GpuBackend {
             ctx: GpuContext::new()?,
             binding_limit: None,
+            dense_shape: None,
         })
     }
 
@@ -51,6 +53,7 @@ impl GpuBackend {
         Ok(GpuBackend {
             ctx: GpuContext::with_adapter(adapter)?,
             binding_limit: None,
+            dense_shape: None,
         })
     }
 
@@ -60,6 +63,52 @@ impl GpuBackend {
     pub fn with_binding_limit(mut self, bytes: u64) -> Self {
         self.binding_limit = Some(bytes);
         self
+    }
+
+    /// Runs the dense kernel with `shape` = (threads per workgroup, rows per
+    /// workgroup) instead of [`kernels::dense_shape`]'s choice (what
+    /// `attractor bench --tune` measures); `None` restores the choice. Both
+    /// must be powers of two, with rows <= threads / [`kernels::DENSE_TILE`]
+    /// and the workgroup within the adapter's limits.
+    pub fn set_dense_shape(&mut self, shape: Option<(u32, u32)>) -> Result<()> {
+        if let Some((workgroup, rows)) = shape {
+            let cap = kernels::dense_workgroup_cap(&self.ctx.device.limits());
+            if !workgroup.is_power_of_two() || workgroup > cap {
+                return Err(Error::invalid(
+                    "dense workgroup",
+                    workgroup,
+                    format!("a power of two up to {cap} on {}", self.ctx.summary.name),
+                ));
+            }
+            // Each row needs a lane per trial of a tile to write the tile's results.
+            let most = (workgroup / kernels::DENSE_TILE).max(1);
+            if !rows.is_power_of_two() || rows > most {
+                return Err(Error::invalid(
+                    "dense rows per workgroup",
+                    rows,
+                    format!(
+                        "a power of two up to {most} (the workgroup of {workgroup} over \
+                         {} trials per tile)",
+                        kernels::DENSE_TILE
+                    ),
+                ));
+            }
+        }
+        self.dense_shape = shape;
+        Ok(())
+    }
+
+    /// The dense kernel's (threads per workgroup, rows per workgroup) for N
+    /// neurons: the shape set by [`Self::set_dense_shape`], else
+    /// [`kernels::dense_shape`]'s choice.
+    pub fn dense_shape(&self, n: usize) -> (u32, u32) {
+        self.dense_shape.unwrap_or_else(|| {
+            kernels::dense_shape(
+                &self.ctx.device.limits(),
+                n,
+                self.ctx.adapter.get_info().device_type,
+            )
+        })
     }
 
     /// The context (device, queue, adapter).
@@ -89,7 +138,14 @@ impl Backend for GpuBackend {
         if trials.is_empty() {
             return Ok(Vec::new());
         }
-        Run::new(&self.ctx, experiment, trials, self.binding_limit)?.execute(progress)
+        Run::new(
+            &self.ctx,
+            experiment,
+            trials,
+            self.binding_limit,
+            self.dense_shape,
+        )?
+        .execute(progress)
     }
 }
 
@@ -162,6 +218,7 @@ impl<'a> Run<'a> {
         exp: &'a Experiment,
         trials: &'a [Trial],
         binding_limit: Option<u64>,
+        dense_shape: Option<(u32, u32)>,
     ) -> Result<Self> {
         let net = &exp.network;
         let n = net.n;
@@ -335,7 +392,9 @@ impl<'a> Run<'a> {
         };
         let layout = kernels::layout(&ctx.device, family);
         let metrics_layout = kernels::layout(&ctx.device, Family::Metrics);
-        let (dense_workgroup, dense_rows) = kernels::dense_shape(&limits, n);
+        let (dense_workgroup, dense_rows) = dense_shape.unwrap_or_else(|| {
+            kernels::dense_shape(&limits, n, ctx.adapter.get_info().device_type)
+        });
         let build = |layout: &wgpu::BindGroupLayout,
                      source: &str,
                      label: &str,

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Measures everything BENCHMARKS.md reports, on this machine, in one run:
+# `attractor bench` at its default sizes (with the plot), the CPU's dense
+# step at N = 8192, the GPU goals' cases when a hardware GPU is present
+# (dense N = 16384 at B = 1 and 64, N = 512, ring N = 10^7, the dense
+# kernel's shapes), and the peers in benches/peers (numpy; PyTorch where it
+# is installed) on the same machine in the same run.
+#
+#   bash scripts/bench.sh [OUT]      (OUT defaults to bench-results)
+#
+# Every case is one JSON line in OUT/bench.jsonl; tables go to the terminal.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench-results}
+mkdir -p "$out"
+cargo build --release --quiet
+bin=target/release/attractor
+jsonl="$out/bench.jsonl"
+: >"$jsonl"
+
+log() { echo "== $*" >&2; }
+bench() { "$bin" bench --json "$@" | tee -a "$jsonl"; }
+
+log "machine: $(uname -m), $(nproc) threads, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- || true)"
+"$bin" devices | tee "$out/devices.txt" >&2
+
+log "attractor bench (default sizes)"
+bench --plot "$out/bench.png"
+log "CPU dense N = 8192"
+bench --backend cpu --operator dense --n 8192
+
+if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; then
+  log "hardware GPU: the goal cases"
+  bench --backend gpu --operator dense --n 512 --n 16384
+  bench --backend gpu --operator dense --n 16384 --batch 64
+  bench --backend gpu --operator ring --n 10000000
+  bench --backend gpu --operator dense --n 4096 --n 16384 --tune
+fi
+
+if python3 -c 'import numpy' 2>/dev/null; then
+  log "peer: numpy"
+  python3 benches/peers/numpy_step.py --n 1024 4096 8192 --steps 200 | tee -a "$jsonl"
+  # A shared machine's memory bandwidth drifts within seconds, so the dense
+  # N = 8192 comparison alternates the two, 7 times each, and compares
+  # medians.
+  log "CPU dense N = 8192 against numpy, alternating"
+  alt="$out/alternating.jsonl"
+  : >"$alt"
+  for _ in 1 2 3 4 5 6 7; do
+    "$bin" bench --json --backend cpu --operator dense --n 8192 --reps 3 >>"$alt"
+    python3 benches/peers/numpy_step.py --n 8192 --steps 50 >>"$alt"
+  done
+  python3 - "$alt" <<'PY' | tee -a "$jsonl"
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ours = [r["seconds_per_step"] for r in rows if "backend" in r]
+peer = [r["seconds_per_step"] for r in rows if r.get("peer") == "numpy"]
+frac = [r["fraction_of_bandwidth"] for r in rows if "backend" in r]
+print(json.dumps({"comparison": "cpu dense 8192 vs numpy, alternating", "runs": len(ours),
+                  "attractor_median_seconds_per_step": statistics.median(ours),
+                  "numpy_median_seconds_per_step": statistics.median(peer),
+                  "attractor_median_fraction_of_bandwidth": statistics.median(frac),
+                  "attractor_seconds_per_step": ours, "numpy_seconds_per_step": peer}))
+PY
+else
+  log "numpy is not installed (pip install numpy): no CPU peer"
+fi
+if python3 -c 'import torch' 2>/dev/null; then
+  log "peer: PyTorch"
+  python3 benches/peers/torch_step.py --n 512 4096 16384 | tee -a "$jsonl"
+  python3 benches/peers/torch_step.py --n 16384 --batch 64 | tee -a "$jsonl"
+else
+  log "PyTorch is not installed: no GPU peer"
+fi
+log "results: $jsonl"
