@@ -28,12 +28,15 @@ log "attractor bench (default sizes)"
 bench --plot "$out/bench.png"
 log "CPU dense N = 8192"
 bench --backend cpu --operator dense --n 8192
+log "CPU ring: time per step against N"
+bench --backend cpu --operator ring --n 16384 --n 65536 --n 262144 --n 1048576 --n 4194304 \
+  --plot "$out/ring_scaling.png"
 
 if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; then
   log "hardware GPU: the goal cases"
   bench --backend gpu --operator dense --n 512 --n 16384
   bench --backend gpu --operator dense --n 16384 --batch 64
-  bench --backend gpu --operator ring --n 10000000
+  bench --backend gpu --operator ring --n 65536 --n 1048576 --n 10000000
   bench --backend gpu --operator dense --n 4096 --n 16384 --tune
 fi
 

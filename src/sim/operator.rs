@@ -111,19 +111,49 @@ pub fn long_dot<T: Real>(a: &[T], b: &[T]) -> T {
     }
 }
 
+/// The ring's three projections [sum x, cos · x, sin · x] in one pass over
+/// x, chunked as [`long_sum`] and [`long_dot`] (and equal to them bit for
+/// bit: the same chunks, each chunk's sums added in order).
+pub fn ring_projections<T: Real>(x: &[T], cos: &[T], sin: &[T]) -> [T; 3] {
+    let chunk = |((xc, cc), sc): ((&[T], &[T]), &[T])| [chunk_sum(xc), dot(cc, xc), dot(sc, xc)];
+    let parts: Vec<[T; 3]> = if x.len() >= PARALLEL_WORK {
+        x.par_chunks(CHUNK)
+            .zip(cos.par_chunks(CHUNK))
+            .zip(sin.par_chunks(CHUNK))
+            .map(chunk)
+            .collect()
+    } else {
+        x.chunks(CHUNK)
+            .zip(cos.chunks(CHUNK))
+            .zip(sin.chunks(CHUNK))
+            .map(chunk)
+            .collect()
+    };
+    let mut total = [T::zero(); 3];
+    for p in parts {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t = *t + v;
+        }
+    }
+    total
+}
+
+/// The sum of one chunk, eight accumulators.
+fn chunk_sum<T: Real>(x: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let ch = x.chunks_exact(8);
+    let r: T = ch.remainder().iter().copied().sum();
+    for w in ch {
+        for k in 0..8 {
+            acc[k] = acc[k] + w[k];
+        }
+    }
+    acc.iter().copied().sum::<T>() + r
+}
+
 /// A long sum, chunked as [`long_dot`].
 pub fn long_sum<T: Real>(a: &[T]) -> T {
-    let sum = |x: &[T]| -> T {
-        let mut acc = [T::zero(); 8];
-        let ch = x.chunks_exact(8);
-        let r: T = ch.remainder().iter().copied().sum();
-        for w in ch {
-            for k in 0..8 {
-                acc[k] = acc[k] + w[k];
-            }
-        }
-        acc.iter().copied().sum::<T>() + r
-    };
+    let sum = chunk_sum::<T>;
     if a.len() >= PARALLEL_WORK {
         a.par_chunks(CHUNK)
             .map(sum)
@@ -210,9 +240,10 @@ impl<T: Real> Operator<T> {
                 sin,
             } => {
                 let s = c::<T>(2.0 / *n as f64);
-                let a0 = -s * *lambda0 * long_sum(x);
-                let a1 = s * *lambda1 * long_dot(cos, x);
-                let a2 = s * *lambda1 * long_dot(sin, x);
+                let [sum, dc, ds] = ring_projections(x, cos, sin);
+                let a0 = -s * *lambda0 * sum;
+                let a1 = s * *lambda1 * dc;
+                let a2 = s * *lambda1 * ds;
                 let body = |((yi, ci), si): ((&mut T, &T), &T)| *yi = a0 + a1 * *ci + a2 * *si;
                 if *n >= PARALLEL_WORK {
                     y.par_iter_mut()
@@ -265,6 +296,27 @@ impl<T: Real> Operator<T> {
             y.par_chunks_mut(CHUNK).enumerate().for_each(body);
         } else {
             y.chunks_mut(CHUNK).enumerate().for_each(body);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused ring projections are the three separate long reductions,
+    /// bit for bit, below and above the parallel threshold and at lengths
+    /// that are not multiples of the chunk.
+    #[test]
+    fn ring_projections_equal_the_separate_reductions() {
+        for n in [7usize, 4096, 70_001, 300_000] {
+            let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+            let cos: Vec<f32> = (0..n).map(|i| theta(i, n).cos() as f32).collect();
+            let sin: Vec<f32> = (0..n).map(|i| theta(i, n).sin() as f32).collect();
+            let [s, dc, ds] = ring_projections(&x, &cos, &sin);
+            assert_eq!(s.to_bits(), long_sum(&x).to_bits(), "sum, n = {n}");
+            assert_eq!(dc.to_bits(), long_dot(&cos, &x).to_bits(), "cos, n = {n}");
+            assert_eq!(ds.to_bits(), long_dot(&sin, &x).to_bits(), "sin, n = {n}");
         }
     }
 }
