@@ -634,6 +634,7 @@ pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<
             .configure_mesh()
             .x_desc("N (neurons)")
             .y_desc("seconds per step")
+            .x_label_formatter(&|x| format!("{x:.0e}"))
             .y_label_formatter(&|y| format!("{y:.0e}"))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -644,7 +645,9 @@ pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                 .map_err(|e| e.to_string())?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(|e| e.to_string())?;

@@ -310,7 +310,9 @@ mod tests {
     #[test]
     fn ring_projections_equal_the_separate_reductions() {
         for n in [7usize, 4096, 70_001, 300_000] {
-            let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+            let x: Vec<f32> = (0..n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect();
             let cos: Vec<f32> = (0..n).map(|i| theta(i, n).cos() as f32).collect();
             let sin: Vec<f32> = (0..n).map(|i| theta(i, n).sin() as f32).collect();
             let [s, dc, ds] = ring_projections(&x, &cos, &sin);
