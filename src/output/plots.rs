@@ -17,8 +17,21 @@ where
     DB: DrawingBackend + 'a,
     CT: plotters::coord::CoordTranslate,
 {
+    legend_at(chart, SeriesLabelPosition::MiddleRight)
+}
+
+/// [`legend`] at `position`.
+fn legend_at<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
     chart
         .configure_series_labels()
+        .position(position)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
@@ -627,7 +640,8 @@ pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<
             .y_label_area_size(80)
             .build_cartesian_2d(
                 (x0 / 1.5..x1 * 1.5).log_scale(),
-                (y0 / 2.0..y1 * 2.0).log_scale(),
+                // Room above the data for the legend.
+                (y0 / 2.0..y1 * 30.0).log_scale(),
             )
             .map_err(|e| e.to_string())?;
         chart
@@ -652,7 +666,7 @@ pub fn bench_plot(path: &Path, results: &[crate::bench::BenchResult]) -> Result<
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(|e| e.to_string())?;
         }
-        legend(&mut chart)?;
+        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     })
 }
