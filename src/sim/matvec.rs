@@ -92,9 +92,10 @@ pub fn portable_rows(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// The sum of `v`, read at the speed of memory: the kernel behind the CPU
-/// bandwidth `attractor bench` measures (same loads and accumulator count as
-/// the product's, without the multiplications).
+/// The sum of `v`, read at the speed of memory (AVX2: eight 8-lane
+/// accumulators over one sequential stream): the kernel behind the CPU
+/// bandwidth `attractor bench` measures, a plain streaming read with no
+/// arithmetic to wait for.
 pub fn sum_f32(v: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if simd_available() {
