@@ -8,13 +8,17 @@
 #
 #   bash scripts/bench.sh [OUT]      (OUT defaults to bench-results)
 #
-# Every case is one JSON line in OUT/bench.jsonl; tables go to the terminal.
+# Every case is one JSON line in OUT/bench.jsonl. The script builds the
+# release binary with cargo; on a machine without a Rust toolchain, copy a
+# release build there and name it in ATTRACTOR_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-results}
 mkdir -p "$out"
-cargo build --release --quiet
-bin=target/release/attractor
+if [ -z "${ATTRACTOR_BIN:-}" ]; then
+  cargo build --release --quiet
+fi
+bin=${ATTRACTOR_BIN:-target/release/attractor}
 jsonl="$out/bench.jsonl"
 : >"$jsonl"
 
