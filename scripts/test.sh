@@ -24,6 +24,8 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The API docs build without broken links.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 # The benchmarks at their smallest sizes, as a smoke test that they work.
 ATTRACTOR_BENCH_SMALL=1 cargo bench --bench step -- --test
 cargo test

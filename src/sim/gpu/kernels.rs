@@ -159,7 +159,7 @@ pub struct StepParams {
     pub n_epochs: u32,
     /// R of a structured operator.
     pub rank: u32,
-    /// 1 if diag[i] u[i] is added.
+    /// 1 if `diag[i] u[i]` is added.
     pub has_diag: u32,
     /// Workgroups of the projection and metric passes.
     pub n_groups: u32,
