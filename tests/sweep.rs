@@ -433,19 +433,22 @@ fn bad_sweep_files_fail_before_anything_runs() {
     }
 }
 
+/// Runs examples/sweeps/`name` on the CPU; returns its output folder and a
+/// reader of its summary.csv.
+fn example_sweep(name: &str) -> (tempfile::TempDir, csv::Reader<std::fs::File>) {
+    let out = tempfile::tempdir().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/sweeps")
+        .join(name);
+    let o = sweep(&path, out.path(), &["--backend", "cpu"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = csv::Reader::from_path(out.path().join("summary.csv")).unwrap();
+    (out, r)
+}
+
 #[test]
 fn example_ring_sweep_shows_diffusion_slowing_with_n() {
-    let out = tempfile::tempdir().unwrap();
-    let o = sweep(
-        Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/sweeps/ring_retention.toml"
-        )),
-        out.path(),
-        &["--backend", "cpu"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let mut r = csv::Reader::from_path(out.path().join("summary.csv")).unwrap();
+    let (_out, mut r) = example_sweep("ring_retention.toml");
     let s: Vec<Vec<String>> = r
         .records()
         .map(|x| x.unwrap().iter().map(String::from).collect())
@@ -467,18 +470,8 @@ fn example_ring_sweep_shows_diffusion_slowing_with_n() {
 
 #[test]
 fn example_capacity_sweep_collapses_above_0_14() {
-    let out = tempfile::tempdir().unwrap();
-    let o = sweep(
-        Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/sweeps/hopfield_capacity.toml"
-        )),
-        out.path(),
-        &["--backend", "cpu"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let (out, mut r) = example_sweep("hopfield_capacity.toml");
     assert!(out.path().join("finals.png").exists());
-    let mut r = csv::Reader::from_path(out.path().join("summary.csv")).unwrap();
     let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     let (pc, mc) = (
         h.iter()

@@ -38,6 +38,37 @@ where
         .map_err(|e| e.to_string())
 }
 
+/// One panel of a stacked figure: f64 axes over `x` × `y` on `area`, mesh
+/// and axis labels drawn.
+fn panel<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<
+    ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    String,
+> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
 /// Registers the bundled font once (plots need no system fonts).
 fn fonts() {
     static ONCE: Once = Once::new();
@@ -255,18 +286,7 @@ pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()
                 cols.iter()
                     .flat_map(|&k| rec.metrics.iter().map(move |r| r[k])),
             );
-            let mut chart = ChartBuilder::on(&area)
-                .margin(8)
-                .x_label_area_size(35)
-                .y_label_area_size(70)
-                .build_cartesian_2d(t0..t1, lo..hi)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("t (s)")
-                .y_desc(name.as_str())
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let mut chart = panel(&area, t0..t1, lo..hi, "t (s)", name)?;
             for (j, &k) in cols.iter().enumerate() {
                 let color = Palette99::pick(j).to_rgba();
                 let s = chart
@@ -491,18 +511,7 @@ pub fn sweep_retention(
                 .map(|p| p.values.get(ki).map_or(p.point as f64, |v| num(v, p.point)))
                 .collect();
             let (x0, x1) = range(xs.iter().copied());
-            let mut chart = ChartBuilder::on(area)
-                .margin(8)
-                .x_label_area_size(35)
-                .y_label_area_size(70)
-                .build_cartesian_2d(x0..x1, 0.0..top)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc(key.as_str())
-                .y_desc("retention (s)")
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let mut chart = panel(area, x0..x1, 0.0..top, &key, "retention (s)")?;
             // Group by the other keys' values.
             let groups = groups_except(keys, s, ki);
             for (gi, (label, idx)) in groups.iter().enumerate() {
@@ -706,18 +715,7 @@ pub fn sweep_finals(
                 let vals: Vec<(f64, f64)> =
                     s.iter().map(|p| (p.finals[mi].1, p.finals[mi].2)).collect();
                 let (y0, y1) = range(vals.iter().flat_map(|(m, d)| [m - d, m + d]));
-                let mut chart = ChartBuilder::on(&area)
-                    .margin(8)
-                    .x_label_area_size(35)
-                    .y_label_area_size(70)
-                    .build_cartesian_2d(x0..x1, y0..y1)
-                    .map_err(|e| e.to_string())?;
-                chart
-                    .configure_mesh()
-                    .x_desc(key.as_str())
-                    .y_desc(name.as_str())
-                    .draw()
-                    .map_err(|e| e.to_string())?;
+                let mut chart = panel(&area, x0..x1, y0..y1, &key, name)?;
                 let groups = groups_except(keys, s, 0);
                 for (gi, (label, idx)) in groups.iter().enumerate() {
                     let color = Palette99::pick(gi).to_rgba();

@@ -14,12 +14,11 @@
 //! Each row's sum is computed by one thread in a fixed order, so the result
 //! does not depend on how rayon splits the rows.
 
+use super::operator::PARALLEL_WORK;
 use rayon::prelude::*;
 
 /// Rows a rayon task computes (a multiple of 4).
 pub const ROWS_PER_TASK: usize = 64;
-/// Products smaller than this many multiply-adds stay on one thread.
-const PARALLEL_WORK: usize = 1 << 16;
 
 /// y = M x for row-major M with `n` columns and `y.len()` rows.
 ///
@@ -28,9 +27,10 @@ const PARALLEL_WORK: usize = 1 << 16;
 pub fn matvec_f32(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
     assert_eq!(m.len(), y.len() * n, "M has y.len() rows of n columns");
     assert_eq!(x.len(), n, "x has n entries");
+    let simd = simd_available();
     let block = |(k, yb): (usize, &mut [f32])| {
         let rows = &m[k * ROWS_PER_TASK * n..][..yb.len() * n];
-        rows_f32(rows, n, x, yb);
+        rows_f32(simd, rows, n, x, yb);
     };
     if m.len() >= PARALLEL_WORK {
         y.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(block);
@@ -39,15 +39,16 @@ pub fn matvec_f32(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// y = M x for consecutive rows, on this thread, with the fastest kernel the
-/// CPU supports.
-fn rows_f32(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
+/// y = M x for consecutive rows, on this thread: the AVX2 + FMA kernel when
+/// `simd` (the value of [`simd_available`]), else the portable one.
+fn rows_f32(simd: bool, m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if simd_available() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+    if simd {
+        // SAFETY: `simd` says the CPU supports AVX2 and FMA.
         unsafe { x86::rows(m, n, x, y) };
         return;
     }
+    let _ = simd;
     portable_rows(m, n, x, y);
 }
 

@@ -7,7 +7,7 @@ use crate::real::{c, Real};
 use rayon::prelude::*;
 
 /// Work below this many multiply-adds stays on one thread.
-const PARALLEL_WORK: usize = 1 << 16;
+pub(crate) const PARALLEL_WORK: usize = 1 << 16;
 /// Chunk length of parallel and compensated reductions.
 const CHUNK: usize = 1 << 12;
 
@@ -153,15 +153,14 @@ fn chunk_sum<T: Real>(x: &[T]) -> T {
 
 /// A long sum, chunked as [`long_dot`].
 pub fn long_sum<T: Real>(a: &[T]) -> T {
-    let sum = chunk_sum::<T>;
     if a.len() >= PARALLEL_WORK {
         a.par_chunks(CHUNK)
-            .map(sum)
+            .map(chunk_sum)
             .collect::<Vec<T>>()
             .into_iter()
             .sum()
     } else {
-        a.chunks(CHUNK).map(sum).sum()
+        a.chunks(CHUNK).map(chunk_sum).sum()
     }
 }
 

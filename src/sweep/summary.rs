@@ -29,6 +29,18 @@ pub struct PointSummary {
     pub finals: Vec<(String, f64, f64)>,
 }
 
+/// Mean and sample standard deviation of `v` (mean 0 when empty, sd 0 for
+/// fewer than two values).
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    (m, sd)
+}
+
 fn parse(x: &str) -> f64 {
     match x {
         "inf" => f64::INFINITY,
@@ -75,18 +87,13 @@ pub fn summarize(
         .map(|(p, rs)| {
             let times: Vec<f64> = rs.iter().map(|r| parse(&r[ret])).collect();
             let finite: Vec<f64> = times.iter().copied().filter(|t| t.is_finite()).collect();
+            let (finite_mean, sd) = mean_sd(&finite);
             let mean = if times.iter().all(|t| t.is_nan()) {
                 f64::NAN // no retention rule, or every trial diverged
             } else if finite.is_empty() {
                 f64::INFINITY
             } else {
-                finite.iter().sum::<f64>() / finite.len() as f64
-            };
-            let sd = if finite.len() > 1 {
-                (finite.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (finite.len() - 1) as f64)
-                    .sqrt()
-            } else {
-                0.0
+                finite_mean
             };
             let drift_variance: Vec<(f64, f64)> = msd
                 .get(&p)
@@ -117,13 +124,7 @@ pub fn summarize(
                         .map(|r| parse(&r[c]))
                         .filter(|x| x.is_finite())
                         .collect();
-                    let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
-                    let sd = if v.len() > 1 {
-                        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64)
-                            .sqrt()
-                    } else {
-                        0.0
-                    };
+                    let (m, sd) = mean_sd(&v);
                     (header[c].clone(), m, sd)
                 })
                 .collect();
