@@ -4,7 +4,7 @@
 //! that way, as a smoke test, with `-- --test`). The GPU cases run when an
 //! adapter exists.
 
-use attractor::bench::{bytes_per_step, experiment, Operator};
+use attractor::bench::{bytes_per_step, experiment, OperatorKind};
 use attractor::sim::{cpu::CpuBackend, gpu::GpuBackend, Backend, Trial};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -12,15 +12,15 @@ fn small() -> bool {
     std::env::var("ATTRACTOR_BENCH_SMALL").is_ok_and(|v| v != "0")
 }
 
-fn sizes(op: Operator) -> Vec<usize> {
+fn sizes(op: OperatorKind) -> Vec<usize> {
     let small = small();
     match (op, small) {
-        (Operator::Dense, true) => vec![64],
-        (Operator::Dense, false) => vec![1024, 4096],
-        (Operator::Ring, true) => vec![1024],
-        (Operator::Ring, false) => vec![65536, 1 << 20],
-        (Operator::Hebbian, true) => vec![512],
-        (Operator::Hebbian, false) => vec![16384],
+        (OperatorKind::Dense, true) => vec![64],
+        (OperatorKind::Dense, false) => vec![1024, 4096],
+        (OperatorKind::Ring, true) => vec![1024],
+        (OperatorKind::Ring, false) => vec![65536, 1 << 20],
+        (OperatorKind::Hebbian, true) => vec![512],
+        (OperatorKind::Hebbian, false) => vec![16384],
     }
 }
 
@@ -28,7 +28,11 @@ fn sizes(op: Operator) -> Vec<usize> {
 const STEPS: u64 = 20;
 
 fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
-    for op in [Operator::Dense, Operator::Ring, Operator::Hebbian] {
+    for op in [
+        OperatorKind::Dense,
+        OperatorKind::Ring,
+        OperatorKind::Hebbian,
+    ] {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
         group.sample_size(10);
         for n in sizes(op) {

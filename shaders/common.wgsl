@@ -1,17 +1,19 @@
-// Shared by every step kernel: the per-dispatch parameters, the activation F,
-// the Philox4x32-10 generator, the input epochs and the integration update.
-// Keep in sync with `StepParams` in src/sim/gpu/kernels.rs and with the CPU
-// twins in src/sim/cpu.rs (update), src/rng.rs (Philox) and
-// src/model/activation.rs (F).
+// Shared by every step kernel: the per-dispatch parameters, the Philox4x32-10
+// generator, the input epochs and the integration update. Each module starts
+// with a header generated from Rust (src/sim/gpu/kernels.rs, `header`): the
+// stage codes STAGE_*, the activation codes ACT_* with `activation(v)` itself,
+// and the metric-sum positions. Keep in sync with `StepParams` in
+// src/sim/gpu/kernels.rs and with the CPU twins in src/model/method.rs
+// (`Stage::update`, the twin of `finish`) and src/rng.rs (Philox).
 
 struct StepParams {
     n: u32,          // neurons N
     n_pad: u32,      // N rounded up to a multiple of 4 (dense rows, vec4 loads)
     row0: u32,       // first row of this dense row block
     rows: u32,       // rows in this block
-    stage: u32,      // 0 euler, 1 exponential, 2..5 rk4 stages 1..4
+    stage: u32,      // STAGE_EULER, STAGE_EXPONENTIAL, STAGE_RK4_1 .. STAGE_RK4_4
     dynamics: u32,   // 0 rate, 1 current
-    act_kind: u32,   // 0 linear, 1 relu, 2 tanh, 3 sigmoid, 4 clip, 5 step
+    act_kind: u32,   // ACT_LINEAR, ACT_RELU, ... (the generated header)
     act_p0: f32,     // tanh/sigmoid beta, clip min, step threshold
     act_p1: f32,     // sigmoid threshold, clip max
     a: f32,          // dt / tau
@@ -22,7 +24,7 @@ struct StepParams {
     epochs_on: u32,  // bit e set: input epoch e is on during this step
     n_epochs: u32,
     rank: u32,       // R, the number of projections of a structured operator
-    has_diag: u32,   // 1: add diag[i] u[i] to (M u)_i
+    has_diag: u32,   // 1: add diag[i] operand[i] to the product
     n_groups: u32,   // workgroups of the projection and metric passes
     metric_rows: u32, // table rows whose products with v are metric sums
     metric_row0: u32, // the first of them in the table
@@ -44,28 +46,19 @@ struct TrialParams {
 }
 
 @group(0) @binding(0) var<uniform> P: StepParams;
-// State of trial b, neuron i at b * N + i (x, y, acc); the operand u at
-// b * n_pad + i. What M multiplies this stage, u, is the stage point y
-// (rate) or F(y) (current); bound as f32 or vec4<f32> by each family (binding 1).
-@group(0) @binding(2) var<storage, read_write> u_out: array<f32>;
+// State of trial b, neuron i at b * N + i (x, y, acc); the operand at
+// b * n_pad + i. The operand, what M multiplies this stage, is the stage
+// point y (rate) or F(y) (current); bound as f32 or vec4<f32> by each family
+// (binding 1, operand_in).
+@group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> acc: array<f32>;
 @group(0) @binding(6) var<storage, read> h_epochs: array<f32>;
-// Per trial: 1 + the first step whose result is not finite (0xffffffff while all are).
+// Per trial: 1 + the first step whose result is not finite (0xffffffff while
+// all are); 0 if a dispatch carried a stage code this module does not know.
 @group(0) @binding(12) var<storage, read_write> first_bad: array<atomic<u32>>;
 @group(0) @binding(13) var<storage, read> trials: array<TrialParams>;
-
-fn activation(v: f32) -> f32 {
-    switch P.act_kind {
-        case 1u: { return max(v, 0.0); }
-        case 2u: { return tanh(P.act_p0 * v); }
-        case 3u: { return 1.0 / (1.0 + exp(-P.act_p0 * (v - P.act_p1))); }
-        case 4u: { return min(max(v, P.act_p0), P.act_p1); }
-        case 5u: { return select(0.0, 1.0, v > P.act_p0); }
-        default: { return v; }
-    }
-}
 
 // What the operator multiplies, from a state value.
 fn operand(v: f32) -> f32 {
@@ -146,19 +139,20 @@ fn store_state(b: u32, i: u32, v: f32) {
     let s = b * P.n + i;
     x[s] = v;
     y[s] = v;
-    u_out[b * P.n_pad + i] = operand(v);
+    operand_out[b * P.n_pad + i] = operand(v);
 }
 
-// The update of neuron i of trial b once (M u)_i is known: the drive, then the method.
-fn finish(i: u32, b: u32, mu_unscaled: f32) {
+// The update of neuron i of trial b once the product (M operand)_i is known: the drive, then
+// the stage (the twin of `Stage::update` in src/model/method.rs).
+fn finish(i: u32, b: u32, product_unscaled: f32) {
     let t = trials[b];
-    let mu = t.m_scale * mu_unscaled;
+    let product = t.m_scale * product_unscaled;
     let h = t.h_scale * input_at(i);
     var d: f32;
     if (P.dynamics == 1u) {
-        d = h + mu;
+        d = h + product;
     } else {
-        d = activation(h + mu);
+        d = activation(h + product);
     }
     let s = b * P.n + i;
     let xi = x[s];
@@ -167,31 +161,41 @@ fn finish(i: u32, b: u32, mu_unscaled: f32) {
         noise = t.noise * P.sqrt_a * normal_at(i, t);
     }
     switch P.stage {
-        case 0u: {
+        case STAGE_EULER: {
             store_state(b, i, xi + P.a * (d - xi) + noise);
         }
-        case 1u: {
+        case STAGE_EXPONENTIAL: {
             store_state(b, i, xi * P.decay + (1.0 - P.decay) * d + noise);
         }
-        default: {
-            // rk4 stage s = stage - 1: k_s = D(y_s) - y_s; acc = k1 + 2 k2 + 2 k3 + k4.
-            let stage = P.stage - 1u;
+        // rk4: k_s = D(y_s) - y_s; acc = k1 + 2 k2 + 2 k3; x + a / 6 (acc + k4).
+        case STAGE_RK4_1: {
             let k = d - y[s];
-            if (stage == 1u) {
-                acc[s] = k;
-            } else if (stage == 4u) {
-                store_state(b, i, xi + P.a / 6.0 * (acc[s] + k) + noise);
-                return;
-            } else {
-                acc[s] = acc[s] + 2.0 * k;
-            }
-            var c = 0.5;
-            if (stage == 3u) {
-                c = 1.0;
-            }
-            let yn = xi + c * P.a * k;
-            y[s] = yn;
-            u_out[b * P.n_pad + i] = operand(yn);
+            acc[s] = k;
+            move_stage_point(b, i, xi + 0.5 * P.a * k);
+        }
+        case STAGE_RK4_2: {
+            let k = d - y[s];
+            acc[s] = acc[s] + 2.0 * k;
+            move_stage_point(b, i, xi + 0.5 * P.a * k);
+        }
+        case STAGE_RK4_3: {
+            let k = d - y[s];
+            acc[s] = acc[s] + 2.0 * k;
+            move_stage_point(b, i, xi + 1.0 * P.a * k);
+        }
+        case STAGE_RK4_4: {
+            let k = d - y[s];
+            store_state(b, i, xi + P.a / 6.0 * (acc[s] + k) + noise);
+        }
+        default: {
+            // A stage this module does not know: the host reports it.
+            atomicMin(&first_bad[b], 0u);
         }
     }
+}
+
+// The rk4 stage point y, and the operand M multiplies at the next stage.
+fn move_stage_point(b: u32, i: u32, yn: f32) {
+    y[b * P.n + i] = yn;
+    operand_out[b * P.n_pad + i] = operand(yn);
 }

@@ -1,4 +1,4 @@
-// Dense M: each workgroup computes DENSE_ROWS rows of (M u) for a tile of
+// Dense M: each workgroup computes DENSE_ROWS rows of M operand for a tile of
 // up to DENSE_TILE trials, DENSE_WORKGROUP / DENSE_ROWS threads per row,
 // with vec4 loads (each M element read once for the tile) and a tree
 // reduction in workgroup memory, then applies the update for those neurons
@@ -16,14 +16,14 @@
 // vec4 9.61e-3, scalar 1.96e-2.
 //
 // Bounds: r < P.rows and j < nv keep every read of m inside the row block
-// (r * nv + j < rows * nv), and t0 + k < B every read of u_in; the
+// (r * nv + j < rows * nv), and t0 + k < B every read of operand_in; the
 // runtime's bounds checks stay on all the same.
 
 override DENSE_WORKGROUP: u32 = 256u;
 override DENSE_ROWS: u32 = 1u;
 const DENSE_TILE: u32 = 4u;
 
-@group(0) @binding(1) var<storage, read> u_in: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
 
 var<workgroup> partial: array<f32, DENSE_WORKGROUP * DENSE_TILE>;
@@ -48,7 +48,7 @@ fn dense_step(
         for (var j = lane; j < nv; j += lanes) {
             let row = m[base + j];
             for (var k = 0u; k < nt; k++) {
-                s[k] += dot(row, u_in[(t0 + k) * nv + j]);
+                s[k] += dot(row, operand_in[(t0 + k) * nv + j]);
             }
         }
     }

@@ -14,27 +14,32 @@ const METRIC_CHUNK: u32 = 4096u;
 
 var<workgroup> msum: array<f32, METRIC_WORKGROUP>;
 
-// Sum k of trial b, the term of neuron i.
+// Sum k of trial b, the term of neuron i. The positions SUM_* and ENERGY_*
+// come from `SumLayout` (the generated header).
 fn term(k: u32, b: u32, i: u32) -> f32 {
     let xi = x[b * P.n + i];
     let v = operand(xi); // the rate: x, or F(x) for current dynamics
-    if (k == 0u) {
+    if (k == SUM_RATES) {
         return v;
     }
-    if (k <= P.metric_rows) {
-        return table[(P.metric_row0 + k - 1u) * P.n + i] * v;
+    if (k < SUM_TABLE + P.metric_rows) {
+        return table[(P.metric_row0 + k - SUM_TABLE) * P.n + i] * v;
     }
-    let e = k - P.metric_rows - 1u;
-    if (e == 0u) {
+    let e = k - SUM_TABLE - P.metric_rows;
+    if (e == ENERGY_SELF) {
         return diag[i] * v * v;
     }
-    if (e == 1u) {
+    if (e == ENERGY_INPUT) {
         return trials[b].h_scale * input_at(i) * v;
     }
-    // v I - ln cosh(beta I) / beta, with ln cosh(z) = |z| + ln(1 + e^{-2|z|}) - ln 2.
-    let beta = P.act_p0;
-    let z = abs(beta * xi);
-    return v * xi - (z + log(1.0 + exp(-2.0 * z)) - 0.6931471805599453) / beta;
+    if (e == ENERGY_INTEGRAL) {
+        // v I - ln cosh(beta I) / beta, with ln cosh(z) = |z| + ln(1 + e^{-2|z|}) - ln 2.
+        let beta = P.act_p0;
+        let z = abs(beta * xi);
+        return v * xi - (z + log(1.0 + exp(-2.0 * z)) - 0.6931471805599453) / beta;
+    }
+    // A sum SumLayout does not define.
+    return bitcast<f32>(0x7fc00000u | (bitcast<u32>(v) & 0u));
 }
 
 fn metric_reduce(lid: u32) {

@@ -1,6 +1,6 @@
-// Structured M = diag(d) + sum_r coef_r W_r V_r^T (ring: R = 3, Hebbian: P,
+// Structured M = diag(d) + sum_r coef_r U_r V_r^T (ring: R = 3, Hebbian: P,
 // low rank: R), O(N R) per step in three passes: partial sums of the
-// projections V_r . u per workgroup, their totals, then the per-neuron
+// projections V_r . operand per workgroup, their totals, then the per-neuron
 // update, for each trial b of the batch (its projections at b * R + r,
 // its partial sums at (b * R + r) * n_groups + g). Keep STRUCTURED_WORKGROUP
 // and PROJECT_CHUNK in sync with src/sim/gpu/kernels.rs.
@@ -8,8 +8,8 @@
 const STRUCTURED_WORKGROUP: u32 = 256u;
 const PROJECT_CHUNK: u32 = 4096u; // elements per workgroup of the projection pass
 
-@group(0) @binding(1) var<storage, read> u_in: array<f32>;
-// Update pass: W (R×N, row r contiguous). Projection pass: V (R×N).
+@group(0) @binding(1) var<storage, read> operand_in: array<f32>;
+// Update pass: U (R×N, row r contiguous; V itself when U = V). Projection pass: V (R×N).
 @group(0) @binding(7) var<storage, read> table: array<f32>;
 // coef[r] in the projection pass; the finished projections in the update pass.
 @group(0) @binding(8) var<storage, read_write> proj: array<f32>;
@@ -29,7 +29,7 @@ fn reduce_scratch(lid: u32) {
     }
 }
 
-// Dispatch (groups, R, B): workgroup g sums V_r[j] u_b[j] over its chunk.
+// Dispatch (groups, R, B): workgroup g sums V_r[j] operand_b[j] over its chunk.
 @compute @workgroup_size(256)
 fn project_partial(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -44,7 +44,7 @@ fn project_partial(
     let ub = b * P.n_pad;
     var s = 0.0;
     for (var j = start + lid; j < end; j += STRUCTURED_WORKGROUP) {
-        s += table[row + j] * u_in[ub + j];
+        s += table[row + j] * operand_in[ub + j];
     }
     scratch[lid] = s;
     reduce_scratch(lid);
@@ -74,7 +74,7 @@ fn project_finish(
 }
 
 // One invocation per neuron and trial (dispatch (groups, overflow, B)):
-// (M u)_i = sum_r proj[r] W_r[i] + d_i u_i, then the update.
+// (M operand)_i = sum_r proj[r] U_r[i] + d_i operand_i, then the update.
 @compute @workgroup_size(256)
 fn structured_step(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -86,13 +86,13 @@ fn structured_step(
     if (i >= P.n) {
         return;
     }
-    var mu = 0.0;
+    var product = 0.0;
     let pb = b * P.rank;
     for (var r = 0u; r < P.rank; r++) {
-        mu += proj[pb + r] * table[r * P.n + i];
+        product += proj[pb + r] * table[r * P.n + i];
     }
     if (P.has_diag == 1u) {
-        mu += diag[i] * u_in[b * P.n_pad + i];
+        product += diag[i] * operand_in[b * P.n_pad + i];
     }
-    finish(i, b, mu);
+    finish(i, b, product);
 }

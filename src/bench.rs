@@ -4,17 +4,20 @@
 //! large parallel read on the CPU, a large buffer copy on the GPU).
 
 use crate::error::Result;
-use crate::experiment::Experiment;
-use crate::model::Weights;
+use crate::model::{Experiment, Weights};
+use crate::output::plots::{legend_at, render, FONT};
+use crate::sim::gpu::{context, kernels, GpuBackend};
 use crate::sim::{Backend, Trial};
+use plotters::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::path::Path;
 use std::time::Instant;
 
-/// The weights operator a case steps.
+/// The kind of operator (M) a case steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
-pub enum Operator {
+pub enum OperatorKind {
     /// A dense N×N matrix.
     Dense,
     /// The ring's rank-3 form.
@@ -34,7 +37,7 @@ pub struct BenchResult {
     /// The GPU adapter, or the CPU's thread count.
     pub adapter: String,
     /// dense, ring or hebbian.
-    pub operator: Operator,
+    pub operator: OperatorKind,
     /// N.
     pub n: usize,
     /// Trials stepped together.
@@ -63,13 +66,13 @@ pub struct BenchResult {
 }
 
 /// The experiment of a case: a rate network with relu, Euler steps, f32.
-pub fn experiment(op: Operator, n: usize, steps: u64) -> Result<Experiment> {
+pub fn experiment(op: OperatorKind, n: usize, steps: u64) -> Result<Experiment> {
     let weights = match op {
-        Operator::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
-        Operator::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
-        Operator::Hebbian => format!("{{ kind = \"hebbian\", patterns = {HEBBIAN_PATTERNS} }}"),
+        OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
+        OperatorKind::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
+        OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {HEBBIAN_PATTERNS} }}"),
     };
-    let n_file = if op == Operator::Dense { 1 } else { n };
+    let n_file = if op == OperatorKind::Dense { 1 } else { n };
     let toml = format!(
         r#"
         [network]
@@ -91,7 +94,7 @@ pub fn experiment(op: Operator, n: usize, steps: u64) -> Result<Experiment> {
         steps as f64 * 0.0001
     );
     let mut e = Experiment::from_toml(&toml, std::path::Path::new("."), "bench", &[])?;
-    if op == Operator::Dense {
+    if op == OperatorKind::Dense {
         // A random M scaled to spectral radius ~0.9: a stable network.
         let s = 0.9 * (3.0 / n as f64).sqrt();
         let m: Vec<f64> = (0..n * n)
@@ -121,21 +124,22 @@ pub fn experiment(op: Operator, n: usize, steps: u64) -> Result<Experiment> {
 /// trial; the GPU's dense kernel reads M once per tile of
 /// [`crate::sim::gpu::kernels::DENSE_TILE`] trials, its structured kernels
 /// read the tables once per trial.
-pub fn bytes_per_step(op: Operator, n: usize, batch: usize, backend: &str) -> f64 {
+pub fn bytes_per_step(op: OperatorKind, n: usize, batch: usize, backend: &str) -> f64 {
     let b = batch as f64;
     let n = n as f64;
     let p = HEBBIAN_PATTERNS as f64;
     let tiles = batch.div_ceil(crate::sim::gpu::kernels::DENSE_TILE as usize) as f64;
     match (op, backend) {
-        (Operator::Dense, "cpu") => b * n * n * 4.0,
+        (OperatorKind::Dense, "cpu") => b * n * n * 4.0,
         // Rows padded to whole vec4s.
-        (Operator::Dense, _) => tiles * n * (n / 4.0).ceil() * 4.0 * 4.0,
-        // CPU: cos and sin tables, each read by the projection and the update.
-        (Operator::Ring, "cpu") => b * 4.0 * n * 4.0,
+        (OperatorKind::Dense, _) => tiles * n * (n / 4.0).ceil() * 4.0 * 4.0,
+        // CPU: the cos and sin rows of V (= U), each read by the projection
+        // and the update (the uniform row is all ones and is not read).
+        (OperatorKind::Ring, "cpu") => b * 4.0 * n * 4.0,
         // GPU: the 3×N table, read by the projection and the update passes.
-        (Operator::Ring, _) => b * 6.0 * n * 4.0,
+        (OperatorKind::Ring, _) => b * 6.0 * n * 4.0,
         // Patterns read by the overlaps and the expansion, plus the diagonal.
-        (Operator::Hebbian, _) => b * (2.0 * p + 1.0) * n * 4.0,
+        (OperatorKind::Hebbian, _) => b * (2.0 * p + 1.0) * n * 4.0,
     }
 }
 
@@ -143,12 +147,12 @@ pub fn bytes_per_step(op: Operator, n: usize, batch: usize, backend: &str) -> f6
 /// multiply-add counted as 2: 2N² for dense M; for the structured forms,
 /// 2NR for the R projections plus 2NR to expand them (R = 3 for the ring,
 /// P for Hebbian).
-pub fn flops_per_step(op: Operator, n: usize, batch: usize) -> f64 {
+pub fn flops_per_step(op: OperatorKind, n: usize, batch: usize) -> f64 {
     let (b, n) = (batch as f64, n as f64);
     match op {
-        Operator::Dense => b * 2.0 * n * n,
-        Operator::Ring => b * 4.0 * 3.0 * n,
-        Operator::Hebbian => b * 4.0 * HEBBIAN_PATTERNS as f64 * n,
+        OperatorKind::Dense => b * 2.0 * n * n,
+        OperatorKind::Ring => b * 4.0 * 3.0 * n,
+        OperatorKind::Hebbian => b * 4.0 * HEBBIAN_PATTERNS as f64 * n,
     }
 }
 
@@ -238,7 +242,7 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> f64 {
 pub fn measure(
     backend: &mut dyn Backend,
     adapter: &str,
-    op: Operator,
+    op: OperatorKind,
     n: usize,
     batch: usize,
     reps: usize,
@@ -296,5 +300,270 @@ pub fn measure(
         fraction_of_bandwidth: gbs / bandwidth,
         workgroup: None,
         rows_per_workgroup: None,
+    })
+}
+
+/// A backend to benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchBackend {
+    /// The CPU backend (f32).
+    Cpu,
+    /// The GPU backend.
+    Gpu,
+}
+
+/// What `attractor bench` measures.
+#[derive(Clone, Debug)]
+pub struct BenchPlan {
+    /// Backends (empty: the CPU, and the GPU when an adapter exists).
+    pub backends: Vec<BenchBackend>,
+    /// Operators (empty: dense, ring, hebbian).
+    pub operators: Vec<OperatorKind>,
+    /// Sizes N (empty: each operator's defaults, see [`default_sizes`]).
+    pub sizes: Vec<usize>,
+    /// Trials stepped together.
+    pub batch: usize,
+    /// Timed repetitions per case.
+    pub reps: usize,
+    /// Seconds one timed run should take.
+    pub seconds: f64,
+    /// GPU dense cases: also time every other shape of the dense kernel.
+    pub tune: bool,
+}
+
+/// The sizes an operator is measured at when none are given.
+pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
+    match op {
+        OperatorKind::Dense => vec![1024, 4096],
+        OperatorKind::Ring => vec![65536, 1 << 20],
+        OperatorKind::Hebbian => vec![16384],
+    }
+}
+
+/// What [`run`] reports as it goes.
+#[derive(Debug)]
+pub enum BenchEvent<'a> {
+    /// A backend is about to be measured: its name and a line describing it.
+    Backend {
+        /// "cpu" or "gpu".
+        backend: &'static str,
+        /// E.g. "2 threads (AVX2+FMA dense kernel); bandwidth measured before each case".
+        description: String,
+    },
+    /// A measured case.
+    Case(&'a BenchResult),
+    /// `tune`: the fastest dense kernel shape at one N.
+    Fastest {
+        /// N.
+        n: usize,
+        /// The fastest case.
+        best: &'a BenchResult,
+        /// The shape the backend picks by default for this N.
+        default: (u32, u32),
+    },
+}
+
+/// The dense kernel shapes `tune` tries on an adapter whose largest
+/// workgroup is `cap`: workgroups of 64 to 1024 threads, 16 to 256 lanes
+/// per row.
+pub fn tune_shapes(cap: u32) -> Vec<(u32, u32)> {
+    let mut v = Vec::new();
+    for wg in [64u32, 128, 256, 512, 1024]
+        .into_iter()
+        .filter(|&w| w <= cap)
+    {
+        for lanes in [16u32, 32, 64, 128, 256].into_iter().filter(|&l| l <= wg) {
+            v.push((wg, wg / lanes));
+        }
+    }
+    v
+}
+
+/// Measures every case of `plan`, telling `report` about each as it is
+/// done; returns the cases measured with the default kernel shapes (what
+/// [`bench_plot`] draws).
+pub fn run(
+    plan: &BenchPlan,
+    report: &mut dyn FnMut(BenchEvent) -> Result<()>,
+) -> Result<Vec<BenchResult>> {
+    if plan.batch < 1 {
+        return Err(crate::Error::invalid(
+            "--batch",
+            plan.batch,
+            "must be at least 1",
+        ));
+    }
+    if plan.reps < 1 {
+        return Err(crate::Error::invalid(
+            "--reps",
+            plan.reps,
+            "must be at least 1",
+        ));
+    }
+    let backends = if plan.backends.is_empty() {
+        let mut b = vec![BenchBackend::Cpu];
+        if !context::adapters().is_empty() {
+            b.push(BenchBackend::Gpu);
+        }
+        b
+    } else {
+        plan.backends.clone()
+    };
+    let operators = if plan.operators.is_empty() {
+        vec![
+            OperatorKind::Dense,
+            OperatorKind::Ring,
+            OperatorKind::Hebbian,
+        ]
+    } else {
+        plan.operators.clone()
+    };
+    let sizes = |op| {
+        if plan.sizes.is_empty() {
+            default_sizes(op)
+        } else {
+            plan.sizes.clone()
+        }
+    };
+    let (batch, reps, seconds) = (plan.batch, plan.reps, plan.seconds);
+    let mut all = Vec::new();
+    for b in backends {
+        match b {
+            BenchBackend::Cpu => {
+                let adapter = format!("{} threads", rayon::current_num_threads());
+                let reader = CpuBandwidth::new();
+                report(BenchEvent::Backend {
+                    backend: "cpu",
+                    description: format!(
+                        "{adapter} ({}); bandwidth measured before each case",
+                        if crate::sim::matvec::simd_available() {
+                            "AVX2+FMA dense kernel"
+                        } else {
+                            "portable dense kernel"
+                        }
+                    ),
+                })?;
+                for &op in &operators {
+                    for n in sizes(op) {
+                        let bandwidth = reader.measure();
+                        let mut cpu = crate::sim::cpu::CpuBackend;
+                        let r =
+                            measure(&mut cpu, &adapter, op, n, batch, reps, seconds, bandwidth)?;
+                        report(BenchEvent::Case(&r))?;
+                        all.push(r);
+                    }
+                }
+            }
+            BenchBackend::Gpu => {
+                let mut g = GpuBackend::new()?;
+                let bandwidth = gpu_bandwidth(g.context());
+                let adapter = g.context().summary.name.clone();
+                report(BenchEvent::Backend {
+                    backend: "gpu",
+                    description: format!("{adapter}, measured bandwidth {bandwidth:.1} GB/s"),
+                })?;
+                let cap = kernels::dense_workgroup_cap(&g.context().device.limits());
+                for &op in &operators {
+                    for n in sizes(op) {
+                        // The default shape first, then (tune) every other one.
+                        let dense = op == OperatorKind::Dense;
+                        let mut shapes = vec![None];
+                        if plan.tune && dense {
+                            let default = g.dense_shape(n);
+                            shapes.extend(
+                                tune_shapes(cap)
+                                    .into_iter()
+                                    .filter(|&s| s != default)
+                                    .map(Some),
+                            );
+                        }
+                        let mut best: Option<BenchResult> = None;
+                        for shape in shapes {
+                            g.set_dense_shape(shape)?;
+                            let mut r =
+                                measure(&mut g, &adapter, op, n, batch, reps, seconds, bandwidth)?;
+                            if dense {
+                                let (w, k) = g.dense_shape(n);
+                                (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
+                            }
+                            report(BenchEvent::Case(&r))?;
+                            if best
+                                .as_ref()
+                                .is_none_or(|b| r.seconds_per_step < b.seconds_per_step)
+                            {
+                                best = Some(r.clone());
+                            }
+                            if shape.is_none() {
+                                all.push(r);
+                            }
+                        }
+                        g.set_dense_shape(None)?;
+                        if let (true, Some(best)) = (plan.tune && dense, &best) {
+                            report(BenchEvent::Fastest {
+                                n,
+                                best,
+                                default: g.dense_shape(n),
+                            })?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The bench plot: time per step against N, log-log, one line per backend
+/// and operator.
+pub fn bench_plot(path: &Path, results: &[BenchResult]) -> Result<()> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in results {
+        let name = format!("{} {:?} (batch {})", r.backend, r.operator, r.batch).to_lowercase();
+        let p = (r.n as f64, r.seconds_per_step);
+        match series.iter_mut().find(|s| s.0 == name) {
+            Some(s) => s.1.push(p),
+            None => series.push((name, vec![p])),
+        }
+    }
+    let xs = results.iter().map(|r| r.n as f64);
+    let ys = results.iter().map(|r| r.seconds_per_step);
+    let (x0, x1) = xs.fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+    let (y0, y1) = ys.fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
+    render(path, (900, 560), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("time per step against N", (FONT, 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                (x0 / 1.5..x1 * 1.5).log_scale(),
+                // Room above the data for the legend.
+                (y0 / 2.0..y1 * 30.0).log_scale(),
+            )
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("N (neurons)")
+            .y_desc("seconds per step")
+            .x_label_formatter(&|x| format!("{x:.0e}"))
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, (name, mut pts)) in series.into_iter().enumerate() {
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        Ok(())
     })
 }

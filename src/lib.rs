@@ -42,5 +42,5 @@ pub mod sim;
 pub mod sweep;
 
 pub use error::{Error, Result};
-pub use experiment::Experiment;
+pub use model::Experiment;
 pub use real::Real;

@@ -17,13 +17,6 @@ struct Cli {
     command: Command,
 }
 
-/// A backend to benchmark.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum BenchBackend {
-    Cpu,
-    Gpu,
-}
-
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Simulate an experiment and write summary.json, rates.npy, metrics.csv and plots.
@@ -33,8 +26,8 @@ enum Command {
         /// Output folder [default: runs/<name>].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Backend; overrides simulation.backend.
-        #[arg(long, value_enum)]
+        /// Backend (auto, cpu or gpu); overrides simulation.backend.
+        #[arg(long)]
         backend: Option<BackendChoice>,
         /// Override any key of the file, e.g. --set network.weights.lambda1=2.0 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -57,8 +50,8 @@ enum Command {
         /// Continue an interrupted sweep in --out, skipping finished runs.
         #[arg(long)]
         resume: bool,
-        /// Backend; overrides the base experiment's simulation.backend.
-        #[arg(long, value_enum)]
+        /// Backend (auto, cpu or gpu); overrides the base experiment's simulation.backend.
+        #[arg(long)]
         backend: Option<BackendChoice>,
         /// No progress bar or summary table on stderr.
         #[arg(long, short)]
@@ -154,66 +147,16 @@ fn run_sweep(
     backend: Option<BackendChoice>,
     quiet: bool,
 ) -> Result<()> {
-    use attractor::sweep::{self, results::ResultsFile, Shard, Sweep};
+    use attractor::sweep::{self, folder::SweepFolder, Shard, Sweep};
     let sw = Sweep::load(&path).with_context(|| path.display().to_string())?;
     let shard = match &shard {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
-    let out = out.unwrap_or_else(|| {
-        let base = PathBuf::from("runs").join(&sw.name);
-        if shard == Shard::ALL {
-            base
-        } else {
-            base.join(format!("shard-{}-of-{}", shard.k, shard.n))
-        }
-    });
-    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
-    // sweep.json identifies the sweep (hash of the sweep and base files).
-    let info_path = out.join("sweep.json");
-    if resume && info_path.exists() {
-        let old = sweep::merge::shard_info(&out)?;
-        if old["hash"] != sw.hash.as_str() {
-            anyhow::bail!(
-                "--resume: {} holds a sweep whose files differ from {} (hash {} vs {}); resume with the same files or choose another --out",
-                out.display(),
-                path.display(),
-                old["hash"],
-                sw.hash
-            );
-        }
-    }
-    let info = serde_json::json!({
-        "name": sw.name,
-        "sweep": path.display().to_string(),
-        "base": sw.base.display().to_string(),
-        "hash": sw.hash,
-        "keys": sw.keys,
-        "points": sw.points.len(),
-        "trials": sw.trials,
-        "shard": {"k": shard.k, "n": shard.n},
-    });
-    let header = sw.header();
-    let (mut results, rows) = ResultsFile::open(&out.join("results.csv"), &header, resume)?;
-    let trial_col = header
-        .iter()
-        .position(|h| h == "trial")
-        .expect("trial column");
-    let done = sweep::results::finished(&rows, trial_col);
-    let mut drift_file = if sw.ring {
-        let h: Vec<String> = ["point", "trial", "t", "drift"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        Some(ResultsFile::open(&out.join("drift.csv"), &h, resume)?.0)
-    } else {
-        None
-    };
-    output::write_atomic(&info_path, |w| {
-        writeln!(w, "{}", serde_json::to_string_pretty(&info).expect("json"))
-    })?;
-
-    let choice = backend.unwrap_or(Experiment::load(&sw.base, &[])?.simulation.backend);
+    let out = out.unwrap_or_else(|| SweepFolder::default_dir(&sw, shard));
+    let mut folder = SweepFolder::open(&out, &sw, &path, shard, resume)
+        .with_context(|| out.display().to_string())?;
+    let choice = backend.unwrap_or(sw.base_experiment()?.simulation.backend);
     let (mut backend, note) = attractor::sim::select(choice)?;
     let total = sw.runs_in(shard);
     if let (Some(n), false) = (note, quiet) {
@@ -227,28 +170,17 @@ fn run_sweep(
             )
             .expect("valid template"),
         );
-        bar.set_position(done.len() as u64);
+        bar.set_position(folder.done.len() as u64);
         bar
     });
     let started = std::time::Instant::now();
+    let done = folder.done.clone();
     let report = sweep::run(
         &sw,
         shard,
         backend.as_mut(),
         &done,
-        &mut |f| {
-            if let Some(d) = drift_file.as_mut() {
-                for (t, x) in &f.drift {
-                    d.append(&[
-                        f.point.to_string(),
-                        f.trial.to_string(),
-                        output::csv_float(*t),
-                        output::csv_float(*x),
-                    ])?;
-                }
-            }
-            results.append(&f.row)
-        },
+        &mut |f| folder.append(&f),
         &mut |k| {
             if let Some(b) = &bar {
                 b.inc(k as u64);
@@ -258,7 +190,7 @@ fn run_sweep(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let summaries = sweep::summary::write_outputs(&out, &sw.keys)?;
+    let summaries = folder.summarize(&sw.keys)?;
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
@@ -277,38 +209,13 @@ fn run_sweep(
 }
 
 fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<()> {
-    use attractor::sweep::merge;
-    let dirs: Vec<&std::path::Path> = shards.iter().map(|p| p.as_path()).collect();
-    let (info, header, rows, drift) = merge::gather(&dirs)?;
-    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
-    merge::write(&out.join("results.csv"), &header, &rows)?;
-    if !drift.is_empty() {
-        let h: Vec<String> = ["point", "trial", "t", "drift"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        merge::write(&out.join("drift.csv"), &h, &drift)?;
-    }
-    let mut info = info;
-    info["shard"] = serde_json::json!({"merged": shards.iter().map(|s| s.display().to_string()).collect::<Vec<_>>()});
-    output::write_atomic(&out.join("sweep.json"), |w| {
-        writeln!(w, "{}", serde_json::to_string_pretty(&info).expect("json"))
-    })?;
-    let keys: Vec<String> = info["keys"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let s = attractor::sweep::summary::write_outputs(&out, &keys)?;
+    let m = attractor::sweep::folder::merge_into(&shards, &out)?;
     eprintln!(
         "merged {} shards: {} rows into {}\n{}",
         shards.len(),
-        rows.len(),
+        m.rows,
         out.display(),
-        attractor::sweep::summary::table(&keys, &s)
+        attractor::sweep::summary::table(&m.info.keys, &m.summaries)
     );
     Ok(())
 }
@@ -318,10 +225,10 @@ fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<()> {
 struct BenchArgs {
     /// Backends to measure [default: cpu, and gpu when an adapter exists].
     #[arg(long, value_enum)]
-    backend: Vec<BenchBackend>,
+    backend: Vec<attractor::bench::BenchBackend>,
     /// Operators [default: dense, ring, hebbian].
     #[arg(long, value_enum)]
-    operator: Vec<attractor::bench::Operator>,
+    operator: Vec<attractor::bench::OperatorKind>,
     /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384].
     #[arg(long)]
     n: Vec<usize>,
@@ -347,29 +254,12 @@ struct BenchArgs {
     plot: Option<PathBuf>,
 }
 
-/// The dense kernel shapes `bench --tune` tries on an adapter whose largest
-/// workgroup is `cap`: workgroups of 64 to 1024 threads, 16 to 256 lanes
-/// per row.
-fn tune_shapes(cap: u32) -> Vec<(u32, u32)> {
-    let mut v = Vec::new();
-    for wg in [64u32, 128, 256, 512, 1024]
-        .into_iter()
-        .filter(|&w| w <= cap)
-    {
-        for lanes in [16u32, 32, 64, 128, 256].into_iter().filter(|&l| l <= wg) {
-            v.push((wg, wg / lanes));
-        }
-    }
-    v
-}
-
 fn bench(args: BenchArgs) -> Result<()> {
-    use attractor::bench::{self, BenchResult, Operator};
-    use attractor::sim::gpu::{context, kernels, GpuBackend};
+    use attractor::bench::{self, BenchEvent, BenchPlan, BenchResult};
     let BenchArgs {
-        backend: backends,
-        operator: operators,
-        n: sizes,
+        backend,
+        operator,
+        n,
         batch,
         reps,
         seconds,
@@ -377,31 +267,14 @@ fn bench(args: BenchArgs) -> Result<()> {
         json,
         plot,
     } = args;
-    anyhow::ensure!(batch >= 1, "--batch must be at least 1");
-    anyhow::ensure!(reps >= 1, "--reps must be at least 1");
-    let backends = if backends.is_empty() {
-        let mut b = vec![BenchBackend::Cpu];
-        if !context::adapters().is_empty() {
-            b.push(BenchBackend::Gpu);
-        }
-        b
-    } else {
-        backends
-    };
-    let operators = if operators.is_empty() {
-        vec![Operator::Dense, Operator::Ring, Operator::Hebbian]
-    } else {
-        operators
-    };
-    let sizes_of = |op: Operator| -> Vec<usize> {
-        if !sizes.is_empty() {
-            return sizes.clone();
-        }
-        match op {
-            Operator::Dense => vec![1024, 4096],
-            Operator::Ring => vec![65536, 1 << 20],
-            Operator::Hebbian => vec![16384],
-        }
+    let plan = BenchPlan {
+        backends: backend,
+        operators: operator,
+        sizes: n,
+        batch,
+        reps,
+        seconds,
+        tune,
     };
     if !json {
         println!(
@@ -420,123 +293,55 @@ fn bench(args: BenchArgs) -> Result<()> {
             "shape"
         );
     }
-    let report = |r: &BenchResult| -> Result<()> {
-        if json {
-            println!("{}", serde_json::to_string(r)?);
-        } else {
-            let shape = match (r.workgroup, r.rows_per_workgroup) {
-                (Some(w), Some(k)) => format!("{w}x{k}"),
-                _ => "-".to_string(),
-            };
-            println!(
-                "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11.3e} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
-                r.backend,
-                format!("{:?}", r.operator).to_lowercase(),
-                r.n,
-                r.batch,
-                r.steps_per_submit,
-                r.seconds_per_step,
-                r.bytes_per_step,
-                r.gbytes_per_second,
-                r.bandwidth_gbytes_per_second,
-                r.fraction_of_bandwidth,
-                r.gflops_per_second,
-                shape
-            );
+    let row = |r: &BenchResult| {
+        let shape = match (r.workgroup, r.rows_per_workgroup) {
+            (Some(w), Some(k)) => format!("{w}x{k}"),
+            _ => "-".to_string(),
+        };
+        println!(
+            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11.3e} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
+            r.backend,
+            format!("{:?}", r.operator).to_lowercase(),
+            r.n,
+            r.batch,
+            r.steps_per_submit,
+            r.seconds_per_step,
+            r.bytes_per_step,
+            r.gbytes_per_second,
+            r.bandwidth_gbytes_per_second,
+            r.fraction_of_bandwidth,
+            r.gflops_per_second,
+            shape
+        );
+    };
+    let all = bench::run(&plan, &mut |event| {
+        match event {
+            BenchEvent::Case(r) if json => {
+                println!(
+                    "{}",
+                    serde_json::to_string(r).expect("bench results serialise")
+                )
+            }
+            BenchEvent::Case(r) => row(r),
+            _ if json => {}
+            BenchEvent::Backend {
+                backend,
+                description,
+            } => println!("{backend}: {description}"),
+            BenchEvent::Fastest { n, best, default } => println!(
+                "gpu  dense N = {n}: fastest shape {}x{} ({:.3e} s/step); \
+                 the default for this N is {}x{}",
+                best.workgroup.unwrap_or(0),
+                best.rows_per_workgroup.unwrap_or(0),
+                best.seconds_per_step,
+                default.0,
+                default.1
+            ),
         }
         Ok(())
-    };
-    let mut all = Vec::new();
-    for b in backends {
-        match b {
-            BenchBackend::Cpu => {
-                let adapter = format!("{} threads", rayon::current_num_threads());
-                let reader = bench::CpuBandwidth::new();
-                if !json {
-                    println!(
-                        "cpu: {adapter} ({}); bandwidth measured before each case",
-                        if attractor::sim::matvec::simd_available() {
-                            "AVX2+FMA dense kernel"
-                        } else {
-                            "portable dense kernel"
-                        }
-                    );
-                }
-                for &op in &operators {
-                    for n in sizes_of(op) {
-                        let bandwidth = reader.measure();
-                        let mut cpu = attractor::sim::cpu::CpuBackend;
-                        let r = bench::measure(
-                            &mut cpu, &adapter, op, n, batch, reps, seconds, bandwidth,
-                        )?;
-                        report(&r)?;
-                        all.push(r);
-                    }
-                }
-            }
-            BenchBackend::Gpu => {
-                let mut g = GpuBackend::new()?;
-                let bandwidth = bench::gpu_bandwidth(g.context());
-                let adapter = g.context().summary.name.clone();
-                if !json {
-                    println!("gpu: {adapter}, measured bandwidth {bandwidth:.1} GB/s");
-                }
-                let cap = kernels::dense_workgroup_cap(&g.context().device.limits());
-                for &op in &operators {
-                    for n in sizes_of(op) {
-                        // The default shape first, then (--tune) every other one.
-                        let mut shapes = vec![None];
-                        if tune && op == Operator::Dense {
-                            let default = g.dense_shape(n);
-                            shapes.extend(
-                                tune_shapes(cap)
-                                    .into_iter()
-                                    .filter(|&s| s != default)
-                                    .map(Some),
-                            );
-                        }
-                        let mut best: Option<BenchResult> = None;
-                        for shape in shapes {
-                            g.set_dense_shape(shape)?;
-                            let mut r = bench::measure(
-                                &mut g, &adapter, op, n, batch, reps, seconds, bandwidth,
-                            )?;
-                            if op == Operator::Dense {
-                                let (w, k) = g.dense_shape(n);
-                                (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
-                            }
-                            report(&r)?;
-                            if best
-                                .as_ref()
-                                .is_none_or(|b| r.seconds_per_step < b.seconds_per_step)
-                            {
-                                best = Some(r.clone());
-                            }
-                            // The plot shows the default shape only.
-                            if shape.is_none() {
-                                all.push(r);
-                            }
-                        }
-                        g.set_dense_shape(None)?;
-                        if let (true, Some(b)) = (tune && op == Operator::Dense, best) {
-                            let (w, k) = g.dense_shape(n);
-                            if !json {
-                                println!(
-                                    "gpu  dense N = {n}: fastest shape {}x{} ({:.3e} s/step); \
-                                     the default for this N is {w}x{k}",
-                                    b.workgroup.unwrap_or(0),
-                                    b.rows_per_workgroup.unwrap_or(0),
-                                    b.seconds_per_step
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    })?;
     if let Some(p) = plot {
-        output::plots::bench_plot(&p, &all)?;
+        bench::bench_plot(&p, &all)?;
     }
     Ok(())
 }

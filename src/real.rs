@@ -10,27 +10,14 @@ pub trait Real:
 {
     /// The name used in experiment files (`simulation.precision`).
     const NAME: &'static str;
-
-    /// y = M x for a row-major M with `n` columns and `y.len()` rows: the
-    /// CPU backend's dense product (a SIMD kernel in f32, see
-    /// [`crate::sim::matvec`]; the plain reference loop in f64).
-    fn matvec(m: &[Self], n: usize, x: &[Self], y: &mut [Self]);
 }
 
 impl Real for f32 {
     const NAME: &'static str = "f32";
-
-    fn matvec(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
-        crate::sim::matvec::matvec_f32(m, n, x, y);
-    }
 }
 
 impl Real for f64 {
     const NAME: &'static str = "f64";
-
-    fn matvec(m: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
-        crate::sim::operator::dense_matvec(m, n, x, y);
-    }
 }
 
 /// Converts an f64 constant into `T` (rounding to nearest for f32).

@@ -572,3 +572,58 @@ fn a_ten_million_neuron_ring_runs_on_the_gpu() {
     // f32 sums of 10^7 terms in workgroup trees: relative error ~1e-6.
     all_close(&g.metrics[1], &c.metrics[1], 1e-5, "metrics at N = 10^7");
 }
+
+/// Shader modules and pipelines are compiled once per backend and kept by
+/// kernel family and shape: a second batch (other trials, other scales)
+/// compiles nothing, a dense run adds its family once, and results of a
+/// reused pipeline equal those of a fresh backend bit for bit.
+#[test]
+fn a_second_batch_reuses_the_pipelines() {
+    let ring = exp(r#"
+        [network]
+        n = 64
+        tau = 0.01
+        activation = { kind = "relu" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.2
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        noise = 0.1
+    "#);
+    let trials = |scale: f64| -> Vec<attractor::sim::Trial> {
+        (0..3)
+            .map(|k| attractor::sim::Trial {
+                seed: k,
+                m_scale: scale,
+                ..attractor::sim::Trial::of(&ring)
+            })
+            .collect()
+    };
+    let mut g = gpu();
+    assert_eq!(g.pipeline_builds(), 0);
+    let first = g.run_batch(&ring, &trials(1.0), &mut |_| {}).unwrap();
+    // The structured family and the metrics family.
+    assert_eq!(g.pipeline_builds(), 2);
+    g.run_batch(&ring, &trials(0.9), &mut |_| {}).unwrap();
+    let again = g.run_batch(&ring, &trials(1.0), &mut |_| {}).unwrap();
+    assert_eq!(g.pipeline_builds(), 2, "a second batch compiled pipelines");
+    for (a, b) in first.iter().zip(&again) {
+        assert_eq!(a.final_state, b.final_state);
+    }
+    let dense = exp(r#"
+        [network]
+        n = 2
+        tau = 0.01
+        weights = { kind = "matrix", rows = [[0.5, 0.1], [0.1, 0.5]] }
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+    "#);
+    g.run(&dense, &mut |_| {}).unwrap();
+    g.run(&dense, &mut |_| {}).unwrap();
+    assert_eq!(g.pipeline_builds(), 3, "the dense family is compiled once");
+}

@@ -32,24 +32,24 @@ fn every_shader_file_is_used() {
 fn workgroup_constants_match_the_shaders() {
     use attractor::sim::gpu::kernels::*;
     let has = |src: &str, line: String| assert!(src.contains(&line), "missing `{line}`");
-    has(DENSE_SOURCE, "override DENSE_WORKGROUP: u32".into());
-    has(DENSE_SOURCE, "override DENSE_ROWS: u32".into());
-    has(DENSE_SOURCE, "@workgroup_size(DENSE_WORKGROUP)".into());
+    has(&DENSE_SOURCE, "override DENSE_WORKGROUP: u32".into());
+    has(&DENSE_SOURCE, "override DENSE_ROWS: u32".into());
+    has(&DENSE_SOURCE, "@workgroup_size(DENSE_WORKGROUP)".into());
     has(
-        DENSE_SOURCE,
+        &DENSE_SOURCE,
         format!("const DENSE_TILE: u32 = {DENSE_TILE}u;"),
     );
-    has(DENSE_SOURCE, format!("var s = array<f32, {DENSE_TILE}>"));
+    has(&DENSE_SOURCE, format!("var s = array<f32, {DENSE_TILE}>"));
     has(
-        STRUCTURED_SOURCE,
+        &STRUCTURED_SOURCE,
         format!("const STRUCTURED_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"),
     );
     has(
-        STRUCTURED_SOURCE,
+        &STRUCTURED_SOURCE,
         format!("@workgroup_size({STRUCTURED_WORKGROUP})"),
     );
     has(
-        STRUCTURED_SOURCE,
+        &STRUCTURED_SOURCE,
         format!("const PROJECT_CHUNK: u32 = {PROJECT_CHUNK}u;"),
     );
 }
@@ -62,4 +62,129 @@ fn metric_constants_match_the_shaders() {
     assert!(METRICS_SOURCE.contains(&format!(
         "const METRIC_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"
     )));
+}
+
+/// Every binding a shader module declares exists in its family's Rust
+/// layout with the same type (uniform with a dynamic offset, read-only or
+/// read-write storage), found by reflecting the WGSL with naga.
+#[test]
+fn shader_bindings_match_the_rust_layouts() {
+    use attractor::sim::gpu::kernels::{layout_entries, Family};
+    use naga::{AddressSpace, StorageAccess};
+    for (name, source, family) in [
+        ("dense", &**DENSE_SOURCE_REF, Family::Dense),
+        ("structured", &**STRUCTURED_SOURCE_REF, Family::Structured),
+        ("metrics", &**METRICS_SOURCE_REF, Family::Metrics),
+    ] {
+        let module = naga::front::wgsl::parse_str(source).expect("parses");
+        let layout = layout_entries(family);
+        let mut declared = 0;
+        for (_, var) in module.global_variables.iter() {
+            let Some(b) = &var.binding else { continue };
+            declared += 1;
+            assert_eq!(b.group, 0, "{name}: binding {} is in group 0", b.binding);
+            let entry = layout
+                .iter()
+                .find(|e| e.binding == b.binding)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name}: binding {} ({:?}) is not in the Rust layout",
+                        b.binding, var.name
+                    )
+                });
+            let wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset,
+                ..
+            } = entry.ty
+            else {
+                panic!(
+                    "{name}: binding {} is not a buffer in the Rust layout",
+                    b.binding
+                )
+            };
+            match var.space {
+                AddressSpace::Uniform => {
+                    assert_eq!(
+                        ty,
+                        wgpu::BufferBindingType::Uniform,
+                        "{name}: binding {}",
+                        b.binding
+                    );
+                    assert!(
+                        has_dynamic_offset,
+                        "{name}: the params are at dynamic offsets"
+                    );
+                }
+                AddressSpace::Storage { access } => {
+                    let read_only = !access.contains(StorageAccess::STORE);
+                    assert_eq!(
+                        ty,
+                        wgpu::BufferBindingType::Storage { read_only },
+                        "{name}: binding {} ({:?})",
+                        b.binding,
+                        var.name
+                    );
+                }
+                other => panic!("{name}: binding {} in address space {other:?}", b.binding),
+            }
+        }
+        assert!(declared >= 10, "{name}: {declared} bindings reflected");
+    }
+}
+
+use attractor::sim::gpu::kernels::{
+    DENSE_SOURCE as DENSE_SOURCE_REF, METRICS_SOURCE as METRICS_SOURCE_REF,
+    STRUCTURED_SOURCE as STRUCTURED_SOURCE_REF,
+};
+
+/// The WGSL header carries every code of the Rust tables, and the update
+/// has an arm for every integration stage (an unknown one is reported, not
+/// run as another integrator).
+#[test]
+fn every_stage_and_activation_code_reaches_the_shaders() {
+    use attractor::analysis::metrics::SumLayout;
+    use attractor::model::{Activation, Stage};
+    let header = attractor::sim::gpu::kernels::header();
+    for (_, source) in SOURCES {
+        assert!(
+            source.starts_with(&header),
+            "every module starts with the header"
+        );
+    }
+    for (stage, name) in Stage::ALL {
+        assert!(header.contains(&format!("const {name}: u32 = {}u;", stage.code())));
+        assert!(
+            STRUCTURED_SOURCE_REF.contains(&format!("case {name}: {{")),
+            "finish() has no arm for {name}"
+        );
+    }
+    let codes: std::collections::HashSet<u32> = Stage::ALL.iter().map(|(s, _)| s.code()).collect();
+    assert_eq!(codes.len(), Stage::ALL.len(), "stage codes are distinct");
+    for (code, (kind, body)) in Activation::WGSL.iter().enumerate() {
+        let constant = format!("ACT_{}", kind.to_uppercase());
+        assert!(header.contains(&format!("const {constant}: u32 = {code}u;")));
+        assert!(header.contains(&format!("case {constant}: {{ return {body}; }}")));
+    }
+    for a in [
+        Activation::Linear {},
+        Activation::Relu {},
+        Activation::Tanh { beta: 2.0 },
+        Activation::Sigmoid {
+            beta: 1.0,
+            threshold: 0.5,
+        },
+        Activation::Clip {
+            min: -1.0,
+            max: 1.0,
+        },
+        Activation::Step { threshold: 0.0 },
+    ] {
+        let (code, _, _) = a.gpu_params();
+        assert_eq!(Activation::WGSL[code as usize].0, a.kind());
+    }
+    for (name, pos) in SumLayout::WGSL {
+        assert!(header.contains(&format!("const {name}: u32 = {pos}u;")));
+    }
+    assert!(METRICS_SOURCE_REF.contains("if (k == SUM_RATES)"));
 }

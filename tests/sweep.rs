@@ -544,3 +544,75 @@ fn points_that_differ_by_a_scale_of_m_share_a_batch() {
         assert_eq!(r[1..], twin[1..], "point {p} trial {}", r[3]);
     }
 }
+
+/// A sweep reads its base experiment and `.npy` files once, however many
+/// grid points and trials it builds: 3 points × 3 trials of a low-rank
+/// network whose U, V and initial state are files read 3 times in all.
+#[test]
+fn a_sweep_reads_each_file_once() {
+    use attractor::sim::cpu::CpuBackend;
+    use attractor::sweep::{self, Sweep};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 8;
+    let u: Vec<f32> = (0..2 * n).map(|k| 0.1 * (k % 3) as f32).collect();
+    let v: Vec<f32> = (0..2 * n).map(|k| 0.05 * (k % 5) as f32).collect();
+    let x0: Vec<f32> = (0..n).map(|i| i as f32 / n as f32).collect();
+    for (name, shape, data) in [
+        ("u.npy", vec![n as u64, 2], &u),
+        ("v.npy", vec![n as u64, 2], &v),
+        ("x0.npy", vec![n as u64], &x0),
+    ] {
+        attractor::output::write_npy_f32(&dir.path().join(name), &shape, data).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("base.toml"),
+        r#"
+        [network]
+        n = 8
+        tau = 0.01
+        weights = { kind = "low_rank", u = "u.npy", v = "v.npy" }
+        [initial]
+        kind = "file"
+        path = "x0.npy"
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        "#,
+    )
+    .unwrap();
+    let path = dir.path().join("sweep.toml");
+    std::fs::write(
+        &path,
+        r#"
+        base = "base.toml"
+        trials = 3
+        [grid]
+        "simulation.noise" = [0.0, 0.01, 0.02]
+        "#,
+    )
+    .unwrap();
+    let sw = Sweep::load(&path).unwrap();
+    assert_eq!(
+        sw.files_read(),
+        3,
+        "loading builds every point from one read"
+    );
+    let mut rows = 0;
+    let report = sweep::run(
+        &sw,
+        Shard::ALL,
+        &mut CpuBackend,
+        &HashSet::new(),
+        &mut |_| {
+            rows += 1;
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!((report.ran, rows), (9, 9));
+    assert_eq!(sw.files_read(), 3, "running 9 trials read no file again");
+    // A file changed after loading does not change the sweep's runs.
+    attractor::output::write_npy_f32(&dir.path().join("x0.npy"), &[n as u64], &[9.0; 8]).unwrap();
+    assert_eq!(sw.experiment(2, 1).unwrap().initial[1], 1.0 / 8.0);
+}

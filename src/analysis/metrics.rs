@@ -2,15 +2,22 @@
 //! rate; ring bump angle and amplitude; Hopfield overlaps and energy.
 //! Always over all neurons, whatever `record.stride` keeps in rates.npy.
 
-use crate::model::{theta, Activation, Dynamics, Network, Weights};
+use crate::model::{Activation, Dynamics, Network, Weights};
 use crate::real::{f, Real};
 
 /// Which metrics a network has, and the tables needed to compute them.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     n: usize,
-    ring: Option<(Vec<f64>, Vec<f64>)>,
-    patterns: Option<(usize, Vec<f64>)>,
+    /// Whether the bump angle and amplitude are metrics (ring networks).
+    ring: bool,
+    /// P, the overlaps (Hebbian networks).
+    patterns: usize,
+    /// Which rows of the structured form's V the table holds.
+    rows: std::ops::Range<usize>,
+    /// The rows of the structured form's V that the bump (cos, sin) or the
+    /// overlaps (the patterns) multiply with the rates.
+    table: Option<Vec<f64>>,
     energy_beta: Option<f64>,
 }
 
@@ -25,25 +32,32 @@ impl Metrics {
     /// The metrics of `network`: ring networks get the bump, Hebbian networks
     /// the overlaps, and Hebbian current networks with tanh the energy.
     pub fn new(network: &Network) -> Self {
-        let n = network.n;
-        let ring = matches!(network.weights, Weights::Ring { .. }).then(|| {
-            (
-                (0..n).map(|i| theta(i, n).cos()).collect(),
-                (0..n).map(|i| theta(i, n).sin()).collect(),
-            )
-        });
-        let patterns = match &network.weights {
-            Weights::Hebbian { p, xi, .. } => Some((*p, xi.clone())),
-            _ => None,
-        };
+        let mut m = Self::shape(network);
+        let rows = network.weights.metric_rows();
+        if !rows.is_empty() {
+            let form = network
+                .weights
+                .structured()
+                .expect("metric rows come from a form");
+            let n = network.n;
+            m.table = Some(form.v[rows.start * n..rows.end * n].to_vec());
+        }
+        m
+    }
+
+    /// The metrics of `network` without their tables: enough for
+    /// [`Metrics::names`] and [`Metrics::sum_layout`], at no cost in N.
+    pub fn shape(network: &Network) -> Self {
         let energy_beta = match (&network.weights, network.dynamics, network.activation) {
             (Weights::Hebbian { .. }, Dynamics::Current, Activation::Tanh { beta }) => Some(beta),
             _ => None,
         };
         Metrics {
-            n,
-            ring,
-            patterns,
+            n: network.n,
+            ring: matches!(network.weights, Weights::Ring { .. }),
+            patterns: network.weights.patterns(),
+            rows: network.weights.metric_rows(),
+            table: None,
             energy_beta,
         }
     }
@@ -51,13 +65,11 @@ impl Metrics {
     /// Column names, in order (without `t`).
     pub fn names(&self) -> Vec<String> {
         let mut names = vec!["mean_rate".to_string()];
-        if self.ring.is_some() {
+        if self.ring {
             names.push("bump_theta".into());
             names.push("bump_amplitude".into());
         }
-        if let Some((p, _)) = &self.patterns {
-            names.extend((0..*p).map(|mu| format!("overlap_{mu}")));
-        }
+        names.extend((0..self.patterns).map(|mu| format!("overlap_{mu}")));
         if self.energy_beta.is_some() {
             names.push("energy".into());
         }
@@ -73,9 +85,12 @@ impl Metrics {
     /// `h` and, when [`Metrics::needs_mv`], `mv` = M v. Sums are in f64.
     pub fn compute<T: Real>(&self, v: &[T], x: &[T], h: &[T], mv: Option<&[T]>) -> Vec<f64> {
         let n = self.n as f64;
+        let nn = self.n;
         let mut out = Vec::with_capacity(3);
         out.push(v.iter().map(|&a| f(a)).sum::<f64>() / n);
-        if let Some((cos, sin)) = &self.ring {
+        let table = self.table.as_deref().unwrap_or(&[]);
+        if self.ring {
+            let (cos, sin) = table.split_at(nn);
             let (mut cs, mut sn) = (0.0, 0.0);
             for ((&a, c), s) in v.iter().zip(cos).zip(sin) {
                 cs += f(a) * c;
@@ -84,11 +99,9 @@ impl Metrics {
             out.push(bump_angle(cs, sn));
             out.push(2.0 / n * cs.hypot(sn));
         }
-        if let Some((p, xi)) = &self.patterns {
-            for mu in 0..*p {
-                let row = &xi[mu * self.n..(mu + 1) * self.n];
-                out.push(row.iter().zip(v).map(|(x, &a)| x * f(a)).sum::<f64>() / n);
-            }
+        for mu in 0..self.patterns {
+            let row = &table[mu * nn..(mu + 1) * nn];
+            out.push(row.iter().zip(v).map(|(x, &a)| x * f(a)).sum::<f64>() / n);
         }
         if let Some(beta) = self.energy_beta {
             let mv = mv.expect("energy needs M v");
@@ -111,14 +124,45 @@ impl Metrics {
 pub struct SumLayout {
     /// Table rows multiplied with v.
     pub table_rows: usize,
+    /// The first of them among the rows of the structured form's V.
+    pub table_row0: usize,
     /// Whether the three energy sums follow.
     pub energy: bool,
 }
 
 impl SumLayout {
+    /// Position of sum v.
+    pub const RATES: usize = 0;
+    /// Position of the first table row's sum.
+    pub const TABLE: usize = 1;
+    /// Offset of sum d_i v_i^2 in the energy block.
+    pub const ENERGY_SELF: usize = 0;
+    /// Offset of sum h v in the energy block.
+    pub const ENERGY_INPUT: usize = 1;
+    /// Offset of sum (v I - ln cosh(beta I) / beta) in the energy block.
+    pub const ENERGY_INTEGRAL: usize = 2;
+    /// Sums in the energy block.
+    pub const ENERGY_SUMS: usize = 3;
+
+    /// The positions above as WGSL constants (`SUM_RATES`, ...), for the
+    /// shaders' generated header.
+    pub const WGSL: [(&'static str, usize); 6] = [
+        ("SUM_RATES", Self::RATES),
+        ("SUM_TABLE", Self::TABLE),
+        ("ENERGY_SELF", Self::ENERGY_SELF),
+        ("ENERGY_INPUT", Self::ENERGY_INPUT),
+        ("ENERGY_INTEGRAL", Self::ENERGY_INTEGRAL),
+        ("ENERGY_SUMS", Self::ENERGY_SUMS),
+    ];
+
+    /// Position of the energy block (after the table rows).
+    pub fn energy_start(&self) -> usize {
+        Self::TABLE + self.table_rows
+    }
+
     /// The number of sums.
     pub fn len(&self) -> usize {
-        1 + self.table_rows + if self.energy { 3 } else { 0 }
+        self.energy_start() + if self.energy { Self::ENERGY_SUMS } else { 0 }
     }
 
     /// Whether there are no sums (never: sum v is always there).
@@ -131,11 +175,8 @@ impl Metrics {
     /// Which sums a backend that reduces on its own must deliver.
     pub fn sum_layout(&self) -> SumLayout {
         SumLayout {
-            table_rows: if self.ring.is_some() {
-                2
-            } else {
-                self.patterns.as_ref().map_or(0, |(p, _)| *p)
-            },
+            table_rows: self.rows.len(),
+            table_row0: self.rows.start,
             energy: self.energy_beta.is_some(),
         }
     }
@@ -145,20 +186,23 @@ impl Metrics {
     /// v.Mv of the Hebbian M is (1/N) sum_mu (xi^mu . v)^2 + sum_i d_i v_i^2.
     pub fn from_sums(&self, sums: &[f64], m_scale: f64) -> Vec<f64> {
         let n = self.n as f64;
-        let mut out = vec![sums[0] / n];
-        let mut k = 1;
-        if self.ring.is_some() {
-            let (c, s) = (sums[1], sums[2]);
+        let layout = self.sum_layout();
+        let k = SumLayout::TABLE;
+        let mut out = vec![sums[SumLayout::RATES] / n];
+        if self.ring {
+            let (c, s) = (sums[k], sums[k + 1]);
             out.push(bump_angle(c, s));
             out.push(2.0 / n * c.hypot(s));
-            k = 3;
         }
-        if let Some((p, _)) = &self.patterns {
-            out.extend(sums[k..k + p].iter().map(|x| x / n));
-            if self.energy_beta.is_some() {
-                let vmv = sums[k..k + p].iter().map(|x| x * x).sum::<f64>() / n + sums[k + p];
-                out.push(-0.5 * m_scale * vmv - sums[k + p + 1] + sums[k + p + 2]);
-            }
+        let p = self.patterns;
+        out.extend(sums[k..k + p].iter().map(|x| x / n));
+        if self.energy_beta.is_some() {
+            let e = &sums[layout.energy_start()..];
+            let vmv =
+                sums[k..k + p].iter().map(|x| x * x).sum::<f64>() / n + e[SumLayout::ENERGY_SELF];
+            out.push(
+                -0.5 * m_scale * vmv - e[SumLayout::ENERGY_INPUT] + e[SumLayout::ENERGY_INTEGRAL],
+            );
         }
         out
     }

@@ -9,8 +9,7 @@
 //! shifted by d when d is constant, so no N×N matrix is formed.
 
 use crate::error::{Error, Result};
-use crate::experiment::Experiment;
-use crate::model::{StructuredForm, Weights};
+use crate::model::{Experiment, StructuredForm, Weights};
 use nalgebra::{Complex, DMatrix, DVector};
 use serde::Serialize;
 
@@ -171,18 +170,18 @@ fn dense_eigenvalues(n: usize, m: &[f64], symmetric: bool) -> Result<(Spectrum, 
 /// Eigenvalues of diag(c) + U V^T for constant c: c + eig(V^T U), and c for
 /// the other N - R modes.
 fn structured_eigenvalues(s: &StructuredForm) -> Option<Spectrum> {
-    let n = s.d.len();
-    let c0 = s.d[0];
-    if s.d
-        .iter()
+    let n = s.n;
+    let d = s.d();
+    let c0 = d[0];
+    if d.iter()
         .any(|&x| (x - c0).abs() > 1e-14 * c0.abs().max(1.0))
     {
         return None;
     }
-    let r = s.u.ncols();
+    let r = s.rank();
     let mut eig: Spectrum = Vec::new();
     if r > 0 {
-        let small = s.v.transpose() * &s.u;
+        let small = s.v_matrix().transpose() * s.u_matrix();
         let e = small.complex_eigenvalues();
         // With R > N only N of the R eigenvalues are eigenvalues of M; the
         // extra ones are zeros of V^T U (rank ≤ N): drop the smallest.
@@ -203,24 +202,25 @@ fn structured_eigenvalues(s: &StructuredForm) -> Option<Spectrum> {
 
 /// (I - M)^-1 h for M = diag(d) + U V^T by the Woodbury identity.
 fn structured_solve(s: &StructuredForm, h: &[f64]) -> Option<Vec<f64>> {
-    let a: Vec<f64> = s.d.iter().map(|d| 1.0 - d).collect();
+    let a: Vec<f64> = s.d().iter().map(|d| 1.0 - d).collect();
     if a.iter().any(|x| x.abs() < TOL) {
         return None;
     }
     let ainv_h = DVector::from_iterator(h.len(), h.iter().zip(&a).map(|(h, a)| h / a));
-    let r = s.u.ncols();
+    let r = s.rank();
     if r == 0 {
         return Some(ainv_h.iter().copied().collect());
     }
-    let mut ainv_u = s.u.clone();
+    let (u, v) = (s.u_matrix(), s.v_matrix());
+    let mut ainv_u = u.clone();
     for (i, ai) in a.iter().enumerate() {
         for k in 0..r {
             ainv_u[(i, k)] /= ai;
         }
     }
-    let small = DMatrix::identity(r, r) - s.v.transpose() * &ainv_u;
+    let small = DMatrix::identity(r, r) - v.transpose() * &ainv_u;
     let lu = small.lu();
-    let y = lu.solve(&(s.v.transpose() * &ainv_h))?;
+    let y = lu.solve(&(v.transpose() * &ainv_h))?;
     let x = ainv_h + ainv_u * y;
     Some(x.iter().copied().collect())
 }
@@ -239,9 +239,9 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                 e,
                 format!(
                     "structure: diag + rank-{} (eigenvalues of a {}×{} matrix)",
-                    s.u.ncols(),
-                    s.u.ncols(),
-                    s.u.ncols()
+                    s.rank(),
+                    s.rank(),
+                    s.rank()
                 ),
             ),
             None => {

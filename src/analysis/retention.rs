@@ -1,22 +1,6 @@
 //! How long a memory lasts: retention time and drift, from recorded metrics.
 
-use crate::experiment::Experiment;
-use crate::sim::Recording;
 use std::f64::consts::PI;
-
-/// When the last input ends (the largest finite `end` of the inputs), if any does.
-pub fn input_end(exp: &Experiment) -> Option<f64> {
-    exp.inputs
-        .iter()
-        .map(|e| e.end)
-        .filter(|e| e.is_finite())
-        .fold(None, |a: Option<f64>, e| Some(a.map_or(e, |a| a.max(e))))
-}
-
-/// The first record at or after `t`.
-pub fn record_at(rec: &Recording, t: f64) -> Option<usize> {
-    rec.t.iter().position(|&s| s >= t - 1e-12)
-}
 
 /// Seconds after `t_end` until `values` first falls below `threshold` times
 /// its value at `t_end`, linearly interpolated between records; infinity

@@ -7,86 +7,13 @@ pub mod overrides;
 pub mod schema;
 
 use crate::error::{Error, Result};
-use crate::model::{bump, von_mises, Activation, Dynamics, InputEpoch, Network, Weights};
+use crate::model::{bump, von_mises, Dynamics, InputEpoch, Network, Weights};
 use crate::rng::{self, Stream};
-use crate::sim::{BackendChoice, Method, Precision};
-use schema::{ExperimentFile, InitialSpec, InputProfile, WeightsSpec};
-use std::path::{Path, PathBuf};
+pub use npy::Files;
+use schema::{ExperimentFile, InitialSpec, InputProfile};
+use std::path::Path;
 
-/// Settings of the integration.
-#[derive(Clone, Debug)]
-pub struct Simulation {
-    /// Seconds.
-    pub duration: f64,
-    /// Seconds per step.
-    pub dt: f64,
-    /// round(duration / dt).
-    pub steps: u64,
-    /// Integration method.
-    pub method: Method,
-    /// Noise sigma (0 = deterministic).
-    pub noise: f64,
-    /// Seed of the noise (and of random initial states unless they give one).
-    pub seed: u64,
-    /// Steps between records.
-    pub record_every: u64,
-    /// Requested backend.
-    pub backend: BackendChoice,
-    /// CPU precision.
-    pub precision: Precision,
-}
-
-impl Simulation {
-    /// The steps at which the state is recorded: 0, k, 2k, ... and the last step.
-    pub fn record_steps(&self) -> Vec<u64> {
-        let mut s: Vec<u64> = (0..=self.steps)
-            .step_by(self.record_every as usize)
-            .collect();
-        if *s.last().expect("step 0 is always recorded") != self.steps {
-            s.push(self.steps);
-        }
-        s
-    }
-}
-
-/// What `rates.npy` keeps.
-#[derive(Clone, Debug)]
-pub struct RecordOptions {
-    /// Whether rates are kept at all.
-    pub rates: bool,
-    /// Keep every `stride`-th neuron.
-    pub stride: usize,
-}
-
-impl RecordOptions {
-    /// Neurons per rates row for a network of `n` (0 when rates are not kept).
-    pub fn kept(&self, n: usize) -> usize {
-        if self.rates {
-            n.div_ceil(self.stride)
-        } else {
-            0
-        }
-    }
-}
-
-/// A validated experiment: the model, its inputs and initial state, and how to simulate it.
-#[derive(Clone, Debug)]
-pub struct Experiment {
-    /// Run name.
-    pub name: String,
-    /// The network.
-    pub network: Network,
-    /// Input epochs, each resolved to an N-vector.
-    pub inputs: Vec<InputEpoch>,
-    /// Initial state (v for rate dynamics, I for current dynamics).
-    pub initial: Vec<f64>,
-    /// Integration settings.
-    pub simulation: Simulation,
-    /// What rates.npy keeps.
-    pub record: RecordOptions,
-    /// The experiment as TOML, overrides applied (written next to the outputs).
-    pub toml: String,
-}
+pub use crate::model::{Experiment, RecordOptions, Simulation};
 
 impl Experiment {
     /// Reads and validates an experiment file, applying `--set` overrides.
@@ -108,13 +35,24 @@ impl Experiment {
         default_name: &str,
         overrides: &[String],
     ) -> Result<Experiment> {
+        Self::from_toml_with(text, &Files::new(base_dir), default_name, overrides)
+    }
+
+    /// [`Experiment::from_toml`] reading `.npy` files through `files`, which
+    /// keeps them for the next experiment built from the same folder.
+    pub fn from_toml_with(
+        text: &str,
+        files: &Files,
+        default_name: &str,
+        overrides: &[String],
+    ) -> Result<Experiment> {
         let mut table = parse_table(text)?;
         for o in overrides {
             overrides::apply(&mut table, o)?;
         }
         let toml = toml::to_string(&table).unwrap_or_default();
         let file: ExperimentFile = deserialize(toml::Value::Table(table), "")?;
-        resolve(file, base_dir, default_name, toml)
+        resolve(file, files, default_name, toml)
     }
 }
 
@@ -166,7 +104,7 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn finite(key: &str, x: f64) -> Result<f64> {
+pub(crate) fn finite(key: &str, x: f64) -> Result<f64> {
     if x.is_finite() {
         Ok(x)
     } else {
@@ -174,7 +112,7 @@ fn finite(key: &str, x: f64) -> Result<f64> {
     }
 }
 
-fn positive(key: &str, x: f64) -> Result<f64> {
+pub(crate) fn positive(key: &str, x: f64) -> Result<f64> {
     if x.is_finite() && x > 0.0 {
         Ok(x)
     } else {
@@ -190,7 +128,7 @@ fn fraction(key: &str, x: f64) -> Result<f64> {
     }
 }
 
-fn vector(key: &str, values: Vec<f64>, n: usize) -> Result<Vec<f64>> {
+pub(crate) fn vector(key: &str, values: Vec<f64>, n: usize) -> Result<Vec<f64>> {
     if values.len() != n {
         return Err(Error::invalid(
             key,
@@ -204,14 +142,12 @@ fn vector(key: &str, values: Vec<f64>, n: usize) -> Result<Vec<f64>> {
     Ok(values)
 }
 
-fn resolve(f: ExperimentFile, base: &Path, default_name: &str, toml: String) -> Result<Experiment> {
-    let path = |p: &Path| -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            base.join(p)
-        }
-    };
+fn resolve(
+    f: ExperimentFile,
+    files: &Files,
+    default_name: &str,
+    toml: String,
+) -> Result<Experiment> {
     let net = &f.network;
     let n = net.n;
     if n == 0 {
@@ -221,90 +157,9 @@ fn resolve(f: ExperimentFile, base: &Path, default_name: &str, toml: String) -> 
         return Err(Error::invalid("network.n", n, "must be below 2^32"));
     }
     let tau = positive("network.tau", net.tau)?;
-    check_activation(&net.activation)?;
+    net.activation.validate("network.activation")?;
 
-    let weights = match &net.weights {
-        WeightsSpec::Matrix { rows } => {
-            if rows.len() != n || rows.iter().any(|r| r.len() != n) {
-                let shape = rows.iter().map(|r| r.len().to_string()).collect::<Vec<_>>();
-                return Err(Error::invalid(
-                    "network.weights.rows",
-                    format!("{} rows of lengths [{}]", rows.len(), shape.join(", ")),
-                    format!("must be an N×N matrix with N = {n} (network.n)"),
-                ));
-            }
-            let m: Vec<f64> = rows.iter().flatten().copied().collect();
-            for (k, x) in m.iter().enumerate() {
-                finite(&format!("network.weights.rows[{}][{}]", k / n, k % n), *x)?;
-            }
-            Weights::Dense { n, m }
-        }
-        WeightsSpec::Diagonal { values } => Weights::Diagonal {
-            values: vector("network.weights.values", values.clone(), n)?,
-        },
-        WeightsSpec::File { path: p } => {
-            let (_, _, m) = npy::read_matrix("network.weights.path", &path(p), |r, c| {
-                (r != n || c != n).then(|| format!("an N×N matrix with N = {n} (network.n)"))
-            })?;
-            Weights::Dense { n, m }
-        }
-        WeightsSpec::Ring { lambda0, lambda1 } => {
-            if n < 3 {
-                return Err(Error::invalid(
-                    "network.n",
-                    n,
-                    "must be at least 3 for a ring (its cos and sin modes need 3 angles)",
-                ));
-            }
-            Weights::Ring {
-                n,
-                lambda0: finite("network.weights.lambda0", *lambda0)?,
-                lambda1: finite("network.weights.lambda1", *lambda1)?,
-            }
-        }
-        WeightsSpec::Hebbian {
-            patterns,
-            path: p,
-            seed,
-        } => match (patterns, p) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(Error::invalid(
-                    "network.weights",
-                    "a hebbian table",
-                    "must give exactly one of `patterns = P` (random ±1 patterns) or `path` (a P×N .npy)",
-                ))
-            }
-            (Some(0), None) => {
-                return Err(Error::invalid("network.weights.patterns", 0, "must be at least 1"))
-            }
-            (Some(p), None) => Weights::Hebbian {
-                n,
-                p: *p,
-                xi: random_patterns(n, *p, *seed),
-            },
-            (None, Some(file)) => {
-                let (p, _, xi) = npy::read_matrix("network.weights.path", &path(file), |r, c| {
-                    (c != n || r == 0).then(|| format!("a P×N array of patterns with N = {n}"))
-                })?;
-                Weights::Hebbian { n, p, xi }
-            }
-        },
-        WeightsSpec::LowRank { u, v } => {
-            let check = |r: usize, c: usize| {
-                (r != n || c == 0).then(|| format!("an N×R array with N = {n} and R ≥ 1"))
-            };
-            let (_, ru, u) = npy::read_matrix("network.weights.u", &path(u), check)?;
-            let (_, rv, v) = npy::read_matrix("network.weights.v", &path(v), check)?;
-            if ru != rv {
-                return Err(Error::invalid(
-                    "network.weights.v",
-                    format!("an N×{rv} array"),
-                    format!("must have the same rank R as network.weights.u (R = {ru})"),
-                ));
-            }
-            Weights::LowRank { n, rank: ru, u, v }
-        }
-    };
+    let weights = net.weights.resolve(n, files)?;
 
     let sim = &f.simulation;
     let dt = positive("simulation.dt", sim.dt)?;
@@ -356,10 +211,10 @@ fn resolve(f: ExperimentFile, base: &Path, default_name: &str, toml: String) -> 
 
     let mut inputs = Vec::with_capacity(f.input.len());
     for (i, table) in f.input.iter().enumerate() {
-        inputs.push(resolve_input(i, table.clone(), &weights, n, &path)?);
+        inputs.push(resolve_input(i, table.clone(), &weights, n, files)?);
     }
 
-    let initial = resolve_initial(&f.initial, &weights, n, sim.seed, &path)?;
+    let initial = resolve_initial(&f.initial, &weights, n, sim.seed, files)?;
 
     let record_steps = simulation.record_steps().len() as u64;
     let kept = if f.record.rates {
@@ -401,31 +256,6 @@ fn resolve(f: ExperimentFile, base: &Path, default_name: &str, toml: String) -> 
     })
 }
 
-fn check_activation(a: &Activation) -> Result<()> {
-    let key = "network.activation";
-    match *a {
-        Activation::Tanh { beta } | Activation::Sigmoid { beta, .. } => {
-            positive(&format!("{key}.beta"), beta)?;
-        }
-        Activation::Clip { min, max } => {
-            finite(&format!("{key}.min"), min)?;
-            finite(&format!("{key}.max"), max)?;
-            if min > max {
-                return Err(Error::invalid(
-                    format!("{key}.min"),
-                    min,
-                    format!("must not exceed {key}.max = {max}"),
-                ));
-            }
-        }
-        _ => {}
-    }
-    if let Activation::Sigmoid { threshold, .. } | Activation::Step { threshold } = *a {
-        finite(&format!("{key}.threshold"), threshold)?;
-    }
-    Ok(())
-}
-
 /// Random ±1 patterns, pattern mu's unit i from counter (i, mu) of the Patterns stream.
 pub fn random_patterns(n: usize, p: usize, seed: u64) -> Vec<f64> {
     let mut xi = vec![0.0; n * p];
@@ -459,7 +289,7 @@ fn resolve_input(
     mut table: toml::Table,
     weights: &Weights,
     n: usize,
-    path: &dyn Fn(&Path) -> PathBuf,
+    files: &Files,
 ) -> Result<InputEpoch> {
     let key = format!("input[{i}]");
     let time = |table: &mut toml::Table, name: &str, default: f64| -> Result<f64> {
@@ -511,7 +341,7 @@ fn resolve_input(
             von_mises(n, c, kappa, theta)
         }
         InputProfile::Vector { values } => vector(&format!("{key}.values"), values, n)?,
-        InputProfile::File { path: p } => npy::read_vector(&format!("{key}.path"), &path(&p), n)?,
+        InputProfile::File { path: p } => npy::read_vector(files, &format!("{key}.path"), &p, n)?,
         InputProfile::Pattern { index, scale } => {
             let xi = pattern_of(weights, &format!("{key}.index"), index)?;
             let s = finite(&format!("{key}.scale"), scale)?;
@@ -526,13 +356,13 @@ fn resolve_initial(
     weights: &Weights,
     n: usize,
     sim_seed: u64,
-    path: &dyn Fn(&Path) -> PathBuf,
+    files: &Files,
 ) -> Result<Vec<f64>> {
     Ok(match spec {
         InitialSpec::Zeros {} => vec![0.0; n],
         InitialSpec::Uniform { value } => vec![finite("initial.value", *value)?; n],
         InitialSpec::Vector { values } => vector("initial.values", values.clone(), n)?,
-        InitialSpec::File { path: p } => npy::read_vector("initial.path", &path(p), n)?,
+        InitialSpec::File { path: p } => npy::read_vector(files, "initial.path", p, n)?,
         InitialSpec::Random { low, high, seed } => {
             finite("initial.low", *low)?;
             finite("initial.high", *high)?;

@@ -1,7 +1,60 @@
-//! Reading the `.npy` files an experiment names (f32 or f64, C or Fortran order).
+//! Reading the `.npy` files an experiment names (f32 or f64, C or Fortran
+//! order), each once: [`Files`] keeps what it has read, so the grid points
+//! and trials of a sweep built from one base experiment read its files once.
 
 use crate::error::{Error, Result};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The files of experiments whose relative paths start at one folder, with
+/// the arrays read so far (shared by clones).
+#[derive(Clone, Debug, Default)]
+pub struct Files {
+    base: PathBuf,
+    read: Arc<Mutex<HashMap<PathBuf, Arc<Array>>>>,
+    /// How many files were read from disk.
+    reads: Arc<Mutex<usize>>,
+}
+
+impl Files {
+    /// Files relative to `base` (an experiment file's folder).
+    pub fn new(base: &Path) -> Self {
+        Files {
+            base: base.to_path_buf(),
+            ..Files::default()
+        }
+    }
+
+    /// `p` as a path: itself when absolute, else under the base folder.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// The array at `p` (see [`read`]), from disk the first time only.
+    pub fn array(&self, key: &str, p: &Path) -> Result<Arc<Array>> {
+        let path = self.path(p);
+        if let Some(a) = self.read.lock().expect("file cache").get(&path) {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(read(key, &path)?);
+        *self.reads.lock().expect("read count") += 1;
+        self.read
+            .lock()
+            .expect("file cache")
+            .insert(path, a.clone());
+        Ok(a)
+    }
+
+    /// How many `.npy` files were read from disk (each path once).
+    pub fn reads(&self) -> usize {
+        *self.reads.lock().expect("read count")
+    }
+}
 
 /// A loaded array: shape and values in C (row-major) order, as f64.
 #[derive(Clone, Debug)]
@@ -59,8 +112,9 @@ pub fn read(key: &str, path: &Path) -> Result<Array> {
 }
 
 /// Reads a 1-D array of length `n` (a 2-D array of shape [1, n] or [n, 1] is accepted).
-pub fn read_vector(key: &str, path: &Path, n: usize) -> Result<Vec<f64>> {
-    let a = read(key, path)?;
+pub fn read_vector(files: &Files, key: &str, p: &Path, n: usize) -> Result<Vec<f64>> {
+    let a = files.array(key, p)?;
+    let path = &files.path(p);
     let ok = match a.shape.as_slice() {
         [m] => *m == n,
         [1, m] | [m, 1] => *m == n,
@@ -76,17 +130,19 @@ pub fn read_vector(key: &str, path: &Path, n: usize) -> Result<Vec<f64>> {
             ),
         });
     }
-    Ok(a.data)
+    Ok(a.data.clone())
 }
 
 /// Reads a 2-D array whose shape is checked by `check` (which returns what
 /// was expected when the shape does not fit).
 pub fn read_matrix(
+    files: &Files,
     key: &str,
-    path: &Path,
+    p: &Path,
     check: impl Fn(usize, usize) -> Option<String>,
 ) -> Result<(usize, usize, Vec<f64>)> {
-    let a = read(key, path)?;
+    let a = files.array(key, p)?;
+    let path = &files.path(p);
     let shape_err = |expected: String| Error::Npy {
         key: key.to_string(),
         path: path.to_path_buf(),

@@ -1,8 +1,10 @@
 //! The experiment file's schema (SPEC §2) as serde types. Unknown keys are
 //! errors (`deny_unknown_fields`); ranges are checked in `resolve`.
 
-use crate::model::{Activation, Dynamics};
-use crate::sim::{BackendChoice, Method, Precision};
+use super::npy::{self, Files};
+use super::{finite, random_patterns, vector};
+use crate::error::{Error, Result};
+use crate::model::{Activation, BackendChoice, Dynamics, Method, Precision, Weights};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -92,6 +94,95 @@ pub enum WeightsSpec {
         /// N×R .npy.
         v: PathBuf,
     },
+}
+
+impl WeightsSpec {
+    /// The weights of a network of `n` neurons, reading `.npy` files through
+    /// `files`. Errors name the key, the value and what is allowed.
+    pub fn resolve(&self, n: usize, files: &Files) -> Result<Weights> {
+        Ok(match self {
+            WeightsSpec::Matrix { rows } => {
+                if rows.len() != n || rows.iter().any(|r| r.len() != n) {
+                    let shape = rows.iter().map(|r| r.len().to_string()).collect::<Vec<_>>();
+                    return Err(Error::invalid(
+                        "network.weights.rows",
+                        format!("{} rows of lengths [{}]", rows.len(), shape.join(", ")),
+                        format!("must be an N×N matrix with N = {n} (network.n)"),
+                    ));
+                }
+                let m: Vec<f64> = rows.iter().flatten().copied().collect();
+                for (k, x) in m.iter().enumerate() {
+                    finite(&format!("network.weights.rows[{}][{}]", k / n, k % n), *x)?;
+                }
+                Weights::Dense { n, m }
+            }
+            WeightsSpec::Diagonal { values } => Weights::Diagonal {
+                values: vector("network.weights.values", values.clone(), n)?,
+            },
+            WeightsSpec::File { path: p } => {
+                let (_, _, m) = npy::read_matrix(files, "network.weights.path", p, |r, c| {
+                    (r != n || c != n).then(|| format!("an N×N matrix with N = {n} (network.n)"))
+                })?;
+                Weights::Dense { n, m }
+            }
+            WeightsSpec::Ring { lambda0, lambda1 } => {
+                if n < 3 {
+                    return Err(Error::invalid(
+                        "network.n",
+                        n,
+                        "must be at least 3 for a ring (its cos and sin modes need 3 angles)",
+                    ));
+                }
+                Weights::Ring {
+                    n,
+                    lambda0: finite("network.weights.lambda0", *lambda0)?,
+                    lambda1: finite("network.weights.lambda1", *lambda1)?,
+                }
+            }
+            WeightsSpec::Hebbian {
+                patterns,
+                path: p,
+                seed,
+            } => match (patterns, p) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(Error::invalid(
+                        "network.weights",
+                        "a hebbian table",
+                        "must give exactly one of `patterns = P` (random ±1 patterns) or `path` (a P×N .npy)",
+                    ))
+                }
+                (Some(0), None) => {
+                    return Err(Error::invalid("network.weights.patterns", 0, "must be at least 1"))
+                }
+                (Some(p), None) => Weights::Hebbian {
+                    n,
+                    p: *p,
+                    xi: random_patterns(n, *p, *seed),
+                },
+                (None, Some(file)) => {
+                    let (p, _, xi) = npy::read_matrix(files, "network.weights.path", file, |r, c| {
+                        (c != n || r == 0).then(|| format!("a P×N array of patterns with N = {n}"))
+                    })?;
+                    Weights::Hebbian { n, p, xi }
+                }
+            },
+            WeightsSpec::LowRank { u, v } => {
+                let check = |r: usize, c: usize| {
+                    (r != n || c == 0).then(|| format!("an N×R array with N = {n} and R ≥ 1"))
+                };
+                let (_, ru, u) = npy::read_matrix(files, "network.weights.u", u, check)?;
+                let (_, rv, v) = npy::read_matrix(files, "network.weights.v", v, check)?;
+                if ru != rv {
+                    return Err(Error::invalid(
+                        "network.weights.v",
+                        format!("an N×{rv} array"),
+                        format!("must have the same rank R as network.weights.u (R = {ru})"),
+                    ));
+                }
+                Weights::LowRank { n, rank: ru, u, v }
+            }
+        })
+    }
 }
 
 /// The profile of one `[[input]]` entry (its `start` and `end` are read apart).

@@ -1,5 +1,9 @@
-//! The activation functions F of SPEC §1.
+//! The activation functions F of SPEC §1: their parameters, validation, the
+//! CPU evaluation and the WGSL twin the GPU's shaders are generated with
+//! ([`Activation::WGSL`]), so that adding one touches this file only (plus
+//! its test and the README).
 
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The activation F applied to the synaptic drive.
@@ -89,4 +93,76 @@ impl Activation {
             }
         }
     }
+
+    /// Checks the parameters; errors name `key.param`, the value and what is allowed.
+    pub fn validate(&self, key: &str) -> Result<()> {
+        let finite = |name: &str, x: f64| {
+            if x.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    format!("{key}.{name}"),
+                    x,
+                    "must be a finite number",
+                ))
+            }
+        };
+        match *self {
+            Activation::Tanh { beta } | Activation::Sigmoid { beta, .. }
+                if !(beta.is_finite() && beta > 0.0) =>
+            {
+                return Err(Error::invalid(
+                    format!("{key}.beta"),
+                    beta,
+                    "must be a finite number > 0",
+                ));
+            }
+            Activation::Clip { min, max } => {
+                finite("min", min)?;
+                finite("max", max)?;
+                if min > max {
+                    return Err(Error::invalid(
+                        format!("{key}.min"),
+                        min,
+                        format!("must not exceed {key}.max = {max}"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if let Activation::Sigmoid { threshold, .. } | Activation::Step { threshold } = *self {
+            finite("threshold", threshold)?;
+        }
+        Ok(())
+    }
+
+    /// The GPU's form: (code, p0, p1) for `StepParams.act_kind`,
+    /// `act_p0` and `act_p1`; the code is this kind's row of [`Activation::WGSL`].
+    pub fn gpu_params(&self) -> (u32, f32, f32) {
+        let code = Self::WGSL
+            .iter()
+            .position(|(kind, _)| *kind == self.kind())
+            .expect("every activation has a WGSL row") as u32;
+        let (p0, p1) = match *self {
+            Activation::Linear {} | Activation::Relu {} => (0.0, 0.0),
+            Activation::Tanh { beta } => (beta, 0.0),
+            Activation::Sigmoid { beta, threshold } => (beta, threshold),
+            Activation::Clip { min, max } => (min, max),
+            Activation::Step { threshold } => (threshold, 0.0),
+        };
+        (code, p0 as f32, p1 as f32)
+    }
+
+    /// F in WGSL, one row per kind (its code is the row's index): the body
+    /// of `activation(v)`, with `p0` and `p1` the parameters of
+    /// [`Activation::gpu_params`]. The shaders' `activation` is generated
+    /// from this table.
+    pub const WGSL: [(&'static str, &'static str); 6] = [
+        ("linear", "v"),
+        ("relu", "max(v, 0.0)"),
+        ("tanh", "tanh(p0 * v)"),
+        ("sigmoid", "1.0 / (1.0 + exp(-p0 * (v - p1)))"),
+        ("clip", "min(max(v, p0), p1)"),
+        ("step", "select(0.0, 1.0, v > p0)"),
+    ];
 }

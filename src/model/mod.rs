@@ -1,14 +1,22 @@
 //! WHAT is simulated: the network (size, time constant, dynamics, activation,
-//! weights), its inputs and its initial state, fully resolved into numbers.
+//! weights), its inputs and its initial state, fully resolved into numbers,
+//! and the validated plan of a run ([`Experiment`]): how it is integrated
+//! and what is recorded.
 //!
-//! This module knows nothing of files, TOML or backends: the experiment module
-//! builds these values from a file, the sim module steps them.
+//! This module knows nothing of files, TOML, backends or outputs: it imports
+//! nothing from `experiment`, `sim`, `output`, the GPU or the command line.
+//! The experiment module builds these values from a file, the sim module
+//! steps them.
 
 mod activation;
+mod method;
+mod plan;
 mod weights;
 
 pub use activation::Activation;
-pub use weights::{StructuredForm, Weights};
+pub use method::{Method, Stage, StepConstants};
+pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
+pub use weights::{ring_angles, StructuredForm, Weights};
 
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;

@@ -49,17 +49,80 @@ pub enum Weights {
     },
 }
 
-/// M written as diag(d) + U V^T (U, V N×R, column-major in `nalgebra`), the
-/// shape shared by every structured kind: eigenvalues and steady states use it
-/// without forming M.
-#[derive(Clone, Debug)]
+/// The normalised form of every structured kind:
+/// M = diag(d) + sum_r coef_r U_r V_r^T, with U_r and V_r vectors of N and
+/// explicit coefficients (ring: V = [1, cos theta, sin theta], U = V, coef =
+/// (2/N) [-lambda0, lambda1, lambda1]; Hebbian: V = U = the patterns,
+/// coef = 1/N, d = minus the self-coupling that the zero diagonal removes;
+/// low rank: V and U the columns of the files, coef = 1; diagonal: R = 0).
+///
+/// It is the one input of the CPU operator, the GPU upload and the
+/// eigen-analysis: each reads the tables as they are here, so a new kind
+/// with a low-rank form needs only its arm of [`Weights::structured`].
+#[derive(Clone, Debug, PartialEq)]
 pub struct StructuredForm {
-    /// The diagonal part d.
-    pub d: Vec<f64>,
-    /// U (N×R).
-    pub u: nalgebra::DMatrix<f64>,
-    /// V (N×R).
-    pub v: nalgebra::DMatrix<f64>,
+    /// N.
+    pub n: usize,
+    /// The diagonal d; `None` when it is zero.
+    pub diag: Option<Vec<f64>>,
+    /// The R coefficients.
+    pub coef: Vec<f64>,
+    /// V as R rows of N (row r is V_r, contiguous).
+    pub v: Vec<f64>,
+    /// U as R rows of N; `None` when U = V.
+    pub u: Option<Vec<f64>>,
+}
+
+impl StructuredForm {
+    /// The rank R.
+    pub fn rank(&self) -> usize {
+        self.coef.len()
+    }
+
+    /// Row r of V.
+    pub fn v_row(&self, r: usize) -> &[f64] {
+        &self.v[r * self.n..(r + 1) * self.n]
+    }
+
+    /// U as R rows of N (V itself when U = V).
+    pub fn u_rows(&self) -> &[f64] {
+        self.u.as_deref().unwrap_or(&self.v)
+    }
+
+    /// The diagonal, zeros when there is none.
+    pub fn d(&self) -> Vec<f64> {
+        self.diag.clone().unwrap_or_else(|| vec![0.0; self.n])
+    }
+
+    /// U with the coefficients folded in, N×R (column r = coef_r U_r).
+    pub fn u_matrix(&self) -> nalgebra::DMatrix<f64> {
+        let (n, u) = (self.n, self.u_rows());
+        nalgebra::DMatrix::from_fn(n, self.rank(), |i, r| self.coef[r] * u[r * n + i])
+    }
+
+    /// V, N×R (column r = V_r).
+    pub fn v_matrix(&self) -> nalgebra::DMatrix<f64> {
+        let n = self.n;
+        nalgebra::DMatrix::from_fn(n, self.rank(), |i, r| self.v[r * n + i])
+    }
+}
+
+/// cos theta_i and sin theta_i of a ring of `n` (theta_i = -pi + 2 pi i / N).
+pub fn ring_angles(n: usize) -> (Vec<f64>, Vec<f64>) {
+    (0..n)
+        .map(|i| (theta(i, n).cos(), theta(i, n).sin()))
+        .unzip()
+}
+
+/// Transposes an N×R row-major array into R rows of N.
+fn rows_of(n: usize, rank: usize, m: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; rank * n];
+    for i in 0..n {
+        for r in 0..rank {
+            out[r * n + i] = m[i * rank + r];
+        }
+    }
+    out
 }
 
 impl Weights {
@@ -140,75 +203,163 @@ impl Weights {
     /// M as a dense row-major N×N matrix. Only for small N: tests compare the
     /// structured operators with it, and the eigen-solver falls back to it.
     pub fn to_dense(&self) -> Vec<f64> {
-        let n = self.n();
-        match self {
-            Weights::Dense { m, .. } => m.clone(),
-            _ => {
-                let s = self
-                    .structured()
-                    .expect("non-dense weights have a structured form");
-                let mut m = vec![0.0; n * n];
-                for i in 0..n {
-                    m[i * n + i] += s.d[i];
-                    for j in 0..n {
-                        let mut x = 0.0;
-                        for r in 0..s.u.ncols() {
-                            x += s.u[(i, r)] * s.v[(j, r)];
-                        }
-                        m[i * n + j] += x;
-                    }
+        let Some(s) = self.structured() else {
+            let Weights::Dense { m, .. } = self else {
+                unreachable!("only dense weights lack a structured form")
+            };
+            return m.clone();
+        };
+        let (n, u) = (s.n, s.u_rows());
+        let mut m = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                let mut x = 0.0;
+                for r in 0..s.rank() {
+                    x += s.coef[r] * u[r * n + i] * s.v[r * n + j];
                 }
-                m
+                m[i * n + j] = x;
+            }
+            if let Some(d) = &s.diag {
+                m[i * n + i] += d[i];
             }
         }
+        m
     }
 
-    /// diag(d) + U V^T for every kind but dense (None for dense).
+    /// The normalised structured form of every kind but dense (None for dense).
     pub fn structured(&self) -> Option<StructuredForm> {
-        use nalgebra::DMatrix;
         let n = self.n();
+        let none = StructuredForm {
+            n,
+            diag: None,
+            coef: Vec::new(),
+            v: Vec::new(),
+            u: None,
+        };
         Some(match self {
             Weights::Dense { .. } => return None,
             Weights::Diagonal { values } => StructuredForm {
-                d: values.clone(),
-                u: DMatrix::zeros(n, 0),
-                v: DMatrix::zeros(n, 0),
+                diag: Some(values.clone()),
+                ..none
             },
             Weights::Ring {
                 lambda0, lambda1, ..
             } => {
                 let s = 2.0 / n as f64;
-                let u = DMatrix::from_fn(n, 3, |i, r| match r {
-                    0 => -s * lambda0,
-                    1 => s * lambda1 * theta(i, n).cos(),
-                    _ => s * lambda1 * theta(i, n).sin(),
-                });
-                let v = DMatrix::from_fn(n, 3, |i, r| match r {
-                    0 => 1.0,
-                    1 => theta(i, n).cos(),
-                    _ => theta(i, n).sin(),
-                });
+                let (cos, sin) = ring_angles(n);
+                let mut v = vec![1.0; n];
+                v.extend(cos);
+                v.extend(sin);
                 StructuredForm {
-                    d: vec![0.0; n],
-                    u,
+                    coef: vec![-s * lambda0, s * lambda1, s * lambda1],
                     v,
+                    ..none
                 }
             }
-            Weights::Hebbian { p, xi, .. } => {
-                let d = Self::hebbian_self_coupling(n, *p, xi);
-                let v = DMatrix::from_fn(n, *p, |i, mu| xi[mu * n + i]);
-                let u = &v / n as f64;
-                StructuredForm {
-                    d: d.into_iter().map(|x| -x).collect(),
-                    u,
-                    v,
-                }
-            }
+            Weights::Hebbian { p, xi, .. } => StructuredForm {
+                diag: Some(
+                    Self::hebbian_self_coupling(n, *p, xi)
+                        .into_iter()
+                        .map(|x| -x)
+                        .collect(),
+                ),
+                coef: vec![1.0 / n as f64; *p],
+                v: xi.clone(),
+                ..none
+            },
             Weights::LowRank { rank, u, v, .. } => StructuredForm {
-                d: vec![0.0; n],
-                u: DMatrix::from_row_slice(n, *rank, u),
-                v: DMatrix::from_row_slice(n, *rank, v),
+                coef: vec![1.0; *rank],
+                v: rows_of(n, *rank, v),
+                u: Some(rows_of(n, *rank, u)),
+                ..none
             },
         })
+    }
+
+    /// The shape of [`Weights::structured`] without building it: (R, whether
+    /// U differs from V, whether there is a diagonal); `None` for dense.
+    pub fn structured_shape(&self) -> Option<(usize, bool, bool)> {
+        match self {
+            Weights::Dense { .. } => None,
+            Weights::Diagonal { .. } => Some((0, false, true)),
+            Weights::Ring { .. } => Some((3, false, false)),
+            Weights::Hebbian { p, .. } => Some((*p, false, true)),
+            Weights::LowRank { rank, .. } => Some((*rank, true, false)),
+        }
+    }
+
+    /// Rows of V whose products with the rates are metrics: the ring's cos
+    /// and sin rows, the Hebbian patterns.
+    pub fn metric_rows(&self) -> std::ops::Range<usize> {
+        match self {
+            Weights::Ring { .. } => 1..3,
+            Weights::Hebbian { p, .. } => 0..*p,
+            _ => 0..0,
+        }
+    }
+
+    /// Divides M by its largest parameter (the ring's by lambda1) and
+    /// returns that factor, so that weights differing only by a scale of M
+    /// become equal; Hebbian weights (whose patterns are also the metrics'
+    /// tables) stay as they are, factor 1.
+    pub fn split_scale(&mut self) -> f64 {
+        fn largest(v: &[f64]) -> f64 {
+            let m = v
+                .iter()
+                .copied()
+                .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+            if m == 0.0 {
+                1.0
+            } else {
+                m
+            }
+        }
+        fn divide(v: &mut [f64]) -> f64 {
+            let s = largest(v);
+            v.iter_mut().for_each(|x| *x /= s);
+            s
+        }
+        match self {
+            Weights::Dense { m, .. } => divide(m),
+            Weights::Diagonal { values } => divide(values),
+            Weights::Ring {
+                lambda0, lambda1, ..
+            } => {
+                let s = if *lambda1 != 0.0 {
+                    *lambda1
+                } else {
+                    largest(&[*lambda0])
+                };
+                *lambda0 /= s;
+                *lambda1 /= s;
+                s
+            }
+            Weights::LowRank { v, .. } => divide(v),
+            Weights::Hebbian { .. } => 1.0,
+        }
+    }
+
+    /// Feeds the kind and every number that defines M to `put` (for keys
+    /// that say whether two networks have the same M), without forming any
+    /// table: the given parameters determine the form.
+    pub fn fingerprint(&self, put: &mut dyn FnMut(&[u8])) {
+        put(self.kind().as_bytes());
+        let mut floats = |v: &[f64]| {
+            for x in v {
+                put(&x.to_bits().to_le_bytes());
+            }
+        };
+        match self {
+            Weights::Dense { m, .. } => floats(m),
+            Weights::Diagonal { values } => floats(values),
+            Weights::Ring {
+                lambda0, lambda1, ..
+            } => floats(&[*lambda0, *lambda1]),
+            Weights::Hebbian { xi, .. } => floats(xi),
+            Weights::LowRank { u, v, .. } => {
+                floats(u);
+                floats(v)
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 pub mod plots;
 
 use crate::error::{Error, Result};
-use crate::experiment::Experiment;
+use crate::model::Experiment;
 use crate::sim::Recording;
 use serde_json::{json, Value};
 use std::io::Write;

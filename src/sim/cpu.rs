@@ -2,12 +2,12 @@
 //! f64, parallel (rayon) only where N is large. Every GPU kernel has its twin
 //! here.
 
+use super::matvec::Matvec;
 use super::operator::Operator;
-use super::{Backend, Divergence, Method, Precision, Recording, Trial};
+use super::{Backend, Divergence, Precision, Recording, Trial};
 use crate::analysis::metrics::Metrics;
 use crate::error::Result;
-use crate::experiment::Experiment;
-use crate::model::{Activation, Dynamics};
+use crate::model::{Activation, Dynamics, Experiment, Stage, StepConstants};
 use crate::real::{c, f, Real};
 use crate::rng::{self, Stream};
 use rayon::prelude::*;
@@ -46,15 +46,12 @@ impl Backend for CpuBackend {
         None
     }
 
-    fn run_batch(
+    fn run_checked(
         &mut self,
         experiment: &Experiment,
         trials: &[Trial],
         progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<Recording>> {
-        for t in trials {
-            check_trial(experiment, t)?;
-        }
         Ok(match experiment.simulation.precision {
             Precision::F64 => run_batch::<f64>(experiment, trials, progress),
             Precision::F32 => run_batch::<f32>(experiment, trials, progress),
@@ -64,7 +61,7 @@ impl Backend for CpuBackend {
 
 /// Runs `trials` in precision `T`, all sharing one copy of M: one trial
 /// with progress, or independent trials one per core.
-fn run_batch<T: Real>(
+fn run_batch<T: Matvec>(
     experiment: &Experiment,
     trials: &[Trial],
     progress: &mut dyn FnMut(u64),
@@ -81,33 +78,6 @@ fn run_batch<T: Real>(
     out
 }
 
-/// Checks a trial's initial state and scales.
-pub fn check_trial(experiment: &Experiment, t: &Trial) -> Result<()> {
-    let n = experiment.network.n;
-    if let Some(x) = &t.initial {
-        if x.len() != n {
-            return Err(crate::Error::invalid(
-                "trial.initial",
-                format!("a vector of {} values", x.len()),
-                format!("must have N = {n} values"),
-            ));
-        }
-    }
-    for (k, v) in [("trial.m_scale", t.m_scale), ("trial.h_scale", t.h_scale)] {
-        if !v.is_finite() {
-            return Err(crate::Error::invalid(k, v, "must be finite"));
-        }
-    }
-    if !(t.noise.is_finite() && t.noise >= 0.0) {
-        return Err(crate::Error::invalid(
-            "trial.noise",
-            t.noise,
-            "must be a finite number ≥ 0",
-        ));
-    }
-    Ok(())
-}
-
 /// The drive D(x) of the equation tau dx/dt = -x + D(x):
 /// D = F(h + M x) for rate dynamics, h + M F(x) for current dynamics.
 pub struct Drive<T> {
@@ -120,7 +90,7 @@ pub struct Drive<T> {
     proj: Vec<T>,
 }
 
-impl<T: Real> Drive<T> {
+impl<T: Matvec> Drive<T> {
     /// The drive of `experiment`'s network, with M built as `op`.
     pub fn new(experiment: &Experiment, op: Arc<Operator<T>>) -> Self {
         let net = &experiment.network;
@@ -220,95 +190,106 @@ impl<T: Real> InputSchedule<T> {
     }
 }
 
-/// One integration step from `x` at `step` with input `h`, noise included.
+/// One integration step from `x` at `step` with input `h`, noise included:
+/// the method's stages (the twin of the GPU's dispatches, one per stage),
+/// each evaluating the drive at the stage point and applying
+/// [`Stage::update`] to every neuron, then the noise.
 pub struct Stepper<T> {
     /// The drive.
     pub drive: Drive<T>,
-    method: Method,
-    a: T,
-    decay: T,
-    noise: f64,
+    stages: &'static [Stage],
+    k: StepConstants<T>,
+    /// sigma sqrt(dt / tau): the standard deviation of the noise a step adds.
+    noise_scale: f64,
     seed: u64,
     trial: u32,
-    k: [Vec<T>; 4],
-    tmp: Vec<T>,
+    /// The drive at the stage point.
+    d: Vec<T>,
+    /// The stage point y and the rk4 accumulator (empty for one-stage methods).
+    y: Vec<T>,
+    acc: Vec<T>,
 }
 
-impl<T: Real> Stepper<T> {
+impl<T: Matvec> Stepper<T> {
     /// A stepper for `experiment`, with `trial`'s noise stream and scale of
     /// M, stepping with the operator `op` (M of `experiment`'s network).
     pub fn new(experiment: &Experiment, trial: &Trial, op: Arc<Operator<T>>) -> Self {
         let n = experiment.network.n;
         let sim = &experiment.simulation;
         let a = sim.dt / experiment.network.tau;
-        let nk = if sim.method == Method::Rk4 { 4 } else { 1 };
-        let buf = |i: usize| {
-            if i < nk {
-                vec![T::zero(); n]
-            } else {
-                Vec::new()
-            }
+        let staged = if sim.method.needs_stage_buffers() {
+            n
+        } else {
+            0
         };
         let mut drive = Drive::new(experiment, op);
         drive.m_scale = c(trial.m_scale);
         Stepper {
             drive,
-            method: sim.method,
-            a: c(a),
-            decay: c((-a).exp()),
-            noise: trial.noise * a.sqrt(),
+            stages: sim.method.stages(),
+            k: StepConstants::new(sim.dt, experiment.network.tau),
+            noise_scale: trial.noise * a.sqrt(),
             seed: trial.seed,
             trial: trial.trial,
-            k: [buf(0), buf(1), buf(2), buf(3)],
-            tmp: if nk == 4 {
-                vec![T::zero(); n]
-            } else {
-                Vec::new()
-            },
+            d: vec![T::zero(); n],
+            y: vec![T::zero(); staged],
+            acc: vec![T::zero(); staged],
         }
     }
 
     /// Advances `x` by one step (the step from `step` to `step + 1`).
     pub fn step(&mut self, x: &mut [T], h: &[T], step: u64) {
-        let a = self.a;
-        let [k1, k2, k3, k4] = &mut self.k;
-        match self.method {
-            Method::Euler => {
-                self.drive.eval(x, h, k1);
-                each(x, |i, xi| xi + a * (k1[i] - xi));
-            }
-            Method::Exponential => {
-                self.drive.eval(x, h, k1);
-                let (d, g) = (self.decay, T::one() - self.decay);
-                each(x, |i, xi| xi * d + g * k1[i]);
-            }
-            Method::Rk4 => {
-                let half = a * c(0.5);
-                let tmp = &mut self.tmp;
-                // k = f(y) = D(y) - y at the four stages.
-                self.drive.eval(x, h, k1);
-                each(k1, |i, d| d - x[i]);
-                each(tmp, |i, _| x[i] + half * k1[i]);
-                self.drive.eval(tmp, h, k2);
-                each(k2, |i, d| d - tmp[i]);
-                each(tmp, |i, _| x[i] + half * k2[i]);
-                self.drive.eval(tmp, h, k3);
-                each(k3, |i, d| d - tmp[i]);
-                each(tmp, |i, _| x[i] + a * k3[i]);
-                self.drive.eval(tmp, h, k4);
-                each(k4, |i, d| d - tmp[i]);
-                let sixth = a / c(6.0);
-                each(x, |i, xi| {
-                    xi + sixth * (k1[i] + c::<T>(2.0) * (k2[i] + k3[i]) + k4[i])
-                });
-            }
+        let Stepper {
+            drive, d, y, acc, ..
+        } = self;
+        let staged = !y.is_empty();
+        if staged {
+            y.copy_from_slice(x);
         }
-        if self.noise > 0.0 {
-            let (s, seed, trial) = (self.noise, self.seed, self.trial);
+        for &stage in self.stages {
+            drive.eval(if staged { &y[..] } else { &x[..] }, h, d);
+            update(stage, self.k, x, y, acc, d);
+        }
+        if self.noise_scale > 0.0 {
+            let (s, seed, trial) = (self.noise_scale, self.seed, self.trial);
             each(x, |i, xi| {
                 xi + c::<T>(s * rng::normal(seed, Stream::Noise, i as u32, step as u32, trial))
             });
         }
+    }
+}
+
+/// [`Stage::update`] for every neuron (in parallel for large N); `y` and
+/// `acc` are empty for one-stage methods.
+fn update<T: Real>(
+    stage: Stage,
+    k: StepConstants<T>,
+    x: &mut [T],
+    y: &mut [T],
+    acc: &mut [T],
+    d: &[T],
+) {
+    if y.is_empty() {
+        each(x, |i, mut xi| {
+            let (mut yi, mut ai) = (T::zero(), T::zero());
+            stage.update(k, &mut xi, &mut yi, &mut ai, d[i]);
+            xi
+        });
+        return;
+    }
+    let body = |xc: &mut [T], yc: &mut [T], ac: &mut [T], dc: &[T]| {
+        for j in 0..xc.len() {
+            stage.update(k, &mut xc[j], &mut yc[j], &mut ac[j], dc[j]);
+        }
+    };
+    if x.len() >= PARALLEL_N {
+        x.par_chunks_mut(CHUNK)
+            .zip(y.par_chunks_mut(CHUNK))
+            .zip(acc.par_chunks_mut(CHUNK))
+            .zip(d.par_chunks(CHUNK))
+            .for_each(|(((xc, yc), ac), dc)| body(xc, yc, ac, dc));
+    } else {
+        body(x, y, acc, d);
     }
 }
 
@@ -333,12 +314,12 @@ fn check_finite<T: Real>(x: &[T]) -> Option<bool> {
 }
 
 /// Runs `experiment` as written on the CPU in precision `T`.
-pub fn run<T: Real>(experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Recording {
+pub fn run<T: Matvec>(experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Recording {
     run_trial::<T>(experiment, &Trial::of(experiment), progress)
 }
 
 /// Runs one trial of `experiment` on the CPU in precision `T`.
-pub fn run_trial<T: Real>(
+pub fn run_trial<T: Matvec>(
     experiment: &Experiment,
     trial: &Trial,
     progress: &mut dyn FnMut(u64),
@@ -348,7 +329,7 @@ pub fn run_trial<T: Real>(
 }
 
 /// [`run_trial`] with M already built as `op`.
-fn run_trial_with<T: Real>(
+fn run_trial_with<T: Matvec>(
     experiment: &Experiment,
     trial: &Trial,
     op: Arc<Operator<T>>,

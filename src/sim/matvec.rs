@@ -15,7 +15,28 @@
 //! does not depend on how rayon splits the rows.
 
 use super::operator::PARALLEL_WORK;
+use crate::real::Real;
 use rayon::prelude::*;
+
+/// A float the CPU backend steps in, with its dense product: the SIMD
+/// kernel [`matvec_f32`] in f32, the plain reference loop
+/// ([`super::operator::dense_matvec`]) in f64.
+pub trait Matvec: Real {
+    /// y = M x for a row-major M with `n` columns and `y.len()` rows.
+    fn matvec(m: &[Self], n: usize, x: &[Self], y: &mut [Self]);
+}
+
+impl Matvec for f32 {
+    fn matvec(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
+        matvec_f32(m, n, x, y);
+    }
+}
+
+impl Matvec for f64 {
+    fn matvec(m: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
+        super::operator::dense_matvec(m, n, x, y);
+    }
+}
 
 /// Rows a rayon task computes (a multiple of 4).
 pub const ROWS_PER_TASK: usize = 64;

@@ -8,45 +8,8 @@ pub mod matvec;
 pub mod operator;
 
 use crate::error::{Error, Result};
-use crate::experiment::Experiment;
-use serde::{Deserialize, Serialize};
-
-/// Integration method (`simulation.method`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// Forward Euler (Euler–Maruyama with noise).
-    #[default]
-    Euler,
-    /// Classical fourth-order Runge–Kutta, input held over the step.
-    Rk4,
-    /// Exponential Euler: exact for the leak.
-    Exponential,
-}
-
-/// Which backend runs the experiment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum BackendChoice {
-    /// A GPU if one exists, else the CPU.
-    #[default]
-    Auto,
-    /// The CPU reference backend.
-    Cpu,
-    /// The GPU backend.
-    Gpu,
-}
-
-/// Float precision of the CPU backend (`simulation.precision`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Precision {
-    /// Single precision, as the GPU computes.
-    F32,
-    /// Double precision, the reference.
-    #[default]
-    F64,
-}
+use crate::model::Experiment;
+pub use crate::model::{BackendChoice, Method, Precision};
 
 /// Where a run stopped because its state stopped being finite.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,7 +71,7 @@ impl Recording {
         adapter: Option<String>,
         precision: &str,
     ) -> Self {
-        let metric_names = crate::analysis::metrics::Metrics::new(&experiment.network).names();
+        let metric_names = crate::analysis::metrics::Metrics::shape(&experiment.network).names();
         let records = experiment.simulation.record_steps().len();
         let kept = experiment.record.kept(experiment.network.n);
         Recording {
@@ -135,6 +98,11 @@ impl Recording {
             v.extend(self.metric_names.iter().cloned().zip(row.iter().copied()));
         }
         v
+    }
+
+    /// The first record at or after `t`.
+    pub fn record_at(&self, t: f64) -> Option<usize> {
+        self.t.iter().position(|&s| s >= t - 1e-12)
     }
 
     /// Column `name` of the metrics over time.
@@ -175,6 +143,37 @@ impl Trial {
         }
     }
 
+    /// Checks the trial's initial state (N values), scales (finite) and
+    /// noise (finite, ≥ 0) for `experiment`.
+    pub fn check(&self, experiment: &Experiment) -> Result<()> {
+        let n = experiment.network.n;
+        if let Some(x) = &self.initial {
+            if x.len() != n {
+                return Err(Error::invalid(
+                    "trial.initial",
+                    format!("a vector of {} values", x.len()),
+                    format!("must have N = {n} values"),
+                ));
+            }
+        }
+        for (k, v) in [
+            ("trial.m_scale", self.m_scale),
+            ("trial.h_scale", self.h_scale),
+        ] {
+            if !v.is_finite() {
+                return Err(Error::invalid(k, v, "must be finite"));
+            }
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return Err(Error::invalid(
+                "trial.noise",
+                self.noise,
+                "must be a finite number ≥ 0",
+            ));
+        }
+        Ok(())
+    }
+
     /// The initial state of this trial.
     pub fn initial<'a>(&'a self, experiment: &'a Experiment) -> &'a [f64] {
         self.initial.as_deref().unwrap_or(&experiment.initial)
@@ -189,8 +188,23 @@ pub trait Backend {
     fn adapter(&self) -> Option<String>;
     /// Runs a batch of trials of `experiment` together (on the GPU sharing
     /// one copy of M), calling `progress(steps_done)` now and then. One
-    /// recording per trial, in order.
+    /// recording per trial, in order. Each trial is checked first.
     fn run_batch(
+        &mut self,
+        experiment: &Experiment,
+        trials: &[Trial],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Recording>> {
+        for t in trials {
+            t.check(experiment)?;
+        }
+        if trials.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run_checked(experiment, trials, progress)
+    }
+    /// [`Backend::run_batch`] for trials already checked (at least one).
+    fn run_checked(
         &mut self,
         experiment: &Experiment,
         trials: &[Trial],

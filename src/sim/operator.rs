@@ -2,7 +2,8 @@
 //! rows, a diagonal, the ring's three projections, the Hebbian P overlaps, or
 //! U (V^T x). This is the CPU twin of the GPU's operator kernels.
 
-use crate::model::{theta, Weights};
+use super::matvec::Matvec;
+use crate::model::{StructuredForm, Weights};
 use crate::real::{c, Real};
 use rayon::prelude::*;
 
@@ -11,7 +12,10 @@ pub(crate) const PARALLEL_WORK: usize = 1 << 16;
 /// Chunk length of parallel and compensated reductions.
 const CHUNK: usize = 1 << 12;
 
-/// y = M x for one weights kind, in float type `T`.
+/// y = M x in float type `T`: dense rows, or the normalised structured form
+/// diag(d) + sum_r coef_r U_r V_r^T ([`StructuredForm`]) of every other kind,
+/// applied in O(N R) as the GPU's structured kernels do: the R projections
+/// coef_r (V_r . x), then y_i = d_i x_i + sum_r proj_r U_r,i.
 #[derive(Clone, Debug)]
 pub enum Operator<T> {
     /// Dense N×N, row-major.
@@ -21,45 +25,22 @@ pub enum Operator<T> {
         /// Entries, row-major.
         m: Vec<T>,
     },
-    /// diag(d).
-    Diagonal {
-        /// The diagonal.
-        d: Vec<T>,
-    },
-    /// (2/N)(-lambda0 sum x + lambda1 (cos_i C + sin_i S)).
-    Ring {
+    /// diag(d) + sum_r coef_r U_r V_r^T.
+    Structured {
         /// N.
         n: usize,
-        /// lambda0.
-        lambda0: T,
-        /// lambda1.
-        lambda1: T,
-        /// cos theta_i.
-        cos: Vec<T>,
-        /// sin theta_i.
-        sin: Vec<T>,
-    },
-    /// (1/N) sum_mu xi^mu (xi^mu . x) - d_i x_i.
-    Hebbian {
-        /// N.
-        n: usize,
-        /// P.
-        p: usize,
-        /// P×N patterns, row-major.
-        xi: Vec<T>,
-        /// Diagonal correction d_i = (1/N) sum_mu (xi_i^mu)^2.
-        self_coupling: Vec<T>,
-    },
-    /// U (V^T x).
-    LowRank {
-        /// N.
-        n: usize,
-        /// R.
-        rank: usize,
-        /// U, N×R row-major.
-        u: Vec<T>,
-        /// V^T, R×N row-major (rows are contiguous for the projections).
-        vt: Vec<T>,
+        /// The diagonal d, if any.
+        diag: Option<Vec<T>>,
+        /// The R coefficients.
+        coef: Vec<T>,
+        /// V, R rows of N.
+        v: Vec<T>,
+        /// U, R rows of N; `None` when U = V.
+        u: Option<Vec<T>>,
+        /// Rows of V (and of U when U = V) whose entries are all 1 (the
+        /// ring's uniform mode): their projection is the sum of x and their
+        /// expansion adds it, without reading the row.
+        uniform: Vec<bool>,
     },
 }
 
@@ -111,31 +92,38 @@ pub fn long_dot<T: Real>(a: &[T], b: &[T]) -> T {
     }
 }
 
-/// The ring's three projections [sum x, cos · x, sin · x] in one pass over
-/// x, chunked as [`long_sum`] and [`long_dot`] (and equal to them bit for
-/// bit: the same chunks, each chunk's sums added in order).
-pub fn ring_projections<T: Real>(x: &[T], cos: &[T], sin: &[T]) -> [T; 3] {
-    let chunk = |((xc, cc), sc): ((&[T], &[T]), &[T])| [chunk_sum(xc), dot(cc, xc), dot(sc, xc)];
-    let parts: Vec<[T; 3]> = if x.len() >= PARALLEL_WORK {
-        x.par_chunks(CHUNK)
-            .zip(cos.par_chunks(CHUNK))
-            .zip(sin.par_chunks(CHUNK))
-            .map(chunk)
-            .collect()
-    } else {
-        x.chunks(CHUNK)
-            .zip(cos.chunks(CHUNK))
-            .zip(sin.chunks(CHUNK))
-            .map(chunk)
+/// The products of the R rows of `rows` (R×N, row-major) with x, in one
+/// pass over x: chunk by chunk (in parallel for large N R), each chunk's R
+/// dot products, then the chunks' sums added in order; equal bit for bit to
+/// [`long_dot`] of each row, or to [`long_sum`] for rows flagged `uniform`
+/// (all ones), which are not read.
+pub fn projections<T: Real>(rows: &[T], uniform: &[bool], x: &[T], out: &mut Vec<T>) {
+    let n = x.len();
+    let rank = uniform.len();
+    let chunk = |(k, xc): (usize, &[T])| -> Vec<T> {
+        let off = k * CHUNK;
+        (0..rank)
+            .map(|r| {
+                if uniform[r] {
+                    chunk_sum(xc)
+                } else {
+                    dot(&rows[r * n + off..r * n + off + xc.len()], xc)
+                }
+            })
             .collect()
     };
-    let mut total = [T::zero(); 3];
+    let parts: Vec<Vec<T>> = if n * rank >= PARALLEL_WORK {
+        x.par_chunks(CHUNK).enumerate().map(chunk).collect()
+    } else {
+        x.chunks(CHUNK).enumerate().map(chunk).collect()
+    };
+    out.clear();
+    out.resize(rank, T::zero());
     for p in parts {
-        for (t, v) in total.iter_mut().zip(p) {
+        for (t, v) in out.iter_mut().zip(p) {
             *t = *t + v;
         }
     }
-    total
 }
 
 /// The sum of one chunk, eight accumulators.
@@ -164,10 +152,9 @@ pub fn long_sum<T: Real>(a: &[T]) -> T {
     }
 }
 
-impl<T: Real> Operator<T> {
+impl<T: Matvec> Operator<T> {
     /// Builds the operator for `weights`, converting to `T`.
     pub fn new(weights: &Weights) -> Self {
-        let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
         match weights {
             Weights::Dense { n, m } => {
                 // M is streamed every step: back it with huge pages.
@@ -176,38 +163,25 @@ impl<T: Real> Operator<T> {
                 entries.par_extend(m.par_iter().map(|&x| c::<T>(x)));
                 Operator::Dense { n: *n, m: entries }
             }
-            Weights::Diagonal { values } => Operator::Diagonal { d: cv(values) },
-            Weights::Ring {
-                n,
-                lambda0,
-                lambda1,
-            } => Operator::Ring {
-                n: *n,
-                lambda0: c(*lambda0),
-                lambda1: c(*lambda1),
-                cos: (0..*n).map(|i| c(theta(i, *n).cos())).collect(),
-                sin: (0..*n).map(|i| c(theta(i, *n).sin())).collect(),
-            },
-            Weights::Hebbian { n, p, xi } => Operator::Hebbian {
-                n: *n,
-                p: *p,
-                xi: cv(xi),
-                self_coupling: cv(&Weights::hebbian_self_coupling(*n, *p, xi)),
-            },
-            Weights::LowRank { n, rank, u, v } => {
-                let mut vt = vec![T::zero(); n * rank];
-                for i in 0..*n {
-                    for r in 0..*rank {
-                        vt[r * n + i] = c(v[i * rank + r]);
-                    }
-                }
-                Operator::LowRank {
-                    n: *n,
-                    rank: *rank,
-                    u: cv(u),
-                    vt,
-                }
-            }
+            w => Self::from_form(&w.structured().expect("non-dense weights have a form")),
+        }
+    }
+
+    /// The operator of a structured form, converted to `T`.
+    pub fn from_form(form: &StructuredForm) -> Self {
+        let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
+        let n = form.n;
+        let ones = |m: &[f64], r: usize| m[r * n..(r + 1) * n].iter().all(|&x| x == 1.0);
+        let uniform = (0..form.rank())
+            .map(|r| form.u.is_none() && ones(&form.v, r))
+            .collect();
+        Operator::Structured {
+            n,
+            diag: form.diag.as_deref().map(cv),
+            coef: cv(&form.coef),
+            v: cv(&form.v),
+            u: form.u.as_deref().map(cv),
+            uniform,
         }
     }
 
@@ -215,10 +189,8 @@ impl<T: Real> Operator<T> {
     /// (3 for a ring, P for Hebbian, R for low rank, 0 otherwise).
     pub fn projections(&self) -> usize {
         match self {
-            Operator::Ring { .. } => 3,
-            Operator::Hebbian { p, .. } => *p,
-            Operator::LowRank { rank, .. } => *rank,
-            _ => 0,
+            Operator::Structured { coef, .. } => coef.len(),
+            Operator::Dense { .. } => 0,
         }
     }
 
@@ -226,82 +198,68 @@ impl<T: Real> Operator<T> {
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
-            Operator::Diagonal { d } => {
-                for ((yi, di), xi) in y.iter_mut().zip(d).zip(x) {
-                    *yi = *di * *xi;
-                }
-            }
-            Operator::Ring {
+            Operator::Structured {
                 n,
-                lambda0,
-                lambda1,
-                cos,
-                sin,
+                diag,
+                coef,
+                v,
+                u,
+                uniform,
             } => {
-                let s = c::<T>(2.0 / *n as f64);
-                let [sum, dc, ds] = ring_projections(x, cos, sin);
-                let a0 = -s * *lambda0 * sum;
-                let a1 = s * *lambda1 * dc;
-                let a2 = s * *lambda1 * ds;
-                let body = |((yi, ci), si): ((&mut T, &T), &T)| *yi = a0 + a1 * *ci + a2 * *si;
-                if *n >= PARALLEL_WORK {
-                    y.par_iter_mut()
-                        .zip(cos.par_iter())
-                        .zip(sin.par_iter())
-                        .for_each(body);
-                } else {
-                    y.iter_mut().zip(cos).zip(sin).for_each(body);
+                projections(v, uniform, x, proj);
+                for (p, c) in proj.iter_mut().zip(coef) {
+                    *p = *c * *p;
                 }
-            }
-            Operator::Hebbian {
-                n,
-                p,
-                xi,
-                self_coupling,
-            } => {
-                proj.clear();
-                let inv_n = c::<T>(1.0 / *n as f64);
-                proj.extend((0..*p).map(|mu| long_dot(&xi[mu * n..(mu + 1) * n], x) * inv_n));
-                self.expand(x, y, proj, xi, *n, self_coupling);
-            }
-            Operator::LowRank { n, rank, u, vt } => {
-                proj.clear();
-                proj.extend((0..*rank).map(|r| long_dot(&vt[r * n..(r + 1) * n], x)));
-                let body = |(i, yi): (usize, &mut T)| *yi = dot(&u[i * rank..(i + 1) * rank], proj);
-                if n * rank >= PARALLEL_WORK {
-                    y.par_iter_mut().enumerate().for_each(body);
-                } else {
-                    y.iter_mut().enumerate().for_each(body);
-                }
+                let u = u.as_deref().unwrap_or(v);
+                expand(x, y, proj, u, uniform, *n, diag.as_deref());
             }
         }
     }
+}
 
-    /// y_i = sum_mu m_mu xi_i^mu - d_i x_i, in chunks of neurons.
-    fn expand(&self, x: &[T], y: &mut [T], m: &[T], xi: &[T], n: usize, d: &[T]) {
-        let body = |(k, yc): (usize, &mut [T])| {
-            let off = k * CHUNK;
-            for (j, yi) in yc.iter_mut().enumerate() {
-                *yi = -d[off + j] * x[off + j];
-            }
-            for (mu, &mm) in m.iter().enumerate() {
-                let row = &xi[mu * n + off..mu * n + off + yc.len()];
-                for (yi, r) in yc.iter_mut().zip(row) {
-                    *yi = *yi + mm * *r;
+/// y_i = d_i x_i + sum_r proj_r U_r[i] (d = 0 when absent; U_r = 1 for
+/// rows flagged `uniform`), in chunks of neurons (in parallel for large N R).
+fn expand<T: Real>(
+    x: &[T],
+    y: &mut [T],
+    proj: &[T],
+    u: &[T],
+    uniform: &[bool],
+    n: usize,
+    d: Option<&[T]>,
+) {
+    let body = |(k, yc): (usize, &mut [T])| {
+        let off = k * CHUNK;
+        match d {
+            Some(d) => {
+                for (j, yi) in yc.iter_mut().enumerate() {
+                    *yi = d[off + j] * x[off + j];
                 }
             }
-        };
-        if n * m.len() >= PARALLEL_WORK {
-            y.par_chunks_mut(CHUNK).enumerate().for_each(body);
-        } else {
-            y.chunks_mut(CHUNK).enumerate().for_each(body);
+            None => yc.iter_mut().for_each(|yi| *yi = T::zero()),
         }
+        for (r, &p) in proj.iter().enumerate() {
+            if uniform[r] {
+                yc.iter_mut().for_each(|yi| *yi = *yi + p);
+                continue;
+            }
+            let row = &u[r * n + off..r * n + off + yc.len()];
+            for (yi, ur) in yc.iter_mut().zip(row) {
+                *yi = *yi + p * *ur;
+            }
+        }
+    };
+    if n * proj.len().max(1) >= PARALLEL_WORK {
+        y.par_chunks_mut(CHUNK).enumerate().for_each(body);
+    } else {
+        y.chunks_mut(CHUNK).enumerate().for_each(body);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::theta;
 
     /// The fused ring projections are the three separate long reductions,
     /// bit for bit, below and above the parallel threshold and at lengths
@@ -314,7 +272,10 @@ mod tests {
                 .collect();
             let cos: Vec<f32> = (0..n).map(|i| theta(i, n).cos() as f32).collect();
             let sin: Vec<f32> = (0..n).map(|i| theta(i, n).sin() as f32).collect();
-            let [s, dc, ds] = ring_projections(&x, &cos, &sin);
+            let rows: Vec<f32> = [&vec![1.0f32; n][..], &cos, &sin].concat();
+            let mut p = Vec::new();
+            projections(&rows, &[true, false, false], &x, &mut p);
+            let [s, dc, ds] = [p[0], p[1], p[2]];
             assert_eq!(s.to_bits(), long_sum(&x).to_bits(), "sum, n = {n}");
             assert_eq!(dc.to_bits(), long_dot(&cos, &x).to_bits(), "cos, n = {n}");
             assert_eq!(ds.to_bits(), long_dot(&sin, &x).to_bits(), "sin, n = {n}");

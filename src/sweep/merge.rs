@@ -1,36 +1,31 @@
 //! Joining the results of shards of one sweep.
 
+use super::folder::SweepInfo;
 use super::results::ResultsFile;
 use crate::error::{Error, Result};
-use serde_json::Value;
 use std::path::Path;
-
-/// Reads a shard folder's sweep.json.
-pub fn shard_info(dir: &Path) -> Result<Value> {
-    let p = dir.join("sweep.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Schema(format!("{}: {e}", p.display())))
-}
 
 /// The rows of `dirs`' results.csv and drift.csv, after checking that they
 /// come from one sweep (same hash of sweep and base file) and hold no
 /// (point, trial) twice. Returns (sweep.json of the first, header, rows,
-/// drift header, drift rows).
+/// drift rows).
 #[allow(clippy::type_complexity)]
-pub fn gather(dirs: &[&Path]) -> Result<(Value, Vec<String>, Vec<Vec<String>>, Vec<Vec<String>>)> {
-    let first = shard_info(dirs[0])?;
+pub fn gather(
+    dirs: &[&Path],
+) -> Result<(SweepInfo, Vec<String>, Vec<Vec<String>>, Vec<Vec<String>>)> {
+    let first = SweepInfo::read(dirs[0])?;
     let mut header = Vec::new();
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut drift: Vec<Vec<String>> = Vec::new();
     for dir in dirs {
-        let info = shard_info(dir)?;
-        if info["hash"] != first["hash"] {
+        let info = SweepInfo::read(dir)?;
+        if info.hash != first.hash {
             return Err(Error::invalid(
                 "merge",
                 dir.display(),
                 format!(
                     "is a shard of another sweep (hash {} of its sweep and base files, not {}); merge only shards of one sweep",
-                    info["hash"], first["hash"]
+                    info.hash, first.hash
                 ),
             ));
         }

@@ -5,12 +5,14 @@
 //! This module plans (grid, shards, seeds) and runs; `results` owns the
 //! results file, `merge` joins shards.
 
+pub mod folder;
 pub mod merge;
+pub mod plots;
 pub mod results;
 pub mod summary;
 
 use crate::analysis::metrics::Metrics;
-use crate::analysis::retention::{input_end, record_at, retention_time, wrap};
+use crate::analysis::retention::{retention_time, wrap};
 use crate::error::{Error, Result};
 use crate::experiment::{self, Experiment};
 use crate::model::Weights;
@@ -66,6 +68,10 @@ pub struct Sweep {
     pub metric_names: Vec<String>,
     /// Whether the network is a ring (adds `drift`).
     pub ring: bool,
+    /// The base experiment file's text, read once.
+    base_text: String,
+    /// Its `.npy` files, each read once for the whole sweep.
+    files: experiment::Files,
 }
 
 /// Which share of the grid points a process runs.
@@ -203,7 +209,9 @@ impl Sweep {
         hasher.update([0u8]);
         hasher.update(base_text.as_bytes());
         let hash = format!("{:x}", hasher.finalize());
+        let files = experiment::Files::new(base.parent().unwrap_or(Path::new("")));
         let mut sweep = Sweep {
+            files,
             name,
             base,
             trials: file.trials,
@@ -213,6 +221,7 @@ impl Sweep {
             hash,
             metric_names: Vec::new(),
             ring: false,
+            base_text,
         };
         // Build every point once: errors name the grid key.
         let mut first: Option<Experiment> = None;
@@ -241,7 +250,7 @@ impl Sweep {
                         "must lie between 0 and 1",
                     ));
                 }
-                if input_end(&e).is_none() {
+                if e.input_end().is_none() {
                     return Err(Error::invalid(
                         "retention",
                         format!("{:?}", r.metric),
@@ -271,19 +280,41 @@ impl Sweep {
             .collect()
     }
 
-    /// The experiment of grid point `p`, trial `k` (seed `simulation.seed + k`).
+    /// The experiment of grid point `p`, trial `k` (seed `simulation.seed + k`),
+    /// built from the base file's text and `.npy` files as read when the
+    /// sweep was loaded.
     pub fn experiment(&self, p: usize, k: u32) -> Result<Experiment> {
         let mut o = self.overrides(p);
-        if k > 0 {
-            let base = Experiment::load(&self.base, &o)?;
-            o.push(format!(
-                "simulation.seed={}",
-                base.simulation.seed + u64::from(k)
-            ));
-        }
         // Sweeps keep metrics, not rates.
         o.push("record.rates=false".into());
-        Experiment::load(&self.base, &o)
+        let e = self.build(&o)?;
+        if k == 0 {
+            return Ok(e);
+        }
+        o.push(format!(
+            "simulation.seed={}",
+            e.simulation.seed + u64::from(k)
+        ));
+        self.build(&o)
+    }
+
+    /// The base experiment as written (no grid values).
+    pub fn base_experiment(&self) -> Result<Experiment> {
+        self.build(&[])
+    }
+
+    /// How many `.npy` files the sweep has read from disk (each once).
+    pub fn files_read(&self) -> usize {
+        self.files.reads()
+    }
+
+    fn build(&self, overrides: &[String]) -> Result<Experiment> {
+        let stem = self
+            .base
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "experiment".into());
+        Experiment::from_toml_with(&self.base_text, &self.files, &stem, overrides)
     }
 
     /// The number of runs (points × trials) in `shard`.
@@ -315,7 +346,7 @@ impl Sweep {
         }));
         row.push(k.to_string());
         row.push(exp.simulation.seed.to_string());
-        let t_end = input_end(exp);
+        let t_end = exp.input_end();
         let retention = match (&self.retention, t_end, &rec.divergence) {
             (_, _, Some(_)) => f64::NAN,
             (Some(r), Some(t_end), None) => rec
@@ -346,10 +377,10 @@ impl Sweep {
 /// The ring bump's drift after the last input ends: (seconds since the end,
 /// bump_theta minus its value at the end, wrapped to (-pi, pi]).
 pub fn drift(exp: &Experiment, rec: &Recording) -> Vec<(f64, f64)> {
-    let (Some(t_end), Some(theta)) = (input_end(exp), rec.metric("bump_theta")) else {
+    let (Some(t_end), Some(theta)) = (exp.input_end(), rec.metric("bump_theta")) else {
         return Vec::new();
     };
-    let Some(k0) = record_at(rec, t_end) else {
+    let Some(k0) = rec.record_at(t_end) else {
         return Vec::new();
     };
     (k0..rec.t.len())
@@ -380,18 +411,6 @@ pub struct Finished {
     pub drift: Vec<(f64, f64)>,
 }
 
-fn largest(v: &[f64]) -> f64 {
-    let m = v
-        .iter()
-        .copied()
-        .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
-    if m == 0.0 {
-        1.0
-    } else {
-        m
-    }
-}
-
 /// An experiment in the canonical form trials of one batch share: its
 /// weights divided by their largest entry (the ring's by lambda1) and its
 /// inputs by their largest value, with those two factors as the trial's
@@ -401,38 +420,16 @@ fn largest(v: &[f64]) -> f64 {
 /// points share its batch (shards and resumed sweeps give the same rows).
 pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
     let mut c = e.clone();
-    let m_scale = match &mut c.network.weights {
-        Weights::Dense { m, .. } => {
-            let s = largest(m);
-            m.iter_mut().for_each(|x| *x /= s);
-            s
+    let m_scale = c.network.weights.split_scale();
+    let mut h_scale = 0.0f64;
+    for x in c.inputs.iter().flat_map(|i| i.h.iter()) {
+        if x.abs() > h_scale.abs() {
+            h_scale = *x;
         }
-        Weights::Diagonal { values } => {
-            let s = largest(values);
-            values.iter_mut().for_each(|x| *x /= s);
-            s
-        }
-        Weights::Ring {
-            lambda0, lambda1, ..
-        } => {
-            let s = if *lambda1 != 0.0 {
-                *lambda1
-            } else {
-                largest(&[*lambda0])
-            };
-            *lambda0 /= s;
-            *lambda1 /= s;
-            s
-        }
-        Weights::LowRank { v, .. } => {
-            let s = largest(v);
-            v.iter_mut().for_each(|x| *x /= s);
-            s
-        }
-        Weights::Hebbian { .. } => 1.0,
-    };
-    let all_h: Vec<f64> = c.inputs.iter().flat_map(|i| i.h.iter().copied()).collect();
-    let h_scale = largest(&all_h);
+    }
+    if h_scale == 0.0 {
+        h_scale = 1.0;
+    }
     for i in &mut c.inputs {
         i.h.iter_mut().for_each(|x| *x /= h_scale);
     }
@@ -461,26 +458,11 @@ pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
     );
     let mut hash = Sha256::new();
     hash.update(shape.as_bytes());
-    hash.update(net.weights.kind().as_bytes());
-    let mut put = |v: &[f64]| {
-        for x in v {
+    net.weights.fingerprint(&mut |b| hash.update(b));
+    for i in &c.inputs {
+        for x in &i.h {
             hash.update(x.to_bits().to_le_bytes());
         }
-    };
-    match &net.weights {
-        Weights::Dense { m, .. } => put(m),
-        Weights::Diagonal { values } => put(values),
-        Weights::Ring {
-            lambda0, lambda1, ..
-        } => put(&[*lambda0, *lambda1]),
-        Weights::Hebbian { xi, .. } => put(xi),
-        Weights::LowRank { u, v, .. } => {
-            put(u);
-            put(v)
-        }
-    }
-    for i in &c.inputs {
-        put(&i.h);
     }
     let key = format!("{:x}", hash.finalize());
     (c, m_scale, h_scale, key)

@@ -255,11 +255,11 @@ pub fn write_outputs(dir: &std::path::Path, keys: &[String]) -> crate::Result<Ve
         c.flush()
     })?;
     if !s.is_empty() {
-        crate::output::plots::sweep_retention(&dir.join("retention.png"), keys, &s)?;
+        super::plots::sweep_retention(&dir.join("retention.png"), keys, &s)?;
         if s.iter().any(|p| !p.drift_variance.is_empty()) {
-            crate::output::plots::sweep_drift(&dir.join("drift.png"), keys, &s)?;
+            super::plots::sweep_drift(&dir.join("drift.png"), keys, &s)?;
         }
-        crate::output::plots::sweep_finals(&dir.join("finals.png"), keys, &s)?;
+        super::plots::sweep_finals(&dir.join("finals.png"), keys, &s)?;
     }
     Ok(s)
 }

@@ -1,0 +1,208 @@
+//! Every buffer of a run, as one named struct, and the bind groups over them
+//! (made in advance, two per operand ping-pong).
+
+use super::context::GpuContext;
+use super::kernels::{Family, StepParams, TrialParams};
+use super::upload::{storage_buffer, GpuOperator};
+use crate::error::Result;
+use crate::model::{Dynamics, Experiment};
+use crate::sim::Trial;
+use wgpu::util::DeviceExt;
+
+/// Most bytes of per-dispatch parameters in one submit.
+pub const MAX_PARAM_BYTES: u64 = 8 << 20;
+
+/// The buffers of a batch of B trials of N neurons. State of trial b,
+/// neuron i at b N + i (x, y, acc); the operand at b n_pad + i.
+pub struct Buffers {
+    /// The state x.
+    pub x: wgpu::Buffer,
+    /// The rk4 stage point y.
+    pub y: wgpu::Buffer,
+    /// The rk4 accumulator (one float when the method has one stage).
+    pub acc: wgpu::Buffer,
+    /// The operand, what M multiplies (y, or F(y) for current dynamics),
+    /// ping-ponged between two buffers.
+    pub operand: [wgpu::Buffer; 2],
+    /// The input epochs, epoch e at e N.
+    pub h: wgpu::Buffer,
+    /// Per trial: 1 + the first step that was not finite, or u32::MAX.
+    pub first_bad: wgpu::Buffer,
+    /// The trials' `TrialParams`.
+    pub trials: wgpu::Buffer,
+    /// The structured operator's projections, [B][R].
+    pub proj: wgpu::Buffer,
+    /// Partial sums of the projection and metric passes.
+    pub partials: wgpu::Buffer,
+    /// The record's metric sums, [B][K].
+    pub sums: wgpu::Buffer,
+    /// The per-dispatch `StepParams`, at dynamic offsets.
+    pub params: wgpu::Buffer,
+    /// Where the record is copied to be read back.
+    pub staging: wgpu::Buffer,
+    /// Bound where a family needs a buffer the operator does not have.
+    pub dummy: wgpu::Buffer,
+}
+
+impl Buffers {
+    /// Allocates and fills the buffers of `trials` of `exp`, whose operator
+    /// has `rank` projections and whose records reduce `n_sums` metric sums
+    /// over `n_groups` workgroups; `scope` says what a failure was doing.
+    pub fn new(
+        scope: &str,
+        ctx: &GpuContext,
+        exp: &Experiment,
+        trials: &[Trial],
+        rank: u32,
+        n_sums: u32,
+        n_groups: u32,
+    ) -> Result<Buffers> {
+        let net = &exp.network;
+        let n = net.n;
+        let n_pad = n.div_ceil(4) * 4;
+        let batch = trials.len();
+        let x0: Vec<f32> = trials
+            .iter()
+            .flat_map(|t| t.initial(exp).iter().map(|&v| v as f32))
+            .collect();
+        let mut operand0 = vec![0.0f32; batch * n_pad];
+        for b in 0..batch {
+            for i in 0..n {
+                let v = x0[b * n + i];
+                operand0[b * n_pad + i] = if net.dynamics == Dynamics::Current {
+                    net.activation.apply(v)
+                } else {
+                    v
+                };
+            }
+        }
+        let trial_params: Vec<TrialParams> = trials.iter().map(TrialParams::of).collect();
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage,
+                })
+        };
+        let staged = exp.simulation.method.needs_stage_buffers();
+        let h: Vec<f32> = exp
+            .inputs
+            .iter()
+            .flat_map(|e| e.h.iter().map(|&v| v as f32))
+            .collect();
+        let width = rank.max(n_sums) as usize;
+        let uniform = |label, size| {
+            ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        ctx.scoped(scope, || Buffers {
+            x: storage_buffer(ctx, "attractor x", &x0),
+            y: storage_buffer(ctx, "attractor y", &x0),
+            acc: storage_buffer(ctx, "attractor acc", if staged { &x0 } else { &[] }),
+            operand: [
+                storage_buffer(ctx, "attractor operand 0", &operand0),
+                storage_buffer(ctx, "attractor operand 1", &operand0),
+            ],
+            h: storage_buffer(ctx, "attractor h", &h),
+            first_bad: init(
+                "attractor first_bad",
+                bytemuck::cast_slice(&vec![u32::MAX; batch]),
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            ),
+            trials: init(
+                "attractor trials",
+                bytemuck::cast_slice(&trial_params),
+                wgpu::BufferUsages::STORAGE,
+            ),
+            proj: storage_buffer(
+                ctx,
+                "attractor projections",
+                &vec![0.0; (rank as usize * batch).max(1)],
+            ),
+            partials: storage_buffer(
+                ctx,
+                "attractor partial sums",
+                &vec![0.0; width * batch * n_groups as usize],
+            ),
+            sums: storage_buffer(
+                ctx,
+                "attractor metric sums",
+                &vec![0.0; n_sums as usize * batch],
+            ),
+            params: uniform("attractor params", MAX_PARAM_BYTES),
+            staging: ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("attractor readback"),
+                size: (batch * (n + 1 + n_sums as usize)) as u64 * 4,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            dummy: storage_buffer(ctx, "attractor unused", &[]),
+        })
+    }
+
+    /// A bind group of `family` over these buffers with `table` at binding
+    /// 7, operand[cur] read and operand[1 - cur] written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind(
+        &self,
+        ctx: &GpuContext,
+        layout: &wgpu::BindGroupLayout,
+        family: Family,
+        op: &GpuOperator,
+        table: &wgpu::Buffer,
+        cur: usize,
+    ) -> wgpu::BindGroup {
+        fn buf(binding: u32, b: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+            wgpu::BindGroupEntry {
+                binding,
+                resource: b.as_entire_binding(),
+            }
+        }
+        let (diag, coef) = match op {
+            GpuOperator::Structured { diag, coef, .. } => {
+                (diag.as_ref().unwrap_or(&self.dummy), coef)
+            }
+            GpuOperator::Dense(_) => (&self.dummy, &self.dummy),
+        };
+        let mut entries = vec![
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &self.params,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64),
+                }),
+            },
+            buf(1, &self.operand[cur]),
+            buf(2, &self.operand[1 - cur]),
+            buf(3, &self.x),
+            buf(4, &self.y),
+            buf(5, &self.acc),
+            buf(6, &self.h),
+            buf(7, table),
+            buf(12, &self.first_bad),
+            buf(13, &self.trials),
+        ];
+        if family != Family::Dense {
+            entries.extend([
+                buf(8, &self.proj),
+                buf(9, diag),
+                buf(10, &self.partials),
+                buf(11, coef),
+            ]);
+        }
+        if family == Family::Metrics {
+            entries.push(buf(14, &self.sums));
+        }
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("attractor bind group"),
+            layout,
+            entries: &entries,
+        })
+    }
+}

@@ -1,0 +1,138 @@
+//! Shader modules, bind group layouts and compute pipelines, compiled once
+//! per backend and kept by kernel family and shape: the runs of a sweep's
+//! batches reuse them instead of compiling WGSL again.
+
+use super::context::GpuContext;
+use super::kernels::{self, Family};
+use crate::error::Result;
+use std::collections::HashMap;
+
+/// What a set of pipelines is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PipelineKey {
+    /// `dense_step` with its override constants (threads per workgroup,
+    /// rows per workgroup).
+    Dense {
+        /// `DENSE_WORKGROUP`.
+        workgroup: u32,
+        /// `DENSE_ROWS`.
+        rows: u32,
+    },
+    /// `project_partial`, `project_finish`, `structured_step`.
+    Structured,
+    /// `metric_partial`, `metric_finish`.
+    Metrics,
+}
+
+impl PipelineKey {
+    /// The bind group layout these pipelines use.
+    pub fn family(self) -> Family {
+        match self {
+            PipelineKey::Dense { .. } => Family::Dense,
+            PipelineKey::Structured => Family::Structured,
+            PipelineKey::Metrics => Family::Metrics,
+        }
+    }
+
+    fn module(self) -> (&'static str, &'static str, &'static [&'static str]) {
+        match self {
+            PipelineKey::Dense { .. } => (
+                "dense.wgsl",
+                kernels::DENSE_SOURCE.as_str(),
+                &["dense_step"],
+            ),
+            PipelineKey::Structured => (
+                "structured.wgsl",
+                kernels::STRUCTURED_SOURCE.as_str(),
+                &["project_partial", "project_finish", "structured_step"],
+            ),
+            PipelineKey::Metrics => (
+                "metrics.wgsl",
+                kernels::METRICS_SOURCE.as_str(),
+                &["metric_partial", "metric_finish"],
+            ),
+        }
+    }
+}
+
+/// The cache: layouts by family, pipelines (in entry-point order) by key.
+#[derive(Default)]
+pub struct Pipelines {
+    layouts: HashMap<Family, wgpu::BindGroupLayout>,
+    compiled: HashMap<PipelineKey, Vec<wgpu::ComputePipeline>>,
+    builds: usize,
+}
+
+impl Pipelines {
+    /// The bind group layout of `family`, made on first use.
+    pub fn layout(&mut self, ctx: &GpuContext, family: Family) -> wgpu::BindGroupLayout {
+        self.layouts
+            .entry(family)
+            .or_insert_with(|| kernels::layout(&ctx.device, family))
+            .clone()
+    }
+
+    /// The pipelines of `key` (one per entry point, in order), compiled on
+    /// first use inside an error scope.
+    pub fn get(
+        &mut self,
+        ctx: &GpuContext,
+        key: PipelineKey,
+    ) -> Result<Vec<wgpu::ComputePipeline>> {
+        if let Some(p) = self.compiled.get(&key) {
+            return Ok(p.clone());
+        }
+        let layout = self.layout(ctx, key.family());
+        let (label, source, entries) = key.module();
+        let constants: Vec<(&str, f64)> = match key {
+            PipelineKey::Dense { workgroup, rows } => vec![
+                ("DENSE_WORKGROUP", f64::from(workgroup)),
+                ("DENSE_ROWS", f64::from(rows)),
+            ],
+            _ => Vec::new(),
+        };
+        let pipelines = ctx.scoped(
+            &format!("building the compute pipelines of {label}"),
+            || {
+                let module = ctx
+                    .device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(label),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    });
+                let pl = ctx
+                    .device
+                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(label),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
+                entries
+                    .iter()
+                    .map(|e| {
+                        ctx.device
+                            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                                label: Some(e),
+                                layout: Some(&pl),
+                                module: &module,
+                                entry_point: Some(e),
+                                compilation_options: wgpu::PipelineCompilationOptions {
+                                    constants: &constants,
+                                    ..Default::default()
+                                },
+                                cache: None,
+                            })
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )?;
+        self.builds += 1;
+        self.compiled.insert(key, pipelines.clone());
+        Ok(pipelines)
+    }
+
+    /// How many sets of pipelines were compiled so far (one per key used).
+    pub fn builds(&self) -> usize {
+        self.builds
+    }
+}

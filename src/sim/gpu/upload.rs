@@ -1,0 +1,123 @@
+//! The weights' GPU form: the dense matrix as row blocks (each within the
+//! adapter's storage binding limit), or the tables of the structured form
+//! ([`crate::model::StructuredForm`]) exactly as the CPU operator reads them.
+
+use super::context::GpuContext;
+use crate::error::{Error, Result};
+use crate::model::Weights;
+use wgpu::util::DeviceExt;
+
+/// A labelled storage buffer holding `data` (one zero when empty: WebGPU
+/// has no empty bindings).
+pub fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buffer {
+    let data: &[f32] = if data.is_empty() { &[0.0] } else { data };
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        })
+}
+
+/// The operator's GPU form.
+pub enum GpuOperator {
+    /// Row blocks of the dense matrix: (first row, rows, buffer), rows
+    /// padded to N rounded up to 4 (vec4 loads).
+    Dense(Vec<(u32, u32, wgpu::Buffer)>),
+    /// diag(d) + sum_r coef_r U_r V_r^T.
+    Structured {
+        /// R.
+        rank: u32,
+        /// V, R rows of N.
+        v: wgpu::Buffer,
+        /// U, R rows of N, when it differs from V.
+        u: Option<wgpu::Buffer>,
+        /// The R coefficients.
+        coef: wgpu::Buffer,
+        /// The diagonal, if any.
+        diag: Option<wgpu::Buffer>,
+    },
+}
+
+/// The largest storage binding the run may use: the adapter's limit, or a
+/// smaller one set for tests.
+pub fn binding_limit(ctx: &GpuContext, cap: Option<u64>) -> u64 {
+    let limits = ctx.device.limits();
+    limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size)
+        .min(cap.unwrap_or(u64::MAX))
+}
+
+/// Fails when `bytes` do not fit in one binding of `max_binding` bytes.
+pub fn need(ctx: &GpuContext, what: &str, bytes: u64, max_binding: u64) -> Result<()> {
+    if bytes > max_binding {
+        Err(Error::Gpu(format!(
+            "{what} needs {bytes} bytes in one binding; {} allows {max_binding} bytes \
+             (max_storage_buffer_binding_size); use --backend cpu",
+            ctx.summary.name
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Uploads `weights` of N = `n` neurons.
+pub fn weights(
+    ctx: &GpuContext,
+    weights: &Weights,
+    n: usize,
+    max_binding: u64,
+) -> Result<GpuOperator> {
+    let n_pad = n.div_ceil(4) * 4;
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    Ok(match weights {
+        Weights::Dense { m, .. } => {
+            let row_bytes = n_pad as u64 * 4;
+            need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
+            let rows_per_block = ((max_binding / row_bytes) as usize).clamp(1, n);
+            let mut blocks = Vec::new();
+            let mut row0 = 0;
+            while row0 < n {
+                let rows = rows_per_block.min(n - row0);
+                let mut data = vec![0.0f32; rows * n_pad];
+                for r in 0..rows {
+                    for j in 0..n {
+                        data[r * n_pad + j] = m[(row0 + r) * n + j] as f32;
+                    }
+                }
+                blocks.push((
+                    row0 as u32,
+                    rows as u32,
+                    storage_buffer(ctx, "attractor M block", &data),
+                ));
+                row0 += rows;
+            }
+            GpuOperator::Dense(blocks)
+        }
+        w => {
+            let form = w.structured().expect("non-dense weights have a form");
+            need(
+                ctx,
+                "the structured weights",
+                form.v.len() as u64 * 4,
+                max_binding,
+            )?;
+            GpuOperator::Structured {
+                rank: form.rank() as u32,
+                v: storage_buffer(ctx, "attractor V", &f32s(&form.v)),
+                u: form
+                    .u
+                    .as_deref()
+                    .map(|u| storage_buffer(ctx, "attractor U", &f32s(u))),
+                coef: storage_buffer(ctx, "attractor coef", &f32s(&form.coef)),
+                diag: form
+                    .diag
+                    .as_deref()
+                    .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
+            }
+        }
+    })
+}
