@@ -21,7 +21,6 @@
 
 override DENSE_WORKGROUP: u32 = 256u;
 override DENSE_ROWS: u32 = 1u;
-const DENSE_TILE: u32 = 4u;
 
 @group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;

@@ -3,16 +3,14 @@
 // workgroup of PROJECT_CHUNK neurons, then totals. Only these K numbers per
 // trial come back. Keep in sync with `Metrics::from_sums`.
 
-const METRIC_WORKGROUP: u32 = 256u;
-const METRIC_CHUNK: u32 = 4096u;
+// METRIC_WORKGROUP and METRIC_CHUNK come from the generated header (the
+// projection pass's workgroup and chunk); the reductions are in reduce.wgsl.
 
 // Ring: the V table (rows 1 and 2 are cos and sin); Hebbian: the patterns.
 @group(0) @binding(7) var<storage, read> table: array<f32>;
 @group(0) @binding(9) var<storage, read> diag: array<f32>;
-@group(0) @binding(10) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(14) var<storage, read_write> sums: array<f32>;
 
-var<workgroup> msum: array<f32, METRIC_WORKGROUP>;
 
 // Sum k of trial b, the term of neuron i. The positions SUM_* and ENERGY_*
 // come from `SumLayout` (the generated header).
@@ -42,16 +40,6 @@ fn term(k: u32, b: u32, i: u32) -> f32 {
     return bitcast<f32>(0x7fc00000u | (bitcast<u32>(v) & 0u));
 }
 
-fn metric_reduce(lid: u32) {
-    workgroupBarrier();
-    for (var half = METRIC_WORKGROUP / 2u; half > 0u; half = half / 2u) {
-        if (lid < half) {
-            msum[lid] += msum[lid + half];
-        }
-        workgroupBarrier();
-    }
-}
-
 // Dispatch (groups, K, B).
 @compute @workgroup_size(256)
 fn metric_partial(
@@ -67,11 +55,7 @@ fn metric_partial(
     for (var i = start + lid; i < end; i += METRIC_WORKGROUP) {
         s += term(k, b, i);
     }
-    msum[lid] = s;
-    metric_reduce(lid);
-    if (lid == 0u) {
-        partials[(b * P.metric_sums + k) * P.n_groups + g] = msum[0];
-    }
+    store_partial(lid, s, (b * P.metric_sums + k) * P.n_groups + g);
 }
 
 // Dispatch (K, B).
@@ -82,14 +66,8 @@ fn metric_finish(
 ) {
     let k = wid.x;
     let b = wid.y;
-    let base = (b * P.metric_sums + k) * P.n_groups;
-    var s = 0.0;
-    for (var g = lid; g < P.n_groups; g += METRIC_WORKGROUP) {
-        s += partials[base + g];
-    }
-    msum[lid] = s;
-    metric_reduce(lid);
+    let total = total_of_partials(lid, (b * P.metric_sums + k) * P.n_groups);
     if (lid == 0u) {
-        sums[b * P.metric_sums + k] = msum[0];
+        sums[b * P.metric_sums + k] = total;
     }
 }

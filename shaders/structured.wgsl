@@ -2,11 +2,10 @@
 // low rank: R), O(N R) per step in three passes: partial sums of the
 // projections V_r . operand per workgroup, their totals, then the per-neuron
 // update, for each trial b of the batch (its projections at b * R + r,
-// its partial sums at (b * R + r) * n_groups + g). Keep STRUCTURED_WORKGROUP
-// and PROJECT_CHUNK in sync with src/sim/gpu/kernels.rs.
-
-const STRUCTURED_WORKGROUP: u32 = 256u;
-const PROJECT_CHUNK: u32 = 4096u; // elements per workgroup of the projection pass
+// its partial sums at (b * R + r) * n_groups + g). STRUCTURED_WORKGROUP and
+// PROJECT_CHUNK (elements per workgroup of the projection pass) come from
+// src/sim/gpu/kernels.rs through the generated header; the reductions are
+// in reduce.wgsl.
 
 @group(0) @binding(1) var<storage, read> operand_in: array<f32>;
 // Update pass: U (R×N, row r contiguous; V itself when U = V). Projection pass: V (R×N).
@@ -14,20 +13,7 @@ const PROJECT_CHUNK: u32 = 4096u; // elements per workgroup of the projection pa
 // coef[r] in the projection pass; the finished projections in the update pass.
 @group(0) @binding(8) var<storage, read_write> proj: array<f32>;
 @group(0) @binding(9) var<storage, read> diag: array<f32>;
-@group(0) @binding(10) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(11) var<storage, read> coef: array<f32>;
-
-var<workgroup> scratch: array<f32, STRUCTURED_WORKGROUP>;
-
-fn reduce_scratch(lid: u32) {
-    workgroupBarrier();
-    for (var k = STRUCTURED_WORKGROUP / 2u; k > 0u; k = k / 2u) {
-        if (lid < k) {
-            scratch[lid] += scratch[lid + k];
-        }
-        workgroupBarrier();
-    }
-}
 
 // Dispatch (groups, R, B): workgroup g sums V_r[j] operand_b[j] over its chunk.
 @compute @workgroup_size(256)
@@ -46,11 +32,7 @@ fn project_partial(
     for (var j = start + lid; j < end; j += STRUCTURED_WORKGROUP) {
         s += table[row + j] * operand_in[ub + j];
     }
-    scratch[lid] = s;
-    reduce_scratch(lid);
-    if (lid == 0u) {
-        partials[(b * P.rank + r) * P.n_groups + g] = scratch[0];
-    }
+    store_partial(lid, s, (b * P.rank + r) * P.n_groups + g);
 }
 
 // Dispatch (R, B): proj[b R + r] = coef[r] * the sum of the partials of (b, r).
@@ -61,15 +43,9 @@ fn project_finish(
 ) {
     let r = wid.x;
     let b = wid.y;
-    let base = (b * P.rank + r) * P.n_groups;
-    var s = 0.0;
-    for (var g = lid; g < P.n_groups; g += STRUCTURED_WORKGROUP) {
-        s += partials[base + g];
-    }
-    scratch[lid] = s;
-    reduce_scratch(lid);
+    let total = total_of_partials(lid, (b * P.rank + r) * P.n_groups);
     if (lid == 0u) {
-        proj[b * P.rank + r] = coef[r] * scratch[0];
+        proj[b * P.rank + r] = coef[r] * total;
     }
 }
 

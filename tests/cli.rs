@@ -784,3 +784,41 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
         );
     }
 }
+
+/// On a machine without a display a successful run prints no line starting
+/// with "error": not when the backend is decided without adapters (cpu),
+/// not when `auto` and `devices` enumerate them (Mesa's Wayland code would
+/// print `error: XDG_RUNTIME_DIR is invalid or not set` there).
+#[test]
+fn headless_runs_print_no_error_lines() {
+    let out = tmpdir();
+    let o_dir = out.path().display().to_string();
+    for args in [
+        vec![
+            "run",
+            "examples/autapse.toml",
+            "--backend",
+            "cpu",
+            "--out",
+            &o_dir,
+        ],
+        vec!["run", "examples/autapse.toml", "--out", &o_dir],
+        vec!["devices"],
+        vec!["modes", "examples/autapse.toml"],
+    ] {
+        let o = bin()
+            .current_dir(root())
+            .args(&args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !stderr.lines().any(|l| l.trim_start().starts_with("error")),
+            "{args:?} printed an error line:\n{stderr}"
+        );
+    }
+}

@@ -159,6 +159,13 @@ fn resolve(
     let tau = positive("network.tau", net.tau)?;
     net.activation.validate("network.activation")?;
 
+    // The state vectors (and one per input epoch) before anything is allocated.
+    crate::memory::check(
+        "network.n",
+        n,
+        "the state vectors",
+        (n as u64).saturating_mul(8 * (12 + f.input.len() as u64)),
+    )?;
     let weights = net.weights.resolve(n, files)?;
 
     let sim = &f.simulation;
@@ -216,7 +223,7 @@ fn resolve(
 
     let initial = resolve_initial(&f.initial, &weights, n, sim.seed, files)?;
 
-    let record_steps = simulation.record_steps().len() as u64;
+    let record_steps = simulation.records();
     let kept = if f.record.rates {
         n.div_ceil(f.record.stride) as u64
     } else {
@@ -236,7 +243,7 @@ fn resolve(
         ));
     }
 
-    Ok(Experiment {
+    let exp = Experiment {
         name: f.name.clone().unwrap_or_else(|| default_name.to_string()),
         network: Network {
             n,
@@ -253,7 +260,41 @@ fn resolve(
             stride: f.record.stride,
         },
         toml,
-    })
+    };
+    check_memory(&exp)?;
+    Ok(exp)
+}
+
+/// Refuses an experiment whose CPU run would not fit in the memory
+/// available, naming the key of the largest need.
+fn check_memory(exp: &Experiment) -> Result<()> {
+    let b = exp.host_bytes();
+    let sim = &exp.simulation;
+    let (key, value, what) = if b.records >= b.weights.max(b.state) {
+        (
+            "simulation.record_every",
+            sim.record_every.to_string(),
+            format!("{} records", sim.records()),
+        )
+    } else if b.weights >= b.state {
+        (
+            "network.weights",
+            exp.network.weights.kind().to_string(),
+            format!("the weights of N = {}", exp.network.n),
+        )
+    } else {
+        (
+            "network.n",
+            exp.network.n.to_string(),
+            "the state vectors".to_string(),
+        )
+    };
+    crate::memory::check(
+        key,
+        value,
+        &format!("{what} and the rest of the run"),
+        b.total(),
+    )
 }
 
 /// Random ±1 patterns, pattern mu's unit i from counter (i, mu) of the Patterns stream.

@@ -72,6 +72,15 @@ pub fn read(key: &str, path: &Path) -> Result<Array> {
         path: path.to_path_buf(),
         reason,
     };
+    if let Ok(meta) = std::fs::metadata(path) {
+        // The file's bytes, its values as f64 (twice an f32 file's size) and a copy.
+        crate::memory::check(
+            key,
+            path.display(),
+            "reading this file",
+            meta.len().saturating_mul(5),
+        )?;
+    }
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
     let npy =
         npyz::NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not a valid .npy file: {e}")))?;

@@ -154,11 +154,21 @@ impl WeightsSpec {
                 (Some(0), None) => {
                     return Err(Error::invalid("network.weights.patterns", 0, "must be at least 1"))
                 }
-                (Some(p), None) => Weights::Hebbian {
-                    n,
-                    p: *p,
-                    xi: random_patterns(n, *p, *seed),
-                },
+                (Some(p), None) => {
+                    // The patterns as given, their form and metric tables, and
+                    // the run's copy, before generating them.
+                    crate::memory::check(
+                        "network.weights.patterns",
+                        p,
+                        &format!("{p} patterns of N = {n}"),
+                        (*p as u64).saturating_mul(n as u64).saturating_mul(32),
+                    )?;
+                    Weights::Hebbian {
+                        n,
+                        p: *p,
+                        xi: random_patterns(n, *p, *seed),
+                    }
+                }
                 (None, Some(file)) => {
                     let (p, _, xi) = npy::read_matrix(files, "network.weights.path", file, |r, c| {
                         (c != n || r == 0).then(|| format!("a P×N array of patterns with N = {n}"))

@@ -70,6 +70,13 @@ pub struct Simulation {
 }
 
 impl Simulation {
+    /// The number of records: steps 0, k, 2k, ... and the last step.
+    pub fn records(&self) -> u64 {
+        self.steps / self.record_every
+            + 1
+            + u64::from(!self.steps.is_multiple_of(self.record_every))
+    }
+
     /// The steps at which the state is recorded: 0, k, 2k, ... and the last step.
     pub fn record_steps(&self) -> Vec<u64> {
         let mut s: Vec<u64> = (0..=self.steps)
@@ -122,7 +129,57 @@ pub struct Experiment {
     pub toml: String,
 }
 
+/// The memory a CPU run of an experiment needs, by what needs it (bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostBytes {
+    /// The weights as given, their structured form or dense copy in the
+    /// run's precision, and the metrics' tables.
+    pub weights: u64,
+    /// The state vectors of the run (state, stage points, inputs, drive).
+    pub state: u64,
+    /// The records: times, metric rows and kept rates.
+    pub records: u64,
+}
+
+impl HostBytes {
+    /// All of it.
+    pub fn total(&self) -> u64 {
+        self.weights
+            .saturating_add(self.state)
+            .saturating_add(self.records)
+    }
+}
+
 impl Experiment {
+    /// An upper estimate of the memory a CPU run of one trial needs.
+    pub fn host_bytes(&self) -> HostBytes {
+        let n = self.network.n as u64;
+        let real: u64 = match self.simulation.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        };
+        let given = match &self.network.weights {
+            super::Weights::Dense { .. } => n.saturating_mul(n),
+            w => {
+                let (rank, separate_u, diag) = w.structured_shape().expect("structured");
+                (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)).saturating_mul(n)
+            }
+        };
+        // As given (f64), the form or dense copy in the run's precision, and
+        // a metric table or a form being built (f64).
+        let weights = given.saturating_mul(8 + real + 8 + 8);
+        let state = n.saturating_mul(8 * (12 + self.inputs.len() as u64));
+        let records = self.simulation.records();
+        let columns = 2 + self.network.weights.patterns() as u64 + 3;
+        let kept = self.record.kept(self.network.n) as u64;
+        let per_record = 8 + 8 + 24 + 8 * columns + 4 * kept;
+        HostBytes {
+            weights,
+            state,
+            records: records.saturating_mul(per_record),
+        }
+    }
+
     /// When the last input ends (the largest finite `end` of the inputs), if any does.
     pub fn input_end(&self) -> Option<f64> {
         self.inputs

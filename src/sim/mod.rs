@@ -72,7 +72,7 @@ impl Recording {
         precision: &str,
     ) -> Self {
         let metric_names = crate::analysis::metrics::Metrics::shape(&experiment.network).names();
-        let records = experiment.simulation.record_steps().len();
+        let records = experiment.simulation.records() as usize;
         let kept = experiment.record.kept(experiment.network.n);
         Recording {
             metric_names,

@@ -53,9 +53,42 @@ pub fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
     }
 }
 
+/// Points `XDG_RUNTIME_DIR` at a private folder when it is unset or not a
+/// folder, once per process, before the first wgpu instance. Mesa's Vulkan
+/// drivers (their Wayland support) otherwise print `error: XDG_RUNTIME_DIR
+/// is invalid or not set in the environment.` on headless machines each time
+/// adapters are enumerated; an empty folder of our own has no display in it,
+/// so nothing changes but the message.
+pub fn quiet_headless() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let valid =
+            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
+        if valid {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+            // Set once, before any wgpu instance (whose driver threads read
+            // the environment) exists.
+            let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+            let dir = std::env::temp_dir().join(format!("attractor-runtime-{uid}"));
+            let made = std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
+                .or_else(|e| if dir.is_dir() { Ok(()) } else { Err(e) });
+            if made.is_ok() {
+                std::env::set_var("XDG_RUNTIME_DIR", &dir);
+            }
+        }
+    });
+}
+
 /// Every compute-capable adapter wgpu finds, best first: discrete GPUs, then
 /// integrated, virtual, other, and software adapters last.
 pub fn adapters() -> Vec<wgpu::Adapter> {
+    quiet_headless();
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let mut list = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));

@@ -1,8 +1,9 @@
 //! The WGSL kernels (files in `shaders/`, each module prefixed by a header
 //! generated from the Rust definitions), the parameter block they share and
-//! their bind group layouts. Keep `StepParams` and the workgroup constants
-//! in sync with `shaders/common.wgsl`, `dense.wgsl` and `structured.wgsl`
-//! (tests check the constants and reflect the bindings with naga).
+//! their bind group layouts. The codes and sizes both sides use are written
+//! into the header from here; keep `StepParams` and `TrialParams` in sync
+//! with `shaders/common.wgsl` (tests check their sizes, the constants, and
+//! reflect every binding with naga).
 
 use crate::analysis::metrics::SumLayout;
 use crate::model::{Activation, Stage};
@@ -17,12 +18,15 @@ const DENSE_WGSL: &str = include_str!("../../../shaders/dense.wgsl");
 const STRUCTURED_WGSL: &str = include_str!("../../../shaders/structured.wgsl");
 /// The record's reductions (shaders/metrics.wgsl).
 const METRICS_WGSL: &str = include_str!("../../../shaders/metrics.wgsl");
+/// The workgroup reductions of the projection and metric passes (shaders/reduce.wgsl).
+const REDUCE_WGSL: &str = include_str!("../../../shaders/reduce.wgsl");
 
 /// The WGSL header every module starts with, generated from the Rust
 /// definitions so that the two sides agree by construction: the stage
 /// codes of [`Stage`], the activation codes and `activation(v)` itself from
-/// [`Activation::WGSL`], and the positions of the metric sums of
-/// [`SumLayout`].
+/// [`Activation::WGSL`], the positions of the metric sums of [`SumLayout`],
+/// and the kernels' tile, workgroup and chunk sizes ([`DENSE_TILE`],
+/// [`STRUCTURED_WORKGROUP`], [`PROJECT_CHUNK`]).
 pub fn header() -> String {
     use std::fmt::Write;
     let mut h = String::from(
@@ -38,6 +42,16 @@ pub fn header() -> String {
     }
     for (name, pos) in SumLayout::WGSL {
         writeln!(h, "const {name}: u32 = {pos}u;").expect("string");
+    }
+    for (name, value) in [
+        ("DENSE_TILE", DENSE_TILE),
+        ("STRUCTURED_WORKGROUP", STRUCTURED_WORKGROUP),
+        ("PROJECT_CHUNK", PROJECT_CHUNK),
+        // The metric pass shares the projection pass's workgroups.
+        ("METRIC_WORKGROUP", STRUCTURED_WORKGROUP),
+        ("METRIC_CHUNK", PROJECT_CHUNK),
+    ] {
+        writeln!(h, "const {name}: u32 = {value}u;").expect("string");
     }
     h.push_str(
         "\n// F(v) with the parameters act_p0, act_p1 of StepParams. An unknown code\n\
@@ -60,16 +74,23 @@ pub fn header() -> String {
     h
 }
 
-fn module(family_wgsl: &str) -> String {
-    format!("{}{COMMON_WGSL}\n{family_wgsl}", header())
+fn module(parts: &[&str]) -> String {
+    let mut s = header();
+    for p in [COMMON_WGSL].iter().chain(parts) {
+        s.push_str(p);
+        s.push('\n');
+    }
+    s
 }
 
 /// Dense family: header, common definitions and the fused row kernel.
-pub static DENSE_SOURCE: LazyLock<String> = LazyLock::new(|| module(DENSE_WGSL));
-/// Structured family: header, common definitions, projections and update.
-pub static STRUCTURED_SOURCE: LazyLock<String> = LazyLock::new(|| module(STRUCTURED_WGSL));
+pub static DENSE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[DENSE_WGSL]));
+/// Structured family: header, common definitions, reductions, projections and update.
+pub static STRUCTURED_SOURCE: LazyLock<String> =
+    LazyLock::new(|| module(&[REDUCE_WGSL, STRUCTURED_WGSL]));
 /// Metrics family: header, common definitions and the record's reductions.
-pub static METRICS_SOURCE: LazyLock<String> = LazyLock::new(|| module(METRICS_WGSL));
+pub static METRICS_SOURCE: LazyLock<String> =
+    LazyLock::new(|| module(&[REDUCE_WGSL, METRICS_WGSL]));
 
 /// Every shader module the backend builds, by name (for validation):
 /// iterate it, or call [`Sources::iter`].
