@@ -260,8 +260,28 @@ impl<T: Matvec> Stepper<T> {
 }
 
 /// [`Stage::update`] for every neuron (in parallel for large N); `y` and
-/// `acc` are empty for one-stage methods.
+/// `acc` are empty for one-stage methods. Each arm hands [`update_all`] a
+/// constant stage, so that the loops carry no branch on it and vectorise.
 fn update<T: Real>(
+    stage: Stage,
+    k: StepConstants<T>,
+    x: &mut [T],
+    y: &mut [T],
+    acc: &mut [T],
+    d: &[T],
+) {
+    match stage {
+        Stage::Euler => update_all(Stage::Euler, k, x, y, acc, d),
+        Stage::Exponential => update_all(Stage::Exponential, k, x, y, acc, d),
+        Stage::Rk4(1) => update_all(Stage::Rk4(1), k, x, y, acc, d),
+        Stage::Rk4(2) => update_all(Stage::Rk4(2), k, x, y, acc, d),
+        Stage::Rk4(3) => update_all(Stage::Rk4(3), k, x, y, acc, d),
+        Stage::Rk4(s) => update_all(Stage::Rk4(s), k, x, y, acc, d),
+    }
+}
+
+#[inline(always)]
+fn update_all<T: Real>(
     stage: Stage,
     k: StepConstants<T>,
     x: &mut [T],

@@ -228,23 +228,35 @@ fn expand<T: Real>(
     n: usize,
     d: Option<&[T]>,
 ) {
+    // The uniform rows add a constant; the ring's two other rows (cos, sin)
+    // then go in one fused pass, a0 + a1 cos_i + a2 sin_i.
+    let base = proj
+        .iter()
+        .zip(uniform)
+        .filter(|(_, &u)| u)
+        .fold(T::zero(), |a, (&p, _)| a + p);
+    let rows: Vec<usize> = (0..proj.len()).filter(|&r| !uniform[r]).collect();
     let body = |(k, yc): (usize, &mut [T])| {
-        let off = k * CHUNK;
+        let (off, len) = (k * CHUNK, yc.len());
+        let row = |r: usize| &u[r * n + off..r * n + off + len];
+        if let ([a, b], None) = (rows.as_slice(), d) {
+            let (pa, pb) = (proj[*a], proj[*b]);
+            for ((yi, ua), ub) in yc.iter_mut().zip(row(*a)).zip(row(*b)) {
+                *yi = base + pa * *ua + pb * *ub;
+            }
+            return;
+        }
         match d {
             Some(d) => {
                 for (j, yi) in yc.iter_mut().enumerate() {
-                    *yi = d[off + j] * x[off + j];
+                    *yi = d[off + j] * x[off + j] + base;
                 }
             }
-            None => yc.iter_mut().for_each(|yi| *yi = T::zero()),
+            None => yc.iter_mut().for_each(|yi| *yi = base),
         }
-        for (r, &p) in proj.iter().enumerate() {
-            if uniform[r] {
-                yc.iter_mut().for_each(|yi| *yi = *yi + p);
-                continue;
-            }
-            let row = &u[r * n + off..r * n + off + yc.len()];
-            for (yi, ur) in yc.iter_mut().zip(row) {
+        for &r in &rows {
+            let p = proj[r];
+            for (yi, ur) in yc.iter_mut().zip(row(r)) {
                 *yi = *yi + p * *ur;
             }
         }
