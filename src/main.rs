@@ -403,6 +403,9 @@ fn run(
     let choice = backend.unwrap_or(exp.simulation.backend);
     let (mut backend, note) = sim::select(choice)?;
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    // Before the run: a folder that cannot take the outputs fails now, not
+    // after the simulation.
+    output::prepare_dir("--out", &out)?;
     let chatty = !quiet;
     if let (Some(note), true) = (note, chatty) {
         eprintln!("{note}");

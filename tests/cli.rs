@@ -822,3 +822,94 @@ fn headless_runs_print_no_error_lines() {
         );
     }
 }
+
+/// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted on drop. The
+/// test script runs as root (as CI does), which mounting needs.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn new(kib: u32) -> Self {
+        let dir = tmpdir();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount runs");
+        assert!(
+            o.status.success(),
+            "mounting a small tmpfs needs root (scripts/test.sh runs as root): {}",
+            text(&o)
+        );
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+/// An output folder that cannot take the outputs is a clear error: a file
+/// in the way fails before the run and is left alone; a full disk fails
+/// naming the file and leaves only complete files under their final names.
+#[test]
+fn output_folder_faults_are_clear_errors() {
+    let d = tmpdir();
+    let file = d.path().join("results");
+    std::fs::write(&file, "keep me").unwrap();
+    let o = bin()
+        .current_dir(root())
+        .args(["run", "examples/autapse.toml", "--backend", "cpu", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("key `--out`") && text(&o).contains("is a file"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("steps of N"),
+        "refused before the run: {}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+
+    // 64 KiB: experiment.toml and metrics.csv fit, rates.npy (400 KiB) does not.
+    let disk = SmallDisk::new(64);
+    let out = disk.0.path();
+    let o = bin()
+        .current_dir(root())
+        .args([
+            "run",
+            "examples/ring_memory.toml",
+            "--backend",
+            "cpu",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("No space left on device"), "{}", text(&o));
+    assert!(
+        text(&o).contains("rates.npy"),
+        "names the file: {}",
+        text(&o)
+    );
+    let names: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".attractor")),
+        "no temporary file is left: {names:?}"
+    );
+    assert!(!names.contains(&"rates.npy".to_string()), "{names:?}");
+    assert!(!names.contains(&"summary.json".to_string()), "{names:?}");
+    let (header, rows) = read_csv(&out.join("metrics.csv"));
+    assert_eq!(header[0], "t");
+    assert_eq!(rows.len(), 201, "metrics.csv is complete");
+}

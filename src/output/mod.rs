@@ -12,6 +12,32 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Makes `dir` ready for a run's outputs before anything is computed: it is
+/// created if missing, and must be a folder this process can write in (a
+/// file in the way, or a folder without write permission, is an error
+/// naming `key` and the path).
+pub fn prepare_dir(key: &str, dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::invalid(
+            key,
+            dir.display(),
+            "is a file, not a folder; give a folder for the outputs (it is created if missing)",
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::invalid(
+            key,
+            dir.display(),
+            format!("cannot be created as a folder: {e}"),
+        )
+    })?;
+    tempfile::Builder::new()
+        .prefix(".attractor-probe-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::invalid(key, dir.display(), format!("cannot be written in: {e}")))?;
+    Ok(())
+}
+
 /// Writes `path` atomically with the bytes that `fill` produces.
 pub fn write_atomic(
     path: &Path,

@@ -120,7 +120,7 @@ impl SweepFolder {
         shard: Shard,
         resume: bool,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::output::prepare_dir("--out", dir)?;
         let info = SweepInfo::of(sweep, path, shard);
         if resume && dir.join("sweep.json").exists() {
             let old = SweepInfo::read(dir)?;
