@@ -29,3 +29,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 # The benchmarks at their smallest sizes, as a smoke test that they work.
 ATTRACTOR_BENCH_SMALL=1 cargo bench --bench step -- --test
 cargo test
+# The cluster path against a real Slurm scheduler (needs root).
+bash scripts/slurm_test.sh

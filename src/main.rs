@@ -431,6 +431,15 @@ fn run(
     }
     let written = output::write_run(&out, &exp, &rec)
         .with_context(|| format!("writing the outputs to {}", out.display()))?;
+    if let Some(f) = &rec.fault {
+        return Err(anyhow::anyhow!("{f}").context(format!(
+            "run `{}` stopped: the {} failed; {} records written to {}",
+            exp.name,
+            rec.backend,
+            rec.t.len(),
+            out.display()
+        )));
+    }
     if let Some(d) = rec.divergence {
         return Err(anyhow::Error::new(d.error()).context(format!(
             "run `{}` stopped; {} records written to {}",

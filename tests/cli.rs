@@ -913,3 +913,14 @@ fn output_folder_faults_are_clear_errors() {
     assert_eq!(header[0], "t");
     assert_eq!(rows.len(), 201, "metrics.csv is complete");
 }
+
+/// The README's Slurm job-array script is scripts/slurm_sweep.sh, the file
+/// scripts/slurm_test.sh submits to a real cluster.
+#[test]
+fn the_readme_slurm_script_is_the_tested_one() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let script = std::fs::read_to_string(root().join("scripts/slurm_sweep.sh")).unwrap();
+    assert!(readme.contains(&format!("```bash\n{script}```")));
+    let test = std::fs::read_to_string(root().join("scripts/slurm_test.sh")).unwrap();
+    assert!(test.contains("scripts/slurm_sweep.sh") && test.contains("scontrol requeue"));
+}

@@ -627,3 +627,51 @@ fn a_second_batch_reuses_the_pipelines() {
     g.run(&dense, &mut |_| {}).unwrap();
     assert_eq!(g.pipeline_builds(), 3, "the dense family is compiled once");
 }
+
+/// A GPU whose device is lost mid-run (destroyed from the progress callback,
+/// the error path wgpu lets a program trigger) ends the run with a clear
+/// error and keeps the records read before it, which equal the CPU's.
+#[test]
+fn a_lost_device_keeps_the_records_so_far() {
+    let e = exp(r#"
+        [network]
+        n = 64
+        tau = 0.01
+        activation = { kind = "relu" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.2
+        [simulation]
+        duration = 0.2
+        dt = 0.001
+        record_every = 10
+    "#);
+    let mut g = gpu();
+    let device = g.context().device.clone();
+    let rec = g
+        .run(&e, &mut |step| {
+            if step >= 100 {
+                device.destroy();
+            }
+        })
+        .expect("a run that fails after its first records returns them");
+    let fault = rec.fault.clone().expect("the run reports the fault");
+    assert!(
+        fault.contains("lost") && fault.contains("after step"),
+        "{fault}"
+    );
+    assert!(
+        rec.t.len() >= 2 && rec.t.len() < 21,
+        "records before the fault only: {}",
+        rec.t.len()
+    );
+    assert_eq!(rec.steps_done as f64 * 0.001, *rec.t.last().unwrap());
+    // The kept records are right: the CPU's within f32 rounding (values ~1,
+    // 100 steps of a contracting ring: 1e-4 is far above f32 error).
+    let cpu = run(&e);
+    for (k, row) in rec.metrics.iter().enumerate() {
+        all_close(row, &cpu.metrics[k], 1e-4, &format!("record {k}"));
+    }
+}

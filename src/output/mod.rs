@@ -149,6 +149,7 @@ pub fn summary(exp: &Experiment, rec: &Recording) -> Value {
         "steps_per_second": if rec.wall_seconds > 0.0 { rec.steps_done as f64 / rec.wall_seconds } else { 0.0 },
         "final": finals,
         "diverged": rec.divergence.map(|d| json!({"step": d.step, "t": d.t, "nan": d.nan})),
+        "fault": rec.fault,
     })
 }
 

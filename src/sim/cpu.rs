@@ -1,6 +1,7 @@
 //! The CPU reference backend: plain loops over neurons, generic over f32 and
 //! f64, parallel (rayon) only where N is large. Every GPU kernel has its twin
-//! here.
+//! here: the product by M in `sim::operator`, each integration stage in
+//! `model::Stage::update`, stepped in the same order as the GPU's dispatches.
 
 use super::matvec::Matvec;
 use super::operator::Operator;

@@ -50,6 +50,9 @@ pub struct Recording {
     pub steps_done: u64,
     /// Set when the state became NaN or infinite; the records stop before it.
     pub divergence: Option<Divergence>,
+    /// Set when the backend failed during the run (a lost GPU device, a
+    /// submit that timed out): what happened; the records stop before it.
+    pub fault: Option<String>,
     /// The last finite state (v or I).
     pub final_state: Vec<f64>,
     /// "cpu" or "gpu".
@@ -82,6 +85,7 @@ impl Recording {
             kept,
             steps_done: 0,
             divergence: None,
+            fault: None,
             final_state: Vec::new(),
             backend: backend.into(),
             adapter,

@@ -512,6 +512,11 @@ pub fn run(
             })
             .collect();
         let recs = backend.run_batch(&base, &trials, &mut |_| {})?;
+        // A backend that failed mid-batch: its rows would be incomplete; the
+        // sweep stops and --resume runs the batch again.
+        if let Some(f) = recs.iter().find_map(|r| r.fault.clone()) {
+            return Err(Error::Gpu(f));
+        }
         report.batches += 1;
         for (m, rec) in members.iter().zip(&recs) {
             emit(Finished {

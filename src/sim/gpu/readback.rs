@@ -30,20 +30,22 @@ impl Run<'_> {
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: Some(SUBMIT_TIMEOUT),
-            })
-            .map_err(|e| match e {
-                wgpu::PollError::Timeout => Error::Gpu(format!(
-                    "the GPU did not finish a submit within {} s",
-                    SUBMIT_TIMEOUT.as_secs()
-                )),
-                other => Error::Gpu(other.to_string()),
-            })?;
+        let polled = self.ctx.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: Some(SUBMIT_TIMEOUT),
+        });
+        // What the device reported (its loss, a validation error) says more
+        // than the failed wait it causes.
         self.ctx.check()?;
+        polled.map_err(|e| match e {
+            wgpu::PollError::Timeout => Error::Gpu(format!(
+                "the GPU did not finish a submit within {} s",
+                SUBMIT_TIMEOUT.as_secs()
+            )),
+            wgpu::PollError::WrongSubmissionIndex(..) => Error::Gpu(format!(
+                "the GPU device no longer accepts work (it was lost or destroyed): {e}"
+            )),
+        })?;
         rx.recv()
             .map_err(|_| Error::Gpu("the readback was dropped".into()))?
             .map_err(|e| Error::Gpu(format!("reading back the state: {e}")))?;

@@ -244,7 +244,10 @@ impl<'a> Run<'a> {
             (MAX_PARAM_BYTES / (self.align * (dispatches + 1))).clamp(1, MAX_STEPS_PER_SUBMIT);
         let mut step = 0u64;
         let last_record = *record_steps.last().expect("records");
-        for &target in record_steps.iter().skip(1) {
+        // A failure after the first record (a lost device, a timeout) ends
+        // the run but keeps the records read so far.
+        let mut fault: Option<Error> = None;
+        'records: for &target in record_steps.iter().skip(1) {
             if recs.iter().all(|r| r.divergence.is_some()) {
                 break;
             }
@@ -254,43 +257,62 @@ impl<'a> Run<'a> {
                 let read_x = kept > 0 || target == last_record;
                 let index = self.submit(step, steps, &epochs, at_record.then_some(read_x));
                 step += steps;
-                if at_record {
-                    let back = self.read(index, read_x)?;
-                    for (b, rec) in recs.iter_mut().enumerate() {
-                        if rec.divergence.is_some() {
-                            continue;
-                        }
-                        if back.bad[b] != u32::MAX {
-                            let s = u64::from(back.bad[b]);
-                            let nan = back.sums[b * k_sums..(b + 1) * k_sums]
-                                .iter()
-                                .any(|a| a.is_nan());
-                            rec.divergence = Some(Divergence {
-                                step: s,
-                                t: s as f64 * sim.dt,
-                                nan,
-                            });
-                            rec.steps_done = s;
-                            continue;
-                        }
-                        rec.t.push(step as f64 * sim.dt);
-                        let m_scale = self.trials[b].m_scale;
-                        rec.metrics.push(
-                            metrics.from_sums(&back.sums[b * k_sums..(b + 1) * k_sums], m_scale),
-                        );
-                        if let Some(x) = &back.x {
-                            let xb = &x[b * n..(b + 1) * n];
-                            if kept > 0 {
-                                keep_rates(xb, rec);
-                            }
-                            last_x[b].copy_from_slice(xb);
-                        }
-                        rec.steps_done = step;
+                if !at_record {
+                    if let Err(e) = self.ctx.check() {
+                        fault = Some(e);
+                        break 'records;
                     }
-                } else {
-                    self.ctx.check()?;
+                    progress(step);
+                    continue;
+                }
+                let back = match self.read(index, read_x) {
+                    Ok(back) => back,
+                    Err(e) => {
+                        fault = Some(e);
+                        break 'records;
+                    }
+                };
+                for (b, rec) in recs.iter_mut().enumerate() {
+                    if rec.divergence.is_some() {
+                        continue;
+                    }
+                    if back.bad[b] != u32::MAX {
+                        let s = u64::from(back.bad[b]);
+                        let nan = back.sums[b * k_sums..(b + 1) * k_sums]
+                            .iter()
+                            .any(|a| a.is_nan());
+                        rec.divergence = Some(Divergence {
+                            step: s,
+                            t: s as f64 * sim.dt,
+                            nan,
+                        });
+                        rec.steps_done = s;
+                        continue;
+                    }
+                    rec.t.push(step as f64 * sim.dt);
+                    let m_scale = self.trials[b].m_scale;
+                    rec.metrics
+                        .push(metrics.from_sums(&back.sums[b * k_sums..(b + 1) * k_sums], m_scale));
+                    if let Some(x) = &back.x {
+                        let xb = &x[b * n..(b + 1) * n];
+                        if kept > 0 {
+                            keep_rates(xb, rec);
+                        }
+                        last_x[b].copy_from_slice(xb);
+                    }
+                    rec.steps_done = step;
                 }
                 progress(step);
+            }
+        }
+        if let Some(e) = fault {
+            for rec in recs.iter_mut().filter(|r| r.divergence.is_none()) {
+                rec.fault = Some(format!(
+                    "{e} (after step {} of {}, t = {} s)",
+                    rec.steps_done,
+                    sim.steps,
+                    rec.steps_done as f64 * sim.dt
+                ));
             }
         }
         let wall = start.elapsed().as_secs_f64();
