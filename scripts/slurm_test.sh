@@ -21,7 +21,10 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 fi
 cargo build --release --quiet
-export PATH="$repo/target/release:$PATH"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+export PATH="$target/release:$PATH"
+command -v attractor >/dev/null
 
 work=$(mktemp -d)
 export SLURM_CONF="$work/slurm.conf"
@@ -111,8 +114,12 @@ trials = 2
 metric = "bump_amplitude"
 threshold = 0.5
 TOML
-SWEEP=sweep.toml OUT=runs/sweep sbatch --quiet --wait --array=0-3 \
-  --output="$work/task-%a.log" "$repo/scripts/slurm_sweep.sh"
+if ! SWEEP=sweep.toml OUT=runs/sweep sbatch --quiet --wait --array=0-3 \
+  --output="$work/task-%a.log" "$repo/scripts/slurm_sweep.sh"; then
+  echo "the job array failed; its tasks' output:" >&2
+  cat "$work"/task-*.log >&2
+  exit 1
+fi
 attractor merge runs/sweep/shard-* --out runs/sweep/all
 attractor sweep sweep.toml --out runs/whole -q
 if ! diff <(rows runs/sweep/all/results.csv) <(rows runs/whole/results.csv); then

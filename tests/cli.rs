@@ -912,6 +912,33 @@ fn output_folder_faults_are_clear_errors() {
     let (header, rows) = read_csv(&out.join("metrics.csv"));
     assert_eq!(header[0], "t");
     assert_eq!(rows.len(), 201, "metrics.csv is complete");
+
+    // A read-only file system (root writes through permissions, not through
+    // a read-only mount): refused before the run, naming --out.
+    let ro = SmallDisk::new(64);
+    let remount = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(ro.0.path())
+        .status()
+        .unwrap();
+    assert!(remount.success(), "remounting read-only");
+    let o = bin()
+        .current_dir(root())
+        .args(["run", "examples/autapse.toml", "--backend", "cpu", "--out"])
+        .arg(ro.0.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("key `--out`") && text(&o).contains("Read-only file system"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("steps of N"),
+        "refused before the run: {}",
+        text(&o)
+    );
 }
 
 /// The README's Slurm job-array script is scripts/slurm_sweep.sh, the file
