@@ -85,6 +85,18 @@ sinfo -h -o %t | grep -q idle || { echo "the test cluster did not come up" >&2; 
 # sweep must hold the same rows.
 rows() { tail -n +2 "$1" | sort; }
 
+# merged_equals_whole SWEEP DIR WHAT: merges the shards in DIR, runs SWEEP
+# unsharded, and fails unless both hold the same rows.
+merged_equals_whole() {
+  attractor merge "$2"/shard-* --out "$2/all"
+  attractor sweep "$1" --out "$2/whole" -q
+  if ! diff <(rows "$2/all/results.csv") <(rows "$2/whole/results.csv"); then
+    echo "$3: the merged results differ from the unsharded sweep" >&2
+    exit 1
+  fi
+  echo "slurm: $3: merged = unsharded sweep ($(rows "$2/whole/results.csv" | wc -l) rows)"
+}
+
 # 1. The README's script as a job array of 4 tasks over a small ring sweep.
 cd "$work"
 cat > base.toml <<'TOML'
@@ -120,13 +132,7 @@ if ! SWEEP=sweep.toml OUT=runs/sweep sbatch --quiet --wait --array=0-3 \
   cat "$work"/task-*.log >&2
   exit 1
 fi
-attractor merge runs/sweep/shard-* --out runs/sweep/all
-attractor sweep sweep.toml --out runs/whole -q
-if ! diff <(rows runs/sweep/all/results.csv) <(rows runs/whole/results.csv); then
-  echo "the merged job-array results differ from the unsharded sweep" >&2
-  exit 1
-fi
-echo "slurm: job array of 4 tasks merged = unsharded sweep ($(rows runs/whole/results.csv | wc -l) rows)"
+merged_equals_whole sweep.toml runs/sweep "job array of 4 tasks"
 
 # 2. A task killed mid-run and requeued: --resume continues it. Each grid
 # point (its own tau, so its own batch) takes about half a second.
@@ -155,10 +161,4 @@ for _ in $(seq 600); do
   sleep 1
 done
 [ -z "$(squeue -h -j "$job")" ] || { echo "the requeued job did not finish" >&2; exit 1; }
-attractor merge runs/slow/shard-* --out runs/slow/all
-attractor sweep slow_sweep.toml --out runs/slow_whole -q
-if ! diff <(rows runs/slow/all/results.csv) <(rows runs/slow_whole/results.csv); then
-  echo "the requeued and resumed results differ from the unsharded sweep" >&2
-  exit 1
-fi
-echo "slurm: requeued task resumed: merged = unsharded sweep ($(rows runs/slow_whole/results.csv | wc -l) rows)"
+merged_equals_whole slow_sweep.toml runs/slow "requeued and resumed task"
