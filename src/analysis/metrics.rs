@@ -33,14 +33,8 @@ impl Metrics {
     /// the overlaps, and Hebbian current networks with tanh the energy.
     pub fn new(network: &Network) -> Self {
         let mut m = Self::shape(network);
-        let rows = network.weights.metric_rows();
-        if !rows.is_empty() {
-            let form = network
-                .weights
-                .structured()
-                .expect("metric rows come from a form");
-            let n = network.n;
-            m.table = Some(form.v[rows.start * n..rows.end * n].to_vec());
+        if !network.weights.metric_rows().is_empty() {
+            m.table = Some(network.weights.metric_table());
         }
         m
     }

@@ -114,6 +114,19 @@ pub fn ring_angles(n: usize) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
+/// The entry of largest magnitude (with its sign), or 1 when all are zero:
+/// the scale a sweep divides out of weights and inputs.
+pub fn largest(v: impl IntoIterator<Item = f64>) -> f64 {
+    let m = v
+        .into_iter()
+        .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+    if m == 0.0 {
+        1.0
+    } else {
+        m
+    }
+}
+
 /// Transposes an N×R row-major array into R rows of N.
 fn rows_of(n: usize, rank: usize, m: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; rank * n];
@@ -288,6 +301,19 @@ impl Weights {
         }
     }
 
+    /// Those rows of V (the rows [`Weights::metric_rows`] of
+    /// [`Weights::structured`]) without building the rest of the form.
+    pub fn metric_table(&self) -> Vec<f64> {
+        match self {
+            Weights::Ring { .. } => {
+                let (cos, sin) = ring_angles(self.n());
+                [cos, sin].concat()
+            }
+            Weights::Hebbian { xi, .. } => xi.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Rows of V whose products with the rates are metrics: the ring's cos
     /// and sin rows, the Hebbian patterns.
     pub fn metric_rows(&self) -> std::ops::Range<usize> {
@@ -303,19 +329,8 @@ impl Weights {
     /// become equal; Hebbian weights (whose patterns are also the metrics'
     /// tables) stay as they are, factor 1.
     pub fn split_scale(&mut self) -> f64 {
-        fn largest(v: &[f64]) -> f64 {
-            let m = v
-                .iter()
-                .copied()
-                .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
-            if m == 0.0 {
-                1.0
-            } else {
-                m
-            }
-        }
         fn divide(v: &mut [f64]) -> f64 {
-            let s = largest(v);
+            let s = largest(v.iter().copied());
             v.iter_mut().for_each(|x| *x /= s);
             s
         }
@@ -328,7 +343,7 @@ impl Weights {
                 let s = if *lambda1 != 0.0 {
                     *lambda1
                 } else {
-                    largest(&[*lambda0])
+                    largest([*lambda0])
                 };
                 *lambda0 /= s;
                 *lambda1 /= s;
@@ -361,5 +376,35 @@ impl Weights {
                 floats(v)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric table is the form's metric rows, built without the form.
+    #[test]
+    fn metric_table_is_the_forms_metric_rows() {
+        let xi: Vec<f64> = (0..3 * 7)
+            .map(|k| if k % 3 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        for w in [
+            Weights::Ring {
+                n: 7,
+                lambda0: 0.3,
+                lambda1: 1.2,
+            },
+            Weights::Hebbian { n: 7, p: 3, xi },
+        ] {
+            let form = w.structured().unwrap();
+            let rows = w.metric_rows();
+            assert_eq!(
+                w.metric_table(),
+                form.v[rows.start * 7..rows.end * 7].to_vec()
+            );
+        }
+        assert_eq!(largest([0.0, -3.0, 2.0]), -3.0);
+        assert_eq!(largest([0.0; 3]), 1.0);
     }
 }

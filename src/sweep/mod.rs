@@ -421,15 +421,7 @@ pub struct Finished {
 pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
     let mut c = e.clone();
     let m_scale = c.network.weights.split_scale();
-    let mut h_scale = 0.0f64;
-    for x in c.inputs.iter().flat_map(|i| i.h.iter()) {
-        if x.abs() > h_scale.abs() {
-            h_scale = *x;
-        }
-    }
-    if h_scale == 0.0 {
-        h_scale = 1.0;
-    }
+    let h_scale = crate::model::largest(c.inputs.iter().flat_map(|i| i.h.iter().copied()));
     for i in &mut c.inputs {
         i.h.iter_mut().for_each(|x| *x /= h_scale);
     }
