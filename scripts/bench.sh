@@ -2,9 +2,10 @@
 # Measures everything BENCHMARKS.md reports, on this machine, in one run:
 # `attractor bench` at its default sizes (with the plot), the CPU's dense
 # step at N = 8192, the GPU goals' cases when a hardware GPU is present
-# (dense N = 16384 at B = 1 and 64, N = 512, ring N = 10^7, the dense
-# kernel's shapes), and the peers in benches/peers (numpy; PyTorch where it
-# is installed) on the same machine in the same run.
+# (dense N = 16384 at B = 1 and 64, N = 4096 at B = 64, N = 512, rings of
+# 10^7 and 10^8 neurons, Hebbian, the dense row kernel's shapes), and the
+# peers in benches/peers (numpy; PyTorch where it is installed) on the same
+# machine in the same run.
 #
 #   bash scripts/bench.sh [OUT]      (OUT defaults to bench-results)
 #
@@ -40,7 +41,9 @@ if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; 
   log "hardware GPU: the goal cases"
   bench --backend gpu --operator dense --n 512 --n 16384
   bench --backend gpu --operator dense --n 16384 --batch 64
-  bench --backend gpu --operator ring --n 65536 --n 1048576 --n 10000000
+  bench --backend gpu --operator dense --n 4096 --batch 64
+  bench --backend gpu --operator ring --n 65536 --n 1048576 --n 10000000 --n 100000000
+  bench --backend gpu --operator hebbian --n 16384 --n 1048576
   bench --backend gpu --operator dense --n 4096 --n 16384 --tune
 fi
 
@@ -76,6 +79,7 @@ if python3 -c 'import torch' 2>/dev/null; then
   log "peer: PyTorch"
   python3 benches/peers/torch_step.py --n 512 4096 16384 | tee -a "$jsonl"
   python3 benches/peers/torch_step.py --n 16384 --batch 64 | tee -a "$jsonl"
+  python3 benches/peers/torch_step.py --n 4096 --batch 64 | tee -a "$jsonl"
 else
   log "PyTorch is not installed: no GPU peer"
 fi

@@ -29,8 +29,8 @@ struct StepParams {
     metric_rows: u32, // table rows whose products with v are metric sums
     metric_row0: u32, // the first of them in the table
     metric_sums: u32, // K, the metric sums per trial (SumLayout)
-    _pad0: u32,
-    _pad1: u32,
+    u_is_v: u32,     // 1: the structured U is V (one table, read once for both)
+    unit_row0: u32,  // 1: row 0 of the table is all ones (the ring's), never read
 }
 
 // One trial of a batch. Keep in sync with `TrialParams` in kernels.rs.
@@ -46,11 +46,12 @@ struct TrialParams {
 }
 
 @group(0) @binding(0) var<uniform> P: StepParams;
-// State of trial b, neuron i at b * N + i (x, y, acc); the operand at
-// b * n_pad + i. The operand, what M multiplies this stage, is the stage
-// point y (rate) or F(y) (current); bound as f32 or vec4<f32> by each family
-// (binding 1, operand_in).
-@group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
+// State of trial b, neuron i at b * N + i (x; the rk4 stage point y and
+// accumulator acc, one unused float for one-stage methods). The operand,
+// what M multiplies this stage, is the stage point (rate) or F of it
+// (current): `finish` returns the next one, and each family keeps it (the
+// dense family in its operand buffers, the structured family as the
+// partial sums of its projections).
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> acc: array<f32>;
@@ -131,20 +132,30 @@ fn normal_at(i: u32, t: TrialParams) -> f32 {
     return sqrt(-2.0 * log(u1)) * cos_2pi(u2);
 }
 
-fn store_state(b: u32, i: u32, v: f32) {
+// The new state of a step: x only (the first rk4 stage starts from x).
+// Returns the operand of the next step.
+fn store_state(b: u32, i: u32, v: f32) -> f32 {
     // Exponent bits all set: infinite or NaN.
     if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) {
         atomicMin(&first_bad[b], P.step + 1u);
     }
-    let s = b * P.n + i;
-    x[s] = v;
-    y[s] = v;
-    operand_out[b * P.n_pad + i] = operand(v);
+    x[b * P.n + i] = v;
+    return operand(v);
 }
 
-// The update of neuron i of trial b once the product (M operand)_i is known: the drive, then
-// the stage (the twin of `Stage::update` in src/model/method.rs).
-fn finish(i: u32, b: u32, product_unscaled: f32) {
+// The stage point of state index s at this stage: x at the first (or only)
+// stage of a step, y at the later rk4 stages.
+fn stage_point(s: u32) -> f32 {
+    if (P.stage == STAGE_RK4_2 || P.stage == STAGE_RK4_3 || P.stage == STAGE_RK4_4) {
+        return y[s];
+    }
+    return x[s];
+}
+
+// The update of neuron i of trial b once the product (M operand)_i is
+// known: the drive, then the stage (the twin of `Stage::update` in
+// src/model/method.rs). Returns the operand of the next stage.
+fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
     let t = trials[b];
     let product = t.m_scale * product_unscaled;
     let h = t.h_scale * input_at(i);
@@ -162,40 +173,42 @@ fn finish(i: u32, b: u32, product_unscaled: f32) {
     }
     switch P.stage {
         case STAGE_EULER: {
-            store_state(b, i, xi + P.a * (d - xi) + noise);
+            return store_state(b, i, xi + P.a * (d - xi) + noise);
         }
         case STAGE_EXPONENTIAL: {
-            store_state(b, i, xi * P.decay + (1.0 - P.decay) * d + noise);
+            return store_state(b, i, xi * P.decay + (1.0 - P.decay) * d + noise);
         }
-        // rk4: k_s = D(y_s) - y_s; acc = k1 + 2 k2 + 2 k3; x + a / 6 (acc + k4).
+        // rk4: k_s = D(y_s) - y_s (y_1 = x); acc = k1 + 2 k2 + 2 k3;
+        // x + a / 6 (acc + k4).
         case STAGE_RK4_1: {
-            let k = d - y[s];
+            let k = d - xi;
             acc[s] = k;
-            move_stage_point(b, i, xi + 0.5 * P.a * k);
+            return move_stage_point(s, xi + 0.5 * P.a * k);
         }
         case STAGE_RK4_2: {
             let k = d - y[s];
             acc[s] = acc[s] + 2.0 * k;
-            move_stage_point(b, i, xi + 0.5 * P.a * k);
+            return move_stage_point(s, xi + 0.5 * P.a * k);
         }
         case STAGE_RK4_3: {
             let k = d - y[s];
             acc[s] = acc[s] + 2.0 * k;
-            move_stage_point(b, i, xi + 1.0 * P.a * k);
+            return move_stage_point(s, xi + 1.0 * P.a * k);
         }
         case STAGE_RK4_4: {
             let k = d - y[s];
-            store_state(b, i, xi + P.a / 6.0 * (acc[s] + k) + noise);
+            return store_state(b, i, xi + P.a / 6.0 * (acc[s] + k) + noise);
         }
         default: {
             // A stage this module does not know: the host reports it.
             atomicMin(&first_bad[b], 0u);
+            return 0.0;
         }
     }
 }
 
-// The rk4 stage point y, and the operand M multiplies at the next stage.
-fn move_stage_point(b: u32, i: u32, yn: f32) {
-    y[b * P.n + i] = yn;
-    operand_out[b * P.n_pad + i] = operand(yn);
+// The rk4 stage point y; returns the operand M multiplies at the next stage.
+fn move_stage_point(s: u32, yn: f32) -> f32 {
+    y[s] = yn;
+    return operand(yn);
 }

@@ -1,4 +1,6 @@
-// Dense M: each workgroup computes DENSE_ROWS rows of M operand for a tile of
+// Dense M for batches of up to DENSE_TILE trials (one trial tile, so each
+// M element is read once per step; larger batches use dense_batch.wgsl):
+// each workgroup computes DENSE_ROWS rows of M operand for a tile of
 // up to DENSE_TILE trials, DENSE_WORKGROUP / DENSE_ROWS threads per row,
 // with vec4 loads (each M element read once for the tile) and a tree
 // reduction in workgroup memory, then applies the update for those neurons
@@ -23,6 +25,7 @@ override DENSE_WORKGROUP: u32 = 256u;
 override DENSE_ROWS: u32 = 1u;
 
 @group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
 
 var<workgroup> partial: array<f32, DENSE_WORKGROUP * DENSE_TILE>;
@@ -65,6 +68,8 @@ fn dense_step(
         workgroupBarrier();
     }
     if (live && lane < nt) {
-        finish(P.row0 + r, t0 + lane, partial[lane * DENSE_WORKGROUP + row_in_group * lanes]);
+        let i = P.row0 + r;
+        let t = t0 + lane;
+        operand_out[t * P.n_pad + i] = finish(i, t, partial[lane * DENSE_WORKGROUP + row_in_group * lanes]);
     }
 }

@@ -1,10 +1,10 @@
 // The metrics of a record, reduced on the GPU: for each trial b, the K sums
 // over neurons of SumLayout (src/analysis/metrics.rs), as partial sums per
-// workgroup of PROJECT_CHUNK neurons, then totals. Only these K numbers per
+// workgroup of METRIC_CHUNK neurons, then totals. Only these K numbers per
 // trial come back. Keep in sync with `Metrics::from_sums`.
 
-// METRIC_WORKGROUP and METRIC_CHUNK come from the generated header (the
-// projection pass's workgroup and chunk); the reductions are in reduce.wgsl.
+// METRIC_WORKGROUP and METRIC_CHUNK come from the generated header; the
+// reductions are in reduce.wgsl.
 
 // Ring: the V table (rows 1 and 2 are cos and sin); Hebbian: the patterns.
 @group(0) @binding(7) var<storage, read> table: array<f32>;

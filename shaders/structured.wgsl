@@ -1,38 +1,138 @@
 // Structured M = diag(d) + sum_r coef_r U_r V_r^T (ring: R = 3, Hebbian: P,
-// low rank: R), O(N R) per step in three passes: partial sums of the
-// projections V_r . operand per workgroup, their totals, then the per-neuron
-// update, for each trial b of the batch (its projections at b * R + r,
-// its partial sums at (b * R + r) * n_groups + g). STRUCTURED_WORKGROUP and
-// PROJECT_CHUNK (elements per workgroup of the projection pass) come from
-// src/sim/gpu/kernels.rs through the generated header; the reductions are
-// in reduce.wgsl.
+// low rank: R), O(N R) per step. Each stage is two dispatches:
+//
+//   structured_step (groups, overflow, B): each thread takes
+//     NEURONS_PER_THREAD neurons i of trial b (a workgroup PROJECT_CHUNK),
+//     forms (M operand)_i = sum_r proj[b R + r] U_r[i] + d_i operand_i from
+//     the finished projections, applies the update (`finish`), and the
+//     workgroup sums V_r[i] o_i of the new operand o into one partial sum
+//     per projection: a tree reduction of 4 projections at a time,
+//     log2(STRUCTURED_WORKGROUP) + 2 barriers each;
+//   project_finish (R, B): proj[b R + r] = coef[r] * the sum of the partials.
+//
+// so the update of step t and the projections step t + 1 needs are one
+// pass over the state (the ring's 3, low rank up to 4). With R > 4
+// (Hebbian, larger low rank) project_rest sums the projections 4 and up
+// between the two, 4 per workgroup in parallel over the rows, reading the
+// state the update wrote once more (3 dispatches). The prologue
+// (project_partial, project_finish) computes the initial projections once
+// per run. With R = 0 (a diagonal) a stage is structured_step alone. When U = V the first 4 rows read for
+// the product are kept in registers for the projection; a table whose row
+// 0 is all ones (the ring's uniform mode, unit_row0) never reads it.
+// Partial sums of (b, r) at (b R + r) n_groups + g. The workgroup sum of 4
+// projections (`store_partials4`, with the `Lanes` the entry points take)
+// is a tree in workgroup memory (partials_tree.wgsl: log2(256) + 2 = 10
+// barriers) or, where the adapter has subgroup operations, subgroupAdd
+// then one add per subgroup (partials_subgroup.wgsl: 2 barriers); the
+// reductions of the finish are in reduce.wgsl.
 
-@group(0) @binding(1) var<storage, read> operand_in: array<f32>;
-// Update pass: U (R×N, row r contiguous; V itself when U = V). Projection pass: V (R×N).
+// V (R×N, row r contiguous).
 @group(0) @binding(7) var<storage, read> table: array<f32>;
-// coef[r] in the projection pass; the finished projections in the update pass.
+// U (R×N); V itself when U = V.
+@group(0) @binding(15) var<storage, read> table_u: array<f32>;
+// coef[r] * (V_r . operand of trial b) at b R + r.
 @group(0) @binding(8) var<storage, read_write> proj: array<f32>;
 @group(0) @binding(9) var<storage, read> diag: array<f32>;
 @group(0) @binding(11) var<storage, read> coef: array<f32>;
 
-// Dispatch (groups, R, B): workgroup g sums V_r[j] operand_b[j] over its chunk.
+var<workgroup> partial4: array<vec4<f32>, STRUCTURED_WORKGROUP>;
+
+// The unit vector e_k of 4 components (k < 4), or 0: places a value in a
+// vec4 without indexing it by a runtime value (which can spill a vector
+// from registers).
+fn unit4(k: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(k) == vec4<u32>(0u, 1u, 2u, 3u));
+}
+
+fn v_at(r: u32, i: u32) -> f32 {
+    if (r == 0u && P.unit_row0 == 1u) {
+        return 1.0;
+    }
+    return table[r * P.n + i];
+}
+
+fn u_at(r: u32, i: u32) -> f32 {
+    if (r == 0u && P.unit_row0 == 1u) {
+        return 1.0;
+    }
+    return table_u[r * P.n + i];
+}
+
+// The point the previous dispatch (the update of stage P.stage) wrote, of
+// state index s: x after a step's last stage, y after the others.
+fn new_point(s: u32) -> f32 {
+    if (P.stage == STAGE_RK4_1 || P.stage == STAGE_RK4_2 || P.stage == STAGE_RK4_3) {
+        return y[s];
+    }
+    return x[s];
+}
+
+// Partial sums of the projections r0 .. r0 + 3 of the operand o = F(point)
+// of trial b over workgroup g's neurons (the k-th of a thread at
+// g PROJECT_CHUNK + k STRUCTURED_WORKGROUP + lid). `initial`: the point is
+// x (the prologue), else the one the last update wrote.
+fn project_block(lanes: Lanes, g: u32, b: u32, r0: u32, initial: bool) {
+    let lid = lanes.lid;
+    var s = vec4<f32>(0.0);
+    for (var k = 0u; k < NEURONS_PER_THREAD; k++) {
+        let i = g * PROJECT_CHUNK + k * STRUCTURED_WORKGROUP + lid;
+        if (i < P.n) {
+            var point: f32;
+            if (initial) {
+                point = x[b * P.n + i];
+            } else {
+                point = new_point(b * P.n + i);
+            }
+            let o = operand(point);
+            for (var kk = 0u; kk < 4u && r0 + kk < P.rank; kk++) {
+                s += unit4(kk) * (v_at(r0 + kk, i) * o);
+            }
+        }
+    }
+    store_partials4(lanes, g, b, r0, s);
+}
+
+// V_0..3[i] o, the first block's terms of neuron i.
+fn first_terms(i: u32, o: f32) -> vec4<f32> {
+    var s = vec4<f32>(0.0);
+    for (var kk = 0u; kk < 4u && kk < P.rank; kk++) {
+        s += unit4(kk) * (v_at(kk, i) * o);
+    }
+    return s;
+}
+
+// Dispatch (groups, blocks x overflow, B), blocks = ceil(R / 4) (the
+// prologue: every projection of the initial operand) or ceil((R - 4) / 4)
+// (project_rest: the projections 4 and up of the operand the update wrote).
+fn block_and_group(wid: vec3<u32>, groups: vec3<u32>, first_row: u32) -> vec2<u32> {
+    let blocks = (P.rank - first_row + 3u) / 4u;
+    let overflow = groups.y / blocks;
+    let block = wid.y / overflow;
+    let g = wid.x + (wid.y % overflow) * groups.x;
+    return vec2<u32>(first_row + 4u * block, g);
+}
+
+// The prologue: partial sums of every projection of each trial's initial operand.
 @compute @workgroup_size(256)
 fn project_partial(
     @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    lanes: Lanes,
 ) {
-    let g = wid.x;
-    let r = wid.y;
-    let b = wid.z;
-    let start = g * PROJECT_CHUNK;
-    let end = min(start + PROJECT_CHUNK, P.n);
-    let row = r * P.n;
-    let ub = b * P.n_pad;
-    var s = 0.0;
-    for (var j = start + lid; j < end; j += STRUCTURED_WORKGROUP) {
-        s += table[row + j] * operand_in[ub + j];
-    }
-    store_partial(lid, s, (b * P.rank + r) * P.n_groups + g);
+    let rg = block_and_group(wid, groups, 0u);
+    project_block(lanes, rg.y, wid.z, rg.x, true);
+}
+
+// After the update: partial sums of the projections 4 and up (Hebbian and
+// low rank with R > 4), 4 per workgroup, in parallel over the rows.
+@compute @workgroup_size(256)
+fn project_rest(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    lanes: Lanes,
+) {
+    let rg = block_and_group(wid, groups, 4u);
+    project_block(lanes, rg.y, wid.z, rg.x, false);
 }
 
 // Dispatch (R, B): proj[b R + r] = coef[r] * the sum of the partials of (b, r).
@@ -49,26 +149,42 @@ fn project_finish(
     }
 }
 
-// One invocation per neuron and trial (dispatch (groups, overflow, B)):
-// (M operand)_i = sum_r proj[r] U_r[i] + d_i operand_i, then the update.
+// NEURONS_PER_THREAD neurons per thread of trial b (dispatch (groups,
+// overflow, B)): the product from the projections, the update, and the
+// partial sums of the next operand's projections 0 .. 3.
 @compute @workgroup_size(256)
 fn structured_step(
-    @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
+    lanes: Lanes,
 ) {
-    let i = gid.x + wid.y * groups.x * STRUCTURED_WORKGROUP;
+    let lid = lanes.lid;
+    let g = wid.x + wid.y * groups.x;
     let b = wid.z;
-    if (i >= P.n) {
-        return;
-    }
-    var product = 0.0;
     let pb = b * P.rank;
-    for (var r = 0u; r < P.rank; r++) {
-        product += proj[pb + r] * table[r * P.n + i];
+    var s = vec4<f32>(0.0);
+    for (var k = 0u; k < NEURONS_PER_THREAD; k++) {
+        let i = g * PROJECT_CHUNK + k * STRUCTURED_WORKGROUP + lid;
+        if (i < P.n) {
+            var product = 0.0;
+            var first = vec4<f32>(0.0);
+            for (var r = 0u; r < P.rank; r++) {
+                let u = u_at(r, i);
+                first += unit4(r) * u;
+                product += proj[pb + r] * u;
+            }
+            if (P.has_diag == 1u) {
+                product += diag[i] * operand(stage_point(b * P.n + i));
+            }
+            let o = finish(i, b, product);
+            if (P.u_is_v == 1u) {
+                s += first * o;
+            } else {
+                s += first_terms(i, o);
+            }
+        }
     }
-    if (P.has_diag == 1u) {
-        product += diag[i] * operand_in[b * P.n_pad + i];
+    if (P.rank > 0u) {
+        store_partials4(lanes, g, b, 0u, s);
     }
-    finish(i, b, product);
 }

@@ -1,13 +1,18 @@
 //! `attractor bench`: time per step of each backend, operator, size and
-//! batch, the bytes of weights streamed per step, the achieved GB/s, and
-//! that as a fraction of the machine's bandwidth, measured here too (a
-//! large parallel read on the CPU, a large buffer copy on the GPU).
+//! batch, the bytes moved per step, the achieved GB/s, and that as a
+//! fraction of the machine's bandwidth, measured here too (the best of
+//! several large parallel reads on the CPU, taken before and after each
+//! case; the best of a large read kernel and a large buffer copy on the
+//! GPU). On the GPU the bytes and dispatches per step are what the encoder
+//! recorded ([`crate::sim::gpu::schedule`]), and the GPU's own time per
+//! step comes from timestamp queries where the adapter has them.
 
 use crate::error::Result;
 use crate::model::{Experiment, Weights};
 use crate::output::plots::{legend_at, render, FONT};
+use crate::sim::gpu::schedule::minimum_bytes_per_step;
 use crate::sim::gpu::{context, kernels, GpuBackend};
-use crate::sim::{Backend, Trial};
+use crate::sim::{Backend, Ledger, Trial};
 use plotters::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -44,10 +49,22 @@ pub struct BenchResult {
     pub batch: usize,
     /// Steps recorded per submit (GPU) or between records (CPU).
     pub steps_per_submit: u64,
-    /// Median time per step over the repetitions, seconds.
+    /// Median time per step over the repetitions, seconds (wall clock).
     pub seconds_per_step: f64,
-    /// Bytes of weights read per step (see [`bytes_per_step`]).
+    /// GPU: the median GPU time per step from timestamp queries, seconds
+    /// (`None` where the adapter has none, and on the CPU).
+    pub gpu_seconds_per_step: Option<f64>,
+    /// Bytes moved per step: GPU, every buffer each dispatch reads and
+    /// writes, as the encoder counted it ([`crate::sim::gpu::schedule`]);
+    /// CPU, the weights read (see [`bytes_per_step`]).
     pub bytes_per_step: f64,
+    /// Of those, the weights' (M, or the structured tables).
+    pub weight_bytes_per_step: f64,
+    /// GPU: the fewest bytes a step can move
+    /// ([`crate::sim::gpu::schedule::minimum_bytes_per_step`]).
+    pub minimum_bytes_per_step: Option<f64>,
+    /// GPU: dispatches per step, as the encoder counted them.
+    pub dispatches_per_step: Option<f64>,
     /// Floating-point operations of the product M x per step, for the whole
     /// batch (see [`flops_per_step`]).
     pub flops_per_step: f64,
@@ -55,10 +72,13 @@ pub struct BenchResult {
     pub gflops_per_second: f64,
     /// bytes_per_step / seconds_per_step / 1e9.
     pub gbytes_per_second: f64,
-    /// The machine's measured bandwidth, GB/s.
+    /// The machine's measured bandwidth, GB/s (see [`CpuBandwidth`],
+    /// [`gpu_bandwidth`]).
     pub bandwidth_gbytes_per_second: f64,
     /// gbytes_per_second / bandwidth.
     pub fraction_of_bandwidth: f64,
+    /// How the bandwidth was measured.
+    pub bandwidth_probe: String,
     /// The dense kernel's threads per workgroup (GPU dense cases).
     pub workgroup: Option<u32>,
     /// The dense kernel's rows per workgroup (GPU dense cases).
@@ -118,6 +138,18 @@ pub fn experiment(op: OperatorKind, n: usize, steps: u64) -> Result<Experiment> 
     Ok(e)
 }
 
+/// The experiment of a case with the dense matrix left empty: its shape
+/// for [`GpuBackend::geometry`], without filling N² entries.
+fn shape_of(op: OperatorKind, n: usize) -> Result<Experiment> {
+    if op != OperatorKind::Dense {
+        return experiment(op, n, 1);
+    }
+    let mut e = experiment(op, 1, 1)?;
+    e.network.n = n;
+    e.network.weights = Weights::Dense { n, m: Vec::new() };
+    Ok(e)
+}
+
 /// Bytes of weights a step of `batch` trials reads on `backend` ("cpu" f32
 /// or "gpu"), counting each read the kernels issue (caches may serve some).
 /// The CPU steps each trial on its own, so it reads the weights once per
@@ -156,15 +188,30 @@ pub fn flops_per_step(op: OperatorKind, n: usize, batch: usize) -> f64 {
     }
 }
 
-/// The CPU's read bandwidth, measured on demand: parallel sums of a 1 GiB
-/// f32 buffer (far larger than any cache, on huge pages where the OS
-/// allows) with the dense product's loads and SIMD kernel
-/// ([`crate::sim::matvec::sum_f32`]). The buffer is kept so that the
-/// bandwidth can be measured again right beside each case: on a shared
-/// machine (a cloud VM) it drifts as the host schedules other work.
+/// The CPU's read bandwidth, measured on demand over a 1 GiB f32 buffer
+/// (far larger than any cache, on huge pages where the OS allows) two
+/// ways: parallel sums, one contiguous slice per thread
+/// ([`crate::sim::matvec::sum_f32`], 8 independent vector accumulators), and
+/// the dense product's own kernel ([`crate::sim::matvec::matvec_f32`]: four
+/// rows per load of x, rows prefetched ahead) reading the buffer as a
+/// 16384 × 16384 matrix. The bandwidth is the machine's best, so each
+/// measurement is the fastest of several runs of either, and `attractor
+/// bench` measures before and after each case and takes the larger. The
+/// sums alone, as a median taken only before the case, read slower than
+/// the dense step itself (fractions of 1.2 to 1.48 were seen at N = 8192 on
+/// a 2-core VM): the product's prefetching and four streams reach more of
+/// the memory system than one stream per thread, and a shared machine's
+/// bandwidth drifts as the host schedules other work.
 pub struct CpuBandwidth {
     buffer: Vec<f32>,
 }
+
+/// How [`CpuBandwidth`] measures (the `bandwidth_probe` of CPU cases).
+pub const CPU_PROBE: &str = "cpu: the faster of parallel sums and the dense product's kernel \
+                             over 1 GiB, fastest of 4 runs each, before and after the case";
+
+/// Columns of the matrix the CPU probe reads its buffer as.
+const PROBE_COLUMNS: usize = 1 << 14;
 
 impl Default for CpuBandwidth {
     fn default() -> Self {
@@ -181,54 +228,161 @@ impl CpuBandwidth {
         CpuBandwidth { buffer }
     }
 
-    /// The median of 5 timed sums of the buffer, GB/s.
+    /// The fastest of 4 timed sums and 4 timed products of the buffer, GB/s.
     pub fn measure(&self) -> f64 {
         let v = &self.buffer;
-        let mut t: Vec<f64> = (0..5)
-            .map(|_| {
+        let slice = v.len().div_ceil(rayon::current_num_threads());
+        let x = vec![1.0f32; PROBE_COLUMNS];
+        let mut y = vec![0.0f32; v.len() / PROBE_COLUMNS];
+        let best = (0..8)
+            .map(|k| {
                 let s = Instant::now();
-                let total: f32 = v.par_chunks(1 << 16).map(crate::sim::matvec::sum_f32).sum();
-                std::hint::black_box(total);
+                if k % 2 == 0 {
+                    let total: f32 = v.par_chunks(slice).map(crate::sim::matvec::sum_f32).sum();
+                    std::hint::black_box(total);
+                } else {
+                    crate::sim::matvec::matvec_f32(v, PROBE_COLUMNS, &x, &mut y);
+                    std::hint::black_box(&y);
+                }
                 s.elapsed().as_secs_f64()
             })
-            .collect();
-        t.sort_by(f64::total_cmp);
-        (v.len() * 4) as f64 / t[2] / 1e9
+            .fold(f64::INFINITY, f64::min);
+        (v.len() * 4) as f64 / best / 1e9
     }
 }
 
-/// The GPU's copy bandwidth: median of 5 copies of a large buffer
-/// (read + write counted), GB/s.
-pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> f64 {
+/// How [`gpu_bandwidth`] measures (the `bandwidth_probe` of GPU cases).
+pub const GPU_PROBE: &str = "gpu: the faster of a read kernel (vec4 loads, 256 MiB or the \
+                             largest binding) and a buffer copy (read + write), fastest of 5, \
+                             GPU timestamps where the adapter has them";
+
+/// The GPU's memory bandwidth, GB/s: the faster of a read kernel
+/// (shaders/probe.wgsl: every thread sums 32 vec4s, the grid's loads
+/// contiguous, bytes read and written counted) over a buffer of 256 MiB
+/// (or the largest storage binding) and a buffer-to-buffer copy of it
+/// (read + write counted); each the fastest of 5 runs after a warm-up,
+/// timed by timestamp queries where the adapter has them, else around the
+/// submit and wait.
+pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> {
     let limits = ctx.device.limits();
-    let size = (256u64 << 20).min(limits.max_buffer_size / 2) & !3;
-    let buf = |label| {
+    let vec4s_per_group = 256 * u64::from(kernels::PROBE_VEC4S);
+    let most = (256u64 << 20)
+        .min(limits.max_storage_buffer_binding_size)
+        .min(limits.max_buffer_size / 2);
+    let groups = (most / (16 * vec4s_per_group))
+        .min(u64::from(limits.max_compute_workgroups_per_dimension))
+        .max(1);
+    let size = groups * vec4s_per_group * 16;
+    let out_size = groups * 256 * 16;
+    let timer = crate::sim::gpu::timing::Timer::new(ctx);
+    let buf = |label, size, usage| {
         ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
-            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage,
             mapped_at_creation: false,
         })
     };
-    let (a, b) = (buf("bench copy source"), buf("bench copy target"));
-    let mut t: Vec<f64> = (0..6)
-        .map(|_| {
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-            enc.copy_buffer_to_buffer(&a, 0, &b, 0, size);
-            let s = Instant::now();
-            let i = ctx.queue.submit([enc.finish()]);
-            let _ = ctx.device.poll(wgpu::PollType::Wait {
-                submission_index: Some(i),
-                timeout: None,
+    use wgpu::BufferUsages as U;
+    let src = buf("bench probe source", size, U::STORAGE | U::COPY_SRC);
+    let dst = buf("bench probe target", size, U::STORAGE | U::COPY_DST);
+    let entry = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let pipeline = ctx.scoped("building the bandwidth probe", || {
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("bench probe"),
+                entries: &[entry(20, true), entry(21, false)],
             });
-            s.elapsed().as_secs_f64()
-        })
-        .skip(1)
-        .collect();
-    t.sort_by(f64::total_cmp);
-    2.0 * size as f64 / t[2] / 1e9
+        let module = ctx
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("probe.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(kernels::PROBE_SOURCE.as_str().into()),
+            });
+        let pl = ctx
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("bench probe"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = ctx
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("read_probe"),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("read_probe"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("bench probe"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 20,
+                    resource: src.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 21,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &dst,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(out_size),
+                    }),
+                },
+            ],
+        });
+        (pipeline, group)
+    })?;
+    // Seconds of one run of `record` (the GPU's own time where it can).
+    let time = |read: bool| -> Result<f64> {
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        if read {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("bench probe"),
+                timestamp_writes: timer.as_ref().map(|t| t.pass_writes()),
+            });
+            pass.set_pipeline(&pipeline.0);
+            pass.set_bind_group(0, &pipeline.1, &[]);
+            pass.dispatch_workgroups(groups as u32, 1, 1);
+        } else {
+            enc.copy_buffer_to_buffer(&src, 0, &dst, 0, size);
+        }
+        let timed = read && timer.as_ref().is_some_and(|t| t.after_pass(&mut enc, true));
+        let s = Instant::now();
+        let i = ctx.queue.submit([enc.finish()]);
+        let _ = ctx.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(i),
+            timeout: None,
+        });
+        let wall = s.elapsed().as_secs_f64();
+        ctx.check()?;
+        match (timed, &timer) {
+            (true, Some(t)) => t.collect(ctx),
+            _ => Ok(wall),
+        }
+    };
+    let best = |read: bool| -> Result<f64> {
+        time(read)?;
+        (0..5).try_fold(f64::INFINITY, |b, _| Ok(b.min(time(read)?)))
+    };
+    let read = (size + out_size) as f64 / best(true)? / 1e9;
+    let copy = 2.0 * size as f64 / best(false)? / 1e9;
+    Ok(read.max(copy))
 }
 
 /// Times one case. A warm-up run sets the steps per submit K so that a run
@@ -249,7 +403,7 @@ pub fn measure(
     target_seconds: f64,
     bandwidth: f64,
 ) -> Result<BenchResult> {
-    let time = |backend: &mut dyn Backend, steps: u64| -> Result<f64> {
+    let time = |backend: &mut dyn Backend, steps: u64| -> Result<(f64, Option<Ledger>)> {
         let e = experiment(op, n, steps)?;
         let trials: Vec<Trial> = (0..batch)
             .map(|k| Trial {
@@ -258,30 +412,56 @@ pub fn measure(
             })
             .collect();
         let start = Instant::now();
-        backend.run_batch(&e, &trials, &mut |_| {})?;
-        Ok(start.elapsed().as_secs_f64())
+        let recs = backend.run_batch(&e, &trials, &mut |_| {})?;
+        Ok((start.elapsed().as_secs_f64(), recs[0].ledger))
     };
-    let warm = (time(backend, 10)? - time(backend, 5)?).max(1e-9) / 5.0;
+    let warm = (time(backend, 10)?.0 - time(backend, 5)?.0).max(1e-9) / 5.0;
     let mut steps = ((target_seconds / warm) as u64).clamp(5, 1000);
     let mut t = Vec::with_capacity(reps);
+    let mut gpu_t = Vec::with_capacity(reps);
+    let mut ledger = None;
     while t.len() < reps {
-        let d = time(backend, 2 * steps)? - time(backend, steps)?;
+        let (long, l2) = time(backend, 2 * steps)?;
+        let (short, l1) = time(backend, steps)?;
+        let d = long - short;
         if d > 0.0 {
             t.push(d / steps as f64);
+            if let (Some(a), Some(b)) = (
+                l2.and_then(|l| l.gpu_seconds),
+                l1.and_then(|l| l.gpu_seconds),
+            ) {
+                gpu_t.push((a - b) / steps as f64);
+            }
+            ledger = l2;
         } else if steps < 1 << 16 {
             // Timing noise swamped K steps: measure longer runs.
             steps *= 4;
             t.clear();
+            gpu_t.clear();
         } else {
             return Err(crate::Error::Unavailable(format!(
                 "bench {op:?} N = {n}: {steps} more steps took no measurable time"
             )));
         }
     }
-    t.sort_by(f64::total_cmp);
-    let per_step = t[t.len() / 2];
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let per_step = median(&mut t);
+    let gpu_seconds_per_step = (!gpu_t.is_empty()).then(|| median(&mut gpu_t));
     let name = backend.name().to_string();
-    let bytes = bytes_per_step(op, n, batch, &name);
+    let (bytes, weight_bytes, dispatches) = match ledger {
+        Some(l) => (
+            l.bytes_per_step(),
+            l.weight_bytes_per_step(),
+            Some(l.dispatches_per_step()),
+        ),
+        None => {
+            let b = bytes_per_step(op, n, batch, &name);
+            (b, b, None)
+        }
+    };
     let gbs = bytes / per_step / 1e9;
     let flops = flops_per_step(op, n, batch);
     Ok(BenchResult {
@@ -292,12 +472,17 @@ pub fn measure(
         batch,
         steps_per_submit: steps,
         seconds_per_step: per_step,
+        gpu_seconds_per_step,
         bytes_per_step: bytes,
+        weight_bytes_per_step: weight_bytes,
+        minimum_bytes_per_step: None,
+        dispatches_per_step: dispatches,
         gbytes_per_second: gbs,
         flops_per_step: flops,
         gflops_per_second: flops / per_step / 1e9,
         bandwidth_gbytes_per_second: bandwidth,
         fraction_of_bandwidth: gbs / bandwidth,
+        bandwidth_probe: String::new(),
         workgroup: None,
         rows_per_workgroup: None,
     })
@@ -445,10 +630,14 @@ pub fn run(
                 })?;
                 for &op in &operators {
                     for n in sizes(op) {
-                        let bandwidth = reader.measure();
+                        let before = reader.measure();
                         let mut cpu = crate::sim::cpu::CpuBackend;
-                        let r =
-                            measure(&mut cpu, &adapter, op, n, batch, reps, seconds, bandwidth)?;
+                        let mut r =
+                            measure(&mut cpu, &adapter, op, n, batch, reps, seconds, before)?;
+                        let bandwidth = before.max(reader.measure());
+                        r.bandwidth_gbytes_per_second = bandwidth;
+                        r.fraction_of_bandwidth = r.gbytes_per_second / bandwidth;
+                        r.bandwidth_probe = CPU_PROBE.into();
                         report(BenchEvent::Case(&r))?;
                         all.push(r);
                     }
@@ -456,7 +645,7 @@ pub fn run(
             }
             BenchBackend::Gpu => {
                 let mut g = GpuBackend::new()?;
-                let bandwidth = gpu_bandwidth(g.context());
+                let bandwidth = gpu_bandwidth(g.context())?;
                 let adapter = g.context().summary.name.clone();
                 report(BenchEvent::Backend {
                     backend: "gpu",
@@ -469,11 +658,15 @@ pub fn run(
                         let dense = op == OperatorKind::Dense;
                         let mut shapes = vec![None];
                         if plan.tune && dense {
+                            // The row kernel at every shape (its default one
+                            // is timed first already when the batch runs it).
                             let default = g.dense_shape(n);
+                            let row_default =
+                                g.geometry(&shape_of(op, n)?, batch).batch_shape().is_none();
                             shapes.extend(
                                 tune_shapes(cap)
                                     .into_iter()
-                                    .filter(|&s| s != default)
+                                    .filter(|&s| !row_default || s != default)
                                     .map(Some),
                             );
                         }
@@ -482,7 +675,11 @@ pub fn run(
                             g.set_dense_shape(shape)?;
                             let mut r =
                                 measure(&mut g, &adapter, op, n, batch, reps, seconds, bandwidth)?;
-                            if dense {
+                            let geometry = g.geometry(&shape_of(op, n)?, batch);
+                            r.minimum_bytes_per_step =
+                                Some(minimum_bytes_per_step(&geometry) as f64);
+                            r.bandwidth_probe = GPU_PROBE.into();
+                            if dense && geometry.batch_shape().is_none() {
                                 let (w, k) = g.dense_shape(n);
                                 (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
                             }

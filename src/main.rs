@@ -278,13 +278,15 @@ fn bench(args: BenchArgs) -> Result<()> {
     };
     if !json {
         println!(
-            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
+            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
             "",
             "operator",
             "n",
             "batch",
             "steps",
             "s/step",
+            "gpu s/step",
+            "disp",
             "bytes/step",
             "GB/s",
             "bw GB/s",
@@ -299,13 +301,17 @@ fn bench(args: BenchArgs) -> Result<()> {
             _ => "-".to_string(),
         };
         println!(
-            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11.3e} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
+            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
             r.backend,
             format!("{:?}", r.operator).to_lowercase(),
             r.n,
             r.batch,
             r.steps_per_submit,
             r.seconds_per_step,
+            r.gpu_seconds_per_step
+                .map_or("-".to_string(), |s| format!("{s:.3e}")),
+            r.dispatches_per_step
+                .map_or("-".to_string(), |d| format!("{d}")),
             r.bytes_per_step,
             r.gbytes_per_second,
             r.bandwidth_gbytes_per_second,

@@ -675,3 +675,273 @@ fn a_lost_device_keeps_the_records_so_far() {
         all_close(row, &cpu.metrics[k], 1e-4, &format!("record {k}"));
     }
 }
+
+/// Trials of a large batch: seeds, initial states and scales that differ
+/// mildly (M scaled 0.8 to 1.2, the input 0.9 to 1.1), with noise in every
+/// other trial.
+fn mild_trials(e: &Experiment, b: usize) -> Vec<attractor::sim::Trial> {
+    (0..b)
+        .map(|k| attractor::sim::Trial {
+            seed: 7 + k as u64,
+            trial: k as u32,
+            m_scale: 0.8 + 0.4 * (k % 11) as f64 / 10.0,
+            h_scale: 0.9 + 0.2 * (k % 5) as f64 / 4.0,
+            noise: if k % 2 == 1 { 0.05 } else { 0.0 },
+            initial: Some(
+                (0..e.network.n)
+                    .map(|i| 0.1 * (((i * 7 + k * 13) % 17) as f64 / 17.0 - 0.3))
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+/// A batch of `b` trials on the GPU against each trial alone on the CPU
+/// (f64): within `tol` of the state's scale plus 4 times the CPU f32 run's
+/// own rounding error (the GPU sums in a different order), as
+/// `batch_matches`.
+#[track_caller]
+fn large_batch_matches(e: &Experiment, b: usize, tol: f64) {
+    let ts = mild_trials(e, b);
+    let g = gpu().run_batch(e, &ts, &mut |_| {}).unwrap();
+    assert_eq!(g.len(), b);
+    for (k, (t, gk)) in ts.iter().zip(&g).enumerate() {
+        let c = attractor::sim::cpu::run_trial::<f64>(e, t, &mut |_| {});
+        let c32 = attractor::sim::cpu::run_trial::<f32>(e, t, &mut |_| {});
+        let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+        let f32_err = max_diff(&c32.final_state, &c.final_state);
+        all_close(
+            &gk.final_state,
+            &c.final_state,
+            tol * scale + 4.0 * f32_err,
+            &format!("trial {k} of {b}"),
+        );
+        assert_eq!(gk.t, c.t, "trial {k} of {b}");
+    }
+}
+
+#[test]
+fn every_kernel_matches_the_cpu_at_batches_of_1_3_64_and_256() {
+    // Dense: B = 1 and 3 run dense_step (one trial tile), 64 and 256 the
+    // tiled dense_batch (every trial in one tile), 300 two tiles of 256;
+    // N = 70 leaves partial row tiles and a partial column slice.
+    let mut dense = dense_exp(70, r#"activation = { kind = "tanh" }"#);
+    dense.simulation.noise = 0.05;
+    for b in [1, 3, 64, 256, 300] {
+        large_batch_matches(&dense, b, 1e-5);
+    }
+    // rk4 through the batch kernel.
+    let mut dense_rk4 = dense_exp(37, r#"activation = { kind = "relu" }"#);
+    dense_rk4.simulation.method = attractor::model::Method::Rk4;
+    large_batch_matches(&dense_rk4, 64, 1e-5);
+    // Ring (R = 3: structured_step + project_finish), rk4, N not a multiple
+    // of the workgroup.
+    let ring = exp(r#"
+        [network]
+        n = 301
+        tau = 0.01
+        activation = { kind = "relu" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.5
+        [simulation]
+        duration = 0.02
+        dt = 0.0005
+        method = "rk4"
+        record_every = 20
+        "#);
+    for b in [1, 3, 64, 256] {
+        large_batch_matches(&ring, b, 1e-5);
+    }
+    // Hebbian with 7 patterns (project_rest for rows 4..6, a partial block)
+    // and current dynamics.
+    let hebbian = exp(r#"
+        [network]
+        n = 4099
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 2.0 }
+        weights = { kind = "hebbian", patterns = 7, seed = 3 }
+        [[input]]
+        kind = "pattern"
+        index = 0
+        scale = 0.5
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        record_every = 10
+        "#);
+    for b in [1, 3, 64] {
+        large_batch_matches(&hebbian, b, 1e-5);
+    }
+    // Low rank 6 with U apart from V.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 50;
+    let u: Vec<f32> = (0..n * 6).map(|k| 0.1 * ((k as f32) * 0.7).sin()).collect();
+    let v: Vec<f32> = (0..n * 6).map(|k| 0.1 * ((k as f32) * 0.3).cos()).collect();
+    attractor::output::write_npy_f32(&dir.path().join("u.npy"), &[n, 6], &u).unwrap();
+    attractor::output::write_npy_f32(&dir.path().join("v.npy"), &[n, 6], &v).unwrap();
+    let low = exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        activation = {{ kind = "tanh" }}
+        weights = {{ kind = "low_rank", u = "{d}/u.npy", v = "{d}/v.npy" }}
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 1.0
+        [simulation]
+        duration = 0.02
+        dt = 0.0005
+        method = "rk4"
+        record_every = 10
+        "#,
+        d = dir.path().display()
+    ));
+    for b in [1, 3, 64] {
+        large_batch_matches(&low, b, 1e-5);
+    }
+}
+
+#[test]
+fn the_encoder_counts_what_the_schedule_lists() {
+    // The ledger a run reports is counted as the encoder records each
+    // dispatch: it equals the schedule's count per step and its bytes, for
+    // each kernel family; and with timestamp queries the GPU time is
+    // positive and within the wall time.
+    use attractor::sim::gpu::schedule::Schedule;
+    let ring = exp(r#"
+        [network]
+        n = 1000
+        tau = 0.01
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        method = "rk4"
+        "#);
+    let hebbian = exp(r#"
+        [network]
+        n = 500
+        tau = 0.01
+        weights = { kind = "hebbian", patterns = 9 }
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        "#);
+    let dense = dense_exp(40, "");
+    let mut g = gpu();
+    for (e, b, per_step) in [
+        (&ring, 1, 8),
+        (&ring, 5, 8),
+        (&hebbian, 2, 3),
+        (&dense, 1, 1),
+        (&dense, 64, 1),
+    ] {
+        let ts = mild_trials(e, b);
+        let rec = &g.run_batch(e, &ts, &mut |_| {}).unwrap()[0];
+        let ledger = rec.ledger.expect("GPU runs carry their ledger");
+        let schedule = Schedule::new(&g.geometry(e, b));
+        assert_eq!(ledger.steps, e.simulation.steps);
+        assert_eq!(schedule.dispatches_per_step(), per_step);
+        assert_eq!(ledger.step_dispatches, e.simulation.steps * per_step as u64);
+        assert_eq!(
+            ledger.step_bytes,
+            e.simulation.steps * schedule.bytes_per_step()
+        );
+        let records = e.simulation.records();
+        assert_eq!(
+            ledger.other_dispatches,
+            (schedule.prologue.len() + schedule.record.len() * records as usize) as u64
+        );
+        if let Some(s) = ledger.gpu_seconds {
+            assert!(
+                s > 0.0 && s <= rec.wall_seconds,
+                "{s} s on the GPU, {} s wall",
+                rec.wall_seconds
+            );
+        }
+    }
+    // A shape set for the row kernel runs it at every batch size: a batch
+    // of 64 then streams M (4.8 MB, more than the cache the model assumes)
+    // once per tile of 4 trials, 16 times; dense_batch reads it once.
+    let n = 1100;
+    let big = attractor::bench::experiment(attractor::bench::OperatorKind::Dense, n, 2).unwrap();
+    let m_bytes = (n * n * 4) as f64;
+    g.set_dense_shape(Some(g.dense_shape(n))).unwrap();
+    let rec = &g
+        .run_batch(&big, &mild_trials(&big, 64), &mut |_| {})
+        .unwrap()[0];
+    assert_eq!(rec.ledger.unwrap().weight_bytes_per_step(), 16.0 * m_bytes);
+    g.set_dense_shape(None).unwrap();
+    let rec = &g
+        .run_batch(&big, &mild_trials(&big, 64), &mut |_| {})
+        .unwrap()[0];
+    assert_eq!(rec.ledger.unwrap().weight_bytes_per_step(), m_bytes);
+}
+
+#[test]
+fn subgroup_and_portable_sums_give_the_cpu_numbers() {
+    // The structured kernels' workgroup sums with subgroup operations (where
+    // the adapter has them; lavapipe does, with 8-wide subgroups) and with
+    // the portable tree: both match the CPU, ring and Hebbian (R > 4), at
+    // B = 1 and 3.
+    let ring = exp(r#"
+        [network]
+        n = 5000
+        tau = 0.01
+        activation = { kind = "relu" }
+        weights = { kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.5
+        [simulation]
+        duration = 0.02
+        dt = 0.0005
+        record_every = 20
+        "#);
+    let hebbian = exp(r#"
+        [network]
+        n = 999
+        tau = 0.01
+        activation = { kind = "tanh", beta = 2.0 }
+        weights = { kind = "hebbian", patterns = 6, seed = 4 }
+        [[input]]
+        kind = "pattern"
+        index = 2
+        scale = 0.5
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        record_every = 10
+        "#);
+    let mut g = gpu();
+    println!("subgroups on this adapter: {}", g.uses_subgroups());
+    for subgroups in [true, false] {
+        g.set_subgroups(subgroups);
+        assert!(subgroups || !g.uses_subgroups());
+        for e in [&ring, &hebbian] {
+            for b in [1, 3] {
+                let ts = mild_trials(e, b);
+                let got = g.run_batch(e, &ts, &mut |_| {}).unwrap();
+                for (t, gk) in ts.iter().zip(&got) {
+                    let c = attractor::sim::cpu::run_trial::<f64>(e, t, &mut |_| {});
+                    let c32 = attractor::sim::cpu::run_trial::<f32>(e, t, &mut |_| {});
+                    let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+                    let tol = 1e-5 * scale + 4.0 * max_diff(&c32.final_state, &c.final_state);
+                    all_close(
+                        &gk.final_state,
+                        &c.final_state,
+                        tol,
+                        &format!("subgroups {subgroups}"),
+                    );
+                }
+            }
+        }
+    }
+}

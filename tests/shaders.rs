@@ -7,12 +7,20 @@ fn every_shader_parses_and_validates() {
     for (name, source) in SOURCES {
         let module = naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+        // Only the module built for adapters with subgroups may use them.
+        let subgroups = name.ends_with("subgroups");
+        let caps = if subgroups {
+            naga::valid::Capabilities::SUBGROUP
+        } else {
+            naga::valid::Capabilities::empty()
+        };
+        let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
+        if subgroups {
+            v.subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+                .subgroup_operations(naga::valid::SubgroupOperationSet::ARITHMETIC);
+        }
+        v.validate(&module)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
     }
 }
 
@@ -50,7 +58,7 @@ fn workgroup_constants_match_the_shaders() {
     );
     has(
         &STRUCTURED_SOURCE,
-        format!("const PROJECT_CHUNK: u32 = {PROJECT_CHUNK}u;"),
+        format!("const METRIC_CHUNK: u32 = {METRIC_CHUNK}u;"),
     );
 }
 
@@ -58,7 +66,7 @@ fn workgroup_constants_match_the_shaders() {
 fn metric_constants_match_the_shaders() {
     use attractor::sim::gpu::kernels::*;
     // The metric pass shares the projection pass's workgroup count.
-    assert!(METRICS_SOURCE.contains(&format!("const METRIC_CHUNK: u32 = {PROJECT_CHUNK}u;")));
+    assert!(METRICS_SOURCE.contains(&format!("const METRIC_CHUNK: u32 = {METRIC_CHUNK}u;")));
     assert!(METRICS_SOURCE.contains(&format!(
         "const METRIC_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"
     )));
@@ -71,11 +79,20 @@ fn metric_constants_match_the_shaders() {
 fn shader_bindings_match_the_rust_layouts() {
     use attractor::sim::gpu::kernels::{layout_entries, Family};
     use naga::{AddressSpace, StorageAccess};
-    for (name, source, family) in [
-        ("dense", &**DENSE_SOURCE_REF, Family::Dense),
-        ("structured", &**STRUCTURED_SOURCE_REF, Family::Structured),
-        ("metrics", &**METRICS_SOURCE_REF, Family::Metrics),
-    ] {
+    let mut modules = vec![
+        ("dense", DENSE_SOURCE_REF.as_str(), Family::Dense),
+        (
+            "structured",
+            STRUCTURED_SOURCE_REF.as_str(),
+            Family::Structured,
+        ),
+        ("metrics", METRICS_SOURCE_REF.as_str(), Family::Metrics),
+    ];
+    // The tiled batch kernel shares the dense layout, at every shape.
+    for s in attractor::sim::gpu::kernels::DENSE_BATCH_SOURCES.iter() {
+        modules.push(("dense_batch", s.as_str(), Family::Dense));
+    }
+    for (name, source, family) in modules {
         let module = naga::front::wgsl::parse_str(source).expect("parses");
         let layout = layout_entries(family);
         let mut declared = 0;
@@ -187,4 +204,31 @@ fn every_stage_and_activation_code_reaches_the_shaders() {
         assert!(header.contains(&format!("const {name}: u32 = {pos}u;")));
     }
     assert!(METRICS_SOURCE_REF.contains("if (k == SUM_RATES)"));
+}
+
+/// Every shape of the tiled batch kernel fits the workgroup limits every
+/// WebGPU adapter has (256 invocations, 16 KiB of workgroup memory), covers
+/// its threads exactly, and the shapes cover batches of 5 to 256 trials in
+/// one tile (so M is read once per step).
+#[test]
+fn every_dense_batch_shape_fits_webgpu_limits() {
+    use attractor::sim::gpu::kernels::{BatchShape, DENSE_BATCH_SOURCES};
+    let limits = wgpu::Limits::default();
+    for (s, source) in BatchShape::ALL.iter().zip(DENSE_BATCH_SOURCES.iter()) {
+        assert_eq!(s.trial_threads * s.row_threads(), BatchShape::THREADS);
+        assert!(BatchShape::THREADS <= limits.max_compute_invocations_per_workgroup);
+        let floats = (s.rows() + s.trials()) * BatchShape::K;
+        assert!(
+            4 * floats <= limits.max_compute_workgroup_storage_size,
+            "{s:?}"
+        );
+        assert!(source.contains(&format!("const DB_TRIALS: u32 = {}u;", s.trials())));
+    }
+    for b in 5..=256 {
+        let s = BatchShape::for_batch(b);
+        assert!(
+            s.trials() >= b && s.trials() < 2 * b.max(8),
+            "B = {b}: {s:?}"
+        );
+    }
 }

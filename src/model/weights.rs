@@ -79,6 +79,15 @@ impl StructuredForm {
         self.coef.len()
     }
 
+    /// For each row r: whether V_r is all ones and U = V (the ring's
+    /// uniform mode), so that its projection is a plain sum and its
+    /// expansion a constant: no product needs to read it.
+    pub fn unit_rows(&self) -> Vec<bool> {
+        (0..self.rank())
+            .map(|r| self.u.is_none() && self.v_row(r).iter().all(|&x| x == 1.0))
+            .collect()
+    }
+
     /// Row r of V.
     pub fn v_row(&self, r: usize) -> &[f64] {
         &self.v[r * self.n..(r + 1) * self.n]

@@ -171,10 +171,7 @@ impl<T: Matvec> Operator<T> {
     pub fn from_form(form: &StructuredForm) -> Self {
         let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
         let n = form.n;
-        let ones = |m: &[f64], r: usize| m[r * n..(r + 1) * n].iter().all(|&x| x == 1.0);
-        let uniform = (0..form.rank())
-            .map(|r| form.u.is_none() && ones(&form.v, r))
-            .collect();
+        let uniform = form.unit_rows();
         Operator::Structured {
             n,
             diag: form.diag.as_deref().map(cv),

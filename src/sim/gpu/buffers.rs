@@ -17,12 +17,14 @@ pub const MAX_PARAM_BYTES: u64 = 8 << 20;
 pub struct Buffers {
     /// The state x.
     pub x: wgpu::Buffer,
-    /// The rk4 stage point y.
+    /// The rk4 stage point y (one float when the method has one stage).
     pub y: wgpu::Buffer,
     /// The rk4 accumulator (one float when the method has one stage).
     pub acc: wgpu::Buffer,
-    /// The operand, what M multiplies (y, or F(y) for current dynamics),
-    /// ping-ponged between two buffers.
+    /// The dense family's operand, what M multiplies (the stage point, or F
+    /// of it for current dynamics), ping-ponged between two buffers (one
+    /// float each for the structured family, which keeps its projections
+    /// instead).
     pub operand: [wgpu::Buffer; 2],
     /// The input epochs, epoch e at e N.
     pub h: wgpu::Buffer,
@@ -46,16 +48,19 @@ pub struct Buffers {
 
 impl Buffers {
     /// Allocates and fills the buffers of `trials` of `exp`, whose operator
-    /// has `rank` projections and whose records reduce `n_sums` metric sums
-    /// over `n_groups` workgroups; `scope` says what a failure was doing.
+    /// is `dense` or has `rank` projections, whose records reduce `n_sums`
+    /// metric sums and whose passes write `n_partials` partial sums in all;
+    /// `scope` says what a failure was doing.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         scope: &str,
         ctx: &GpuContext,
         exp: &Experiment,
         trials: &[Trial],
+        dense: bool,
         rank: u32,
         n_sums: u32,
-        n_groups: u32,
+        n_partials: u64,
     ) -> Result<Buffers> {
         let net = &exp.network;
         let n = net.n;
@@ -65,8 +70,8 @@ impl Buffers {
             .iter()
             .flat_map(|t| t.initial(exp).iter().map(|&v| v as f32))
             .collect();
-        let mut operand0 = vec![0.0f32; batch * n_pad];
-        for b in 0..batch {
+        let mut operand0 = vec![0.0f32; if dense { batch * n_pad } else { 0 }];
+        for b in (0..batch).filter(|_| dense) {
             for i in 0..n {
                 let v = x0[b * n + i];
                 operand0[b * n_pad + i] = if net.dynamics == Dynamics::Current {
@@ -91,7 +96,6 @@ impl Buffers {
             .iter()
             .flat_map(|e| e.h.iter().map(|&v| v as f32))
             .collect();
-        let width = rank.max(n_sums) as usize;
         let uniform = |label, size| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -102,7 +106,7 @@ impl Buffers {
         };
         ctx.scoped(scope, || Buffers {
             x: storage_buffer(ctx, "attractor x", &x0),
-            y: storage_buffer(ctx, "attractor y", &x0),
+            y: storage_buffer(ctx, "attractor y", if staged { &x0 } else { &[] }),
             acc: storage_buffer(ctx, "attractor acc", if staged { &x0 } else { &[] }),
             operand: [
                 storage_buffer(ctx, "attractor operand 0", &operand0),
@@ -127,7 +131,7 @@ impl Buffers {
             partials: storage_buffer(
                 ctx,
                 "attractor partial sums",
-                &vec![0.0; width * batch * n_groups as usize],
+                &vec![0.0; n_partials as usize],
             ),
             sums: storage_buffer(
                 ctx,
@@ -146,7 +150,9 @@ impl Buffers {
     }
 
     /// A bind group of `family` over these buffers with `table` at binding
-    /// 7, operand[cur] read and operand[1 - cur] written.
+    /// 7 (M's row block, or V), U at 15 (structured: `table_u`, else V),
+    /// and for the dense family operand[cur] read and operand[1 - cur]
+    /// written.
     #[allow(clippy::too_many_arguments)]
     pub fn bind(
         &self,
@@ -155,6 +161,7 @@ impl Buffers {
         family: Family,
         op: &GpuOperator,
         table: &wgpu::Buffer,
+        table_u: Option<&wgpu::Buffer>,
         cur: usize,
     ) -> wgpu::BindGroup {
         fn buf(binding: u32, b: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
@@ -178,8 +185,6 @@ impl Buffers {
                     size: wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64),
                 }),
             },
-            buf(1, &self.operand[cur]),
-            buf(2, &self.operand[1 - cur]),
             buf(3, &self.x),
             buf(4, &self.y),
             buf(5, &self.acc),
@@ -188,12 +193,14 @@ impl Buffers {
             buf(12, &self.first_bad),
             buf(13, &self.trials),
         ];
+        entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {
             entries.extend([
                 buf(8, &self.proj),
                 buf(9, diag),
                 buf(10, &self.partials),
                 buf(11, coef),
+                buf(15, table_u.unwrap_or(table)),
             ]);
         }
         if family == Family::Metrics {

@@ -135,7 +135,10 @@ impl GpuContext {
         let summary = summary(&adapter);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("attractor device"),
-            required_features: wgpu::Features::empty(),
+            // GPU time measured on the GPU (see `timing`) and subgroup sums
+            // in the structured kernels, where the adapter can.
+            required_features: adapter.features()
+                & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
             required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::default(),
             memory_hints: wgpu::MemoryHints::Performance,

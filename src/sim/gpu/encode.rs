@@ -1,65 +1,38 @@
-//! Encoding the steps between two records as dispatches of one compute pass
-//! and one submit, with their per-dispatch parameters at dynamic offsets.
+//! Encoding the steps between two records as the dispatches of the run's
+//! [`Schedule`](super::schedule::Schedule), in one compute pass and one
+//! submit, with their per-dispatch parameters at dynamic offsets. Each
+//! dispatch's count and bytes go into the run's ledger as it is recorded.
 //!
-//! Per step and stage: dense weights take one fused dispatch per row block;
-//! structured weights take three (projection partial sums, their totals,
-//! the per-neuron update), or one when R = 0 (a diagonal). A record adds the
-//! two metric dispatches and the copies into the staging buffer.
+//! Per step and stage: dense weights take one fused dispatch per row
+//! block; structured weights two (the fused update with the next
+//! projections' partial sums, then their totals), or one when R = 0. The
+//! first submit adds the prologue (the initial projections); a record adds
+//! the two metric dispatches and the copies into the staging buffer.
 
-use super::kernels::{StepParams, DENSE_TILE, STRUCTURED_WORKGROUP};
+use super::kernels::StepParams;
 use super::run::Run;
-use super::upload::GpuOperator;
+use super::schedule::Dispatch;
+
+/// Where a submit's dispatches are counted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Step,
+    Other,
+}
 
 impl Run<'_> {
-    /// The stage codes of one step.
-    pub(super) fn stages(&self) -> Vec<u32> {
-        self.exp
-            .simulation
-            .method
-            .stages()
-            .iter()
-            .map(|s| s.code())
-            .collect()
-    }
-
-    /// Splits `groups` workgroups over x and y within the per-dimension limit.
-    pub(super) fn grid(&self, groups: u32) -> (u32, u32) {
-        let max = self
-            .ctx
-            .device
-            .limits()
-            .max_compute_workgroups_per_dimension
-            .max(1);
-        if groups <= max {
-            (groups.max(1), 1)
-        } else {
-            let gy = groups.div_ceil(max);
-            (groups.div_ceil(gy), gy)
-        }
-    }
-
-    /// Dispatches each step and stage records (params blocks per step and
-    /// stage): one per dense row block, one for structured weights.
-    pub(super) fn blocks(&self) -> Vec<(u32, u32)> {
-        match &self.op {
-            GpuOperator::Dense(b) => b.iter().map(|(r0, r, _)| (*r0, *r)).collect(),
-            GpuOperator::Structured { .. } => vec![(0, self.n)],
-        }
-    }
-
     /// Records and submits `steps` steps starting at `first`. With
     /// `record = Some(read_x)`, the record's metric sums are reduced after
     /// the steps and copied, with the trials' first bad steps and, when
-    /// `read_x`, the states, into the staging buffer.
+    /// `read_x`, the states, into the staging buffer. Returns the submit's
+    /// index and whether its timestamps must be collected.
     pub(super) fn submit(
         &self,
         first: u64,
         steps: u64,
         epochs: &[(u64, u64)],
         record: Option<bool>,
-    ) -> wgpu::SubmissionIndex {
-        let stages = self.stages();
-        let blocks = self.blocks();
+    ) -> (wgpu::SubmissionIndex, bool) {
         let on = |k: u64| {
             epochs
                 .iter()
@@ -67,30 +40,58 @@ impl Run<'_> {
                 .filter(|(_, (a, b))| *a <= k && k < *b)
                 .fold(0u32, |m, (e, _)| m | (1 << e))
         };
-        let mut params = Vec::with_capacity((steps as usize) * stages.len() * blocks.len() + 1);
+        let stage_codes: Vec<u32> = self
+            .exp
+            .simulation
+            .method
+            .stages()
+            .iter()
+            .map(|s| s.code())
+            .collect();
+        let prologue = !self.started.replace(true);
+        // The dispatches in order, each with its parameters.
+        let mut list: Vec<(&Dispatch, StepParams, Part)> = Vec::new();
+        if prologue {
+            for d in &self.schedule.prologue {
+                let p = StepParams {
+                    stage: stage_codes[0],
+                    step: first as u32,
+                    epochs_on: on(first),
+                    ..self.base
+                };
+                list.push((d, p, Part::Other));
+            }
+        }
         for k in first..first + steps {
-            for &s in &stages {
-                for &(row0, rows) in &blocks {
-                    params.push(StepParams {
-                        row0,
-                        rows,
-                        stage: s,
+            for (stage, dispatches) in stage_codes.iter().zip(&self.schedule.stages) {
+                for d in dispatches {
+                    let p = StepParams {
+                        row0: d.row0,
+                        rows: d.rows,
+                        stage: *stage,
                         step: k as u32,
                         epochs_on: on(k),
                         ..self.base
-                    });
+                    };
+                    list.push((d, p, Part::Step));
                 }
             }
         }
-        // The record's parameters: its step selects the input epochs of the energy.
-        let end = first + steps;
-        params.push(StepParams {
-            step: end as u32,
-            epochs_on: on(end),
-            ..self.base
-        });
-        let mut bytes = vec![0u8; params.len() * self.align as usize];
-        for (i, p) in params.iter().enumerate() {
+        if record.is_some() {
+            // The record's step selects the input epochs of the energy.
+            let end = first + steps;
+            for d in &self.schedule.record {
+                let p = StepParams {
+                    step: end as u32,
+                    epochs_on: on(end),
+                    n_groups: self.metric_groups,
+                    ..self.base
+                };
+                list.push((d, p, Part::Other));
+            }
+        }
+        let mut bytes = vec![0u8; list.len() * self.align as usize];
+        for (i, (_, p, _)) in list.iter().enumerate() {
             let o = i * self.align as usize;
             bytes[o..o + std::mem::size_of::<StepParams>()].copy_from_slice(bytemuck::bytes_of(p));
         }
@@ -102,59 +103,56 @@ impl Run<'_> {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("attractor steps"),
             });
-        let batch = self.base.batch;
+        let mut ledger = self.ledger.get();
+        ledger.steps += steps;
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("attractor steps"),
-                timestamp_writes: None,
+                timestamp_writes: self.timer.as_ref().map(|t| t.pass_writes()),
             });
             let mut cur = self.cur.get();
-            let mut block = 0usize;
-            for _ in 0..steps {
-                for _ in &stages {
-                    match &self.op {
-                        GpuOperator::Dense(b) => {
-                            pass.set_pipeline(&self.step_pipelines[0]);
-                            let tiles = batch.div_ceil(DENSE_TILE);
-                            for (slot, (_, rows, _)) in b.iter().enumerate() {
-                                let offset = (block as u64 * self.align) as u32;
-                                pass.set_bind_group(0, &self.groups[slot][cur], &[offset]);
-                                let (gx, gz) = self.grid(rows.div_ceil(self.dense_rows));
-                                pass.dispatch_workgroups(gx, tiles, gz);
-                                block += 1;
-                            }
-                        }
-                        GpuOperator::Structured { rank, .. } => {
-                            let offset = (block as u64 * self.align) as u32;
-                            if *rank > 0 {
-                                pass.set_pipeline(&self.step_pipelines[0]);
-                                pass.set_bind_group(0, &self.groups[0][cur], &[offset]);
-                                pass.dispatch_workgroups(self.base.n_groups, *rank, batch);
-                                pass.set_pipeline(&self.step_pipelines[1]);
-                                pass.dispatch_workgroups(*rank, batch, 1);
-                            }
-                            pass.set_pipeline(&self.step_pipelines[2]);
-                            pass.set_bind_group(0, &self.groups[1][cur], &[offset]);
-                            let (gx, gy) = self.grid(self.n.div_ceil(STRUCTURED_WORKGROUP));
-                            pass.dispatch_workgroups(gx, gy, batch);
-                            block += 1;
+            let per_stage: Vec<usize> = self.schedule.stages.iter().map(Vec::len).collect();
+            let mut in_stage = 0usize;
+            let mut stage = 0usize;
+            for (block, (d, _, part)) in list.iter().enumerate() {
+                let offset = (block as u64 * self.align) as u32;
+                pass.set_pipeline(&self.pipelines[&d.kernel]);
+                let group = if d.kernel.is_metric() {
+                    &self.metric_group
+                } else {
+                    &self.groups[d.slot][cur]
+                };
+                pass.set_bind_group(0, group, &[offset]);
+                let [x, y, z] = d.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+                match part {
+                    Part::Step => {
+                        ledger.step_dispatches += 1;
+                        ledger.step_bytes += d.bytes();
+                        ledger.step_weight_bytes += d.weight_bytes();
+                        // After a stage's last dispatch the operand is in the other buffer.
+                        in_stage += 1;
+                        if in_stage == per_stage[stage] {
+                            in_stage = 0;
+                            stage = (stage + 1) % per_stage.len();
+                            cur = 1 - cur;
                         }
                     }
-                    cur = 1 - cur;
+                    Part::Other => {
+                        ledger.other_dispatches += 1;
+                        ledger.other_bytes += d.bytes();
+                    }
                 }
             }
             self.cur.set(cur);
-            if record.is_some() {
-                let offset = (block as u64 * self.align) as u32;
-                pass.set_pipeline(&self.metric_pipelines[0]);
-                pass.set_bind_group(0, &self.metric_group, &[offset]);
-                pass.dispatch_workgroups(self.base.n_groups, self.base.metric_sums, batch);
-                pass.set_pipeline(&self.metric_pipelines[1]);
-                pass.dispatch_workgroups(self.base.metric_sums, batch, 1);
-            }
         }
+        self.ledger.set(ledger);
+        let timed = self
+            .timer
+            .as_ref()
+            .is_some_and(|t| t.after_pass(&mut encoder, record.is_some()));
         if let Some(read_x) = record {
-            let b = u64::from(batch);
+            let b = u64::from(self.base.batch);
             let sums = b * u64::from(self.base.metric_sums) * 4;
             let staging = &self.buf.staging;
             encoder.copy_buffer_to_buffer(&self.buf.first_bad, 0, staging, 0, b * 4);
@@ -164,6 +162,6 @@ impl Run<'_> {
                 encoder.copy_buffer_to_buffer(&self.buf.x, 0, staging, b * 4 + sums, states);
             }
         }
-        self.ctx.queue.submit([encoder.finish()])
+        (self.ctx.queue.submit([encoder.finish()]), timed)
     }
 }

@@ -14,10 +14,20 @@ use std::sync::LazyLock;
 const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 /// The fused dense row kernel (shaders/dense.wgsl).
 const DENSE_WGSL: &str = include_str!("../../../shaders/dense.wgsl");
+/// The fused dense batch kernel, a tiled matrix product (shaders/dense_batch.wgsl).
+const DENSE_BATCH_WGSL: &str = include_str!("../../../shaders/dense_batch.wgsl");
 /// Projections and the per-neuron update (shaders/structured.wgsl).
 const STRUCTURED_WGSL: &str = include_str!("../../../shaders/structured.wgsl");
+/// The portable workgroup sum of 4 projections (shaders/partials_tree.wgsl).
+const PARTIALS_TREE_WGSL: &str = include_str!("../../../shaders/partials_tree.wgsl");
+/// The same with subgroup operations (shaders/partials_subgroup.wgsl).
+const PARTIALS_SUBGROUP_WGSL: &str = include_str!("../../../shaders/partials_subgroup.wgsl");
 /// The record's reductions (shaders/metrics.wgsl).
 const METRICS_WGSL: &str = include_str!("../../../shaders/metrics.wgsl");
+/// The bandwidth probe of `attractor bench` (shaders/probe.wgsl).
+const PROBE_WGSL: &str = include_str!("../../../shaders/probe.wgsl");
+/// Vec4s each thread of the probe reads (`PROBE_VEC4S`).
+pub const PROBE_VEC4S: u32 = 32;
 /// The workgroup reductions of the projection and metric passes (shaders/reduce.wgsl).
 const REDUCE_WGSL: &str = include_str!("../../../shaders/reduce.wgsl");
 
@@ -26,7 +36,7 @@ const REDUCE_WGSL: &str = include_str!("../../../shaders/reduce.wgsl");
 /// codes of [`Stage`], the activation codes and `activation(v)` itself from
 /// [`Activation::WGSL`], the positions of the metric sums of [`SumLayout`],
 /// and the kernels' tile, workgroup and chunk sizes ([`DENSE_TILE`],
-/// [`STRUCTURED_WORKGROUP`], [`PROJECT_CHUNK`]).
+/// [`STRUCTURED_WORKGROUP`], [`METRIC_CHUNK`]).
 pub fn header() -> String {
     use std::fmt::Write;
     let mut h = String::from(
@@ -46,10 +56,11 @@ pub fn header() -> String {
     for (name, value) in [
         ("DENSE_TILE", DENSE_TILE),
         ("STRUCTURED_WORKGROUP", STRUCTURED_WORKGROUP),
-        ("PROJECT_CHUNK", PROJECT_CHUNK),
-        // The metric pass shares the projection pass's workgroups.
         ("METRIC_WORKGROUP", STRUCTURED_WORKGROUP),
-        ("METRIC_CHUNK", PROJECT_CHUNK),
+        ("NEURONS_PER_THREAD", NEURONS_PER_THREAD),
+        ("PROJECT_CHUNK", PROJECT_CHUNK),
+        ("METRIC_CHUNK", METRIC_CHUNK),
+        ("PROBE_VEC4S", PROBE_VEC4S),
     ] {
         writeln!(h, "const {name}: u32 = {value}u;").expect("string");
     }
@@ -75,7 +86,11 @@ pub fn header() -> String {
 }
 
 fn module(parts: &[&str]) -> String {
-    let mut s = header();
+    module_with(&header(), parts)
+}
+
+fn module_with(header: &str, parts: &[&str]) -> String {
+    let mut s = header.to_string();
     for p in [COMMON_WGSL].iter().chain(parts) {
         s.push_str(p);
         s.push('\n');
@@ -85,12 +100,41 @@ fn module(parts: &[&str]) -> String {
 
 /// Dense family: header, common definitions and the fused row kernel.
 pub static DENSE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[DENSE_WGSL]));
-/// Structured family: header, common definitions, reductions, projections and update.
+/// Structured family: header, common definitions, reductions, projections
+/// and update, with the portable workgroup sums.
 pub static STRUCTURED_SOURCE: LazyLock<String> =
-    LazyLock::new(|| module(&[REDUCE_WGSL, STRUCTURED_WGSL]));
+    LazyLock::new(|| module(&[REDUCE_WGSL, PARTIALS_TREE_WGSL, STRUCTURED_WGSL]));
+/// Structured family with subgroup sums, for adapters with
+/// `Features::SUBGROUP` (wgpu's WGSL front end takes the subgroup builtins
+/// without an `enable` directive when the device has the feature): as
+/// [`STRUCTURED_SOURCE`] with partials_subgroup.wgsl.
+pub static STRUCTURED_SUBGROUP_SOURCE: LazyLock<String> =
+    LazyLock::new(|| module(&[REDUCE_WGSL, PARTIALS_SUBGROUP_WGSL, STRUCTURED_WGSL]));
 /// Metrics family: header, common definitions and the record's reductions.
 pub static METRICS_SOURCE: LazyLock<String> =
     LazyLock::new(|| module(&[REDUCE_WGSL, METRICS_WGSL]));
+
+/// Dense batch family, one module per [`BatchShape`] (in the order of
+/// [`BatchShape::ALL`]): header, the shape's constants, common definitions
+/// and the tiled kernel.
+pub static DENSE_BATCH_SOURCES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    BatchShape::ALL
+        .iter()
+        .map(|s| module_with(&(header() + &s.wgsl_constants()), &[DENSE_BATCH_WGSL]))
+        .collect()
+});
+
+/// The dense batch module of `shape`.
+pub fn dense_batch_source(shape: BatchShape) -> &'static str {
+    let k = BatchShape::ALL
+        .iter()
+        .position(|&s| s == shape)
+        .expect("a shape of BatchShape::ALL");
+    DENSE_BATCH_SOURCES[k].as_str()
+}
+
+/// The bandwidth probe: header, common definitions (unused) and the probe.
+pub static PROBE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[PROBE_WGSL]));
 
 /// Every shader module the backend builds, by name (for validation):
 /// iterate it, or call [`Sources::iter`].
@@ -100,23 +144,125 @@ pub const SOURCES: Sources = Sources;
 #[derive(Clone, Copy, Debug)]
 pub struct Sources;
 
+/// Names of the dense batch modules, in the order of [`BatchShape::ALL`].
+const DENSE_BATCH_NAMES: [&str; 6] = [
+    "dense_batch 8",
+    "dense_batch 16",
+    "dense_batch 32",
+    "dense_batch 64",
+    "dense_batch 128",
+    "dense_batch 256",
+];
+
 impl Sources {
     /// (name, source) of every module.
-    pub fn iter(&self) -> std::array::IntoIter<(&'static str, &'static str), 3> {
-        [
+    pub fn iter(&self) -> std::vec::IntoIter<(&'static str, &'static str)> {
+        let mut v = vec![
             ("dense", DENSE_SOURCE.as_str()),
             ("structured", STRUCTURED_SOURCE.as_str()),
+            ("structured subgroups", STRUCTURED_SUBGROUP_SOURCE.as_str()),
             ("metrics", METRICS_SOURCE.as_str()),
-        ]
-        .into_iter()
+            ("probe", PROBE_SOURCE.as_str()),
+        ];
+        v.extend(
+            DENSE_BATCH_NAMES
+                .iter()
+                .zip(DENSE_BATCH_SOURCES.iter())
+                .map(|(n, s)| (*n, s.as_str())),
+        );
+        v.into_iter()
     }
 }
 
 impl IntoIterator for Sources {
     type Item = (&'static str, &'static str);
-    type IntoIter = std::array::IntoIter<(&'static str, &'static str), 3>;
+    type IntoIter = std::vec::IntoIter<(&'static str, &'static str)>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
+    }
+}
+
+/// The shape of `dense_batch` (shaders/dense_batch.wgsl): 256 threads, each
+/// accumulating `rows_per_thread` × `trials_per_thread` products, so that a
+/// workgroup covers [`Self::trials`] trials (a batch of up to 256 in one
+/// tile: M read once per step) and [`Self::rows`] rows, the columns
+/// staged [`Self::K`] at a time. Workgroup memory: (rows + trials) × K
+/// floats, at most 10 KiB (WebGPU guarantees 16 KiB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BatchShape {
+    /// Rows per thread (DB_RM).
+    pub rows_per_thread: u32,
+    /// Trials per thread (DB_RB).
+    pub trials_per_thread: u32,
+    /// Threads across the trials (DB_TT).
+    pub trial_threads: u32,
+}
+
+impl BatchShape {
+    /// Threads per workgroup (DB_THREADS).
+    pub const THREADS: u32 = 256;
+    /// Columns staged per slice (DB_K), a multiple of 4.
+    pub const K: u32 = 8;
+
+    const fn new(rows_per_thread: u32, trials_per_thread: u32, trial_threads: u32) -> Self {
+        BatchShape {
+            rows_per_thread,
+            trials_per_thread,
+            trial_threads,
+        }
+    }
+
+    /// Every shape, for tiles of 8, 16, ..., 256 trials: register blocks of
+    /// 1×4 up to 8×8, 128 rows per workgroup (64 for 256 trials).
+    pub const ALL: [BatchShape; 6] = [
+        BatchShape::new(1, 4, 2),
+        BatchShape::new(2, 4, 4),
+        BatchShape::new(4, 4, 8),
+        BatchShape::new(4, 8, 8),
+        BatchShape::new(8, 8, 16),
+        BatchShape::new(8, 8, 32),
+    ];
+
+    /// The shape for a batch of `batch` trials: the smallest tile of at
+    /// least `batch` trials (256 for larger batches, tiled).
+    pub fn for_batch(batch: u32) -> Self {
+        *BatchShape::ALL
+            .iter()
+            .find(|s| s.trials() >= batch)
+            .unwrap_or(&BatchShape::ALL[5])
+    }
+
+    /// Trials per workgroup (DB_TRIALS).
+    pub fn trials(self) -> u32 {
+        self.trials_per_thread * self.trial_threads
+    }
+
+    /// Threads across the rows (DB_TR).
+    pub fn row_threads(self) -> u32 {
+        Self::THREADS / self.trial_threads
+    }
+
+    /// Rows per workgroup (DB_ROWS).
+    pub fn rows(self) -> u32 {
+        self.rows_per_thread * self.row_threads()
+    }
+
+    /// The module's constants.
+    pub fn wgsl_constants(self) -> String {
+        [
+            ("DB_THREADS", Self::THREADS),
+            ("DB_K", Self::K),
+            ("DB_RM", self.rows_per_thread),
+            ("DB_RB", self.trials_per_thread),
+            ("DB_TT", self.trial_threads),
+            ("DB_TR", self.row_threads()),
+            ("DB_ROWS", self.rows()),
+            ("DB_TRIALS", self.trials()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("const {k}: u32 = {v}u;\n"))
+        .collect::<String>()
+            + "\n"
     }
 }
 
@@ -129,9 +275,16 @@ pub const DENSE_MAX_WORKGROUP: u32 = 256;
 pub const DENSE_TILE: u32 = 4;
 /// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
 pub const STRUCTURED_WORKGROUP: u32 = 256;
-/// Elements per workgroup of `project_partial` (`PROJECT_CHUNK`) and of
-/// `metric_partial` (`METRIC_CHUNK`).
-pub const PROJECT_CHUNK: u32 = 4096;
+/// Neurons per thread of `structured_step` and `project_partial`
+/// (`NEURONS_PER_THREAD`): one partial sum per projection for every
+/// [`PROJECT_CHUNK`] neurons, which keeps the barriers of the workgroup
+/// reductions few per neuron (each costs a switch of every invocation on a
+/// software adapter).
+pub const NEURONS_PER_THREAD: u32 = 16;
+/// Neurons per workgroup of the structured step and projections (`PROJECT_CHUNK`).
+pub const PROJECT_CHUNK: u32 = STRUCTURED_WORKGROUP * NEURONS_PER_THREAD;
+/// Neurons per workgroup of `metric_partial` (`METRIC_CHUNK`).
+pub const METRIC_CHUNK: u32 = 4096;
 
 /// The shape of `dense_step` for N neurons on an adapter with `limits` of
 /// kind `device`: (threads per workgroup, rows per workgroup), both powers
@@ -238,7 +391,8 @@ pub struct StepParams {
     pub rank: u32,
     /// 1 if `diag[i] operand[i]` is added to the product.
     pub has_diag: u32,
-    /// Workgroups of the projection and metric passes.
+    /// Workgroups whose partial sums this dispatch writes or adds (the
+    /// projection pass's, or the metric pass's at a record).
     pub n_groups: u32,
     /// Table rows whose products with v are metric sums.
     pub metric_rows: u32,
@@ -246,8 +400,10 @@ pub struct StepParams {
     pub metric_row0: u32,
     /// K, the metric sums per trial.
     pub metric_sums: u32,
-    /// Padding to 96 bytes.
-    pub pad: [u32; 2],
+    /// 1 when the structured U is V.
+    pub u_is_v: u32,
+    /// 1 when row 0 of the structured table is all ones (never read).
+    pub unit_row0: u32,
 }
 
 impl TrialParams {
@@ -308,9 +464,10 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 /// Which bind group layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
-    /// Bindings 0..=7, 12, 13.
+    /// Bindings 0..=7 (1 and 2 the operand ping-pong), 12, 13; both dense kernels.
     Dense,
-    /// Also 8..=11 (projections, diagonal, partial sums, coefficients).
+    /// Also 8..=11 (projections, diagonal, partial sums, coefficients) and
+    /// 15 (U); the operand bindings hold one unused float.
     Structured,
     /// Also 14 (metric sums).
     Metrics,
@@ -332,8 +489,13 @@ pub fn layout(device: &wgpu::Device, family: Family) -> wgpu::BindGroupLayout {
 /// shader module declares, with the same type: a test reflects the modules
 /// with naga and compares).
 pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
-    let structured = family != Family::Dense;
-    let mut entries = vec![
+    // Each family's entries extend the one before (dense, structured,
+    // metrics) in the same order, so the layouts of consecutive dispatches
+    // share a prefix. With structured layouts that did not (no operand
+    // bindings, U where the metrics have their sums), the software adapter
+    // (lavapipe) grew its memory by about 256 KiB with every metric
+    // dispatch; tests/leaks.rs would see it.
+    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = vec![
         entry(
             0,
             wgpu::BindingType::Buffer {
@@ -352,12 +514,13 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
         storage(12, false),
         storage(13, true),
     ];
-    if structured {
+    if family != Family::Dense {
         entries.extend([
             storage(8, false),
             storage(9, true),
             storage(10, false),
             storage(11, true),
+            storage(15, true),
         ]);
     }
     if family == Family::Metrics {

@@ -3,17 +3,22 @@
 //! compute pass and sent in one submit; only the recorded state comes back.
 //!
 //! Each step runs the method's stages (1, or 4 for rk4). A stage is one
-//! fused dispatch per dense row block, or three for structured weights
-//! (projection partial sums, their totals, the per-neuron update). The
-//! operand (what M multiplies) ping-pongs between two buffers with two
-//! bind groups made in advance. Every kernel has a CPU twin: the operator
-//! in `sim::operator`, the stages in `model::Stage::update`.
+//! fused dispatch per dense row block (`dense_step` for up to 4 trials,
+//! the tiled `dense_batch` for more), or two for structured weights (the
+//! per-neuron update fused with the next projections' partial sums, then
+//! their totals): [`schedule`] lists them with the bytes each moves, and
+//! the encoder counts what it records. The dense operand (what M
+//! multiplies) ping-pongs between two buffers with two bind groups made in
+//! advance. Every kernel has a CPU twin: the operator in `sim::operator`,
+//! the stages in `model::Stage::update`. GPU time comes from timestamp
+//! queries where the adapter has them (`timing`).
 //!
 //! One file per job: [`context`] (device and queue), [`kernels`] (WGSL
 //! sources, their generated header, parameter structs, layouts),
 //! [`pipelines`] (compiled once per backend, cached by family and shape),
 //! `upload` (the weights' tables), `buffers` (every buffer of a run, named,
-//! and the bind groups), `encode` (a submit's compute pass), `readback`
+//! and the bind groups), [`schedule`] (the dispatches and their bytes),
+//! `encode` (a submit's compute pass), `timing`, `readback`
 //! and `run` (one batch from upload to recordings). [`GpuBackend`] owns the
 //! context and the pipeline cache.
 
@@ -24,6 +29,8 @@ pub mod kernels;
 pub mod pipelines;
 mod readback;
 mod run;
+pub mod schedule;
+pub mod timing;
 mod upload;
 
 pub use run::gpu_bytes;
@@ -40,6 +47,7 @@ pub struct GpuBackend {
     pipelines: Pipelines,
     binding_limit: Option<u64>,
     dense_shape: Option<(u32, u32)>,
+    subgroups: bool,
 }
 
 impl GpuBackend {
@@ -50,6 +58,7 @@ impl GpuBackend {
             pipelines: Pipelines::default(),
             binding_limit: None,
             dense_shape: None,
+            subgroups: true,
         })
     }
 
@@ -60,6 +69,7 @@ impl GpuBackend {
             pipelines: Pipelines::default(),
             binding_limit: None,
             dense_shape: None,
+            subgroups: true,
         })
     }
 
@@ -71,9 +81,11 @@ impl GpuBackend {
         self
     }
 
-    /// Runs the dense kernel with `shape` = (threads per workgroup, rows per
-    /// workgroup) instead of [`kernels::dense_shape`]'s choice (what
-    /// `attractor bench --tune` measures); `None` restores the choice. Both
+    /// Runs the dense row kernel (`dense_step`) with `shape` = (threads per
+    /// workgroup, rows per workgroup) instead of [`kernels::dense_shape`]'s
+    /// choice, for every batch size (what `attractor bench --tune`
+    /// measures; batches of more than `DENSE_TILE` trials otherwise run
+    /// `dense_batch`); `None` restores the choice. Both
     /// must be powers of two, with rows <= threads / [`kernels::DENSE_TILE`]
     /// and the workgroup within the adapter's limits.
     pub fn set_dense_shape(&mut self, shape: Option<(u32, u32)>) -> Result<()> {
@@ -117,6 +129,36 @@ impl GpuBackend {
         })
     }
 
+    /// Whether the structured kernels may use subgroup operations (the
+    /// default, where the adapter has `Features::SUBGROUP`); `false` runs
+    /// the portable workgroup sums everywhere (for tests of both).
+    pub fn set_subgroups(&mut self, on: bool) {
+        self.subgroups = on;
+    }
+
+    /// Whether the structured kernels run with subgroup operations here.
+    pub fn uses_subgroups(&self) -> bool {
+        self.subgroups
+            && self
+                .ctx
+                .device
+                .features()
+                .contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// The schedule's geometry of `batch` trials of `experiment` on this
+    /// backend: what a run would encode (see [`schedule::Schedule`]).
+    pub fn geometry(&self, experiment: &Experiment, batch: usize) -> schedule::Geometry {
+        schedule::Geometry::of(
+            experiment,
+            batch,
+            &self.ctx.device.limits(),
+            upload::binding_limit(&self.ctx, self.binding_limit),
+            self.dense_shape(experiment.network.n),
+            self.dense_shape.is_some(),
+        )
+    }
+
     /// The context (device, queue, adapter).
     pub fn context(&self) -> &GpuContext {
         &self.ctx
@@ -151,6 +193,7 @@ impl Backend for GpuBackend {
             trials,
             self.binding_limit,
             self.dense_shape,
+            self.subgroups,
         )?
         .execute(progress)
     }

@@ -18,8 +18,15 @@ pub enum PipelineKey {
         /// `DENSE_ROWS`.
         rows: u32,
     },
-    /// `project_partial`, `project_finish`, `structured_step`.
-    Structured,
+    /// `dense_batch` of a batch shape.
+    DenseBatch(kernels::BatchShape),
+    /// `project_partial`, `project_finish`, `structured_step`,
+    /// `project_rest`; their workgroup sums with subgroup operations when
+    /// `subgroups`.
+    Structured {
+        /// Built from [`kernels::STRUCTURED_SUBGROUP_SOURCE`].
+        subgroups: bool,
+    },
     /// `metric_partial`, `metric_finish`.
     Metrics,
 }
@@ -28,10 +35,15 @@ impl PipelineKey {
     /// The bind group layout these pipelines use.
     pub fn family(self) -> Family {
         match self {
-            PipelineKey::Dense { .. } => Family::Dense,
-            PipelineKey::Structured => Family::Structured,
+            PipelineKey::Dense { .. } | PipelineKey::DenseBatch(_) => Family::Dense,
+            PipelineKey::Structured { .. } => Family::Structured,
             PipelineKey::Metrics => Family::Metrics,
         }
+    }
+
+    /// The entry points compiled for this key, in the order [`Pipelines::get`] returns them.
+    pub fn entry_points(self) -> &'static [&'static str] {
+        self.module().2
     }
 
     fn module(self) -> (&'static str, &'static str, &'static [&'static str]) {
@@ -41,10 +53,24 @@ impl PipelineKey {
                 kernels::DENSE_SOURCE.as_str(),
                 &["dense_step"],
             ),
-            PipelineKey::Structured => (
+            PipelineKey::DenseBatch(shape) => (
+                "dense_batch.wgsl",
+                kernels::dense_batch_source(shape),
+                &["dense_batch"],
+            ),
+            PipelineKey::Structured { subgroups } => (
                 "structured.wgsl",
-                kernels::STRUCTURED_SOURCE.as_str(),
-                &["project_partial", "project_finish", "structured_step"],
+                if subgroups {
+                    kernels::STRUCTURED_SUBGROUP_SOURCE.as_str()
+                } else {
+                    kernels::STRUCTURED_SOURCE.as_str()
+                },
+                &[
+                    "project_partial",
+                    "project_finish",
+                    "structured_step",
+                    "project_rest",
+                ],
             ),
             PipelineKey::Metrics => (
                 "metrics.wgsl",

@@ -4,14 +4,17 @@
 
 use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
-use super::kernels::{self, Family, StepParams, PROJECT_CHUNK};
+use super::kernels::{self, Family, StepParams};
 use super::pipelines::{PipelineKey, Pipelines};
+use super::schedule::{Geometry, Kernel, Ledger, Schedule};
 use super::upload::{self, GpuOperator};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
 use crate::model::{Dynamics, Experiment};
 use crate::real::f;
 use crate::sim::{Divergence, Recording, Trial};
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Most steps recorded in one submit.
@@ -24,31 +27,39 @@ pub struct Run<'a> {
     pub(super) trials: &'a [Trial],
     /// N.
     pub(super) n: u32,
-    pub(super) op: GpuOperator,
-    /// The step family's pipelines: `dense_step`, or `project_partial`,
-    /// `project_finish`, `structured_step`.
-    pub(super) step_pipelines: Vec<wgpu::ComputePipeline>,
-    /// `metric_partial`, `metric_finish`.
-    pub(super) metric_pipelines: Vec<wgpu::ComputePipeline>,
+    /// What each submit encodes.
+    pub(super) schedule: Schedule,
+    /// The compiled kernels the schedule dispatches.
+    pub(super) pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
     pub(super) buf: Buffers,
-    /// Bind groups by [family slot][ping-pong]: dense: one slot per row block;
-    /// structured: slot 0 projections (table V), slot 1 update (table U).
+    /// Bind groups by [slot][ping-pong]: dense: one slot per row block
+    /// (operand[cur] read); structured: slot 0 (no ping-pong: both the same).
     pub(super) groups: Vec<[wgpu::BindGroup; 2]>,
     pub(super) metric_group: wgpu::BindGroup,
     /// Bytes between two dispatches' parameters.
     pub(super) align: u64,
     /// The parameters every dispatch shares.
     pub(super) base: StepParams,
+    /// Workgroups of the metric pass (`StepParams.n_groups` at a record).
+    pub(super) metric_groups: u32,
     /// Which operand buffer holds the operand now; carried from one submit to the next.
-    pub(super) cur: std::cell::Cell<usize>,
-    /// Rows per workgroup of the dense kernel.
-    pub(super) dense_rows: u32,
+    pub(super) cur: Cell<usize>,
+    /// Whether the prologue has been submitted.
+    pub(super) started: Cell<bool>,
+    /// What the submits recorded so far.
+    pub(super) ledger: Cell<Ledger>,
+    /// GPU timestamps of the submits, where the adapter has them.
+    pub(super) timer: Option<super::timing::Timer>,
+    /// The weights' buffers (bound in `groups`).
+    pub(super) _op: GpuOperator,
 }
 
 impl<'a> Run<'a> {
     /// Uploads and binds everything `trials` of `exp` need, with pipelines
     /// from `cache`; `binding_limit` caps a storage binding below the
-    /// adapter's limit and `dense_shape` overrides the dense kernel's shape.
+    /// adapter's limit, `dense_shape` overrides the dense row kernel's shape
+    /// and `subgroups` lets the structured kernels use subgroup operations
+    /// where the device has them.
     pub fn new(
         ctx: &'a GpuContext,
         cache: &mut Pipelines,
@@ -56,6 +67,7 @@ impl<'a> Run<'a> {
         trials: &'a [Trial],
         binding_limit: Option<u64>,
         dense_shape: Option<(u32, u32)>,
+        subgroups: bool,
     ) -> Result<Self> {
         let net = &exp.network;
         let n = net.n;
@@ -85,40 +97,70 @@ impl<'a> Run<'a> {
             upload::weights(ctx, &net.weights, n, max_binding)
         })??;
 
+        let row_shape = dense_shape.unwrap_or_else(|| {
+            kernels::dense_shape(&limits, n, ctx.adapter.get_info().device_type)
+        });
+        let geometry = Geometry::of(
+            exp,
+            batch,
+            &limits,
+            max_binding,
+            row_shape,
+            dense_shape.is_some(),
+        );
+        let schedule = Schedule::new(&geometry);
         let sum_layout = Metrics::shape(net).sum_layout();
         let n_sums = sum_layout.len() as u32;
-        let n_groups = (n as u32).div_ceil(PROJECT_CHUNK);
-        let rank = match &op {
-            GpuOperator::Structured { rank, .. } => *rank,
-            GpuOperator::Dense(_) => 0,
+        let proj_groups = geometry.projection_groups();
+        let metric_groups = geometry.metric_groups();
+        let (rank, dense) = match &op {
+            GpuOperator::Structured { rank, .. } => (*rank, false),
+            GpuOperator::Dense(_) => (0, true),
         };
+        let n_partials = (u64::from(rank) * u64::from(proj_groups))
+            .max(u64::from(n_sums) * u64::from(metric_groups))
+            * batch as u64;
         let buf = Buffers::new(
             &scoped_bytes("allocating the state"),
             ctx,
             exp,
             trials,
+            dense,
             rank,
             n_sums,
-            n_groups,
+            n_partials,
         )?;
         let align = u64::from(limits.min_uniform_buffer_offset_alignment)
             .max(std::mem::size_of::<StepParams>() as u64);
 
-        let (dense_workgroup, dense_rows) = dense_shape.unwrap_or_else(|| {
-            kernels::dense_shape(&limits, n, ctx.adapter.get_info().device_type)
-        });
-        let (family, key) = match op {
-            GpuOperator::Dense(_) => (
-                Family::Dense,
-                PipelineKey::Dense {
-                    workgroup: dense_workgroup,
-                    rows: dense_rows,
+        let (family, key) = match geometry.batch_shape() {
+            _ if !dense => (
+                Family::Structured,
+                PipelineKey::Structured {
+                    subgroups: subgroups
+                        && ctx.device.features().contains(wgpu::Features::SUBGROUP),
                 },
             ),
-            GpuOperator::Structured { .. } => (Family::Structured, PipelineKey::Structured),
+            Some(shape) => (Family::Dense, PipelineKey::DenseBatch(shape)),
+            None => (
+                Family::Dense,
+                PipelineKey::Dense {
+                    workgroup: row_shape.0,
+                    rows: row_shape.1,
+                },
+            ),
         };
-        let step_pipelines = cache.get(ctx, key)?;
-        let metric_pipelines = cache.get(ctx, PipelineKey::Metrics)?;
+        let mut pipelines = HashMap::new();
+        for key in [key, PipelineKey::Metrics] {
+            let compiled = cache.get(ctx, key)?;
+            for (entry, p) in key.entry_points().iter().zip(compiled) {
+                let kernel = KERNELS
+                    .iter()
+                    .find(|k| k.entry_point() == *entry)
+                    .expect("every entry point is a kernel");
+                pipelines.insert(*kernel, p);
+            }
+        }
         let layout = cache.layout(ctx, family);
         let metrics_layout = cache.layout(ctx, Family::Metrics);
 
@@ -128,26 +170,41 @@ impl<'a> Run<'a> {
             _ => &buf.dummy,
         };
         let (groups, metric_group) = ctx.scoped("binding the buffers", || {
-            let pair = |table: &wgpu::Buffer| {
-                [0, 1].map(|cur| buf.bind(ctx, &layout, family, &op, table, cur))
-            };
             let groups = match &op {
-                GpuOperator::Dense(blocks) => blocks.iter().map(|(_, _, b)| pair(b)).collect(),
+                GpuOperator::Dense(blocks) => blocks
+                    .iter()
+                    .map(|(_, _, b)| {
+                        [0, 1].map(|cur| buf.bind(ctx, &layout, family, &op, b, None, cur))
+                    })
+                    .collect(),
                 GpuOperator::Structured { v, u, .. } => {
-                    vec![pair(v), pair(u.as_ref().unwrap_or(v))]
+                    let g = buf.bind(ctx, &layout, family, &op, v, u.as_ref(), 0);
+                    vec![[g.clone(), g]]
                 }
             };
-            let metric_group =
-                buf.bind(ctx, &metrics_layout, Family::Metrics, &op, metric_table, 0);
+            let metric_group = buf.bind(
+                ctx,
+                &metrics_layout,
+                Family::Metrics,
+                &op,
+                metric_table,
+                None,
+                0,
+            );
             (groups, metric_group)
         })?;
 
         let sim = &exp.simulation;
         let a = sim.dt / net.tau;
         let (act_kind, act_p0, act_p1) = net.activation.gpu_params();
+        let (u_is_v, unit_row0) = match &op {
+            GpuOperator::Structured { u, unit_row0, .. } => (u.is_none(), *unit_row0),
+            GpuOperator::Dense(_) => (false, false),
+        };
         let base = StepParams {
             n: n as u32,
             n_pad: n_pad as u32,
+            rows: n as u32,
             dynamics: u32::from(net.dynamics == Dynamics::Current),
             act_kind,
             act_p0,
@@ -159,27 +216,33 @@ impl<'a> Run<'a> {
             n_epochs: exp.inputs.len() as u32,
             rank,
             has_diag: u32::from(matches!(&op, GpuOperator::Structured { diag: Some(_), .. })),
-            n_groups,
+            n_groups: proj_groups,
             metric_rows: sum_layout.table_rows as u32,
             metric_row0: sum_layout.table_row0 as u32,
             metric_sums: n_sums,
+            u_is_v: u32::from(u_is_v),
+            unit_row0: u32::from(unit_row0),
             ..Default::default()
         };
+        let timer = super::timing::Timer::new(ctx);
         Ok(Run {
             ctx,
             exp,
             trials,
             n: n as u32,
-            op,
-            step_pipelines,
-            metric_pipelines,
+            schedule,
+            pipelines,
             buf,
             groups,
             metric_group,
             align,
             base,
-            cur: std::cell::Cell::new(0),
-            dense_rows,
+            metric_groups,
+            cur: Cell::new(0),
+            started: Cell::new(false),
+            ledger: Cell::new(Ledger::default()),
+            timer,
+            _op: op,
         })
     }
 
@@ -215,8 +278,12 @@ impl<'a> Run<'a> {
 
         let start = Instant::now();
         // Record 0 (the initial state) is reduced on the GPU like the others.
-        let index = self.submit(0, 0, &epochs, Some(true));
+        let (index, timed) = self.submit(0, 0, &epochs, Some(true));
         let first = self.read(index, true)?;
+        let mut gpu_seconds = 0.0;
+        if timed {
+            gpu_seconds += self.collect_time()?;
+        }
         let mut last_x: Vec<Vec<f32>> = Vec::with_capacity(self.trials.len());
         let x0 = first.x.expect("states were read");
         for (b, rec) in recs.iter_mut().enumerate() {
@@ -239,9 +306,9 @@ impl<'a> Run<'a> {
             }
             last_x.push(xb.to_vec());
         }
-        let dispatches = (self.stages().len() * self.blocks().len()) as u64;
+        let dispatches = self.schedule.dispatches_per_step() as u64;
         let per_submit =
-            (MAX_PARAM_BYTES / (self.align * (dispatches + 1))).clamp(1, MAX_STEPS_PER_SUBMIT);
+            (MAX_PARAM_BYTES / (self.align * (dispatches + 2))).clamp(1, MAX_STEPS_PER_SUBMIT);
         let mut step = 0u64;
         let last_record = *record_steps.last().expect("records");
         // A failure after the first record (a lost device, a timeout) ends
@@ -255,10 +322,15 @@ impl<'a> Run<'a> {
                 let steps = (target - step).min(per_submit);
                 let at_record = step + steps == target;
                 let read_x = kept > 0 || target == last_record;
-                let index = self.submit(step, steps, &epochs, at_record.then_some(read_x));
+                let (index, timed) = self.submit(step, steps, &epochs, at_record.then_some(read_x));
                 step += steps;
                 if !at_record {
-                    if let Err(e) = self.ctx.check() {
+                    let checked = if timed {
+                        self.collect_time().map(|s| gpu_seconds += s)
+                    } else {
+                        self.ctx.check()
+                    };
+                    if let Err(e) = checked {
                         fault = Some(e);
                         break 'records;
                     }
@@ -272,6 +344,15 @@ impl<'a> Run<'a> {
                         break 'records;
                     }
                 };
+                if timed {
+                    match self.collect_time() {
+                        Ok(s) => gpu_seconds += s,
+                        Err(e) => {
+                            fault = Some(e);
+                            break 'records;
+                        }
+                    }
+                }
                 for (b, rec) in recs.iter_mut().enumerate() {
                     if rec.divergence.is_some() {
                         continue;
@@ -316,13 +397,37 @@ impl<'a> Run<'a> {
             }
         }
         let wall = start.elapsed().as_secs_f64();
+        let ledger = crate::sim::Ledger {
+            gpu_seconds: self.timer.as_ref().map(|_| gpu_seconds),
+            ..self.ledger.get()
+        };
         for (rec, x) in recs.iter_mut().zip(last_x) {
             rec.wall_seconds = wall;
+            rec.ledger = Some(ledger);
             rec.final_state = x.iter().map(|&a| f(a)).collect();
         }
         Ok(recs)
     }
 }
+
+impl Run<'_> {
+    /// The GPU seconds of the submits whose timestamps were copied out.
+    fn collect_time(&self) -> Result<f64> {
+        self.timer.as_ref().map_or(Ok(0.0), |t| t.collect(self.ctx))
+    }
+}
+
+/// Every kernel, to find a pipeline's by its entry point.
+const KERNELS: [Kernel; 8] = [
+    Kernel::DenseRow,
+    Kernel::DenseBatch,
+    Kernel::ProjectPartial,
+    Kernel::StructuredStep,
+    Kernel::ProjectRest,
+    Kernel::ProjectFinish,
+    Kernel::MetricPartial,
+    Kernel::MetricFinish,
+];
 
 /// The bytes of GPU memory a run of `batch` trials of `exp` allocates.
 pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
@@ -335,7 +440,17 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
             (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)) * n
         }
     };
-    let state = b * (3 * n + 2 * n_pad);
+    let staged = if exp.simulation.method.needs_stage_buffers() {
+        2
+    } else {
+        0
+    };
+    let operand = if exp.network.weights.structured_shape().is_none() {
+        2 * n_pad
+    } else {
+        0
+    };
+    let state = b * ((1 + staged) * n + operand);
     let inputs = exp.inputs.len() as u64 * n;
     (weights + state + inputs) * 4
 }

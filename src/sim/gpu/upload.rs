@@ -38,6 +38,8 @@ pub enum GpuOperator {
         coef: wgpu::Buffer,
         /// The diagonal, if any.
         diag: Option<wgpu::Buffer>,
+        /// Row 0 of V (= U) is all ones, so never read.
+        unit_row0: bool,
     },
 }
 
@@ -77,11 +79,9 @@ pub fn weights(
         Weights::Dense { m, .. } => {
             let row_bytes = n_pad as u64 * 4;
             need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
-            let rows_per_block = ((max_binding / row_bytes) as usize).clamp(1, n);
             let mut blocks = Vec::new();
-            let mut row0 = 0;
-            while row0 < n {
-                let rows = rows_per_block.min(n - row0);
+            for (row0, rows) in super::schedule::row_blocks(n, max_binding) {
+                let (row0, rows) = (row0 as usize, rows as usize);
                 let mut data = vec![0.0f32; rows * n_pad];
                 for r in 0..rows {
                     for j in 0..n {
@@ -93,7 +93,6 @@ pub fn weights(
                     rows as u32,
                     storage_buffer(ctx, "attractor M block", &data),
                 ));
-                row0 += rows;
             }
             GpuOperator::Dense(blocks)
         }
@@ -117,6 +116,7 @@ pub fn weights(
                     .diag
                     .as_deref()
                     .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
+                unit_row0: form.unit_rows().first() == Some(&true),
             }
         }
     })

@@ -1,0 +1,633 @@
+//! What a run encodes, as data: the dispatches of the prologue (once per
+//! run), of every integration stage and of every record, each with its
+//! kernel, its grid and the bytes it moves. The encoder records exactly
+//! these dispatches and adds each one's bytes to a [`Ledger`] as it records
+//! it, so the cost the engine reports (`attractor bench --json`:
+//! `dispatches_per_step`, `bytes_per_step`) is the cost of what ran.
+//!
+//! A schedule is a pure function of the experiment, the batch and the
+//! adapter's limits ([`Geometry`]): the tests check its structural facts on
+//! any machine, with or without a GPU.
+//!
+//! # Bytes
+//! A dispatch's traffic lists, per buffer region, the distinct bytes it
+//! reads or writes and the number of independent passes its grid makes over
+//! them (the dense kernel's trial tiles each stream M; every row tile reads
+//! the whole operand; every trial of a structured step reads the tables). A
+//! region read by several passes counts once when it is at most
+//! [`CACHE_BYTES`] (it stays in the GPU's L2 cache between passes), else
+//! once per pass. Writes count once.
+
+use crate::model::{Experiment, Stage};
+
+/// The largest region counted once however many passes read it: 4 MiB,
+/// less than the L2 cache of every GPU this engine targets (an H100 has
+/// 50 MB).
+pub const CACHE_BYTES: u64 = 4 << 20;
+
+/// A compute kernel (its WGSL entry point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused with the update.
+    DenseRow,
+    /// `dense_batch`: a tiled product of M with the batch's operands, fused with the update.
+    DenseBatch,
+    /// `project_partial`: partial sums of the projections of the initial state.
+    ProjectPartial,
+    /// `structured_step`: the update from the projections, fused with the
+    /// partial sums of the next operand's projections 0 to 3.
+    StructuredStep,
+    /// `project_rest`: partial sums of the projections 4 and up (R > 4).
+    ProjectRest,
+    /// `project_finish`: the projections from their partial sums.
+    ProjectFinish,
+    /// `metric_partial`: partial sums of a record's metrics.
+    MetricPartial,
+    /// `metric_finish`: a record's metric sums.
+    MetricFinish,
+}
+
+impl Kernel {
+    /// Whether it is one of a record's metric kernels (their own bind group).
+    pub fn is_metric(self) -> bool {
+        matches!(self, Kernel::MetricPartial | Kernel::MetricFinish)
+    }
+
+    /// The WGSL entry point.
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            Kernel::DenseRow => "dense_step",
+            Kernel::DenseBatch => "dense_batch",
+            Kernel::ProjectPartial => "project_partial",
+            Kernel::StructuredStep => "structured_step",
+            Kernel::ProjectRest => "project_rest",
+            Kernel::ProjectFinish => "project_finish",
+            Kernel::MetricPartial => "metric_partial",
+            Kernel::MetricFinish => "metric_finish",
+        }
+    }
+}
+
+/// A buffer region whose traffic is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Region {
+    /// The dense matrix M (rows padded to whole vec4s).
+    Weights,
+    /// The structured form's U rows (V itself when U = V).
+    TableU,
+    /// The structured form's V rows, where read apart from U.
+    TableV,
+    /// The structured form's diagonal.
+    Diag,
+    /// The structured form's coefficients.
+    Coef,
+    /// The state x.
+    State,
+    /// The rk4 stage point y.
+    StagePoint,
+    /// The rk4 accumulator.
+    Accumulator,
+    /// The dense family's operand (what M multiplies).
+    Operand,
+    /// The input epochs.
+    Input,
+    /// The trials' parameters.
+    Trials,
+    /// The structured form's projections.
+    Projections,
+    /// Partial sums of the projection and metric passes.
+    Partials,
+    /// A record's metric sums.
+    MetricSums,
+}
+
+/// The bytes one dispatch moves in one region.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Traffic {
+    /// The region.
+    pub region: Region,
+    /// Distinct bytes read or written.
+    pub bytes: u64,
+    /// Independent passes the grid makes over them (reads).
+    pub passes: u64,
+    /// Written rather than read.
+    pub write: bool,
+}
+
+impl Traffic {
+    fn read(region: Region, bytes: u64, passes: u64) -> Self {
+        Traffic {
+            region,
+            bytes,
+            passes: passes.max(1),
+            write: false,
+        }
+    }
+
+    fn write(region: Region, bytes: u64) -> Self {
+        Traffic {
+            region,
+            bytes,
+            passes: 1,
+            write: true,
+        }
+    }
+
+    /// The bytes counted: once for writes and for reads of regions of at
+    /// most [`CACHE_BYTES`], once per pass for larger reads.
+    pub fn moved(&self) -> u64 {
+        if self.write || self.bytes <= CACHE_BYTES {
+            self.bytes
+        } else {
+            self.bytes * self.passes
+        }
+    }
+}
+
+/// One dispatch of a schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dispatch {
+    /// Its kernel.
+    pub kernel: Kernel,
+    /// Its bind group: the dense row block, or 0.
+    pub slot: usize,
+    /// The first row and the rows of its dense row block (`StepParams.row0`,
+    /// `rows`); 0 and N otherwise.
+    pub row0: u32,
+    /// See `row0`.
+    pub rows: u32,
+    /// Workgroups in x, y, z.
+    pub workgroups: [u32; 3],
+    /// What it reads and writes.
+    pub traffic: Vec<Traffic>,
+}
+
+impl Dispatch {
+    /// The bytes it moves ([`Traffic::moved`] summed).
+    pub fn bytes(&self) -> u64 {
+        self.traffic.iter().map(Traffic::moved).sum()
+    }
+
+    /// The fewest bytes its equations need: every region it reads or
+    /// writes, once (its traffic without repeated passes).
+    pub fn distinct_bytes(&self) -> u64 {
+        self.traffic.iter().map(|t| t.bytes).sum()
+    }
+
+    /// The bytes it moves in the weights' regions (M, the tables, the diagonal).
+    pub fn weight_bytes(&self) -> u64 {
+        [
+            Region::Weights,
+            Region::TableU,
+            Region::TableV,
+            Region::Diag,
+        ]
+        .into_iter()
+        .map(|r| self.bytes_in(r))
+        .sum()
+    }
+
+    /// The bytes it moves in `region`.
+    pub fn bytes_in(&self, region: Region) -> u64 {
+        self.traffic
+            .iter()
+            .filter(|t| t.region == region)
+            .map(Traffic::moved)
+            .sum()
+    }
+}
+
+/// The operator's shape on the GPU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OperatorShape {
+    /// Dense M in row blocks (first row, rows).
+    Dense {
+        /// The row blocks, each within one storage binding.
+        blocks: Vec<(u32, u32)>,
+        /// `dense_step`'s (threads per workgroup, rows per workgroup).
+        row_shape: (u32, u32),
+        /// `dense_step` for every batch size (a shape was set for it, as
+        /// `attractor bench --tune` does), not `dense_batch` above
+        /// `DENSE_TILE` trials.
+        row_kernel_only: bool,
+    },
+    /// diag(d) + sum_r coef_r U_r V_r^T.
+    Structured {
+        /// R.
+        rank: u32,
+        /// U is stored apart from V.
+        separate_u: bool,
+        /// There is a diagonal.
+        diag: bool,
+        /// Row 0 of the table is all ones (the ring's uniform mode): never read.
+        unit_row0: bool,
+    },
+}
+
+/// Everything a schedule depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Geometry {
+    /// N.
+    pub n: u32,
+    /// Trials stepped together, B.
+    pub batch: u32,
+    /// The operator.
+    pub op: OperatorShape,
+    /// The method's stages.
+    pub stages: Vec<Stage>,
+    /// The most input epochs on at once.
+    pub epochs_on: u32,
+    /// K, the metric sums per trial.
+    pub metric_sums: u32,
+    /// The adapter's `max_compute_workgroups_per_dimension`.
+    pub max_workgroups_per_dimension: u32,
+}
+
+impl Geometry {
+    /// The geometry of `batch` trials of `exp` on an adapter with `limits`,
+    /// the dense matrix split into row blocks of at most `max_binding` bytes
+    /// and `dense_step` run with `row_shape` (for every batch size when
+    /// `row_kernel_only`).
+    pub fn of(
+        exp: &Experiment,
+        batch: usize,
+        limits: &wgpu::Limits,
+        max_binding: u64,
+        row_shape: (u32, u32),
+        row_kernel_only: bool,
+    ) -> Self {
+        let n = exp.network.n;
+        let w = &exp.network.weights;
+        let op = match w.structured_shape() {
+            None => OperatorShape::Dense {
+                blocks: row_blocks(n, max_binding),
+                row_shape,
+                row_kernel_only,
+            },
+            Some((rank, separate_u, diag)) => OperatorShape::Structured {
+                rank: rank as u32,
+                separate_u,
+                diag,
+                unit_row0: w
+                    .structured()
+                    .is_some_and(|f| f.unit_rows().first() == Some(&true)),
+            },
+        };
+        let sim = &exp.simulation;
+        let spans: Vec<(u64, u64)> = exp
+            .inputs
+            .iter()
+            .map(|e| (e.first_step(sim.dt), e.end_step(sim.dt)))
+            .collect();
+        // The most epochs on at once: at some epoch's first step.
+        let epochs_on = spans
+            .iter()
+            .map(|&(a, _)| spans.iter().filter(|&&(s, e)| s <= a && a < e).count())
+            .max()
+            .unwrap_or(0) as u32;
+        Geometry {
+            n: n as u32,
+            batch: batch as u32,
+            op,
+            stages: sim.method.stages().to_vec(),
+            epochs_on,
+            metric_sums: crate::analysis::metrics::Metrics::shape(&exp.network)
+                .sum_layout()
+                .len() as u32,
+            max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        }
+    }
+
+    /// N rounded up to a multiple of 4.
+    pub fn n_pad(&self) -> u32 {
+        self.n.div_ceil(4) * 4
+    }
+
+    /// Splits `groups` workgroups over two dimensions within the limit.
+    pub fn grid(&self, groups: u32) -> (u32, u32) {
+        let max = self.max_workgroups_per_dimension.max(1);
+        if groups <= max {
+            (groups.max(1), 1)
+        } else {
+            let gy = groups.div_ceil(max);
+            (groups.div_ceil(gy), gy)
+        }
+    }
+
+    /// Workgroups of the structured step and projection pass.
+    pub fn projection_groups(&self) -> u32 {
+        self.n.div_ceil(super::kernels::PROJECT_CHUNK)
+    }
+
+    /// Workgroups of the metric pass.
+    pub fn metric_groups(&self) -> u32 {
+        self.n.div_ceil(super::kernels::METRIC_CHUNK)
+    }
+
+    /// The dense batch kernel's shape for this batch, when it is used
+    /// (more than `DENSE_TILE` trials).
+    pub fn batch_shape(&self) -> Option<super::kernels::BatchShape> {
+        let rows_only = match self.op {
+            OperatorShape::Dense {
+                row_kernel_only, ..
+            } => row_kernel_only,
+            OperatorShape::Structured { .. } => true,
+        };
+        (!rows_only && self.batch > super::kernels::DENSE_TILE)
+            .then(|| super::kernels::BatchShape::for_batch(self.batch))
+    }
+}
+
+/// Row blocks (first row, rows) of a dense N×N matrix, rows padded to whole
+/// vec4s, each block within `max_binding` bytes.
+pub fn row_blocks(n: usize, max_binding: u64) -> Vec<(u32, u32)> {
+    let row_bytes = n.div_ceil(4) as u64 * 16;
+    let per_block = ((max_binding / row_bytes.max(1)) as usize).clamp(1, n.max(1));
+    (0..n)
+        .step_by(per_block)
+        .map(|r0| (r0 as u32, per_block.min(n - r0) as u32))
+        .collect()
+}
+
+/// The reads and writes of the state vectors (x, y, acc) at `stage`, as
+/// the update's equations need them (see [`Stage::update`]): x is read at
+/// every stage; the first rk4 stage starts from x and writes the stage
+/// point and accumulator; the middle ones also read them; the last reads
+/// them and writes x.
+pub fn state_traffic(stage: Stage) -> (Vec<Region>, Vec<Region>) {
+    use Region::*;
+    match stage {
+        Stage::Euler | Stage::Exponential => (vec![State], vec![State]),
+        Stage::Rk4(1) => (vec![State], vec![StagePoint, Accumulator]),
+        Stage::Rk4(4) => (vec![State, StagePoint, Accumulator], vec![State]),
+        Stage::Rk4(_) => (
+            vec![State, StagePoint, Accumulator],
+            vec![StagePoint, Accumulator],
+        ),
+    }
+}
+
+/// The dispatches of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// Once, before the first step.
+    pub prologue: Vec<Dispatch>,
+    /// At each stage of each step (`stages[s]`), in order.
+    pub stages: Vec<Vec<Dispatch>>,
+    /// At each record.
+    pub record: Vec<Dispatch>,
+}
+
+impl Schedule {
+    /// The schedule of `g`.
+    ///
+    /// Dense: one fused dispatch per row block and stage (`dense_step` for
+    /// at most `DENSE_TILE` trials, `dense_batch` for more: M read once per
+    /// 256 trials). Structured: two per stage, `structured_step` (the
+    /// update and the next operand's projections 0..3, one
+    /// barrier-separated tree reduction per 4 projections) then
+    /// `project_finish`; three when R > 4 (`project_rest` between them for
+    /// the projections 4 and up); one when R = 0; the prologue computes the
+    /// initial projections. A record: the two metric dispatches.
+    pub fn new(g: &Geometry) -> Self {
+        let (b, n) = (u64::from(g.batch), u64::from(g.n));
+        let f = 4u64;
+        let input = |rows: u64, passes: u64| {
+            Traffic::read(Region::Input, u64::from(g.epochs_on) * rows * f, passes)
+        };
+        let trials = Traffic::read(Region::Trials, b * 32, 1);
+        let state = |stage: Stage, rows: u64| {
+            let (reads, writes) = state_traffic(stage);
+            let mut t: Vec<Traffic> = reads
+                .into_iter()
+                .map(|r| Traffic::read(r, b * rows * f, 1))
+                .collect();
+            t.extend(writes.into_iter().map(|r| Traffic::write(r, b * rows * f)));
+            t
+        };
+        let mut prologue = Vec::new();
+        let stages = g
+            .stages
+            .iter()
+            .map(|&stage| match &g.op {
+                OperatorShape::Dense {
+                    blocks, row_shape, ..
+                } => blocks
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, &(row0, rows))| {
+                        let (kernel, rows_per_group, tiles) = match g.batch_shape() {
+                            Some(s) => (Kernel::DenseBatch, s.rows(), g.batch.div_ceil(s.trials())),
+                            None => (
+                                Kernel::DenseRow,
+                                row_shape.1,
+                                g.batch.div_ceil(super::kernels::DENSE_TILE),
+                            ),
+                        };
+                        let row_groups = rows.div_ceil(rows_per_group);
+                        let (gx, gz) = g.grid(row_groups);
+                        let r = u64::from(rows);
+                        let np = u64::from(g.n_pad());
+                        let mut traffic = vec![
+                            Traffic::read(Region::Weights, r * np * f, u64::from(tiles)),
+                            Traffic::read(Region::Operand, b * np * f, u64::from(row_groups)),
+                            Traffic::write(Region::Operand, b * r * f),
+                            input(r, u64::from(tiles)),
+                            trials,
+                        ];
+                        traffic.extend(state(stage, r));
+                        Dispatch {
+                            kernel,
+                            slot,
+                            row0,
+                            rows,
+                            workgroups: [gx, tiles, gz],
+                            traffic,
+                        }
+                    })
+                    .collect(),
+                OperatorShape::Structured {
+                    rank,
+                    separate_u,
+                    diag,
+                    unit_row0,
+                } => {
+                    let r = u64::from(*rank);
+                    let unit = u64::from(*unit_row0);
+                    let stored = r - unit;
+                    let groups = g.projection_groups();
+                    let (gx, gy) = g.grid(groups);
+                    let partials = |rows: u64| b * rows * u64::from(groups) * f;
+                    // Rows 0..3 of V are read by the step (U's own when
+                    // U = V: kept in registers), rows 4.. by project_rest.
+                    let first = r.min(4);
+                    let mut traffic = vec![
+                        Traffic::read(Region::TableU, stored * n * f, b),
+                        Traffic::read(Region::Projections, b * r * f, 1),
+                        input(n, b),
+                        trials,
+                    ];
+                    if *separate_u {
+                        traffic.push(Traffic::read(Region::TableV, first * n * f, b));
+                    }
+                    if *diag {
+                        traffic.push(Traffic::read(Region::Diag, n * f, b));
+                    }
+                    if r > 0 {
+                        traffic.push(Traffic::write(Region::Partials, partials(first)));
+                    }
+                    traffic.extend(state(stage, n));
+                    traffic.retain(|t| t.bytes > 0);
+                    let mut list = vec![Dispatch {
+                        kernel: Kernel::StructuredStep,
+                        slot: 0,
+                        row0: 0,
+                        rows: g.n,
+                        workgroups: [gx, gy, g.batch],
+                        traffic,
+                    }];
+                    if r == 0 {
+                        return list;
+                    }
+                    let v_region = if *separate_u {
+                        Region::TableV
+                    } else {
+                        Region::TableU
+                    };
+                    if r > 4 {
+                        // The point the update wrote: x after the last stage, y before.
+                        let point = if stage.is_last() {
+                            Region::State
+                        } else {
+                            Region::StagePoint
+                        };
+                        list.push(Dispatch {
+                            kernel: Kernel::ProjectRest,
+                            slot: 0,
+                            row0: 0,
+                            rows: g.n,
+                            workgroups: [gx, gy * (*rank - 4).div_ceil(4), g.batch],
+                            traffic: vec![
+                                Traffic::read(v_region, (r - 4) * n * f, b),
+                                Traffic::read(point, b * n * f, 1),
+                                Traffic::write(Region::Partials, partials(r - 4)),
+                            ],
+                        });
+                    }
+                    let finish = Dispatch {
+                        kernel: Kernel::ProjectFinish,
+                        slot: 0,
+                        row0: 0,
+                        rows: g.n,
+                        workgroups: [*rank, g.batch, 1],
+                        traffic: vec![
+                            Traffic::read(Region::Partials, partials(r), 1),
+                            Traffic::read(Region::Coef, r * f, 1),
+                            Traffic::write(Region::Projections, b * r * f),
+                        ],
+                    };
+                    if prologue.is_empty() {
+                        prologue = vec![
+                            Dispatch {
+                                kernel: Kernel::ProjectPartial,
+                                slot: 0,
+                                row0: 0,
+                                rows: g.n,
+                                workgroups: [gx, gy * rank.div_ceil(4), g.batch],
+                                traffic: vec![
+                                    Traffic::read(Region::State, b * n * f, 1),
+                                    Traffic::read(v_region, stored * n * f, b),
+                                    Traffic::write(Region::Partials, partials(r)),
+                                ],
+                            },
+                            finish.clone(),
+                        ];
+                    }
+                    list.push(finish);
+                    list
+                }
+            })
+            .collect();
+        let k = u64::from(g.metric_sums);
+        let mg = u64::from(g.metric_groups());
+        let record = vec![
+            Dispatch {
+                kernel: Kernel::MetricPartial,
+                slot: 0,
+                row0: 0,
+                rows: g.n,
+                workgroups: [g.metric_groups(), g.metric_sums, g.batch],
+                traffic: vec![
+                    Traffic::read(Region::State, b * n * f, k),
+                    Traffic::write(Region::Partials, b * k * mg * f),
+                ],
+            },
+            Dispatch {
+                kernel: Kernel::MetricFinish,
+                slot: 0,
+                row0: 0,
+                rows: g.n,
+                workgroups: [g.metric_sums, g.batch, 1],
+                traffic: vec![
+                    Traffic::read(Region::Partials, b * k * mg * f, 1),
+                    Traffic::write(Region::MetricSums, b * k * f),
+                ],
+            },
+        ];
+        Schedule {
+            prologue,
+            stages,
+            record,
+        }
+    }
+
+    /// Dispatches per step.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.stages.iter().map(Vec::len).sum()
+    }
+
+    /// Bytes moved per step.
+    pub fn bytes_per_step(&self) -> u64 {
+        self.stages.iter().flatten().map(Dispatch::bytes).sum()
+    }
+
+    /// Bytes moved per step in `region`.
+    pub fn bytes_per_step_in(&self, region: Region) -> u64 {
+        self.stages
+            .iter()
+            .flatten()
+            .map(|d| d.bytes_in(region))
+            .sum()
+    }
+}
+
+/// The fewest bytes a step of `g` can move: the weights' stored form read
+/// once per stage (M, or the table rows that are not all ones and the
+/// diagonal), each trial's state vectors read and written as the stage's
+/// equations need ([`state_traffic`]), and the input epochs on read once.
+pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
+    let (b, n, f) = (u64::from(g.batch), u64::from(g.n), 4u64);
+    let weights = match &g.op {
+        OperatorShape::Dense { .. } => n * n * f,
+        OperatorShape::Structured {
+            rank,
+            separate_u,
+            diag,
+            unit_row0,
+        } => {
+            let stored = u64::from(*rank) - u64::from(*unit_row0);
+            (stored * (1 + u64::from(*separate_u)) + u64::from(*diag)) * n * f
+        }
+    };
+    g.stages
+        .iter()
+        .map(|&s| {
+            let (reads, writes) = state_traffic(s);
+            weights
+                + (reads.len() + writes.len()) as u64 * b * n * f
+                + u64::from(g.epochs_on) * n * f
+        })
+        .sum()
+}
+
+pub use crate::sim::Ledger;
