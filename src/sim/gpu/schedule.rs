@@ -224,6 +224,18 @@ pub enum OperatorShape {
     },
 }
 
+impl OperatorShape {
+    /// Rows of the structured table that are read (not all ones); 0 for dense.
+    pub fn stored_rows(&self) -> u64 {
+        match self {
+            OperatorShape::Dense { .. } => 0,
+            OperatorShape::Structured {
+                rank, unit_row0, ..
+            } => u64::from(*rank) - u64::from(*unit_row0),
+        }
+    }
+}
+
 /// Everything a schedule depends on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Geometry {
@@ -450,11 +462,10 @@ impl Schedule {
                     rank,
                     separate_u,
                     diag,
-                    unit_row0,
+                    ..
                 } => {
                     let r = u64::from(*rank);
-                    let unit = u64::from(*unit_row0);
-                    let stored = r - unit;
+                    let stored = g.op.stored_rows();
                     let groups = g.projection_groups();
                     let (gx, gy) = g.grid(groups);
                     let partials = |rows: u64| b * rows * u64::from(groups) * f;
@@ -610,14 +621,8 @@ pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
     let weights = match &g.op {
         OperatorShape::Dense { .. } => n * n * f,
         OperatorShape::Structured {
-            rank,
-            separate_u,
-            diag,
-            unit_row0,
-        } => {
-            let stored = u64::from(*rank) - u64::from(*unit_row0);
-            (stored * (1 + u64::from(*separate_u)) + u64::from(*diag)) * n * f
-        }
+            separate_u, diag, ..
+        } => (g.op.stored_rows() * (1 + u64::from(*separate_u)) + u64::from(*diag)) * n * f,
     };
     g.stages
         .iter()
