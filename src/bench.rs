@@ -151,27 +151,35 @@ fn shape_of(op: OperatorKind, n: usize) -> Result<Experiment> {
 }
 
 /// Bytes of weights a step of `batch` trials reads on `backend` ("cpu" f32
-/// or "gpu"), counting each read the kernels issue (caches may serve some).
-/// The CPU steps each trial on its own, so it reads the weights once per
-/// trial; the GPU's dense kernel reads M once per tile of
-/// [`crate::sim::gpu::kernels::DENSE_TILE`] trials, its structured kernels
-/// read the tables once per trial.
+/// or "gpu"). The CPU steps each trial on its own, so it reads the weights
+/// once per trial. The GPU's are the schedule's
+/// ([`crate::sim::gpu::schedule`], with the limits every WebGPU adapter
+/// has and no binding limit), the same model the encoder counts; `attractor
+/// bench` reports the encoder's own count.
 pub fn bytes_per_step(op: OperatorKind, n: usize, batch: usize, backend: &str) -> f64 {
     let b = batch as f64;
-    let n = n as f64;
+    let nf = n as f64;
     let p = HEBBIAN_PATTERNS as f64;
-    let tiles = batch.div_ceil(crate::sim::gpu::kernels::DENSE_TILE as usize) as f64;
-    match (op, backend) {
-        (OperatorKind::Dense, "cpu") => b * n * n * 4.0,
-        // Rows padded to whole vec4s.
-        (OperatorKind::Dense, _) => tiles * n * (n / 4.0).ceil() * 4.0 * 4.0,
-        // CPU: the cos and sin rows of V (= U), each read by the projection
-        // and the update (the uniform row is all ones and is not read).
-        (OperatorKind::Ring, "cpu") => b * 4.0 * n * 4.0,
-        // GPU: the 3×N table, read by the projection and the update passes.
-        (OperatorKind::Ring, _) => b * 6.0 * n * 4.0,
+    if backend != "cpu" {
+        use crate::sim::gpu::schedule::{Dispatch, Geometry, Schedule};
+        let e = shape_of(op, n).expect("the bench's cases are valid");
+        let limits = wgpu::Limits::default();
+        let shape = kernels::dense_shape(&limits, n, wgpu::DeviceType::DiscreteGpu);
+        let s = Schedule::new(&Geometry::of(&e, batch, &limits, u64::MAX, shape, false));
+        return s
+            .stages
+            .iter()
+            .flatten()
+            .map(Dispatch::weight_bytes)
+            .sum::<u64>() as f64;
+    }
+    match op {
+        OperatorKind::Dense => b * nf * nf * 4.0,
+        // The cos and sin rows of V (= U), each read by the projection and
+        // the update (the uniform row is all ones and is not read).
+        OperatorKind::Ring => b * 4.0 * nf * 4.0,
         // Patterns read by the overlaps and the expansion, plus the diagonal.
-        (OperatorKind::Hebbian, _) => b * (2.0 * p + 1.0) * n * 4.0,
+        OperatorKind::Hebbian => b * (2.0 * p + 1.0) * nf * 4.0,
     }
 }
 

@@ -271,7 +271,8 @@ impl BatchShape {
 /// adapter allows.
 pub const DENSE_MAX_WORKGROUP: u32 = 256;
 /// Trials per workgroup of `dense_step` (`DENSE_TILE`): each M element is
-/// read once per tile of trials.
+/// read once per tile of trials; larger batches run `dense_batch`
+/// ([`BatchShape`]), which reads it once per 256 trials.
 pub const DENSE_TILE: u32 = 4;
 /// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
 pub const STRUCTURED_WORKGROUP: u32 = 256;
