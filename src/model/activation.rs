@@ -94,6 +94,28 @@ impl Activation {
         }
     }
 
+    /// Sets `out[j] = F(pre(j, out[j]))` for every j, with the kind matched
+    /// once outside the loop: each arm's loop knows its activation, so it
+    /// carries no branch on the kind and vectorises where F allows (the
+    /// same numbers as [`Self::apply`] element by element).
+    #[inline(always)]
+    pub fn map_slice<T: crate::Real>(&self, out: &mut [T], pre: impl Fn(usize, T) -> T) {
+        let a = *self;
+        let mut run = |a: Activation| {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = a.apply(pre(j, *o));
+            }
+        };
+        match a {
+            Activation::Linear {} => run(Activation::Linear {}),
+            Activation::Relu {} => run(Activation::Relu {}),
+            Activation::Tanh { .. } => run(a),
+            Activation::Sigmoid { .. } => run(a),
+            Activation::Clip { .. } => run(a),
+            Activation::Step { .. } => run(a),
+        }
+    }
+
     /// Checks the parameters; errors name `key.param`, the value and what is allowed.
     pub fn validate(&self, key: &str) -> Result<()> {
         let finite = |name: &str, x: f64| {

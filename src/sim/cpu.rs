@@ -34,6 +34,23 @@ fn each<T: Real>(out: &mut [T], g: impl Fn(usize, T) -> T + Sync + Send) {
     }
 }
 
+/// Sets `out[i] = F(pre(i, out[i]))` for every i with the activation
+/// `act` ([`Activation::map_slice`]: no branch on its kind per element), in
+/// parallel for large N.
+fn each_activated<T: Real>(
+    act: Activation,
+    out: &mut [T],
+    pre: impl Fn(usize, T) -> T + Sync + Send,
+) {
+    if out.len() >= PARALLEL_N {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(k, ch)| act.map_slice(ch, |j, v| pre(k * CHUNK + j, v)));
+    } else {
+        act.map_slice(out, pre);
+    }
+}
+
 /// The CPU backend. Precision comes from `simulation.precision`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuBackend;
@@ -112,11 +129,11 @@ impl<T: Matvec> Drive<T> {
             Dynamics::Rate => {
                 self.op.apply(x, out, &mut self.proj);
                 let g = self.m_scale;
-                each(out, |i, mx| act.apply(h[i] + g * mx));
+                each_activated(act, out, |i, mx| h[i] + g * mx);
             }
             Dynamics::Current => {
                 self.fx.copy_from_slice(x);
-                each(&mut self.fx, |_, xi| act.apply(xi));
+                each_activated(act, &mut self.fx, |_, xi| xi);
                 self.op.apply(&self.fx, out, &mut self.proj);
                 let g = self.m_scale;
                 each(out, |i, mfx| h[i] + g * mfx);
@@ -319,17 +336,21 @@ pub fn rates_of<T: Real>(experiment: &Experiment, x: &[T], v: &mut [T]) {
     let act = experiment.network.activation;
     v.copy_from_slice(x);
     if experiment.network.dynamics == Dynamics::Current {
-        each(v, |_, xi| act.apply(xi));
+        each_activated(act, v, |_, xi| xi);
     }
 }
 
 /// Whether every entry is finite; if not, whether one is NaN.
 fn check_finite<T: Real>(x: &[T]) -> Option<bool> {
-    let bad = |v: &T| !v.is_finite();
+    // Without a short cut at the first bad entry, so that the loop vectorises
+    // (a run checks every step; a bad entry ends it).
+    let bad = |a: bool, v: &T| a | !v.is_finite();
     let any_bad = if x.len() >= PARALLEL_N {
-        x.par_iter().any(bad)
+        x.par_chunks(CHUNK)
+            .map(|ch| ch.iter().fold(false, bad))
+            .reduce(|| false, |a, b| a | b)
     } else {
-        x.iter().any(bad)
+        x.iter().fold(false, bad)
     };
     any_bad.then(|| x.iter().any(|v| v.is_nan()))
 }

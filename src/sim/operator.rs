@@ -112,15 +112,27 @@ pub fn projections<T: Real>(rows: &[T], uniform: &[bool], x: &[T], out: &mut Vec
             })
             .collect()
     };
-    let parts: Vec<Vec<T>> = if n * rank >= PARALLEL_WORK {
-        x.par_chunks(CHUNK).enumerate().map(chunk).collect()
-    } else {
-        x.chunks(CHUNK).enumerate().map(chunk).collect()
-    };
     out.clear();
     out.resize(rank, T::zero());
-    for p in parts {
-        for (t, v) in out.iter_mut().zip(p) {
+    if n * rank >= PARALLEL_WORK {
+        let parts: Vec<Vec<T>> = x.par_chunks(CHUNK).enumerate().map(chunk).collect();
+        for p in parts {
+            for (t, v) in out.iter_mut().zip(p) {
+                *t = *t + v;
+            }
+        }
+        return;
+    }
+    // One thread: each chunk's sums added as they come (the same order as
+    // above), without allocating per step.
+    for (k, xc) in x.chunks(CHUNK).enumerate() {
+        let off = k * CHUNK;
+        for (r, t) in out.iter_mut().enumerate() {
+            let v = if uniform[r] {
+                chunk_sum(xc)
+            } else {
+                dot(&rows[r * n + off..r * n + off + xc.len()], xc)
+            };
             *t = *t + v;
         }
     }
@@ -232,13 +244,21 @@ fn expand<T: Real>(
         .zip(uniform)
         .filter(|(_, &u)| u)
         .fold(T::zero(), |a, (&p, _)| a + p);
-    let rows: Vec<usize> = (0..proj.len()).filter(|&r| !uniform[r]).collect();
+    // The rows read: the ring's two (cos, sin) found without allocating.
+    let read = || (0..proj.len()).filter(|&r| !uniform[r]);
+    let two = match (read().count(), d) {
+        (2, None) => {
+            let mut it = read();
+            it.next().zip(it.next())
+        }
+        _ => None,
+    };
     let body = |(k, yc): (usize, &mut [T])| {
         let (off, len) = (k * CHUNK, yc.len());
         let row = |r: usize| &u[r * n + off..r * n + off + len];
-        if let ([a, b], None) = (rows.as_slice(), d) {
-            let (pa, pb) = (proj[*a], proj[*b]);
-            for ((yi, ua), ub) in yc.iter_mut().zip(row(*a)).zip(row(*b)) {
+        if let Some((a, b)) = two {
+            let (pa, pb) = (proj[a], proj[b]);
+            for ((yi, ua), ub) in yc.iter_mut().zip(row(a)).zip(row(b)) {
                 *yi = base + pa * *ua + pb * *ub;
             }
             return;
@@ -251,7 +271,7 @@ fn expand<T: Real>(
             }
             None => yc.iter_mut().for_each(|yi| *yi = base),
         }
-        for &r in &rows {
+        for r in read() {
             let p = proj[r];
             for (yi, ur) in yc.iter_mut().zip(row(r)) {
                 *yi = *yi + p * *ur;
