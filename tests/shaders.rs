@@ -58,6 +58,15 @@ fn workgroup_constants_match_the_shaders() {
     );
     has(
         &STRUCTURED_SOURCE,
+        format!("const PROJECT_CHUNK: u32 = {PROJECT_CHUNK}u;"),
+    );
+    has(
+        &STRUCTURED_SOURCE,
+        format!("const NEURONS_PER_THREAD: u32 = {NEURONS_PER_THREAD}u;"),
+    );
+    assert_eq!(PROJECT_CHUNK, STRUCTURED_WORKGROUP * NEURONS_PER_THREAD);
+    has(
+        &METRICS_SOURCE,
         format!("const METRIC_CHUNK: u32 = {METRIC_CHUNK}u;"),
     );
 }
