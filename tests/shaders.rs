@@ -98,8 +98,8 @@ fn shader_bindings_match_the_rust_layouts() {
         ("metrics", METRICS_SOURCE_REF.as_str(), Family::Metrics),
     ];
     // The tiled batch kernel shares the dense layout, at every shape.
-    for s in attractor::sim::gpu::kernels::DENSE_BATCH_SOURCES.iter() {
-        modules.push(("dense_batch", s.as_str(), Family::Dense));
+    for (name, s) in attractor::sim::gpu::kernels::DENSE_BATCH_SOURCES.iter() {
+        modules.push((name.as_str(), s.as_str(), Family::Dense));
     }
     for (name, source, family) in modules {
         let module = naga::front::wgsl::parse_str(source).expect("parses");
@@ -223,7 +223,7 @@ fn every_stage_and_activation_code_reaches_the_shaders() {
 fn every_dense_batch_shape_fits_webgpu_limits() {
     use attractor::sim::gpu::kernels::{BatchShape, DENSE_BATCH_SOURCES};
     let limits = wgpu::Limits::default();
-    for (s, source) in BatchShape::ALL.iter().zip(DENSE_BATCH_SOURCES.iter()) {
+    for (s, (_, source)) in BatchShape::ALL.iter().zip(DENSE_BATCH_SOURCES.iter()) {
         assert_eq!(s.trial_threads * s.row_threads(), BatchShape::THREADS);
         assert!(BatchShape::THREADS <= limits.max_compute_invocations_per_workgroup);
         let floats = (s.rows() + s.trials()) * BatchShape::K;

@@ -310,6 +310,18 @@ impl Weights {
         }
     }
 
+    /// Whether row 0 of [`Weights::structured`] is all ones with U = V
+    /// (`StructuredForm::unit_rows()[0]`: the ring's uniform mode, or a
+    /// first Hebbian pattern of all +1), found without building the form
+    /// (O(N) at most): the GPU never reads such a row.
+    pub fn unit_row0(&self) -> bool {
+        match self {
+            Weights::Ring { .. } => true,
+            Weights::Hebbian { n, p, xi } => *p > 0 && xi[..*n].iter().all(|&x| x == 1.0),
+            Weights::Dense { .. } | Weights::Diagonal { .. } | Weights::LowRank { .. } => false,
+        }
+    }
+
     /// Those rows of V (the rows [`Weights::metric_rows`] of
     /// [`Weights::structured`]) without building the rest of the form.
     pub fn metric_table(&self) -> Vec<f64> {
@@ -390,6 +402,42 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
+    /// `unit_row0` tells, without the form, what the form's `unit_rows` says.
+    #[test]
+    fn unit_row0_agrees_with_the_structured_form() {
+        let n = 6;
+        let mut ones = vec![1.0; 2 * n];
+        ones[n + 2] = -1.0;
+        let mut mixed = ones.clone();
+        mixed[3] = -1.0;
+        for w in [
+            Weights::Ring {
+                n,
+                lambda0: 0.5,
+                lambda1: 1.5,
+            },
+            Weights::Hebbian { n, p: 2, xi: ones },
+            Weights::Hebbian { n, p: 2, xi: mixed },
+            Weights::LowRank {
+                n,
+                rank: 1,
+                u: vec![1.0; n],
+                v: vec![1.0; n],
+            },
+            Weights::Diagonal {
+                values: vec![1.0; n],
+            },
+        ] {
+            let form = w.structured().unwrap();
+            assert_eq!(
+                w.unit_row0(),
+                form.unit_rows().first() == Some(&true),
+                "{}",
+                w.kind()
+            );
+        }
+    }
+
     use super::*;
 
     /// The metric table is the form's metric rows, built without the form.

@@ -115,12 +115,18 @@ pub static METRICS_SOURCE: LazyLock<String> =
     LazyLock::new(|| module(&[REDUCE_WGSL, METRICS_WGSL]));
 
 /// Dense batch family, one module per [`BatchShape`] (in the order of
-/// [`BatchShape::ALL`]): header, the shape's constants, common definitions
-/// and the tiled kernel.
-pub static DENSE_BATCH_SOURCES: LazyLock<Vec<String>> = LazyLock::new(|| {
+/// [`BatchShape::ALL`]), with its name ("dense_batch 8" ... "dense_batch
+/// 256"): header, the shape's constants, common definitions and the tiled
+/// kernel.
+pub static DENSE_BATCH_SOURCES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     BatchShape::ALL
         .iter()
-        .map(|s| module_with(&(header() + &s.wgsl_constants()), &[DENSE_BATCH_WGSL]))
+        .map(|s| {
+            (
+                format!("dense_batch {}", s.trials()),
+                module_with(&(header() + &s.wgsl_constants()), &[DENSE_BATCH_WGSL]),
+            )
+        })
         .collect()
 });
 
@@ -130,7 +136,7 @@ pub fn dense_batch_source(shape: BatchShape) -> &'static str {
         .iter()
         .position(|&s| s == shape)
         .expect("a shape of BatchShape::ALL");
-    DENSE_BATCH_SOURCES[k].as_str()
+    DENSE_BATCH_SOURCES[k].1.as_str()
 }
 
 /// The bandwidth probe: header, common definitions (unused) and the probe.
@@ -144,16 +150,6 @@ pub const SOURCES: Sources = Sources;
 #[derive(Clone, Copy, Debug)]
 pub struct Sources;
 
-/// Names of the dense batch modules, in the order of [`BatchShape::ALL`].
-const DENSE_BATCH_NAMES: [&str; 6] = [
-    "dense_batch 8",
-    "dense_batch 16",
-    "dense_batch 32",
-    "dense_batch 64",
-    "dense_batch 128",
-    "dense_batch 256",
-];
-
 impl Sources {
     /// (name, source) of every module.
     pub fn iter(&self) -> std::vec::IntoIter<(&'static str, &'static str)> {
@@ -165,10 +161,9 @@ impl Sources {
             ("probe", PROBE_SOURCE.as_str()),
         ];
         v.extend(
-            DENSE_BATCH_NAMES
+            DENSE_BATCH_SOURCES
                 .iter()
-                .zip(DENSE_BATCH_SOURCES.iter())
-                .map(|(n, s)| (*n, s.as_str())),
+                .map(|(n, s)| (n.as_str(), s.as_str())),
         );
         v.into_iter()
     }

@@ -280,9 +280,7 @@ impl Geometry {
                 rank: rank as u32,
                 separate_u,
                 diag,
-                unit_row0: w
-                    .structured()
-                    .is_some_and(|f| f.unit_rows().first() == Some(&true)),
+                unit_row0: w.unit_row0(),
             },
         };
         let sim = &exp.simulation;

@@ -116,7 +116,7 @@ pub fn weights(
                     .diag
                     .as_deref()
                     .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
-                unit_row0: form.unit_rows().first() == Some(&true),
+                unit_row0: w.unit_row0(),
             }
         }
     })
