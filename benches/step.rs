@@ -4,7 +4,7 @@
 //! that way, as a smoke test, with `-- --test`). The GPU cases run when an
 //! adapter exists.
 
-use attractor::bench::{bytes_per_step, experiment, OperatorKind};
+use attractor::bench::{bytes_per_step, experiment, Case, OperatorKind};
 use attractor::sim::{cpu::CpuBackend, gpu::GpuBackend, Backend, Trial};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -36,10 +36,11 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
         group.sample_size(10);
         for n in sizes(op) {
-            let e = experiment(op, n, STEPS).expect("bench experiment");
+            let case = Case::new(op, n);
+            let e = experiment(case, STEPS).expect("bench experiment");
             let trials = [Trial::of(&e)];
             group.throughput(Throughput::Bytes(
-                (bytes_per_step(op, n, 1, name) * STEPS as f64) as u64,
+                (bytes_per_step(case, 1, name) * STEPS as f64) as u64,
             ));
             group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 // The run includes uploading M and reading back the last

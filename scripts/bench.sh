@@ -3,9 +3,10 @@
 # `attractor bench` at its default sizes (with the plot), the CPU's dense
 # step at N = 8192, the GPU goals' cases when a hardware GPU is present
 # (dense N = 16384 at B = 1 and 64, N = 4096 at B = 64, N = 512, rings of
-# 10^7 and 10^8 neurons, Hebbian, the dense row kernel's shapes), and the
-# peers in benches/peers (numpy; PyTorch where it is installed) on the same
-# machine in the same run.
+# 10^7 and 10^8 neurons, Hebbian, the dense row kernel's shapes), the CPU's
+# structured steps from N = 512 to 10^7, and the peers in benches/peers
+# (numpy; JAX and PyTorch where they are installed) on the same machine in
+# the same run.
 #
 #   bash scripts/bench.sh [OUT]      (OUT defaults to bench-results)
 #
@@ -34,8 +35,11 @@ bench --plot "$out/bench.png"
 log "CPU dense N = 8192"
 bench --backend cpu --operator dense --n 8192
 log "CPU ring: time per step against N"
-bench --backend cpu --operator ring --n 16384 --n 65536 --n 262144 --n 1048576 --n 4194304 \
-  --plot "$out/ring_scaling.png"
+bench --backend cpu --operator ring --n 512 --n 4096 --n 65536 --n 262144 --n 1000000 \
+  --n 4194304 --n 10000000 --plot "$out/ring_scaling.png"
+log "CPU Hebbian: N = 2000 with P = 100, N = 10^4 with P = 500"
+bench --backend cpu --operator hebbian --n 2000 --patterns 100
+bench --backend cpu --operator hebbian --n 10000 --patterns 500
 
 if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; then
   log "hardware GPU: the goal cases"
@@ -48,6 +52,11 @@ if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; 
 fi
 
 if python3 -c 'import numpy' 2>/dev/null; then
+  log "peers: the structured steps in numpy (and JAX where it is installed)"
+  python3 benches/peers/structured_step.py --operator ring --n 512 4096 65536 1000000 \
+    --attractor "$bin" | tee -a "$jsonl"
+  python3 benches/peers/structured_step.py --operator hebbian --n 2000 --patterns 100 | tee -a "$jsonl"
+  python3 benches/peers/structured_step.py --operator hebbian --n 10000 --patterns 500 | tee -a "$jsonl"
   log "peer: numpy"
   python3 benches/peers/numpy_step.py --n 1024 4096 8192 --steps 200 | tee -a "$jsonl"
   # A shared machine's memory bandwidth drifts within seconds, so the dense

@@ -27,12 +27,34 @@ pub enum OperatorKind {
     Dense,
     /// The ring's rank-3 form.
     Ring,
-    /// Hebbian, 16 patterns.
+    /// Hebbian, 16 patterns unless `--patterns` says otherwise.
     Hebbian,
 }
 
-/// Patterns of the Hebbian cases.
+/// Patterns of the Hebbian cases unless `--patterns` says otherwise.
 pub const HEBBIAN_PATTERNS: usize = 16;
+
+/// The network of one case: the operator, N and (Hebbian) the patterns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// The operator.
+    pub operator: OperatorKind,
+    /// N.
+    pub n: usize,
+    /// P, the patterns of a Hebbian case (unused otherwise).
+    pub patterns: usize,
+}
+
+impl Case {
+    /// `operator` at N = `n`, Hebbian with [`HEBBIAN_PATTERNS`] patterns.
+    pub fn new(operator: OperatorKind, n: usize) -> Self {
+        Case {
+            operator,
+            n,
+            patterns: HEBBIAN_PATTERNS,
+        }
+    }
+}
 
 /// One measured case (a line of `--json`).
 #[derive(Clone, Debug, Serialize)]
@@ -45,6 +67,8 @@ pub struct BenchResult {
     pub operator: OperatorKind,
     /// N.
     pub n: usize,
+    /// P, the patterns of a Hebbian case.
+    pub patterns: Option<usize>,
     /// Trials stepped together.
     pub batch: usize,
     /// Steps recorded per submit (GPU) or between records (CPU).
@@ -56,7 +80,8 @@ pub struct BenchResult {
     pub gpu_seconds_per_step: Option<f64>,
     /// Bytes moved per step: GPU, every buffer each dispatch reads and
     /// writes, as the encoder counted it ([`crate::sim::gpu::schedule`]);
-    /// CPU, the weights read (see [`bytes_per_step`]).
+    /// CPU, every vector and table the step reads or writes, once each
+    /// (see [`cpu_traffic`]).
     pub bytes_per_step: f64,
     /// Of those, the weights' (M, or the structured tables).
     pub weight_bytes_per_step: f64,
@@ -86,11 +111,16 @@ pub struct BenchResult {
 }
 
 /// The experiment of a case: a rate network with relu, Euler steps, f32.
-pub fn experiment(op: OperatorKind, n: usize, steps: u64) -> Result<Experiment> {
+pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
+    let Case {
+        operator: op,
+        n,
+        patterns,
+    } = case;
     let weights = match op {
         OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
         OperatorKind::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
-        OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {HEBBIAN_PATTERNS} }}"),
+        OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {patterns} }}"),
     };
     let n_file = if op == OperatorKind::Dense { 1 } else { n };
     let toml = format!(
@@ -140,11 +170,12 @@ pub fn experiment(op: OperatorKind, n: usize, steps: u64) -> Result<Experiment> 
 
 /// The experiment of a case with the dense matrix left empty: its shape
 /// for [`GpuBackend::geometry`], without filling N² entries.
-fn shape_of(op: OperatorKind, n: usize) -> Result<Experiment> {
-    if op != OperatorKind::Dense {
-        return experiment(op, n, 1);
+fn shape_of(case: Case) -> Result<Experiment> {
+    let n = case.n;
+    if case.operator != OperatorKind::Dense {
+        return experiment(case, 1);
     }
-    let mut e = experiment(op, 1, 1)?;
+    let mut e = experiment(Case { n: 1, ..case }, 1)?;
     e.network.n = n;
     e.network.weights = Weights::Dense { n, m: Vec::new() };
     Ok(e)
@@ -156,13 +187,14 @@ fn shape_of(op: OperatorKind, n: usize) -> Result<Experiment> {
 /// ([`crate::sim::gpu::schedule`], with the limits every WebGPU adapter
 /// has and no binding limit), the same model the encoder counts; `attractor
 /// bench` reports the encoder's own count.
-pub fn bytes_per_step(op: OperatorKind, n: usize, batch: usize, backend: &str) -> f64 {
+pub fn bytes_per_step(case: Case, batch: usize, backend: &str) -> f64 {
+    let (op, n) = (case.operator, case.n);
     let b = batch as f64;
     let nf = n as f64;
-    let p = HEBBIAN_PATTERNS as f64;
+    let p = case.patterns as f64;
     if backend != "cpu" {
         use crate::sim::gpu::schedule::{Dispatch, Geometry, Schedule};
-        let e = shape_of(op, n).expect("the bench's cases are valid");
+        let e = shape_of(case).expect("the bench's cases are valid");
         let limits = wgpu::Limits::default();
         let shape = kernels::dense_shape(&limits, n, wgpu::DeviceType::DiscreteGpu);
         let s = Schedule::new(&Geometry::of(&e, batch, &limits, u64::MAX, shape, false));
@@ -183,16 +215,34 @@ pub fn bytes_per_step(op: OperatorKind, n: usize, batch: usize, backend: &str) -
     }
 }
 
+/// Bytes a CPU step of `batch` trials moves, each read or write counted
+/// once: (in all, of which the weights'). The CPU steps each trial on its
+/// own, so everything is per trial. Structured forms: the fused step's
+/// traffic ([`crate::sim::fused::traffic`]: the state read and written, the
+/// tables' rows read once, h uniform here); dense: M alone (the vectors
+/// add 2/N to it).
+pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
+    let b = batch as f64;
+    let n = case.n as f64;
+    if case.operator == OperatorKind::Dense {
+        return Ok((b * 4.0 * n * n, b * 4.0 * n * n));
+    }
+    let e = shape_of(case)?;
+    let (all, w) = crate::sim::fused::traffic(&e.network.weights, 4, true)
+        .expect("the structured cases have a fused step");
+    Ok((b * all, b * w))
+}
+
 /// Floating-point operations of the product M x for `batch` trials, a
 /// multiply-add counted as 2: 2N² for dense M; for the structured forms,
 /// 2NR for the R projections plus 2NR to expand them (R = 3 for the ring,
 /// P for Hebbian).
-pub fn flops_per_step(op: OperatorKind, n: usize, batch: usize) -> f64 {
-    let (b, n) = (batch as f64, n as f64);
-    match op {
+pub fn flops_per_step(case: Case, batch: usize) -> f64 {
+    let (b, n) = (batch as f64, case.n as f64);
+    match case.operator {
         OperatorKind::Dense => b * 2.0 * n * n,
         OperatorKind::Ring => b * 4.0 * 3.0 * n,
-        OperatorKind::Hebbian => b * 4.0 * HEBBIAN_PATTERNS as f64 * n,
+        OperatorKind::Hebbian => b * 4.0 * case.patterns as f64 * n,
     }
 }
 
@@ -404,15 +454,14 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> 
 pub fn measure(
     backend: &mut dyn Backend,
     adapter: &str,
-    op: OperatorKind,
-    n: usize,
+    case: Case,
     batch: usize,
     reps: usize,
     target_seconds: f64,
     bandwidth: f64,
 ) -> Result<BenchResult> {
     let time = |backend: &mut dyn Backend, steps: u64| -> Result<(f64, Option<Ledger>)> {
-        let e = experiment(op, n, steps)?;
+        let e = experiment(case, steps)?;
         let trials: Vec<Trial> = (0..batch)
             .map(|k| Trial {
                 seed: k as u64,
@@ -448,7 +497,8 @@ pub fn measure(
             gpu_t.clear();
         } else {
             return Err(crate::Error::Unavailable(format!(
-                "bench {op:?} N = {n}: {steps} more steps took no measurable time"
+                "bench {:?} N = {}: {steps} more steps took no measurable time",
+                case.operator, case.n
             )));
         }
     }
@@ -466,17 +516,18 @@ pub fn measure(
             Some(l.dispatches_per_step()),
         ),
         None => {
-            let b = bytes_per_step(op, n, batch, &name);
-            (b, b, None)
+            let (b, w) = cpu_traffic(case, batch)?;
+            (b, w, None)
         }
     };
     let gbs = bytes / per_step / 1e9;
-    let flops = flops_per_step(op, n, batch);
+    let flops = flops_per_step(case, batch);
     Ok(BenchResult {
         backend: name,
         adapter: adapter.to_string(),
-        operator: op,
-        n,
+        operator: case.operator,
+        n: case.n,
+        patterns: (case.operator == OperatorKind::Hebbian).then_some(case.patterns),
         batch,
         steps_per_submit: steps,
         seconds_per_step: per_step,
@@ -514,6 +565,8 @@ pub struct BenchPlan {
     pub operators: Vec<OperatorKind>,
     /// Sizes N (empty: each operator's defaults, see [`default_sizes`]).
     pub sizes: Vec<usize>,
+    /// P, the patterns of the Hebbian cases.
+    pub patterns: usize,
     /// Trials stepped together.
     pub batch: usize,
     /// Timed repetitions per case.
@@ -586,6 +639,13 @@ pub fn run(
             "must be at least 1",
         ));
     }
+    if plan.patterns < 1 {
+        return Err(crate::Error::invalid(
+            "--patterns",
+            plan.patterns,
+            "must be at least 1",
+        ));
+    }
     if plan.reps < 1 {
         return Err(crate::Error::invalid(
             "--reps",
@@ -638,10 +698,15 @@ pub fn run(
                 })?;
                 for &op in &operators {
                     for n in sizes(op) {
+                        let case = Case {
+                            operator: op,
+                            n,
+                            patterns: plan.patterns,
+                        };
                         let before = reader.measure();
                         let mut cpu = crate::sim::cpu::CpuBackend;
                         let mut r =
-                            measure(&mut cpu, &adapter, op, n, batch, reps, seconds, before)?;
+                            measure(&mut cpu, &adapter, case, batch, reps, seconds, before)?;
                         let bandwidth = before.max(reader.measure());
                         r.bandwidth_gbytes_per_second = bandwidth;
                         r.fraction_of_bandwidth = r.gbytes_per_second / bandwidth;
@@ -662,6 +727,11 @@ pub fn run(
                 let cap = kernels::dense_workgroup_cap(&g.context().device.limits());
                 for &op in &operators {
                     for n in sizes(op) {
+                        let case = Case {
+                            operator: op,
+                            n,
+                            patterns: plan.patterns,
+                        };
                         // The default shape first, then (tune) every other one.
                         let dense = op == OperatorKind::Dense;
                         let mut shapes = vec![None];
@@ -670,7 +740,7 @@ pub fn run(
                             // is timed first already when the batch runs it).
                             let default = g.dense_shape(n);
                             let row_default =
-                                g.geometry(&shape_of(op, n)?, batch).batch_shape().is_none();
+                                g.geometry(&shape_of(case)?, batch).batch_shape().is_none();
                             shapes.extend(
                                 tune_shapes(cap)
                                     .into_iter()
@@ -682,8 +752,8 @@ pub fn run(
                         for shape in shapes {
                             g.set_dense_shape(shape)?;
                             let mut r =
-                                measure(&mut g, &adapter, op, n, batch, reps, seconds, bandwidth)?;
-                            let geometry = g.geometry(&shape_of(op, n)?, batch);
+                                measure(&mut g, &adapter, case, batch, reps, seconds, bandwidth)?;
+                            let geometry = g.geometry(&shape_of(case)?, batch);
                             r.minimum_bytes_per_step =
                                 Some(minimum_bytes_per_step(&geometry) as f64);
                             r.bandwidth_probe = GPU_PROBE.into();

@@ -232,6 +232,9 @@ struct BenchArgs {
     /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384].
     #[arg(long)]
     n: Vec<usize>,
+    /// Patterns of the Hebbian cases.
+    #[arg(long, default_value_t = attractor::bench::HEBBIAN_PATTERNS)]
+    patterns: usize,
     /// Trials stepped together.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -260,6 +263,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         backend,
         operator,
         n,
+        patterns,
         batch,
         reps,
         seconds,
@@ -271,6 +275,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         backends: backend,
         operators: operator,
         sizes: n,
+        patterns,
         batch,
         reps,
         seconds,
@@ -278,7 +283,7 @@ fn bench(args: BenchArgs) -> Result<()> {
     };
     if !json {
         println!(
-            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
+            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
             "",
             "operator",
             "n",
@@ -301,9 +306,12 @@ fn bench(args: BenchArgs) -> Result<()> {
             _ => "-".to_string(),
         };
         println!(
-            "{:<4} {:<8} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
+            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
             r.backend,
-            format!("{:?}", r.operator).to_lowercase(),
+            match r.patterns {
+                Some(p) => format!("{:?}", r.operator).to_lowercase() + &format!(" P={p}"),
+                None => format!("{:?}", r.operator).to_lowercase(),
+            },
             r.n,
             r.batch,
             r.steps_per_submit,

@@ -4,7 +4,7 @@
 //! machine. (tests/gpu.rs checks that the encoder counts exactly these
 //! dispatches and bytes.) Nothing here is timed.
 
-use attractor::bench::{experiment, OperatorKind};
+use attractor::bench::{experiment, Case, OperatorKind};
 use attractor::sim::gpu::kernels;
 use attractor::sim::gpu::schedule::{
     minimum_bytes_per_step, Geometry, Kernel, Region, Schedule, CACHE_BYTES,
@@ -23,9 +23,9 @@ fn geometry(e: &Experiment, batch: usize) -> Geometry {
 /// schedule needs its shape only).
 fn case(op: OperatorKind, n: usize) -> Experiment {
     if op != OperatorKind::Dense {
-        return experiment(op, n, 10).unwrap();
+        return experiment(Case::new(op, n), 10).unwrap();
     }
-    let mut e = experiment(op, 1, 10).unwrap();
+    let mut e = experiment(Case::new(op, 1), 10).unwrap();
     e.network.n = n;
     e.network.weights = attractor::model::Weights::Dense { n, m: Vec::new() };
     e

@@ -869,7 +869,11 @@ fn the_encoder_counts_what_the_schedule_lists() {
     // of 64 then streams M (4.8 MB, more than the cache the model assumes)
     // once per tile of 4 trials, 16 times; dense_batch reads it once.
     let n = 1100;
-    let big = attractor::bench::experiment(attractor::bench::OperatorKind::Dense, n, 2).unwrap();
+    let big = attractor::bench::experiment(
+        attractor::bench::Case::new(attractor::bench::OperatorKind::Dense, n),
+        2,
+    )
+    .unwrap();
     let m_bytes = (n * n * 4) as f64;
     g.set_dense_shape(Some(g.dense_shape(n))).unwrap();
     let rec = &g

@@ -175,6 +175,30 @@ impl Metrics {
         }
     }
 
+    /// The energy block of [`Metrics::sum_layout`] (sum d_i v_i^2, sum h v,
+    /// sum (v I - ln cosh(beta I) / beta)) for currents `x`, rates v =
+    /// F(x) with `activation`, input `h` and the Hebbian diagonal `diag`,
+    /// in f64; zeros for a network without an energy.
+    pub fn energy_sums<T: Real>(
+        &self,
+        activation: Activation,
+        x: &[T],
+        h: &[T],
+        diag: Option<&[T]>,
+    ) -> [f64; 3] {
+        let Some(beta) = self.energy_beta else {
+            return [0.0; 3];
+        };
+        let mut e = [0.0; 3];
+        for (i, (&xi, &hi)) in x.iter().zip(h).enumerate() {
+            let (vi, ii) = (f(activation.apply(xi)), f(xi));
+            e[SumLayout::ENERGY_SELF] += diag.map_or(0.0, |d| f(d[i])) * vi * vi;
+            e[SumLayout::ENERGY_INPUT] += f(hi) * vi;
+            e[SumLayout::ENERGY_INTEGRAL] += vi * ii - ln_cosh(beta * ii) / beta;
+        }
+        e
+    }
+
     /// The metrics from the sums of [`Metrics::sum_layout`], for a trial
     /// whose M is scaled by `m_scale`. Same formulas as [`Metrics::compute`]:
     /// v.Mv of the Hebbian M is (1/N) sum_mu (xi^mu . v)^2 + sum_i d_i v_i^2.

@@ -73,7 +73,7 @@ impl Activation {
     }
 
     /// Evaluates F(x) in any float type.
-    #[inline]
+    #[inline(always)]
     pub fn apply<T: crate::Real>(&self, x: T) -> T {
         use crate::real::c;
         match *self {

@@ -106,7 +106,7 @@ impl Stage {
     /// is known: the last stage writes the new state into `x` (noise is added
     /// after it); earlier rk4 stages update the accumulator and move the
     /// stage point `y` (what the drive is evaluated at next).
-    #[inline]
+    #[inline(always)]
     pub fn update<T: Real>(self, k: StepConstants<T>, x: &mut T, y: &mut T, acc: &mut T, d: T) {
         match self {
             Stage::Euler => *x = *x + k.a * (d - *x),

@@ -2,11 +2,15 @@
 //! f64, parallel (rayon) only where N is large. Every GPU kernel has its twin
 //! here: the product by M in `sim::operator`, each integration stage in
 //! `model::Stage::update`, stepped in the same order as the GPU's dispatches.
+//! A structured M stepped by a one-stage method goes through the fused step
+//! of `sim::fused` instead (the same numbers in one pass over the state),
+//! and its metrics come from that step's projections.
 
+use super::fused::{self, FusedStep, Input};
 use super::matvec::Matvec;
 use super::operator::Operator;
 use super::{Backend, Divergence, Precision, Recording, Trial};
-use crate::analysis::metrics::Metrics;
+use crate::analysis::metrics::{Metrics, SumLayout};
 use crate::error::Result;
 use crate::model::{Activation, Dynamics, Experiment, Stage, StepConstants};
 use crate::real::{c, f, Real};
@@ -156,6 +160,8 @@ pub struct InputSchedule<T> {
     active: Vec<bool>,
     /// h at the current step.
     pub h: Vec<T>,
+    /// h's value when every neuron has the same.
+    uniform: Option<T>,
 }
 
 impl<T: Real> InputSchedule<T> {
@@ -177,9 +183,18 @@ impl<T: Real> InputSchedule<T> {
             active: vec![false; epochs.len()],
             epochs,
             h: vec![T::zero(); experiment.network.n],
+            uniform: None,
         };
         s.rebuild();
         s
+    }
+
+    /// h at the current step, as one number where it is uniform.
+    pub fn input(&self) -> Input<'_, T> {
+        match self.uniform {
+            Some(u) => Input::Uniform(u),
+            None => Input::Vector(&self.h),
+        }
     }
 
     fn rebuild(&mut self) {
@@ -191,6 +206,10 @@ impl<T: Real> InputSchedule<T> {
                 }
             }
         }
+        self.uniform = match self.h.first() {
+            Some(&h0) if self.h.iter().all(|&v| v == h0) => Some(h0),
+            _ => None,
+        };
     }
 
     /// Moves to `step`; returns whether h changed.
@@ -215,6 +234,8 @@ impl<T: Real> InputSchedule<T> {
 pub struct Stepper<T> {
     /// The drive.
     pub drive: Drive<T>,
+    /// The fused step, for a structured M and a one-stage method.
+    fused: Option<FusedStep<T>>,
     stages: &'static [Stage],
     k: StepConstants<T>,
     /// sigma sqrt(dt / tau): the standard deviation of the noise a step adds.
@@ -240,10 +261,13 @@ impl<T: Matvec> Stepper<T> {
         } else {
             0
         };
+        let net = &experiment.network;
+        let fused = FusedStep::new(&op, sim.method.stages(), net.activation, net.dynamics);
         let mut drive = Drive::new(experiment, op);
         drive.m_scale = c(trial.m_scale);
         Stepper {
             drive,
+            fused,
             stages: sim.method.stages(),
             k: StepConstants::new(sim.dt, experiment.network.tau),
             noise_scale: trial.noise * a.sqrt(),
@@ -255,8 +279,46 @@ impl<T: Matvec> Stepper<T> {
         }
     }
 
-    /// Advances `x` by one step (the step from `step` to `step + 1`).
-    pub fn step(&mut self, x: &mut [T], h: &[T], step: u64) {
+    /// Advances `x` by one step (the step from `step` to `step + 1`) with
+    /// the input of `inputs`; returns `Some(nan)` if the new state is not
+    /// finite (`nan`: a NaN is among its entries). `sum`: the fused step
+    /// also sums the new rates (for the metrics of a record).
+    ///
+    /// The fused step keeps the projections of the state it wrote for the
+    /// next step: `x` must be the state the last call returned, or
+    /// [`Stepper::reset`] must be called first.
+    pub fn step(
+        &mut self,
+        x: &mut [T],
+        inputs: &InputSchedule<T>,
+        step: u64,
+        sum: bool,
+    ) -> Option<bool> {
+        if let Some(fz) = &mut self.fused {
+            let noise = (self.noise_scale > 0.0).then_some(fused::Noise {
+                scale: self.noise_scale,
+                seed: self.seed,
+                trial: self.trial,
+                step,
+            });
+            let s = fused::Step {
+                stage: self.stages[0],
+                k: self.k,
+                m_scale: self.drive.m_scale,
+                h: inputs.input(),
+                noise,
+            };
+            let bad = fz.step(&self.drive.op, x, &s, sum);
+            return bad.then(|| x.iter().any(|v| v.is_nan()));
+        }
+        self.step_unfused(x, &inputs.h, step);
+        check_finite(x)
+    }
+
+    /// The step as separate passes (the drive, each stage's update, the
+    /// noise): what every operator and method can take, and the fused
+    /// step's reference.
+    pub fn step_unfused(&mut self, x: &mut [T], h: &[T], step: u64) {
         let Stepper {
             drive, d, y, acc, ..
         } = self;
@@ -274,6 +336,19 @@ impl<T: Matvec> Stepper<T> {
                 xi + c::<T>(s * rng::normal(seed, Stream::Noise, i as u32, step as u32, trial))
             });
         }
+    }
+
+    /// Forgets what the fused step kept from the last state (for a state
+    /// set from outside).
+    pub fn reset(&mut self) {
+        if let Some(fz) = &mut self.fused {
+            fz.reset();
+        }
+    }
+
+    /// Whether steps go through the fused step.
+    pub fn is_fused(&self) -> bool {
+        self.fused.is_some()
     }
 }
 
@@ -378,8 +453,8 @@ fn run_trial_with<T: Matvec>(
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
     let n = experiment.network.n;
+    let net = &experiment.network;
     let sim = &experiment.simulation;
-    let metrics = Metrics::new(&experiment.network);
     let stride = experiment.record.stride;
     let kept = experiment.record.kept(n);
     let record_steps = sim.record_steps();
@@ -387,29 +462,71 @@ fn run_trial_with<T: Matvec>(
 
     let mut x: Vec<T> = trial.initial(experiment).iter().map(|&v| c(v)).collect();
     let mut inputs = InputSchedule::<T>::new(experiment, trial.h_scale);
-    let mut stepper = Stepper::<T>::new(experiment, trial, op);
-    let mut v = vec![T::zero(); n];
-    let mut mv = if metrics.needs_mv() {
+    let mut stepper = Stepper::<T>::new(experiment, trial, op.clone());
+    let fused = stepper.is_fused();
+    // The fused step's records take their metrics from its projections
+    // (Metrics::from_sums), without the tables or another pass over the
+    // rates (but for the Hopfield energy's elementwise sums).
+    let metrics = if fused {
+        Metrics::shape(net)
+    } else {
+        Metrics::new(net)
+    };
+    let layout = metrics.sum_layout();
+    let rates_row = op.uniform_row();
+    let need_sum = fused && rates_row.is_none();
+    let mut v = vec![T::zero(); if fused { 0 } else { n }];
+    let mut mv = if !fused && metrics.needs_mv() {
         vec![T::zero(); n]
     } else {
         Vec::new()
     };
 
     let start = Instant::now();
-    let mut record =
-        |step: u64, x: &[T], h: &[T], stepper: &mut Stepper<T>, rec: &mut Recording| {
-            rates_of(experiment, x, &mut v);
-            if metrics.needs_mv() {
-                stepper.drive.product(&v, &mut mv);
+    let mut record = |step: u64,
+                      x: &[T],
+                      inputs: &InputSchedule<T>,
+                      stepper: &mut Stepper<T>,
+                      rec: &mut Recording| {
+        rec.t.push(step as f64 * sim.dt);
+        let h = &inputs.h[..];
+        if let Some(fz) = stepper.fused.as_ref() {
+            let proj = fz.projections().expect("the record's state is projected");
+            let mut sums = vec![0.0; layout.len()];
+            sums[SumLayout::RATES] = f(match rates_row {
+                Some(r) => proj[r],
+                None => fz.rates_sum().expect("the record's rates are summed"),
+            });
+            for k in 0..layout.table_rows {
+                sums[SumLayout::TABLE + k] = f(proj[layout.table_row0 + k]);
             }
-            rec.t.push(step as f64 * sim.dt);
-            rec.metrics
-                .push(metrics.compute(&v, x, h, metrics.needs_mv().then_some(&mv[..])));
+            if layout.energy {
+                let e = metrics.energy_sums(net.activation, x, h, op.diagonal());
+                sums[layout.energy_start()..].copy_from_slice(&e);
+            }
+            rec.metrics.push(metrics.from_sums(&sums, trial.m_scale));
             if kept > 0 {
-                rec.rates
-                    .extend(v.iter().step_by(stride).map(|&r| f(r) as f32));
+                let act = net.activation;
+                let current = net.dynamics == Dynamics::Current;
+                rec.rates.extend(
+                    x.iter()
+                        .step_by(stride)
+                        .map(|&xi| f(if current { act.apply(xi) } else { xi }) as f32),
+                );
             }
-        };
+            return;
+        }
+        rates_of(experiment, x, &mut v);
+        if metrics.needs_mv() {
+            stepper.drive.product(&v, &mut mv);
+        }
+        rec.metrics
+            .push(metrics.compute(&v, x, h, metrics.needs_mv().then_some(&mv[..])));
+        if kept > 0 {
+            rec.rates
+                .extend(v.iter().step_by(stride).map(|&r| f(r) as f32));
+        }
+    };
 
     let mut step = 0u64;
     inputs.at(0);
@@ -420,27 +537,31 @@ fn run_trial_with<T: Matvec>(
             nan,
         });
     } else {
-        record(0, &x, &inputs.h, &mut stepper, &mut rec);
+        if let Some(fz) = &mut stepper.fused {
+            fz.project(&op, &x, need_sum);
+        }
+        record(0, &x, &inputs, &mut stepper, &mut rec);
     }
     let mut next_record = record_steps.iter().skip(1);
     let mut target = next_record.next().copied();
     let mut last_good = x.clone();
     while let (Some(t), None) = (target, rec.divergence) {
         inputs.at(step);
-        stepper.step(&mut x, &inputs.h, step);
+        let bad = stepper.step(&mut x, &inputs, step, need_sum && step + 1 == t);
         step += 1;
-        if let Some(nan) = check_finite(&x) {
+        if let Some(nan) = bad {
             rec.divergence = Some(Divergence {
                 step,
                 t: step as f64 * sim.dt,
                 nan,
             });
             x.copy_from_slice(&last_good);
+            stepper.reset();
             break;
         }
         if step == t {
             inputs.at(step);
-            record(step, &x, &inputs.h, &mut stepper, &mut rec);
+            record(step, &x, &inputs, &mut stepper, &mut rec);
             target = next_record.next().copied();
             last_good.copy_from_slice(&x);
             progress(step);

@@ -3,6 +3,7 @@
 //! write files; the output module does.
 
 pub mod cpu;
+pub mod fused;
 pub mod gpu;
 pub mod matvec;
 pub mod operator;

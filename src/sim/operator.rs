@@ -9,8 +9,9 @@ use rayon::prelude::*;
 
 /// Work below this many multiply-adds stays on one thread.
 pub(crate) const PARALLEL_WORK: usize = 1 << 16;
-/// Chunk length of parallel and compensated reductions.
-const CHUNK: usize = 1 << 12;
+/// Chunk length of parallel and compensated reductions: the projections'
+/// partial sums are per chunk of this many neurons, summed in order.
+pub(crate) const CHUNK: usize = 1 << 12;
 
 /// y = M x in float type `T`: dense rows, or the normalised structured form
 /// diag(d) + sum_r coef_r U_r V_r^T ([`StructuredForm`]) of every other kind,
@@ -44,24 +45,116 @@ pub enum Operator<T> {
     },
 }
 
+/// The accumulators of [`dot`] and of a chunk's sum: eight lanes and a
+/// tail, fed block by block in order, so that a chunk summed in several
+/// blocks (each but the last a multiple of 8 long) gives the same bits as
+/// in one.
+#[derive(Clone, Copy, Debug)]
+pub struct Lanes<T> {
+    acc: [T; 8],
+    tail: T,
+}
+
+impl<T: Real> Default for Lanes<T> {
+    fn default() -> Self {
+        Lanes {
+            acc: [T::zero(); 8],
+            tail: T::zero(),
+        }
+    }
+}
+
+impl<T: Real> Lanes<T> {
+    /// Adds the products a_i b_i of the next block.
+    #[inline(always)]
+    pub fn dot(&mut self, a: &[T], b: &[T]) {
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        let mut l = *self;
+        for (x, y) in ca.zip(cb) {
+            for k in 0..8 {
+                l.acc[k] = l.acc[k] + x[k] * y[k];
+            }
+        }
+        for (x, y) in ra.iter().zip(rb) {
+            l.tail = l.tail + *x * *y;
+        }
+        *self = l;
+    }
+
+    /// [`Lanes::dot`] of four rows with the same b, in one loop: four
+    /// independent chains of additions (a row's lanes alone are one chain,
+    /// bound by the latency of an addition) and one load of b for four rows;
+    /// each row's sums are those of [`Lanes::dot`].
+    #[inline(always)]
+    pub fn dot4(lanes: &mut [Lanes<T>], rows: [&[T]; 4], b: &[T]) {
+        let len = b.len();
+        let [r0, r1, r2, r3] = rows.map(|r| &r[..len]);
+        // Local copies, kept in registers (not stored every iteration).
+        let mut l: [Lanes<T>; 4] = [lanes[0], lanes[1], lanes[2], lanes[3]];
+        let whole = len / 8 * 8;
+        for j in (0..whole).step_by(8) {
+            let (x, a0, a1, a2, a3) = (
+                &b[j..j + 8],
+                &r0[j..j + 8],
+                &r1[j..j + 8],
+                &r2[j..j + 8],
+                &r3[j..j + 8],
+            );
+            for k in 0..8 {
+                l[0].acc[k] = l[0].acc[k] + a0[k] * x[k];
+                l[1].acc[k] = l[1].acc[k] + a1[k] * x[k];
+                l[2].acc[k] = l[2].acc[k] + a2[k] * x[k];
+                l[3].acc[k] = l[3].acc[k] + a3[k] * x[k];
+            }
+        }
+        for j in whole..len {
+            l[0].tail = l[0].tail + r0[j] * b[j];
+            l[1].tail = l[1].tail + r1[j] * b[j];
+            l[2].tail = l[2].tail + r2[j] * b[j];
+            l[3].tail = l[3].tail + r3[j] * b[j];
+        }
+        lanes[..4].copy_from_slice(&l);
+    }
+
+    /// The dot product of the blocks added by [`Lanes::dot`].
+    #[inline(always)]
+    pub fn dot_total(&self) -> T {
+        let a = &self.acc;
+        ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + self.tail
+    }
+
+    /// Adds the entries of the next block.
+    #[inline(always)]
+    pub fn sum(&mut self, x: &[T]) {
+        let ch = x.chunks_exact(8);
+        // Only the last block has a remainder; an empty one sums as the
+        // one-block form's does.
+        let mut l = *self;
+        l.tail = ch.remainder().iter().copied().sum();
+        for w in ch {
+            for (a, &v) in l.acc.iter_mut().zip(w) {
+                *a = *a + v;
+            }
+        }
+        *self = l;
+    }
+
+    /// The sum of the blocks added by [`Lanes::sum`].
+    #[inline(always)]
+    pub fn sum_total(&self) -> T {
+        self.acc.iter().copied().sum::<T>() + self.tail
+    }
+}
+
 /// Dot product with eight independent accumulators: vectorises, and in f32
 /// keeps the rounding error near that of a pairwise sum.
 #[inline]
 pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] = acc[k] + x[k] * y[k];
-        }
-    }
-    let mut tail = T::zero();
-    for (x, y) in ra.iter().zip(rb) {
-        tail = tail + *x * *y;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+    let mut l = Lanes::default();
+    l.dot(a, b);
+    l.dot_total()
 }
 
 /// y = M x for a row-major M with `n` columns, a [`dot`] per row (rows in
@@ -140,15 +233,9 @@ pub fn projections<T: Real>(rows: &[T], uniform: &[bool], x: &[T], out: &mut Vec
 
 /// The sum of one chunk, eight accumulators.
 fn chunk_sum<T: Real>(x: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    let ch = x.chunks_exact(8);
-    let r: T = ch.remainder().iter().copied().sum();
-    for w in ch {
-        for k in 0..8 {
-            acc[k] = acc[k] + w[k];
-        }
-    }
-    acc.iter().copied().sum::<T>() + r
+    let mut l = Lanes::default();
+    l.sum(x);
+    l.sum_total()
 }
 
 /// A long sum, chunked as [`long_dot`].
@@ -203,6 +290,23 @@ impl<T: Matvec> Operator<T> {
         }
     }
 
+    /// The first row of V (= U) that is all ones, if any: its projection is
+    /// the sum of the operand.
+    pub fn uniform_row(&self) -> Option<usize> {
+        match self {
+            Operator::Structured { uniform, .. } => uniform.iter().position(|&u| u),
+            Operator::Dense { .. } => None,
+        }
+    }
+
+    /// The diagonal d of the structured form, if any.
+    pub fn diagonal(&self) -> Option<&[T]> {
+        match self {
+            Operator::Structured { diag, .. } => diag.as_deref(),
+            Operator::Dense { .. } => None,
+        }
+    }
+
     /// y = M x. `proj` is scratch space for the projections.
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
         match self {
@@ -226,8 +330,117 @@ impl<T: Matvec> Operator<T> {
     }
 }
 
-/// y_i = d_i x_i + sum_r proj_r U_r[i] (d = 0 when absent; U_r = 1 for
-/// rows flagged `uniform`), in chunks of neurons (in parallel for large N R).
+/// The expansion y_i = d_i x_i + sum_r proj_r U_r[i] of scaled
+/// projections `proj` (d = 0 when absent; U_r = 1 for rows flagged
+/// `uniform`), applied to any block of neurons: every y_i is the same
+/// expression, evaluated in the same order, whatever the blocks.
+pub(crate) struct Expansion<'a, T> {
+    proj: &'a [T],
+    u: &'a [T],
+    uniform: &'a [bool],
+    n: usize,
+    diag: Option<&'a [T]>,
+    /// The sum of the uniform rows' projections (a constant term).
+    base: T,
+    /// The ring's two read rows (cos, sin) when they are all there is: then
+    /// one fused pass, a0 + a1 cos_i + a2 sin_i.
+    two: Option<(usize, usize)>,
+}
+
+impl<'a, T: Real> Expansion<'a, T> {
+    /// The expansion of `proj` over the rows `u` (R rows of `n`).
+    pub(crate) fn new(
+        proj: &'a [T],
+        u: &'a [T],
+        uniform: &'a [bool],
+        n: usize,
+        diag: Option<&'a [T]>,
+    ) -> Self {
+        let base = proj
+            .iter()
+            .zip(uniform)
+            .filter(|(_, &u)| u)
+            .fold(T::zero(), |a, (&p, _)| a + p);
+        let mut e = Expansion {
+            proj,
+            u,
+            uniform,
+            n,
+            diag,
+            base,
+            two: None,
+        };
+        if e.read().count() == 2 && diag.is_none() {
+            let two = {
+                let mut it = e.read();
+                it.next().zip(it.next())
+            };
+            e.two = two;
+        }
+        e
+    }
+
+    /// The rows read (not uniform), in order.
+    fn read(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.proj.len()).filter(|&r| !self.uniform[r])
+    }
+
+    /// y = the expansion at neurons off.., x the operand at the same neurons
+    /// (read only for the diagonal).
+    #[inline(always)]
+    pub(crate) fn block(&self, off: usize, x: &[T], y: &mut [T]) {
+        let (n, len, u, proj) = (self.n, y.len(), self.u, self.proj);
+        let row = |r: usize| &u[r * n + off..r * n + off + len];
+        let base = self.base;
+        if let Some((a, b)) = self.two {
+            let (pa, pb) = (proj[a], proj[b]);
+            for ((yi, ua), ub) in y.iter_mut().zip(row(a)).zip(row(b)) {
+                *yi = base + pa * *ua + pb * *ub;
+            }
+            return;
+        }
+        match self.diag {
+            Some(d) => {
+                for ((yi, di), xi) in y.iter_mut().zip(&d[off..off + len]).zip(x) {
+                    *yi = *di * *xi + base;
+                }
+            }
+            None => y.iter_mut().for_each(|yi| *yi = base),
+        }
+        // Four rows per pass over y (one load and store of y for four
+        // terms), each y_i's terms still added in row order.
+        let mut rows = self.read();
+        loop {
+            let mut g = [0; 4];
+            let mut m = 0;
+            while m < 4 {
+                match rows.next() {
+                    Some(r) => g[m] = r,
+                    None => break,
+                }
+                m += 1;
+            }
+            if m == 4 {
+                let [p0, p1, p2, p3] = g.map(|r| proj[r]);
+                let [u0, u1, u2, u3] = g.map(row);
+                for j in 0..len {
+                    y[j] = y[j] + p0 * u0[j] + p1 * u1[j] + p2 * u2[j] + p3 * u3[j];
+                }
+                continue;
+            }
+            for &r in &g[..m] {
+                let p = proj[r];
+                for (yi, ur) in y.iter_mut().zip(row(r)) {
+                    *yi = *yi + p * *ur;
+                }
+            }
+            break;
+        }
+    }
+}
+
+/// y = the [`Expansion`] of `proj` for operand x, in chunks of neurons (in
+/// parallel for large N R).
 fn expand<T: Real>(
     x: &[T],
     y: &mut [T],
@@ -237,46 +450,10 @@ fn expand<T: Real>(
     n: usize,
     d: Option<&[T]>,
 ) {
-    // The uniform rows add a constant; the ring's two other rows (cos, sin)
-    // then go in one fused pass, a0 + a1 cos_i + a2 sin_i.
-    let base = proj
-        .iter()
-        .zip(uniform)
-        .filter(|(_, &u)| u)
-        .fold(T::zero(), |a, (&p, _)| a + p);
-    // The rows read: the ring's two (cos, sin) found without allocating.
-    let read = || (0..proj.len()).filter(|&r| !uniform[r]);
-    let two = match (read().count(), d) {
-        (2, None) => {
-            let mut it = read();
-            it.next().zip(it.next())
-        }
-        _ => None,
-    };
+    let e = Expansion::new(proj, u, uniform, n, d);
     let body = |(k, yc): (usize, &mut [T])| {
-        let (off, len) = (k * CHUNK, yc.len());
-        let row = |r: usize| &u[r * n + off..r * n + off + len];
-        if let Some((a, b)) = two {
-            let (pa, pb) = (proj[a], proj[b]);
-            for ((yi, ua), ub) in yc.iter_mut().zip(row(a)).zip(row(b)) {
-                *yi = base + pa * *ua + pb * *ub;
-            }
-            return;
-        }
-        match d {
-            Some(d) => {
-                for (j, yi) in yc.iter_mut().enumerate() {
-                    *yi = d[off + j] * x[off + j] + base;
-                }
-            }
-            None => yc.iter_mut().for_each(|yi| *yi = base),
-        }
-        for r in read() {
-            let p = proj[r];
-            for (yi, ur) in yc.iter_mut().zip(row(r)) {
-                *yi = *yi + p * *ur;
-            }
-        }
+        let off = k * CHUNK;
+        e.block(off, &x[off..off + yc.len()], yc)
     };
     if n * proj.len().max(1) >= PARALLEL_WORK {
         y.par_chunks_mut(CHUNK).enumerate().for_each(body);

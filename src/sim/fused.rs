@@ -1,0 +1,573 @@
+//! The CPU's structured step in one pass over the state: for M = diag(d) +
+//! sum_r coef_r U_r V_r^T and a one-stage method, each block of neurons is
+//! expanded from the projections of the state at step t, pushed through the
+//! activation, updated and given its noise, checked for finiteness, and
+//! then, while it is still in cache, multiplied with the rows of V for the
+//! projections step t + 1 needs. Each step reads and writes the state once
+//! and reads each table row once (the second read of a block's rows, by the
+//! projections, hits the cache).
+//!
+//! The numbers are those of the separate passes of [`super::cpu::Drive`]
+//! and [`super::operator::Operator::apply`] bit for bit: every neuron's
+//! expression is the same, and each chunk's projection sums go through the
+//! same [`Lanes`] in the same order, block after block.
+
+use super::operator::{Expansion, Lanes, Operator, CHUNK};
+use crate::model::{Activation, Dynamics, Stage, StepConstants, Weights};
+use crate::real::{c, Real};
+use crate::rng::{self, Stream};
+use rayon::prelude::*;
+
+/// From this much work per step, N (R' + 2) with R' the weight rows a
+/// block reads, a fused step spreads its chunks of [`CHUNK`] neurons over
+/// rayon's threads, one task per thread; below, one thread steps without a
+/// fork-join. Measured on the 2-core Xeon VM of BENCHMARKS.md (2026-12-02,
+/// f32 rings, `attractor bench --backend cpu --operator ring`, one thread
+/// against two): one thread took 8.6, 17, 34 and 68 µs at N = 8192, 16384,
+/// 32768 and 65536, two threads 14.7, 19.8, 34.9 and 51.6 µs (a fork-join
+/// costs about 10 µs there): two pay from N = 65536 with the ring's 2 rows.
+pub const PARALLEL_WORK: usize = 1 << 18;
+
+/// Bytes of weight rows one block of neurons may touch: its expansion reads
+/// them and its projections read them again, from the cache (half a core's
+/// L2 on that VM). Sets the block length for many rows (Hebbian P in the
+/// hundreds or thousands); up to 64 rows of f32 a block is a whole chunk.
+/// Chosen among 256 KiB, 512 KiB, 1 MiB and 4 MiB by the Hebbian cases
+/// N = 2000 / P = 100 and N = 10^4 / P = 500 (1 MiB was best or within the
+/// VM's drift of the best for both).
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// Bytes one fused step moves for `weights` in a float of `size` bytes:
+/// (in all, of which the weights'), each read or write once: the state
+/// read and written, h read where it is not uniform (`h_uniform`), and the
+/// rows of the tables the step reads (U's rows that are not all ones, V's
+/// too where U differs, the diagonal). `None` for dense weights.
+pub fn traffic(weights: &Weights, size: usize, h_uniform: bool) -> Option<(f64, f64)> {
+    let (rank, u_differs, diag) = weights.structured_shape()?;
+    let rows = if u_differs {
+        2 * rank
+    } else {
+        rank - usize::from(weights.unit_row0())
+    } + usize::from(diag);
+    let bytes = (weights.n() * size) as f64;
+    let w = rows as f64 * bytes;
+    Some(((2 + usize::from(!h_uniform)) as f64 * bytes + w, w))
+}
+
+/// The input h of a step.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a, T> {
+    /// The same value at every neuron (read as one number).
+    Uniform(T),
+    /// One value per neuron.
+    Vector(&'a [T]),
+}
+
+/// The noise a step adds: sigma sqrt(dt / tau) times the counter-based
+/// normal draw of (seed, neuron, step, trial).
+#[derive(Clone, Copy, Debug)]
+pub struct Noise {
+    /// sigma sqrt(dt / tau).
+    pub scale: f64,
+    /// The run's seed.
+    pub seed: u64,
+    /// The trial.
+    pub trial: u32,
+    /// The step being taken.
+    pub step: u64,
+}
+
+/// Everything a step needs besides the state.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a, T> {
+    /// The method's one stage (Euler or exponential).
+    pub stage: Stage,
+    /// Its constants.
+    pub k: StepConstants<T>,
+    /// The trial's scale of M.
+    pub m_scale: T,
+    /// h.
+    pub h: Input<'a, T>,
+    /// The noise, if any.
+    pub noise: Option<Noise>,
+}
+
+/// The fused step's state between steps: the projections of the current
+/// state, kept from the pass that wrote it.
+#[derive(Clone, Debug)]
+pub struct FusedStep<T> {
+    activation: Activation,
+    dynamics: Dynamics,
+    /// R raw projections V_r . o of the operand o (x for rate dynamics,
+    /// F(x) for current dynamics) at the current state, then sum_i o_i.
+    proj: Vec<T>,
+    /// coef_r proj_r.
+    scaled: Vec<T>,
+    /// Each chunk's R + 1 partial sums.
+    partials: Vec<T>,
+    /// Whether `proj` is that of the state (false before the first step and
+    /// after a state that was not finite).
+    ready: bool,
+    /// Whether the last pass summed the operand.
+    summed: bool,
+    /// Neurons per block.
+    block: usize,
+    /// Rows of the weights a block touches.
+    block_rows: usize,
+    scratch: Scratch<T>,
+    /// One scratch per task of a parallel pass.
+    pool: Vec<Scratch<T>>,
+}
+
+/// A thread's buffers for one chunk: the drive and the operand of a block,
+/// and the chunk's accumulators.
+#[derive(Clone, Debug)]
+struct Scratch<T> {
+    d: Vec<T>,
+    o: Vec<T>,
+    lanes: Vec<Lanes<T>>,
+}
+
+impl<T: Real> Scratch<T> {
+    fn new(block: usize, sums: usize) -> Self {
+        Scratch {
+            d: vec![T::zero(); block],
+            o: vec![T::zero(); block],
+            lanes: vec![Lanes::default(); sums],
+        }
+    }
+}
+
+/// The operator's structured parts, borrowed.
+#[derive(Clone, Copy)]
+struct Parts<'a, T> {
+    n: usize,
+    diag: Option<&'a [T]>,
+    coef: &'a [T],
+    v: &'a [T],
+    u: &'a [T],
+    uniform: &'a [bool],
+}
+
+fn parts<T>(op: &Operator<T>) -> Parts<'_, T> {
+    match op {
+        Operator::Structured {
+            n,
+            diag,
+            coef,
+            v,
+            u,
+            uniform,
+        } => Parts {
+            n: *n,
+            diag: diag.as_deref(),
+            coef,
+            v,
+            u: u.as_deref().unwrap_or(v),
+            uniform,
+        },
+        Operator::Dense { .. } => unreachable!("the fused step is for structured operators"),
+    }
+}
+
+impl<T: Real> FusedStep<T> {
+    /// The fused step for `op`, if it has one: a structured operator stepped
+    /// by a one-stage method.
+    pub fn new(
+        op: &Operator<T>,
+        stages: &[Stage],
+        activation: Activation,
+        dynamics: Dynamics,
+    ) -> Option<Self> {
+        if !matches!(op, Operator::Structured { .. }) || stages.len() != 1 {
+            return None;
+        }
+        let p = parts(op);
+        let rank = p.coef.len();
+        // The rows a block touches: U's read rows, and V's when U differs.
+        let read = p.uniform.iter().filter(|&&u| !u).count();
+        let rows = if matches!(op, Operator::Structured { u: Some(_), .. }) {
+            2 * rank
+        } else {
+            read
+        } + usize::from(p.diag.is_some());
+        let block =
+            (BLOCK_BYTES / (std::mem::size_of::<T>() * rows.max(1))).clamp(8, CHUNK) / 8 * 8;
+        Some(FusedStep {
+            activation,
+            dynamics,
+            proj: vec![T::zero(); rank + 1],
+            scaled: vec![T::zero(); rank],
+            partials: Vec::new(),
+            ready: false,
+            summed: false,
+            block,
+            block_rows: rows,
+            scratch: Scratch::new(block, rank + 1),
+            pool: Vec::new(),
+        })
+    }
+
+    /// Neurons per block.
+    pub fn block(&self) -> usize {
+        self.block
+    }
+
+    /// Forgets the projections: the next step computes them from its state
+    /// (for a state set from outside).
+    pub fn reset(&mut self) {
+        self.ready = false;
+    }
+
+    /// The raw projections V_r . o of the operand (the rates) at the state
+    /// of the last step; `None` before the first.
+    pub fn projections(&self) -> Option<&[T]> {
+        self.ready.then(|| &self.proj[..self.scaled.len()])
+    }
+
+    /// sum_i o_i, the sum of the rates, at the state of the last step, if
+    /// it was asked for.
+    pub fn rates_sum(&self) -> Option<T> {
+        (self.ready && self.summed).then(|| self.proj[self.scaled.len()])
+    }
+
+    /// The projections (and, if `sum`, the sum of the rates) of state `x`,
+    /// without stepping.
+    pub fn project(&mut self, op: &Operator<T>, x: &[T], sum: bool) {
+        self.pass(op, x.len(), &mut ProjectOnly(x), None, sum);
+    }
+
+    /// Advances `x` by one step; returns whether some entry of the new
+    /// state is not finite. The projections (and, if `sum`, the sum of the
+    /// rates) of the new state are kept for the next step.
+    pub fn step(&mut self, op: &Operator<T>, x: &mut [T], s: &Step<'_, T>, sum: bool) -> bool {
+        if !self.ready {
+            self.project(op, x, false);
+        }
+        let p = parts(op);
+        for ((q, r), c) in self.scaled.iter_mut().zip(&self.proj).zip(p.coef) {
+            *q = *c * *r;
+        }
+        let n = x.len();
+        let bad = self.pass(op, n, &mut Update(x), Some(s), sum);
+        self.ready = !bad;
+        bad
+    }
+
+    /// One pass over the chunks of the state: each chunk stepped (with
+    /// `step`) or only read, its partial sums kept, then added in order.
+    fn pass(
+        &mut self,
+        op: &Operator<T>,
+        n: usize,
+        state: &mut dyn States<T>,
+        step: Option<&Step<'_, T>>,
+        sum: bool,
+    ) -> bool {
+        let p = parts(op);
+        let sums = self.proj.len();
+        let chunks = n.div_ceil(CHUNK);
+        self.partials.resize(chunks * sums, T::zero());
+        let expansion = Expansion::new(&self.scaled, p.u, p.uniform, p.n, p.diag);
+        let job = Job {
+            p,
+            e: &expansion,
+            activation: self.activation,
+            dynamics: self.dynamics,
+            block: self.block,
+            step,
+            sum,
+        };
+        let bad = if n * (self.block_rows + 2) >= PARALLEL_WORK {
+            let groups = rayon::current_num_threads().min(chunks);
+            let per = chunks.div_ceil(groups);
+            let groups = chunks.div_ceil(per);
+            let block = self.block;
+            self.pool.resize_with(groups, || Scratch::new(block, sums));
+            state.par_groups(&job, per, &mut self.partials, &mut self.pool[..groups])
+        } else {
+            let mut bad = false;
+            for (k, pc) in self.partials.chunks_mut(sums).enumerate() {
+                bad |= state.chunk(&job, k, pc, &mut self.scratch);
+            }
+            bad
+        };
+        self.proj.iter_mut().for_each(|q| *q = T::zero());
+        for pc in self.partials.chunks(sums) {
+            for (q, v) in self.proj.iter_mut().zip(pc) {
+                *q = *q + *v;
+            }
+        }
+        self.summed = sum;
+        self.ready = true;
+        bad
+    }
+}
+
+/// One pass's shared arguments.
+struct Job<'a, T> {
+    p: Parts<'a, T>,
+    e: &'a Expansion<'a, T>,
+    activation: Activation,
+    dynamics: Dynamics,
+    block: usize,
+    step: Option<&'a Step<'a, T>>,
+    sum: bool,
+}
+
+/// The state a pass goes over: written (a step) or only read.
+trait States<T: Real> {
+    /// Chunk k; returns whether an entry of it is not finite.
+    fn chunk(&mut self, job: &Job<'_, T>, k: usize, out: &mut [T], s: &mut Scratch<T>) -> bool;
+    /// Every chunk, in `scratch.len()` groups of `per` consecutive chunks,
+    /// one task per group (a fork-join per step, not per chunk), each with
+    /// its own scratch.
+    fn par_groups(
+        &mut self,
+        job: &Job<'_, T>,
+        per: usize,
+        partials: &mut [T],
+        scratch: &mut [Scratch<T>],
+    ) -> bool;
+}
+
+struct Update<'a, T>(&'a mut [T]);
+struct ProjectOnly<'a, T>(&'a [T]);
+
+impl<T: Real> States<T> for Update<'_, T> {
+    fn chunk(&mut self, job: &Job<'_, T>, k: usize, out: &mut [T], s: &mut Scratch<T>) -> bool {
+        let n = self.0.len();
+        let xc = &mut self.0[k * CHUNK..((k + 1) * CHUNK).min(n)];
+        chunk(job, k * CHUNK, ChunkState::Write(xc), out, s)
+    }
+
+    fn par_groups(
+        &mut self,
+        job: &Job<'_, T>,
+        per: usize,
+        partials: &mut [T],
+        scratch: &mut [Scratch<T>],
+    ) -> bool {
+        let sums = job.p.coef.len() + 1;
+        self.0
+            .par_chunks_mut(CHUNK * per)
+            .zip(partials.par_chunks_mut(sums * per))
+            .zip(scratch.par_iter_mut())
+            .enumerate()
+            .map(|(g, ((xg, pg), s))| {
+                let mut bad = false;
+                for (j, (xc, pc)) in xg.chunks_mut(CHUNK).zip(pg.chunks_mut(sums)).enumerate() {
+                    let off = (g * per + j) * CHUNK;
+                    bad |= chunk(job, off, ChunkState::Write(xc), pc, s);
+                }
+                bad
+            })
+            .reduce(|| false, |a, b| a | b)
+    }
+}
+
+impl<T: Real> States<T> for ProjectOnly<'_, T> {
+    fn chunk(&mut self, job: &Job<'_, T>, k: usize, out: &mut [T], s: &mut Scratch<T>) -> bool {
+        let n = self.0.len();
+        let xc = &self.0[k * CHUNK..((k + 1) * CHUNK).min(n)];
+        chunk(job, k * CHUNK, ChunkState::Read(xc), out, s)
+    }
+
+    fn par_groups(
+        &mut self,
+        job: &Job<'_, T>,
+        per: usize,
+        partials: &mut [T],
+        scratch: &mut [Scratch<T>],
+    ) -> bool {
+        let sums = job.p.coef.len() + 1;
+        self.0
+            .par_chunks(CHUNK * per)
+            .zip(partials.par_chunks_mut(sums * per))
+            .zip(scratch.par_iter_mut())
+            .enumerate()
+            .map(|(g, ((xg, pg), s))| {
+                let mut bad = false;
+                for (j, (xc, pc)) in xg.chunks(CHUNK).zip(pg.chunks_mut(sums)).enumerate() {
+                    let off = (g * per + j) * CHUNK;
+                    bad |= chunk(job, off, ChunkState::Read(xc), pc, s);
+                }
+                bad
+            })
+            .reduce(|| false, |a, b| a | b)
+    }
+}
+
+enum ChunkState<'a, T> {
+    Write(&'a mut [T]),
+    Read(&'a [T]),
+}
+
+/// [`chunk_body`], compiled for AVX2 where the CPU has it (8 f32 lanes
+/// per instruction instead of SSE2's 4; the same numbers, as Rust never
+/// fuses a multiply and an add on its own).
+fn chunk<T: Real>(
+    job: &Job<'_, T>,
+    off: usize,
+    x: ChunkState<'_, T>,
+    out: &mut [T],
+    s: &mut Scratch<T>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<T: Real>(
+            job: &Job<'_, T>,
+            off: usize,
+            x: ChunkState<'_, T>,
+            out: &mut [T],
+            s: &mut Scratch<T>,
+        ) -> bool {
+            chunk_body(job, off, x, out, s)
+        }
+        if super::matvec::simd_available() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { avx2(job, off, x, out, s) };
+        }
+    }
+    chunk_body(job, off, x, out, s)
+}
+
+/// One chunk of neurons from `off`, block by block: (a step) the block's
+/// drive from the expansion, the update and noise, the finiteness check;
+/// then the block's operand into the chunk's accumulators. `out` gets the
+/// chunk's R projection sums and the sum of the operand.
+#[inline(always)]
+fn chunk_body<T: Real>(
+    job: &Job<'_, T>,
+    off: usize,
+    mut x: ChunkState<'_, T>,
+    out: &mut [T],
+    s: &mut Scratch<T>,
+) -> bool {
+    let (p, act) = (job.p, job.activation);
+    let current = job.dynamics == Dynamics::Current;
+    let len = match &x {
+        ChunkState::Write(x) => x.len(),
+        ChunkState::Read(x) => x.len(),
+    };
+    s.lanes.iter_mut().for_each(|l| *l = Lanes::default());
+    let mut bad = false;
+    let mut b0 = 0;
+    while b0 < len {
+        let bl = job.block.min(len - b0);
+        let i0 = off + b0;
+        let (d, o) = (&mut s.d[..bl], &mut s.o[..bl]);
+        let xb: &[T] = match (&mut x, job.step) {
+            (ChunkState::Write(x), Some(st)) => {
+                let xb = &mut x[b0..b0 + bl];
+                // The expansion's diagonal term multiplies the operand.
+                let operand: &[T] = if current && p.diag.is_some() {
+                    o.copy_from_slice(xb);
+                    act.map_slice(o, |_, v| v);
+                    o
+                } else {
+                    xb
+                };
+                job.e.block(i0, operand, d);
+                drive(act, current, st.m_scale, st.h, i0, d);
+                update(st.stage, st.k, xb, d);
+                if let Some(nz) = st.noise {
+                    for (j, xi) in xb.iter_mut().enumerate() {
+                        let z = rng::normal(
+                            nz.seed,
+                            Stream::Noise,
+                            (i0 + j) as u32,
+                            nz.step as u32,
+                            nz.trial,
+                        );
+                        *xi = *xi + c::<T>(nz.scale * z);
+                    }
+                }
+                bad |= xb.iter().fold(false, |a, v| a | !v.is_finite());
+                xb
+            }
+            (ChunkState::Write(x), None) => &x[b0..b0 + bl],
+            (ChunkState::Read(x), _) => &x[b0..b0 + bl],
+        };
+        // The operand of the next step's projections: x, or F(x).
+        let ob: &[T] = if current {
+            o.copy_from_slice(xb);
+            act.map_slice(o, |_, v| v);
+            o
+        } else {
+            xb
+        };
+        let rank = p.coef.len();
+        let row = |r: usize| &p.v[r * p.n + i0..r * p.n + i0 + bl];
+        let mut r = 0;
+        while r < rank {
+            // Read rows four at a time (independent chains of sums).
+            let g = (r..rank.min(r + 4)).take_while(|&q| !p.uniform[q]).count();
+            if g == 4 {
+                Lanes::dot4(
+                    &mut s.lanes[r..r + 4],
+                    [row(r), row(r + 1), row(r + 2), row(r + 3)],
+                    ob,
+                );
+                r += 4;
+            } else if p.uniform[r] {
+                s.lanes[r].sum(ob);
+                r += 1;
+            } else {
+                s.lanes[r].dot(row(r), ob);
+                r += 1;
+            }
+        }
+        if job.sum {
+            s.lanes[rank].sum(ob);
+        }
+        b0 += bl;
+    }
+    let rank = p.coef.len();
+    for (r, (o, l)) in out.iter_mut().zip(&s.lanes).enumerate() {
+        *o = if r < rank && !p.uniform[r] {
+            l.dot_total()
+        } else {
+            l.sum_total()
+        };
+    }
+    bad
+}
+
+/// d = F(h + g d) (rate dynamics) or h + g d (current dynamics), h read as
+/// one number where it is uniform.
+#[inline(always)]
+fn drive<T: Real>(act: Activation, current: bool, g: T, h: Input<'_, T>, i0: usize, d: &mut [T]) {
+    match (current, h) {
+        (false, Input::Uniform(h)) => act.map_slice(d, |_, e| h + g * e),
+        (false, Input::Vector(h)) => {
+            let h = &h[i0..i0 + d.len()];
+            act.map_slice(d, |j, e| h[j] + g * e)
+        }
+        (true, Input::Uniform(h)) => d.iter_mut().for_each(|e| *e = h + g * *e),
+        (true, Input::Vector(h)) => {
+            for (e, hi) in d.iter_mut().zip(&h[i0..]) {
+                *e = *hi + g * *e;
+            }
+        }
+    }
+}
+
+/// [`Stage::update`] of a one-stage method for each neuron of a block, the
+/// stage a constant in each arm so that the loop vectorises.
+#[inline(always)]
+fn update<T: Real>(stage: Stage, k: StepConstants<T>, x: &mut [T], d: &[T]) {
+    #[inline(always)]
+    fn each<T: Real>(stage: Stage, k: StepConstants<T>, x: &mut [T], d: &[T]) {
+        for (xi, di) in x.iter_mut().zip(d) {
+            let (mut y, mut a) = (T::zero(), T::zero());
+            stage.update(k, xi, &mut y, &mut a, *di);
+        }
+    }
+    match stage {
+        Stage::Euler => each(Stage::Euler, k, x, d),
+        Stage::Exponential => each(Stage::Exponential, k, x, d),
+        s => each(s, k, x, d),
+    }
+}

@@ -1,0 +1,273 @@
+//! The CPU's fused structured step (`sim::fused`: one pass per step, the
+//! next step's projections taken as the state is written) against the
+//! separate passes it replaces (`Stepper::step_unfused`), at sizes that are
+//! not multiples of the lane width, the chunk or the block, on one thread
+//! and above the parallel threshold; and the metrics it takes from its
+//! projections against the metrics pass over the rates.
+
+mod common;
+
+use attractor::analysis::metrics::Metrics;
+use attractor::model::Weights;
+use attractor::real::Real;
+use attractor::sim::cpu::{self, InputSchedule, Stepper};
+use attractor::sim::matvec::Matvec;
+use attractor::sim::operator::Operator;
+use attractor::sim::Trial;
+use attractor::Experiment;
+use common::exp;
+use std::sync::Arc;
+
+fn ring(n: usize, dynamics: &str, activation: &str, method: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        dynamics = "{dynamics}"
+        activation = {activation}
+        weights = {{ kind = "ring", lambda0 = 0.4, lambda1 = 1.7 }}
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.3
+        theta = 1.0
+        end = 0.001
+        [[input]]
+        kind = "uniform"
+        value = 0.2
+        start = 0.0005
+        [initial]
+        kind = "random"
+        low = 0.0
+        high = 0.5
+        seed = 3
+        [simulation]
+        duration = 0.003
+        dt = 0.0001
+        method = "{method}"
+        noise = 0.3
+        seed = 11
+        "#
+    ))
+}
+
+fn hebbian(n: usize, p: usize, dynamics: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        dynamics = "{dynamics}"
+        activation = {{ kind = "tanh", beta = 2.0 }}
+        weights = {{ kind = "hebbian", patterns = {p}, seed = 5 }}
+        [[input]]
+        kind = "pattern"
+        index = 1
+        scale = 0.3
+        end = 0.001
+        [initial]
+        kind = "pattern"
+        index = 0
+        flip = 0.2
+        seed = 2
+        [simulation]
+        duration = 0.003
+        dt = 0.0001
+        method = "exponential"
+        noise = 0.1
+        "#
+    ))
+}
+
+fn low_rank(n: usize, rank: usize) -> Experiment {
+    // A placeholder network of one neuron, its weights, inputs and initial
+    // state then replaced by N-sized ones.
+    let mut e = exp(r#"
+        [network]
+        n = 1
+        tau = 0.01
+        activation = { kind = "sigmoid", beta = 3.0, threshold = 0.2 }
+        weights = { kind = "diagonal", values = [0.0] }
+        [[input]]
+        kind = "uniform"
+        value = 0.1
+        [simulation]
+        duration = 0.003
+        dt = 0.0001
+        "#);
+    let w = |k: usize, s: f64| ((k * 7919 + 13) % 101) as f64 / 101.0 * s - s / 2.0;
+    e.network.n = n;
+    e.network.weights = Weights::LowRank {
+        n,
+        rank,
+        u: (0..n * rank).map(|k| w(k, 4.0)).collect(),
+        v: (0..n * rank).map(|k| w(k + 1, 2.0) / n as f64).collect(),
+    };
+    e.inputs[0].h = (0..n).map(|i| 0.1 + w(i, 0.2)).collect();
+    e.initial = (0..n).map(|i| w(i + 3, 1.0)).collect();
+    e
+}
+
+fn diagonal(n: usize) -> Experiment {
+    let values: Vec<String> = (0..n)
+        .map(|i| format!("{}", 0.5 - i as f64 / n as f64))
+        .collect();
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        activation = {{ kind = "relu" }}
+        weights = {{ kind = "diagonal", values = [{}] }}
+        [[input]]
+        kind = "uniform"
+        value = 0.3
+        [initial]
+        kind = "uniform"
+        value = 1.0
+        [simulation]
+        duration = 0.003
+        dt = 0.0001
+        noise = 0.2
+        "#,
+        values.join(", ")
+    ))
+}
+
+/// Steps `e` 30 times with the fused step and with the separate passes,
+/// from the same state with the same trial, and asserts that the states
+/// are equal after every step (`==` on every entry: the same expressions in
+/// the same order), and that the projections the fused step kept are those
+/// of its state.
+fn fused_equals_unfused<T: Matvec>(e: &Experiment, what: &str) {
+    let op = Arc::new(Operator::<T>::new(&e.network.weights));
+    let trial = Trial {
+        m_scale: 0.9,
+        h_scale: 1.3,
+        trial: 2,
+        ..Trial::of(e)
+    };
+    let mut fused = Stepper::<T>::new(e, &trial, op.clone());
+    let mut plain = Stepper::<T>::new(e, &trial, op.clone());
+    assert!(fused.is_fused(), "{what}: fused");
+    let x0: Vec<T> = trial
+        .initial(e)
+        .iter()
+        .map(|&v| T::from(v).unwrap())
+        .collect();
+    let (mut a, mut b) = (x0.clone(), x0);
+    let mut inputs = InputSchedule::<T>::new(e, trial.h_scale);
+    for step in 0..30u64 {
+        inputs.at(step);
+        assert_eq!(fused.step(&mut a, &inputs, step, true), None, "{what}");
+        plain.step_unfused(&mut b, &inputs.h, step);
+        for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                p == q,
+                "{what}: step {step}, neuron {i}: fused {p}, separate {q}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fused_step_is_the_separate_passes_bit_for_bit() {
+    let relu = r#"{ kind = "relu" }"#;
+    let tanh = r#"{ kind = "tanh", beta = 1.5 }"#;
+    // One chunk with a tail of 3; 10 chunks and a tail, two threads.
+    for n in [4099, 40_961] {
+        let e = ring(n, "rate", relu, "euler");
+        fused_equals_unfused::<f32>(&e, &format!("ring rate euler f32 N = {n}"));
+        fused_equals_unfused::<f64>(&e, &format!("ring rate euler f64 N = {n}"));
+        let e = ring(n, "current", tanh, "exponential");
+        fused_equals_unfused::<f32>(&e, &format!("ring current exp f32 N = {n}"));
+    }
+    // Hebbian: a diagonal, current dynamics; P = 300 makes blocks of 864
+    // (f32) and 432 (f64) neurons, several in each chunk of 4096.
+    for (n, p) in [(4099, 7), (2001, 300), (33_000, 3)] {
+        let e = hebbian(n, p, "current");
+        fused_equals_unfused::<f32>(&e, &format!("hebbian current f32 N = {n} P = {p}"));
+        fused_equals_unfused::<f64>(&e, &format!("hebbian current f64 N = {n} P = {p}"));
+        let e = hebbian(n, p, "rate");
+        fused_equals_unfused::<f32>(&e, &format!("hebbian rate f32 N = {n} P = {p}"));
+    }
+    // U != V, a vector input, above the parallel threshold.
+    for n in [37, 70_001] {
+        fused_equals_unfused::<f32>(&low_rank(n, 3), &format!("low rank f32 N = {n}"));
+        fused_equals_unfused::<f64>(&low_rank(n, 5), &format!("low rank f64 N = {n}"));
+    }
+    fused_equals_unfused::<f32>(&diagonal(37), "diagonal f32 N = 37");
+    fused_equals_unfused::<f64>(&diagonal(9), "diagonal f64 N = 9");
+}
+
+/// The metrics a fused run takes from its projections equal those of the
+/// metrics pass over the final rates (Metrics::compute), to rounding: the
+/// sums are the same, added in another order (f64 runs: 1e-12 relative).
+#[test]
+fn metrics_from_the_projections_equal_the_metrics_pass() {
+    let cases = [
+        ("ring", ring(4099, "rate", r#"{ kind = "relu" }"#, "euler")),
+        (
+            "ring current",
+            ring(
+                40_961,
+                "current",
+                r#"{ kind = "tanh", beta = 1.5 }"#,
+                "euler",
+            ),
+        ),
+        ("hebbian current (energy)", hebbian(2001, 9, "current")),
+        ("hebbian rate", hebbian(4099, 4, "rate")),
+        ("low rank", low_rank(70_001, 3)),
+    ];
+    for (what, e) in cases {
+        let rec = cpu::run::<f64>(&e, &mut |_| {});
+        assert!(rec.divergence.is_none(), "{what}");
+        let x = &rec.final_state;
+        let mut v = vec![0.0; x.len()];
+        cpu::rates_of(&e, x, &mut v);
+        let h: Vec<f64> = {
+            let mut s = InputSchedule::<f64>::new(&e, 1.0);
+            s.at(e.simulation.steps);
+            s.h
+        };
+        let metrics = Metrics::new(&e.network);
+        let mv = metrics.needs_mv().then(|| {
+            let op = Operator::<f64>::new(&e.network.weights);
+            let mut mv = vec![0.0; x.len()];
+            op.apply(&v, &mut mv, &mut Vec::new());
+            mv
+        });
+        let want = metrics.compute(&v, x, &h, mv.as_deref());
+        let got = rec.metrics.last().unwrap();
+        assert_eq!(got.len(), want.len(), "{what}");
+        for ((g, w), name) in got.iter().zip(&want).zip(&rec.metric_names) {
+            let tol = 1e-12 * w.abs().max(1.0);
+            assert!((g - w).abs() <= tol, "{what} {name}: fused {g}, pass {w}");
+        }
+        // The rates kept are the rates.
+        let last = &rec.rates[rec.rates.len() - rec.kept..];
+        for (r, vi) in last.iter().zip(&v) {
+            assert_eq!(*r, *vi as f32, "{what}: rates");
+        }
+    }
+}
+
+/// Methods with several stages and dense M keep the separate passes.
+#[test]
+fn rk4_and_dense_steps_are_not_fused() {
+    fn fused<T: Real + Matvec>(e: &Experiment) -> bool {
+        let op = Arc::new(Operator::<T>::new(&e.network.weights));
+        Stepper::<T>::new(e, &Trial::of(e), op).is_fused()
+    }
+    let mut e = ring(64, "rate", r#"{ kind = "relu" }"#, "rk4");
+    assert!(!fused::<f64>(&e));
+    e.simulation.method = attractor::sim::Method::Euler;
+    assert!(fused::<f64>(&e));
+    e.network.weights = Weights::Dense {
+        n: 64,
+        m: vec![0.01; 64 * 64],
+    };
+    assert!(!fused::<f32>(&e));
+}
