@@ -32,9 +32,9 @@ pub const PARALLEL_WORK: usize = 1 << 18;
 /// them and its projections read them again, from the cache (half a core's
 /// L2 on that VM). Sets the block length for many rows (Hebbian P in the
 /// hundreds or thousands); up to 64 rows of f32 a block is a whole chunk.
-/// Chosen among 256 KiB, 512 KiB, 1 MiB and 4 MiB by the Hebbian cases
-/// N = 2000 / P = 100 and N = 10^4 / P = 500 (1 MiB was best or within the
-/// VM's drift of the best for both).
+/// Chosen among 256 KiB, 512 KiB, 1 MiB, 4 MiB and whole chunks by the
+/// Hebbian cases N = 2000 / P = 100 and N = 10^4 / P = 500: 1 MiB was the
+/// best or within the VM's drift (up to 2x between identical runs) of it.
 const BLOCK_BYTES: usize = 1 << 20;
 
 /// Bytes one fused step moves for `weights` in a float of `size` bytes:
