@@ -175,8 +175,9 @@ fn fused_equals_unfused<T: Matvec>(e: &Experiment, what: &str) {
 fn the_fused_step_is_the_separate_passes_bit_for_bit() {
     let relu = r#"{ kind = "relu" }"#;
     let tanh = r#"{ kind = "tanh", beta = 1.5 }"#;
-    // One chunk with a tail of 3; 10 chunks and a tail, two threads.
-    for n in [4099, 40_961] {
+    // Four chunks and a tail of 3 on one thread; 68 chunks and a tail, on
+    // two threads (above the parallel threshold).
+    for n in [4099, 70_001] {
         let e = ring(n, "rate", relu, "euler");
         fused_equals_unfused::<f32>(&e, &format!("ring rate euler f32 N = {n}"));
         fused_equals_unfused::<f64>(&e, &format!("ring rate euler f64 N = {n}"));
@@ -184,8 +185,9 @@ fn the_fused_step_is_the_separate_passes_bit_for_bit() {
         fused_equals_unfused::<f32>(&e, &format!("ring current exp f32 N = {n}"));
     }
     // Hebbian: a diagonal, current dynamics; P = 300 makes blocks of 864
-    // (f32) and 432 (f64) neurons, several in each chunk of 4096.
-    for (n, p) in [(4099, 7), (2001, 300), (33_000, 3)] {
+    // (f32) and 432 (f64) neurons, several in each chunk of 1024, and is
+    // above the parallel threshold at N = 2001, as is N = 50000 with P = 3.
+    for (n, p) in [(4099, 7), (2001, 300), (50_000, 3)] {
         let e = hebbian(n, p, "current");
         fused_equals_unfused::<f32>(&e, &format!("hebbian current f32 N = {n} P = {p}"));
         fused_equals_unfused::<f64>(&e, &format!("hebbian current f64 N = {n} P = {p}"));

@@ -31,7 +31,7 @@ pub const PARALLEL_WORK: usize = 1 << 18;
 /// Bytes of weight rows one block of neurons may touch: its expansion reads
 /// them and its projections read them again, from the cache (half a core's
 /// L2 on that VM). Sets the block length for many rows (Hebbian P in the
-/// hundreds or thousands); up to 64 rows of f32 a block is a whole chunk.
+/// hundreds or thousands); up to 256 rows of f32 a block is a whole chunk.
 /// Chosen among 256 KiB, 512 KiB, 1 MiB, 4 MiB and whole chunks by the
 /// Hebbian cases N = 2000 / P = 100 and N = 10^4 / P = 500: 1 MiB was the
 /// best or within the VM's drift (up to 2x between identical runs) of it.
