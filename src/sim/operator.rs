@@ -272,7 +272,14 @@ impl<T: Matvec> Operator<T> {
 
     /// The operator of a structured form, converted to `T`.
     pub fn from_form(form: &StructuredForm) -> Self {
-        let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
+        // The tables are streamed every step: back them with huge pages (a
+        // block of many rows touches one page per row otherwise).
+        let cv = |v: &[f64]| {
+            let mut out = Vec::with_capacity(v.len());
+            super::matvec::advise_huge_pages(&out);
+            out.par_extend(v.par_iter().map(|&x| c::<T>(x)));
+            out
+        };
         let n = form.n;
         let uniform = form.unit_rows();
         Operator::Structured {
