@@ -19,7 +19,7 @@ use crate::rng::{self, Stream};
 use rayon::prelude::*;
 
 /// From this much work per step, N (R' + 2) with R' the weight rows a
-/// block reads, a fused step spreads its chunks of [`CHUNK`] neurons over
+/// block reads, a fused step spreads its chunks of 1024 neurons over
 /// rayon's threads, one task per thread; below, one thread steps without a
 /// fork-join. Measured on the 2-core Xeon VM of BENCHMARKS.md (2026-12-02,
 /// f32 rings, `attractor bench --backend cpu --operator ring`, one thread
