@@ -577,6 +577,35 @@ pub struct BenchPlan {
     pub tune: bool,
 }
 
+impl BenchPlan {
+    /// Checks the counts: the batch, the patterns and the repetitions are
+    /// at least 1 (an error names the option and its value).
+    pub fn check(&self) -> Result<()> {
+        if self.batch < 1 {
+            return Err(crate::Error::invalid(
+                "--batch",
+                self.batch,
+                "must be at least 1",
+            ));
+        }
+        if self.patterns < 1 {
+            return Err(crate::Error::invalid(
+                "--patterns",
+                self.patterns,
+                "must be at least 1",
+            ));
+        }
+        if self.reps < 1 {
+            return Err(crate::Error::invalid(
+                "--reps",
+                self.reps,
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The sizes an operator is measured at when none are given.
 pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
     match op {
@@ -632,27 +661,7 @@ pub fn run(
     plan: &BenchPlan,
     report: &mut dyn FnMut(BenchEvent) -> Result<()>,
 ) -> Result<Vec<BenchResult>> {
-    if plan.batch < 1 {
-        return Err(crate::Error::invalid(
-            "--batch",
-            plan.batch,
-            "must be at least 1",
-        ));
-    }
-    if plan.patterns < 1 {
-        return Err(crate::Error::invalid(
-            "--patterns",
-            plan.patterns,
-            "must be at least 1",
-        ));
-    }
-    if plan.reps < 1 {
-        return Err(crate::Error::invalid(
-            "--reps",
-            plan.reps,
-            "must be at least 1",
-        ));
-    }
+    plan.check()?;
     let backends = if plan.backends.is_empty() {
         let mut b = vec![BenchBackend::Cpu];
         if !context::adapters().is_empty() {

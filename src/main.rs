@@ -281,6 +281,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         seconds,
         tune,
     };
+    // Bad counts are refused before anything is printed.
+    plan.check()?;
     if !json {
         println!(
             "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",

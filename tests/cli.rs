@@ -703,6 +703,50 @@ fn bench_reports_json_lines() {
     assert!((gbs - j["gbytes_per_second"].as_f64().unwrap()).abs() < 1e-9 * gbs);
 }
 
+#[test]
+fn bench_refuses_bad_counts_before_printing() {
+    for flag in ["--patterns", "--batch", "--reps"] {
+        let o = bin()
+            .args(["bench", "--backend", "cpu", flag, "0"])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{flag} 0 was accepted");
+        assert!(o.stdout.is_empty(), "{flag}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("key `{flag}` = 0: must be at least 1")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn bench_hebbian_cases_take_their_patterns() {
+    // P = 7 random patterns at N = 64: the fused step reads the state,
+    // writes it, and reads the 7 pattern rows and the diagonal once (the
+    // input is uniform); the product is 4 N P flops.
+    let j = &bench_lines(&[
+        "--backend",
+        "cpu",
+        "--operator",
+        "hebbian",
+        "--n",
+        "64",
+        "--patterns",
+        "7",
+    ])[0];
+    assert_eq!(j["patterns"].as_u64(), Some(7));
+    assert_eq!(
+        j["bytes_per_step"].as_f64().unwrap(),
+        4.0 * 64.0 * (2.0 + 8.0)
+    );
+    assert_eq!(
+        j["weight_bytes_per_step"].as_f64().unwrap(),
+        4.0 * 64.0 * 8.0
+    );
+    assert_eq!(j["flops_per_step"].as_f64().unwrap(), 4.0 * 7.0 * 64.0);
+}
+
 fn bench_lines(args: &[&str]) -> Vec<serde_json::Value> {
     let o = bin()
         .arg("bench")
