@@ -538,7 +538,7 @@ fn run_trial_with<T: Matvec>(
         });
     } else {
         if let Some(fz) = &mut stepper.fused {
-            fz.project(&op, &x, need_sum);
+            fz.project(&op, &mut x, need_sum);
         }
         record(0, &x, &inputs, &mut stepper, &mut rec);
     }

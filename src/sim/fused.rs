@@ -232,9 +232,9 @@ impl<T: Real> FusedStep<T> {
     }
 
     /// The projections (and, if `sum`, the sum of the rates) of state `x`,
-    /// without stepping.
-    pub fn project(&mut self, op: &Operator<T>, x: &[T], sum: bool) {
-        self.pass(op, x.len(), &mut ProjectOnly(x), None, sum);
+    /// without stepping (`x` is only read).
+    pub fn project(&mut self, op: &Operator<T>, x: &mut [T], sum: bool) {
+        self.pass(op, x, None, sum);
     }
 
     /// Advances `x` by one step; returns whether some entry of the new
@@ -248,8 +248,7 @@ impl<T: Real> FusedStep<T> {
         for ((q, r), c) in self.scaled.iter_mut().zip(&self.proj).zip(p.coef) {
             *q = *c * *r;
         }
-        let n = x.len();
-        let bad = self.pass(op, n, &mut Update(x), Some(s), sum);
+        let bad = self.pass(op, x, Some(s), sum);
         self.ready = !bad;
         bad
     }
@@ -259,11 +258,11 @@ impl<T: Real> FusedStep<T> {
     fn pass(
         &mut self,
         op: &Operator<T>,
-        n: usize,
-        state: &mut dyn States<T>,
+        x: &mut [T],
         step: Option<&Step<'_, T>>,
         sum: bool,
     ) -> bool {
+        let n = x.len();
         let p = parts(op);
         let sums = self.proj.len();
         let chunks = n.div_ceil(CHUNK);
@@ -284,11 +283,28 @@ impl<T: Real> FusedStep<T> {
             let groups = chunks.div_ceil(per);
             let block = self.block;
             self.pool.resize_with(groups, || Scratch::new(block, sums));
-            state.par_groups(&job, per, &mut self.partials, &mut self.pool[..groups])
+            // One task per group of `per` consecutive chunks (a fork-join
+            // per step, not per chunk), each with its own scratch.
+            x.par_chunks_mut(CHUNK * per)
+                .zip(self.partials.par_chunks_mut(sums * per))
+                .zip(self.pool[..groups].par_iter_mut())
+                .enumerate()
+                .map(|(g, ((xg, pg), s))| {
+                    let mut bad = false;
+                    for (j, (xc, pc)) in xg.chunks_mut(CHUNK).zip(pg.chunks_mut(sums)).enumerate() {
+                        bad |= chunk(&job, (g * per + j) * CHUNK, xc, pc, s);
+                    }
+                    bad
+                })
+                .reduce(|| false, |a, b| a | b)
         } else {
             let mut bad = false;
-            for (k, pc) in self.partials.chunks_mut(sums).enumerate() {
-                bad |= state.chunk(&job, k, pc, &mut self.scratch);
+            for (k, (xc, pc)) in x
+                .chunks_mut(CHUNK)
+                .zip(self.partials.chunks_mut(sums))
+                .enumerate()
+            {
+                bad |= chunk(&job, k * CHUNK, xc, pc, &mut self.scratch);
             }
             bad
         };
@@ -315,101 +331,13 @@ struct Job<'a, T> {
     sum: bool,
 }
 
-/// The state a pass goes over: written (a step) or only read.
-trait States<T: Real> {
-    /// Chunk k; returns whether an entry of it is not finite.
-    fn chunk(&mut self, job: &Job<'_, T>, k: usize, out: &mut [T], s: &mut Scratch<T>) -> bool;
-    /// Every chunk, in `scratch.len()` groups of `per` consecutive chunks,
-    /// one task per group (a fork-join per step, not per chunk), each with
-    /// its own scratch.
-    fn par_groups(
-        &mut self,
-        job: &Job<'_, T>,
-        per: usize,
-        partials: &mut [T],
-        scratch: &mut [Scratch<T>],
-    ) -> bool;
-}
-
-struct Update<'a, T>(&'a mut [T]);
-struct ProjectOnly<'a, T>(&'a [T]);
-
-impl<T: Real> States<T> for Update<'_, T> {
-    fn chunk(&mut self, job: &Job<'_, T>, k: usize, out: &mut [T], s: &mut Scratch<T>) -> bool {
-        let n = self.0.len();
-        let xc = &mut self.0[k * CHUNK..((k + 1) * CHUNK).min(n)];
-        chunk(job, k * CHUNK, ChunkState::Write(xc), out, s)
-    }
-
-    fn par_groups(
-        &mut self,
-        job: &Job<'_, T>,
-        per: usize,
-        partials: &mut [T],
-        scratch: &mut [Scratch<T>],
-    ) -> bool {
-        let sums = job.p.coef.len() + 1;
-        self.0
-            .par_chunks_mut(CHUNK * per)
-            .zip(partials.par_chunks_mut(sums * per))
-            .zip(scratch.par_iter_mut())
-            .enumerate()
-            .map(|(g, ((xg, pg), s))| {
-                let mut bad = false;
-                for (j, (xc, pc)) in xg.chunks_mut(CHUNK).zip(pg.chunks_mut(sums)).enumerate() {
-                    let off = (g * per + j) * CHUNK;
-                    bad |= chunk(job, off, ChunkState::Write(xc), pc, s);
-                }
-                bad
-            })
-            .reduce(|| false, |a, b| a | b)
-    }
-}
-
-impl<T: Real> States<T> for ProjectOnly<'_, T> {
-    fn chunk(&mut self, job: &Job<'_, T>, k: usize, out: &mut [T], s: &mut Scratch<T>) -> bool {
-        let n = self.0.len();
-        let xc = &self.0[k * CHUNK..((k + 1) * CHUNK).min(n)];
-        chunk(job, k * CHUNK, ChunkState::Read(xc), out, s)
-    }
-
-    fn par_groups(
-        &mut self,
-        job: &Job<'_, T>,
-        per: usize,
-        partials: &mut [T],
-        scratch: &mut [Scratch<T>],
-    ) -> bool {
-        let sums = job.p.coef.len() + 1;
-        self.0
-            .par_chunks(CHUNK * per)
-            .zip(partials.par_chunks_mut(sums * per))
-            .zip(scratch.par_iter_mut())
-            .enumerate()
-            .map(|(g, ((xg, pg), s))| {
-                let mut bad = false;
-                for (j, (xc, pc)) in xg.chunks(CHUNK).zip(pg.chunks_mut(sums)).enumerate() {
-                    let off = (g * per + j) * CHUNK;
-                    bad |= chunk(job, off, ChunkState::Read(xc), pc, s);
-                }
-                bad
-            })
-            .reduce(|| false, |a, b| a | b)
-    }
-}
-
-enum ChunkState<'a, T> {
-    Write(&'a mut [T]),
-    Read(&'a [T]),
-}
-
 /// [`chunk_body`], compiled for AVX2 where the CPU has it (8 f32 lanes
 /// per instruction instead of SSE2's 4; the same numbers, as Rust never
 /// fuses a multiply and an add on its own).
 fn chunk<T: Real>(
     job: &Job<'_, T>,
     off: usize,
-    x: ChunkState<'_, T>,
+    x: &mut [T],
     out: &mut [T],
     s: &mut Scratch<T>,
 ) -> bool {
@@ -419,7 +347,7 @@ fn chunk<T: Real>(
         fn avx2<T: Real>(
             job: &Job<'_, T>,
             off: usize,
-            x: ChunkState<'_, T>,
+            x: &mut [T],
             out: &mut [T],
             s: &mut Scratch<T>,
         ) -> bool {
@@ -433,7 +361,8 @@ fn chunk<T: Real>(
     chunk_body(job, off, x, out, s)
 }
 
-/// One chunk of neurons from `off`, block by block: (a step) the block's
+/// One chunk of neurons from `off` (written by a step, only read
+/// without one), block by block: (a step) the block's
 /// drive from the expansion, the update and noise, the finiteness check;
 /// then the block's operand into the chunk's accumulators. `out` gets the
 /// chunk's R projection sums and the sum of the operand.
@@ -441,16 +370,13 @@ fn chunk<T: Real>(
 fn chunk_body<T: Real>(
     job: &Job<'_, T>,
     off: usize,
-    mut x: ChunkState<'_, T>,
+    x: &mut [T],
     out: &mut [T],
     s: &mut Scratch<T>,
 ) -> bool {
     let (p, act) = (job.p, job.activation);
     let current = job.dynamics == Dynamics::Current;
-    let len = match &x {
-        ChunkState::Write(x) => x.len(),
-        ChunkState::Read(x) => x.len(),
-    };
+    let len = x.len();
     s.lanes.iter_mut().for_each(|l| *l = Lanes::default());
     let mut bad = false;
     let mut b0 = 0;
@@ -458,8 +384,8 @@ fn chunk_body<T: Real>(
         let bl = job.block.min(len - b0);
         let i0 = off + b0;
         let (d, o) = (&mut s.d[..bl], &mut s.o[..bl]);
-        let xb: &[T] = match (&mut x, job.step) {
-            (ChunkState::Write(x), Some(st)) => {
+        let xb: &[T] = match job.step {
+            Some(st) => {
                 let xb = &mut x[b0..b0 + bl];
                 // The expansion's diagonal term multiplies the operand.
                 let operand: &[T] = if current && p.diag.is_some() {
@@ -487,8 +413,7 @@ fn chunk_body<T: Real>(
                 bad |= xb.iter().fold(false, |a, v| a | !v.is_finite());
                 xb
             }
-            (ChunkState::Write(x), None) => &x[b0..b0 + bl],
-            (ChunkState::Read(x), _) => &x[b0..b0 + bl],
+            None => &x[b0..b0 + bl],
         };
         // The operand of the next step's projections: x, or F(x).
         let ob: &[T] = if current {
