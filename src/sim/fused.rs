@@ -12,7 +12,7 @@
 //! expression is the same, and each chunk's projection sums go through the
 //! same [`Lanes`] in the same order, block after block.
 
-use super::operator::{Expansion, Lanes, Operator, CHUNK};
+use super::operator::{rows_read, Expansion, Lanes, Operator, Table, CHUNK};
 use crate::model::{Activation, Dynamics, Stage, StepConstants, Weights};
 use crate::real::{c, Real};
 use crate::rng::{self, Stream};
@@ -27,15 +27,6 @@ use rayon::prelude::*;
 /// 32768 and 65536, two threads 14.7, 19.8, 34.9 and 51.6 µs (a fork-join
 /// costs about 10 µs there): two pay from N = 65536 with the ring's 2 rows.
 pub const PARALLEL_WORK: usize = 1 << 18;
-
-/// Bytes of weight rows one block of neurons may touch: its expansion reads
-/// them and its projections read them again, from the cache (half a core's
-/// L2 on that VM). Sets the block length for many rows (Hebbian P in the
-/// hundreds or thousands); up to 256 rows of f32 a block is a whole chunk.
-/// Chosen among 256 KiB, 512 KiB, 1 MiB, 4 MiB and whole chunks by the
-/// Hebbian cases N = 2000 / P = 100 and N = 10^4 / P = 500: 1 MiB was the
-/// best or within the VM's drift (up to 2x between identical runs) of it.
-const BLOCK_BYTES: usize = 1 << 20;
 
 /// Bytes one fused step moves for `weights` in a float of `size` bytes:
 /// (in all, of which the weights'), each read or write once: the state
@@ -141,29 +132,27 @@ impl<T: Real> Scratch<T> {
 /// The operator's structured parts, borrowed.
 #[derive(Clone, Copy)]
 struct Parts<'a, T> {
-    n: usize,
     diag: Option<&'a [T]>,
     coef: &'a [T],
-    v: &'a [T],
-    u: &'a [T],
+    v: &'a Table<T>,
+    u: &'a Table<T>,
     uniform: &'a [bool],
 }
 
 fn parts<T>(op: &Operator<T>) -> Parts<'_, T> {
     match op {
         Operator::Structured {
-            n,
             diag,
             coef,
             v,
             u,
             uniform,
+            ..
         } => Parts {
-            n: *n,
             diag: diag.as_deref(),
             coef,
             v,
-            u: u.as_deref().unwrap_or(v),
+            u: u.as_ref().unwrap_or(v),
             uniform,
         },
         Operator::Dense { .. } => unreachable!("the fused step is for structured operators"),
@@ -184,15 +173,10 @@ impl<T: Real> FusedStep<T> {
         }
         let p = parts(op);
         let rank = p.coef.len();
-        // The rows a block touches: U's read rows, and V's when U differs.
-        let read = p.uniform.iter().filter(|&&u| !u).count();
-        let rows = if matches!(op, Operator::Structured { u: Some(_), .. }) {
-            2 * rank
-        } else {
-            read
-        } + usize::from(p.diag.is_some());
-        let block =
-            (BLOCK_BYTES / (std::mem::size_of::<T>() * rows.max(1))).clamp(8, CHUNK) / 8 * 8;
+        let separate_u = matches!(op, Operator::Structured { u: Some(_), .. });
+        let rows = rows_read(p.uniform, separate_u, p.diag.is_some());
+        // A block is a tile of the tables: its rows one stream.
+        let block = p.v.tile().min(CHUNK);
         Some(FusedStep {
             activation,
             dynamics,
@@ -267,7 +251,7 @@ impl<T: Real> FusedStep<T> {
         let sums = self.proj.len();
         let chunks = n.div_ceil(CHUNK);
         self.partials.resize(chunks * sums, T::zero());
-        let expansion = Expansion::new(&self.scaled, p.u, p.uniform, p.n, p.diag);
+        let expansion = Expansion::new(&self.scaled, p.u, p.uniform, p.diag);
         let job = Job {
             p,
             e: &expansion,
@@ -395,7 +379,7 @@ fn chunk_body<T: Real>(
                 } else {
                     xb
                 };
-                job.e.block(i0, operand, d);
+                job.e.tile_block(i0, operand, d);
                 drive(act, current, st.m_scale, st.h, i0, d);
                 update(st.stage, st.k, xb, d);
                 if let Some(nz) = st.noise {
@@ -424,13 +408,14 @@ fn chunk_body<T: Real>(
             xb
         };
         let rank = p.coef.len();
-        let row = |r: usize| &p.v[r * p.n + i0..r * p.n + i0 + bl];
+        let row = |r: usize| p.v.row(r, i0, bl);
         let mut r = 0;
         while r < rank {
-            // Read rows four at a time (independent chains of sums).
+            // Read rows four at a time (independent chains of sums; eight
+            // measured no faster).
             let g = (r..rank.min(r + 4)).take_while(|&q| !p.uniform[q]).count();
             if g == 4 {
-                Lanes::dot4(
+                Lanes::dot_rows(
                     &mut s.lanes[r..r + 4],
                     [row(r), row(r + 1), row(r + 2), row(r + 3)],
                     ob,

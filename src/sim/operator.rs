@@ -17,6 +17,111 @@ pub(crate) const PARALLEL_WORK: usize = 1 << 16;
 /// split evenly over two threads) and left the rings as they were.
 pub(crate) const CHUNK: usize = 1 << 10;
 
+/// Bytes of weight rows one tile of neurons may hold: a step's expansion
+/// of a tile reads them and its projections read them again, from the
+/// cache (half a core's L2 on the VM of BENCHMARKS.md). Sets the tile for
+/// many rows (Hebbian P in the hundreds or thousands); up to 256 rows of
+/// f32 a tile is a whole chunk. Chosen among 256 KiB, 512 KiB, 1 MiB, 4 MiB
+/// and whole chunks by the Hebbian cases N = 2000 / P = 100 and N = 10^4 /
+/// P = 500: 1 MiB was the best or within the VM's drift (up to 2x between
+/// identical runs) of it.
+const TILE_BYTES: usize = 1 << 20;
+
+/// The neurons of a tile for tables of `rows` rows a step reads, in a float
+/// of `size` bytes: the largest power of two from 8 to [`CHUNK`] whose rows
+/// fit in [`TILE_BYTES`] (a power of two, so that tiles split chunks).
+pub(crate) fn tile_for(rows: usize, size: usize) -> usize {
+    let fit = TILE_BYTES / (size * rows.max(1));
+    let mut tile = 8;
+    while tile * 2 <= fit.min(CHUNK) {
+        tile *= 2;
+    }
+    tile
+}
+
+/// The table rows a structured step reads per neuron: U's rows that are
+/// not all ones (`uniform`), all of V's too where U differs (`separate_u`),
+/// and the diagonal.
+pub(crate) fn rows_read(uniform: &[bool], separate_u: bool, diag: bool) -> usize {
+    let read = if separate_u {
+        2 * uniform.len()
+    } else {
+        uniform.iter().filter(|&&u| !u).count()
+    };
+    read + usize::from(diag)
+}
+
+/// R rows of N entries stored tile by tile: the neurons are cut into
+/// tiles of `tile` (the last one shorter), and a tile's R row segments lie
+/// one after the other, so that the rows a block of neurons reads are one
+/// contiguous stream whatever R (R separate rows of N would be R streams,
+/// more than a core's prefetchers follow once R is in the hundreds).
+#[derive(Clone, Debug)]
+pub struct Table<T> {
+    data: Vec<T>,
+    rows: usize,
+    n: usize,
+    tile: usize,
+}
+
+impl<T: Real> Table<T> {
+    /// The table of `rows` rows of `n` (row-major in `src`), in tiles of
+    /// `tile` neurons (a power of two from 8 dividing the 1024-neuron chunk, or at least n),
+    /// converted to `T` and backed by huge pages (tables are streamed every
+    /// step; a tile of many rows touches many pages otherwise).
+    pub fn new(src: &[f64], rows: usize, n: usize, tile: usize) -> Self {
+        assert_eq!(src.len(), rows * n, "a table of {rows} rows of {n}");
+        assert!(
+            tile >= n || (tile.is_power_of_two() && tile >= 8 && CHUNK.is_multiple_of(tile)),
+            "tile {tile}"
+        );
+        let mut data = Vec::with_capacity(src.len());
+        super::matvec::advise_huge_pages(&data);
+        data.par_extend((0..src.len()).into_par_iter().map(|k| {
+            let t0 = k / (tile * rows) * tile;
+            let tl = tile.min(n - t0);
+            let rem = k - t0 * rows;
+            c::<T>(src[rem / tl * n + t0 + rem % tl])
+        }));
+        Table {
+            data,
+            rows,
+            n,
+            tile,
+        }
+    }
+
+    /// Neurons per tile.
+    pub fn tile(&self) -> usize {
+        self.tile
+    }
+
+    /// Row r at neurons off..off + len, which lie in one tile.
+    #[inline(always)]
+    pub fn row(&self, r: usize, off: usize, len: usize) -> &[T] {
+        let t0 = off / self.tile * self.tile;
+        let tl = self.tile.min(self.n - t0);
+        debug_assert!(off + len <= t0 + tl && r < self.rows);
+        let at = t0 * self.rows + r * tl + (off - t0);
+        &self.data[at..at + len]
+    }
+
+    /// The tiles' pieces of neurons off..off + len: (start, length).
+    #[inline(always)]
+    fn pieces(&self, off: usize, len: usize) -> impl Iterator<Item = (usize, usize)> {
+        let (tile, end) = (self.tile, off + len);
+        let mut at = off;
+        std::iter::from_fn(move || {
+            (at < end).then(|| {
+                let stop = ((at / tile + 1) * tile).min(end);
+                let piece = (at, stop - at);
+                at = stop;
+                piece
+            })
+        })
+    }
+}
+
 /// y = M x in float type `T`: dense rows, or the normalised structured form
 /// diag(d) + sum_r coef_r U_r V_r^T ([`StructuredForm`]) of every other kind,
 /// applied in O(N R) as the GPU's structured kernels do: the R projections
@@ -39,9 +144,9 @@ pub enum Operator<T> {
         /// The R coefficients.
         coef: Vec<T>,
         /// V, R rows of N.
-        v: Vec<T>,
-        /// U, R rows of N; `None` when U = V.
-        u: Option<Vec<T>>,
+        v: Table<T>,
+        /// U, R rows of N, in the same tiles; `None` when U = V.
+        u: Option<Table<T>>,
         /// Rows of V (and of U when U = V) whose entries are all 1 (the
         /// ring's uniform mode): their projection is the sum of x and their
         /// expansion adds it, without reading the row.
@@ -87,39 +192,32 @@ impl<T: Real> Lanes<T> {
         *self = l;
     }
 
-    /// [`Lanes::dot`] of four rows with the same b, in one loop: four
+    /// [`Lanes::dot`] of `R` rows with the same b, in one loop: R
     /// independent chains of additions (a row's lanes alone are one chain,
-    /// bound by the latency of an addition) and one load of b for four rows;
+    /// bound by the latency of an addition) and one load of b for R rows;
     /// each row's sums are those of [`Lanes::dot`].
     #[inline(always)]
-    pub fn dot4(lanes: &mut [Lanes<T>], rows: [&[T]; 4], b: &[T]) {
+    pub fn dot_rows<const R: usize>(lanes: &mut [Lanes<T>], rows: [&[T]; R], b: &[T]) {
         let len = b.len();
-        let [r0, r1, r2, r3] = rows.map(|r| &r[..len]);
+        let rows = rows.map(|r| &r[..len]);
         // Local copies, kept in registers (not stored every iteration).
-        let mut l: [Lanes<T>; 4] = [lanes[0], lanes[1], lanes[2], lanes[3]];
+        let mut l: [Lanes<T>; R] = std::array::from_fn(|q| lanes[q]);
         let whole = len / 8 * 8;
         for j in (0..whole).step_by(8) {
-            let (x, a0, a1, a2, a3) = (
-                &b[j..j + 8],
-                &r0[j..j + 8],
-                &r1[j..j + 8],
-                &r2[j..j + 8],
-                &r3[j..j + 8],
-            );
-            for k in 0..8 {
-                l[0].acc[k] = l[0].acc[k] + a0[k] * x[k];
-                l[1].acc[k] = l[1].acc[k] + a1[k] * x[k];
-                l[2].acc[k] = l[2].acc[k] + a2[k] * x[k];
-                l[3].acc[k] = l[3].acc[k] + a3[k] * x[k];
+            let x = &b[j..j + 8];
+            for (lq, row) in l.iter_mut().zip(&rows) {
+                let a = &row[j..j + 8];
+                for k in 0..8 {
+                    lq.acc[k] = lq.acc[k] + a[k] * x[k];
+                }
             }
         }
         for j in whole..len {
-            l[0].tail = l[0].tail + r0[j] * b[j];
-            l[1].tail = l[1].tail + r1[j] * b[j];
-            l[2].tail = l[2].tail + r2[j] * b[j];
-            l[3].tail = l[3].tail + r3[j] * b[j];
+            for (lq, row) in l.iter_mut().zip(&rows) {
+                lq.tail = lq.tail + row[j] * b[j];
+            }
         }
-        lanes[..4].copy_from_slice(&l);
+        lanes[..R].copy_from_slice(&l);
     }
 
     /// The dot product of the blocks added by [`Lanes::dot`].
@@ -189,30 +287,46 @@ pub fn long_dot<T: Real>(a: &[T], b: &[T]) -> T {
     }
 }
 
-/// The products of the R rows of `rows` (R×N, row-major) with x, in one
-/// pass over x: chunk by chunk (in parallel for large N R), each chunk's R
-/// dot products, then the chunks' sums added in order; equal bit for bit to
-/// [`long_dot`] of each row, or to [`long_sum`] for rows flagged `uniform`
-/// (all ones), which are not read.
-pub fn projections<T: Real>(rows: &[T], uniform: &[bool], x: &[T], out: &mut Vec<T>) {
+/// The products of the R rows of `rows` with x, in one pass over x: chunk
+/// by chunk (in parallel for large N R), each chunk's R dot products (fed
+/// tile by tile), then the chunks' sums added in order; equal bit for bit
+/// to [`long_dot`] of each row, or to [`long_sum`] for rows flagged
+/// `uniform` (all ones), which are not read.
+pub fn projections<T: Real>(rows: &Table<T>, uniform: &[bool], x: &[T], out: &mut Vec<T>) {
     let n = x.len();
     let rank = uniform.len();
-    let chunk = |(k, xc): (usize, &[T])| -> Vec<T> {
-        let off = k * CHUNK;
-        (0..rank)
-            .map(|r| {
-                if uniform[r] {
-                    chunk_sum(xc)
-                } else {
-                    dot(&rows[r * n + off..r * n + off + xc.len()], xc)
+    // Chunk `xc` at neuron `off`: its R sums into `sums`.
+    let chunk = |off: usize, xc: &[T], lanes: &mut Vec<Lanes<T>>, sums: &mut [T]| {
+        lanes.clear();
+        lanes.resize(rank, Lanes::default());
+        for (at, len) in rows.pieces(off, xc.len()) {
+            let xp = &xc[at - off..at - off + len];
+            for (r, l) in lanes.iter_mut().enumerate() {
+                if !uniform[r] {
+                    l.dot(rows.row(r, at, len), xp);
                 }
-            })
-            .collect()
+            }
+        }
+        for (r, s) in sums.iter_mut().enumerate() {
+            *s = if uniform[r] {
+                chunk_sum(xc)
+            } else {
+                lanes[r].dot_total()
+            };
+        }
     };
     out.clear();
     out.resize(rank, T::zero());
     if n * rank >= PARALLEL_WORK {
-        let parts: Vec<Vec<T>> = x.par_chunks(CHUNK).enumerate().map(chunk).collect();
+        let parts: Vec<Vec<T>> = x
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map_init(Vec::new, |lanes, (k, xc)| {
+                let mut sums = vec![T::zero(); rank];
+                chunk(k * CHUNK, xc, lanes, &mut sums);
+                sums
+            })
+            .collect();
         for p in parts {
             for (t, v) in out.iter_mut().zip(p) {
                 *t = *t + v;
@@ -221,16 +335,13 @@ pub fn projections<T: Real>(rows: &[T], uniform: &[bool], x: &[T], out: &mut Vec
         return;
     }
     // One thread: each chunk's sums added as they come (the same order as
-    // above), without allocating per step.
+    // above).
+    let mut lanes = Vec::with_capacity(rank);
+    let mut sums = vec![T::zero(); rank];
     for (k, xc) in x.chunks(CHUNK).enumerate() {
-        let off = k * CHUNK;
-        for (r, t) in out.iter_mut().enumerate() {
-            let v = if uniform[r] {
-                chunk_sum(xc)
-            } else {
-                dot(&rows[r * n + off..r * n + off + xc.len()], xc)
-            };
-            *t = *t + v;
+        chunk(k * CHUNK, xc, &mut lanes, &mut sums);
+        for (t, v) in out.iter_mut().zip(&sums) {
+            *t = *t + *v;
         }
     }
 }
@@ -270,25 +381,40 @@ impl<T: Matvec> Operator<T> {
         }
     }
 
-    /// The operator of a structured form, converted to `T`.
+    /// The operator of a structured form, converted to `T`, its tables in
+    /// tiles sized to the rows a step reads (U's rows that are not
+    /// all ones, V's too where U differs, the diagonal).
     pub fn from_form(form: &StructuredForm) -> Self {
-        // The tables are streamed every step: back them with huge pages (a
-        // block of many rows touches one page per row otherwise).
+        let rows = rows_read(&form.unit_rows(), form.u.is_some(), form.diag.is_some());
+        Self::tiled(form, tile_for(rows, std::mem::size_of::<T>()))
+    }
+
+    /// [`Operator::from_form`] with tiles of `tile` neurons.
+    fn tiled(form: &StructuredForm, tile: usize) -> Self {
         let cv = |v: &[f64]| {
+            // Streamed every step: on huge pages.
             let mut out = Vec::with_capacity(v.len());
             super::matvec::advise_huge_pages(&out);
             out.par_extend(v.par_iter().map(|&x| c::<T>(x)));
             out
         };
-        let n = form.n;
-        let uniform = form.unit_rows();
+        let (n, rank) = (form.n, form.coef.len());
         Operator::Structured {
             n,
             diag: form.diag.as_deref().map(cv),
             coef: cv(&form.coef),
-            v: cv(&form.v),
-            u: form.u.as_deref().map(cv),
-            uniform,
+            v: Table::new(&form.v, rank, n, tile),
+            u: form.u.as_deref().map(|u| Table::new(u, rank, n, tile)),
+            uniform: form.unit_rows(),
+        }
+    }
+
+    /// Neurons per tile of the structured tables (`None` for dense
+    /// weights).
+    pub fn tile(&self) -> Option<usize> {
+        match self {
+            Operator::Structured { v, .. } => Some(v.tile()),
+            Operator::Dense { .. } => None,
         }
     }
 
@@ -334,7 +460,7 @@ impl<T: Matvec> Operator<T> {
                 for (p, c) in proj.iter_mut().zip(coef) {
                     *p = *c * *p;
                 }
-                let u = u.as_deref().unwrap_or(v);
+                let u = u.as_ref().unwrap_or(v);
                 expand(x, y, proj, u, uniform, *n, diag.as_deref());
             }
         }
@@ -347,9 +473,8 @@ impl<T: Matvec> Operator<T> {
 /// expression, evaluated in the same order, whatever the blocks.
 pub(crate) struct Expansion<'a, T> {
     proj: &'a [T],
-    u: &'a [T],
+    u: &'a Table<T>,
     uniform: &'a [bool],
-    n: usize,
     diag: Option<&'a [T]>,
     /// The sum of the uniform rows' projections (a constant term).
     base: T,
@@ -359,12 +484,11 @@ pub(crate) struct Expansion<'a, T> {
 }
 
 impl<'a, T: Real> Expansion<'a, T> {
-    /// The expansion of `proj` over the rows `u` (R rows of `n`).
+    /// The expansion of `proj` over the rows `u`.
     pub(crate) fn new(
         proj: &'a [T],
-        u: &'a [T],
+        u: &'a Table<T>,
         uniform: &'a [bool],
-        n: usize,
         diag: Option<&'a [T]>,
     ) -> Self {
         let base = proj
@@ -376,7 +500,6 @@ impl<'a, T: Real> Expansion<'a, T> {
             proj,
             u,
             uniform,
-            n,
             diag,
             base,
             two: None,
@@ -397,11 +520,20 @@ impl<'a, T: Real> Expansion<'a, T> {
     }
 
     /// y = the expansion at neurons off.., x the operand at the same neurons
-    /// (read only for the diagonal).
+    /// (read only for the diagonal), tile by tile.
     #[inline(always)]
     pub(crate) fn block(&self, off: usize, x: &[T], y: &mut [T]) {
-        let (n, len, u, proj) = (self.n, y.len(), self.u, self.proj);
-        let row = |r: usize| &u[r * n + off..r * n + off + len];
+        for (at, len) in self.u.pieces(off, y.len()) {
+            let k = at - off;
+            self.tile_block(at, &x[k..k + len], &mut y[k..k + len]);
+        }
+    }
+
+    /// [`Expansion::block`] of neurons within one tile.
+    #[inline(always)]
+    pub(crate) fn tile_block(&self, off: usize, x: &[T], y: &mut [T]) {
+        let (len, u, proj) = (y.len(), self.u, self.proj);
+        let row = |r: usize| u.row(r, off, len);
         let base = self.base;
         if let Some((a, b)) = self.two {
             let (pa, pb) = (proj[a], proj[b]);
@@ -456,12 +588,12 @@ fn expand<T: Real>(
     x: &[T],
     y: &mut [T],
     proj: &[T],
-    u: &[T],
+    u: &Table<T>,
     uniform: &[bool],
     n: usize,
     d: Option<&[T]>,
 ) {
-    let e = Expansion::new(proj, u, uniform, n, d);
+    let e = Expansion::new(proj, u, uniform, d);
     let body = |(k, yc): (usize, &mut [T])| {
         let off = k * CHUNK;
         e.block(off, &x[off..off + yc.len()], yc)
@@ -479,23 +611,95 @@ mod tests {
     use crate::model::theta;
 
     /// The fused ring projections are the three separate long reductions,
-    /// bit for bit, below and above the parallel threshold and at lengths
-    /// that are not multiples of the chunk.
+    /// bit for bit, below and above the parallel threshold, at lengths that
+    /// are not multiples of the chunk, and whatever the tiles.
     #[test]
     fn ring_projections_equal_the_separate_reductions() {
         for n in [7usize, 4096, 70_001, 300_000] {
             let x: Vec<f32> = (0..n)
                 .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
                 .collect();
-            let cos: Vec<f32> = (0..n).map(|i| theta(i, n).cos() as f32).collect();
-            let sin: Vec<f32> = (0..n).map(|i| theta(i, n).sin() as f32).collect();
-            let rows: Vec<f32> = [&vec![1.0f32; n][..], &cos, &sin].concat();
-            let mut p = Vec::new();
-            projections(&rows, &[true, false, false], &x, &mut p);
-            let [s, dc, ds] = [p[0], p[1], p[2]];
-            assert_eq!(s.to_bits(), long_sum(&x).to_bits(), "sum, n = {n}");
-            assert_eq!(dc.to_bits(), long_dot(&cos, &x).to_bits(), "cos, n = {n}");
-            assert_eq!(ds.to_bits(), long_dot(&sin, &x).to_bits(), "sin, n = {n}");
+            let cos: Vec<f64> = (0..n).map(|i| theta(i, n).cos()).collect();
+            let sin: Vec<f64> = (0..n).map(|i| theta(i, n).sin()).collect();
+            let src: Vec<f64> = [&vec![1.0; n][..], &cos, &sin].concat();
+            let cos: Vec<f32> = cos.iter().map(|&v| v as f32).collect();
+            let sin: Vec<f32> = sin.iter().map(|&v| v as f32).collect();
+            for tile in [8, 64, CHUNK, n.max(CHUNK)] {
+                let rows = Table::<f32>::new(&src, 3, n, tile);
+                let mut p = Vec::new();
+                projections(&rows, &[true, false, false], &x, &mut p);
+                let [s, dc, ds] = [p[0], p[1], p[2]];
+                let at = format!("n = {n}, tile = {tile}");
+                assert_eq!(s.to_bits(), long_sum(&x).to_bits(), "sum, {at}");
+                assert_eq!(dc.to_bits(), long_dot(&cos, &x).to_bits(), "cos, {at}");
+                assert_eq!(ds.to_bits(), long_dot(&sin, &x).to_bits(), "sin, {at}");
+            }
         }
+    }
+
+    /// Tiles change where the entries lie, not the product: M x of a
+    /// low-rank form with a diagonal and U != V (R = 40, N = 3001, not a
+    /// multiple of any tile) is the same bit for bit in tiles of 8 to 1024
+    /// and in rows of N (one tile), on one thread and above the parallel
+    /// threshold (N = 70001), and in f64 it equals the sum over r written
+    /// out to 1e-12 (terms of size ~1, R N of them: rounding ~1e-12 at
+    /// most).
+    #[test]
+    fn tiles_leave_the_product_unchanged() {
+        let w = |k: usize| ((k * 7919 + 13) % 101) as f64 / 101.0 - 0.5;
+        for (n, rank) in [(3001usize, 40usize), (70_001, 4)] {
+            let form = StructuredForm {
+                n,
+                diag: Some((0..n).map(|i| w(i + 5)).collect()),
+                coef: (0..rank).map(|r| 1.0 + r as f64 / 7.0).collect(),
+                u: Some((0..rank * n).map(|k| w(k + 1)).collect()),
+                v: (0..rank * n).map(|k| w(k + 2) / n as f64).collect(),
+            };
+            let x: Vec<f64> = (0..n).map(|i| w(3 * i)).collect();
+            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let mut proj = Vec::new();
+            let apply = |op: &Operator<f32>, proj: &mut Vec<f32>| {
+                let mut y = vec![0.0f32; n];
+                op.apply(&xf, &mut y, proj);
+                y
+            };
+            let whole = apply(&Operator::<f32>::tiled(&form, n.max(CHUNK)), &mut proj);
+            for tile in [8, 16, 256, CHUNK] {
+                let y = apply(&Operator::<f32>::tiled(&form, tile), &mut proj);
+                for i in 0..n {
+                    assert!(y[i] == whole[i], "n = {n}, tile {tile}, i = {i}");
+                }
+                let op = Operator::<f64>::tiled(&form, tile);
+                let mut y = vec![0.0; n];
+                op.apply(&x, &mut y, &mut Vec::new());
+                let (u, v, d) = (
+                    form.u.as_ref().unwrap(),
+                    &form.v,
+                    form.diag.as_ref().unwrap(),
+                );
+                let p: Vec<f64> = (0..rank)
+                    .map(|r| form.coef[r] * (0..n).map(|j| v[r * n + j] * x[j]).sum::<f64>())
+                    .collect();
+                for i in (0..n).step_by(97) {
+                    let want = d[i] * x[i] + (0..rank).map(|r| p[r] * u[r * n + i]).sum::<f64>();
+                    assert!(
+                        (y[i] - want).abs() < 1e-12,
+                        "n = {n}, tile {tile}, i = {i}: {} vs {want}",
+                        y[i]
+                    );
+                }
+            }
+        }
+    }
+
+    /// The tile is the largest power of two from 8 to a chunk whose rows
+    /// fit in 1 MiB.
+    #[test]
+    fn tiles_fit_their_rows_in_a_mebibyte() {
+        assert_eq!(tile_for(2, 4), CHUNK);
+        assert_eq!(tile_for(500, 4), 512);
+        assert_eq!(tile_for(4000, 4), 64);
+        assert_eq!(tile_for(10_000, 4), 16);
+        assert_eq!(tile_for(1 << 20, 4), 8);
     }
 }
