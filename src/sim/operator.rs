@@ -66,9 +66,9 @@ pub struct Table<T> {
 
 impl<T: Real> Table<T> {
     /// The table of `rows` rows of `n` (row-major in `src`), in tiles of
-    /// `tile` neurons (a power of two from 8 dividing the 1024-neuron chunk, or at least n),
-    /// converted to `T` and backed by huge pages (tables are streamed every
-    /// step; a tile of many rows touches many pages otherwise).
+    /// `tile` neurons (a power of two from 8 dividing the 1024-neuron
+    /// chunk, or at least n), converted to `T` and backed by huge pages
+    /// (tables are streamed every step).
     pub fn new(src: &[f64], rows: usize, n: usize, tile: usize) -> Self {
         assert_eq!(src.len(), rows * n, "a table of {rows} rows of {n}");
         assert!(
@@ -385,12 +385,14 @@ impl<T: Matvec> Operator<T> {
     /// tiles sized to the rows a step reads (U's rows that are not
     /// all ones, V's too where U differs, the diagonal).
     pub fn from_form(form: &StructuredForm) -> Self {
-        let rows = rows_read(&form.unit_rows(), form.u.is_some(), form.diag.is_some());
-        Self::tiled(form, tile_for(rows, std::mem::size_of::<T>()))
+        let uniform = form.unit_rows();
+        let rows = rows_read(&uniform, form.u.is_some(), form.diag.is_some());
+        Self::tiled(form, uniform, tile_for(rows, std::mem::size_of::<T>()))
     }
 
-    /// [`Operator::from_form`] with tiles of `tile` neurons.
-    fn tiled(form: &StructuredForm, tile: usize) -> Self {
+    /// [`Operator::from_form`] with tiles of `tile` neurons, `uniform` the
+    /// form's all-ones rows.
+    fn tiled(form: &StructuredForm, uniform: Vec<bool>, tile: usize) -> Self {
         let cv = |v: &[f64]| {
             // Streamed every step: on huge pages.
             let mut out = Vec::with_capacity(v.len());
@@ -405,16 +407,7 @@ impl<T: Matvec> Operator<T> {
             coef: cv(&form.coef),
             v: Table::new(&form.v, rank, n, tile),
             u: form.u.as_deref().map(|u| Table::new(u, rank, n, tile)),
-            uniform: form.unit_rows(),
-        }
-    }
-
-    /// Neurons per tile of the structured tables (`None` for dense
-    /// weights).
-    pub fn tile(&self) -> Option<usize> {
-        match self {
-            Operator::Structured { v, .. } => Some(v.tile()),
-            Operator::Dense { .. } => None,
+            uniform,
         }
     }
 
@@ -663,13 +656,19 @@ mod tests {
                 op.apply(&xf, &mut y, proj);
                 y
             };
-            let whole = apply(&Operator::<f32>::tiled(&form, n.max(CHUNK)), &mut proj);
+            let whole = apply(
+                &Operator::<f32>::tiled(&form, form.unit_rows(), n.max(CHUNK)),
+                &mut proj,
+            );
             for tile in [8, 16, 256, CHUNK] {
-                let y = apply(&Operator::<f32>::tiled(&form, tile), &mut proj);
+                let y = apply(
+                    &Operator::<f32>::tiled(&form, form.unit_rows(), tile),
+                    &mut proj,
+                );
                 for i in 0..n {
                     assert!(y[i] == whole[i], "n = {n}, tile {tile}, i = {i}");
                 }
-                let op = Operator::<f64>::tiled(&form, tile);
+                let op = Operator::<f64>::tiled(&form, form.unit_rows(), tile);
                 let mut y = vec![0.0; n];
                 op.apply(&x, &mut y, &mut Vec::new());
                 let (u, v, d) = (
