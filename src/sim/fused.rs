@@ -316,8 +316,8 @@ struct Job<'a, T> {
 }
 
 /// [`chunk_body`], compiled for AVX2 where the CPU has it (8 f32 lanes
-/// per instruction instead of SSE2's 4; the same numbers, as Rust never
-/// fuses a multiply and an add on its own).
+/// per instruction instead of SSE2's 4, and a fused multiply-add one
+/// instruction instead of a library call; the same numbers either way).
 fn chunk<T: Real>(
     job: &Job<'_, T>,
     off: usize,
@@ -411,23 +411,20 @@ fn chunk_body<T: Real>(
         let row = |r: usize| p.v.row(r, i0, bl);
         let mut r = 0;
         while r < rank {
-            // Read rows four at a time (independent chains of sums; eight
-            // measured no faster).
+            // Read up to four rows at a time (independent chains of fused
+            // multiply-adds, one load of the operand; the ring's cos and
+            // sin together; eight measured slower, 2.0e-5 against 1.7e-5
+            // s/step at N = 2000, P = 100, medians of six alternated runs).
             let g = (r..rank.min(r + 4)).take_while(|&q| !p.uniform[q]).count();
-            if g == 4 {
-                Lanes::dot_rows(
-                    &mut s.lanes[r..r + 4],
-                    [row(r), row(r + 1), row(r + 2), row(r + 3)],
-                    ob,
-                );
-                r += 4;
-            } else if p.uniform[r] {
-                s.lanes[r].sum(ob);
-                r += 1;
-            } else {
-                s.lanes[r].dot(row(r), ob);
-                r += 1;
+            let l = &mut s.lanes[r..r + g.max(1)];
+            match g {
+                0 => l[0].sum(ob),
+                1 => Lanes::dot_rows(l, [row(r)], ob),
+                2 => Lanes::dot_rows(l, [row(r), row(r + 1)], ob),
+                3 => Lanes::dot_rows(l, [row(r), row(r + 1), row(r + 2)], ob),
+                _ => Lanes::dot_rows(l, [row(r), row(r + 1), row(r + 2), row(r + 3)], ob),
             }
+            r += g.max(1);
         }
         if job.sum {
             s.lanes[rank].sum(ob);
