@@ -23,11 +23,17 @@ if ! have_vulkan_driver; then
 fi
 
 cargo fmt --all -- --check
+cargo fmt --manifest-path python/Cargo.toml -- --check
 cargo clippy --all-targets -- -D warnings
+cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
 # The API docs build without broken links.
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 # The benchmarks at their smallest sizes, as a smoke test that they work.
 ATTRACTOR_BENCH_SMALL=1 cargo bench --bench step -- --test
 cargo test
+# The Python package: installed into a fresh virtualenv by the README's
+# command (pip builds it with maturin), then its tests, which check it
+# against the binary `cargo test` just built.
+bash scripts/python_test.sh
 # The cluster path against a real Slurm scheduler (needs root).
 bash scripts/slurm_test.sh

@@ -57,6 +57,14 @@ pub enum Error {
         /// "NaN" or "infinite".
         what: String,
     },
+    /// The run was asked to stop (see `sim::Stop`) before its end.
+    #[error("the run was interrupted at step {step} of {steps}")]
+    Interrupted {
+        /// The step reached.
+        step: u64,
+        /// The steps the run had to do.
+        steps: u64,
+    },
     /// A requested feature is not available in this build or on this machine.
     #[error("{0}")]
     Unavailable(String),

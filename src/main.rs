@@ -186,6 +186,7 @@ fn run_sweep(
                 b.inc(k as u64);
             }
         },
+        &attractor::sim::Stop::default(),
     )?;
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -936,3 +936,58 @@ fn subgroup_and_portable_sums_give_the_cpu_numbers() {
         }
     }
 }
+
+/// A stop requested from the progress callback ends a long run early on
+/// both backends (CPU: one trial and a parallel batch; GPU: one batch) with
+/// `Error::Interrupted`, at a step well before the end; a stop never
+/// requested leaves the run whole.
+#[test]
+fn a_stop_ends_runs_early_on_both_backends() {
+    use attractor::sim::{cpu::CpuBackend, Stop, Trial};
+    // 10^6 steps of a 512-neuron ring: minutes on either backend if not
+    // stopped.
+    let e = exp_with(
+        &std::fs::read_to_string("examples/ring_memory.toml").unwrap(),
+        &["simulation.duration=500", "simulation.record_every=100000"],
+    );
+    let steps = e.simulation.steps;
+    let trials: Vec<Trial> = (0..3)
+        .map(|k| Trial {
+            trial: k,
+            ..Trial::of(&e)
+        })
+        .collect();
+    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(CpuBackend), Box::new(gpu())];
+    for b in backends.iter_mut() {
+        for ts in [&trials[..1], &trials[..]] {
+            let stop = Stop::default();
+            let mut calls = 0;
+            let got = b.run_batch_until(
+                &e,
+                ts,
+                &mut |_| {
+                    calls += 1;
+                    if calls == 2 {
+                        stop.request();
+                    }
+                },
+                &stop,
+            );
+            match got {
+                Err(attractor::Error::Interrupted { step, steps: s }) => {
+                    assert_eq!(s, steps);
+                    assert!(step < steps / 10, "{}: stopped at {step}", b.name());
+                }
+                other => panic!("{}: {:?}", b.name(), other.map(|r| r.len())),
+            }
+        }
+    }
+    let short = exp_with(
+        &std::fs::read_to_string("examples/ring_memory.toml").unwrap(),
+        &["simulation.duration=0.05"],
+    );
+    let whole = CpuBackend
+        .run_batch_until(&short, &[Trial::of(&short)], &mut |_| {}, &Stop::default())
+        .unwrap();
+    assert_eq!(whole[0].steps_done, short.simulation.steps);
+}

@@ -608,6 +608,7 @@ fn a_sweep_reads_each_file_once() {
             Ok(())
         },
         &mut |_| {},
+        &attractor::sim::Stop::default(),
     )
     .unwrap();
     assert_eq!((report.ran, rows), (9, 9));

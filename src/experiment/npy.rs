@@ -50,6 +50,17 @@ impl Files {
         Ok(a)
     }
 
+    /// Hands over the array for path `p` (as an experiment names it), so
+    /// that the experiments built through these files take it without
+    /// reading a file: arrays made in memory (e.g. numpy's).
+    pub fn provide(&self, p: &Path, array: Array) {
+        let path = self.path(p);
+        self.read
+            .lock()
+            .expect("file cache")
+            .insert(path, Arc::new(array));
+    }
+
     /// How many `.npy` files were read from disk (each path once).
     pub fn reads(&self) -> usize {
         *self.reads.lock().expect("read count")

@@ -9,9 +9,9 @@
 use super::fused::{self, FusedStep, Input};
 use super::matvec::Matvec;
 use super::operator::Operator;
-use super::{Backend, Divergence, Precision, Recording, Trial};
+use super::{Backend, Divergence, Precision, Recording, Stop, Trial};
 use crate::analysis::metrics::{Metrics, SumLayout};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Activation, Dynamics, Experiment, Stage, StepConstants};
 use crate::real::{c, f, Real};
 use crate::rng::{self, Stream};
@@ -73,11 +73,19 @@ impl Backend for CpuBackend {
         experiment: &Experiment,
         trials: &[Trial],
         progress: &mut dyn FnMut(u64),
+        stop: &Stop,
     ) -> Result<Vec<Recording>> {
-        Ok(match experiment.simulation.precision {
-            Precision::F64 => run_batch::<f64>(experiment, trials, progress),
-            Precision::F32 => run_batch::<f32>(experiment, trials, progress),
-        })
+        let recs = match experiment.simulation.precision {
+            Precision::F64 => run_batch::<f64>(experiment, trials, progress, stop),
+            Precision::F32 => run_batch::<f32>(experiment, trials, progress, stop),
+        };
+        if stop.requested() {
+            return Err(Error::Interrupted {
+                step: recs.iter().map(|r| r.steps_done).min().unwrap_or(0),
+                steps: experiment.simulation.steps,
+            });
+        }
+        Ok(recs)
     }
 }
 
@@ -87,17 +95,35 @@ fn run_batch<T: Matvec>(
     experiment: &Experiment,
     trials: &[Trial],
     progress: &mut dyn FnMut(u64),
+    stop: &Stop,
 ) -> Vec<Recording> {
     let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
     if let [trial] = trials {
-        return vec![run_trial_with(experiment, trial, op, progress)];
+        return vec![run_trial_with(experiment, trial, op, progress, stop)];
     }
-    let out = trials
-        .par_iter()
-        .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}))
-        .collect();
+    // The first trial runs on this thread and reports progress (the trials
+    // advance together); the others go to rayon's threads. Each looks at
+    // `stop` where it would report progress.
+    let rest: Vec<std::sync::Mutex<Option<Recording>>> =
+        trials[1..].iter().map(|_| Default::default()).collect();
+    let first = rayon::in_place_scope(|s| {
+        for (t, slot) in trials[1..].iter().zip(&rest) {
+            let op = op.clone();
+            s.spawn(move |_| {
+                let r = run_trial_with(experiment, t, op, &mut |_| {}, stop);
+                *slot.lock().expect("trial slot") = Some(r);
+            });
+        }
+        run_trial_with(experiment, &trials[0], op.clone(), progress, stop)
+    });
     progress(experiment.simulation.steps);
-    out
+    std::iter::once(first)
+        .chain(rest.into_iter().map(|m| {
+            m.into_inner()
+                .expect("trial slot")
+                .expect("every spawned trial ran")
+        }))
+        .collect()
 }
 
 /// The drive D(x) of the equation tau dx/dt = -x + D(x):
@@ -442,7 +468,7 @@ pub fn run_trial<T: Matvec>(
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
     let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
-    run_trial_with(experiment, trial, op, progress)
+    run_trial_with(experiment, trial, op, progress, &Stop::default())
 }
 
 /// [`run_trial`] with M already built as `op`.
@@ -451,6 +477,7 @@ fn run_trial_with<T: Matvec>(
     trial: &Trial,
     op: Arc<Operator<T>>,
     progress: &mut dyn FnMut(u64),
+    stop: &Stop,
 ) -> Recording {
     let n = experiment.network.n;
     let net = &experiment.network;
@@ -565,8 +592,14 @@ fn run_trial_with<T: Matvec>(
             target = next_record.next().copied();
             last_good.copy_from_slice(&x);
             progress(step);
+            if stop.requested() {
+                break;
+            }
         } else if step.is_multiple_of(256) {
             progress(step);
+            if stop.requested() {
+                break;
+            }
         }
     }
     rec.steps_done = step;

@@ -189,6 +189,30 @@ impl Trial {
     }
 }
 
+/// A request to end runs early (Ctrl-C in an interactive session), shared
+/// by clones across threads: the backends look at it where they report
+/// progress and then return [`Error::Interrupted`].
+#[derive(Clone, Debug, Default)]
+pub struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Stop {
+    /// Asks the runs watching this stop to end.
+    pub fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether an end was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The flag itself, for a signal handler to set (e.g. signal-hook's
+    /// `flag::register` on SIGINT).
+    pub fn flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.0.clone()
+    }
+}
+
 /// A simulation backend.
 pub trait Backend {
     /// "cpu" or "gpu".
@@ -204,20 +228,33 @@ pub trait Backend {
         trials: &[Trial],
         progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<Recording>> {
+        self.run_batch_until(experiment, trials, progress, &Stop::default())
+    }
+    /// [`Backend::run_batch`] that ends early with [`Error::Interrupted`]
+    /// once `stop` is requested (looked at where progress is reported).
+    fn run_batch_until(
+        &mut self,
+        experiment: &Experiment,
+        trials: &[Trial],
+        progress: &mut dyn FnMut(u64),
+        stop: &Stop,
+    ) -> Result<Vec<Recording>> {
         for t in trials {
             t.check(experiment)?;
         }
         if trials.is_empty() {
             return Ok(Vec::new());
         }
-        self.run_checked(experiment, trials, progress)
+        self.run_checked(experiment, trials, progress, stop)
     }
-    /// [`Backend::run_batch`] for trials already checked (at least one).
+    /// [`Backend::run_batch_until`] for trials already checked (at least
+    /// one).
     fn run_checked(
         &mut self,
         experiment: &Experiment,
         trials: &[Trial],
         progress: &mut dyn FnMut(u64),
+        stop: &Stop,
     ) -> Result<Vec<Recording>>;
     /// Runs `experiment` as it is written.
     fn run(&mut self, experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Result<Recording> {

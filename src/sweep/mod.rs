@@ -467,7 +467,8 @@ pub const MAX_BATCH: usize = 256;
 /// points whose experiments differ only by scales of M and of the input,
 /// noise, seed and initial state run as one batch (up to [`MAX_BATCH`]
 /// trials) sharing one copy of M; each finished trial goes to `emit` as
-/// soon as its batch ends.
+/// soon as its batch ends. A requested `stop` ends the sweep with
+/// [`Error::Interrupted`] (the batch under way is not emitted).
 pub fn run(
     sweep: &Sweep,
     shard: Shard,
@@ -475,6 +476,7 @@ pub fn run(
     done: &std::collections::HashSet<(usize, u32)>,
     emit: &mut dyn FnMut(Finished) -> Result<()>,
     progress: &mut dyn FnMut(usize),
+    stop: &crate::sim::Stop,
 ) -> Result<SweepReport> {
     struct Member {
         point: usize,
@@ -503,7 +505,7 @@ pub fn run(
                 initial: Some(m.exp.initial.clone()),
             })
             .collect();
-        let recs = backend.run_batch(&base, &trials, &mut |_| {})?;
+        let recs = backend.run_batch_until(&base, &trials, &mut |_| {}, stop)?;
         // A backend that failed mid-batch: its rows would be incomplete; the
         // sweep stops and --resume runs the batch again.
         if let Some(f) = recs.iter().find_map(|r| r.fault.clone()) {

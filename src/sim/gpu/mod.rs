@@ -185,6 +185,7 @@ impl Backend for GpuBackend {
         experiment: &Experiment,
         trials: &[Trial],
         progress: &mut dyn FnMut(u64),
+        stop: &super::Stop,
     ) -> Result<Vec<Recording>> {
         run::Run::new(
             &self.ctx,
@@ -195,6 +196,6 @@ impl Backend for GpuBackend {
             self.dense_shape,
             self.subgroups,
         )?
-        .execute(progress)
+        .execute(progress, stop)
     }
 }

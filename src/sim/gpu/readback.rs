@@ -19,17 +19,9 @@ pub struct Readback {
 }
 
 impl Run<'_> {
-    /// Waits for `index` and reads back each trial's first bad step, its
-    /// metric sums ([B][K]) and, when `read_x`, the states ([B][N]).
-    pub(super) fn read(&self, index: wgpu::SubmissionIndex, read_x: bool) -> Result<Readback> {
-        let b = self.base.batch as usize;
-        let k = self.base.metric_sums as usize;
-        let len = (b + b * k + if read_x { b * self.n as usize } else { 0 }) as u64 * 4;
-        let slice = self.buf.staging.slice(..len);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
+    /// Waits until the GPU has finished submit `index` (at most
+    /// `SUBMIT_TIMEOUT`).
+    pub(super) fn wait(&self, index: wgpu::SubmissionIndex) -> Result<()> {
         let polled = self.ctx.device.poll(wgpu::PollType::Wait {
             submission_index: Some(index),
             timeout: Some(SUBMIT_TIMEOUT),
@@ -46,6 +38,21 @@ impl Run<'_> {
                 "the GPU device no longer accepts work (it was lost or destroyed): {e}"
             )),
         })?;
+        Ok(())
+    }
+
+    /// Waits for `index` and reads back each trial's first bad step, its
+    /// metric sums ([B][K]) and, when `read_x`, the states ([B][N]).
+    pub(super) fn read(&self, index: wgpu::SubmissionIndex, read_x: bool) -> Result<Readback> {
+        let b = self.base.batch as usize;
+        let k = self.base.metric_sums as usize;
+        let len = (b + b * k + if read_x { b * self.n as usize } else { 0 }) as u64 * 4;
+        let slice = self.buf.staging.slice(..len);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait(index)?;
         rx.recv()
             .map_err(|_| Error::Gpu("the readback was dropped".into()))?
             .map_err(|e| Error::Gpu(format!("reading back the state: {e}")))?;

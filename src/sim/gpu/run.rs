@@ -247,7 +247,11 @@ impl<'a> Run<'a> {
     }
 
     /// Steps the batch to the end, reading back every record.
-    pub fn execute(self, progress: &mut dyn FnMut(u64)) -> Result<Vec<Recording>> {
+    pub fn execute(
+        self,
+        progress: &mut dyn FnMut(u64),
+        stop: &crate::sim::Stop,
+    ) -> Result<Vec<Recording>> {
         let exp = self.exp;
         let sim = &exp.simulation;
         let n = exp.network.n;
@@ -314,6 +318,7 @@ impl<'a> Run<'a> {
         // A failure after the first record (a lost device, a timeout) ends
         // the run but keeps the records read so far.
         let mut fault: Option<Error> = None;
+        let mut in_flight: Option<wgpu::SubmissionIndex> = None;
         'records: for &target in record_steps.iter().skip(1) {
             if recs.iter().all(|r| r.divergence.is_some()) {
                 break;
@@ -334,9 +339,22 @@ impl<'a> Run<'a> {
                         fault = Some(e);
                         break 'records;
                     }
+                    // At most two submits in flight: the one before this
+                    // is waited for, so that progress (and a stop request)
+                    // trail the GPU by a submit, not by the queue.
+                    if let Some(p) = in_flight.replace(index) {
+                        if let Err(e) = self.wait(p) {
+                            fault = Some(e);
+                            break 'records;
+                        }
+                    }
                     progress(step);
+                    if stop.requested() {
+                        break 'records;
+                    }
                     continue;
                 }
+                in_flight = None;
                 let back = match self.read(index, read_x) {
                     Ok(back) => back,
                     Err(e) => {
@@ -384,7 +402,16 @@ impl<'a> Run<'a> {
                     rec.steps_done = step;
                 }
                 progress(step);
+                if stop.requested() {
+                    break 'records;
+                }
             }
+        }
+        if stop.requested() {
+            return Err(crate::Error::Interrupted {
+                step,
+                steps: sim.steps,
+            });
         }
         if let Some(e) = fault {
             for rec in recs.iter_mut().filter(|r| r.divergence.is_none()) {
