@@ -19,9 +19,10 @@ python3 -m venv "$venv"
 # The extension shares the engine's build folder (its release dependencies
 # are those of `cargo build --release`).
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" "$venv/bin/pip" install --quiet "./python[test]"
+target="${CARGO_TARGET_DIR:-$PWD/target}"
 if [ -z "${ATTRACTOR_BIN:-}" ]; then
-  for p in target/debug/attractor target/release/attractor; do
-    if [ -x "$p" ]; then export ATTRACTOR_BIN="$PWD/$p"; break; fi
+  for p in "$target/debug/attractor" "$target/release/attractor"; do
+    if [ -x "$p" ]; then export ATTRACTOR_BIN="$p"; break; fi
   done
 fi
 # Run from outside the source folder, so that the installed package (not

@@ -473,26 +473,55 @@ class SweepResult:
 
 
 def sweep(
-    path: PathLike,
+    sweep: Union[PathLike, Mapping[str, Any]],
     out: Optional[PathLike] = None,
     shard: Optional[str] = None,
     resume: bool = False,
     backend: Optional[str] = None,
     progress: Union[None, bool, Progress] = None,
+    base_dir: PathLike = ".",
+    name: str = "sweep",
 ) -> SweepResult:
-    """Runs a sweep file (``attractor sweep``): a grid of experiments,
-    seeded trials, retention times. ``shard`` is "K/N" (every N-th grid
-    point from K) or "slurm" (K and N from the job array); ``resume``
-    continues an interrupted sweep in ``out``. Results are appended as runs
-    finish, so an interrupted sweep keeps what it did."""
-    d = _native.sweep(
-        os.fspath(path),
-        None if out is None else os.fspath(out),
-        shard,
-        resume,
-        backend,
-        _progress(progress),
-    )
+    """Runs a sweep (``attractor sweep``): a grid of experiments, seeded
+    trials, retention times, from a sweep file or a dict of its tables
+    (``{"base": "examples/ring_memory.toml", "trials": 8, "grid": {...},
+    "retention": {...}}``, ``base`` taken from ``base_dir``, the sweep
+    called ``name``, its default folder runs/<name>). ``shard`` is
+    "K/N" (every N-th grid point from K) or "slurm" (K and N from the job
+    array); ``resume`` continues an interrupted sweep in ``out``. Results
+    are appended as runs finish, so an interrupted sweep (Ctrl-C included)
+    keeps what it did."""
+    import tempfile
+
+    written: Optional[str] = None
+    if isinstance(sweep, Mapping):
+        d = dict(sweep)
+        if "base" in d:
+            d["base"] = os.path.abspath(os.path.join(os.fspath(base_dir), os.fspath(d["base"])))
+        try:
+            text = _native.json_to_toml(json.dumps(d, default=_jsonable))
+        except TypeError as e:
+            raise ExperimentError(f"not a sweep table: {e}") from None
+        written = tempfile.mkdtemp(prefix="attractor-sweep-")
+        path = os.path.join(written, f"{name}.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path = os.fspath(sweep)
+    try:
+        d = _native.sweep(
+            path,
+            None if out is None else os.fspath(out),
+            shard,
+            resume,
+            backend,
+            _progress(progress),
+        )
+    finally:
+        if written is not None:
+            import shutil
+
+            shutil.rmtree(written, ignore_errors=True)
     folder = Path(d["out"])
     drift = folder / "drift.csv"
     return SweepResult(

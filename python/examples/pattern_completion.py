@@ -1,12 +1,13 @@
 """Pattern completion in a continuous Hopfield network (N = 1000, P = 50):
 a cue with a quarter of its signs flipped is completed while the Lyapunov
-energy falls. Run from the repository root:
-python python/examples/pattern_completion.py"""
+energy falls. Pictures (with matplotlib) go to the
+current folder: python python/examples/pattern_completion.py"""
 
 import numpy as np
 import attractor
+from pathlib import Path
 
-exp = attractor.Experiment.from_toml("examples/pattern_completion.toml")
+exp = attractor.Experiment.from_toml(Path(__file__).parents[2] / "examples" / "pattern_completion.toml")
 for flip in (0.25, 0.45):
     r = attractor.run(exp.with_overrides({"initial.flip": flip}), backend="cpu")
     m = r.metrics

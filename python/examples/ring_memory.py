@@ -1,11 +1,12 @@
 """Short-term memory in a ring network: a brief bump of input at 1 rad is
 held by recurrent excitation alone (lambda1 = 2.1 > 2) and fades below
-criticality (lambda1 = 1.9). Run from the repository root:
-python python/examples/ring_memory.py"""
+criticality (lambda1 = 1.9). Pictures (with matplotlib) go to the
+current folder: python python/examples/ring_memory.py"""
 
 import attractor
+from pathlib import Path
 
-exp = attractor.Experiment.from_toml("examples/ring_memory.toml")
+exp = attractor.Experiment.from_toml(Path(__file__).parents[2] / "examples" / "ring_memory.toml")
 for lam in (2.1, 1.9):
     r = attractor.run(exp.with_overrides({"network.weights.lambda1": lam}))
     m = r.metrics
