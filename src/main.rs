@@ -174,13 +174,10 @@ fn run_sweep(
         bar
     });
     let started = std::time::Instant::now();
-    let done = folder.done.clone();
-    let report = sweep::run(
+    let report = folder.run(
         &sw,
         shard,
         backend.as_mut(),
-        &done,
-        &mut |f| folder.append(&f),
         &mut |k| {
             if let Some(b) = &bar {
                 b.inc(k as u64);

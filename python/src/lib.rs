@@ -282,6 +282,29 @@ fn progress_fn<'a>(
     }
 }
 
+/// Runs `trials` of `exp` on the backend `choice` picks, without the GIL,
+/// interruptible, reporting to `progress`: the recordings and the note on
+/// the backend picked.
+fn run_trials(
+    py: Python<'_>,
+    exp: &Experiment,
+    choice: BackendChoice,
+    trials: &[Trial],
+    progress: &Option<Py<PyAny>>,
+) -> PyResult<(Vec<Recording>, Option<String>)> {
+    let steps = exp.simulation.steps;
+    let mut callback_error: Option<PyErr> = None;
+    let outcome = interruptible(py, |stop| {
+        let (mut b, note) = sim::select(choice)?;
+        let mut tell = progress_fn(progress, steps, &mut callback_error, stop);
+        Ok((b.run_batch_until(exp, trials, &mut tell, stop)?, note))
+    });
+    if let Some(e) = callback_error {
+        return Err(e);
+    }
+    outcome.map_err(|e| err(py, e))
+}
+
 /// Runs `experiment` on `backend` ("auto", "cpu", "gpu"; the experiment's
 /// own `simulation.backend` when None), calling `progress(steps_done,
 /// steps)` now and then, and writing the usual output folder to `out` when
@@ -301,22 +324,8 @@ fn run<'py>(
         // Before the run: a folder that cannot take the outputs fails now.
         output::prepare_dir("out", o).map_err(|e| err(py, e))?;
     }
-    let steps = exp.simulation.steps;
-    let mut callback_error: Option<PyErr> = None;
-    let outcome = interruptible(py, |stop| -> Result<(Recording, Option<String>), Error> {
-        let (mut b, note) = sim::select(choice)?;
-        let mut recs = b.run_batch_until(
-            exp,
-            &[Trial::of(exp)],
-            &mut progress_fn(&progress, steps, &mut callback_error, stop),
-            stop,
-        )?;
-        Ok((recs.remove(0), note))
-    });
-    if let Some(e) = callback_error {
-        return Err(e);
-    }
-    let (rec, note) = outcome.map_err(|e| err(py, e))?;
+    let (mut recs, note) = run_trials(py, exp, choice, &[Trial::of(exp)], &progress)?;
+    let rec = recs.remove(0);
     let written = match &out {
         Some(o) => {
             let w = py
@@ -383,25 +392,7 @@ fn run_batch<'py>(
             initial,
         });
     }
-    let steps = exp.simulation.steps;
-    let mut callback_error: Option<PyErr> = None;
-    let outcome = interruptible(
-        py,
-        |stop| -> Result<(Vec<Recording>, Option<String>), Error> {
-            let (mut b, note) = sim::select(choice)?;
-            let recs = b.run_batch_until(
-                exp,
-                &trials,
-                &mut progress_fn(&progress, steps, &mut callback_error, stop),
-                stop,
-            )?;
-            Ok((recs, note))
-        },
-    );
-    if let Some(e) = callback_error {
-        return Err(e);
-    }
-    let (recs, note) = outcome.map_err(|e| err(py, e))?;
+    let (recs, note) = run_trials(py, exp, choice, &trials, &progress)?;
     recs.into_iter()
         .map(|rec| {
             let d = recording(py, exp, rec, None)?;
@@ -441,16 +432,13 @@ fn sweep<'py>(
     let outcome = interruptible(py, |stop| -> Result<sweep::SweepReport, Error> {
         let mut folder = SweepFolder::open(&out, &sw, &path, shard, resume)?;
         let (mut b, _note) = sim::select(choice)?;
-        let done = folder.done.clone();
-        let mut runs = done.len() as u64;
+        let mut runs = folder.done.len() as u64;
         let mut tell = progress_fn(&progress, total, &mut callback_error, stop);
         tell(runs);
-        let report = sweep::run(
+        let report = folder.run(
             &sw,
             shard,
             b.as_mut(),
-            &done,
-            &mut |f| folder.append(&f),
             &mut |k| {
                 runs += k as u64;
                 tell(runs);

@@ -104,26 +104,18 @@ fn run_batch<T: Matvec>(
     // The first trial runs on this thread and reports progress (the trials
     // advance together); the others go to rayon's threads. Each looks at
     // `stop` where it would report progress.
-    let rest: Vec<std::sync::Mutex<Option<Recording>>> =
-        trials[1..].iter().map(|_| Default::default()).collect();
+    let mut rest = Vec::new();
     let first = rayon::in_place_scope(|s| {
-        for (t, slot) in trials[1..].iter().zip(&rest) {
-            let op = op.clone();
-            s.spawn(move |_| {
-                let r = run_trial_with(experiment, t, op, &mut |_| {}, stop);
-                *slot.lock().expect("trial slot") = Some(r);
-            });
-        }
+        s.spawn(|_| {
+            rest = trials[1..]
+                .par_iter()
+                .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}, stop))
+                .collect();
+        });
         run_trial_with(experiment, &trials[0], op.clone(), progress, stop)
     });
     progress(experiment.simulation.steps);
-    std::iter::once(first)
-        .chain(rest.into_iter().map(|m| {
-            m.into_inner()
-                .expect("trial slot")
-                .expect("every spawned trial ran")
-        }))
-        .collect()
+    std::iter::once(first).chain(rest).collect()
 }
 
 /// The drive D(x) of the equation tau dx/dt = -x + D(x):

@@ -12,7 +12,7 @@
 //! expression is the same, and each chunk's projection sums go through the
 //! same [`Lanes`] in the same order, block after block.
 
-use super::operator::{rows_read, Expansion, Lanes, Operator, Table, CHUNK};
+use super::operator::{rows_read, Expansion, Lanes, Operator, Parts, CHUNK};
 use crate::model::{Activation, Dynamics, Stage, StepConstants, Weights};
 use crate::real::{c, Real};
 use crate::rng::{self, Stream};
@@ -129,36 +129,6 @@ impl<T: Real> Scratch<T> {
     }
 }
 
-/// The operator's structured parts, borrowed.
-#[derive(Clone, Copy)]
-struct Parts<'a, T> {
-    diag: Option<&'a [T]>,
-    coef: &'a [T],
-    v: &'a Table<T>,
-    u: &'a Table<T>,
-    uniform: &'a [bool],
-}
-
-fn parts<T>(op: &Operator<T>) -> Parts<'_, T> {
-    match op {
-        Operator::Structured {
-            diag,
-            coef,
-            v,
-            u,
-            uniform,
-            ..
-        } => Parts {
-            diag: diag.as_deref(),
-            coef,
-            v,
-            u: u.as_ref().unwrap_or(v),
-            uniform,
-        },
-        Operator::Dense { .. } => unreachable!("the fused step is for structured operators"),
-    }
-}
-
 impl<T: Real> FusedStep<T> {
     /// The fused step for `op`, if it has one: a structured operator stepped
     /// by a one-stage method.
@@ -171,7 +141,9 @@ impl<T: Real> FusedStep<T> {
         if !matches!(op, Operator::Structured { .. }) || stages.len() != 1 {
             return None;
         }
-        let p = parts(op);
+        let p = op
+            .parts()
+            .expect("the fused step is for structured operators");
         let rank = p.coef.len();
         let separate_u = matches!(op, Operator::Structured { u: Some(_), .. });
         let rows = rows_read(p.uniform, separate_u, p.diag.is_some());
@@ -228,7 +200,9 @@ impl<T: Real> FusedStep<T> {
         if !self.ready {
             self.project(op, x, false);
         }
-        let p = parts(op);
+        let p = op
+            .parts()
+            .expect("the fused step is for structured operators");
         for ((q, r), c) in self.scaled.iter_mut().zip(&self.proj).zip(p.coef) {
             *q = *c * *r;
         }
@@ -247,7 +221,9 @@ impl<T: Real> FusedStep<T> {
         sum: bool,
     ) -> bool {
         let n = x.len();
-        let p = parts(op);
+        let p = op
+            .parts()
+            .expect("the fused step is for structured operators");
         let sums = self.proj.len();
         let chunks = n.div_ceil(CHUNK);
         self.partials.resize(chunks * sums, T::zero());

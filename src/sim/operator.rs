@@ -448,23 +448,8 @@ impl<T: Matvec> Operator<T> {
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
-            Operator::Structured {
-                n,
-                diag,
-                coef,
-                v,
-                u,
-                uniform,
-            } => {
-                let u = u.as_ref().unwrap_or(v);
-                let s = Structured {
-                    n: *n,
-                    diag: diag.as_deref(),
-                    coef,
-                    v,
-                    u,
-                    uniform,
-                };
+            Operator::Structured { .. } => {
+                let s = self.parts().expect("a structured operator has parts");
                 #[cfg(target_arch = "x86_64")]
                 if super::matvec::simd_available() {
                     // SAFETY: the CPU has AVX2 and FMA (checked just above).
@@ -476,17 +461,43 @@ impl<T: Matvec> Operator<T> {
     }
 }
 
-/// The parts of [`Operator::Structured`] one product reads.
-struct Structured<'a, T> {
-    n: usize,
-    diag: Option<&'a [T]>,
-    coef: &'a [T],
-    v: &'a Table<T>,
-    u: &'a Table<T>,
-    uniform: &'a [bool],
+/// The parts of [`Operator::Structured`], borrowed, U = V where the form
+/// has one table.
+#[derive(Clone, Copy)]
+pub(crate) struct Parts<'a, T> {
+    pub(crate) n: usize,
+    pub(crate) diag: Option<&'a [T]>,
+    pub(crate) coef: &'a [T],
+    pub(crate) v: &'a Table<T>,
+    pub(crate) u: &'a Table<T>,
+    pub(crate) uniform: &'a [bool],
 }
 
-impl<T: Real> Structured<'_, T> {
+impl<T> Operator<T> {
+    /// The structured form's parts; `None` for dense M.
+    pub(crate) fn parts(&self) -> Option<Parts<'_, T>> {
+        match self {
+            Operator::Structured {
+                n,
+                diag,
+                coef,
+                v,
+                u,
+                uniform,
+            } => Some(Parts {
+                n: *n,
+                diag: diag.as_deref(),
+                coef,
+                v,
+                u: u.as_ref().unwrap_or(v),
+                uniform,
+            }),
+            Operator::Dense { .. } => None,
+        }
+    }
+}
+
+impl<T: Real> Parts<'_, T> {
     /// y = M x: the projections, scaled, then the expansion.
     #[inline(always)]
     fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
@@ -497,7 +508,7 @@ impl<T: Real> Structured<'_, T> {
         expand(x, y, proj, self.u, self.uniform, self.n, self.diag);
     }
 
-    /// [`Structured::apply`] compiled for AVX2 and FMA (8 f32 lanes, and
+    /// [`Parts::apply`] compiled for AVX2 and FMA (8 f32 lanes, and
     /// each fused multiply-add one instruction instead of a library call;
     /// the same numbers).
     ///

@@ -175,6 +175,32 @@ impl SweepFolder {
         self.results.append(&f.row)
     }
 
+    /// Runs `sweep`'s `shard` into this folder: the runs it does not hold
+    /// yet ([`super::run`]), each appended as its batch ends, `progress`
+    /// told how many finished. The summary outputs are for
+    /// [`SweepFolder::summarize`] after.
+    pub fn run(
+        &mut self,
+        sweep: &Sweep,
+        shard: Shard,
+        backend: &mut dyn crate::sim::Backend,
+        progress: &mut dyn FnMut(usize),
+        stop: &crate::sim::Stop,
+    ) -> Result<super::SweepReport> {
+        let done = std::mem::take(&mut self.done);
+        let report = super::run(
+            sweep,
+            shard,
+            backend,
+            &done,
+            &mut |f| self.append(&f),
+            progress,
+            stop,
+        );
+        self.done = done;
+        report
+    }
+
     /// Writes the summary outputs (summary.csv and the plots) from the
     /// results so far and returns the summaries.
     pub fn summarize(&self, keys: &[String]) -> Result<Vec<PointSummary>> {
