@@ -24,9 +24,51 @@
 override DENSE_WORKGROUP: u32 = 256u;
 override DENSE_ROWS: u32 = 1u;
 
+// Generated weights (`random` with materialise = false; the host sets
+// RANDOM and the rest): M_ij = RANDOM_SCALE J_ij where connection (i, j)
+// exists, each row's entries computed from the Philox blocks of its
+// columns instead of read, so M takes no memory. The twin of
+// `random_row` in src/model/weights.rs (f64 there, f32 here).
+override RANDOM: bool = false;
+override RANDOM_SEED_LO: u32 = 0u;
+override RANDOM_SEED_HI: u32 = 0u;
+// g / sqrt(p N).
+override RANDOM_SCALE: f32 = 0.0;
+// The connection probability p; 1 keeps every connection.
+override RANDOM_SPARSITY: f32 = 1.0;
+
 @group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
+
+// Entries 4 col4 .. 4 col4 + 3 of row i of generated weights: J from
+// Box-Muller on words (x, y) and (z, w) of the block [col4, i, 0, weights]
+// (cosine and sine of each pair), kept where the uniform of the block
+// [col4, i, 0, connections] is below p; zero past column N.
+fn generated4(i: u32, col4: u32) -> vec4<f32> {
+    let key = vec2<u32>(RANDOM_SEED_LO, RANDOM_SEED_HI);
+    let b = philox4x32_10(vec4<u32>(col4, i, 0u, STREAM_WEIGHTS), key);
+    let r0 = sqrt(-2.0 * log(uniform01(b.x)));
+    let r1 = sqrt(-2.0 * log(uniform01(b.z)));
+    let u1 = uniform01(b.y);
+    let u3 = uniform01(b.w);
+    var z = vec4<f32>(r0 * cos_2pi(u1), r0 * sin_2pi(u1), r1 * cos_2pi(u3), r1 * sin_2pi(u3));
+    if (RANDOM_SPARSITY < 1.0) {
+        let c = philox4x32_10(vec4<u32>(col4, i, 0u, STREAM_CONNECTIONS), key);
+        let u = vec4<f32>(uniform01(c.x), uniform01(c.y), uniform01(c.z), uniform01(c.w));
+        z = select(vec4<f32>(0.0), z, u < vec4<f32>(RANDOM_SPARSITY));
+    }
+    let j = vec4<u32>(4u * col4) + vec4<u32>(0u, 1u, 2u, 3u);
+    return select(vec4<f32>(0.0), RANDOM_SCALE * z, j < vec4<u32>(P.n));
+}
+
+// Entries 4 j .. 4 j + 3 of row r of the block: read, or generated.
+fn row4(r: u32, base: u32, j: u32) -> vec4<f32> {
+    if (RANDOM) {
+        return generated4(P.row0 + r, j);
+    }
+    return m[base + j];
+}
 
 var<workgroup> partial: array<f32, DENSE_WORKGROUP * DENSE_TILE>;
 
@@ -48,7 +90,7 @@ fn dense_step(
     if (live) {
         let base = r * nv;
         for (var j = lane; j < nv; j += lanes) {
-            let row = m[base + j];
+            let row = row4(r, base, j);
             for (var k = 0u; k < nt; k++) {
                 s[k] += dot(row, operand_in[(t0 + k) * nv + j]);
             }

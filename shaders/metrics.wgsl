@@ -20,6 +20,13 @@ fn term(k: u32, b: u32, i: u32) -> f32 {
     if (k == SUM_RATES) {
         return v;
     }
+    // After the table rows: the energy block (ENERGY_SUMS sums), then sum
+    // v^2 when SumLayout has it, which the count of sums past the table
+    // tells (1: squares only; ENERGY_SUMS + 1: both).
+    let extra = P.metric_sums - SUM_TABLE - P.metric_rows;
+    if (k == P.metric_sums - 1u && (extra == 1u || extra == ENERGY_SUMS + 1u)) {
+        return v * v;
+    }
     if (k < SUM_TABLE + P.metric_rows) {
         return table[(P.metric_row0 + k - SUM_TABLE) * P.n + i] * v;
     }

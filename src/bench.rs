@@ -29,6 +29,11 @@ pub enum OperatorKind {
     Ring,
     /// Hebbian, 16 patterns unless `--patterns` says otherwise.
     Hebbian,
+    /// Dense random weights generated at every product, not stored
+    /// (`random` with `materialise = false`): bound by arithmetic, not by
+    /// memory (see GFLOP/s and generated entries per second); not in the
+    /// default list.
+    Random,
 }
 
 /// Patterns of the Hebbian cases unless `--patterns` says otherwise.
@@ -121,6 +126,10 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
         OperatorKind::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
         OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {patterns} }}"),
+        // Spectral radius 0.9: a stable network.
+        OperatorKind::Random => {
+            "{ kind = \"random\", g = 0.9, seed = 1, materialise = false }".to_string()
+        }
     };
     let n_file = if op == OperatorKind::Dense { 1 } else { n };
     let toml = format!(
@@ -212,6 +221,8 @@ pub fn bytes_per_step(case: Case, batch: usize, backend: &str) -> f64 {
         OperatorKind::Ring => b * 4.0 * nf * 4.0,
         // Patterns read by the overlaps and the expansion, plus the diagonal.
         OperatorKind::Hebbian => b * (2.0 * p + 1.0) * nf * 4.0,
+        // Generated, not read.
+        OperatorKind::Random => 0.0,
     }
 }
 
@@ -227,6 +238,12 @@ pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
     if case.operator == OperatorKind::Dense {
         return Ok((b * 4.0 * n * n, b * 4.0 * n * n));
     }
+    if case.operator == OperatorKind::Random {
+        // No weights: x read by every row block (from the cache) and y
+        // written, then the update's state, input and product: about 6
+        // vectors, counted once each.
+        return Ok((b * 6.0 * 4.0 * n, 0.0));
+    }
     let e = shape_of(case)?;
     let (all, w) = crate::sim::fused::traffic(&e.network.weights, 4, true)
         .expect("the structured cases have a fused step");
@@ -234,13 +251,15 @@ pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
 }
 
 /// Floating-point operations of the product M x for `batch` trials, a
-/// multiply-add counted as 2: 2N² for dense M; for the structured forms,
+/// multiply-add counted as 2: 2N² for dense and generated random M (the
+/// generation itself, a Philox block and a Box–Muller pair per two
+/// entries, is not counted); for the structured forms,
 /// 2NR for the R projections plus 2NR to expand them (R = 3 for the ring,
 /// P for Hebbian).
 pub fn flops_per_step(case: Case, batch: usize) -> f64 {
     let (b, n) = (batch as f64, case.n as f64);
     match case.operator {
-        OperatorKind::Dense => b * 2.0 * n * n,
+        OperatorKind::Dense | OperatorKind::Random => b * 2.0 * n * n,
         OperatorKind::Ring => b * 4.0 * 3.0 * n,
         OperatorKind::Hebbian => b * 4.0 * case.patterns as f64 * n,
     }
@@ -612,6 +631,7 @@ pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
         OperatorKind::Dense => vec![1024, 4096],
         OperatorKind::Ring => vec![65536, 1 << 20],
         OperatorKind::Hebbian => vec![16384],
+        OperatorKind::Random => vec![1024, 4096],
     }
 }
 

@@ -81,6 +81,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also draw the eigenvalues in the complex plane into this PNG.
+        #[arg(long, value_name = "PNG")]
+        plot: Option<PathBuf>,
         /// Override any key of the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
@@ -125,10 +128,14 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Modes {
             experiment,
             json,
+            plot,
             overrides,
         } => {
             let exp = load(&experiment, &overrides)?;
             let report = modes::analyse(&exp)?;
+            if let Some(path) = &plot {
+                attractor::output::plots::spectrum(path, &report)?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -224,10 +231,10 @@ struct BenchArgs {
     /// Backends to measure [default: cpu, and gpu when an adapter exists].
     #[arg(long, value_enum)]
     backend: Vec<attractor::bench::BenchBackend>,
-    /// Operators [default: dense, ring, hebbian].
+    /// Operators [default: dense, ring, hebbian; random on request].
     #[arg(long, value_enum)]
     operator: Vec<attractor::bench::OperatorKind>,
-    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384].
+    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384, random 1024 4096].
     #[arg(long)]
     n: Vec<usize>,
     /// Patterns of the Hebbian cases.

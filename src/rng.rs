@@ -29,6 +29,10 @@ pub enum Stream {
     InitialRandom = 2,
     /// Flipped and masked units of a pattern cue.
     Cue = 3,
+    /// The standard normals J_ij of `random` weights.
+    Weights = 4,
+    /// Which connections of sparse `random` weights exist.
+    Connections = 5,
 }
 
 #[inline]
@@ -83,6 +87,28 @@ pub fn normal(seed: u64, stream: Stream, index: u32, step: u32, trial: u32) -> f
     let u1 = uniform(b[0]);
     let u2 = uniform(b[1]);
     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
+}
+
+/// Four standard normals J_ij, j = 4 `col4` .. 4 `col4` + 3, of row `row`
+/// of `random` weights: Box–Muller on words (0, 1) and (2, 3) of the block
+/// `[col4, row, 0, Weights]`, cosine and sine of each pair.
+#[inline]
+pub fn weight_normals(seed: u64, row: u32, col4: u32) -> [f64; 4] {
+    let b = philox4x32_10([col4, row, 0, Stream::Weights as u32], key(seed));
+    let r0 = (-2.0 * uniform(b[0]).ln()).sqrt();
+    let r1 = (-2.0 * uniform(b[2]).ln()).sqrt();
+    let (s0, c0) = (2.0 * PI * uniform(b[1])).sin_cos();
+    let (s1, c1) = (2.0 * PI * uniform(b[3])).sin_cos();
+    [r0 * c0, r0 * s0, r1 * c1, r1 * s1]
+}
+
+/// Four uniforms in (0, 1) that decide which of the connections
+/// j = 4 `col4` .. 4 `col4` + 3 of row `row` exist in sparse `random`
+/// weights (a connection of probability p exists where its uniform is
+/// below p): the block `[col4, row, 0, Connections]`.
+#[inline]
+pub fn connection_uniforms(seed: u64, row: u32, col4: u32) -> [f64; 4] {
+    philox4x32_10([col4, row, 0, Stream::Connections as u32], key(seed)).map(uniform)
 }
 
 /// A uniform number in (0, 1) for `index` of `stream`.

@@ -231,6 +231,43 @@ fn modes_table_and_json() {
 }
 
 #[test]
+fn modes_draws_the_spectrum_of_a_random_network() {
+    let out = tmpdir();
+    let png = out.path().join("spectrum.png");
+    let o = bin()
+        .args([
+            "modes",
+            "examples/chaos.toml",
+            "--set",
+            "network.n=200",
+            "--plot",
+        ])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("circular law: 1.500000"), "{t}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    // Beyond the dense solver: the law, exit 0, no modes.
+    let o = bin()
+        .args([
+            "modes",
+            "examples/chaos.toml",
+            "--json",
+            "--set",
+            "network.n=20000",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["spectral_radius"], 1.5);
+    assert_eq!(j["modes"].as_array().unwrap().len(), 0);
+}
+
+#[test]
 fn gpu_backend_runs_and_auto_prefers_the_cpu_to_a_software_adapter() {
     let out = tmpdir();
     let o = bin()

@@ -991,3 +991,51 @@ fn a_stop_ends_runs_early_on_both_backends() {
         .unwrap();
     assert_eq!(whole[0].steps_done, short.simulation.steps);
 }
+
+/// A random network (current dynamics, tanh), its weights generated in
+/// `dense_step` (`materialise = false`) or stored, `n` neurons, connection
+/// probability `p`; 5 tau, short enough that the chaos above g = 1 has not
+/// amplified f32 rounding beyond what `same` allows.
+fn random_exp(n: usize, p: f64, materialise: bool) -> Experiment {
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        dynamics = "current"
+        activation = {{ kind = "tanh" }}
+        weights = {{ kind = "random", g = 1.5, sparsity = {p}, seed = 5, materialise = {materialise} }}
+        [initial]
+        kind = "random"
+        low = -1.0
+        high = 1.0
+        [simulation]
+        duration = 0.05
+        dt = 0.001
+        record_every = 5
+        "#
+    ))
+}
+
+#[test]
+fn generated_random_weights_match_the_cpu() {
+    // The kernel's f32 Box–Muller (log, sqrt and the series of cos_2pi and
+    // sin_2pi) against the CPU's f64 one: entries agree to a few f32 ulps,
+    // so the runs agree as f32 arithmetic allows (`same`, 1e-5 of scale).
+    // N = 301 and 1030 pad the last vec4 of each row.
+    for (n, p) in [(301, 1.0), (301, 0.2), (1030, 0.05)] {
+        let e = random_exp(n, p, false);
+        assert!(e.network.weights.generated());
+        same(&e, 1e-5);
+    }
+    // Stored: the dense kernel reads the materialised matrix.
+    same(&random_exp(301, 0.2, true), 1e-5);
+}
+
+#[test]
+fn generated_random_weights_in_a_batch_of_trial_tiles() {
+    // Six trials: two tiles of DENSE_TILE = 4, each generating M anew, with
+    // the trials' own M scales (a sweep over g shares one J).
+    let e = random_exp(301, 0.5, false);
+    batch_matches(&e, 6, 1e-5);
+}

@@ -1,5 +1,6 @@
 //! The metrics of SPEC §4, computed from the state at each record: mean
-//! rate; ring bump angle and amplitude; Hopfield overlaps and energy.
+//! rate; ring bump angle and amplitude; Hopfield overlaps and energy;
+//! the population variance of the rates of random networks.
 //! Always over all neurons, whatever `record.stride` keeps in rates.npy.
 
 use crate::model::{Activation, Dynamics, Network, Weights};
@@ -19,6 +20,9 @@ pub struct Metrics {
     /// overlaps (the patterns) multiply with the rates.
     table: Option<Vec<f64>>,
     energy_beta: Option<f64>,
+    /// Whether the population variance of the rates is a metric (random
+    /// networks: the order parameter of the transition to chaos).
+    variance: bool,
 }
 
 /// ln cosh(x), without overflow for large |x|.
@@ -30,7 +34,8 @@ pub fn ln_cosh(x: f64) -> f64 {
 
 impl Metrics {
     /// The metrics of `network`: ring networks get the bump, Hebbian networks
-    /// the overlaps, and Hebbian current networks with tanh the energy.
+    /// the overlaps, Hebbian current networks with tanh the energy, and
+    /// random networks the population variance of the rates.
     pub fn new(network: &Network) -> Self {
         let mut m = Self::shape(network);
         if !network.weights.metric_rows().is_empty() {
@@ -53,6 +58,7 @@ impl Metrics {
             rows: network.weights.metric_rows(),
             table: None,
             energy_beta,
+            variance: matches!(network.weights, Weights::Random { .. }),
         }
     }
 
@@ -66,6 +72,9 @@ impl Metrics {
         names.extend((0..self.patterns).map(|mu| format!("overlap_{mu}")));
         if self.energy_beta.is_some() {
             names.push("energy".into());
+        }
+        if self.variance {
+            names.push("rate_variance".into());
         }
         names
     }
@@ -106,8 +115,18 @@ impl Metrics {
             }
             out.push(e);
         }
+        if self.variance {
+            let squares: f64 = v.iter().map(|&a| f(a) * f(a)).sum();
+            out.push(variance(out[0], squares / n));
+        }
         out
     }
+}
+
+/// The population variance from the mean and the mean square (never
+/// negative, which rounding could make it).
+fn variance(mean: f64, mean_square: f64) -> f64 {
+    (mean_square - mean * mean).max(0.0)
 }
 
 /// The sums over neurons from which [`Metrics::from_sums`] builds the
@@ -122,6 +141,8 @@ pub struct SumLayout {
     pub table_row0: usize,
     /// Whether the three energy sums follow.
     pub energy: bool,
+    /// Whether sum v^2 follows (last).
+    pub squares: bool,
 }
 
 impl SumLayout {
@@ -154,9 +175,14 @@ impl SumLayout {
         Self::TABLE + self.table_rows
     }
 
+    /// Position of sum v^2 (after the energy block), when there is one.
+    pub fn squares_at(&self) -> usize {
+        self.energy_start() + if self.energy { Self::ENERGY_SUMS } else { 0 }
+    }
+
     /// The number of sums.
     pub fn len(&self) -> usize {
-        self.energy_start() + if self.energy { Self::ENERGY_SUMS } else { 0 }
+        self.squares_at() + usize::from(self.squares)
     }
 
     /// Whether there are no sums (never: sum v is always there).
@@ -172,6 +198,7 @@ impl Metrics {
             table_rows: self.rows.len(),
             table_row0: self.rows.start,
             energy: self.energy_beta.is_some(),
+            squares: self.variance,
         }
     }
 
@@ -221,6 +248,9 @@ impl Metrics {
             out.push(
                 -0.5 * m_scale * vmv - e[SumLayout::ENERGY_INPUT] + e[SumLayout::ENERGY_INTEGRAL],
             );
+        }
+        if self.variance {
+            out.push(variance(out[0], sums[layout.squares_at()] / n));
         }
         out
     }

@@ -81,6 +81,11 @@ pub struct ModesReport {
     pub symmetric: bool,
     /// How the eigenvalues were obtained.
     pub method: String,
+    /// The largest |lambda| (for random weights beyond the dense solver,
+    /// the circular law's radius |g|); null without modes.
+    pub spectral_radius: Option<f64>,
+    /// Random weights: the radius |g| of the disk the circular law fills.
+    pub circular_law: Option<f64>,
     /// Modes, largest real part first.
     pub modes: Vec<Mode>,
     /// One per input epoch.
@@ -232,8 +237,45 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     let w = &net.weights;
     let symmetric = w.is_symmetric();
     let structured = w.structured();
+    // Random weights: the generated matrix, within the dense solver's reach.
+    let generated = match w {
+        Weights::Random { .. } if n <= DENSE_LIMIT => Some(w.to_dense()),
+        _ => None,
+    };
+    let dense: Option<&[f64]> = match w {
+        Weights::Dense { m, .. } => Some(m),
+        _ => generated.as_deref(),
+    };
+    let circular_law = match w {
+        Weights::Random { g, .. } => Some(g.abs()),
+        _ => None,
+    };
     let (eig, method) = match (&structured, w) {
         (None, Weights::Dense { m, .. }) => dense_eigenvalues(n, m, symmetric)?,
+        (None, Weights::Random { g, .. }) => match &generated {
+            Some(m) => {
+                let (e, _) = dense_eigenvalues(n, m, false)?;
+                (
+                    e,
+                    format!(
+                        "dense solve of the generated matrix (circular law: as N grows the \
+                         eigenvalues fill the disk |lambda| ≤ |g| = {} uniformly)",
+                        g.abs()
+                    ),
+                )
+            }
+            None => (
+                Vec::new(),
+                format!(
+                    "the circular law, not a solve (the dense solve is limited to N ≤ \
+                     {DENSE_LIMIT}; network.n = {n}): the eigenvalues of g J / sqrt(p N) fill the \
+                     disk |lambda| ≤ |g| = {} uniformly as N grows, so the state 0 of the \
+                     linear network decays for |g| < 1 and the mode of largest Re lambda grows \
+                     for |g| > 1",
+                    g.abs()
+                ),
+            ),
+        },
         (Some(s), _) => match structured_eigenvalues(s) {
             Some(e) => (
                 e,
@@ -257,8 +299,13 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                 )
             }
         },
-        (None, _) => unreachable!("only dense weights lack a structured form"),
+        (None, _) => unreachable!("only dense and random weights lack a structured form"),
     };
+    let spectral_radius = eig
+        .iter()
+        .map(|(l, _)| l.norm())
+        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
+        .or(circular_law);
     let modes = group(eig, net.tau);
     let unstable = modes.iter().any(|m| m.regime != Regime::Decaying);
     let steady_states = experiment
@@ -266,15 +313,14 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let values = match (&structured, w) {
-                (Some(s), _) => structured_solve(s, &e.h),
-                (None, Weights::Dense { m, .. }) => {
+            let values = match &structured {
+                Some(s) => structured_solve(s, &e.h),
+                None => dense.and_then(|m| {
                     let a = DMatrix::identity(n, n) - DMatrix::from_row_slice(n, n, m);
                     a.lu()
                         .solve(&DVector::from_column_slice(&e.h))
                         .map(|x| x.iter().copied().collect())
-                }
-                _ => None,
+                }),
             };
             let note = match (&values, unstable) {
                 (None, _) => Some(
@@ -302,6 +348,8 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         activation: net.activation.kind().into(),
         symmetric,
         method,
+        spectral_radius,
+        circular_law,
         modes,
         steady_states,
     })
@@ -332,6 +380,16 @@ pub fn format_table(r: &ModesReport) -> String {
              linearisation where every unit is in a linear range of slope 1)\n",
             r.activation
         );
+    }
+    if let Some(r0) = r.spectral_radius {
+        let _ = write!(s, "spectral radius max |lambda| = {r0:.6}");
+        if let Some(g) = r.circular_law {
+            let _ = write!(s, " (circular law: {g:.6})");
+        }
+        let _ = writeln!(s, "\n");
+    }
+    if r.modes.is_empty() {
+        return s;
     }
     let _ = writeln!(
         s,

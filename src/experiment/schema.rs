@@ -94,7 +94,27 @@ pub enum WeightsSpec {
         /// N×R .npy.
         v: PathBuf,
     },
+    /// Gaussian random weights g J / sqrt(p N), generated from the seed.
+    Random {
+        /// The gain g.
+        g: f64,
+        /// Connection probability p in (0, 1] (default 1: dense).
+        #[serde(default = "one")]
+        sparsity: f64,
+        /// Seed of J and of the connections (default 0, fixed across trials).
+        #[serde(default)]
+        seed: u64,
+        /// Store M (N² floats) instead of generating it at every product;
+        /// by default stored up to N = [`MATERIALISE_UP_TO`].
+        #[serde(default)]
+        materialise: Option<bool>,
+    },
 }
+
+/// The largest N whose `random` weights are stored by default (64 MiB of
+/// f32): below it the stored matrix is read faster than its entries are
+/// generated; above it generating keeps memory O(N).
+pub const MATERIALISE_UP_TO: usize = 4096;
 
 impl WeightsSpec {
     /// The weights of a network of `n` neurons, reading `.npy` files through
@@ -190,6 +210,38 @@ impl WeightsSpec {
                     ));
                 }
                 Weights::LowRank { n, rank: ru, u, v }
+            }
+            WeightsSpec::Random {
+                g,
+                sparsity,
+                seed,
+                materialise,
+            } => {
+                let g = finite("network.weights.g", *g)?;
+                if !(*sparsity > 0.0 && *sparsity <= 1.0) {
+                    return Err(Error::invalid(
+                        "network.weights.sparsity",
+                        sparsity,
+                        "must be a connection probability in (0, 1] (1: every connection exists)",
+                    ));
+                }
+                let materialise = materialise.unwrap_or(n <= MATERIALISE_UP_TO);
+                if materialise {
+                    // The matrix in f64 and the run's copy.
+                    crate::memory::check(
+                        "network.weights.materialise",
+                        true,
+                        &format!("the {n}×{n} random matrix (set materialise = false to generate it instead)"),
+                        (n as u64).saturating_mul(n as u64).saturating_mul(16),
+                    )?;
+                }
+                Weights::Random {
+                    n,
+                    g,
+                    sparsity: *sparsity,
+                    seed: *seed,
+                    materialise,
+                }
             }
         })
     }

@@ -16,7 +16,7 @@ mod weights;
 pub use activation::Activation;
 pub use method::{Method, Stage, StepConstants};
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
-pub use weights::{largest, ring_angles, StructuredForm, Weights};
+pub use weights::{largest, random_row, ring_angles, StructuredForm, Weights};
 
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;

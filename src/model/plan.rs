@@ -159,7 +159,14 @@ impl Experiment {
             Precision::F64 => 8,
         };
         let given = match &self.network.weights {
-            super::Weights::Dense { .. } => n.saturating_mul(n),
+            super::Weights::Dense { .. }
+            | super::Weights::Random {
+                materialise: true, ..
+            } => n.saturating_mul(n),
+            // Generated: rows of scratch per thread.
+            super::Weights::Random { .. } => {
+                n.saturating_mul(4 * rayon::current_num_threads() as u64)
+            }
             w => {
                 let (rank, separate_u, diag) = w.structured_shape().expect("structured");
                 (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)).saturating_mul(n)

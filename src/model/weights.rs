@@ -2,6 +2,7 @@
 //! `matrix` and `file`, low rank for `ring`, `hebbian` and `low_rank`.
 
 use super::theta;
+use rayon::prelude::*;
 
 /// The recurrent weights M (row = postsynaptic, column = presynaptic).
 #[derive(Clone, Debug)]
@@ -47,6 +48,51 @@ pub enum Weights {
         /// V, N×R row-major.
         v: Vec<f64>,
     },
+    /// M_ij = g J_ij / sqrt(p N) where connection (i, j) exists (each with
+    /// probability p, drawn in f32), else 0; J_ij standard normal from the counter-based
+    /// generator keyed by (seed, i, j) ([`crate::rng::weight_normals`]), so
+    /// M is a pure function of its parameters and need not be stored.
+    Random {
+        /// N.
+        n: usize,
+        /// The gain g: the eigenvalues fill the disk of radius g as N grows.
+        g: f64,
+        /// The connection probability p in (0, 1]; 1 is dense.
+        sparsity: f64,
+        /// Seed of J and of the connections (fixed across trials).
+        seed: u64,
+        /// Store M as a dense matrix (faster on the CPU, N² floats of
+        /// memory) instead of generating its rows at every product.
+        materialise: bool,
+    },
+}
+
+/// Entries of row `i` of `random` weights of `n` neurons (see
+/// [`Weights::Random`]), each passed to `put(j, M_ij)` in column order:
+/// the one definition the CPU operator, the materialised matrix and the
+/// tests share (the GPU kernel `dense_step` computes the same in f32).
+pub fn random_row(
+    n: usize,
+    g: f64,
+    sparsity: f64,
+    seed: u64,
+    i: usize,
+    mut put: impl FnMut(usize, f64),
+) {
+    let scale = g / (sparsity * n as f64).sqrt();
+    // Compared in f32, as the GPU does (the uniforms are exact in f32).
+    let p = f64::from(sparsity as f32);
+    for col4 in 0..n.div_ceil(4) {
+        let z = crate::rng::weight_normals(seed, i as u32, col4 as u32);
+        let keep = if p < 1.0 {
+            crate::rng::connection_uniforms(seed, i as u32, col4 as u32).map(|u| u < p)
+        } else {
+            [true; 4]
+        };
+        for k in 0..4.min(n - 4 * col4) {
+            put(4 * col4 + k, if keep[k] { scale * z[k] } else { 0.0 });
+        }
+    }
 }
 
 /// The normalised form of every structured kind:
@@ -154,12 +200,13 @@ impl Weights {
             Weights::Dense { n, .. }
             | Weights::Ring { n, .. }
             | Weights::Hebbian { n, .. }
-            | Weights::LowRank { n, .. } => *n,
+            | Weights::LowRank { n, .. }
+            | Weights::Random { n, .. } => *n,
             Weights::Diagonal { values } => values.len(),
         }
     }
 
-    /// A short name of the kind: dense, diagonal, ring, hebbian, low_rank.
+    /// A short name of the kind: dense, diagonal, ring, hebbian, low_rank, random.
     pub fn kind(&self) -> &'static str {
         match self {
             Weights::Dense { .. } => "dense",
@@ -167,7 +214,20 @@ impl Weights {
             Weights::Ring { .. } => "ring",
             Weights::Hebbian { .. } => "hebbian",
             Weights::LowRank { .. } => "low_rank",
+            Weights::Random { .. } => "random",
         }
+    }
+
+    /// Whether M is generated at every product rather than stored
+    /// (`random` weights with `materialise = false`).
+    pub fn generated(&self) -> bool {
+        matches!(
+            self,
+            Weights::Random {
+                materialise: false,
+                ..
+            }
+        )
     }
 
     /// The number of patterns of a Hebbian network, else 0.
@@ -208,6 +268,8 @@ impl Weights {
                     .all(|i| (0..i).all(|j| (m[i * n + j] - m[j * n + i]).abs() <= 1e-12 * scale))
             }
             Weights::Diagonal { .. } | Weights::Ring { .. } | Weights::Hebbian { .. } => true,
+            // Independent entries: symmetric only when there is one.
+            Weights::Random { n, .. } => *n <= 1,
             Weights::LowRank { n, rank, u, v } => {
                 let scale = u.iter().chain(v).fold(0.0f64, |a, x| a.max(x.abs()));
                 let tol = 1e-12 * scale * scale * *rank as f64;
@@ -226,10 +288,25 @@ impl Weights {
     /// structured operators with it, and the eigen-solver falls back to it.
     pub fn to_dense(&self) -> Vec<f64> {
         let Some(s) = self.structured() else {
-            let Weights::Dense { m, .. } = self else {
-                unreachable!("only dense weights lack a structured form")
+            return match self {
+                Weights::Dense { m, .. } => m.clone(),
+                Weights::Random {
+                    n,
+                    g,
+                    sparsity,
+                    seed,
+                    ..
+                } => {
+                    let mut m = vec![0.0; n * n];
+                    m.par_chunks_mut((*n).max(1))
+                        .enumerate()
+                        .for_each(|(i, row)| {
+                            random_row(*n, *g, *sparsity, *seed, i, |j, x| row[j] = x)
+                        });
+                    m
+                }
+                _ => unreachable!("only dense and random weights lack a structured form"),
             };
-            return m.clone();
         };
         let (n, u) = (s.n, s.u_rows());
         let mut m = vec![0.0; n * n];
@@ -248,7 +325,8 @@ impl Weights {
         m
     }
 
-    /// The normalised structured form of every kind but dense (None for dense).
+    /// The normalised structured form of every kind but dense and random
+    /// (None for those).
     pub fn structured(&self) -> Option<StructuredForm> {
         let n = self.n();
         let none = StructuredForm {
@@ -259,7 +337,7 @@ impl Weights {
             u: None,
         };
         Some(match self {
-            Weights::Dense { .. } => return None,
+            Weights::Dense { .. } | Weights::Random { .. } => return None,
             Weights::Diagonal { values } => StructuredForm {
                 diag: Some(values.clone()),
                 ..none
@@ -299,10 +377,11 @@ impl Weights {
     }
 
     /// The shape of [`Weights::structured`] without building it: (R, whether
-    /// U differs from V, whether there is a diagonal); `None` for dense.
+    /// U differs from V, whether there is a diagonal); `None` for dense and
+    /// random.
     pub fn structured_shape(&self) -> Option<(usize, bool, bool)> {
         match self {
-            Weights::Dense { .. } => None,
+            Weights::Dense { .. } | Weights::Random { .. } => None,
             Weights::Diagonal { .. } => Some((0, false, true)),
             Weights::Ring { .. } => Some((3, false, false)),
             Weights::Hebbian { p, .. } => Some((*p, false, true)),
@@ -318,7 +397,10 @@ impl Weights {
         match self {
             Weights::Ring { .. } => true,
             Weights::Hebbian { n, p, xi } => *p > 0 && xi[..*n].iter().all(|&x| x == 1.0),
-            Weights::Dense { .. } | Weights::Diagonal { .. } | Weights::LowRank { .. } => false,
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => false,
         }
     }
 
@@ -372,6 +454,11 @@ impl Weights {
             }
             Weights::LowRank { v, .. } => divide(v),
             Weights::Hebbian { .. } => 1.0,
+            Weights::Random { g, .. } => {
+                let s = largest([*g]);
+                *g /= s;
+                s
+            }
         }
     }
 
@@ -395,6 +482,16 @@ impl Weights {
             Weights::LowRank { u, v, .. } => {
                 floats(u);
                 floats(v)
+            }
+            Weights::Random {
+                n,
+                g,
+                sparsity,
+                seed,
+                ..
+            } => {
+                floats(&[*n as f64, *g, *sparsity]);
+                put(&seed.to_le_bytes());
             }
         }
     }

@@ -453,3 +453,69 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
         Ok(())
     })
 }
+
+/// The spectrum `attractor modes --plot` draws: the eigenvalues of M in the
+/// complex plane (each mode once, whatever its multiplicity), the line
+/// Re lambda = 1 where modes stop decaying, and for random weights the
+/// circle |lambda| = |g| the circular law fills.
+pub fn spectrum(path: &Path, r: &crate::analysis::modes::ModesReport) -> Result<()> {
+    let pts: Vec<(f64, f64)> = r
+        .modes
+        .iter()
+        .map(|m| (m.eigenvalue_re, m.eigenvalue_im))
+        .collect();
+    let lim = pts
+        .iter()
+        .fold(r.circular_law.unwrap_or(0.0).max(1.0), |a, p| {
+            a.max(p.0.abs()).max(p.1.abs())
+        })
+        * 1.1;
+    render(path, (680, 680), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{}: eigenvalues of M (N = {})", r.name, r.n),
+                (FONT, 20),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-lim..lim, -lim..lim)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("Re lambda")
+            .y_desc("Im lambda")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let red = RED.to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                [(1.0, -lim), (1.0, lim)],
+                red.stroke_width(1),
+            ))
+            .map_err(|e| e.to_string())?
+            .label("Re lambda = 1 (stability edge)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red));
+        if let Some(g) = r.circular_law {
+            let blue = BLUE.to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    (0..=256).map(|k| {
+                        let a = 2.0 * std::f64::consts::PI * k as f64 / 256.0;
+                        (g * a.cos(), g * a.sin())
+                    }),
+                    blue.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(format!("circular law |lambda| = {g}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue));
+        }
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 2, BLACK.filled())))
+            .map_err(|e| e.to_string())?
+            .label("eigenvalue")
+            .legend(|(x, y)| Circle::new((x + 10, y), 3, BLACK.filled()));
+        legend(&mut chart)?;
+        Ok(())
+    })
+}

@@ -24,17 +24,33 @@ use rayon::prelude::*;
 pub trait Matvec: Real {
     /// y = M x for a row-major M with `n` columns and `y.len()` rows.
     fn matvec(m: &[Self], n: usize, x: &[Self], y: &mut [Self]);
+
+    /// The same on this thread: each row's sum is the one
+    /// [`Matvec::matvec`] gives it, whatever rows come with it.
+    fn rows(m: &[Self], n: usize, x: &[Self], y: &mut [Self]);
 }
 
 impl Matvec for f32 {
     fn matvec(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
         matvec_f32(m, n, x, y);
     }
+
+    fn rows(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
+        assert_eq!(m.len(), y.len() * n, "M has y.len() rows of n columns");
+        assert_eq!(x.len(), n, "x has n entries");
+        rows_f32(simd_available(), m, n, x, y);
+    }
 }
 
 impl Matvec for f64 {
     fn matvec(m: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
         super::operator::dense_matvec(m, n, x, y);
+    }
+
+    fn rows(m: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
+        for (i, yi) in y.iter_mut().enumerate() {
+            *yi = super::operator::dot(&m[i * n..(i + 1) * n], x);
+        }
     }
 }
 

@@ -152,7 +152,25 @@ pub enum Operator<T> {
         /// expansion adds it, without reading the row.
         uniform: Vec<bool>,
     },
+    /// `random` weights generated row by row at every product (O(N)
+    /// memory): each block of [`GENERATED_ROWS`] rows is generated into a
+    /// thread's scratch and multiplied by the dense kernel, so every row's
+    /// sum is the one the stored matrix gives.
+    Generated {
+        /// N.
+        n: usize,
+        /// The gain g.
+        g: f64,
+        /// Connection probability p.
+        sparsity: f64,
+        /// Seed of J and of the connections.
+        seed: u64,
+    },
 }
+
+/// Rows of generated weights a task generates and multiplies at once (the
+/// dense kernel's four rows per load of x).
+pub const GENERATED_ROWS: usize = 4;
 
 /// The accumulators of [`dot`] and of a chunk's sum: eight lanes and a
 /// tail, fed block by block in order, so that a chunk summed in several
@@ -384,7 +402,28 @@ impl<T: Matvec> Operator<T> {
                 entries.par_extend(m.par_iter().map(|&x| c::<T>(x)));
                 Operator::Dense { n: *n, m: entries }
             }
-            w => Self::from_form(&w.structured().expect("non-dense weights have a form")),
+            Weights::Random {
+                n,
+                g,
+                sparsity,
+                seed,
+                materialise,
+            } => {
+                if *materialise {
+                    Self::new(&Weights::Dense {
+                        n: *n,
+                        m: weights.to_dense(),
+                    })
+                } else {
+                    Operator::Generated {
+                        n: *n,
+                        g: *g,
+                        sparsity: *sparsity,
+                        seed: *seed,
+                    }
+                }
+            }
+            w => Self::from_form(&w.structured().expect("other weights have a form")),
         }
     }
 
@@ -423,7 +462,7 @@ impl<T: Matvec> Operator<T> {
     pub fn projections(&self) -> usize {
         match self {
             Operator::Structured { coef, .. } => coef.len(),
-            Operator::Dense { .. } => 0,
+            Operator::Dense { .. } | Operator::Generated { .. } => 0,
         }
     }
 
@@ -432,7 +471,7 @@ impl<T: Matvec> Operator<T> {
     pub fn uniform_row(&self) -> Option<usize> {
         match self {
             Operator::Structured { uniform, .. } => uniform.iter().position(|&u| u),
-            Operator::Dense { .. } => None,
+            Operator::Dense { .. } | Operator::Generated { .. } => None,
         }
     }
 
@@ -440,7 +479,7 @@ impl<T: Matvec> Operator<T> {
     pub fn diagonal(&self) -> Option<&[T]> {
         match self {
             Operator::Structured { diag, .. } => diag.as_deref(),
-            Operator::Dense { .. } => None,
+            Operator::Dense { .. } | Operator::Generated { .. } => None,
         }
     }
 
@@ -448,6 +487,31 @@ impl<T: Matvec> Operator<T> {
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
+            &Operator::Generated {
+                n,
+                g,
+                sparsity,
+                seed,
+            } => {
+                let block = |rows: &mut Vec<T>, (k, yb): (usize, &mut [T])| {
+                    rows.resize(yb.len() * n, T::zero());
+                    for (r, row) in rows.chunks_exact_mut(n).enumerate() {
+                        let i = k * GENERATED_ROWS + r;
+                        crate::model::random_row(n, g, sparsity, seed, i, |j, v| row[j] = c(v));
+                    }
+                    T::rows(rows, n, x, yb);
+                };
+                if n >= 64 {
+                    y.par_chunks_mut(GENERATED_ROWS)
+                        .enumerate()
+                        .for_each_init(Vec::new, block);
+                } else {
+                    let mut rows = Vec::new();
+                    y.chunks_mut(GENERATED_ROWS)
+                        .enumerate()
+                        .for_each(|b| block(&mut rows, b));
+                }
+            }
             Operator::Structured { .. } => {
                 let s = self.parts().expect("a structured operator has parts");
                 #[cfg(target_arch = "x86_64")]
@@ -474,7 +538,7 @@ pub(crate) struct Parts<'a, T> {
 }
 
 impl<T> Operator<T> {
-    /// The structured form's parts; `None` for dense M.
+    /// The structured form's parts; `None` for dense and generated M.
     pub(crate) fn parts(&self) -> Option<Parts<'_, T>> {
         match self {
             Operator::Structured {
@@ -492,7 +556,7 @@ impl<T> Operator<T> {
                 u: u.as_ref().unwrap_or(v),
                 uniform,
             }),
-            Operator::Dense { .. } => None,
+            Operator::Dense { .. } | Operator::Generated { .. } => None,
         }
     }
 }

@@ -61,6 +61,8 @@ pub fn header() -> String {
         ("PROJECT_CHUNK", PROJECT_CHUNK),
         ("METRIC_CHUNK", METRIC_CHUNK),
         ("PROBE_VEC4S", PROBE_VEC4S),
+        ("STREAM_WEIGHTS", crate::rng::Stream::Weights as u32),
+        ("STREAM_CONNECTIONS", crate::rng::Stream::Connections as u32),
     ] {
         writeln!(h, "const {name}: u32 = {value}u;").expect("string");
     }

@@ -17,6 +17,8 @@ pub enum PipelineKey {
         workgroup: u32,
         /// `DENSE_ROWS`.
         rows: u32,
+        /// The weights it generates (`RANDOM` and its parameters), if any.
+        generated: Option<Generated>,
     },
     /// `dense_batch` of a batch shape.
     DenseBatch(kernels::BatchShape),
@@ -29,6 +31,38 @@ pub enum PipelineKey {
     },
     /// `metric_partial`, `metric_finish`.
     Metrics,
+}
+
+/// The parameters of generated `random` weights, as `dense_step`'s
+/// override constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Generated {
+    /// The seed of J and of the connections.
+    pub seed: u64,
+    /// g / sqrt(p N), as f32 bits.
+    pub scale: u32,
+    /// p, as f32 bits.
+    pub sparsity: u32,
+}
+
+impl Generated {
+    /// The generated weights of `w`, if they are.
+    pub fn of(w: &crate::model::Weights) -> Option<Self> {
+        match *w {
+            crate::model::Weights::Random {
+                n,
+                g,
+                sparsity,
+                seed,
+                materialise: false,
+            } => Some(Generated {
+                seed,
+                scale: ((g / (sparsity * n as f64).sqrt()) as f32).to_bits(),
+                sparsity: (sparsity as f32).to_bits(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl PipelineKey {
@@ -111,10 +145,26 @@ impl Pipelines {
         let layout = self.layout(ctx, key.family());
         let (label, source, entries) = key.module();
         let constants: Vec<(&str, f64)> = match key {
-            PipelineKey::Dense { workgroup, rows } => vec![
-                ("DENSE_WORKGROUP", f64::from(workgroup)),
-                ("DENSE_ROWS", f64::from(rows)),
-            ],
+            PipelineKey::Dense {
+                workgroup,
+                rows,
+                generated,
+            } => {
+                let mut c = vec![
+                    ("DENSE_WORKGROUP", f64::from(workgroup)),
+                    ("DENSE_ROWS", f64::from(rows)),
+                ];
+                if let Some(g) = generated {
+                    c.extend([
+                        ("RANDOM", 1.0),
+                        ("RANDOM_SEED_LO", f64::from(g.seed as u32)),
+                        ("RANDOM_SEED_HI", f64::from((g.seed >> 32) as u32)),
+                        ("RANDOM_SCALE", f64::from(f32::from_bits(g.scale))),
+                        ("RANDOM_SPARSITY", f64::from(f32::from_bits(g.sparsity))),
+                    ]);
+                }
+                c
+            }
             _ => Vec::new(),
         };
         let pipelines = ctx.scoped(

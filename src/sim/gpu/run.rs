@@ -147,6 +147,7 @@ impl<'a> Run<'a> {
                 PipelineKey::Dense {
                     workgroup: row_shape.0,
                     rows: row_shape.1,
+                    generated: super::pipelines::Generated::of(&net.weights),
                 },
             ),
         };
@@ -461,7 +462,9 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
     let n = exp.network.n as u64;
     let n_pad = n.div_ceil(4) * 4;
     let b = batch as u64;
-    let weights = match exp.network.weights.structured_shape() {
+    let w = &exp.network.weights;
+    let weights = match w.structured_shape() {
+        None if w.generated() => 4,
         None => n * n_pad,
         Some((rank, separate_u, diag)) => {
             (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)) * n

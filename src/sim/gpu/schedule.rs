@@ -210,6 +210,9 @@ pub enum OperatorShape {
         /// `attractor bench --tune` does), not `dense_batch` above
         /// `DENSE_TILE` trials.
         row_kernel_only: bool,
+        /// M is generated in the kernel (`random` weights), not read:
+        /// one block, `dense_step` for every batch size, no weight bytes.
+        generated: bool,
     },
     /// diag(d) + sum_r coef_r U_r V_r^T.
     Structured {
@@ -271,10 +274,17 @@ impl Geometry {
         let n = exp.network.n;
         let w = &exp.network.weights;
         let op = match w.structured_shape() {
+            None if w.generated() => OperatorShape::Dense {
+                blocks: vec![(0, n as u32)],
+                row_shape,
+                row_kernel_only: true,
+                generated: true,
+            },
             None => OperatorShape::Dense {
                 blocks: row_blocks(n, max_binding),
                 row_shape,
                 row_kernel_only,
+                generated: false,
             },
             Some((rank, separate_u, diag)) => OperatorShape::Structured {
                 rank: rank as u32,
@@ -421,7 +431,10 @@ impl Schedule {
             .iter()
             .map(|&stage| match &g.op {
                 OperatorShape::Dense {
-                    blocks, row_shape, ..
+                    blocks,
+                    row_shape,
+                    generated,
+                    ..
                 } => blocks
                     .iter()
                     .enumerate()
@@ -438,8 +451,9 @@ impl Schedule {
                         let (gx, gz) = g.grid(row_groups);
                         let r = u64::from(rows);
                         let np = u64::from(g.n_pad());
+                        let weights = if *generated { 0 } else { r * np * f };
                         let mut traffic = vec![
-                            Traffic::read(Region::Weights, r * np * f, u64::from(tiles)),
+                            Traffic::read(Region::Weights, weights, u64::from(tiles)),
                             Traffic::read(Region::Operand, b * np * f, u64::from(row_groups)),
                             Traffic::write(Region::Operand, b * r * f),
                             input(r, u64::from(tiles)),
@@ -617,6 +631,9 @@ impl Schedule {
 pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
     let (b, n, f) = (u64::from(g.batch), u64::from(g.n), 4u64);
     let weights = match &g.op {
+        OperatorShape::Dense {
+            generated: true, ..
+        } => 0,
         OperatorShape::Dense { .. } => n * n * f,
         OperatorShape::Structured {
             separate_u, diag, ..

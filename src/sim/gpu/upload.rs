@@ -24,7 +24,8 @@ pub fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buff
 /// The operator's GPU form.
 pub enum GpuOperator {
     /// Row blocks of the dense matrix: (first row, rows, buffer), rows
-    /// padded to N rounded up to 4 (vec4 loads).
+    /// padded to N rounded up to 4 (vec4 loads); for generated `random`
+    /// weights one block of every row bound to a placeholder.
     Dense(Vec<(u32, u32, wgpu::Buffer)>),
     /// diag(d) + sum_r coef_r U_r V_r^T.
     Structured {
@@ -75,7 +76,27 @@ pub fn weights(
 ) -> Result<GpuOperator> {
     let n_pad = n.div_ceil(4) * 4;
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let generated;
+    let weights = match weights {
+        Weights::Random {
+            materialise: true, ..
+        } => {
+            generated = Weights::Dense {
+                n,
+                m: weights.to_dense(),
+            };
+            &generated
+        }
+        w => w,
+    };
     Ok(match weights {
+        // Generated in the kernel (`dense_step` with RANDOM set): one
+        // block of every row, bound to a placeholder.
+        Weights::Random { .. } => GpuOperator::Dense(vec![(
+            0,
+            n as u32,
+            storage_buffer(ctx, "attractor M (generated)", &[0.0; 4]),
+        )]),
         Weights::Dense { m, .. } => {
             let row_bytes = n_pad as u64 * 4;
             need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
@@ -97,7 +118,7 @@ pub fn weights(
             GpuOperator::Dense(blocks)
         }
         w => {
-            let form = w.structured().expect("non-dense weights have a form");
+            let form = w.structured().expect("other weights have a form");
             need(
                 ctx,
                 "the structured weights",
