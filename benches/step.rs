@@ -1,5 +1,6 @@
 //! Step time per backend, operator and size, with the bytes of weights
-//! streamed per step as throughput, and the CPU's dense f32 product alone
+//! streamed per step as throughput (generated random weights: entries per
+//! step), and the CPU's dense f32 product alone
 //! (`cpu/matvec`). ATTRACTOR_BENCH_SMALL=1 shrinks the sizes (CI runs them
 //! that way, as a smoke test, with `-- --test`). The GPU cases run when an
 //! adapter exists.
@@ -21,6 +22,8 @@ fn sizes(op: OperatorKind) -> Vec<usize> {
         (OperatorKind::Ring, false) => vec![65536, 1 << 20],
         (OperatorKind::Hebbian, true) => vec![512],
         (OperatorKind::Hebbian, false) => vec![16384],
+        (OperatorKind::Random, true) => vec![64],
+        (OperatorKind::Random, false) => vec![1024],
     }
 }
 
@@ -32,6 +35,7 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
         OperatorKind::Dense,
         OperatorKind::Ring,
         OperatorKind::Hebbian,
+        OperatorKind::Random,
     ] {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
         group.sample_size(10);
@@ -39,9 +43,13 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
             let case = Case::new(op, n);
             let e = experiment(case, STEPS).expect("bench experiment");
             let trials = [Trial::of(&e)];
-            group.throughput(Throughput::Bytes(
-                (bytes_per_step(case, 1, name) * STEPS as f64) as u64,
-            ));
+            // Generated weights read no bytes: their throughput is the
+            // entries generated and applied.
+            group.throughput(if op == OperatorKind::Random {
+                Throughput::Elements((n * n) as u64 * STEPS)
+            } else {
+                Throughput::Bytes((bytes_per_step(case, 1, name) * STEPS as f64) as u64)
+            });
             group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 // The run includes uploading M and reading back the last
                 // record; the GPU is waited for inside.
