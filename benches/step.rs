@@ -22,6 +22,8 @@ fn sizes(op: OperatorKind) -> Vec<usize> {
         (OperatorKind::Ring, false) => vec![65536, 1 << 20],
         (OperatorKind::Hebbian, true) => vec![512],
         (OperatorKind::Hebbian, false) => vec![16384],
+        (OperatorKind::Packed, true) => vec![512],
+        (OperatorKind::Packed, false) => vec![16384],
         (OperatorKind::Random, true) => vec![64],
         (OperatorKind::Random, false) => vec![1024],
     }
@@ -35,6 +37,7 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
         OperatorKind::Dense,
         OperatorKind::Ring,
         OperatorKind::Hebbian,
+        OperatorKind::Packed,
         OperatorKind::Random,
     ] {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());

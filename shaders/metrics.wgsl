@@ -6,7 +6,8 @@
 // METRIC_WORKGROUP and METRIC_CHUNK come from the generated header; the
 // reductions are in reduce.wgsl.
 
-// Ring: the V table (rows 1 and 2 are cos and sin); Hebbian: the patterns.
+// Ring: the V table (rows 1 and 2 are cos and sin); Hebbian: the patterns
+// (packed ones from their bits, packed.wgsl).
 @group(0) @binding(7) var<storage, read> table: array<f32>;
 @group(0) @binding(9) var<storage, read> diag: array<f32>;
 @group(0) @binding(14) var<storage, read_write> sums: array<f32>;
@@ -28,6 +29,9 @@ fn term(k: u32, b: u32, i: u32) -> f32 {
         return v * v;
     }
     if (k < SUM_TABLE + P.metric_rows) {
+        if (PACKED) {
+            return packed_at(P.metric_row0 + k - SUM_TABLE, i) * v;
+        }
         return table[(P.metric_row0 + k - SUM_TABLE) * P.n + i] * v;
     }
     let e = k - SUM_TABLE - P.metric_rows;

@@ -1,5 +1,6 @@
 // Structured M = diag(d) + sum_r coef_r U_r V_r^T (ring: R = 3, Hebbian: P,
-// low rank: R), O(N R) per step. Each stage is two dispatches:
+// low rank: R), O(N R) per step; packed Hebbian patterns are read from
+// their bits (packed.wgsl). Each stage is two dispatches:
 //
 //   structured_step (groups, overflow, B): each thread takes
 //     NEURONS_PER_THREAD neurons i of trial b (a workgroup PROJECT_CHUNK),
@@ -48,12 +49,18 @@ fn v_at(r: u32, i: u32) -> f32 {
     if (r == 0u && P.unit_row0 == 1u) {
         return 1.0;
     }
+    if (PACKED) {
+        return packed_at(r, i);
+    }
     return table[r * P.n + i];
 }
 
 fn u_at(r: u32, i: u32) -> f32 {
     if (r == 0u && P.unit_row0 == 1u) {
         return 1.0;
+    }
+    if (PACKED) {
+        return packed_at(r, i);
     }
     return table_u[r * P.n + i];
 }

@@ -29,6 +29,10 @@ pub enum OperatorKind {
     Ring,
     /// Hebbian, 16 patterns unless `--patterns` says otherwise.
     Hebbian,
+    /// Hebbian with bit-packed ±1 patterns (`packed = true`), 16 patterns
+    /// unless `--patterns` says otherwise: the bits are the weight bytes;
+    /// not in the default list.
+    Packed,
     /// Dense random weights generated at every product, not stored
     /// (`random` with `materialise = false`): bound by arithmetic, not by
     /// memory (see GFLOP/s and generated entries per second); not in the
@@ -103,12 +107,18 @@ pub struct BenchResult {
     /// bytes_per_step / seconds_per_step / 1e9.
     pub gbytes_per_second: f64,
     /// The machine's measured bandwidth, GB/s (see [`CpuBandwidth`],
-    /// [`gpu_bandwidth`]).
+    /// [`gpu_probes`]).
     pub bandwidth_gbytes_per_second: f64,
     /// gbytes_per_second / bandwidth.
     pub fraction_of_bandwidth: f64,
     /// How the bandwidth was measured.
     pub bandwidth_probe: String,
+    /// The machine's measured f32 arithmetic peak, GFLOP/s (see
+    /// [`cpu_peak_gflops`], [`gpu_probes`]).
+    pub peak_gflops_per_second: f64,
+    /// gflops_per_second / peak: the measure of compute-bound cases
+    /// (generated random weights, whose generation it does not count).
+    pub fraction_of_peak: f64,
     /// The dense kernel's threads per workgroup (GPU dense cases).
     pub workgroup: Option<u32>,
     /// The dense kernel's rows per workgroup (GPU dense cases).
@@ -126,6 +136,9 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
         OperatorKind::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
         OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {patterns} }}"),
+        OperatorKind::Packed => {
+            format!("{{ kind = \"hebbian\", patterns = {patterns}, packed = true }}")
+        }
         // Spectral radius 0.9: a stable network.
         OperatorKind::Random => {
             "{ kind = \"random\", g = 0.9, seed = 1, materialise = false }".to_string()
@@ -221,6 +234,8 @@ pub fn bytes_per_step(case: Case, batch: usize, backend: &str) -> f64 {
         OperatorKind::Ring => b * 4.0 * nf * 4.0,
         // Patterns read by the overlaps and the expansion, plus the diagonal.
         OperatorKind::Hebbian => b * (2.0 * p + 1.0) * nf * 4.0,
+        // The bits, read by the overlaps and by the field.
+        OperatorKind::Packed => b * 2.0 * crate::model::PatternBits::bytes(n, case.patterns) as f64,
         // Generated, not read.
         OperatorKind::Random => 0.0,
     }
@@ -237,6 +252,12 @@ pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
     let n = case.n as f64;
     if case.operator == OperatorKind::Dense {
         return Ok((b * 4.0 * n * n, b * 4.0 * n * n));
+    }
+    if case.operator == OperatorKind::Packed {
+        // The bits read twice (overlaps, field); the state read and
+        // written, the input and the product, about 6 vectors.
+        let w = bytes_per_step(case, batch, "cpu");
+        return Ok((w + b * 6.0 * 4.0 * n, w));
     }
     if case.operator == OperatorKind::Random {
         // No weights: x read by every row block (from the cache) and y
@@ -261,7 +282,7 @@ pub fn flops_per_step(case: Case, batch: usize) -> f64 {
     match case.operator {
         OperatorKind::Dense | OperatorKind::Random => b * 2.0 * n * n,
         OperatorKind::Ring => b * 4.0 * 3.0 * n,
-        OperatorKind::Hebbian => b * 4.0 * case.patterns as f64 * n,
+        OperatorKind::Hebbian | OperatorKind::Packed => b * 4.0 * case.patterns as f64 * n,
     }
 }
 
@@ -328,7 +349,30 @@ impl CpuBandwidth {
     }
 }
 
-/// How [`gpu_bandwidth`] measures (the `bandwidth_probe` of GPU cases).
+/// The CPU's f32 arithmetic peak, GFLOP/s: every thread runs
+/// [`crate::sim::matvec::fma_chains`] (8 independent 8-lane fused
+/// multiply-add chains where the CPU has AVX2 and FMA) for 2^22 rounds at
+/// once; the fastest of 3.
+pub fn cpu_peak_gflops() -> f64 {
+    let rounds = 1u64 << 22;
+    let threads = rayon::current_num_threads();
+    (0..3)
+        .map(|_| {
+            let s = Instant::now();
+            let done: f64 = rayon::broadcast(|ctx| {
+                let (flops, v) = crate::sim::matvec::fma_chains(rounds, ctx.index() as f32);
+                std::hint::black_box(v);
+                flops
+            })
+            .into_iter()
+            .sum();
+            debug_assert_eq!(done, threads as f64 * rounds as f64 * 128.0);
+            done / s.elapsed().as_secs_f64() / 1e9
+        })
+        .fold(0.0, f64::max)
+}
+
+/// How [`gpu_probes`] measures (the `bandwidth_probe` of GPU cases).
 pub const GPU_PROBE: &str = "gpu: the faster of a read kernel (vec4 loads, 256 MiB or the \
                              largest binding) and a buffer copy (read + write), fastest of 5, \
                              GPU timestamps where the adapter has them";
@@ -340,7 +384,13 @@ pub const GPU_PROBE: &str = "gpu: the faster of a read kernel (vec4 loads, 256 M
 /// (read + write counted); each the fastest of 5 runs after a warm-up,
 /// timed by timestamp queries where the adapter has them, else around the
 /// submit and wait.
-pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> {
+///
+/// Also the GPU's f32 arithmetic peak, GFLOP/s: the arithmetic probe
+/// (`flops_probe`: every thread runs [`kernels::PROBE_FLOP_ROUNDS`] rounds
+/// of 8 independent vec4 fused multiply-adds) over the same grid (at most
+/// 64 workgroups on a software adapter, whose cores are few), fastest of 5.
+/// Returns (bandwidth GB/s, peak GFLOP/s).
+pub fn gpu_probes(ctx: &crate::sim::gpu::context::GpuContext) -> Result<(f64, f64)> {
     let limits = ctx.device.limits();
     let vec4s_per_group = 256 * u64::from(kernels::PROBE_VEC4S);
     let most = (256u64 << 20)
@@ -393,16 +443,18 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> 
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-        let pipeline = ctx
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("read_probe"),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("read_probe"),
-                compilation_options: Default::default(),
-                cache: None,
-            });
+        let make = |entry: &str| {
+            ctx.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+        };
+        let pipeline = (make("read_probe"), make("flops_probe"));
         let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("bench probe"),
             layout: &layout,
@@ -423,8 +475,12 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> 
         });
         (pipeline, group)
     })?;
-    // Seconds of one run of `record` (the GPU's own time where it can).
-    let time = |read: bool| -> Result<f64> {
+    let software = ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu;
+    let flop_groups = if software { groups.min(64) } else { groups };
+    // Seconds of one run (0: read, 1: copy, 2: arithmetic; the GPU's own
+    // time where it can).
+    let time = |probe: u8| -> Result<f64> {
+        let read = probe != 1;
         let mut enc = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -433,9 +489,15 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> 
                 label: Some("bench probe"),
                 timestamp_writes: timer.as_ref().map(|t| t.pass_writes()),
             });
-            pass.set_pipeline(&pipeline.0);
-            pass.set_bind_group(0, &pipeline.1, &[]);
-            pass.dispatch_workgroups(groups as u32, 1, 1);
+            if probe == 0 {
+                pass.set_pipeline(&pipeline.0 .0);
+                pass.set_bind_group(0, &pipeline.1, &[]);
+                pass.dispatch_workgroups(groups as u32, 1, 1);
+            } else {
+                pass.set_pipeline(&pipeline.0 .1);
+                pass.set_bind_group(0, &pipeline.1, &[]);
+                pass.dispatch_workgroups(flop_groups as u32, 1, 1);
+            }
         } else {
             enc.copy_buffer_to_buffer(&src, 0, &dst, 0, size);
         }
@@ -453,13 +515,15 @@ pub fn gpu_bandwidth(ctx: &crate::sim::gpu::context::GpuContext) -> Result<f64> 
             _ => Ok(wall),
         }
     };
-    let best = |read: bool| -> Result<f64> {
-        time(read)?;
-        (0..5).try_fold(f64::INFINITY, |b, _| Ok(b.min(time(read)?)))
+    let best = |probe: u8| -> Result<f64> {
+        time(probe)?;
+        (0..5).try_fold(f64::INFINITY, |b, _| Ok(b.min(time(probe)?)))
     };
-    let read = (size + out_size) as f64 / best(true)? / 1e9;
-    let copy = 2.0 * size as f64 / best(false)? / 1e9;
-    Ok(read.max(copy))
+    let read = (size + out_size) as f64 / best(0)? / 1e9;
+    let copy = 2.0 * size as f64 / best(1)? / 1e9;
+    let flops = (flop_groups * 256) as f64 * f64::from(kernels::PROBE_FLOP_ROUNDS) * 64.0;
+    let peak = flops / best(2)? / 1e9;
+    Ok((read.max(copy), peak))
 }
 
 /// Times one case. A warm-up run sets the steps per submit K so that a run
@@ -546,7 +610,8 @@ pub fn measure(
         adapter: adapter.to_string(),
         operator: case.operator,
         n: case.n,
-        patterns: (case.operator == OperatorKind::Hebbian).then_some(case.patterns),
+        patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
+            .then_some(case.patterns),
         batch,
         steps_per_submit: steps,
         seconds_per_step: per_step,
@@ -561,6 +626,8 @@ pub fn measure(
         bandwidth_gbytes_per_second: bandwidth,
         fraction_of_bandwidth: gbs / bandwidth,
         bandwidth_probe: String::new(),
+        peak_gflops_per_second: f64::NAN,
+        fraction_of_peak: f64::NAN,
         workgroup: None,
         rows_per_workgroup: None,
     })
@@ -630,7 +697,7 @@ pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
     match op {
         OperatorKind::Dense => vec![1024, 4096],
         OperatorKind::Ring => vec![65536, 1 << 20],
-        OperatorKind::Hebbian => vec![16384],
+        OperatorKind::Hebbian | OperatorKind::Packed => vec![16384],
         OperatorKind::Random => vec![1024, 4096],
     }
 }
@@ -714,10 +781,12 @@ pub fn run(
             BenchBackend::Cpu => {
                 let adapter = format!("{} threads", rayon::current_num_threads());
                 let reader = CpuBandwidth::new();
+                let peak = cpu_peak_gflops();
                 report(BenchEvent::Backend {
                     backend: "cpu",
                     description: format!(
-                        "{adapter} ({}); bandwidth measured before each case",
+                        "{adapter} ({}); bandwidth measured before each case; f32 peak \
+                         {peak:.1} GFLOP/s",
                         if crate::sim::matvec::simd_available() {
                             "AVX2+FMA dense kernel"
                         } else {
@@ -740,6 +809,8 @@ pub fn run(
                         r.bandwidth_gbytes_per_second = bandwidth;
                         r.fraction_of_bandwidth = r.gbytes_per_second / bandwidth;
                         r.bandwidth_probe = CPU_PROBE.into();
+                        r.peak_gflops_per_second = peak;
+                        r.fraction_of_peak = r.gflops_per_second / peak;
                         report(BenchEvent::Case(&r))?;
                         all.push(r);
                     }
@@ -747,11 +818,13 @@ pub fn run(
             }
             BenchBackend::Gpu => {
                 let mut g = GpuBackend::new()?;
-                let bandwidth = gpu_bandwidth(g.context())?;
+                let (bandwidth, peak) = gpu_probes(g.context())?;
                 let adapter = g.context().summary.name.clone();
                 report(BenchEvent::Backend {
                     backend: "gpu",
-                    description: format!("{adapter}, measured bandwidth {bandwidth:.1} GB/s"),
+                    description: format!(
+                        "{adapter}, measured bandwidth {bandwidth:.1} GB/s, f32 peak {peak:.1} GFLOP/s"
+                    ),
                 })?;
                 let cap = kernels::dense_workgroup_cap(&g.context().device.limits());
                 for &op in &operators {
@@ -786,6 +859,8 @@ pub fn run(
                             r.minimum_bytes_per_step =
                                 Some(minimum_bytes_per_step(&geometry) as f64);
                             r.bandwidth_probe = GPU_PROBE.into();
+                            r.peak_gflops_per_second = peak;
+                            r.fraction_of_peak = r.gflops_per_second / peak;
                             if dense && geometry.batch_shape().is_none() {
                                 let (w, k) = g.dense_shape(n);
                                 (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));

@@ -231,13 +231,13 @@ struct BenchArgs {
     /// Backends to measure [default: cpu, and gpu when an adapter exists].
     #[arg(long, value_enum)]
     backend: Vec<attractor::bench::BenchBackend>,
-    /// Operators [default: dense, ring, hebbian; random on request].
+    /// Operators [default: dense, ring, hebbian; packed and random on request].
     #[arg(long, value_enum)]
     operator: Vec<attractor::bench::OperatorKind>,
-    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian 16384, random 1024 4096].
+    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian and packed 16384, random 1024 4096].
     #[arg(long)]
     n: Vec<usize>,
-    /// Patterns of the Hebbian cases.
+    /// Patterns of the Hebbian and packed cases.
     #[arg(long, default_value_t = attractor::bench::HEBBIAN_PATTERNS)]
     patterns: usize,
     /// Trials stepped together.

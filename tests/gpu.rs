@@ -1039,3 +1039,70 @@ fn generated_random_weights_in_a_batch_of_trial_tiles() {
     let e = random_exp(301, 0.5, false);
     batch_matches(&e, 6, 1e-5);
 }
+
+#[test]
+fn packed_hebbian_on_the_gpu_matches_the_packed_cpu() {
+    // Packed patterns (the CPU's bit product) against the GPU, which
+    // steps them as ±1 f32 tables; with a selection of overlaps (the cued
+    // 0 and 1, and the largest other) built from the GPU's metric sums.
+    let e = exp(r#"
+        [network]
+        n = 301
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 3.0 }
+        weights = { kind = "hebbian", patterns = 9, seed = 2, packed = true }
+        [[input]]
+        kind = "pattern"
+        index = 1
+        scale = 0.1
+        [initial]
+        kind = "pattern"
+        index = 0
+        flip = 0.25
+        [simulation]
+        duration = 0.05
+        dt = 0.0005
+        record_every = 25
+        [record]
+        overlaps = "cued"
+        "#);
+    assert_eq!(
+        run(&e).metric_names,
+        [
+            "mean_rate",
+            "overlap_0",
+            "overlap_1",
+            "overlap_max_rest",
+            "energy"
+        ]
+    );
+    same(&e, 1e-5);
+    // The GPU reads the bits, not f32 tables: a step reads 9 rows (the
+    // update) and rows 4 to 8 again (project_rest), each of ceil(301 / 32)
+    // = 10 words, plus the diagonal; unpacked, rows of 301 floats.
+    let ledger = |e: &Experiment| {
+        let l = gpu_run(e).ledger.expect("GPU runs carry their ledger");
+        l.step_weight_bytes / l.steps
+    };
+    let mut float = e.clone();
+    float.network.weights = attractor::model::Weights::Hebbian {
+        n: 301,
+        p: 9,
+        xi: e.network.weights.metric_table(),
+    };
+    let (packed, unpacked) = (ledger(&e), ledger(&float));
+    let diag = 301 * 4;
+    assert_eq!(
+        packed - diag,
+        (9 + 5) * 10 * 4,
+        "packed table bytes per step"
+    );
+    assert_eq!(
+        unpacked - diag,
+        (9 + 5) * 301 * 4,
+        "f32 table bytes per step"
+    );
+    // And as a batch of trials with their own scales, states and noise.
+    batch_matches(&e, 3, 1e-5);
+}

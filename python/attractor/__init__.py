@@ -544,8 +544,10 @@ class Modes:
     first: eigenvalues (complex), their multiplicities, gains 1 / (1 -
     lambda) (nan for an integrator), time constants tau / |1 - Re lambda|
     (nan for an integrator), periods (nan for real modes), regimes
-    ("decaying", "integrator", "growing") and the linear steady state of
-    each input epoch (None where there is none)."""
+    ("decaying", "integrator", "growing"), the linear steady state of
+    each input epoch (None where there is none), the spectral radius
+    max |lambda| and, for random weights, the circular law's radius |g|
+    (None otherwise)."""
 
     eigenvalues: np.ndarray
     multiplicity: np.ndarray
@@ -554,6 +556,8 @@ class Modes:
     periods: np.ndarray
     regimes: np.ndarray
     steady_states: List[Optional[np.ndarray]]
+    spectral_radius: Optional[float]
+    circular_law: Optional[float]
     report: Dict[str, Any]
 
 
@@ -577,6 +581,8 @@ def modes(experiment: Union[Experiment, Mapping[str, Any], PathLike]) -> Modes:
         periods=np.array([opt(m["period"]) for m in ms], dtype=float),
         regimes=np.array([m["regime"] for m in ms], dtype=object),
         steady_states=[None if s["values"] is None else np.array(s["values"]) for s in r["steady_states"]],
+        spectral_radius=r.get("spectral_radius"),
+        circular_law=r.get("circular_law"),
         report=r,
     )
 

@@ -63,7 +63,7 @@ def autapse() -> dict:
     }
 
 
-@pytest.mark.parametrize("name", ["ring_memory", "autapse", "pattern_completion"])
+@pytest.mark.parametrize("name", ["ring_memory", "autapse", "pattern_completion", "chaos"])
 def test_a_python_run_equals_the_cli_run(tmp_path: Path, name: str) -> None:
     """Same file, same backend: the same numbers, bit for bit (rates.npy
     holds the same float32 values; metrics.csv prints each f64 so that it
@@ -82,6 +82,35 @@ def test_a_python_run_equals_the_cli_run(tmp_path: Path, name: str) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert r.summary["steps_done"] == summary["steps_done"]
     assert r.summary["final"] == summary["final"]
+
+
+def test_random_and_packed_weights_from_dicts() -> None:
+    """Generated and stored random weights give the same run bit for bit;
+    packed patterns agree with float ones to float rounding; `modes`
+    reports the circular law."""
+    chaos = {
+        "network": {
+            "n": 300,
+            "tau": 0.01,
+            "dynamics": "current",
+            "activation": {"kind": "tanh"},
+            "weights": {"kind": "random", "g": 1.5, "seed": 1, "materialise": False},
+        },
+        "initial": {"kind": "random", "low": -1.0, "high": 1.0},
+        "simulation": {"duration": 0.02, "dt": 0.001},
+    }
+    exp = attractor.Experiment.from_dict(chaos)
+    a = attractor.run(exp, backend="cpu")
+    b = attractor.run(exp.with_overrides({"network.weights.materialise": True}), backend="cpu")
+    np.testing.assert_array_equal(a.rates, b.rates)
+    assert set(a.metrics) == {"mean_rate", "rate_variance"}
+    m = attractor.modes(exp)
+    assert m.circular_law == 1.5
+    assert 1.3 < m.spectral_radius < 1.8
+    hop = attractor.Experiment.from_toml(EXAMPLES / "pattern_completion.toml")
+    f = attractor.run(hop, backend="cpu")
+    p = attractor.run(hop.with_overrides({"network.weights.packed": True}), backend="cpu")
+    np.testing.assert_allclose(p.metrics["overlap_0"], f.metrics["overlap_0"], atol=1e-9)
 
 
 def test_rates_are_float32_records_by_neurons() -> None:

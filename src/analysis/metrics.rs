@@ -14,11 +14,16 @@ pub struct Metrics {
     ring: bool,
     /// P, the overlaps (Hebbian networks).
     patterns: usize,
+    /// The overlaps that are metrics (then `overlap_max_rest`); `None`: all.
+    selected: Option<Vec<usize>>,
     /// Which rows of the structured form's V the table holds.
     rows: std::ops::Range<usize>,
     /// The rows of the structured form's V that the bump (cos, sin) or the
     /// overlaps (the patterns) multiply with the rates.
     table: Option<Vec<f64>>,
+    /// The patterns of packed Hebbian weights, whose overlaps come from
+    /// the bits instead of a table.
+    bits: Option<std::sync::Arc<crate::model::PatternBits>>,
     energy_beta: Option<f64>,
     /// Whether the population variance of the rates is a metric (random
     /// networks: the order parameter of the transition to chaos).
@@ -38,7 +43,9 @@ impl Metrics {
     /// random networks the population variance of the rates.
     pub fn new(network: &Network) -> Self {
         let mut m = Self::shape(network);
-        if !network.weights.metric_rows().is_empty() {
+        if let Weights::PackedHebbian { bits, .. } = &network.weights {
+            m.bits = Some(bits.clone());
+        } else if !network.weights.metric_rows().is_empty() {
             m.table = Some(network.weights.metric_table());
         }
         m
@@ -48,15 +55,21 @@ impl Metrics {
     /// [`Metrics::names`] and [`Metrics::sum_layout`], at no cost in N.
     pub fn shape(network: &Network) -> Self {
         let energy_beta = match (&network.weights, network.dynamics, network.activation) {
-            (Weights::Hebbian { .. }, Dynamics::Current, Activation::Tanh { beta }) => Some(beta),
+            (
+                Weights::Hebbian { .. } | Weights::PackedHebbian { .. },
+                Dynamics::Current,
+                Activation::Tanh { beta },
+            ) => Some(beta),
             _ => None,
         };
         Metrics {
             n: network.n,
             ring: matches!(network.weights, Weights::Ring { .. }),
             patterns: network.weights.patterns(),
+            selected: network.overlaps.clone(),
             rows: network.weights.metric_rows(),
             table: None,
+            bits: None,
             energy_beta,
             variance: matches!(network.weights, Weights::Random { .. }),
         }
@@ -69,7 +82,15 @@ impl Metrics {
             names.push("bump_theta".into());
             names.push("bump_amplitude".into());
         }
-        names.extend((0..self.patterns).map(|mu| format!("overlap_{mu}")));
+        match &self.selected {
+            None => names.extend((0..self.patterns).map(|mu| format!("overlap_{mu}"))),
+            Some(list) => {
+                names.extend(list.iter().map(|mu| format!("overlap_{mu}")));
+                if list.len() < self.patterns {
+                    names.push("overlap_max_rest".into());
+                }
+            }
+        }
         if self.energy_beta.is_some() {
             names.push("energy".into());
         }
@@ -102,10 +123,17 @@ impl Metrics {
             out.push(bump_angle(cs, sn));
             out.push(2.0 / n * cs.hypot(sn));
         }
-        for mu in 0..self.patterns {
-            let row = &table[mu * nn..(mu + 1) * nn];
-            out.push(row.iter().zip(v).map(|(x, &a)| x * f(a)).sum::<f64>() / n);
+        let mut overlaps = Vec::new();
+        if let Some(bits) = &self.bits {
+            let v64: Vec<f64> = v.iter().map(|&a| f(a)).collect();
+            crate::model::patterns::overlaps(bits, &v64, 1.0 / n, &mut overlaps);
+        } else {
+            for mu in 0..self.patterns {
+                let row = &table[mu * nn..(mu + 1) * nn];
+                overlaps.push(row.iter().zip(v).map(|(x, &a)| x * f(a)).sum::<f64>() / n);
+            }
         }
+        self.push_overlaps(&mut out, &overlaps);
         if let Some(beta) = self.energy_beta {
             let mv = mv.expect("energy needs M v");
             let mut e = 0.0;
@@ -120,6 +148,27 @@ impl Metrics {
             out.push(variance(out[0], squares / n));
         }
         out
+    }
+}
+
+impl Metrics {
+    /// Appends the overlap metrics from all P overlaps: every one, or the
+    /// selected ones and the largest |overlap| of the rest.
+    fn push_overlaps(&self, out: &mut Vec<f64>, all: &[f64]) {
+        match &self.selected {
+            None => out.extend_from_slice(all),
+            Some(list) => {
+                out.extend(list.iter().map(|&mu| all[mu]));
+                if list.len() < all.len() {
+                    let rest = all
+                        .iter()
+                        .enumerate()
+                        .filter(|(mu, _)| list.binary_search(mu).is_err())
+                        .fold(0.0f64, |a, (_, m)| a.max(m.abs()));
+                    out.push(rest);
+                }
+            }
+        }
     }
 }
 
@@ -240,7 +289,8 @@ impl Metrics {
             out.push(2.0 / n * c.hypot(s));
         }
         let p = self.patterns;
-        out.extend(sums[k..k + p].iter().map(|x| x / n));
+        let overlaps: Vec<f64> = sums[k..k + p].iter().map(|x| x / n).collect();
+        self.push_overlaps(&mut out, &overlaps);
         if self.energy_beta.is_some() {
             let e = &sums[layout.energy_start()..];
             let vmv =

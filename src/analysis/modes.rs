@@ -205,6 +205,49 @@ fn structured_eigenvalues(s: &StructuredForm) -> Option<Spectrum> {
     Some(eig)
 }
 
+/// Eigenvalues of packed Hebbian weights, M = (1/N) Xᵀ X - (P/N) I: those
+/// of the P×P overlap matrix G = (1/N) X Xᵀ minus P/N, and -P/N for the
+/// other N - P modes. G_{mu nu} = (N - 2 popcount(xi^mu XOR xi^nu)) / N,
+/// from the bits (the padding bits of the last word are 0 in every
+/// pattern, so they never differ).
+fn packed_eigenvalues(bits: &crate::model::PatternBits) -> Result<Spectrum> {
+    let (n, p) = (bits.n(), bits.p());
+    if p > DENSE_LIMIT {
+        return Err(Error::Analysis(format!(
+            "network.weights.patterns = {p}: the eigenvalues of packed Hebbian weights come from \
+             the P×P overlap matrix, limited to P ≤ {DENSE_LIMIT}"
+        )));
+    }
+    let words = crate::model::PatternBits::words(n);
+    let g = DMatrix::from_fn(p, p, |a, b| {
+        let differ: u32 = (0..words)
+            .map(|j| (bits.word(a, j) ^ bits.word(b, j)).count_ones())
+            .sum();
+        (n as f64 - 2.0 * f64::from(differ)) / n as f64
+    });
+    let mut vals: Vec<f64> = g.symmetric_eigenvalues().iter().copied().collect();
+    vals.sort_by(|a, b| {
+        b.abs()
+            .partial_cmp(&a.abs())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    vals.truncate(n);
+    let c0 = -(p as f64) / n as f64;
+    let r = vals.len();
+    let mut eig: Spectrum = vals
+        .into_iter()
+        .map(|l| (Complex::new(l + c0, 0.0), 1))
+        .collect();
+    if n > r {
+        eig.push((Complex::new(c0, 0.0), n - r));
+    }
+    Ok(eig)
+}
+
+/// The most P N entries of packed patterns `modes` expands to floats for
+/// the steady states (8 bytes each).
+const PACKED_SOLVE_LIMIT: usize = 1 << 24;
+
 /// (I - M)^-1 h for M = diag(d) + U V^T by the Woodbury identity.
 fn structured_solve(s: &StructuredForm, h: &[f64]) -> Option<Vec<f64>> {
     let a: Vec<f64> = s.d().iter().map(|d| 1.0 - d).collect();
@@ -236,7 +279,10 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     let n = net.n;
     let w = &net.weights;
     let symmetric = w.is_symmetric();
-    let structured = w.structured();
+    let structured = match w {
+        Weights::PackedHebbian { bits, .. } if bits.p() * n > PACKED_SOLVE_LIMIT => None,
+        _ => w.structured(),
+    };
     // Random weights: the generated matrix, within the dense solver's reach.
     let generated = match w {
         Weights::Random { .. } if n <= DENSE_LIMIT => Some(w.to_dense()),
@@ -251,6 +297,13 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         _ => None,
     };
     let (eig, method) = match (&structured, w) {
+        (_, Weights::PackedHebbian { bits, .. }) => (
+            packed_eigenvalues(bits)?,
+            format!(
+                "structure: packed patterns (eigenvalues of the {p}×{p} overlap matrix)",
+                p = bits.p()
+            ),
+        ),
         (None, Weights::Dense { m, .. }) => dense_eigenvalues(n, m, symmetric)?,
         (None, Weights::Random { g, .. }) => match &generated {
             Some(m) => {
@@ -323,6 +376,14 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                 }),
             };
             let note = match (&values, unstable) {
+                (None, _) if structured.is_none() && dense.is_none() => Some(match w {
+                    Weights::PackedHebbian { .. } => format!(
+                        "not computed: the Woodbury solve would expand the {} packed \
+                         patterns of N = {n} to floats",
+                        w.patterns()
+                    ),
+                    _ => format!("not computed: the dense solve is limited to N ≤ {DENSE_LIMIT}"),
+                }),
                 (None, _) => Some(
                     "I - M is singular (a mode with eigenvalue 1): no steady state".to_string(),
                 ),

@@ -243,6 +243,7 @@ fn resolve(
         ));
     }
 
+    let overlaps = resolve_overlaps(&f, &weights)?;
     let exp = Experiment {
         name: f.name.clone().unwrap_or_else(|| default_name.to_string()),
         network: Network {
@@ -251,6 +252,7 @@ fn resolve(
             dynamics: net.dynamics,
             activation: net.activation,
             weights,
+            overlaps,
         },
         inputs,
         initial,
@@ -263,6 +265,70 @@ fn resolve(
     };
     check_memory(&exp)?;
     Ok(exp)
+}
+
+/// `record.overlaps`: `None` for every pattern's overlap, else the
+/// patterns whose overlaps are metrics ("cued": those of `[initial]` and
+/// the `[[input]]` entries of kind `pattern`, pattern 0 without any).
+fn resolve_overlaps(f: &ExperimentFile, weights: &Weights) -> Result<Option<Vec<usize>>> {
+    let p = weights.patterns();
+    let named = |s: &str| schema::OverlapsSpec::Named(s.to_string());
+    let spec = match (&f.record.overlaps, p) {
+        (None, 0) => return Ok(None),
+        (None, p) if p <= schema::ALL_OVERLAPS_UP_TO => return Ok(None),
+        (None, _) => named("cued"),
+        (Some(_), 0) => {
+            return Err(Error::invalid(
+                "record.overlaps",
+                "a selection",
+                format!(
+                    "applies to hebbian networks only (this network's weights are {})",
+                    weights.kind()
+                ),
+            ))
+        }
+        (Some(s), _) => s.clone(),
+    };
+    let mut list = match spec {
+        schema::OverlapsSpec::Named(s) if s == "all" => return Ok(None),
+        schema::OverlapsSpec::Named(s) if s == "cued" => {
+            let mut cued = Vec::new();
+            if let InitialSpec::Pattern { index, .. } = &f.initial {
+                cued.push(*index);
+            }
+            for t in &f.input {
+                if t.get("kind").and_then(|k| k.as_str()) == Some("pattern") {
+                    if let Some(i) = t.get("index").and_then(|i| i.as_integer()) {
+                        cued.push(i as usize);
+                    }
+                }
+            }
+            if cued.is_empty() {
+                cued.push(0);
+            }
+            cued
+        }
+        schema::OverlapsSpec::Named(s) => {
+            return Err(Error::invalid(
+                "record.overlaps",
+                format!("\"{s}\""),
+                "must be \"all\", \"cued\" or a list of pattern indices",
+            ))
+        }
+        schema::OverlapsSpec::Indices(v) => {
+            if let Some(&bad) = v.iter().find(|&&i| i >= p) {
+                return Err(Error::invalid(
+                    "record.overlaps",
+                    bad,
+                    format!("must list pattern indices below P = {p}"),
+                ));
+            }
+            v
+        }
+    };
+    list.sort_unstable();
+    list.dedup();
+    Ok(Some(list))
 }
 
 /// Refuses an experiment whose CPU run would not fit in the memory
@@ -309,11 +375,21 @@ pub fn random_patterns(n: usize, p: usize, seed: u64) -> Vec<f64> {
     xi
 }
 
-fn pattern_of<'a>(weights: &'a Weights, key: &str, index: usize) -> Result<&'a [f64]> {
+fn pattern_of<'a>(
+    weights: &'a Weights,
+    key: &str,
+    index: usize,
+) -> Result<std::borrow::Cow<'a, [f64]>> {
     match weights {
-        Weights::Hebbian { p, .. } => weights.pattern(index).ok_or_else(|| {
-            Error::invalid(key, index, format!("must be a pattern index below P = {p}"))
-        }),
+        Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => {
+            weights.pattern_values(index).ok_or_else(|| {
+                Error::invalid(
+                    key,
+                    index,
+                    format!("must be a pattern index below P = {}", weights.patterns()),
+                )
+            })
+        }
         other => Err(Error::invalid(
             key,
             index,
@@ -439,7 +515,7 @@ fn resolve_initial(
                     format!("flip + mask must not exceed 1 (flip = {flip})"),
                 ));
             }
-            cue(xi, scale, flip, mask, seed.unwrap_or(sim_seed))
+            cue(&xi, scale, flip, mask, seed.unwrap_or(sim_seed))
         }
         InitialSpec::Bump { c, epsilon, theta } => {
             finite("initial.c", *c)?;

@@ -4,9 +4,10 @@
 use super::npy::{self, Files};
 use super::{finite, random_patterns, vector};
 use crate::error::{Error, Result};
-use crate::model::{Activation, BackendChoice, Dynamics, Method, Precision, Weights};
+use crate::model::{Activation, BackendChoice, Dynamics, Method, PatternBits, Precision, Weights};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The whole experiment file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -86,6 +87,9 @@ pub enum WeightsSpec {
         /// Seed of the random patterns (default 0, fixed across trials).
         #[serde(default)]
         seed: u64,
+        /// Store the ±1 patterns as bits, 32 per word (default false).
+        #[serde(default)]
+        packed: bool,
     },
     /// U V^T.
     LowRank {
@@ -163,6 +167,7 @@ impl WeightsSpec {
                 patterns,
                 path: p,
                 seed,
+                packed,
             } => match (patterns, p) {
                 (Some(_), Some(_)) | (None, None) => {
                     return Err(Error::invalid(
@@ -174,13 +179,30 @@ impl WeightsSpec {
                 (Some(0), None) => {
                     return Err(Error::invalid("network.weights.patterns", 0, "must be at least 1"))
                 }
+                (Some(p), None) if *packed => {
+                    // The bits, and a copy a run may make of them.
+                    crate::memory::check(
+                        "network.weights.patterns",
+                        p,
+                        &format!("{p} packed patterns of N = {n}"),
+                        PatternBits::bytes(n, *p).saturating_mul(2),
+                    )?;
+                    Weights::PackedHebbian {
+                        n,
+                        bits: Arc::new(PatternBits::random(n, *p, *seed)),
+                    }
+                }
                 (Some(p), None) => {
                     // The patterns as given, their form and metric tables, and
                     // the run's copy, before generating them.
                     crate::memory::check(
                         "network.weights.patterns",
                         p,
-                        &format!("{p} patterns of N = {n}"),
+                        &format!(
+                            "{p} patterns of N = {n} as floats (packed = true stores ±1 \
+                             patterns as bits, {} in all)",
+                            crate::memory::human(PatternBits::bytes(n, *p))
+                        ),
                         (*p as u64).saturating_mul(n as u64).saturating_mul(32),
                     )?;
                     Weights::Hebbian {
@@ -193,7 +215,24 @@ impl WeightsSpec {
                     let (p, _, xi) = npy::read_matrix(files, "network.weights.path", file, |r, c| {
                         (c != n || r == 0).then(|| format!("a P×N array of patterns with N = {n}"))
                     })?;
-                    Weights::Hebbian { n, p, xi }
+                    if *packed {
+                        let bits = PatternBits::from_values(n, p, &xi).map_err(|(mu, i, x)| {
+                            Error::invalid(
+                                "network.weights.packed",
+                                true,
+                                format!(
+                                    "packs ±1 patterns only; entry [{mu}][{i}] of \
+                                     network.weights.path is {x}"
+                                ),
+                            )
+                        })?;
+                        Weights::PackedHebbian {
+                            n,
+                            bits: Arc::new(bits),
+                        }
+                    } else {
+                        Weights::Hebbian { n, p, xi }
+                    }
                 }
             },
             WeightsSpec::LowRank { u, v } => {
@@ -397,6 +436,25 @@ pub struct RecordSpec {
     /// Keep every k-th neuron in rates.npy (default 1).
     #[serde(default = "one_usize")]
     pub stride: usize,
+    /// Which Hebbian overlaps are metrics: "all", "cued" or a list of
+    /// pattern indices (default: all up to [`ALL_OVERLAPS_UP_TO`] patterns,
+    /// else cued).
+    #[serde(default)]
+    pub overlaps: Option<OverlapsSpec>,
+}
+
+/// The largest P whose overlaps are all metrics by default; above it
+/// the metrics are the cued patterns' overlaps and the largest of the rest.
+pub const ALL_OVERLAPS_UP_TO: usize = 1000;
+
+/// `record.overlaps`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OverlapsSpec {
+    /// "all" or "cued".
+    Named(String),
+    /// Pattern indices.
+    Indices(Vec<usize>),
 }
 
 impl Default for RecordSpec {
@@ -404,6 +462,7 @@ impl Default for RecordSpec {
         RecordSpec {
             rates: true,
             stride: 1,
+            overlaps: None,
         }
     }
 }

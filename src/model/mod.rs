@@ -10,11 +10,13 @@
 
 mod activation;
 mod method;
+pub mod patterns;
 mod plan;
 mod weights;
 
 pub use activation::Activation;
 pub use method::{Method, Stage, StepConstants};
+pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
 pub use weights::{largest, random_row, ring_angles, StructuredForm, Weights};
 
@@ -46,6 +48,10 @@ pub struct Network {
     pub activation: Activation,
     /// The recurrent weights M.
     pub weights: Weights,
+    /// The patterns whose overlaps are metrics, in order, with the largest
+    /// |overlap| of the others after them (`overlap_max_rest`); `None`:
+    /// every pattern's (and all networks without patterns).
+    pub overlaps: Option<Vec<usize>>,
 }
 
 /// One input epoch: `h` is added to the input while `start <= t < end`.

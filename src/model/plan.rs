@@ -167,6 +167,7 @@ impl Experiment {
             super::Weights::Random { .. } => {
                 n.saturating_mul(4 * rayon::current_num_threads() as u64)
             }
+            super::Weights::PackedHebbian { .. } => 0,
             w => {
                 let (rank, separate_u, diag) = w.structured_shape().expect("structured");
                 (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)).saturating_mul(n)
@@ -174,7 +175,14 @@ impl Experiment {
         };
         // As given (f64), the form or dense copy in the run's precision, and
         // a metric table or a form being built (f64).
-        let weights = given.saturating_mul(8 + real + 8 + 8);
+        let weights = match &self.network.weights {
+            // The bits (shared by the run) and the overlaps' partial sums.
+            super::Weights::PackedHebbian { bits, .. } => {
+                super::PatternBits::bytes(bits.n(), bits.p())
+                    .saturating_add((bits.p() as u64).saturating_mul(8 * 64))
+            }
+            _ => given.saturating_mul(8 + real + 8 + 8),
+        };
         let state = n.saturating_mul(8 * (12 + self.inputs.len() as u64));
         let records = self.simulation.records();
         let columns = 2 + self.network.weights.patterns() as u64 + 3;

@@ -2,7 +2,10 @@
 //! `matrix` and `file`, low rank for `ring`, `hebbian` and `low_rank`.
 
 use super::theta;
+use super::PatternBits;
 use rayon::prelude::*;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The recurrent weights M (row = postsynaptic, column = presynaptic).
 #[derive(Clone, Debug)]
@@ -36,6 +39,15 @@ pub enum Weights {
         p: usize,
         /// The P×N patterns xi, row-major (row mu is pattern mu).
         xi: Vec<f64>,
+    },
+    /// Hebbian weights of ±1 patterns stored as bits (`packed = true`):
+    /// the same M as [`Weights::Hebbian`] with those patterns, its
+    /// diagonal correction P/N, and 32 times less memory than f32.
+    PackedHebbian {
+        /// N.
+        n: usize,
+        /// The patterns (shared: cloning the weights does not copy them).
+        bits: Arc<PatternBits>,
     },
     /// M = U V^T with U, V of shape N×R.
     LowRank {
@@ -201,6 +213,7 @@ impl Weights {
             | Weights::Ring { n, .. }
             | Weights::Hebbian { n, .. }
             | Weights::LowRank { n, .. }
+            | Weights::PackedHebbian { n, .. }
             | Weights::Random { n, .. } => *n,
             Weights::Diagonal { values } => values.len(),
         }
@@ -212,7 +225,7 @@ impl Weights {
             Weights::Dense { .. } => "dense",
             Weights::Diagonal { .. } => "diagonal",
             Weights::Ring { .. } => "ring",
-            Weights::Hebbian { .. } => "hebbian",
+            Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => "hebbian",
             Weights::LowRank { .. } => "low_rank",
             Weights::Random { .. } => "random",
         }
@@ -234,11 +247,23 @@ impl Weights {
     pub fn patterns(&self) -> usize {
         match self {
             Weights::Hebbian { p, .. } => *p,
+            Weights::PackedHebbian { bits, .. } => bits.p(),
             _ => 0,
         }
     }
 
-    /// Pattern `mu` of a Hebbian network.
+    /// Pattern `mu` of a Hebbian network, f64 or packed, as values.
+    pub fn pattern_values(&self, mu: usize) -> Option<Cow<'_, [f64]>> {
+        match self {
+            Weights::PackedHebbian { bits, .. } if mu < bits.p() => {
+                Some(Cow::Owned(bits.pattern(mu)))
+            }
+            _ => self.pattern(mu).map(Cow::Borrowed),
+        }
+    }
+
+    /// Pattern `mu` of a Hebbian network of f64 patterns (packed ones:
+    /// [`Weights::pattern_values`]).
     pub fn pattern(&self, mu: usize) -> Option<&[f64]> {
         match self {
             Weights::Hebbian { n, p, xi } if mu < *p => Some(&xi[mu * n..(mu + 1) * n]),
@@ -267,7 +292,10 @@ impl Weights {
                 (0..*n)
                     .all(|i| (0..i).all(|j| (m[i * n + j] - m[j * n + i]).abs() <= 1e-12 * scale))
             }
-            Weights::Diagonal { .. } | Weights::Ring { .. } | Weights::Hebbian { .. } => true,
+            Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Hebbian { .. }
+            | Weights::PackedHebbian { .. } => true,
             // Independent entries: symmetric only when there is one.
             Weights::Random { n, .. } => *n <= 1,
             Weights::LowRank { n, rank, u, v } => {
@@ -367,6 +395,14 @@ impl Weights {
                 v: xi.clone(),
                 ..none
             },
+            // The patterns as f32 tables (the GPU's form of packed weights
+            // for now, and the eigen-solve's): (xi_i^mu)^2 = 1.
+            Weights::PackedHebbian { bits, .. } => StructuredForm {
+                diag: Some(vec![-(bits.p() as f64) / n as f64; n]),
+                coef: vec![1.0 / n as f64; bits.p()],
+                v: bits.values(),
+                ..none
+            },
             Weights::LowRank { rank, u, v, .. } => StructuredForm {
                 coef: vec![1.0; *rank],
                 v: rows_of(n, *rank, v),
@@ -385,6 +421,7 @@ impl Weights {
             Weights::Diagonal { .. } => Some((0, false, true)),
             Weights::Ring { .. } => Some((3, false, false)),
             Weights::Hebbian { p, .. } => Some((*p, false, true)),
+            Weights::PackedHebbian { bits, .. } => Some((bits.p(), false, true)),
             Weights::LowRank { rank, .. } => Some((*rank, true, false)),
         }
     }
@@ -397,6 +434,7 @@ impl Weights {
         match self {
             Weights::Ring { .. } => true,
             Weights::Hebbian { n, p, xi } => *p > 0 && xi[..*n].iter().all(|&x| x == 1.0),
+            Weights::PackedHebbian { bits, .. } => bits.first_all_ones(),
             Weights::Dense { .. }
             | Weights::Diagonal { .. }
             | Weights::LowRank { .. }
@@ -413,6 +451,7 @@ impl Weights {
                 [cos, sin].concat()
             }
             Weights::Hebbian { xi, .. } => xi.clone(),
+            Weights::PackedHebbian { bits, .. } => bits.values(),
             _ => Vec::new(),
         }
     }
@@ -423,6 +462,7 @@ impl Weights {
         match self {
             Weights::Ring { .. } => 1..3,
             Weights::Hebbian { p, .. } => 0..*p,
+            Weights::PackedHebbian { bits, .. } => 0..bits.p(),
             _ => 0..0,
         }
     }
@@ -453,7 +493,7 @@ impl Weights {
                 s
             }
             Weights::LowRank { v, .. } => divide(v),
-            Weights::Hebbian { .. } => 1.0,
+            Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => 1.0,
             Weights::Random { g, .. } => {
                 let s = largest([*g]);
                 *g /= s;
@@ -479,6 +519,10 @@ impl Weights {
                 lambda0, lambda1, ..
             } => floats(&[*lambda0, *lambda1]),
             Weights::Hebbian { xi, .. } => floats(xi),
+            Weights::PackedHebbian { bits, .. } => {
+                put(&(bits.p() as u64).to_le_bytes());
+                put(bytemuck::cast_slice(bits.data()));
+            }
             Weights::LowRank { u, v, .. } => {
                 floats(u);
                 floats(v)

@@ -269,6 +269,53 @@ mod x86 {
         );
         hsum(s) + v[j..].iter().sum::<f32>()
     }
+
+    /// `rounds` rounds of 8 independent 8-lane fused multiply-adds (2 flops
+    /// per lane each): the arithmetic probe of [`super::fma_chains`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn fma_chains(rounds: u64, seed: f32) -> f32 {
+        let m = _mm256_set1_ps(0.999_999);
+        let c = _mm256_set1_ps(1e-7);
+        let mut a = [0usize; 8].map(|_| _mm256_set1_ps(seed));
+        for (k, ak) in a.iter_mut().enumerate() {
+            *ak = _mm256_add_ps(*ak, _mm256_set1_ps(k as f32 * 1e-3));
+        }
+        for _ in 0..rounds {
+            for ak in a.iter_mut() {
+                *ak = _mm256_fmadd_ps(*ak, m, c);
+            }
+        }
+        let s = _mm256_add_ps(
+            _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
+            _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])),
+        );
+        hsum(s)
+    }
+}
+
+/// The arithmetic probe of `attractor bench`: `rounds` rounds of 64
+/// independent f32 multiply-adds (8 chains of 8 lanes; fused on CPUs with
+/// AVX2 and FMA, else a multiply and an add that compilers vectorise) on
+/// this thread; returns the flops done and a value that depends on them.
+pub fn fma_chains(rounds: u64, seed: f32) -> (f64, f32) {
+    let flops = rounds as f64 * 64.0 * 2.0;
+    #[cfg(target_arch = "x86_64")]
+    if simd_available() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return (flops, unsafe { x86::fma_chains(rounds, seed) });
+    }
+    let mut a = [[seed; 8]; 8];
+    for _ in 0..rounds {
+        for row in a.iter_mut() {
+            for x in row.iter_mut() {
+                *x = *x * 0.999_999 + 1e-7;
+            }
+        }
+    }
+    (flops, a.iter().flatten().sum())
 }
 
 /// Advises the kernel to back `v`'s allocation with transparent huge pages

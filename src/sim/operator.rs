@@ -166,6 +166,20 @@ pub enum Operator<T> {
         /// Seed of J and of the connections.
         seed: u64,
     },
+    /// Hebbian weights of bit-packed patterns.
+    Packed(PackedOperator<T>),
+}
+
+/// Hebbian weights from bit-packed ±1 patterns, without their values
+/// ever stored as floats ([`crate::model::patterns`]).
+#[derive(Clone, Debug)]
+pub struct PackedOperator<T> {
+    /// The patterns.
+    pub bits: std::sync::Arc<crate::model::PatternBits>,
+    /// 1/N.
+    pub coef: T,
+    /// The diagonal correction -P/N (the same for every unit).
+    pub diag: T,
 }
 
 /// Rows of generated weights a task generates and multiplies at once (the
@@ -423,6 +437,11 @@ impl<T: Matvec> Operator<T> {
                     }
                 }
             }
+            Weights::PackedHebbian { n, bits } => Operator::Packed(PackedOperator {
+                bits: bits.clone(),
+                coef: c(1.0 / *n as f64),
+                diag: c(-(bits.p() as f64) / *n as f64),
+            }),
             w => Self::from_form(&w.structured().expect("other weights have a form")),
         }
     }
@@ -463,6 +482,7 @@ impl<T: Matvec> Operator<T> {
         match self {
             Operator::Structured { coef, .. } => coef.len(),
             Operator::Dense { .. } | Operator::Generated { .. } => 0,
+            Operator::Packed(p) => p.bits.p(),
         }
     }
 
@@ -471,7 +491,7 @@ impl<T: Matvec> Operator<T> {
     pub fn uniform_row(&self) -> Option<usize> {
         match self {
             Operator::Structured { uniform, .. } => uniform.iter().position(|&u| u),
-            Operator::Dense { .. } | Operator::Generated { .. } => None,
+            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
         }
     }
 
@@ -479,7 +499,7 @@ impl<T: Matvec> Operator<T> {
     pub fn diagonal(&self) -> Option<&[T]> {
         match self {
             Operator::Structured { diag, .. } => diag.as_deref(),
-            Operator::Dense { .. } | Operator::Generated { .. } => None,
+            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
         }
     }
 
@@ -487,6 +507,10 @@ impl<T: Matvec> Operator<T> {
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
+            Operator::Packed(p) => {
+                crate::model::patterns::overlaps(&p.bits, x, p.coef, proj);
+                crate::model::patterns::field(&p.bits, proj, p.diag, x, y);
+            }
             &Operator::Generated {
                 n,
                 g,
@@ -556,7 +580,7 @@ impl<T> Operator<T> {
                 u: u.as_ref().unwrap_or(v),
                 uniform,
             }),
-            Operator::Dense { .. } | Operator::Generated { .. } => None,
+            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
         }
     }
 }

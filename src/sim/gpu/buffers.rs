@@ -151,6 +151,7 @@ impl Buffers {
 
     /// A bind group of `family` over these buffers with `table` at binding
     /// 7 (M's row block, or V), U at 15 (structured: `table_u`, else V),
+    /// packed patterns' bits at 16 (structured and metrics families),
     /// and for the dense family operand[cur] read and operand[1 - cur]
     /// written.
     #[allow(clippy::too_many_arguments)]
@@ -170,11 +171,15 @@ impl Buffers {
                 resource: b.as_entire_binding(),
             }
         }
-        let (diag, coef) = match op {
-            GpuOperator::Structured { diag, coef, .. } => {
-                (diag.as_ref().unwrap_or(&self.dummy), coef)
-            }
-            GpuOperator::Dense(_) => (&self.dummy, &self.dummy),
+        let (diag, coef, bits) = match op {
+            GpuOperator::Structured {
+                diag, coef, bits, ..
+            } => (
+                diag.as_ref().unwrap_or(&self.dummy),
+                coef,
+                bits.as_ref().unwrap_or(&self.dummy),
+            ),
+            GpuOperator::Dense(_) => (&self.dummy, &self.dummy, &self.dummy),
         };
         let mut entries = vec![
             wgpu::BindGroupEntry {
@@ -201,6 +206,7 @@ impl Buffers {
                 buf(10, &self.partials),
                 buf(11, coef),
                 buf(15, table_u.unwrap_or(table)),
+                buf(16, bits),
             ]);
         }
         if family == Family::Metrics {

@@ -22,10 +22,15 @@ const STRUCTURED_WGSL: &str = include_str!("../../../shaders/structured.wgsl");
 const PARTIALS_TREE_WGSL: &str = include_str!("../../../shaders/partials_tree.wgsl");
 /// The same with subgroup operations (shaders/partials_subgroup.wgsl).
 const PARTIALS_SUBGROUP_WGSL: &str = include_str!("../../../shaders/partials_subgroup.wgsl");
+/// Bit-packed pattern reads of the structured and metric modules (shaders/packed.wgsl).
+const PACKED_WGSL: &str = include_str!("../../../shaders/packed.wgsl");
 /// The record's reductions (shaders/metrics.wgsl).
 const METRICS_WGSL: &str = include_str!("../../../shaders/metrics.wgsl");
 /// The bandwidth probe of `attractor bench` (shaders/probe.wgsl).
 const PROBE_WGSL: &str = include_str!("../../../shaders/probe.wgsl");
+/// Rounds of 8 vec4 fused multiply-adds each thread of the arithmetic
+/// probe runs (`PROBE_FLOP_ROUNDS`).
+pub const PROBE_FLOP_ROUNDS: u32 = 4096;
 /// Vec4s each thread of the probe reads (`PROBE_VEC4S`).
 pub const PROBE_VEC4S: u32 = 32;
 /// The workgroup reductions of the projection and metric passes (shaders/reduce.wgsl).
@@ -61,6 +66,7 @@ pub fn header() -> String {
         ("PROJECT_CHUNK", PROJECT_CHUNK),
         ("METRIC_CHUNK", METRIC_CHUNK),
         ("PROBE_VEC4S", PROBE_VEC4S),
+        ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
         ("STREAM_WEIGHTS", crate::rng::Stream::Weights as u32),
         ("STREAM_CONNECTIONS", crate::rng::Stream::Connections as u32),
     ] {
@@ -104,17 +110,29 @@ fn module_with(header: &str, parts: &[&str]) -> String {
 pub static DENSE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[DENSE_WGSL]));
 /// Structured family: header, common definitions, reductions, projections
 /// and update, with the portable workgroup sums.
-pub static STRUCTURED_SOURCE: LazyLock<String> =
-    LazyLock::new(|| module(&[REDUCE_WGSL, PARTIALS_TREE_WGSL, STRUCTURED_WGSL]));
+pub static STRUCTURED_SOURCE: LazyLock<String> = LazyLock::new(|| {
+    module(&[
+        REDUCE_WGSL,
+        PARTIALS_TREE_WGSL,
+        PACKED_WGSL,
+        STRUCTURED_WGSL,
+    ])
+});
 /// Structured family with subgroup sums, for adapters with
 /// `Features::SUBGROUP` (wgpu's WGSL front end takes the subgroup builtins
 /// without an `enable` directive when the device has the feature): as
 /// [`STRUCTURED_SOURCE`] with partials_subgroup.wgsl.
-pub static STRUCTURED_SUBGROUP_SOURCE: LazyLock<String> =
-    LazyLock::new(|| module(&[REDUCE_WGSL, PARTIALS_SUBGROUP_WGSL, STRUCTURED_WGSL]));
+pub static STRUCTURED_SUBGROUP_SOURCE: LazyLock<String> = LazyLock::new(|| {
+    module(&[
+        REDUCE_WGSL,
+        PARTIALS_SUBGROUP_WGSL,
+        PACKED_WGSL,
+        STRUCTURED_WGSL,
+    ])
+});
 /// Metrics family: header, common definitions and the record's reductions.
 pub static METRICS_SOURCE: LazyLock<String> =
-    LazyLock::new(|| module(&[REDUCE_WGSL, METRICS_WGSL]));
+    LazyLock::new(|| module(&[REDUCE_WGSL, PACKED_WGSL, METRICS_WGSL]));
 
 /// Dense batch family, one module per [`BatchShape`] (in the order of
 /// [`BatchShape::ALL`]), with its name ("dense_batch 8" ... "dense_batch
@@ -519,6 +537,7 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
             storage(10, false),
             storage(11, true),
             storage(15, true),
+            storage(16, true),
         ]);
     }
     if family == Family::Metrics {

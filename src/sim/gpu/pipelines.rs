@@ -28,9 +28,14 @@ pub enum PipelineKey {
     Structured {
         /// Built from [`kernels::STRUCTURED_SUBGROUP_SOURCE`].
         subgroups: bool,
+        /// The table is bit-packed patterns (`PACKED`).
+        packed: bool,
     },
     /// `metric_partial`, `metric_finish`.
-    Metrics,
+    Metrics {
+        /// The metric table is bit-packed patterns (`PACKED`).
+        packed: bool,
+    },
 }
 
 /// The parameters of generated `random` weights, as `dense_step`'s
@@ -71,7 +76,7 @@ impl PipelineKey {
         match self {
             PipelineKey::Dense { .. } | PipelineKey::DenseBatch(_) => Family::Dense,
             PipelineKey::Structured { .. } => Family::Structured,
-            PipelineKey::Metrics => Family::Metrics,
+            PipelineKey::Metrics { .. } => Family::Metrics,
         }
     }
 
@@ -92,7 +97,7 @@ impl PipelineKey {
                 kernels::dense_batch_source(shape),
                 &["dense_batch"],
             ),
-            PipelineKey::Structured { subgroups } => (
+            PipelineKey::Structured { subgroups, .. } => (
                 "structured.wgsl",
                 if subgroups {
                     kernels::STRUCTURED_SUBGROUP_SOURCE.as_str()
@@ -106,7 +111,7 @@ impl PipelineKey {
                     "project_rest",
                 ],
             ),
-            PipelineKey::Metrics => (
+            PipelineKey::Metrics { .. } => (
                 "metrics.wgsl",
                 kernels::METRICS_SOURCE.as_str(),
                 &["metric_partial", "metric_finish"],
@@ -164,6 +169,10 @@ impl Pipelines {
                     ]);
                 }
                 c
+            }
+            PipelineKey::Structured { packed: true, .. }
+            | PipelineKey::Metrics { packed: true } => {
+                vec![("PACKED", 1.0)]
             }
             _ => Vec::new(),
         };

@@ -113,6 +113,7 @@ impl<'a> Run<'a> {
         let n_sums = sum_layout.len() as u32;
         let proj_groups = geometry.projection_groups();
         let metric_groups = geometry.metric_groups();
+        let packed = matches!(&op, GpuOperator::Structured { bits: Some(_), .. });
         let (rank, dense) = match &op {
             GpuOperator::Structured { rank, .. } => (*rank, false),
             GpuOperator::Dense(_) => (0, true),
@@ -139,6 +140,7 @@ impl<'a> Run<'a> {
                 PipelineKey::Structured {
                     subgroups: subgroups
                         && ctx.device.features().contains(wgpu::Features::SUBGROUP),
+                    packed,
                 },
             ),
             Some(shape) => (Family::Dense, PipelineKey::DenseBatch(shape)),
@@ -152,7 +154,7 @@ impl<'a> Run<'a> {
             ),
         };
         let mut pipelines = HashMap::new();
-        for key in [key, PipelineKey::Metrics] {
+        for key in [key, PipelineKey::Metrics { packed }] {
             let compiled = cache.get(ctx, key)?;
             for (entry, p) in key.entry_points().iter().zip(compiled) {
                 let kernel = KERNELS
@@ -465,6 +467,10 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
     let w = &exp.network.weights;
     let weights = match w.structured_shape() {
         None if w.generated() => 4,
+        // The bits, a diagonal.
+        Some(_) if matches!(w, crate::model::Weights::PackedHebbian { .. }) => {
+            crate::model::PatternBits::bytes(exp.network.n, w.patterns()) / 4 + n
+        }
         None => n * n_pad,
         Some((rank, separate_u, diag)) => {
             (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)) * n

@@ -224,10 +224,21 @@ pub enum OperatorShape {
         diag: bool,
         /// Row 0 of the table is all ones (the ring's uniform mode): never read.
         unit_row0: bool,
+        /// The table is bit-packed ±1 patterns: a row is ceil(N / 32) words.
+        packed: bool,
     },
 }
 
 impl OperatorShape {
+    /// Bytes of one row of the structured table of N = `n` (f32, or bits
+    /// when packed).
+    pub fn row_bytes(&self, n: u64) -> u64 {
+        match self {
+            OperatorShape::Structured { packed: true, .. } => n.div_ceil(32) * 4,
+            _ => n * 4,
+        }
+    }
+
     /// Rows of the structured table that are read (not all ones); 0 for dense.
     pub fn stored_rows(&self) -> u64 {
         match self {
@@ -291,6 +302,7 @@ impl Geometry {
                 separate_u,
                 diag,
                 unit_row0: w.unit_row0(),
+                packed: matches!(w, crate::model::Weights::PackedHebbian { .. }),
             },
         };
         let sim = &exp.simulation;
@@ -478,6 +490,7 @@ impl Schedule {
                 } => {
                     let r = u64::from(*rank);
                     let stored = g.op.stored_rows();
+                    let row = g.op.row_bytes(n);
                     let groups = g.projection_groups();
                     let (gx, gy) = g.grid(groups);
                     let partials = |rows: u64| b * rows * u64::from(groups) * f;
@@ -485,13 +498,13 @@ impl Schedule {
                     // U = V: kept in registers), rows 4.. by project_rest.
                     let first = r.min(4);
                     let mut traffic = vec![
-                        Traffic::read(Region::TableU, stored * n * f, b),
+                        Traffic::read(Region::TableU, stored * row, b),
                         Traffic::read(Region::Projections, b * r * f, 1),
                         input(n, b),
                         trials,
                     ];
                     if *separate_u {
-                        traffic.push(Traffic::read(Region::TableV, first * n * f, b));
+                        traffic.push(Traffic::read(Region::TableV, first * row, b));
                     }
                     if *diag {
                         traffic.push(Traffic::read(Region::Diag, n * f, b));
@@ -531,7 +544,7 @@ impl Schedule {
                             rows: g.n,
                             workgroups: [gx, gy * (*rank - 4).div_ceil(4), g.batch],
                             traffic: vec![
-                                Traffic::read(v_region, (r - 4) * n * f, b),
+                                Traffic::read(v_region, (r - 4) * row, b),
                                 Traffic::read(point, b * n * f, 1),
                                 Traffic::write(Region::Partials, partials(r - 4)),
                             ],
@@ -559,7 +572,7 @@ impl Schedule {
                                 workgroups: [gx, gy * rank.div_ceil(4), g.batch],
                                 traffic: vec![
                                     Traffic::read(Region::State, b * n * f, 1),
-                                    Traffic::read(v_region, stored * n * f, b),
+                                    Traffic::read(v_region, stored * row, b),
                                     Traffic::write(Region::Partials, partials(r)),
                                 ],
                             },
@@ -637,7 +650,10 @@ pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
         OperatorShape::Dense { .. } => n * n * f,
         OperatorShape::Structured {
             separate_u, diag, ..
-        } => (g.op.stored_rows() * (1 + u64::from(*separate_u)) + u64::from(*diag)) * n * f,
+        } => {
+            g.op.stored_rows() * (1 + u64::from(*separate_u)) * g.op.row_bytes(n)
+                + u64::from(*diag) * n * f
+        }
     };
     g.stages
         .iter()

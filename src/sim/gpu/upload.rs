@@ -1,6 +1,7 @@
 //! The weights' GPU form: the dense matrix as row blocks (each within the
 //! adapter's storage binding limit), or the tables of the structured form
-//! ([`crate::model::StructuredForm`]) exactly as the CPU operator reads them.
+//! ([`crate::model::StructuredForm`]) exactly as the CPU operator reads them,
+//! or the bits of packed Hebbian patterns.
 
 use super::context::GpuContext;
 use crate::error::{Error, Result};
@@ -41,6 +42,8 @@ pub enum GpuOperator {
         diag: Option<wgpu::Buffer>,
         /// Row 0 of V (= U) is all ones, so never read.
         unit_row0: bool,
+        /// Packed Hebbian patterns: their bits (V and U are placeholders).
+        bits: Option<wgpu::Buffer>,
     },
 }
 
@@ -97,6 +100,36 @@ pub fn weights(
             n as u32,
             storage_buffer(ctx, "attractor M (generated)", &[0.0; 4]),
         )]),
+        Weights::PackedHebbian { bits, .. } => {
+            let p = bits.p();
+            need(
+                ctx,
+                "the packed patterns",
+                crate::model::PatternBits::bytes(n, p),
+                max_binding,
+            )?;
+            let placeholder = storage_buffer(ctx, "attractor V (packed)", &[0.0; 4]);
+            GpuOperator::Structured {
+                rank: p as u32,
+                v: placeholder,
+                u: None,
+                coef: storage_buffer(ctx, "attractor coef", &vec![1.0 / n as f32; p]),
+                diag: Some(storage_buffer(
+                    ctx,
+                    "attractor diag",
+                    &vec![(-(p as f64) / n as f64) as f32; n],
+                )),
+                unit_row0: bits.first_all_ones(),
+                bits: Some(
+                    ctx.device
+                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                            label: Some("attractor pattern bits"),
+                            contents: bytemuck::cast_slice(bits.data()),
+                            usage: wgpu::BufferUsages::STORAGE,
+                        }),
+                ),
+            }
+        }
         Weights::Dense { m, .. } => {
             let row_bytes = n_pad as u64 * 4;
             need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
@@ -138,6 +171,7 @@ pub fn weights(
                     .as_deref()
                     .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
                 unit_row0: w.unit_row0(),
+                bits: None,
             }
         }
     })
