@@ -1,14 +1,29 @@
 // Bit-packed ±1 patterns (Hebbian weights with packed = true; the host
 // sets PACKED): the words as src/model/patterns.rs stores them, word-major:
 // the P words of units 32 j .. 32 j + 31 at j P + mu, unit 32 j + k at bit
-// k, bit 1 for +1. Unset, the module reads the f32 tables and this binding
-// holds a placeholder.
+// k, bit 1 for +1. Larger than one storage binding, the words are split
+// by blocks of units over up to PACKED_BINDINGS bindings, PACKED_WORDS
+// blocks of 32 units (each P words) in each but the last. Unset, the
+// module reads the f32 tables and these bindings hold placeholders.
 override PACKED: bool = false;
+override PACKED_WORDS: u32 = 0xffffffffu;
 
 @group(0) @binding(16) var<storage, read> table_bits: array<u32>;
+@group(0) @binding(17) var<storage, read> table_bits1: array<u32>;
+@group(0) @binding(18) var<storage, read> table_bits2: array<u32>;
+@group(0) @binding(19) var<storage, read> table_bits3: array<u32>;
 
 // xi_i^r, ±1 (P.rank = P, the patterns).
 fn packed_at(r: u32, i: u32) -> f32 {
-    let w = table_bits[(i / 32u) * P.rank + r];
+    let j = i / 32u;
+    let c = j / PACKED_WORDS;
+    let k = (j - c * PACKED_WORDS) * P.rank + r;
+    var w: u32;
+    switch c {
+        case 0u: { w = table_bits[k]; }
+        case 1u: { w = table_bits1[k]; }
+        case 2u: { w = table_bits2[k]; }
+        default: { w = table_bits3[k]; }
+    }
     return select(-1.0, 1.0, ((w >> (i % 32u)) & 1u) == 1u);
 }

@@ -1106,3 +1106,50 @@ fn packed_hebbian_on_the_gpu_matches_the_packed_cpu() {
     // And as a batch of trials with their own scales, states and noise.
     batch_matches(&e, 3, 1e-5);
 }
+
+#[test]
+fn packed_patterns_split_over_bindings() {
+    // P = 400 patterns of N = 301 units: 10 blocks of 32 units of 1600
+    // bytes each. A 4800-byte binding limit holds 3 blocks, so the bits
+    // are split over 4 bindings (3, 3, 3 and 1 blocks), the most the
+    // kernels read; the run is the CPU's (tolerance as `same`).
+    let e = exp(r#"
+        [network]
+        n = 301
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 3.0 }
+        weights = { kind = "hebbian", patterns = 400, seed = 4, packed = true }
+        [initial]
+        kind = "pattern"
+        index = 7
+        flip = 0.1
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        record_every = 10
+        [record]
+        overlaps = [7, 399]
+        "#);
+    let cpu = run(&e);
+    let cpu32 = run32(&e);
+    let g = gpu().with_binding_limit(4800).run(&e, &mut |_| {}).unwrap();
+    let scale = cpu.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+    let f32_err = max_diff(&cpu32.final_state, &cpu.final_state);
+    all_close(
+        &g.final_state,
+        &cpu.final_state,
+        1e-5 * scale + 4.0 * f32_err,
+        "packed over 4 bindings",
+    );
+    for (gm, cm) in g.metrics.iter().zip(&cpu.metrics) {
+        all_close(&gm[..3], &cm[..3], 1e-5, "overlaps over 4 bindings");
+    }
+    // 1600 bytes hold one block: 10 bindings are more than the kernels read.
+    let err = gpu()
+        .with_binding_limit(1600)
+        .run(&e, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bindings"), "{err}");
+}

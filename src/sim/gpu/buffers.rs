@@ -151,7 +151,7 @@ impl Buffers {
 
     /// A bind group of `family` over these buffers with `table` at binding
     /// 7 (M's row block, or V), U at 15 (structured: `table_u`, else V),
-    /// packed patterns' bits at 16 (structured and metrics families),
+    /// packed patterns' bits at 16 to 19 (structured and metrics families),
     /// and for the dense family operand[cur] read and operand[1 - cur]
     /// written.
     #[allow(clippy::too_many_arguments)]
@@ -171,16 +171,14 @@ impl Buffers {
                 resource: b.as_entire_binding(),
             }
         }
+        let none = Vec::new();
         let (diag, coef, bits) = match op {
             GpuOperator::Structured {
                 diag, coef, bits, ..
-            } => (
-                diag.as_ref().unwrap_or(&self.dummy),
-                coef,
-                bits.as_ref().unwrap_or(&self.dummy),
-            ),
-            GpuOperator::Dense(_) => (&self.dummy, &self.dummy, &self.dummy),
+            } => (diag.as_ref().unwrap_or(&self.dummy), coef, bits),
+            GpuOperator::Dense(_) => (&self.dummy, &self.dummy, &none),
         };
+        let bits_at = |k: usize| bits.get(k).unwrap_or(&self.dummy);
         let mut entries = vec![
             wgpu::BindGroupEntry {
                 binding: 0,
@@ -206,7 +204,10 @@ impl Buffers {
                 buf(10, &self.partials),
                 buf(11, coef),
                 buf(15, table_u.unwrap_or(table)),
-                buf(16, bits),
+                buf(16, bits_at(0)),
+                buf(17, bits_at(1)),
+                buf(18, bits_at(2)),
+                buf(19, bits_at(3)),
             ]);
         }
         if family == Family::Metrics {

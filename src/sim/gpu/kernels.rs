@@ -22,6 +22,9 @@ const STRUCTURED_WGSL: &str = include_str!("../../../shaders/structured.wgsl");
 const PARTIALS_TREE_WGSL: &str = include_str!("../../../shaders/partials_tree.wgsl");
 /// The same with subgroup operations (shaders/partials_subgroup.wgsl).
 const PARTIALS_SUBGROUP_WGSL: &str = include_str!("../../../shaders/partials_subgroup.wgsl");
+/// Storage bindings packed patterns may be split over (`table_bits` ..
+/// `table_bits3` in shaders/packed.wgsl, bindings 16 to 19).
+pub const PACKED_BINDINGS: usize = 4;
 /// Bit-packed pattern reads of the structured and metric modules (shaders/packed.wgsl).
 const PACKED_WGSL: &str = include_str!("../../../shaders/packed.wgsl");
 /// The record's reductions (shaders/metrics.wgsl).
@@ -538,6 +541,9 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
             storage(11, true),
             storage(15, true),
             storage(16, true),
+            storage(17, true),
+            storage(18, true),
+            storage(19, true),
         ]);
     }
     if family == Family::Metrics {

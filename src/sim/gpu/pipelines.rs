@@ -28,13 +28,14 @@ pub enum PipelineKey {
     Structured {
         /// Built from [`kernels::STRUCTURED_SUBGROUP_SOURCE`].
         subgroups: bool,
-        /// The table is bit-packed patterns (`PACKED`).
-        packed: bool,
+        /// The table is bit-packed patterns (`PACKED`), with this many
+        /// blocks of 32 units per binding (`PACKED_WORDS`).
+        packed: Option<u32>,
     },
     /// `metric_partial`, `metric_finish`.
     Metrics {
-        /// The metric table is bit-packed patterns (`PACKED`).
-        packed: bool,
+        /// The metric table is bit-packed patterns, as for `Structured`.
+        packed: Option<u32>,
     },
 }
 
@@ -170,10 +171,13 @@ impl Pipelines {
                 }
                 c
             }
-            PipelineKey::Structured { packed: true, .. }
-            | PipelineKey::Metrics { packed: true } => {
-                vec![("PACKED", 1.0)]
+            PipelineKey::Structured {
+                packed: Some(words),
+                ..
             }
+            | PipelineKey::Metrics {
+                packed: Some(words),
+            } => vec![("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))],
             _ => Vec::new(),
         };
         let pipelines = ctx.scoped(

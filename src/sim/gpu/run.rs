@@ -113,7 +113,12 @@ impl<'a> Run<'a> {
         let n_sums = sum_layout.len() as u32;
         let proj_groups = geometry.projection_groups();
         let metric_groups = geometry.metric_groups();
-        let packed = matches!(&op, GpuOperator::Structured { bits: Some(_), .. });
+        let packed = match &op {
+            GpuOperator::Structured {
+                bits, bits_words, ..
+            } if !bits.is_empty() => Some(*bits_words),
+            _ => None,
+        };
         let (rank, dense) = match &op {
             GpuOperator::Structured { rank, .. } => (*rank, false),
             GpuOperator::Dense(_) => (0, true),

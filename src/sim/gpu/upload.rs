@@ -42,8 +42,12 @@ pub enum GpuOperator {
         diag: Option<wgpu::Buffer>,
         /// Row 0 of V (= U) is all ones, so never read.
         unit_row0: bool,
-        /// Packed Hebbian patterns: their bits (V and U are placeholders).
-        bits: Option<wgpu::Buffer>,
+        /// Packed Hebbian patterns: their bits, split by blocks of units
+        /// over at most [`super::kernels::PACKED_BINDINGS`] buffers
+        /// (V and U are placeholders); empty otherwise.
+        bits: Vec<wgpu::Buffer>,
+        /// Blocks of 32 units in each buffer of `bits` but the last.
+        bits_words: u32,
     },
 }
 
@@ -68,6 +72,15 @@ pub fn need(ctx: &GpuContext, what: &str, bytes: u64, max_binding: u64) -> Resul
     } else {
         Ok(())
     }
+}
+
+/// How packed patterns of N = `n` units and P = `p` patterns are split over
+/// bindings of `max_binding` bytes: (blocks of 32 units in all, blocks per
+/// binding).
+pub fn packed_split(n: usize, p: usize, max_binding: u64) -> (usize, usize) {
+    let words = crate::model::PatternBits::words(n);
+    let per = ((max_binding / (p as u64 * 4).max(1)) as usize).clamp(1, words);
+    (words, per)
 }
 
 /// Uploads `weights` of N = `n` neurons.
@@ -102,12 +115,24 @@ pub fn weights(
         )]),
         Weights::PackedHebbian { bits, .. } => {
             let p = bits.p();
+            let bytes = crate::model::PatternBits::bytes(n, p);
+            let (words, per) = packed_split(n, p, max_binding);
             need(
                 ctx,
-                "the packed patterns",
-                crate::model::PatternBits::bytes(n, p),
+                "the packed patterns of one block of 32 units",
+                p as u64 * 4,
                 max_binding,
             )?;
+            let buffers = words.div_ceil(per);
+            if buffers > super::kernels::PACKED_BINDINGS {
+                return Err(Error::Gpu(format!(
+                    "the packed patterns need {bytes} bytes in {buffers} bindings of at most \
+                     {max_binding} bytes; {} allows that size (max_storage_buffer_binding_size) \
+                     and the kernels read at most {} bindings; use --backend cpu",
+                    ctx.summary.name,
+                    super::kernels::PACKED_BINDINGS
+                )));
+            }
             let placeholder = storage_buffer(ctx, "attractor V (packed)", &[0.0; 4]);
             GpuOperator::Structured {
                 rank: p as u32,
@@ -120,14 +145,19 @@ pub fn weights(
                     &vec![(-(p as f64) / n as f64) as f32; n],
                 )),
                 unit_row0: bits.first_all_ones(),
-                bits: Some(
-                    ctx.device
-                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                            label: Some("attractor pattern bits"),
-                            contents: bytemuck::cast_slice(bits.data()),
-                            usage: wgpu::BufferUsages::STORAGE,
-                        }),
-                ),
+                bits: bits
+                    .data()
+                    .chunks(per * p)
+                    .map(|chunk| {
+                        ctx.device
+                            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                                label: Some("attractor pattern bits"),
+                                contents: bytemuck::cast_slice(chunk),
+                                usage: wgpu::BufferUsages::STORAGE,
+                            })
+                    })
+                    .collect(),
+                bits_words: per as u32,
             }
         }
         Weights::Dense { m, .. } => {
@@ -171,7 +201,8 @@ pub fn weights(
                     .as_deref()
                     .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
                 unit_row0: w.unit_row0(),
-                bits: None,
+                bits: Vec::new(),
+                bits_words: 0,
             }
         }
     })
