@@ -91,6 +91,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`attractor modes ... |
+    // head`) ends the process quietly, as other command-line tools do,
+    // instead of a panic in print!.
+    #[cfg(target_os = "linux")]
+    // SAFETY: restoring the default disposition of SIGPIPE before any
+    // thread starts; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -231,6 +231,27 @@ fn modes_table_and_json() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `attractor modes ... | head -1`: the reader leaves after one line;
+    // the rest of the table must not panic in print!.
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["modes", "examples/chaos.toml", "--set", "network.n=1500"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("chaos: N = 1500"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn modes_draws_the_spectrum_of_a_random_network() {
     let out = tmpdir();
     let png = out.path().join("spectrum.png");
