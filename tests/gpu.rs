@@ -1042,8 +1042,8 @@ fn generated_random_weights_in_a_batch_of_trial_tiles() {
 
 #[test]
 fn packed_hebbian_on_the_gpu_matches_the_packed_cpu() {
-    // Packed patterns (the CPU's bit product) against the GPU, which
-    // steps them as ±1 f32 tables; with a selection of overlaps (the cued
+    // Packed patterns (the CPU's bit product) against the GPU's (the
+    // kernels unpack each unit's bit); with a selection of overlaps (the cued
     // 0 and 1, and the largest other) built from the GPU's metric sums.
     let e = exp(r#"
         [network]

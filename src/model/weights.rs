@@ -395,8 +395,8 @@ impl Weights {
                 v: xi.clone(),
                 ..none
             },
-            // The patterns as f32 tables (the GPU's form of packed weights
-            // for now, and the eigen-solve's): (xi_i^mu)^2 = 1.
+            // The patterns as float tables, for small networks only (the
+            // operators, the GPU and `modes` read the bits): (xi_i^mu)^2 = 1.
             Weights::PackedHebbian { bits, .. } => StructuredForm {
                 diag: Some(vec![-(bits.p() as f64) / n as f64; n]),
                 coef: vec![1.0 / n as f64; bits.p()],
