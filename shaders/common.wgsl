@@ -31,6 +31,16 @@ struct StepParams {
     metric_sums: u32, // K, the metric sums per trial (SumLayout)
     u_is_v: u32,     // 1: the structured U is V (one table, read once for both)
     unit_row0: u32,  // 1: row 0 of the table is all ones (the ring's), never read
+    rot_first: u32,  // first row of the pairs (cos, sin) a velocity turns
+    rot_pairs: u32,  // turned pairs: rows rot_first + 2m, rot_first + 2m + 1
+    n_moving: u32,   // moving ring profiles on at this step
+    _pad0: u32,
+    kappa: vec4<f32>, // tau k v of turned pair m
+    // Moving input m: moving[2m] = (mode, a, b, 0): h = a + b g (mode 0)
+    // or a exp(b (g - 1)) (mode 1), g = cos(theta_i - theta0(t)), with
+    // moving[2m + 1] = (cos theta0(t), sin theta0(t), 0, 0); or (2, row, 0, 0)
+    // (mode 2): the row of a played file in h_epochs.
+    moving: array<vec4<f32>, 8>,
 }
 
 // One trial of a batch. Keep in sync with `TrialParams` in kernels.rs.
@@ -74,6 +84,25 @@ fn input_at(i: u32) -> f32 {
     for (var e = 0u; e < P.n_epochs; e++) {
         if (((P.epochs_on >> e) & 1u) == 1u) {
             s += h_epochs[e * P.n + i];
+        }
+    }
+    if (P.n_moving > 0u) {
+        // theta_i = -pi + 2 pi i / N = 2 pi ((2 i + N) mod 2N) / 2N.
+        let u = f32((2u * i + P.n) % (2u * P.n)) / f32(2u * P.n);
+        let ci = cos_2pi(u);
+        let si = sin_2pi(u);
+        for (var m = 0u; m < P.n_moving; m++) {
+            let p = P.moving[2u * m];
+            let c = P.moving[2u * m + 1u];
+            let g = ci * c.x + si * c.y;
+            if (p.x == 0.0) {
+                s += p.y + p.z * g;
+            } else if (p.x == 1.0) {
+                s += p.y * exp(p.z * (g - 1.0));
+            } else {
+                // A played file's row p.y of the h buffer.
+                s += h_epochs[u32(p.y) * P.n + i];
+            }
         }
     }
     return s;

@@ -65,6 +65,22 @@ fn u_at(r: u32, i: u32) -> f32 {
     return table_u[r * P.n + i];
 }
 
+// The projection r of trial b (pb = b R) that the expansion multiplies:
+// a turned pair's (cos, sin) rows become (c - kappa s, s + kappa c), the
+// velocity's sine kernel added (the twin of `Rotation::apply`).
+fn proj_turned(pb: u32, r: u32) -> f32 {
+    let p = proj[pb + r];
+    if (r < P.rot_first || r >= P.rot_first + 2u * P.rot_pairs) {
+        return p;
+    }
+    let k = r - P.rot_first;
+    let kappa = P.kappa[k / 2u];
+    if ((k & 1u) == 0u) {
+        return p - kappa * proj[pb + r + 1u];
+    }
+    return p + kappa * proj[pb + r - 1u];
+}
+
 // The point the previous dispatch (the update of stage P.stage) wrote, of
 // state index s: x after a step's last stage, y after the others.
 fn new_point(s: u32) -> f32 {
@@ -178,7 +194,7 @@ fn structured_step(
             for (var r = 0u; r < P.rank; r++) {
                 let u = u_at(r, i);
                 first += unit4(r) * u;
-                product += proj[pb + r] * u;
+                product += proj_turned(pb, r) * u;
             }
             if (P.has_diag == 1u) {
                 product += diag[i] * operand(stage_point(b * P.n + i));

@@ -241,3 +241,53 @@ fn every_dense_batch_shape_fits_webgpu_limits() {
         );
     }
 }
+
+/// The Rust parameter structs have the WGSL structs' layout in every
+/// module: the same size, and `kappa` and `moving` (the vec4 members WGSL
+/// aligns to 16 bytes) at the same offsets.
+#[test]
+fn parameter_structs_match_the_wgsl_layout() {
+    use attractor::sim::gpu::kernels::{StepParams, TrialParams};
+    for (name, source) in SOURCES {
+        let module = naga::front::wgsl::parse_str(source).expect("parses");
+        let mut seen = 0;
+        for (_, ty) in module.types.iter() {
+            let naga::TypeInner::Struct { members, span } = &ty.inner else {
+                continue;
+            };
+            let offset = |m: &str| {
+                members
+                    .iter()
+                    .find(|x| x.name.as_deref() == Some(m))
+                    .map(|x| x.offset as usize)
+            };
+            match ty.name.as_deref() {
+                Some("StepParams") => {
+                    seen += 1;
+                    assert_eq!(*span as usize, std::mem::size_of::<StepParams>(), "{name}");
+                    assert_eq!(
+                        offset("kappa"),
+                        Some(std::mem::offset_of!(StepParams, kappa)),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        offset("moving"),
+                        Some(std::mem::offset_of!(StepParams, moving)),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        offset("unit_row0"),
+                        Some(std::mem::offset_of!(StepParams, unit_row0)),
+                        "{name}"
+                    );
+                }
+                Some("TrialParams") => {
+                    seen += 1;
+                    assert_eq!(*span as usize, std::mem::size_of::<TrialParams>(), "{name}");
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seen, 2, "{name} declares both parameter structs");
+    }
+}

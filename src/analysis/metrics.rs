@@ -3,7 +3,7 @@
 //! the population variance of the rates of random networks.
 //! Always over all neurons, whatever `record.stride` keeps in rates.npy.
 
-use crate::model::{Activation, Dynamics, Network, Weights};
+use crate::model::{Activation, Dynamics, Experiment, Motion, Network, Weights};
 use crate::real::{f, Real};
 
 /// Which metrics a network has, and the tables needed to compute them.
@@ -303,6 +303,74 @@ impl Metrics {
             out.push(variance(out[0], sums[layout.squares_at()] / n));
         }
         out
+    }
+}
+
+/// The columns a ring run with moving inputs or a velocity adds after the
+/// network's metrics: `bump_speed` (rad/s, the change of bump_theta since
+/// the record before, taken the short way round, over the time between
+/// them; 0 at the first record) and, with a moving ring profile,
+/// `bump_lag` (the centre of the last-started moving profile on minus
+/// bump_theta, in (-pi, pi]; NaN while none is on).
+pub fn motion_names(exp: &Experiment) -> Vec<String> {
+    if !matches!(exp.network.weights, Weights::Ring { .. }) {
+        return Vec::new();
+    }
+    let moving = exp
+        .inputs
+        .iter()
+        .any(|e| matches!(e.motion, Motion::Moving { .. }));
+    let mut names = Vec::new();
+    if moving || !exp.velocity.is_empty() {
+        names.push("bump_speed".to_string());
+    }
+    if moving {
+        names.push("bump_lag".to_string());
+    }
+    names
+}
+
+/// The [`motion_names`] columns, one row per record, from the records'
+/// times `t` and bump angles `theta`.
+pub fn motion_columns(exp: &Experiment, t: &[f64], theta: &[f64]) -> Vec<Vec<f64>> {
+    let names = motion_names(exp);
+    let dt = exp.simulation.dt;
+    (0..t.len())
+        .map(|k| {
+            let mut row = Vec::with_capacity(names.len());
+            for name in &names {
+                row.push(match name.as_str() {
+                    "bump_speed" if k == 0 => 0.0,
+                    "bump_speed" => wrap(theta[k] - theta[k - 1]) / (t[k] - t[k - 1]),
+                    _ => {
+                        let step = (t[k] / dt).round() as u64;
+                        exp.inputs
+                            .iter()
+                            .filter(|e| e.first_step(dt) <= step && step < e.end_step(dt))
+                            .filter_map(|e| match &e.motion {
+                                Motion::Moving { path, .. } => Some((e.start, path)),
+                                _ => None,
+                            })
+                            .max_by(|a, b| a.0.total_cmp(&b.0))
+                            .map_or(f64::NAN, |(start, path)| {
+                                wrap(path.at(start, step as f64 * dt) - theta[k])
+                            })
+                    }
+                });
+            }
+            row
+        })
+        .collect()
+}
+
+/// `a` wrapped to (-pi, pi].
+pub fn wrap(a: f64) -> f64 {
+    use std::f64::consts::{PI, TAU};
+    let w = a - TAU * ((a + PI) / TAU).floor();
+    if w <= -PI {
+        w + TAU
+    } else {
+        w
     }
 }
 

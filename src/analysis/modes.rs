@@ -9,7 +9,7 @@
 //! shifted by d when d is constant, so no N×N matrix is formed.
 
 use crate::error::{Error, Result};
-use crate::model::{Experiment, StructuredForm, Weights};
+use crate::model::{AnglePath, Experiment, Motion, StructuredForm, Velocity, Weights};
 use nalgebra::{Complex, DMatrix, DVector};
 use serde::Serialize;
 
@@ -90,6 +90,66 @@ pub struct ModesReport {
     pub modes: Vec<Mode>,
     /// One per input epoch.
     pub steady_states: Vec<SteadyState>,
+    /// What a velocity input does to the modes.
+    pub notes: Vec<String>,
+}
+
+/// The note of a moving or played input: no steady state, and for a
+/// steadily moving profile on a ring, how a linear ring's cosine mode
+/// follows it.
+fn moving_note(experiment: &Experiment, e: &crate::model::InputEpoch) -> String {
+    match (&e.motion, &experiment.network.weights) {
+        (
+            Motion::Moving {
+                path: AnglePath::Steady { omega, .. },
+                ..
+            },
+            Weights::Ring { lambda1, .. },
+        ) if *lambda1 < 1.0 => {
+            let wt = omega * experiment.network.tau;
+            format!(
+                "the input moves at {omega} rad/s (its profile at the start is shown): a linear \
+                 ring's cosine mode follows it, behind by atan(omega tau / (1 - lambda1)) = {:.6} \
+                 rad with gain 1 / |1 - lambda1 + i omega tau| = {:.6}",
+                (wt / (1.0 - lambda1)).atan(),
+                1.0 / (1.0 - lambda1).hypot(wt)
+            )
+        }
+        (Motion::Moving { .. }, _) => {
+            "the input moves (its profile at the start is shown): it has no steady state".into()
+        }
+        _ => "the input plays a file's rows (the first is shown): it has no steady state".into(),
+    }
+}
+
+/// What the velocity inputs do to the ring's modes: the pair of eigenvalue
+/// lambda1 becomes lambda1 (1 ± i tau v).
+fn velocity_notes(experiment: &Experiment) -> Vec<String> {
+    let Weights::Ring { lambda1, .. } = experiment.network.weights else {
+        return Vec::new();
+    };
+    let tau = experiment.network.tau;
+    let vmax = experiment
+        .velocity
+        .iter()
+        .flat_map(|e| match &e.v {
+            Velocity::Constant(v) => vec![*v],
+            Velocity::Samples(s) => s.values().to_vec(),
+        })
+        .fold(None, |a: Option<f64>, v| {
+            Some(a.map_or(v, |a| if v.abs() > a.abs() { v } else { a }))
+        });
+    vmax.map(|v| {
+        format!(
+            "a velocity v turns the pair of modes lambda1 = {lambda1} into lambda1 (1 ± i tau v) \
+             (at |v| = {:.6} rad/s: {lambda1:.6} ± {:.6}i): a linear ring's pair then rotates \
+             at lambda1 v, and the bump of a ring attractor moves at v",
+            v.abs(),
+            lambda1 * tau * v.abs()
+        )
+    })
+    .into_iter()
+    .collect()
 }
 
 impl Mode {
@@ -364,8 +424,7 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     let steady_states = experiment
         .inputs
         .iter()
-        .enumerate()
-        .map(|(i, e)| {
+        .map(|e| {
             let values = match &structured {
                 Some(s) => structured_solve(s, &e.h),
                 None => dense.and_then(|m| {
@@ -394,14 +453,25 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                 ),
                 _ => None,
             };
+            let note = match (&e.motion, note) {
+                (Motion::Still, note) => note,
+                (_, note) => Some(
+                    std::iter::once(moving_note(experiment, e))
+                        .chain(note)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            };
             SteadyState {
-                input: i,
+                input: e.entry,
                 values,
                 note,
             }
         })
         .collect();
+    let notes = velocity_notes(experiment);
     Ok(ModesReport {
+        notes,
         name: experiment.name.clone(),
         n,
         tau: net.tau,
@@ -514,6 +584,9 @@ pub fn format_table(r: &ModesReport) -> String {
         if let Some(note) = &st.note {
             let _ = writeln!(s, "  note: {note}");
         }
+    }
+    for note in &r.notes {
+        let _ = writeln!(s, "\nvelocity: {note}");
     }
     s
 }

@@ -7,7 +7,10 @@ pub mod overrides;
 pub mod schema;
 
 use crate::error::{Error, Result};
-use crate::model::{bump, von_mises, Dynamics, InputEpoch, Network, Weights};
+use crate::model::{
+    bump, AnglePath, Dynamics, InputEpoch, Motion, Network, RingProfile, Series, Velocity,
+    VelocityEpoch, Weights,
+};
 use crate::rng::{self, Stream};
 pub use npy::Files;
 use schema::{ExperimentFile, InitialSpec, InputProfile};
@@ -217,8 +220,12 @@ fn resolve(
     };
 
     let mut inputs = Vec::with_capacity(f.input.len());
+    let mut velocity = Vec::new();
     for (i, table) in f.input.iter().enumerate() {
-        inputs.push(resolve_input(i, table.clone(), &weights, n, files)?);
+        match resolve_input(i, table.clone(), &weights, n, files)? {
+            Resolved::Input(e) => inputs.push(e),
+            Resolved::Velocity(v) => velocity.push(v),
+        }
     }
 
     let initial = resolve_initial(&f.initial, &weights, n, sim.seed, files)?;
@@ -255,6 +262,7 @@ fn resolve(
             overlaps,
         },
         inputs,
+        velocity,
         initial,
         simulation,
         record: RecordOptions {
@@ -401,13 +409,110 @@ fn pattern_of<'a>(
     }
 }
 
+/// What one `[[input]]` entry is: an input epoch, or a velocity epoch.
+enum Resolved {
+    Input(InputEpoch),
+    Velocity(VelocityEpoch),
+}
+
+/// The motion of a ring profile: still, at a steady angular `velocity`, or
+/// along a `trajectory` file (not both).
+fn moving(
+    key: &str,
+    profile: RingProfile,
+    theta: f64,
+    velocity: f64,
+    trajectory: Option<std::path::PathBuf>,
+    files: &Files,
+) -> Result<Motion> {
+    let velocity = finite(&format!("{key}.velocity"), velocity)?;
+    Ok(match trajectory {
+        Some(_) if velocity != 0.0 => {
+            return Err(Error::Schema(format!(
+                "key `{key}`: `velocity` and `trajectory` both move the centre; give one"
+            )))
+        }
+        Some(p) => Motion::Moving {
+            profile,
+            path: AnglePath::Trajectory(samples(files, &format!("{key}.trajectory"), &p, true)?),
+        },
+        None if velocity == 0.0 => Motion::Still,
+        None => Motion::Moving {
+            profile,
+            path: AnglePath::Steady {
+                theta,
+                omega: velocity,
+            },
+        },
+    })
+}
+
+/// The profile's values at the epoch's start.
+fn ring_profile(
+    n: usize,
+    profile: RingProfile,
+    motion: &Motion,
+    start: f64,
+    theta: f64,
+) -> Vec<f64> {
+    let theta0 = match motion {
+        Motion::Moving { path, .. } => path.at(start, start),
+        Motion::Still | Motion::Frames { .. } => theta,
+    };
+    (0..n)
+        .map(|i| profile.at((crate::model::theta(i, n) - theta0).cos()))
+        .collect()
+}
+
+/// (t, value) rows from a `.csv` (two columns, an optional header row) or
+/// a T×2 `.npy`; `angles`: the values are unwrapped as angles.
+fn samples(files: &Files, key: &str, p: &std::path::Path, angles: bool) -> Result<Series> {
+    let path = files.path(p);
+    let fail = |reason: String| Error::Npy {
+        key: key.to_string(),
+        path: path.clone(),
+        reason,
+    };
+    let (t, y): (Vec<f64>, Vec<f64>) = if path.extension().is_some_and(|e| e == "npy") {
+        let (_, _, data) = npy::read_matrix(files, key, p, |_, c| {
+            (c != 2).then(|| "T×2 rows of (t, value)".to_string())
+        })?;
+        data.chunks_exact(2).map(|r| (r[0], r[1])).unzip()
+    } else {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .trim(csv::Trim::All)
+            .comment(Some(b'#'))
+            .from_path(&path)
+            .map_err(|e| fail(format!("cannot be read: {e}")))?;
+        let mut rows = Vec::new();
+        for (k, r) in reader.records().enumerate() {
+            let r = r.map_err(|e| fail(format!("row {k}: {e}")))?;
+            let nums: Vec<Option<f64>> = r.iter().map(|x| x.parse::<f64>().ok()).collect();
+            match nums.as_slice() {
+                [Some(a), Some(b)] => rows.push((*a, *b)),
+                _ if k == 0 => {} // a header
+                _ => {
+                    return Err(fail(format!(
+                        "row {k} is {:?}; expected two numbers, t and the value",
+                        r.iter().collect::<Vec<_>>()
+                    )))
+                }
+            }
+        }
+        rows.into_iter().unzip()
+    };
+    let s = Series::new(t, y).map_err(fail)?;
+    Ok(if angles { s.unwrapped() } else { s })
+}
+
 fn resolve_input(
     i: usize,
     mut table: toml::Table,
     weights: &Weights,
     n: usize,
     files: &Files,
-) -> Result<InputEpoch> {
+) -> Result<Resolved> {
     let key = format!("input[{i}]");
     let time = |table: &mut toml::Table, name: &str, default: f64| -> Result<f64> {
         match table.remove(name) {
@@ -416,7 +521,7 @@ fn resolve_input(
         }
     };
     let start = time(&mut table, "start", 0.0)?;
-    let end = time(&mut table, "end", f64::INFINITY)?;
+    let mut end = time(&mut table, "end", f64::INFINITY)?;
     if !(start.is_finite() && start >= 0.0) {
         return Err(Error::invalid(
             format!("{key}.start"),
@@ -433,19 +538,34 @@ fn resolve_input(
     }
     if !table.contains_key("kind") {
         return Err(Error::Schema(format!(
-            "key `{key}`: missing field `kind` (one of uniform, bump, von_mises, vector, file, pattern)"
+            "key `{key}`: missing field `kind` (one of uniform, bump, von_mises, vector, file, pattern, velocity)"
         )));
     }
     let profile: InputProfile = deserialize(toml::Value::Table(table), &key)?;
+    let mut motion = Motion::Still;
     let h = match profile {
         InputProfile::Uniform { value } => vec![finite(&format!("{key}.value"), value)?; n],
-        InputProfile::Bump { c, epsilon, theta } => {
+        InputProfile::Bump {
+            c,
+            epsilon,
+            theta,
+            velocity,
+            trajectory,
+        } => {
             finite(&format!("{key}.c"), c)?;
             finite(&format!("{key}.epsilon"), epsilon)?;
             finite(&format!("{key}.theta"), theta)?;
-            bump(n, c, epsilon, theta)
+            let profile = RingProfile::Bump { c, epsilon };
+            motion = moving(&key, profile, theta, velocity, trajectory, files)?;
+            ring_profile(n, profile, &motion, start, theta)
         }
-        InputProfile::VonMises { c, kappa, theta } => {
+        InputProfile::VonMises {
+            c,
+            kappa,
+            theta,
+            velocity,
+            trajectory,
+        } => {
             finite(&format!("{key}.c"), c)?;
             finite(&format!("{key}.theta"), theta)?;
             if !(kappa.is_finite() && kappa >= 0.0) {
@@ -455,17 +575,87 @@ fn resolve_input(
                     "must be a finite number ≥ 0",
                 ));
             }
-            von_mises(n, c, kappa, theta)
+            let profile = RingProfile::VonMises { c, kappa };
+            motion = moving(&key, profile, theta, velocity, trajectory, files)?;
+            ring_profile(n, profile, &motion, start, theta)
+        }
+        InputProfile::Velocity { value, path } => {
+            if !matches!(weights, Weights::Ring { .. }) {
+                return Err(Error::invalid(
+                    format!("{key}.kind"),
+                    "\"velocity\"",
+                    format!(
+                        "turns the ring's kernel: it needs network.weights.kind = \"ring\" (this network's weights are {})",
+                        weights.kind()
+                    ),
+                ));
+            }
+            let v = match (value, path) {
+                (Some(v), None) => Velocity::Constant(finite(&format!("{key}.value"), v)?),
+                (None, Some(p)) => {
+                    Velocity::Samples(samples(files, &format!("{key}.path"), &p, false)?)
+                }
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(Error::Schema(format!(
+                        "key `{key}`: a velocity input takes exactly one of `value` (rad/s) and `path` (a file of (t, v) rows)"
+                    )))
+                }
+            };
+            return Ok(Resolved::Velocity(VelocityEpoch { start, end, v }));
         }
         InputProfile::Vector { values } => vector(&format!("{key}.values"), values, n)?,
-        InputProfile::File { path: p } => npy::read_vector(files, &format!("{key}.path"), &p, n)?,
+        InputProfile::File { path: p, frame } => {
+            let pk = format!("{key}.path");
+            let a = files.array(&pk, &p)?;
+            match (a.shape.as_slice(), frame) {
+                ([t, m], Some(frame)) if *m == n && *t >= 1 => {
+                    if !(frame.is_finite() && frame > 0.0) {
+                        return Err(Error::invalid(
+                            format!("{key}.frame"),
+                            frame,
+                            "must be a duration > 0 (seconds per row)",
+                        ));
+                    }
+                    // The epoch ends after the last row.
+                    end = end.min(start + *t as f64 * frame);
+                    motion = Motion::Frames {
+                        frame,
+                        rows: std::sync::Arc::new(a.data.clone()),
+                    };
+                    a.data[..n].to_vec()
+                }
+                ([t, m], None) if *m == n && *t > 1 => {
+                    return Err(Error::Schema(format!(
+                        "key `{key}`: {} holds {t} rows of N = {n}: set `{key}.frame` to the seconds each row is on",
+                        p.display()
+                    )))
+                }
+                (_, Some(_)) => {
+                    return Err(Error::Npy {
+                        key: pk,
+                        path: files.path(&p),
+                        reason: format!(
+                            "has shape {:?}; with {key}.frame set, expected T rows of N = {n}",
+                            a.shape
+                        ),
+                    })
+                }
+                (_, None) => npy::read_vector(files, &pk, &p, n)?,
+            }
+        }
         InputProfile::Pattern { index, scale } => {
             let xi = pattern_of(weights, &format!("{key}.index"), index)?;
             let s = finite(&format!("{key}.scale"), scale)?;
             xi.iter().map(|x| s * x).collect()
         }
     };
-    Ok(InputEpoch { start, end, h })
+    Ok(Resolved::Input(InputEpoch {
+        start,
+        end,
+        h,
+        motion,
+        entry: i,
+    }))
 }
 
 fn resolve_initial(

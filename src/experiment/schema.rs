@@ -301,9 +301,16 @@ pub enum InputProfile {
         c: f64,
         /// Tuning epsilon in [0, 1].
         epsilon: f64,
-        /// Centre theta0 in radians (default 0).
+        /// Centre theta0 in radians (default 0), at the epoch's start.
         #[serde(default)]
         theta: f64,
+        /// Angular velocity of the centre in rad/s (default 0: still).
+        #[serde(default)]
+        velocity: f64,
+        /// A trajectory of the centre instead: (t, theta) rows (.csv or a
+        /// T×2 .npy), interpolated.
+        #[serde(default)]
+        trajectory: Option<PathBuf>,
     },
     /// h(theta) = c exp(kappa (cos(theta - theta0) - 1)): a von Mises bump,
     /// narrower than the cosine bump for large kappa.
@@ -312,19 +319,39 @@ pub enum InputProfile {
         c: f64,
         /// Concentration kappa ≥ 0.
         kappa: f64,
-        /// Centre theta0 in radians (default 0).
+        /// Centre theta0 in radians (default 0), at the epoch's start.
         #[serde(default)]
         theta: f64,
+        /// Angular velocity of the centre in rad/s (default 0: still).
+        #[serde(default)]
+        velocity: f64,
+        /// A trajectory of the centre instead, as for `bump`.
+        #[serde(default)]
+        trajectory: Option<PathBuf>,
+    },
+    /// An angular velocity v (rad/s) that turns the ring's kernel by tau v
+    /// times its derivative, moving the bump at v (path integration); not
+    /// part of h.
+    Velocity {
+        /// v, the same at every step.
+        #[serde(default)]
+        value: Option<f64>,
+        /// v(t) instead: (t, v) rows (.csv or a T×2 .npy), interpolated.
+        #[serde(default)]
+        path: Option<PathBuf>,
     },
     /// h = values.
     Vector {
         /// N numbers.
         values: Vec<f64>,
     },
-    /// h from a length-N .npy.
+    /// h from a length-N .npy, or the rows of a T×N .npy played in turn.
     File {
         /// Path, relative to the experiment file.
         path: PathBuf,
+        /// Seconds each row of a T×N file is on (required for one).
+        #[serde(default)]
+        frame: Option<f64>,
     },
     /// h = scale xi^index.
     Pattern {

@@ -10,12 +10,16 @@
 
 mod activation;
 mod method;
+mod motion;
 pub mod patterns;
 mod plan;
 mod weights;
 
 pub use activation::Activation;
 pub use method::{Method, Stage, StepConstants};
+pub use motion::{
+    velocity_at, AnglePath, Motion, RingProfile, Rotation, Series, Velocity, VelocityEpoch,
+};
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
 pub use weights::{largest, random_row, ring_angles, StructuredForm, Weights};
@@ -61,8 +65,13 @@ pub struct InputEpoch {
     pub start: f64,
     /// End time in seconds (`f64::INFINITY` for the rest of the run).
     pub end: f64,
-    /// The input vector, length N.
+    /// The input vector, length N (a moving profile's at the epoch's start).
     pub h: Vec<f64>,
+    /// How the profile moves ([`Motion::Still`]: `h` throughout).
+    pub motion: Motion,
+    /// Its index among the file's `[[input]]` entries (velocity entries
+    /// included), for messages.
+    pub entry: usize,
 }
 
 impl InputEpoch {
@@ -123,6 +132,8 @@ mod tests {
             start: 0.0,
             end: 0.3,
             h: vec![],
+            motion: Motion::Still,
+            entry: 0,
         };
         assert_eq!(e.first_step(0.0005), 0);
         assert_eq!(e.end_step(0.0005), 600);
@@ -130,6 +141,8 @@ mod tests {
             start: 0.1,
             end: f64::INFINITY,
             h: vec![],
+            motion: Motion::Still,
+            entry: 0,
         };
         assert_eq!(e.first_step(0.1 / 3.0), 3);
         assert_eq!(e.end_step(0.01), u64::MAX);

@@ -119,6 +119,8 @@ pub struct Experiment {
     pub network: Network,
     /// Input epochs, each resolved to an N-vector.
     pub inputs: Vec<InputEpoch>,
+    /// Angular velocity epochs (path integration on the ring), summed.
+    pub velocity: Vec<super::VelocityEpoch>,
     /// Initial state (v for rate dynamics, I for current dynamics).
     pub initial: Vec<f64>,
     /// Integration settings.
@@ -183,7 +185,9 @@ impl Experiment {
             }
             _ => given.saturating_mul(8 + real + 8 + 8),
         };
-        let state = n.saturating_mul(8 * (12 + self.inputs.len() as u64));
+        let state = n
+            .saturating_mul(8 * 12)
+            .saturating_add(8 * self.input_values());
         let records = self.simulation.records();
         let columns = 2 + self.network.weights.patterns() as u64 + 3;
         let kept = self.record.kept(self.network.n) as u64;
@@ -193,6 +197,20 @@ impl Experiment {
             state,
             records: records.saturating_mul(per_record),
         }
+    }
+
+    /// The numbers the inputs hold: N per epoch, and the rows of played files.
+    pub fn input_values(&self) -> u64 {
+        self.inputs
+            .iter()
+            .map(|e| {
+                let rows = match &e.motion {
+                    super::Motion::Frames { rows, .. } => rows.len(),
+                    _ => 0,
+                };
+                (e.h.len() + rows) as u64
+            })
+            .sum()
     }
 
     /// When the last input ends (the largest finite `end` of the inputs), if any does.

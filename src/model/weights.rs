@@ -129,6 +129,8 @@ pub struct StructuredForm {
     pub v: Vec<f64>,
     /// U as R rows of N; `None` when U = V.
     pub u: Option<Vec<f64>>,
+    /// The pairs of rows a velocity turns (the ring's cos and sin).
+    pub rotations: Vec<super::Rotation>,
 }
 
 impl StructuredForm {
@@ -363,6 +365,7 @@ impl Weights {
             coef: Vec::new(),
             v: Vec::new(),
             u: None,
+            rotations: Vec::new(),
         };
         Some(match self {
             Weights::Dense { .. } | Weights::Random { .. } => return None,
@@ -381,6 +384,7 @@ impl Weights {
                 StructuredForm {
                     coef: vec![-s * lambda0, s * lambda1, s * lambda1],
                     v,
+                    rotations: self.rotations(),
                     ..none
                 }
             }
@@ -423,6 +427,20 @@ impl Weights {
             Weights::Hebbian { p, .. } => Some((*p, false, true)),
             Weights::PackedHebbian { bits, .. } => Some((bits.p(), false, true)),
             Weights::LowRank { rank, .. } => Some((*rank, true, false)),
+        }
+    }
+
+    /// The pairs of rows of [`Weights::structured`] that a velocity turns:
+    /// the ring's cos and sin (rows 1 and 2); none for other weights.
+    pub fn rotations(&self) -> Vec<super::Rotation> {
+        match self {
+            Weights::Ring { .. } => vec![super::Rotation {
+                cos: 1,
+                sin: 2,
+                axis: 0,
+                wavenumber: 1.0,
+            }],
+            _ => Vec::new(),
         }
     }
 

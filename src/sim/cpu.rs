@@ -12,7 +12,10 @@ use super::operator::Operator;
 use super::{Backend, Divergence, Precision, Recording, Stop, Trial};
 use crate::analysis::metrics::{Metrics, SumLayout};
 use crate::error::{Error, Result};
-use crate::model::{Activation, Dynamics, Experiment, Stage, StepConstants};
+use crate::model::{
+    Activation, Dynamics, Experiment, Motion, RingProfile, Rotation, Stage, StepConstants,
+    VelocityEpoch,
+};
 use crate::real::{c, f, Real};
 use crate::rng::{self, Stream};
 use rayon::prelude::*;
@@ -128,6 +131,8 @@ pub struct Drive<T> {
     dynamics: Dynamics,
     fx: Vec<T>,
     proj: Vec<T>,
+    /// The turn of M's rotations in this step ([`InputSchedule::kappa`]).
+    pub kappa: Vec<T>,
 }
 
 impl<T: Matvec> Drive<T> {
@@ -141,6 +146,7 @@ impl<T: Matvec> Drive<T> {
             dynamics: net.dynamics,
             fx: vec![T::zero(); net.n],
             proj: Vec::new(),
+            kappa: Vec::new(),
         }
     }
 
@@ -149,14 +155,15 @@ impl<T: Matvec> Drive<T> {
         let act = self.activation;
         match self.dynamics {
             Dynamics::Rate => {
-                self.op.apply(x, out, &mut self.proj);
+                self.op.apply_turned(x, out, &mut self.proj, &self.kappa);
                 let g = self.m_scale;
                 each_activated(act, out, |i, mx| h[i] + g * mx);
             }
             Dynamics::Current => {
                 self.fx.copy_from_slice(x);
                 each_activated(act, &mut self.fx, |_, xi| xi);
-                self.op.apply(&self.fx, out, &mut self.proj);
+                self.op
+                    .apply_turned(&self.fx, out, &mut self.proj, &self.kappa);
                 let g = self.m_scale;
                 each(out, |i, mfx| h[i] + g * mfx);
             }
@@ -172,38 +179,73 @@ impl<T: Matvec> Drive<T> {
 }
 
 /// The summed input of the epochs on at each step, rebuilt only when the set
-/// of active epochs changes.
+/// of active epochs changes or a moving profile is on; and the velocity's
+/// turn of the kernel at each step.
 pub struct InputSchedule<T> {
     epochs: Vec<(u64, u64, Vec<T>)>,
+    /// The moving epochs: index into `epochs`, start time, the motion.
+    moving: Vec<(usize, f64, Motion)>,
     active: Vec<bool>,
+    /// The sum of the still epochs on.
+    still: Vec<T>,
     /// h at the current step.
     pub h: Vec<T>,
     /// h's value when every neuron has the same.
     uniform: Option<T>,
+    /// cos theta_i and sin theta_i, when some epoch moves.
+    angles: Option<(Vec<f64>, Vec<f64>)>,
+    h_scale: f64,
+    dt: f64,
+    tau: f64,
+    velocity: Vec<VelocityEpoch>,
+    rotations: Vec<Rotation>,
+    /// tau k v of each rotation of M at the current step (0 without a velocity).
+    pub kappa: Vec<T>,
 }
 
 impl<T: Real> InputSchedule<T> {
     /// The schedule of `experiment`'s inputs, scaled by `h_scale`.
     pub fn new(experiment: &Experiment, h_scale: f64) -> Self {
         let dt = experiment.simulation.dt;
+        let n = experiment.network.n;
+        let mut moving = Vec::new();
         let epochs = experiment
             .inputs
             .iter()
-            .map(|e| {
-                (
-                    e.first_step(dt),
-                    e.end_step(dt),
-                    e.h.iter().map(|&x| c::<T>(h_scale * x)).collect(),
-                )
+            .enumerate()
+            .map(|(k, e)| {
+                let h = match e.motion {
+                    Motion::Still => e.h.iter().map(|&x| c::<T>(h_scale * x)).collect(),
+                    Motion::Moving { .. } | Motion::Frames { .. } => {
+                        moving.push((k, e.start, e.motion.clone()));
+                        Vec::new()
+                    }
+                };
+                (e.first_step(dt), e.end_step(dt), h)
             })
             .collect::<Vec<_>>();
+        let angles = moving
+            .iter()
+            .any(|(_, _, m)| matches!(m, Motion::Moving { .. }))
+            .then(|| crate::model::ring_angles(n));
+        let rotations = experiment.network.weights.rotations();
         let mut s = InputSchedule {
             active: vec![false; epochs.len()],
             epochs,
-            h: vec![T::zero(); experiment.network.n],
+            moving,
+            still: vec![T::zero(); n],
+            h: vec![T::zero(); n],
             uniform: None,
+            angles,
+            h_scale,
+            dt,
+            tau: experiment.network.tau,
+            velocity: experiment.velocity.clone(),
+            kappa: vec![T::zero(); rotations.len()],
+            rotations,
         };
         s.rebuild();
+        s.place(0);
         s
     }
 
@@ -216,18 +258,64 @@ impl<T: Real> InputSchedule<T> {
     }
 
     fn rebuild(&mut self) {
-        self.h.iter_mut().for_each(|x| *x = T::zero());
+        self.still.iter_mut().for_each(|x| *x = T::zero());
         for ((_, _, h), on) in self.epochs.iter().zip(&self.active) {
-            if *on {
-                for (a, b) in self.h.iter_mut().zip(h) {
+            if *on && !h.is_empty() {
+                for (a, b) in self.still.iter_mut().zip(h) {
                     *a = *a + *b;
                 }
             }
+        }
+    }
+
+    /// h at `step`: the still sum plus the moving profiles on.
+    fn place(&mut self, step: u64) {
+        let t = step as f64 * self.dt;
+        let mut on = self
+            .moving
+            .iter()
+            .filter(|(k, _, _)| self.active[*k])
+            .peekable();
+        if on.peek().is_none() {
+            self.h.copy_from_slice(&self.still);
+        } else {
+            let empty = (Vec::new(), Vec::new());
+            let (cos, sin) = self.angles.as_ref().unwrap_or(&empty);
+            let n = self.h.len();
+            let mut profiles: Vec<(RingProfile, f64, f64)> = Vec::new();
+            let mut frames: Vec<&[f64]> = Vec::new();
+            for (_, start, m) in on {
+                match m {
+                    Motion::Moving { profile, path } => {
+                        let theta = path.at(*start, t);
+                        profiles.push((*profile, theta.cos(), theta.sin()));
+                    }
+                    Motion::Frames { frame, rows } => {
+                        let r = Motion::frame_at(*frame, rows.len() / n, *start, t);
+                        frames.push(&rows[r * n..(r + 1) * n]);
+                    }
+                    Motion::Still => unreachable!("only moving epochs are listed"),
+                }
+            }
+            let hs = self.h_scale;
+            let still = &self.still;
+            each(&mut self.h, |i, _| {
+                let v: f64 = profiles
+                    .iter()
+                    .map(|(p, cx, sx)| p.at(cos[i] * cx + sin[i] * sx))
+                    .sum::<f64>()
+                    + frames.iter().map(|f| f[i]).sum::<f64>();
+                still[i] + c::<T>(hs * v)
+            });
         }
         self.uniform = match self.h.first() {
             Some(&h0) if self.h.iter().all(|&v| v == h0) => Some(h0),
             _ => None,
         };
+        let v = crate::model::velocity_at(&self.velocity, step, self.dt);
+        for (k, r) in self.kappa.iter_mut().zip(&self.rotations) {
+            *k = c(self.tau * r.wavenumber * v);
+        }
     }
 
     /// Moves to `step`; returns whether h changed.
@@ -241,7 +329,11 @@ impl<T: Real> InputSchedule<T> {
         if changed {
             self.rebuild();
         }
-        changed
+        let moves = self.moving.iter().any(|(k, _, _)| self.active[*k]);
+        if changed || moves || !self.velocity.is_empty() {
+            self.place(step);
+        }
+        changed || moves
     }
 }
 
@@ -324,11 +416,13 @@ impl<T: Matvec> Stepper<T> {
                 k: self.k,
                 m_scale: self.drive.m_scale,
                 h: inputs.input(),
+                kappa: &inputs.kappa,
                 noise,
             };
             let bad = fz.step(&self.drive.op, x, &s, sum);
             return bad.then(|| x.iter().any(|v| v.is_nan()));
         }
+        self.drive.kappa.clone_from(&inputs.kappa);
         self.step_unfused(x, &inputs.h, step);
         check_finite(x)
     }
@@ -597,5 +691,6 @@ fn run_trial_with<T: Matvec>(
     rec.steps_done = step;
     rec.wall_seconds = start.elapsed().as_secs_f64();
     rec.final_state = x.iter().map(|&a| f(a)).collect();
+    rec.add_motion_metrics(experiment);
     rec
 }

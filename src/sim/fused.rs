@@ -79,6 +79,9 @@ pub struct Step<'a, T> {
     pub m_scale: T,
     /// h.
     pub h: Input<'a, T>,
+    /// tau k v of each of the operator's rotations (the velocity's turn of
+    /// the kernel); empty or 0 for none.
+    pub kappa: &'a [T],
     /// The noise, if any.
     pub noise: Option<Noise>,
 }
@@ -206,6 +209,7 @@ impl<T: Real> FusedStep<T> {
         for ((q, r), c) in self.scaled.iter_mut().zip(&self.proj).zip(p.coef) {
             *q = *c * *r;
         }
+        p.turn(&mut self.scaled, s.kappa);
         let bad = self.pass(op, x, Some(s), sum);
         self.ready = !bad;
         bad

@@ -114,6 +114,24 @@ impl Recording {
         self.t.iter().position(|&s| s >= t - 1e-12)
     }
 
+    /// Appends the columns of [`crate::analysis::metrics::motion_names`]
+    /// (the bump's speed and lag), computed from the recorded bump angles.
+    pub fn add_motion_metrics(&mut self, experiment: &Experiment) {
+        use crate::analysis::metrics::{motion_columns, motion_names};
+        let names = motion_names(experiment);
+        let Some(theta) = self.metric("bump_theta") else {
+            return;
+        };
+        if names.is_empty() || self.metric_names.iter().any(|m| names.contains(m)) {
+            return;
+        }
+        let extra = motion_columns(experiment, &self.t, &theta);
+        for (row, e) in self.metrics.iter_mut().zip(extra) {
+            row.extend(e);
+        }
+        self.metric_names.extend(names);
+    }
+
     /// Column `name` of the metrics over time.
     pub fn metric(&self, name: &str) -> Option<Vec<f64>> {
         let k = self.metric_names.iter().position(|m| m == name)?;

@@ -3,7 +3,7 @@
 //! U (V^T x). This is the CPU twin of the GPU's operator kernels.
 
 use super::matvec::Matvec;
-use crate::model::{StructuredForm, Weights};
+use crate::model::{Rotation, StructuredForm, Weights};
 use crate::real::{c, Real};
 use rayon::prelude::*;
 
@@ -151,6 +151,8 @@ pub enum Operator<T> {
         /// ring's uniform mode): their projection is the sum of x and their
         /// expansion adds it, without reading the row.
         uniform: Vec<bool>,
+        /// The row pairs a velocity turns ([`Operator::apply_turned`]).
+        rotations: Vec<Rotation>,
     },
     /// `random` weights generated row by row at every product (O(N)
     /// memory): each block of [`GENERATED_ROWS`] rows is generated into a
@@ -473,6 +475,15 @@ impl<T: Matvec> Operator<T> {
             v: Table::new(&form.v, rank, n, tile),
             u: form.u.as_deref().map(|u| Table::new(u, rank, n, tile)),
             uniform,
+            rotations: form.rotations.clone(),
+        }
+    }
+
+    /// The row pairs a velocity turns (none but the ring's).
+    pub fn rotations(&self) -> &[Rotation] {
+        match self {
+            Operator::Structured { rotations, .. } => rotations,
+            _ => &[],
         }
     }
 
@@ -505,6 +516,13 @@ impl<T: Matvec> Operator<T> {
 
     /// y = M x. `proj` is scratch space for the projections.
     pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
+        self.apply_turned(x, y, proj, &[])
+    }
+
+    /// y = M(kappa) x: M with each of its [`Operator::rotations`] turned by
+    /// the matching `kappa` (tau k v: the velocity's sine kernel added);
+    /// missing values are 0.
+    pub fn apply_turned(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
             Operator::Packed(p) => {
@@ -541,9 +559,9 @@ impl<T: Matvec> Operator<T> {
                 #[cfg(target_arch = "x86_64")]
                 if super::matvec::simd_available() {
                     // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                    return unsafe { s.apply_avx2(x, y, proj) };
+                    return unsafe { s.apply_avx2(x, y, proj, kappa) };
                 }
-                s.apply(x, y, proj)
+                s.apply(x, y, proj, kappa)
             }
         }
     }
@@ -559,6 +577,7 @@ pub(crate) struct Parts<'a, T> {
     pub(crate) v: &'a Table<T>,
     pub(crate) u: &'a Table<T>,
     pub(crate) uniform: &'a [bool],
+    pub(crate) rotations: &'a [Rotation],
 }
 
 impl<T> Operator<T> {
@@ -572,6 +591,7 @@ impl<T> Operator<T> {
                 v,
                 u,
                 uniform,
+                rotations,
             } => Some(Parts {
                 n: *n,
                 diag: diag.as_deref(),
@@ -579,6 +599,7 @@ impl<T> Operator<T> {
                 v,
                 u: u.as_ref().unwrap_or(v),
                 uniform,
+                rotations,
             }),
             Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
         }
@@ -588,12 +609,23 @@ impl<T> Operator<T> {
 impl<T: Real> Parts<'_, T> {
     /// y = M x: the projections, scaled, then the expansion.
     #[inline(always)]
-    fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
+    fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
         projections(self.v, self.uniform, x, proj);
         for (p, c) in proj.iter_mut().zip(self.coef) {
             *p = *c * *p;
         }
+        self.turn(proj, kappa);
         expand(x, y, proj, self.u, self.uniform, self.n, self.diag);
+    }
+
+    /// Turns the scaled projections `p` by `kappa`, rotation by rotation.
+    #[inline]
+    pub(crate) fn turn(&self, p: &mut [T], kappa: &[T]) {
+        for (r, &k) in self.rotations.iter().zip(kappa) {
+            if k != T::zero() {
+                r.apply(p, k);
+            }
+        }
     }
 
     /// [`Parts::apply`] compiled for AVX2 and FMA (8 f32 lanes, and
@@ -604,8 +636,8 @@ impl<T: Real> Parts<'_, T> {
     /// The CPU must have AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn apply_avx2(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
-        self.apply(x, y, proj)
+    unsafe fn apply_avx2(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
+        self.apply(x, y, proj, kappa)
     }
 }
 
@@ -798,6 +830,7 @@ mod tests {
                 coef: (0..rank).map(|r| 1.0 + r as f64 / 7.0).collect(),
                 u: Some((0..rank * n).map(|k| w(k + 1)).collect()),
                 v: (0..rank * n).map(|k| w(k + 2) / n as f64).collect(),
+                rotations: Vec::new(),
             };
             let x: Vec<f64> = (0..n).map(|i| w(3 * i)).collect();
             let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();

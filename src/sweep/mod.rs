@@ -235,7 +235,8 @@ impl Sweep {
                 }
             })?;
             if let Some(r) = &sweep.retention {
-                let names = Metrics::new(&e.network).names();
+                let mut names = Metrics::new(&e.network).names();
+                names.extend(crate::analysis::metrics::motion_names(&e));
                 if !names.contains(&r.metric) {
                     return Err(Error::invalid(
                         "retention.metric",
@@ -258,7 +259,8 @@ impl Sweep {
                     ));
                 }
             }
-            let names = Metrics::new(&e.network).names();
+            let mut names = Metrics::new(&e.network).names();
+            names.extend(crate::analysis::metrics::motion_names(&e));
             common = Some(match common {
                 None => names,
                 Some(c) => c.into_iter().filter(|m| names.contains(m)).collect(),
@@ -424,6 +426,7 @@ pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
     let h_scale = crate::model::largest(c.inputs.iter().flat_map(|i| i.h.iter().copied()));
     for i in &mut c.inputs {
         i.h.iter_mut().for_each(|x| *x /= h_scale);
+        i.motion.scale(1.0 / h_scale);
     }
     let sim = &c.simulation;
     let net = &c.network;
@@ -455,7 +458,9 @@ pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
         for x in &i.h {
             hash.update(x.to_bits().to_le_bytes());
         }
+        i.motion.fingerprint(&mut |b| hash.update(b));
     }
+    hash.update(format!("{:?}", c.velocity).as_bytes());
     let key = format!("{:x}", hash.finalize());
     (c, m_scale, h_scale, key)
 }

@@ -181,13 +181,22 @@ pub fn sweep_drift(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<(
 }
 
 /// finals.png: the final value of each metric (mean ± sd over trials, at
-/// most four metrics) against the first grid key, one line per combination
+/// most four metrics: the bump's speed and lag with the three before them
+/// when moving inputs add those) against the first grid key, one line per combination
 /// of the other keys.
 pub fn sweep_finals(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<()> {
     let Some(first) = s.first() else {
         return Ok(());
     };
-    let metrics: Vec<String> = first.finals.iter().take(4).map(|f| f.0.clone()).collect();
+    // The first four metrics; the last four where the bump's speed and lag
+    // (the columns moving inputs add, last) are among them.
+    let names: Vec<String> = first.finals.iter().map(|f| f.0.clone()).collect();
+    let skip = if names.iter().any(|m| m == "bump_speed") {
+        names.len().saturating_sub(4)
+    } else {
+        0
+    };
+    let metrics: Vec<String> = names.iter().skip(skip).take(4).cloned().collect();
     let key = keys.first().cloned().unwrap_or_else(|| "point".into());
     let xs: Vec<f64> = s
         .iter()
@@ -208,8 +217,10 @@ pub fn sweep_finals(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<
                 .map_err(|e| e.to_string())?;
             let areas = root.split_evenly((metrics.len().max(1), 1));
             for (mi, (name, area)) in metrics.iter().zip(areas).enumerate() {
-                let vals: Vec<(f64, f64)> =
-                    s.iter().map(|p| (p.finals[mi].1, p.finals[mi].2)).collect();
+                let vals: Vec<(f64, f64)> = s
+                    .iter()
+                    .map(|p| (p.finals[skip + mi].1, p.finals[skip + mi].2))
+                    .collect();
                 let (y0, y1) = range(vals.iter().flat_map(|(m, d)| [m - d, m + d]));
                 let mut chart = panel(&area, x0..x1, y0..y1, &key, name)?;
                 let groups = groups_except(keys, s, 0);

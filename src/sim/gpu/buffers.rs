@@ -91,11 +91,18 @@ impl Buffers {
                 })
         };
         let staged = exp.simulation.method.needs_stage_buffers();
-        let h: Vec<f32> = exp
+        // The epochs' vectors, then the rows of each played file (rows
+        // n_epochs and up, in epoch order: `inputs::StepInputs`).
+        let mut h: Vec<f32> = exp
             .inputs
             .iter()
             .flat_map(|e| e.h.iter().map(|&v| v as f32))
             .collect();
+        for e in &exp.inputs {
+            if let crate::model::Motion::Frames { rows, .. } = &e.motion {
+                h.extend(rows.iter().map(|&v| v as f32));
+            }
+        }
         let uniform = |label, size| {
             ctx.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),

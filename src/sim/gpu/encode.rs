@@ -53,26 +53,26 @@ impl Run<'_> {
         let mut list: Vec<(&Dispatch, StepParams, Part)> = Vec::new();
         if prologue {
             for d in &self.schedule.prologue {
-                let p = StepParams {
+                let mut p = StepParams {
                     stage: stage_codes[0],
                     step: first as u32,
-                    epochs_on: on(first),
                     ..self.base
                 };
+                self.inputs.fill(first, on(first), &mut p);
                 list.push((d, p, Part::Other));
             }
         }
         for k in first..first + steps {
             for (stage, dispatches) in stage_codes.iter().zip(&self.schedule.stages) {
                 for d in dispatches {
-                    let p = StepParams {
+                    let mut p = StepParams {
                         row0: d.row0,
                         rows: d.rows,
                         stage: *stage,
                         step: k as u32,
-                        epochs_on: on(k),
                         ..self.base
                     };
+                    self.inputs.fill(k, on(k), &mut p);
                     list.push((d, p, Part::Step));
                 }
             }
@@ -81,12 +81,12 @@ impl Run<'_> {
             // The record's step selects the input epochs of the energy.
             let end = first + steps;
             for d in &self.schedule.record {
-                let p = StepParams {
+                let mut p = StepParams {
                     step: end as u32,
-                    epochs_on: on(end),
                     n_groups: self.metric_groups,
                     ..self.base
                 };
+                self.inputs.fill(end, on(end), &mut p);
                 list.push((d, p, Part::Other));
             }
         }

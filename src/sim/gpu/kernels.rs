@@ -423,7 +423,27 @@ pub struct StepParams {
     pub u_is_v: u32,
     /// 1 when row 0 of the structured table is all ones (never read).
     pub unit_row0: u32,
+    /// The first row of the structured form's turned pairs (cos, sin).
+    pub rot_first: u32,
+    /// Turned pairs: rows (rot_first + 2m, rot_first + 2m + 1), m < rot_pairs.
+    pub rot_pairs: u32,
+    /// Moving ring profiles on at this step (in `moving`).
+    pub n_moving: u32,
+    /// Padding to the 16-byte alignment of `kappa`.
+    pub pad: u32,
+    /// tau k v of each turned pair at this step.
+    pub kappa: [f32; 4],
+    /// Moving input m: `moving[2m]` = (mode, a, b, 0) (h = a + b g or
+    /// a exp(b (g - 1))) with `moving[2m + 1]` = (cos theta0(t), sin
+    /// theta0(t), 0, 0); or (2, row, 0, 0), a played file's row of h.
+    pub moving: [[f32; 4]; 2 * MAX_MOVING],
 }
+
+/// Most moving input profiles on at one step on the GPU.
+pub const MAX_MOVING: usize = 4;
+
+/// Most pairs of structured rows a velocity turns on the GPU.
+pub const MAX_TURNED: usize = 4;
 
 impl TrialParams {
     /// The GPU's form of `trial`.
@@ -586,8 +606,11 @@ mod tests {
 
     #[test]
     fn params_match_the_wgsl_structs() {
-        // 24 and 8 four-byte fields, as the WGSL structs.
-        assert_eq!(std::mem::size_of::<StepParams>(), 96);
+        // 28 four-byte fields, then vec4 kappa at a multiple of 16 (as WGSL
+        // aligns it) and 8 vec4 of moving inputs; 8 fields. tests/shaders.rs
+        // compares every offset with naga's layout of the WGSL structs.
+        assert_eq!(std::mem::offset_of!(StepParams, kappa), 112);
+        assert_eq!(std::mem::size_of::<StepParams>(), 256);
         assert_eq!(std::mem::size_of::<TrialParams>(), 32);
     }
 }

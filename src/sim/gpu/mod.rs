@@ -17,7 +17,8 @@
 //! sources, their generated header, parameter structs, layouts),
 //! [`pipelines`] (compiled once per backend, cached by family and shape),
 //! `upload` (the weights' tables), `buffers` (every buffer of a run, named,
-//! and the bind groups), [`schedule`] (the dispatches and their bytes),
+//! and the bind groups), `inputs` (the moving inputs' and the velocity's
+//! part of each step's parameters), [`schedule`] (the dispatches and their bytes),
 //! `encode` (a submit's compute pass), `timing`, `readback`
 //! and `run` (one batch from upload to recordings). [`GpuBackend`] owns the
 //! context and the pipeline cache.
@@ -25,6 +26,7 @@
 mod buffers;
 pub mod context;
 mod encode;
+mod inputs;
 pub mod kernels;
 pub mod pipelines;
 mod readback;

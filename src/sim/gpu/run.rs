@@ -50,6 +50,8 @@ pub struct Run<'a> {
     pub(super) ledger: Cell<Ledger>,
     /// GPU timestamps of the submits, where the adapter has them.
     pub(super) timer: Option<super::timing::Timer>,
+    /// The inputs' part of each step's parameters.
+    pub(super) inputs: super::inputs::StepInputs,
     /// The weights' buffers (bound in `groups`).
     pub(super) _op: GpuOperator,
 }
@@ -80,11 +82,12 @@ impl<'a> Run<'a> {
                 "the GPU backend supports at most 32 [[input]] epochs; merge some or use --backend cpu",
             ));
         }
+        let inputs = super::inputs::StepInputs::new(exp)?;
         let limits = ctx.device.limits();
         let max_binding = upload::binding_limit(ctx, binding_limit);
         let need = |what: &str, bytes: u64| upload::need(ctx, what, bytes, max_binding);
         need("the state of the batch", (batch * n_pad) as u64 * 4)?;
-        need("the input epochs", (exp.inputs.len() * n) as u64 * 4)?;
+        need("the input epochs", exp.input_values() * 4)?;
         let total = gpu_bytes(exp, batch);
         let scoped_bytes = |what: &str| {
             format!(
@@ -250,6 +253,7 @@ impl<'a> Run<'a> {
             started: Cell::new(false),
             ledger: Cell::new(Ledger::default()),
             timer,
+            inputs,
             _op: op,
         })
     }
@@ -440,6 +444,7 @@ impl<'a> Run<'a> {
             rec.wall_seconds = wall;
             rec.ledger = Some(ledger);
             rec.final_state = x.iter().map(|&a| f(a)).collect();
+            rec.add_motion_metrics(exp);
         }
         Ok(recs)
     }
@@ -492,6 +497,6 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
         0
     };
     let state = b * ((1 + staged) * n + operand);
-    let inputs = exp.inputs.len() as u64 * n;
+    let inputs = exp.input_values();
     (weights + state + inputs) * 4
 }
