@@ -34,7 +34,7 @@ struct StepParams {
     rot_first: u32,  // first row of the pairs (cos, sin) a velocity turns
     rot_pairs: u32,  // turned pairs: rows rot_first + 2m, rot_first + 2m + 1
     n_moving: u32,   // moving ring profiles on at this step
-    _pad0: u32,
+    side: u32,       // neurons per side of a torus (x from the column, y from the row); 0: a ring
     kappa: vec4<f32>, // tau k v of turned pair m
     // Moving input m: moving[2m] = (mode, a, b, 0): h = a + b g (mode 0)
     // or a exp(b (g - 1)) (mode 1), g = cos(theta_i - theta0(t)), with
@@ -87,14 +87,32 @@ fn input_at(i: u32) -> f32 {
         }
     }
     if (P.n_moving > 0u) {
-        // theta_i = -pi + 2 pi i / N = 2 pi ((2 i + N) mod 2N) / 2N.
-        let u = f32((2u * i + P.n) % (2u * P.n)) / f32(2u * P.n);
+        // The place's angles: theta_i on a ring, (x, y) of the column and
+        // row on a torus, each -pi + 2 pi k / K = 2 pi ((2 k + K) mod 2K) / 2K.
+        var k = i;
+        var count = P.n;
+        if (P.side > 0u) {
+            k = i % P.side;
+            count = P.side;
+        }
+        let u = f32((2u * k + count) % (2u * count)) / f32(2u * count);
         let ci = cos_2pi(u);
         let si = sin_2pi(u);
+        var cy = 0.0;
+        var sy = 0.0;
+        if (P.side > 0u) {
+            let r = i / P.side;
+            let w = f32((2u * r + count) % (2u * count)) / f32(2u * count);
+            cy = cos_2pi(w);
+            sy = sin_2pi(w);
+        }
         for (var m = 0u; m < P.n_moving; m++) {
             let p = P.moving[2u * m];
             let c = P.moving[2u * m + 1u];
-            let g = ci * c.x + si * c.y;
+            var g = ci * c.x + si * c.y;
+            if (P.side > 0u) {
+                g = 0.5 * (g + cy * c.z + sy * c.w);
+            }
             if (p.x == 0.0) {
                 s += p.y + p.z * g;
             } else if (p.x == 1.0) {

@@ -1312,3 +1312,118 @@ fn moving_input_sweeps_batch_on_the_gpu() {
         }
     }
 }
+
+/// The torus (rank 5: the project_rest path of the structured kernels) on
+/// the GPU, with its places' (x, y) computed on the device from the side
+/// (odd: 17): a 2D cue then a 2D velocity from (t, v_x, v_y) samples, a
+/// von Mises input along a (t, x, y) trajectory and a steadily moving
+/// bump, by Euler and rk4, each equal to the CPU's run.
+#[test]
+fn torus_with_moving_inputs_on_the_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::write(
+        dir.path().join("v.csv"),
+        "t,vx,vy\n0.02,0.0,0.0\n0.05,6.0,-3.0\n0.08,-2.0,4.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("path.csv"),
+        "t,x,y\n0.0,-0.5,0.5\n0.05,0.2,0.1\n0.1,0.4,-0.6\n",
+    )
+    .unwrap();
+    let torus = |method: &str, inputs: &str| {
+        exp(&format!(
+            r#"
+            [network]
+            n = 289
+            tau = 0.01
+            activation = {{ kind = "clip", min = 0.0, max = 1.0 }}
+            weights = {{ kind = "torus", lambda0 = 0.5, lambda1 = 3.0 }}
+            {inputs}
+            [simulation]
+            duration = 0.1
+            dt = 0.0005
+            method = "{method}"
+            record_every = 20
+            "#
+        ))
+    };
+    let cue =
+        "[[input]]\nend = 0.02\nkind = \"bump\"\nc = 1.0\nepsilon = 1.0\ntheta = [0.3, -0.4]\n";
+    for method in ["euler", "rk4"] {
+        same(
+            &torus(
+                method,
+                &format!("{cue}[[input]]\nkind = \"velocity\"\npath = \"{d}/v.csv\"\n"),
+            ),
+            1e-5,
+        );
+        same(
+            &torus(
+                method,
+                &format!("[[input]]\nkind = \"von_mises\"\nc = 0.8\nkappa = 2.0\ntrajectory = \"{d}/path.csv\"\n"),
+            ),
+            1e-5,
+        );
+        same(
+            &torus(
+                method,
+                "[[input]]\nkind = \"bump\"\nc = 1.0\nepsilon = 0.5\ntheta = [-0.5, 0.2]\nvelocity = [4.0, -3.0]\n",
+            ),
+            1e-5,
+        );
+    }
+}
+
+/// Gaussian and Mexican-hat kernels: the GPU's two separable passes per
+/// stage give the CPU's FFT products, for one and two Gaussians, rate and
+/// current dynamics, euler and rk4, on odd and even sides (17² and 12²),
+/// and a batch of trials with their own scales of M and noise (to 1e-5 of
+/// the scale plus the f32 run's own error, as everywhere here).
+#[test]
+fn gaussian_kernels_on_the_gpu() {
+    let sheet = |n: usize, weights: &str, dynamics: &str, method: &str, noise: f64| {
+        exp(&format!(
+            r#"
+            [network]
+            n = {n}
+            tau = 0.01
+            dynamics = "{dynamics}"
+            activation = {{ kind = "clip", min = 0.0, max = 1.0 }}
+            weights = {{ kind = "gaussian", {weights} }}
+            [[input]]
+            end = 0.02
+            kind = "bump"
+            c = 1.0
+            epsilon = 1.0
+            theta = [0.5, -1.0]
+            [[input]]
+            kind = "uniform"
+            value = 0.1
+            [simulation]
+            duration = 0.04
+            dt = 0.0005
+            method = "{method}"
+            record_every = 20
+            noise = {noise}
+            "#
+        ))
+    };
+    let hat = "excitation = 6.0, sigma = 0.6, inhibition = 9.0, sigma_inhibition = 1.6";
+    for (n, weights, dynamics, method) in [
+        (289, hat, "rate", "euler"),
+        (144, hat, "current", "rk4"),
+        (289, "excitation = 2.0, sigma = 0.5", "rate", "rk4"),
+        (
+            144,
+            "excitation = 2.0, sigma = 0.5",
+            "current",
+            "exponential",
+        ),
+    ] {
+        println!("{n} {weights} {dynamics} {method}");
+        same(&sheet(n, weights, dynamics, method, 0.0), 1e-5);
+    }
+    batch_matches(&sheet(289, hat, "rate", "euler", 0.05), 3, 1e-5);
+}

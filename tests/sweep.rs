@@ -468,6 +468,42 @@ fn example_ring_sweep_shows_diffusion_slowing_with_n() {
     }
 }
 
+/// The Mexican-hat sheet keeps its bump under noise at every point, and the
+/// bump's diffusion coefficient grows with the noise at each width.
+#[test]
+fn example_mexican_hat_sweep_diffuses_more_with_more_noise() {
+    let (out, mut r) = example_sweep("mexican_hat_drift.toml");
+    assert!(out.path().join("drift.png").exists());
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let (noise, sigma, retention, d) = (
+        col("simulation.noise"),
+        col("network.weights.sigma"),
+        col("retention_mean"),
+        col("diffusion"),
+    );
+    let rows: Vec<(f64, f64, f64)> = r
+        .records()
+        .map(|x| {
+            let x = x.unwrap();
+            assert_eq!(&x[retention], "inf", "{x:?}");
+            (
+                x[noise].parse().unwrap(),
+                x[sigma].parse().unwrap(),
+                x[d].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 6);
+    for &(n1, s1, d1) in &rows {
+        for &(n2, s2, d2) in &rows {
+            if s1 == s2 && n1 < n2 {
+                assert!(d1 < d2, "sigma {s1}: D {d1} at noise {n1}, {d2} at {n2}");
+            }
+        }
+    }
+}
+
 #[test]
 fn example_capacity_sweep_collapses_above_0_14() {
     let (out, mut r) = example_sweep("hopfield_capacity.toml");

@@ -10,8 +10,10 @@ use crate::real::{f, Real};
 #[derive(Clone, Debug)]
 pub struct Metrics {
     n: usize,
-    /// Whether the bump angle and amplitude are metrics (ring networks).
-    ring: bool,
+    /// Angles of the bump's place: 1 (ring networks: bump_theta and
+    /// bump_amplitude), 2 (torus networks: bump_x, bump_y and
+    /// bump_amplitude) or 0 (no bump).
+    dims: usize,
     /// P, the overlaps (Hebbian networks).
     patterns: usize,
     /// The overlaps that are metrics (then `overlap_max_rest`); `None`: all.
@@ -64,7 +66,7 @@ impl Metrics {
         };
         Metrics {
             n: network.n,
-            ring: matches!(network.weights, Weights::Ring { .. }),
+            dims: network.weights.dims(),
             patterns: network.weights.patterns(),
             selected: network.overlaps.clone(),
             rows: network.weights.metric_rows(),
@@ -78,8 +80,8 @@ impl Metrics {
     /// Column names, in order (without `t`).
     pub fn names(&self) -> Vec<String> {
         let mut names = vec!["mean_rate".to_string()];
-        if self.ring {
-            names.push("bump_theta".into());
+        names.extend(bump_names(self.dims).iter().map(|s| s.to_string()));
+        if self.dims > 0 {
             names.push("bump_amplitude".into());
         }
         match &self.selected {
@@ -113,15 +115,12 @@ impl Metrics {
         let mut out = Vec::with_capacity(3);
         out.push(v.iter().map(|&a| f(a)).sum::<f64>() / n);
         let table = self.table.as_deref().unwrap_or(&[]);
-        if self.ring {
-            let (cos, sin) = table.split_at(nn);
-            let (mut cs, mut sn) = (0.0, 0.0);
-            for ((&a, c), s) in v.iter().zip(cos).zip(sin) {
-                cs += f(a) * c;
-                sn += f(a) * s;
-            }
-            out.push(bump_angle(cs, sn));
-            out.push(2.0 / n * cs.hypot(sn));
+        if self.dims > 0 {
+            let sums: Vec<f64> = table[..2 * self.dims * nn]
+                .chunks(nn)
+                .map(|row| row.iter().zip(v).fold(0.0, |s, (t, &a)| s + f(a) * t))
+                .collect();
+            self.push_bump(&mut out, &sums);
         }
         let mut overlaps = Vec::new();
         if let Some(bits) = &self.bits {
@@ -152,6 +151,23 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// Appends the bump's angles and amplitude from the sums of the rates
+    /// times (cos, sin) of each angle: the angles of C + iS, and (2/N) |C + iS|
+    /// (on a torus the root mean square over the two axes).
+    fn push_bump(&self, out: &mut Vec<f64>, sums: &[f64]) {
+        let n = self.n as f64;
+        let mut square = 0.0;
+        for cs in sums.chunks(2) {
+            out.push(bump_angle(cs[0], cs[1]));
+            square += cs[0] * cs[0] + cs[1] * cs[1];
+        }
+        out.push(if let [c, s] = sums {
+            2.0 / n * c.hypot(*s)
+        } else {
+            2.0 / n * (square / self.dims as f64).sqrt()
+        });
+    }
+
     /// Appends the overlap metrics from all P overlaps: every one, or the
     /// selected ones and the largest |overlap| of the rest.
     fn push_overlaps(&self, out: &mut Vec<f64>, all: &[f64]) {
@@ -283,10 +299,8 @@ impl Metrics {
         let layout = self.sum_layout();
         let k = SumLayout::TABLE;
         let mut out = vec![sums[SumLayout::RATES] / n];
-        if self.ring {
-            let (c, s) = (sums[k], sums[k + 1]);
-            out.push(bump_angle(c, s));
-            out.push(2.0 / n * c.hypot(s));
+        if self.dims > 0 {
+            self.push_bump(&mut out, &sums[k..k + 2 * self.dims]);
         }
         let p = self.patterns;
         let overlaps: Vec<f64> = sums[k..k + p].iter().map(|x| x / n).collect();
@@ -306,56 +320,74 @@ impl Metrics {
     }
 }
 
-/// The columns a ring run with moving inputs or a velocity adds after the
-/// network's metrics: `bump_speed` (rad/s, the change of bump_theta since
-/// the record before, taken the short way round, over the time between
-/// them; 0 at the first record) and, with a moving ring profile,
-/// `bump_lag` (the centre of the last-started moving profile on minus
-/// bump_theta, in (-pi, pi]; NaN while none is on).
+/// The bump's angle columns of a network whose places have `dims`
+/// angles: bump_theta on a ring, bump_x and bump_y on a torus.
+pub fn bump_names(dims: usize) -> &'static [&'static str] {
+    match dims {
+        1 => &["bump_theta"],
+        2 => &["bump_x", "bump_y"],
+        _ => &[],
+    }
+}
+
+/// The columns a ring or torus run with moving inputs or a velocity adds
+/// after the network's metrics: `bump_speed` (rad/s, the change of
+/// bump_theta since the record before, taken the short way round, over
+/// the time between them; 0 at the first record) and, with a moving
+/// profile, `bump_lag` (the centre of the last-started moving profile on
+/// minus bump_theta, in (-pi, pi]; NaN while none is on). On a torus one
+/// of each per axis: `bump_speed_x`, `bump_speed_y`, `bump_lag_x`,
+/// `bump_lag_y`.
 pub fn motion_names(exp: &Experiment) -> Vec<String> {
-    if !matches!(exp.network.weights, Weights::Ring { .. }) {
+    let dims = exp.network.weights.dims();
+    if dims == 0 {
         return Vec::new();
     }
     let moving = exp
         .inputs
         .iter()
         .any(|e| matches!(e.motion, Motion::Moving { .. }));
+    let axes: &[&str] = if dims == 1 { &[""] } else { &["_x", "_y"] };
     let mut names = Vec::new();
     if moving || !exp.velocity.is_empty() {
-        names.push("bump_speed".to_string());
+        names.extend(axes.iter().map(|a| format!("bump_speed{a}")));
     }
     if moving {
-        names.push("bump_lag".to_string());
+        names.extend(axes.iter().map(|a| format!("bump_lag{a}")));
     }
     names
 }
 
 /// The [`motion_names`] columns, one row per record, from the records'
-/// times `t` and bump angles `theta`.
-pub fn motion_columns(exp: &Experiment, t: &[f64], theta: &[f64]) -> Vec<Vec<f64>> {
+/// times `t` and the bump's angles `angles` (one column per axis).
+pub fn motion_columns(exp: &Experiment, t: &[f64], angles: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let names = motion_names(exp);
     let dt = exp.simulation.dt;
+    let axis = |name: &str| usize::from(name.ends_with("_y"));
     (0..t.len())
         .map(|k| {
             let mut row = Vec::with_capacity(names.len());
             for name in &names {
-                row.push(match name.as_str() {
-                    "bump_speed" if k == 0 => 0.0,
-                    "bump_speed" => wrap(theta[k] - theta[k - 1]) / (t[k] - t[k - 1]),
-                    _ => {
-                        let step = (t[k] / dt).round() as u64;
-                        exp.inputs
-                            .iter()
-                            .filter(|e| e.first_step(dt) <= step && step < e.end_step(dt))
-                            .filter_map(|e| match &e.motion {
-                                Motion::Moving { path, .. } => Some((e.start, path)),
-                                _ => None,
-                            })
-                            .max_by(|a, b| a.0.total_cmp(&b.0))
-                            .map_or(f64::NAN, |(start, path)| {
-                                wrap(path.at(start, step as f64 * dt) - theta[k])
-                            })
+                let theta = &angles[axis(name)];
+                row.push(if name.starts_with("bump_speed") {
+                    if k == 0 {
+                        0.0
+                    } else {
+                        wrap(theta[k] - theta[k - 1]) / (t[k] - t[k - 1])
                     }
+                } else {
+                    let step = (t[k] / dt).round() as u64;
+                    exp.inputs
+                        .iter()
+                        .filter(|e| e.first_step(dt) <= step && step < e.end_step(dt))
+                        .filter_map(|e| match &e.motion {
+                            Motion::Moving { path, .. } => Some((e.start, path)),
+                            _ => None,
+                        })
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map_or(f64::NAN, |(start, path)| {
+                            wrap(path.at(start, step as f64 * dt)[axis(name)] - theta[k])
+                        })
                 });
             }
             row

@@ -106,6 +106,7 @@ fn moving_note(experiment: &Experiment, e: &crate::model::InputEpoch) -> String 
             },
             Weights::Ring { lambda1, .. },
         ) if *lambda1 < 1.0 => {
+            let omega = omega[0];
             let wt = omega * experiment.network.tau;
             format!(
                 "the input moves at {omega} rad/s (its profile at the start is shown): a linear \
@@ -133,8 +134,8 @@ fn velocity_notes(experiment: &Experiment) -> Vec<String> {
         .velocity
         .iter()
         .flat_map(|e| match &e.v {
-            Velocity::Constant(v) => vec![*v],
-            Velocity::Samples(s) => s.values().to_vec(),
+            Velocity::Constant(v) => vec![v[0]],
+            Velocity::Samples(s) => s[0].values().to_vec(),
         })
         .fold(None, |a: Option<f64>, v| {
             Some(a.map_or(v, |a| if v.abs() > a.abs() { v } else { a }))
@@ -224,12 +225,43 @@ fn dense_eigenvalues(n: usize, m: &[f64], symmetric: bool) -> Result<(Spectrum, 
             "dense symmetric eigen-solver".into(),
         )
     } else {
-        let e = mat.complex_eigenvalues();
+        let e = eigenvalues(mat).ok_or_else(|| {
+            Error::Analysis(format!(
+                "network.n = {n}: the Schur decomposition of M did not converge in \
+                 {SCHUR_ITERATIONS} iterations"
+            ))
+        })?;
         (
-            e.iter().map(|&l| (l, 1)).collect(),
+            e.into_iter().map(|l| (l, 1)).collect(),
             "dense Schur decomposition (non-symmetric M)".into(),
         )
     })
+}
+
+/// The most Schur iterations an eigen-solve takes (nalgebra's own default
+/// never stops, and some nearly diagonal matrices never converge).
+const SCHUR_ITERATIONS: usize = 100_000;
+
+/// The eigenvalues of a square matrix: a symmetric solve where it is
+/// symmetric to 1e-12 of its largest entry (the eigenvalues then move by
+/// no more than that), else the Schur decomposition, None when that does
+/// not converge.
+fn eigenvalues(m: DMatrix<f64>) -> Option<Vec<Complex<f64>>> {
+    let scale = m.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+    let asymmetry = (&m - m.transpose())
+        .iter()
+        .fold(0.0f64, |a, x| a.max(x.abs()));
+    if asymmetry <= 1e-12 * scale {
+        let sym = (&m + m.transpose()) * 0.5;
+        return Some(
+            sym.symmetric_eigenvalues()
+                .iter()
+                .map(|&l| Complex::new(l, 0.0))
+                .collect(),
+        );
+    }
+    let schur = nalgebra::linalg::Schur::try_new(m, f64::EPSILON, SCHUR_ITERATIONS)?;
+    Some(schur.complex_eigenvalues().iter().copied().collect())
 }
 
 /// Eigenvalues of diag(c) + U V^T for constant c: c + eig(V^T U), and c for
@@ -247,10 +279,9 @@ fn structured_eigenvalues(s: &StructuredForm) -> Option<Spectrum> {
     let mut eig: Spectrum = Vec::new();
     if r > 0 {
         let small = s.v_matrix().transpose() * s.u_matrix();
-        let e = small.complex_eigenvalues();
         // With R > N only N of the R eigenvalues are eigenvalues of M; the
         // extra ones are zeros of V^T U (rank ≤ N): drop the smallest.
-        let mut vals: Vec<Complex<f64>> = e.iter().copied().collect();
+        let mut vals: Vec<Complex<f64>> = eigenvalues(small)?;
         vals.sort_by(|a, b| {
             b.norm()
                 .partial_cmp(&a.norm())
@@ -365,6 +396,17 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
             ),
         ),
         (None, Weights::Dense { m, .. }) => dense_eigenvalues(n, m, symmetric)?,
+        (None, Weights::Gaussian(k)) => (
+            k.eigenvalues()
+                .into_iter()
+                .map(|l| (Complex::new(l, 0.0), 1))
+                .collect(),
+            format!(
+                "structure: a circulant on the {side}×{side} sheet (one eigenvalue per Fourier \
+                 mode, the products of the 1D transforms of the Gaussians' taps)",
+                side = k.side
+            ),
+        ),
         (None, Weights::Random { g, .. }) => match &generated {
             Some(m) => {
                 let (e, _) = dense_eigenvalues(n, m, false)?;
@@ -421,28 +463,44 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         .or(circular_law);
     let modes = group(eig, net.tau);
     let unstable = modes.iter().any(|m| m.regime != Regime::Decaying);
-    let steady_states = experiment
-        .inputs
-        .iter()
-        .map(|e| {
-            let values = match &structured {
-                Some(s) => structured_solve(s, &e.h),
-                None => dense.and_then(|m| {
-                    let a = DMatrix::identity(n, n) - DMatrix::from_row_slice(n, n, m);
-                    a.lu()
-                        .solve(&DVector::from_column_slice(&e.h))
-                        .map(|x| x.iter().copied().collect())
-                }),
-            };
-            let note = match (&values, unstable) {
-                (None, _) if structured.is_none() && dense.is_none() => Some(match w {
+    let steady_states =
+        experiment
+            .inputs
+            .iter()
+            .map(|e| {
+                let values = match (&structured, w) {
+                    (Some(s), _) => structured_solve(s, &e.h),
+                    (None, Weights::Gaussian(k)) => {
+                        // (I - M)^-1 h by FFT, none where a mode has eigenvalue 1.
+                        let mut x = vec![0.0; n];
+                        crate::model::Convolution::new(k)
+                            .filter(&e.h, &mut x, |l| {
+                                ((1.0 - l).abs() > TOL).then(|| 1.0 / (1.0 - l))
+                            })
+                            .map(|()| x)
+                    }
+                    (None, _) => dense.and_then(|m| {
+                        let a = DMatrix::identity(n, n) - DMatrix::from_row_slice(n, n, m);
+                        a.lu()
+                            .solve(&DVector::from_column_slice(&e.h))
+                            .map(|x| x.iter().copied().collect())
+                    }),
+                };
+                let note = match (&values, unstable) {
+                (None, _)
+                    if structured.is_none()
+                        && dense.is_none()
+                        && !matches!(w, Weights::Gaussian(_)) =>
+                {
+                    Some(match w {
                     Weights::PackedHebbian { .. } => format!(
                         "not computed: the Woodbury solve would expand the {} packed \
                          patterns of N = {n} to floats",
                         w.patterns()
                     ),
                     _ => format!("not computed: the dense solve is limited to N ≤ {DENSE_LIMIT}"),
-                }),
+                    })
+                }
                 (None, _) => Some(
                     "I - M is singular (a mode with eigenvalue 1): no steady state".to_string(),
                 ),
@@ -453,22 +511,22 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                 ),
                 _ => None,
             };
-            let note = match (&e.motion, note) {
-                (Motion::Still, note) => note,
-                (_, note) => Some(
-                    std::iter::once(moving_note(experiment, e))
-                        .chain(note)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-            };
-            SteadyState {
-                input: e.entry,
-                values,
-                note,
-            }
-        })
-        .collect();
+                let note = match (&e.motion, note) {
+                    (Motion::Still, note) => note,
+                    (_, note) => Some(
+                        std::iter::once(moving_note(experiment, e))
+                            .chain(note)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                };
+                SteadyState {
+                    input: e.entry,
+                    values,
+                    note,
+                }
+            })
+            .collect();
     let notes = velocity_notes(experiment);
     Ok(ModesReport {
         notes,

@@ -8,12 +8,12 @@ pub mod schema;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    bump, AnglePath, Dynamics, InputEpoch, Motion, Network, RingProfile, Series, Velocity,
-    VelocityEpoch, Weights,
+    AnglePath, Dynamics, InputEpoch, Motion, Network, RingProfile, Series, Velocity, VelocityEpoch,
+    Weights,
 };
 use crate::rng::{self, Stream};
 pub use npy::Files;
-use schema::{ExperimentFile, InitialSpec, InputProfile};
+use schema::{Angles, ExperimentFile, InitialSpec, InputProfile};
 use std::path::Path;
 
 pub use crate::model::{Experiment, RecordOptions, Simulation};
@@ -415,28 +415,63 @@ enum Resolved {
     Velocity(VelocityEpoch),
 }
 
+/// `value` as one number per angle of the network's places (`dims`: 1 on
+/// a ring or any network without a sheet, 2 on a torus), finite.
+fn angles(key: &str, value: &Angles, dims: usize) -> Result<[f64; 2]> {
+    let v = match (value, dims) {
+        (Angles::One(x), 0 | 1) => [*x, 0.0],
+        (Angles::List(v), 2) if v.len() == 2 => [v[0], v[1]],
+        (Angles::One(x), 2) if *x == 0.0 => [0.0, 0.0],
+        (given, dims) => {
+            let text = match given {
+                Angles::One(x) => x.to_string(),
+                Angles::List(v) => format!("{v:?}"),
+            };
+            return Err(Error::invalid(
+                key,
+                text,
+                if dims == 2 {
+                    "must be a list [x, y] of two numbers on a torus"
+                } else {
+                    "must be one number (a list [x, y] is for torus networks)"
+                },
+            ));
+        }
+    };
+    finite(key, v[0])?;
+    finite(key, v[1])?;
+    Ok(v)
+}
+
 /// The motion of a ring profile: still, at a steady angular `velocity`, or
 /// along a `trajectory` file (not both).
 fn moving(
     key: &str,
     profile: RingProfile,
-    theta: f64,
-    velocity: f64,
+    theta: [f64; 2],
+    velocity: [f64; 2],
     trajectory: Option<std::path::PathBuf>,
+    dims: usize,
     files: &Files,
 ) -> Result<Motion> {
-    let velocity = finite(&format!("{key}.velocity"), velocity)?;
+    let still = velocity == [0.0, 0.0];
     Ok(match trajectory {
-        Some(_) if velocity != 0.0 => {
+        Some(_) if !still => {
             return Err(Error::Schema(format!(
                 "key `{key}`: `velocity` and `trajectory` both move the centre; give one"
             )))
         }
         Some(p) => Motion::Moving {
             profile,
-            path: AnglePath::Trajectory(samples(files, &format!("{key}.trajectory"), &p, true)?),
+            path: AnglePath::Trajectory(samples(
+                files,
+                &format!("{key}.trajectory"),
+                &p,
+                dims.max(1),
+                true,
+            )?),
         },
-        None if velocity == 0.0 => Motion::Still,
+        None if still => Motion::Still,
         None => Motion::Moving {
             profile,
             path: AnglePath::Steady {
@@ -447,63 +482,105 @@ fn moving(
     })
 }
 
-/// The profile's values at the epoch's start.
+/// The profile's values at the epoch's start (on the network's places:
+/// a ring's angles, a torus's (x, y)).
 fn ring_profile(
-    n: usize,
+    weights: &Weights,
     profile: RingProfile,
     motion: &Motion,
     start: f64,
-    theta: f64,
+    theta: [f64; 2],
 ) -> Vec<f64> {
-    let theta0 = match motion {
+    let centre = match motion {
         Motion::Moving { path, .. } => path.at(start, start),
         Motion::Still | Motion::Frames { .. } => theta,
     };
+    place_profile(weights, profile, centre)
+}
+
+/// `profile` centred at `centre` over the network's places.
+fn place_profile(weights: &Weights, profile: RingProfile, centre: [f64; 2]) -> Vec<f64> {
+    let n = weights.n();
+    let dims = weights.dims();
+    if dims <= 1 {
+        // As model::bump and model::von_mises, bit for bit.
+        return (0..n)
+            .map(|i| profile.at((crate::model::theta(i, n) - centre[0]).cos(), 1))
+            .collect();
+    }
+    let angles = crate::model::place_angles(n, weights.side());
+    let cs = [
+        centre[0].cos(),
+        centre[0].sin(),
+        centre[1].cos(),
+        centre[1].sin(),
+    ];
     (0..n)
-        .map(|i| profile.at((crate::model::theta(i, n) - theta0).cos()))
+        .map(|i| profile.at(crate::model::place_cosine(&angles, i, &cs), 2))
         .collect()
 }
 
-/// (t, value) rows from a `.csv` (two columns, an optional header row) or
-/// a T×2 `.npy`; `angles`: the values are unwrapped as angles.
-fn samples(files: &Files, key: &str, p: &std::path::Path, angles: bool) -> Result<Series> {
+/// (t, value...) rows of `k` values from a `.csv` (k + 1 columns, an
+/// optional header row, `#` comments) or a T×(k + 1) `.npy`: one series per
+/// value column; `angles`: the values are unwrapped as angles.
+fn samples(
+    files: &Files,
+    key: &str,
+    p: &std::path::Path,
+    k: usize,
+    angles: bool,
+) -> Result<Vec<Series>> {
     let path = files.path(p);
     let fail = |reason: String| Error::Npy {
         key: key.to_string(),
         path: path.clone(),
         reason,
     };
-    let (t, y): (Vec<f64>, Vec<f64>) = if path.extension().is_some_and(|e| e == "npy") {
+    let what = if k == 1 {
+        "two numbers, t and the value".to_string()
+    } else {
+        format!(
+            "{} numbers, t and {k} values (one per axis of the torus)",
+            k + 1
+        )
+    };
+    let rows: Vec<Vec<f64>> = if path.extension().is_some_and(|e| e == "npy") {
         let (_, _, data) = npy::read_matrix(files, key, p, |_, c| {
-            (c != 2).then(|| "T×2 rows of (t, value)".to_string())
+            (c != k + 1).then(|| format!("T×{} rows of {what}", k + 1))
         })?;
-        data.chunks_exact(2).map(|r| (r[0], r[1])).unzip()
+        data.chunks_exact(k + 1).map(<[f64]>::to_vec).collect()
     } else {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
+            .flexible(true)
             .trim(csv::Trim::All)
             .comment(Some(b'#'))
             .from_path(&path)
             .map_err(|e| fail(format!("cannot be read: {e}")))?;
         let mut rows = Vec::new();
-        for (k, r) in reader.records().enumerate() {
-            let r = r.map_err(|e| fail(format!("row {k}: {e}")))?;
-            let nums: Vec<Option<f64>> = r.iter().map(|x| x.parse::<f64>().ok()).collect();
-            match nums.as_slice() {
-                [Some(a), Some(b)] => rows.push((*a, *b)),
-                _ if k == 0 => {} // a header
+        for (row, r) in reader.records().enumerate() {
+            let r = r.map_err(|e| fail(format!("row {row}: {e}")))?;
+            let nums: Option<Vec<f64>> = r.iter().map(|x| x.parse::<f64>().ok()).collect();
+            match nums {
+                Some(v) if v.len() == k + 1 => rows.push(v),
+                _ if row == 0 => {} // a header
                 _ => {
                     return Err(fail(format!(
-                        "row {k} is {:?}; expected two numbers, t and the value",
+                        "row {row} is {:?}; expected {what}",
                         r.iter().collect::<Vec<_>>()
                     )))
                 }
             }
         }
-        rows.into_iter().unzip()
+        rows
     };
-    let s = Series::new(t, y).map_err(fail)?;
-    Ok(if angles { s.unwrapped() } else { s })
+    let t: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    (1..=k)
+        .map(|c| {
+            let s = Series::new(t.clone(), rows.iter().map(|r| r[c]).collect()).map_err(&fail)?;
+            Ok(if angles { s.unwrapped() } else { s })
+        })
+        .collect()
 }
 
 fn resolve_input(
@@ -542,6 +619,7 @@ fn resolve_input(
         )));
     }
     let profile: InputProfile = deserialize(toml::Value::Table(table), &key)?;
+    let dims = weights.dims();
     let mut motion = Motion::Still;
     let h = match profile {
         InputProfile::Uniform { value } => vec![finite(&format!("{key}.value"), value)?; n],
@@ -554,10 +632,11 @@ fn resolve_input(
         } => {
             finite(&format!("{key}.c"), c)?;
             finite(&format!("{key}.epsilon"), epsilon)?;
-            finite(&format!("{key}.theta"), theta)?;
+            let theta = angles(&format!("{key}.theta"), &theta, dims)?;
+            let velocity = angles(&format!("{key}.velocity"), &velocity, dims)?;
             let profile = RingProfile::Bump { c, epsilon };
-            motion = moving(&key, profile, theta, velocity, trajectory, files)?;
-            ring_profile(n, profile, &motion, start, theta)
+            motion = moving(&key, profile, theta, velocity, trajectory, dims, files)?;
+            ring_profile(weights, profile, &motion, start, theta)
         }
         InputProfile::VonMises {
             c,
@@ -567,7 +646,6 @@ fn resolve_input(
             trajectory,
         } => {
             finite(&format!("{key}.c"), c)?;
-            finite(&format!("{key}.theta"), theta)?;
             if !(kappa.is_finite() && kappa >= 0.0) {
                 return Err(Error::invalid(
                     format!("{key}.kappa"),
@@ -575,25 +653,27 @@ fn resolve_input(
                     "must be a finite number ≥ 0",
                 ));
             }
+            let theta = angles(&format!("{key}.theta"), &theta, dims)?;
+            let velocity = angles(&format!("{key}.velocity"), &velocity, dims)?;
             let profile = RingProfile::VonMises { c, kappa };
-            motion = moving(&key, profile, theta, velocity, trajectory, files)?;
-            ring_profile(n, profile, &motion, start, theta)
+            motion = moving(&key, profile, theta, velocity, trajectory, dims, files)?;
+            ring_profile(weights, profile, &motion, start, theta)
         }
         InputProfile::Velocity { value, path } => {
-            if !matches!(weights, Weights::Ring { .. }) {
+            if weights.rotations().is_empty() {
                 return Err(Error::invalid(
                     format!("{key}.kind"),
                     "\"velocity\"",
                     format!(
-                        "turns the ring's kernel: it needs network.weights.kind = \"ring\" (this network's weights are {})",
+                        "turns the kernel of a ring or torus: it needs network.weights.kind = \"ring\" or \"torus\" (this network's weights are {})",
                         weights.kind()
                     ),
                 ));
             }
             let v = match (value, path) {
-                (Some(v), None) => Velocity::Constant(finite(&format!("{key}.value"), v)?),
+                (Some(v), None) => Velocity::Constant(angles(&format!("{key}.value"), &v, dims)?),
                 (None, Some(p)) => {
-                    Velocity::Samples(samples(files, &format!("{key}.path"), &p, false)?)
+                    Velocity::Samples(samples(files, &format!("{key}.path"), &p, dims, false)?)
                 }
                 (Some(_), Some(_)) | (None, None) => {
                     return Err(Error::Schema(format!(
@@ -710,8 +790,12 @@ fn resolve_initial(
         InitialSpec::Bump { c, epsilon, theta } => {
             finite("initial.c", *c)?;
             finite("initial.epsilon", *epsilon)?;
-            finite("initial.theta", *theta)?;
-            bump(n, *c, *epsilon, *theta)
+            let theta = angles("initial.theta", theta, weights.dims())?;
+            let profile = RingProfile::Bump {
+                c: *c,
+                epsilon: *epsilon,
+            };
+            place_profile(weights, profile, theta)
         }
     })
 }

@@ -2,9 +2,12 @@
 //! errors (`deny_unknown_fields`); ranges are checked in `resolve`.
 
 use super::npy::{self, Files};
-use super::{finite, random_patterns, vector};
+use super::{finite, positive, random_patterns, vector};
 use crate::error::{Error, Result};
-use crate::model::{Activation, BackendChoice, Dynamics, Method, PatternBits, Precision, Weights};
+use crate::model::{
+    Activation, BackendChoice, Dynamics, Gaussian, GaussianKernel, Method, PatternBits, Precision,
+    Weights,
+};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,6 +78,30 @@ pub enum WeightsSpec {
         lambda0: f64,
         /// Cosine term.
         lambda1: f64,
+    },
+    /// Cosine kernel on a periodic sheet of side × side neurons (a torus).
+    Torus {
+        /// Uniform term (default 0).
+        #[serde(default)]
+        lambda0: f64,
+        /// Cosine term of each axis.
+        lambda1: f64,
+    },
+    /// Gaussian kernel on a periodic sheet of side × side neurons, or a
+    /// Mexican hat (the Gaussian minus a wider inhibitory one), applied by
+    /// convolution.
+    Gaussian {
+        /// Gain of the uniform mode of the centre Gaussian.
+        excitation: f64,
+        /// Its width in radians.
+        sigma: f64,
+        /// Gain of the uniform mode of the surround (default 0: a plain
+        /// Gaussian), subtracted.
+        #[serde(default)]
+        inhibition: f64,
+        /// The surround's width in radians (needed when `inhibition` is not 0).
+        #[serde(default)]
+        sigma_inhibition: Option<f64>,
     },
     /// Hebbian outer products.
     Hebbian {
@@ -162,6 +189,43 @@ impl WeightsSpec {
                     lambda0: finite("network.weights.lambda0", *lambda0)?,
                     lambda1: finite("network.weights.lambda1", *lambda1)?,
                 }
+            }
+            WeightsSpec::Torus { lambda0, lambda1 } => {
+                let side = sheet_side(n, "torus")?;
+                Weights::Torus {
+                    n,
+                    side,
+                    lambda0: finite("network.weights.lambda0", *lambda0)?,
+                    lambda1: finite("network.weights.lambda1", *lambda1)?,
+                }
+            }
+            WeightsSpec::Gaussian {
+                excitation,
+                sigma,
+                inhibition,
+                sigma_inhibition,
+            } => {
+                let side = sheet_side(n, "gaussian kernel")?;
+                let mut terms = vec![Gaussian {
+                    amplitude: finite("network.weights.excitation", *excitation)?,
+                    sigma: positive("network.weights.sigma", *sigma)?,
+                }];
+                let inhibition = finite("network.weights.inhibition", *inhibition)?;
+                match sigma_inhibition {
+                    Some(s) => terms.push(Gaussian {
+                        amplitude: -inhibition,
+                        sigma: positive("network.weights.sigma_inhibition", *s)?,
+                    }),
+                    None if inhibition != 0.0 => {
+                        return Err(Error::invalid(
+                            "network.weights.inhibition",
+                            inhibition,
+                            "needs `sigma_inhibition`, the surround's width in radians (> 0)",
+                        ))
+                    }
+                    None => {}
+                }
+                Weights::Gaussian(GaussianKernel { side, terms })
             }
             WeightsSpec::Hebbian {
                 patterns,
@@ -286,6 +350,23 @@ impl WeightsSpec {
     }
 }
 
+/// One number per angle of a neuron's place: a number on a ring, a list
+/// `[x, y]` on a torus (angles, angular velocities).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Angles {
+    /// One number.
+    One(f64),
+    /// A list.
+    List(Vec<f64>),
+}
+
+impl Default for Angles {
+    fn default() -> Self {
+        Angles::One(0.0)
+    }
+}
+
 /// The profile of one `[[input]]` entry (its `start` and `end` are read apart).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -301,12 +382,14 @@ pub enum InputProfile {
         c: f64,
         /// Tuning epsilon in [0, 1].
         epsilon: f64,
-        /// Centre theta0 in radians (default 0), at the epoch's start.
+        /// Centre theta0 in radians (default 0; `[x, y]` on a torus), at
+        /// the epoch's start.
         #[serde(default)]
-        theta: f64,
-        /// Angular velocity of the centre in rad/s (default 0: still).
+        theta: Angles,
+        /// Angular velocity of the centre in rad/s (default 0: still;
+        /// `[v_x, v_y]` on a torus).
         #[serde(default)]
-        velocity: f64,
+        velocity: Angles,
         /// A trajectory of the centre instead: (t, theta) rows (.csv or a
         /// T×2 .npy), interpolated.
         #[serde(default)]
@@ -319,12 +402,14 @@ pub enum InputProfile {
         c: f64,
         /// Concentration kappa ≥ 0.
         kappa: f64,
-        /// Centre theta0 in radians (default 0), at the epoch's start.
+        /// Centre theta0 in radians (default 0; `[x, y]` on a torus), at
+        /// the epoch's start.
         #[serde(default)]
-        theta: f64,
-        /// Angular velocity of the centre in rad/s (default 0: still).
+        theta: Angles,
+        /// Angular velocity of the centre in rad/s (default 0: still;
+        /// `[v_x, v_y]` on a torus).
         #[serde(default)]
-        velocity: f64,
+        velocity: Angles,
         /// A trajectory of the centre instead, as for `bump`.
         #[serde(default)]
         trajectory: Option<PathBuf>,
@@ -333,9 +418,9 @@ pub enum InputProfile {
     /// times its derivative, moving the bump at v (path integration); not
     /// part of h.
     Velocity {
-        /// v, the same at every step.
+        /// v, the same at every step (`[v_x, v_y]` on a torus).
         #[serde(default)]
-        value: Option<f64>,
+        value: Option<Angles>,
         /// v(t) instead: (t, v) rows (.csv or a T×2 .npy), interpolated.
         #[serde(default)]
         path: Option<PathBuf>,
@@ -419,9 +504,9 @@ pub enum InitialSpec {
         c: f64,
         /// Tuning epsilon.
         epsilon: f64,
-        /// Centre (default 0).
+        /// Centre (default 0; `[x, y]` on a torus).
         #[serde(default)]
-        theta: f64,
+        theta: Angles,
     },
 }
 
@@ -511,4 +596,22 @@ impl Default for InitialSpec {
     fn default() -> Self {
         InitialSpec::Zeros {}
     }
+}
+
+/// The side of a sheet of `n` = side² neurons (side ≥ 3), or an error naming
+/// `network.n` for the weights `what`.
+fn sheet_side(n: usize, what: &str) -> Result<usize> {
+    let side = (n as f64).sqrt().round() as usize;
+    if side * side != n || side < 3 {
+        return Err(Error::invalid(
+            "network.n",
+            n,
+            format!(
+                "must be side² with side ≥ 3 for a {what} (side × side neurons), e.g. {} = {}²",
+                side.max(3) * side.max(3),
+                side.max(3)
+            ),
+        ));
+    }
+    Ok(side)
 }

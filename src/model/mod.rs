@@ -9,6 +9,8 @@
 //! steps them.
 
 mod activation;
+mod convolution;
+mod kernel;
 mod method;
 mod motion;
 pub mod patterns;
@@ -16,9 +18,12 @@ mod plan;
 mod weights;
 
 pub use activation::Activation;
+pub use convolution::Convolution;
+pub use kernel::{Gaussian, GaussianKernel};
 pub use method::{Method, Stage, StepConstants};
 pub use motion::{
-    velocity_at, AnglePath, Motion, RingProfile, Rotation, Series, Velocity, VelocityEpoch,
+    place_angles, place_cosine, velocity_at, AnglePath, Motion, RingProfile, Rotation, Series,
+    Velocity, VelocityEpoch,
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};

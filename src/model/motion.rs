@@ -87,28 +87,29 @@ impl Series {
     }
 }
 
-/// Where a moving profile's centre is at time t.
+/// Where a moving profile's centre is at time t: one angle on a ring, two
+/// (x, y) on a torus (the second 0 on a ring).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnglePath {
     /// theta0 + omega (t - start): a steady angular velocity omega (rad/s)
     /// from the epoch's start.
     Steady {
         /// The centre at the epoch's start (radians).
-        theta: f64,
+        theta: [f64; 2],
         /// Angular velocity in rad/s.
-        omega: f64,
+        omega: [f64; 2],
     },
     /// The centre interpolated between samples (t in seconds of the run,
-    /// theta in radians, unwrapped).
-    Trajectory(Series),
+    /// angles in radians, unwrapped), one series per angle.
+    Trajectory(Vec<Series>),
 }
 
 impl AnglePath {
     /// The centre at time `t` of an epoch starting at `start`.
-    pub fn at(&self, start: f64, t: f64) -> f64 {
+    pub fn at(&self, start: f64, t: f64) -> [f64; 2] {
         match self {
-            AnglePath::Steady { theta, omega } => theta + omega * (t - start),
-            AnglePath::Trajectory(s) => s.at(t),
+            AnglePath::Steady { theta, omega } => [0, 1].map(|a| theta[a] + omega[a] * (t - start)),
+            AnglePath::Trajectory(s) => [0, 1].map(|a| s.get(a).map_or(0.0, |s| s.at(t))),
         }
     }
 }
@@ -134,20 +135,27 @@ pub enum RingProfile {
 
 impl RingProfile {
     /// (mode, a, b): the profile is a + b g (mode 0, the cosine bump) or
-    /// a exp(b (g - 1)) (mode 1, von Mises). The GPU's form.
-    pub fn coefficients(&self) -> (u32, f64, f64) {
+    /// a exp(b (g - 1)) (mode 1, von Mises), for a place of `dims` angles
+    /// (g the mean of their cosines: von Mises multiplies per angle, so b =
+    /// dims kappa). The GPU's form.
+    pub fn coefficients(&self, dims: usize) -> (u32, f64, f64) {
         match *self {
             RingProfile::Bump { c, epsilon } => (0, c * (1.0 - epsilon), c * epsilon),
-            RingProfile::VonMises { c, kappa } => (1, c, kappa),
+            RingProfile::VonMises { c, kappa } => (1, c, dims.max(1) as f64 * kappa),
         }
     }
 
-    /// The profile at g = cos(theta_i - theta0).
+    /// The profile at g, the mean over the `dims` angles of
+    /// cos(theta_i - theta0): on a ring c (1 - epsilon + epsilon g) or
+    /// c exp(kappa (g - 1)); on a torus the bump's cosine is the mean of the
+    /// two axes' and the von Mises bump the product of theirs.
     #[inline]
-    pub fn at(&self, g: f64) -> f64 {
+    pub fn at(&self, g: f64, dims: usize) -> f64 {
         match *self {
             RingProfile::Bump { c, epsilon } => c * (1.0 - epsilon + epsilon * g),
-            RingProfile::VonMises { c, kappa } => c * (kappa * (g - 1.0)).exp(),
+            RingProfile::VonMises { c, kappa } => {
+                c * (dims.max(1) as f64 * kappa * (g - 1.0)).exp()
+            }
         }
     }
 
@@ -213,17 +221,18 @@ impl Motion {
         match self {
             Motion::Still => {}
             Motion::Moving { profile, path } => {
-                let (mode, a, b) = profile.coefficients();
+                let (mode, a, b) = profile.coefficients(1);
                 f(f64::from(mode));
                 f(a);
                 f(b);
                 match path {
                     AnglePath::Steady { theta, omega } => {
-                        f(*theta);
-                        f(*omega);
+                        theta.iter().chain(omega).for_each(|&x| f(x));
                     }
-                    AnglePath::Trajectory(s) => {
-                        s.times().iter().chain(s.values()).for_each(|&x| f(x));
+                    AnglePath::Trajectory(series) => {
+                        for s in series {
+                            s.times().iter().chain(s.values()).for_each(|&x| f(x));
+                        }
                     }
                 }
             }
@@ -250,13 +259,15 @@ pub struct VelocityEpoch {
     pub v: Velocity,
 }
 
-/// The value of a velocity epoch.
+/// The value of a velocity epoch: one component on a ring, (v_x, v_y) on
+/// a torus (the second 0 on a ring).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Velocity {
     /// The same v at every step.
-    Constant(f64),
-    /// v interpolated between samples (t in seconds of the run).
-    Samples(Series),
+    Constant([f64; 2]),
+    /// v interpolated between samples (t in seconds of the run), one
+    /// series per component.
+    Samples(Vec<Series>),
 }
 
 impl VelocityEpoch {
@@ -271,20 +282,51 @@ impl VelocityEpoch {
     }
 
     /// v at step `k` (0 while the epoch is off).
-    pub fn at_step(&self, k: u64, dt: f64) -> f64 {
+    pub fn at_step(&self, k: u64, dt: f64) -> [f64; 2] {
         if k < self.first_step(dt) || k >= self.end_step(dt) {
-            return 0.0;
+            return [0.0; 2];
         }
         match &self.v {
             Velocity::Constant(v) => *v,
-            Velocity::Samples(s) => s.at(k as f64 * dt),
+            Velocity::Samples(s) => [0, 1].map(|a| s.get(a).map_or(0.0, |s| s.at(k as f64 * dt))),
         }
     }
 }
 
 /// The summed velocity of `epochs` at step `k`.
-pub fn velocity_at(epochs: &[VelocityEpoch], k: u64, dt: f64) -> f64 {
-    epochs.iter().map(|e| e.at_step(k, dt)).sum()
+pub fn velocity_at(epochs: &[VelocityEpoch], k: u64, dt: f64) -> [f64; 2] {
+    epochs.iter().fold([0.0; 2], |a, e| {
+        let v = e.at_step(k, dt);
+        [a[0] + v[0], a[1] + v[1]]
+    })
+}
+
+/// cos and sin of each neuron's angles, as the moving profiles use them:
+/// on a ring (or any network without a sheet) theta_i, on a torus x_i (the
+/// column) and y_i (the row); `[cos x, sin x, cos y, sin y]`, the y rows
+/// empty on a ring.
+pub fn place_angles(n: usize, side: usize) -> [Vec<f64>; 4] {
+    if side == 0 {
+        let (c, s) = super::ring_angles(n);
+        return [c, s, Vec::new(), Vec::new()];
+    }
+    let (c, s) = super::ring_angles(side);
+    let col = |t: &[f64]| (0..n).map(|i| t[i % side]).collect::<Vec<_>>();
+    let row = |t: &[f64]| (0..n).map(|i| t[i / side]).collect::<Vec<_>>();
+    [col(&c), col(&s), row(&c), row(&s)]
+}
+
+/// g of neuron i for a centre with cosines and sines `cs` = [cos x0, sin x0,
+/// cos y0, sin y0]: cos(theta_i - theta0) on a ring, the mean of the two
+/// axes' cosines on a torus.
+#[inline]
+pub fn place_cosine(angles: &[Vec<f64>; 4], i: usize, cs: &[f64; 4]) -> f64 {
+    let gx = angles[0][i] * cs[0] + angles[1][i] * cs[1];
+    if angles[2].is_empty() {
+        gx
+    } else {
+        0.5 * (gx + angles[2][i] * cs[2] + angles[3][i] * cs[3])
+    }
 }
 
 /// A rotation of two projections of a structured form: the rows `cos`
@@ -344,11 +386,11 @@ mod tests {
         let e = VelocityEpoch {
             start: 0.1,
             end: 0.2,
-            v: Velocity::Constant(2.0),
+            v: Velocity::Constant([2.0, -1.0]),
         };
-        assert_eq!(e.at_step(9, 0.01), 0.0);
-        assert_eq!(e.at_step(10, 0.01), 2.0);
-        assert_eq!(e.at_step(19, 0.01), 2.0);
-        assert_eq!(e.at_step(20, 0.01), 0.0);
+        assert_eq!(e.at_step(9, 0.01), [0.0; 2]);
+        assert_eq!(e.at_step(10, 0.01), [2.0, -1.0]);
+        assert_eq!(e.at_step(19, 0.01), [2.0, -1.0]);
+        assert_eq!(e.at_step(20, 0.01), [0.0; 2]);
     }
 }

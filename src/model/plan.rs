@@ -170,6 +170,9 @@ impl Experiment {
                 n.saturating_mul(4 * rayon::current_num_threads() as u64)
             }
             super::Weights::PackedHebbian { .. } => 0,
+            // The half spectrum and a product's two half-spectrum buffers
+            // (complex f64), about 3 N f64 in all.
+            super::Weights::Gaussian(_) => 3 * n,
             w => {
                 let (rank, separate_u, diag) = w.structured_shape().expect("structured");
                 (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)).saturating_mul(n)

@@ -2,7 +2,7 @@
 //! `matrix` and `file`, low rank for `ring`, `hebbian` and `low_rank`.
 
 use super::theta;
-use super::PatternBits;
+use super::{GaussianKernel, PatternBits};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -31,6 +31,25 @@ pub enum Weights {
         /// Cosine strength; the cos and sin modes have eigenvalue lambda1.
         lambda1: f64,
     },
+    /// A sheet of side × side neurons with periodic boundaries (a torus):
+    /// neuron i = row side + col at (x, y) = (theta(col, side),
+    /// theta(row, side)), M_ij = (2/N)(-lambda0 + lambda1 (cos(x_i - x_j) +
+    /// cos(y_i - y_j))).
+    Torus {
+        /// N = side².
+        n: usize,
+        /// Neurons per side.
+        side: usize,
+        /// Uniform inhibition; the uniform mode has eigenvalue -2 lambda0.
+        lambda0: f64,
+        /// Cosine strength; the cos and sin modes of x and of y have
+        /// eigenvalue lambda1.
+        lambda1: f64,
+    },
+    /// A Gaussian or Mexican-hat kernel on a torus of side × side neurons
+    /// ([`GaussianKernel`]): M_ij depends on the distance between the two
+    /// places, and a product is a convolution (by FFT on the CPU).
+    Gaussian(GaussianKernel),
     /// M = (1/N) sum_mu xi^mu (xi^mu)^T with zero diagonal.
     Hebbian {
         /// N.
@@ -213,11 +232,13 @@ impl Weights {
         match self {
             Weights::Dense { n, .. }
             | Weights::Ring { n, .. }
+            | Weights::Torus { n, .. }
             | Weights::Hebbian { n, .. }
             | Weights::LowRank { n, .. }
             | Weights::PackedHebbian { n, .. }
             | Weights::Random { n, .. } => *n,
             Weights::Diagonal { values } => values.len(),
+            Weights::Gaussian(k) => k.n(),
         }
     }
 
@@ -227,6 +248,8 @@ impl Weights {
             Weights::Dense { .. } => "dense",
             Weights::Diagonal { .. } => "diagonal",
             Weights::Ring { .. } => "ring",
+            Weights::Torus { .. } => "torus",
+            Weights::Gaussian(_) => "gaussian",
             Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => "hebbian",
             Weights::LowRank { .. } => "low_rank",
             Weights::Random { .. } => "random",
@@ -296,6 +319,8 @@ impl Weights {
             }
             Weights::Diagonal { .. }
             | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
             | Weights::Hebbian { .. }
             | Weights::PackedHebbian { .. } => true,
             // Independent entries: symmetric only when there is one.
@@ -335,7 +360,17 @@ impl Weights {
                         });
                     m
                 }
-                _ => unreachable!("only dense and random weights lack a structured form"),
+                Weights::Gaussian(k) => {
+                    let n = k.n();
+                    let mut m = vec![0.0; n * n];
+                    m.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
+                        row.iter_mut()
+                            .enumerate()
+                            .for_each(|(j, x)| *x = k.entry(i, j))
+                    });
+                    m
+                }
+                _ => unreachable!("only dense, random and gaussian weights lack a structured form"),
             };
         };
         let (n, u) = (s.n, s.u_rows());
@@ -368,7 +403,7 @@ impl Weights {
             rotations: Vec::new(),
         };
         Some(match self {
-            Weights::Dense { .. } | Weights::Random { .. } => return None,
+            Weights::Dense { .. } | Weights::Random { .. } | Weights::Gaussian(_) => return None,
             Weights::Diagonal { values } => StructuredForm {
                 diag: Some(values.clone()),
                 ..none
@@ -383,6 +418,25 @@ impl Weights {
                 v.extend(sin);
                 StructuredForm {
                     coef: vec![-s * lambda0, s * lambda1, s * lambda1],
+                    v,
+                    rotations: self.rotations(),
+                    ..none
+                }
+            }
+            Weights::Torus {
+                lambda0, lambda1, ..
+            } => {
+                let s = 2.0 / n as f64;
+                let mut v = vec![1.0; n];
+                v.extend(self.metric_table());
+                StructuredForm {
+                    coef: vec![
+                        -s * lambda0,
+                        s * lambda1,
+                        s * lambda1,
+                        s * lambda1,
+                        s * lambda1,
+                    ],
                     v,
                     rotations: self.rotations(),
                     ..none
@@ -421,9 +475,10 @@ impl Weights {
     /// random.
     pub fn structured_shape(&self) -> Option<(usize, bool, bool)> {
         match self {
-            Weights::Dense { .. } | Weights::Random { .. } => None,
+            Weights::Dense { .. } | Weights::Random { .. } | Weights::Gaussian(_) => None,
             Weights::Diagonal { .. } => Some((0, false, true)),
             Weights::Ring { .. } => Some((3, false, false)),
+            Weights::Torus { .. } => Some((5, false, false)),
             Weights::Hebbian { p, .. } => Some((*p, false, true)),
             Weights::PackedHebbian { bits, .. } => Some((bits.p(), false, true)),
             Weights::LowRank { rank, .. } => Some((*rank, true, false)),
@@ -433,14 +488,35 @@ impl Weights {
     /// The pairs of rows of [`Weights::structured`] that a velocity turns:
     /// the ring's cos and sin (rows 1 and 2); none for other weights.
     pub fn rotations(&self) -> Vec<super::Rotation> {
+        let pair = |cos: usize, axis: usize| super::Rotation {
+            cos,
+            sin: cos + 1,
+            axis,
+            wavenumber: 1.0,
+        };
         match self {
-            Weights::Ring { .. } => vec![super::Rotation {
-                cos: 1,
-                sin: 2,
-                axis: 0,
-                wavenumber: 1.0,
-            }],
+            Weights::Ring { .. } => vec![pair(1, 0)],
+            Weights::Torus { .. } => vec![pair(1, 0), pair(3, 1)],
             _ => Vec::new(),
+        }
+    }
+
+    /// The number of angles a neuron's place has: 1 on a ring, 2 on a
+    /// torus, 0 for weights without a geometry.
+    pub fn dims(&self) -> usize {
+        match self {
+            Weights::Ring { .. } => 1,
+            Weights::Torus { .. } | Weights::Gaussian(_) => 2,
+            _ => 0,
+        }
+    }
+
+    /// Neurons per side of a torus (0 for other weights).
+    pub fn side(&self) -> usize {
+        match self {
+            Weights::Torus { side, .. } => *side,
+            Weights::Gaussian(k) => k.side,
+            _ => 0,
         }
     }
 
@@ -450,12 +526,13 @@ impl Weights {
     /// (O(N) at most): the GPU never reads such a row.
     pub fn unit_row0(&self) -> bool {
         match self {
-            Weights::Ring { .. } => true,
+            Weights::Ring { .. } | Weights::Torus { .. } => true,
             Weights::Hebbian { n, p, xi } => *p > 0 && xi[..*n].iter().all(|&x| x == 1.0),
             Weights::PackedHebbian { bits, .. } => bits.first_all_ones(),
             Weights::Dense { .. }
             | Weights::Diagonal { .. }
             | Weights::LowRank { .. }
+            | Weights::Gaussian(_)
             | Weights::Random { .. } => false,
         }
     }
@@ -468,6 +545,19 @@ impl Weights {
                 let (cos, sin) = ring_angles(self.n());
                 [cos, sin].concat()
             }
+            Weights::Torus { side, .. } | Weights::Gaussian(GaussianKernel { side, .. }) => {
+                let (cos, sin) = ring_angles(*side);
+                let n = side * side;
+                let mut t = Vec::with_capacity(4 * n);
+                // cos x, sin x (x from the column), cos y, sin y (y from the row).
+                for table in [&cos, &sin] {
+                    t.extend((0..n).map(|i| table[i % side]));
+                }
+                for table in [&cos, &sin] {
+                    t.extend((0..n).map(|i| table[i / side]));
+                }
+                t
+            }
             Weights::Hebbian { xi, .. } => xi.clone(),
             Weights::PackedHebbian { bits, .. } => bits.values(),
             _ => Vec::new(),
@@ -479,6 +569,9 @@ impl Weights {
     pub fn metric_rows(&self) -> std::ops::Range<usize> {
         match self {
             Weights::Ring { .. } => 1..3,
+            Weights::Torus { .. } => 1..5,
+            // The torus's table, without a form of its own.
+            Weights::Gaussian(_) => 0..4,
             Weights::Hebbian { p, .. } => 0..*p,
             Weights::PackedHebbian { bits, .. } => 0..bits.p(),
             _ => 0..0,
@@ -500,6 +593,9 @@ impl Weights {
             Weights::Diagonal { values } => divide(values),
             Weights::Ring {
                 lambda0, lambda1, ..
+            }
+            | Weights::Torus {
+                lambda0, lambda1, ..
             } => {
                 let s = if *lambda1 != 0.0 {
                     *lambda1
@@ -512,6 +608,11 @@ impl Weights {
             }
             Weights::LowRank { v, .. } => divide(v),
             Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => 1.0,
+            Weights::Gaussian(k) => {
+                let s = largest(k.terms.iter().map(|t| t.amplitude));
+                k.terms.iter_mut().for_each(|t| t.amplitude /= s);
+                s
+            }
             Weights::Random { g, .. } => {
                 let s = largest([*g]);
                 *g /= s;
@@ -536,6 +637,18 @@ impl Weights {
             Weights::Ring {
                 lambda0, lambda1, ..
             } => floats(&[*lambda0, *lambda1]),
+            Weights::Torus {
+                side,
+                lambda0,
+                lambda1,
+                ..
+            } => floats(&[*side as f64, *lambda0, *lambda1]),
+            Weights::Gaussian(k) => {
+                floats(&[k.side as f64]);
+                for t in &k.terms {
+                    floats(&[t.amplitude, t.sigma]);
+                }
+            }
             Weights::Hebbian { xi, .. } => floats(xi),
             Weights::PackedHebbian { bits, .. } => {
                 put(&(bits.p() as u64).to_le_bytes());

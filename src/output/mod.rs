@@ -161,8 +161,9 @@ pub struct Written {
 }
 
 /// Writes every output of a run to `dir`: experiment.toml, metrics.csv,
-/// rates.npy, rates.png, profiles.png (ring networks) and state_space.png
-/// (two neurons) when rates are kept, metrics.png and, last, summary.json.
+/// rates.npy, rates.png, profiles.png (ring networks), sheet.png and
+/// sheet.gif (torus networks, every neuron kept) and state_space.png (two
+/// neurons) when rates are kept, metrics.png and, last, summary.json.
 pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut out = Written::default();
@@ -184,6 +185,12 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
             if matches!(exp.network.weights, crate::model::Weights::Ring { .. }) {
                 let p = put("profiles.png");
                 plots::ring_profiles(&p, exp, rec)?;
+            }
+            if exp.network.weights.dims() == 2 && rec.kept == exp.network.n {
+                let p = put("sheet.png");
+                plots::torus_sheet(&p, exp, rec)?;
+                let p = put("sheet.gif");
+                plots::torus_gif(&p, exp, rec)?;
             }
             if exp.network.n == 2 && rec.kept == 2 {
                 let p = put("state_space.png");

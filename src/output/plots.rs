@@ -519,3 +519,156 @@ pub fn spectrum(path: &Path, r: &crate::analysis::modes::ModesReport) -> Result<
         Ok(())
     })
 }
+
+/// The rates of record `k` of a torus run as a side × side grid, row-major
+/// (row = y), averaged into at most `cells` × `cells`: (values, cells per side).
+fn sheet_cells(rec: &Recording, side: usize, k: usize, cells: usize) -> (Vec<f64>, usize) {
+    let m = side.min(cells);
+    let row = &rec.rates[k * rec.kept..(k + 1) * rec.kept];
+    let mut sum = vec![0.0f64; m * m];
+    let mut count = vec![0u32; m * m];
+    for (i, &v) in row.iter().enumerate() {
+        let (y, x) = (i / side * m / side, i % side * m / side);
+        sum[y * m + x] += f64::from(v);
+        count[y * m + x] += 1;
+    }
+    for (s, c) in sum.iter_mut().zip(&count) {
+        *s /= f64::from((*c).max(1));
+    }
+    (sum, m)
+}
+
+/// Draws `values` (m × m, row = y) over [-pi, pi)² on `area`, coloured
+/// from `lo` to `hi`, with `title` above.
+fn draw_sheet<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    values: &[f64],
+    m: usize,
+    (lo, hi): (f64, f64),
+    title: &str,
+) -> Result<(), String> {
+    let pi = std::f64::consts::PI;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 15))
+        .margin(6)
+        .x_label_area_size(28)
+        .y_label_area_size(36)
+        .build_cartesian_2d(-pi..pi, -pi..pi)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(5)
+        .y_labels(5)
+        .x_desc("x")
+        .y_desc("y")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let d = 2.0 * pi / m as f64;
+    chart
+        .draw_series((0..m * m).map(|c| {
+            let (x0, y0) = (-pi + (c % m) as f64 * d, -pi + (c / m) as f64 * d);
+            let color = ViridisRGB::get_color_normalized(values[c], lo, hi);
+            Rectangle::new([(x0, y0), (x0 + d, y0 + d)], color.filled())
+        }))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The records a torus picture shows: `count` evenly spaced, first and last included.
+fn snapshot_records(records: usize, count: usize) -> Vec<usize> {
+    let count = count.min(records).max(1);
+    let mut ks: Vec<usize> = (0..count)
+        .map(|j| j * (records - 1) / (count - 1).max(1))
+        .collect();
+    ks.dedup();
+    ks
+}
+
+/// sheet.png (torus networks, every neuron kept): the sheet at seven records
+/// and the bump's path (bump_x, bump_y over the run) on the torus.
+pub fn torus_sheet(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
+    let side = exp.network.weights.side();
+    let ks = snapshot_records(rec.t.len(), 7);
+    let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
+    let bx = rec.metric("bump_x").unwrap_or_default();
+    let by = rec.metric("bump_y").unwrap_or_default();
+    let amplitude = rec.metric("bump_amplitude").unwrap_or_default();
+    let pi = std::f64::consts::PI;
+    render(path, (1200, 820), |root| {
+        let root = root
+            .titled(
+                &format!("{}: the sheet ({side} × {side})", exp.name),
+                (FONT, 22),
+            )
+            .map_err(|e| e.to_string())?;
+        let areas = root.split_evenly((2, 4));
+        for (area, &k) in areas.iter().zip(&ks) {
+            let (cells, m) = sheet_cells(rec, side, k, 96);
+            draw_sheet(area, &cells, m, (lo, hi), &format!("t = {:.3} s", rec.t[k]))?;
+        }
+        // The bump's path, where it has one (amplitude above 1% of its largest).
+        let top = amplitude.iter().copied().fold(0.0f64, f64::max);
+        let area = &areas[7];
+        let mut chart = ChartBuilder::on(area)
+            .caption("bump path (bump_x, bump_y)", (FONT, 15))
+            .margin(6)
+            .x_label_area_size(28)
+            .y_label_area_size(36)
+            .build_cartesian_2d(-pi..pi, -pi..pi)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .x_desc("x")
+            .y_desc("y")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let n = bx.len().min(by.len()).min(amplitude.len());
+        chart
+            .draw_series((0..n).filter(|&k| amplitude[k] > 0.01 * top).map(|k| {
+                let c = ViridisRGB::get_color_normalized(k as f64, 0.0, n.max(2) as f64 - 1.0);
+                Circle::new((bx[k], by[k]), 2, c.filled())
+            }))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+/// sheet.gif (torus networks, every neuron kept): the sheet over the run,
+/// at most 60 frames of evenly spaced records, 100 ms each.
+pub fn torus_gif(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
+    fonts();
+    let side = exp.network.weights.side();
+    let ks = snapshot_records(rec.t.len(), 60);
+    let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".attractor-")
+        .suffix(".gif")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    {
+        let root = BitMapBackend::gif(tmp.path(), (360, 380), 100)
+            .map_err(|e| err(path, e))?
+            .into_drawing_area();
+        for &k in &ks {
+            root.fill(&WHITE).map_err(|e| err(path, e))?;
+            let (cells, m) = sheet_cells(rec, side, k, 64);
+            draw_sheet(
+                &root,
+                &cells,
+                m,
+                (lo, hi),
+                &format!("{}: t = {:.3} s", exp.name, rec.t[k]),
+            )
+            .map_err(|e| err(path, e))?;
+            root.present().map_err(|e| err(path, e))?;
+        }
+    }
+    super::finish_atomic(tmp, path)
+}

@@ -13,8 +13,8 @@ use super::{Backend, Divergence, Precision, Recording, Stop, Trial};
 use crate::analysis::metrics::{Metrics, SumLayout};
 use crate::error::{Error, Result};
 use crate::model::{
-    Activation, Dynamics, Experiment, Motion, RingProfile, Rotation, Stage, StepConstants,
-    VelocityEpoch,
+    place_angles, place_cosine, Activation, Dynamics, Experiment, Motion, RingProfile, Rotation,
+    Stage, StepConstants, VelocityEpoch,
 };
 use crate::real::{c, f, Real};
 use crate::rng::{self, Stream};
@@ -192,8 +192,11 @@ pub struct InputSchedule<T> {
     pub h: Vec<T>,
     /// h's value when every neuron has the same.
     uniform: Option<T>,
-    /// cos theta_i and sin theta_i, when some epoch moves.
-    angles: Option<(Vec<f64>, Vec<f64>)>,
+    /// cos and sin of each neuron's angles ([`place_angles`]), when some
+    /// profile moves.
+    angles: Option<[Vec<f64>; 4]>,
+    /// Angles of a neuron's place (1 on a ring, 2 on a torus).
+    dims: usize,
     h_scale: f64,
     dt: f64,
     tau: f64,
@@ -227,7 +230,7 @@ impl<T: Real> InputSchedule<T> {
         let angles = moving
             .iter()
             .any(|(_, _, m)| matches!(m, Motion::Moving { .. }))
-            .then(|| crate::model::ring_angles(n));
+            .then(|| place_angles(n, experiment.network.weights.side()));
         let rotations = experiment.network.weights.rotations();
         let mut s = InputSchedule {
             active: vec![false; epochs.len()],
@@ -237,6 +240,7 @@ impl<T: Real> InputSchedule<T> {
             h: vec![T::zero(); n],
             uniform: None,
             angles,
+            dims: experiment.network.weights.dims(),
             h_scale,
             dt,
             tau: experiment.network.tau,
@@ -279,16 +283,17 @@ impl<T: Real> InputSchedule<T> {
         if on.peek().is_none() {
             self.h.copy_from_slice(&self.still);
         } else {
-            let empty = (Vec::new(), Vec::new());
-            let (cos, sin) = self.angles.as_ref().unwrap_or(&empty);
+            let empty: [Vec<f64>; 4] = Default::default();
+            let angles = self.angles.as_ref().unwrap_or(&empty);
+            let dims = self.dims;
             let n = self.h.len();
-            let mut profiles: Vec<(RingProfile, f64, f64)> = Vec::new();
+            let mut profiles: Vec<(RingProfile, [f64; 4])> = Vec::new();
             let mut frames: Vec<&[f64]> = Vec::new();
             for (_, start, m) in on {
                 match m {
                     Motion::Moving { profile, path } => {
-                        let theta = path.at(*start, t);
-                        profiles.push((*profile, theta.cos(), theta.sin()));
+                        let [x, y] = path.at(*start, t);
+                        profiles.push((*profile, [x.cos(), x.sin(), y.cos(), y.sin()]));
                     }
                     Motion::Frames { frame, rows } => {
                         let r = Motion::frame_at(*frame, rows.len() / n, *start, t);
@@ -302,7 +307,7 @@ impl<T: Real> InputSchedule<T> {
             each(&mut self.h, |i, _| {
                 let v: f64 = profiles
                     .iter()
-                    .map(|(p, cx, sx)| p.at(cos[i] * cx + sin[i] * sx))
+                    .map(|(p, cs)| p.at(place_cosine(angles, i, cs), dims))
                     .sum::<f64>()
                     + frames.iter().map(|f| f[i]).sum::<f64>();
                 still[i] + c::<T>(hs * v)
@@ -314,7 +319,7 @@ impl<T: Real> InputSchedule<T> {
         };
         let v = crate::model::velocity_at(&self.velocity, step, self.dt);
         for (k, r) in self.kappa.iter_mut().zip(&self.rotations) {
-            *k = c(self.tau * r.wavenumber * v);
+            *k = c(self.tau * r.wavenumber * v[r.axis]);
         }
     }
 

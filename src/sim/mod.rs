@@ -117,15 +117,19 @@ impl Recording {
     /// Appends the columns of [`crate::analysis::metrics::motion_names`]
     /// (the bump's speed and lag), computed from the recorded bump angles.
     pub fn add_motion_metrics(&mut self, experiment: &Experiment) {
-        use crate::analysis::metrics::{motion_columns, motion_names};
+        use crate::analysis::metrics::{bump_names, motion_columns, motion_names};
         let names = motion_names(experiment);
-        let Some(theta) = self.metric("bump_theta") else {
-            return;
-        };
         if names.is_empty() || self.metric_names.iter().any(|m| names.contains(m)) {
             return;
         }
-        let extra = motion_columns(experiment, &self.t, &theta);
+        let Some(angles) = bump_names(experiment.network.weights.dims())
+            .iter()
+            .map(|name| self.metric(name))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
+        };
+        let extra = motion_columns(experiment, &self.t, &angles);
         for (row, e) in self.metrics.iter_mut().zip(extra) {
             row.extend(e);
         }

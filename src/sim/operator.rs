@@ -170,6 +170,8 @@ pub enum Operator<T> {
     },
     /// Hebbian weights of bit-packed patterns.
     Packed(PackedOperator<T>),
+    /// A kernel on a periodic sheet, applied by FFT.
+    Convolution(std::sync::Arc<crate::model::Convolution>),
 }
 
 /// Hebbian weights from bit-packed ±1 patterns, without their values
@@ -444,6 +446,9 @@ impl<T: Matvec> Operator<T> {
                 coef: c(1.0 / *n as f64),
                 diag: c(-(bits.p() as f64) / *n as f64),
             }),
+            Weights::Gaussian(k) => {
+                Operator::Convolution(std::sync::Arc::new(crate::model::Convolution::new(k)))
+            }
             w => Self::from_form(&w.structured().expect("other weights have a form")),
         }
     }
@@ -492,7 +497,7 @@ impl<T: Matvec> Operator<T> {
     pub fn projections(&self) -> usize {
         match self {
             Operator::Structured { coef, .. } => coef.len(),
-            Operator::Dense { .. } | Operator::Generated { .. } => 0,
+            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Convolution(_) => 0,
             Operator::Packed(p) => p.bits.p(),
         }
     }
@@ -502,7 +507,10 @@ impl<T: Matvec> Operator<T> {
     pub fn uniform_row(&self) -> Option<usize> {
         match self {
             Operator::Structured { uniform, .. } => uniform.iter().position(|&u| u),
-            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
+            Operator::Dense { .. }
+            | Operator::Generated { .. }
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => None,
         }
     }
 
@@ -510,7 +518,10 @@ impl<T: Matvec> Operator<T> {
     pub fn diagonal(&self) -> Option<&[T]> {
         match self {
             Operator::Structured { diag, .. } => diag.as_deref(),
-            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
+            Operator::Dense { .. }
+            | Operator::Generated { .. }
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => None,
         }
     }
 
@@ -525,6 +536,7 @@ impl<T: Matvec> Operator<T> {
     pub fn apply_turned(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
+            Operator::Convolution(conv) => conv.apply(x, y),
             Operator::Packed(p) => {
                 crate::model::patterns::overlaps(&p.bits, x, p.coef, proj);
                 crate::model::patterns::field(&p.bits, proj, p.diag, x, y);
@@ -601,7 +613,10 @@ impl<T> Operator<T> {
                 uniform,
                 rotations,
             }),
-            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Packed(_) => None,
+            Operator::Dense { .. }
+            | Operator::Generated { .. }
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => None,
         }
     }
 }

@@ -15,7 +15,6 @@ use crate::analysis::metrics::Metrics;
 use crate::analysis::retention::{retention_time, wrap};
 use crate::error::{Error, Result};
 use crate::experiment::{self, Experiment};
-use crate::model::Weights;
 use crate::sim::{Backend, Recording, Trial};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -66,7 +65,7 @@ pub struct Sweep {
     /// Metric columns of the results: the metrics every grid point has (a
     /// grid over the number of patterns changes the overlaps).
     pub metric_names: Vec<String>,
-    /// Whether the network is a ring (adds `drift`).
+    /// Whether the network is a ring or a torus (adds `drift`).
     pub ring: bool,
     /// The base experiment file's text, read once.
     base_text: String,
@@ -269,7 +268,7 @@ impl Sweep {
         }
         let first = first.expect("at least one point");
         sweep.metric_names = common.unwrap_or_default();
-        sweep.ring = matches!(first.network.weights, Weights::Ring { .. });
+        sweep.ring = first.network.weights.dims() > 0;
         Ok(sweep)
     }
 
@@ -376,17 +375,35 @@ impl Sweep {
     }
 }
 
-/// The ring bump's drift after the last input ends: (seconds since the end,
-/// bump_theta minus its value at the end, wrapped to (-pi, pi]).
+/// The bump's drift after the last input ends: (seconds since the end,
+/// drift). On a ring the drift is bump_theta minus its value at the end,
+/// wrapped to (-pi, pi]; on a torus the root mean square over the two axes
+/// of those displacements, sqrt((dx² + dy²) / 2), so that on both its
+/// mean square grows as 2 D t with D the diffusion coefficient per axis.
 pub fn drift(exp: &Experiment, rec: &Recording) -> Vec<(f64, f64)> {
-    let (Some(t_end), Some(theta)) = (exp.input_end(), rec.metric("bump_theta")) else {
+    let Some(t_end) = exp.input_end() else {
+        return Vec::new();
+    };
+    let Some(angles) = crate::analysis::metrics::bump_names(exp.network.weights.dims())
+        .iter()
+        .map(|name| rec.metric(name))
+        .collect::<Option<Vec<_>>>()
+    else {
         return Vec::new();
     };
     let Some(k0) = rec.record_at(t_end) else {
         return Vec::new();
     };
     (k0..rec.t.len())
-        .map(|k| (rec.t[k] - t_end, wrap(theta[k] - theta[k0])))
+        .map(|k| {
+            let d = if let [theta] = angles.as_slice() {
+                wrap(theta[k] - theta[k0])
+            } else {
+                let square: f64 = angles.iter().map(|a| wrap(a[k] - a[k0]).powi(2)).sum();
+                (square / angles.len() as f64).sqrt()
+            };
+            (rec.t[k] - t_end, d)
+        })
         .collect()
 }
 

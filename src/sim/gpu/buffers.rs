@@ -32,7 +32,8 @@ pub struct Buffers {
     pub first_bad: wgpu::Buffer,
     /// The trials' `TrialParams`.
     pub trials: wgpu::Buffer,
-    /// The structured operator's projections, [B][R].
+    /// The structured operator's projections, [B][R] (a Gaussian kernel's
+    /// row passes, [B][R][N]).
     pub proj: wgpu::Buffer,
     /// Partial sums of the projection and metric passes.
     pub partials: wgpu::Buffer,
@@ -48,7 +49,8 @@ pub struct Buffers {
 
 impl Buffers {
     /// Allocates and fills the buffers of `trials` of `exp`, whose operator
-    /// is `dense` or has `rank` projections, whose records reduce `n_sums`
+    /// is `dense` or keeps `proj_per_trial` projections per trial (R, or a
+    /// Gaussian kernel's R row passes of N), whose records reduce `n_sums`
     /// metric sums and whose passes write `n_partials` partial sums in all;
     /// `scope` says what a failure was doing.
     #[allow(clippy::too_many_arguments)]
@@ -58,7 +60,7 @@ impl Buffers {
         exp: &Experiment,
         trials: &[Trial],
         dense: bool,
-        rank: u32,
+        proj_per_trial: usize,
         n_sums: u32,
         n_partials: u64,
     ) -> Result<Buffers> {
@@ -133,7 +135,7 @@ impl Buffers {
             proj: storage_buffer(
                 ctx,
                 "attractor projections",
-                &vec![0.0; (rank as usize * batch).max(1)],
+                &vec![0.0; (proj_per_trial * batch).max(1)],
             ),
             partials: storage_buffer(
                 ctx,

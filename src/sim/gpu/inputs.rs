@@ -14,8 +14,10 @@ pub(super) struct StepInputs {
     /// The moving and played epochs: (first step, end step, start time), what.
     moving: Vec<((u64, u64, f64), Source)>,
     velocity: Vec<VelocityEpoch>,
-    /// tau k of each turned pair (kappa = tau k v).
-    turn: Vec<f64>,
+    /// (axis, tau k) of each turned pair (kappa = tau k v_axis).
+    turn: Vec<(usize, f64)>,
+    /// Angles of a neuron's place (1 on a ring, 2 on a torus).
+    dims: usize,
     rot_first: u32,
     dt: f64,
 }
@@ -107,7 +109,11 @@ impl StepInputs {
             still,
             moving,
             velocity: exp.velocity.clone(),
-            turn: rotations.iter().map(|r| tau * r.wavenumber).collect(),
+            turn: rotations
+                .iter()
+                .map(|r| (r.axis, tau * r.wavenumber))
+                .collect(),
+            dims: exp.network.weights.dims(),
             rot_first: rot_first as u32,
             dt,
         })
@@ -119,8 +125,8 @@ impl StepInputs {
         p.rot_first = self.rot_first;
         p.rot_pairs = self.turn.len() as u32;
         let v = crate::model::velocity_at(&self.velocity, k, self.dt);
-        for (m, t) in self.turn.iter().enumerate() {
-            p.kappa[m] = (t * v) as f32;
+        for (m, (axis, t)) in self.turn.iter().enumerate() {
+            p.kappa[m] = (t * v[*axis]) as f32;
         }
         let t = k as f64 * self.dt;
         let mut n = 0;
@@ -128,10 +134,11 @@ impl StepInputs {
             if *first <= k && k < *end {
                 match source {
                     Source::Profile(Motion::Moving { profile, path }) => {
-                        let (mode, a, b) = profile.coefficients();
-                        let theta = path.at(*start, t);
+                        let (mode, a, b) = profile.coefficients(self.dims);
+                        let [x, y] = path.at(*start, t);
                         p.moving[2 * n] = [mode as f32, a as f32, b as f32, 0.0];
-                        p.moving[2 * n + 1] = [theta.cos() as f32, theta.sin() as f32, 0.0, 0.0];
+                        p.moving[2 * n + 1] =
+                            [x.cos(), x.sin(), y.cos(), y.sin()].map(|v| v as f32);
                     }
                     Source::Frames { frame, count, row0 } => {
                         let r = row0 + Motion::frame_at(*frame, *count, *start, t);

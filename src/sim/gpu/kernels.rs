@@ -18,6 +18,8 @@ const DENSE_WGSL: &str = include_str!("../../../shaders/dense.wgsl");
 const DENSE_BATCH_WGSL: &str = include_str!("../../../shaders/dense_batch.wgsl");
 /// Projections and the per-neuron update (shaders/structured.wgsl).
 const STRUCTURED_WGSL: &str = include_str!("../../../shaders/structured.wgsl");
+/// The separable passes of Gaussian kernels (shaders/convolution.wgsl).
+const CONVOLUTION_WGSL: &str = include_str!("../../../shaders/convolution.wgsl");
 /// The portable workgroup sum of 4 projections (shaders/partials_tree.wgsl).
 const PARTIALS_TREE_WGSL: &str = include_str!("../../../shaders/partials_tree.wgsl");
 /// The same with subgroup operations (shaders/partials_subgroup.wgsl).
@@ -112,13 +114,15 @@ fn module_with(header: &str, parts: &[&str]) -> String {
 /// Dense family: header, common definitions and the fused row kernel.
 pub static DENSE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[DENSE_WGSL]));
 /// Structured family: header, common definitions, reductions, projections
-/// and update, with the portable workgroup sums.
+/// and update, with the portable workgroup sums, and the convolution
+/// passes (which share its bindings).
 pub static STRUCTURED_SOURCE: LazyLock<String> = LazyLock::new(|| {
     module(&[
         REDUCE_WGSL,
         PARTIALS_TREE_WGSL,
         PACKED_WGSL,
         STRUCTURED_WGSL,
+        CONVOLUTION_WGSL,
     ])
 });
 /// Structured family with subgroup sums, for adapters with
@@ -131,6 +135,7 @@ pub static STRUCTURED_SUBGROUP_SOURCE: LazyLock<String> = LazyLock::new(|| {
         PARTIALS_SUBGROUP_WGSL,
         PACKED_WGSL,
         STRUCTURED_WGSL,
+        CONVOLUTION_WGSL,
     ])
 });
 /// Metrics family: header, common definitions and the record's reductions.
@@ -429,8 +434,9 @@ pub struct StepParams {
     pub rot_pairs: u32,
     /// Moving ring profiles on at this step (in `moving`).
     pub n_moving: u32,
-    /// Padding to the 16-byte alignment of `kappa`.
-    pub pad: u32,
+    /// Neurons per side of a torus (its places' (x, y) from the column and
+    /// row), or 0: one angle theta_i per neuron.
+    pub side: u32,
     /// tau k v of each turned pair at this step.
     pub kappa: [f32; 4],
     /// Moving input m: `moving[2m]` = (mode, a, b, 0) (h = a + b g or

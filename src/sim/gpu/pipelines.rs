@@ -23,8 +23,8 @@ pub enum PipelineKey {
     /// `dense_batch` of a batch shape.
     DenseBatch(kernels::BatchShape),
     /// `project_partial`, `project_finish`, `structured_step`,
-    /// `project_rest`; their workgroup sums with subgroup operations when
-    /// `subgroups`.
+    /// `project_rest` (their workgroup sums with subgroup operations when
+    /// `subgroups`), and the convolution passes `conv_rows`, `conv_step`.
     Structured {
         /// Built from [`kernels::STRUCTURED_SUBGROUP_SOURCE`].
         subgroups: bool,
@@ -110,6 +110,8 @@ impl PipelineKey {
                     "project_finish",
                     "structured_step",
                     "project_rest",
+                    "conv_rows",
+                    "conv_step",
                 ],
             ),
             PipelineKey::Metrics { .. } => (

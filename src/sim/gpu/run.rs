@@ -6,7 +6,7 @@ use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
 use super::pipelines::{PipelineKey, Pipelines};
-use super::schedule::{Geometry, Kernel, Ledger, Schedule};
+use super::schedule::{Geometry, Kernel, Ledger, OperatorShape, Schedule};
 use super::upload::{self, GpuOperator};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
@@ -129,13 +129,22 @@ impl<'a> Run<'a> {
         let n_partials = (u64::from(rank) * u64::from(proj_groups))
             .max(u64::from(n_sums) * u64::from(metric_groups))
             * batch as u64;
+        // Per trial: the R projections, or a Gaussian kernel's R row passes of N.
+        let proj_per_trial = match geometry.op {
+            OperatorShape::Convolution { .. } => {
+                let bytes = u64::from(rank) * n as u64 * batch as u64 * 4;
+                upload::need(ctx, "the row passes of the batch", bytes, max_binding)?;
+                rank as usize * n
+            }
+            _ => rank as usize,
+        };
         let buf = Buffers::new(
             &scoped_bytes("allocating the state"),
             ctx,
             exp,
             trials,
             dense,
-            rank,
+            proj_per_trial,
             n_sums,
             n_partials,
         )?;
@@ -177,6 +186,9 @@ impl<'a> Run<'a> {
 
         // The metric table: rows of V (the ring's cos and sin, the Hebbian patterns).
         let metric_table = match &op {
+            GpuOperator::Structured {
+                metric: Some(m), ..
+            } => m,
             GpuOperator::Structured { v, .. } if sum_layout.table_rows > 0 => v,
             _ => &buf.dummy,
         };
@@ -233,6 +245,7 @@ impl<'a> Run<'a> {
             metric_sums: n_sums,
             u_is_v: u32::from(u_is_v),
             unit_row0: u32::from(unit_row0),
+            side: net.weights.side() as u32,
             ..Default::default()
         };
         let timer = super::timing::Timer::new(ctx);
@@ -458,7 +471,7 @@ impl Run<'_> {
 }
 
 /// Every kernel, to find a pipeline's by its entry point.
-const KERNELS: [Kernel; 8] = [
+const KERNELS: [Kernel; 10] = [
     Kernel::DenseRow,
     Kernel::DenseBatch,
     Kernel::ProjectPartial,
@@ -467,6 +480,8 @@ const KERNELS: [Kernel; 8] = [
     Kernel::ProjectFinish,
     Kernel::MetricPartial,
     Kernel::MetricFinish,
+    Kernel::ConvRows,
+    Kernel::ConvStep,
 ];
 
 /// The bytes of GPU memory a run of `batch` trials of `exp` allocates.
@@ -476,6 +491,10 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
     let b = batch as u64;
     let w = &exp.network.weights;
     let weights = match w.structured_shape() {
+        // The taps, the metric table, the row passes of every trial.
+        None if matches!(w, crate::model::Weights::Gaussian(_)) => {
+            2 * u64::from(exp.network.weights.side() as u32) + 4 * n + 2 * n * b
+        }
         None if w.generated() => 4,
         // The bits, a diagonal.
         Some(_) if matches!(w, crate::model::Weights::PackedHebbian { .. }) => {
@@ -491,7 +510,9 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
     } else {
         0
     };
-    let operand = if exp.network.weights.structured_shape().is_none() {
+    let operand = if exp.network.weights.structured_shape().is_none()
+        && !matches!(w, crate::model::Weights::Gaussian(_))
+    {
         2 * n_pad
     } else {
         0

@@ -45,6 +45,10 @@ pub enum Kernel {
     MetricPartial,
     /// `metric_finish`: a record's metric sums.
     MetricFinish,
+    /// `conv_rows`: the row pass of a Gaussian kernel.
+    ConvRows,
+    /// `conv_step`: the column pass, fused with the update.
+    ConvStep,
 }
 
 impl Kernel {
@@ -64,6 +68,8 @@ impl Kernel {
             Kernel::ProjectFinish => "project_finish",
             Kernel::MetricPartial => "metric_partial",
             Kernel::MetricFinish => "metric_finish",
+            Kernel::ConvRows => "conv_rows",
+            Kernel::ConvStep => "conv_step",
         }
     }
 }
@@ -227,6 +233,13 @@ pub enum OperatorShape {
         /// The table is bit-packed ±1 patterns: a row is ceil(N / 32) words.
         packed: bool,
     },
+    /// A Gaussian kernel on a torus: two separable passes per stage.
+    Convolution {
+        /// Neurons per side.
+        side: u32,
+        /// The Gaussians.
+        terms: u32,
+    },
 }
 
 impl OperatorShape {
@@ -242,7 +255,7 @@ impl OperatorShape {
     /// Rows of the structured table that are read (not all ones); 0 for dense.
     pub fn stored_rows(&self) -> u64 {
         match self {
-            OperatorShape::Dense { .. } => 0,
+            OperatorShape::Dense { .. } | OperatorShape::Convolution { .. } => 0,
             OperatorShape::Structured {
                 rank, unit_row0, ..
             } => u64::from(*rank) - u64::from(*unit_row0),
@@ -285,6 +298,15 @@ impl Geometry {
         let n = exp.network.n;
         let w = &exp.network.weights;
         let op = match w.structured_shape() {
+            None if matches!(w, crate::model::Weights::Gaussian(_)) => {
+                let crate::model::Weights::Gaussian(k) = w else {
+                    unreachable!("matched above")
+                };
+                OperatorShape::Convolution {
+                    side: k.side as u32,
+                    terms: k.terms.len() as u32,
+                }
+            }
             None if w.generated() => OperatorShape::Dense {
                 blocks: vec![(0, n as u32)],
                 row_shape,
@@ -363,7 +385,7 @@ impl Geometry {
             OperatorShape::Dense {
                 row_kernel_only, ..
             } => row_kernel_only,
-            OperatorShape::Structured { .. } => true,
+            OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => true,
         };
         (!rows_only && self.batch > super::kernels::DENSE_TILE)
             .then(|| super::kernels::BatchShape::for_batch(self.batch))
@@ -482,6 +504,51 @@ impl Schedule {
                         }
                     })
                     .collect(),
+                &OperatorShape::Convolution { side, terms } => {
+                    let (gx, gy) = g.grid(g.n.div_ceil(256));
+                    let t = u64::from(terms);
+                    // The stage point: x at a step's first stage, y at the later rk4 ones.
+                    let point = if matches!(stage, Stage::Rk4(2..=4)) {
+                        Region::StagePoint
+                    } else {
+                        Region::State
+                    };
+                    let taps = Traffic::read(Region::TableU, t * u64::from(side) * f, b);
+                    let rows = Dispatch {
+                        kernel: Kernel::ConvRows,
+                        slot: 0,
+                        row0: 0,
+                        rows: g.n,
+                        workgroups: [gx, gy, g.batch],
+                        // A row's entries are read again by the threads of
+                        // the row's own workgroups (from cache): once. A
+                        // column's are read by `side` workgroups apart: once
+                        // per pass where the row passes exceed the cache.
+                        traffic: vec![
+                            Traffic::read(point, b * n * f, 1),
+                            taps,
+                            Traffic::write(Region::Projections, b * t * n * f),
+                        ],
+                    };
+                    let mut traffic = vec![
+                        Traffic::read(Region::Projections, b * t * n * f, u64::from(side)),
+                        taps,
+                        Traffic::read(Region::Coef, t * f, 1),
+                        input(n, b),
+                        trials,
+                    ];
+                    traffic.extend(state(stage, n));
+                    traffic.retain(|t| t.bytes > 0);
+                    let step = Dispatch {
+                        kernel: Kernel::ConvStep,
+                        slot: 0,
+                        row0: 0,
+                        rows: g.n,
+                        workgroups: [gx, gy, g.batch],
+                        traffic,
+                    };
+                    vec![rows, step]
+                }
                 OperatorShape::Structured {
                     rank,
                     separate_u,
@@ -648,6 +715,10 @@ pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
             generated: true, ..
         } => 0,
         OperatorShape::Dense { .. } => n * n * f,
+        // The taps, and the row pass's results written and read.
+        OperatorShape::Convolution { side, terms } => {
+            u64::from(*terms) * (u64::from(*side) + 2 * u64::from(g.batch) * n) * f
+        }
         OperatorShape::Structured {
             separate_u, diag, ..
         } => {

@@ -48,6 +48,9 @@ pub enum GpuOperator {
         bits: Vec<wgpu::Buffer>,
         /// Blocks of 32 units in each buffer of `bits` but the last.
         bits_words: u32,
+        /// The metrics' table where it is not V's rows (a Gaussian
+        /// kernel's V is its taps): the torus's cos x, sin x, cos y, sin y.
+        metric: Option<wgpu::Buffer>,
     },
 }
 
@@ -158,6 +161,7 @@ pub fn weights(
                     })
                     .collect(),
                 bits_words: per as u32,
+                metric: None,
             }
         }
         Weights::Dense { m, .. } => {
@@ -179,6 +183,24 @@ pub fn weights(
                 ));
             }
             GpuOperator::Dense(blocks)
+        }
+        Weights::Gaussian(k) => {
+            // V: the taps g_t, one row of side each; coef: the scales c_t.
+            let taps: Vec<f64> = (0..k.terms.len()).flat_map(|t| k.taps(t)).collect();
+            let scales: Vec<f64> = (0..k.terms.len()).map(|t| k.scale(t)).collect();
+            let table = weights.metric_table();
+            need(ctx, "the metric table", table.len() as u64 * 4, max_binding)?;
+            GpuOperator::Structured {
+                rank: k.terms.len() as u32,
+                v: storage_buffer(ctx, "attractor taps", &f32s(&taps)),
+                u: None,
+                coef: storage_buffer(ctx, "attractor coef", &f32s(&scales)),
+                diag: None,
+                unit_row0: false,
+                bits: Vec::new(),
+                bits_words: 0,
+                metric: Some(storage_buffer(ctx, "attractor metric table", &f32s(&table))),
+            }
         }
         w => {
             let form = w.structured().expect("other weights have a form");
@@ -203,6 +225,7 @@ pub fn weights(
                 unit_row0: w.unit_row0(),
                 bits: Vec::new(),
                 bits_words: 0,
+                metric: None,
             }
         }
     })

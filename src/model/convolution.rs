@@ -1,0 +1,171 @@
+//! Products with a 2D circulant M (a kernel on a periodic sheet,
+//! [`GaussianKernel`]) by FFT: y = IFFT(lambda ⊙ FFT(x)), O(N log N) per
+//! product instead of O(N²), with lambda M's eigenvalues. In f64 whatever
+//! the run's precision (the transforms' rounding stays near 1e-16 of the
+//! largest |x|).
+//!
+//! The 2D transform is a real FFT of each row (side reals to side/2 + 1
+//! complex, realfft) then a complex FFT of each of those columns
+//! (rustfft), rows and columns in parallel over rayon's threads.
+
+use super::GaussianKernel;
+use crate::real::{c, f, Real};
+use rayon::prelude::*;
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+use std::sync::Arc;
+
+/// Sides below this many neurons transform their rows and columns on one
+/// thread: a row's FFT is then well under the cost of handing it to rayon.
+const PARALLEL_SIDE: usize = 64;
+
+/// The FFT plans and eigenvalues of one circulant kernel.
+#[derive(Clone)]
+pub struct Convolution {
+    side: usize,
+    /// Eigenvalues at the half spectrum the real transform keeps, column
+    /// by column: index qx side + qy for qx = 0 ..= side / 2.
+    half: Vec<f64>,
+    r2c: Arc<dyn RealToComplex<f64>>,
+    c2r: Arc<dyn ComplexToReal<f64>>,
+    forward: Arc<dyn Fft<f64>>,
+    inverse: Arc<dyn Fft<f64>>,
+}
+
+impl std::fmt::Debug for Convolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Convolution")
+            .field("side", &self.side)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Convolution {
+    /// The plans for `kernel`.
+    pub fn new(kernel: &GaussianKernel) -> Self {
+        let side = kernel.side;
+        let eig = kernel.eigenvalues();
+        let cols = side / 2 + 1;
+        let half = (0..cols * side)
+            .map(|k| eig[(k % side) * side + k / side])
+            .collect();
+        let mut real = RealFftPlanner::<f64>::new();
+        let mut complex = FftPlanner::<f64>::new();
+        Convolution {
+            side,
+            half,
+            r2c: real.plan_fft_forward(side),
+            c2r: real.plan_fft_inverse(side),
+            forward: complex.plan_fft_forward(side),
+            inverse: complex.plan_fft_inverse(side),
+        }
+    }
+
+    /// Neurons per side.
+    pub fn side(&self) -> usize {
+        self.side
+    }
+
+    /// y = M x.
+    pub fn apply<T: Real>(&self, x: &[T], y: &mut [T]) {
+        self.filter(x, y, Some)
+            .expect("the product is defined for every eigenvalue");
+    }
+
+    /// y = g(M) x for the function `g` of the eigenvalues: M x with g(l) =
+    /// l, (I - M)^-1 x with 1 / (1 - l). `None` (and `y` left unspecified)
+    /// when `g` is undefined at some eigenvalue.
+    pub fn filter<T: Real>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        g: impl Fn(f64) -> Option<f64> + Sync,
+    ) -> Option<()> {
+        let side = self.side;
+        let cols = side / 2 + 1;
+        let n = side * side;
+        assert!(x.len() == n && y.len() == n, "vectors of {n}");
+        let par = side >= PARALLEL_SIDE;
+        // Rows: a real FFT each, into `rows` (side rows of `cols`).
+        let mut rows = vec![Complex::new(0.0, 0.0); side * cols];
+        let row_fft = |real: &mut Vec<f64>, (xr, out): (&[T], &mut [Complex<f64>])| {
+            real.clear();
+            real.extend(xr.iter().map(|&v| f(v)));
+            self.r2c
+                .process(real, out)
+                .expect("buffers of the plan's lengths");
+        };
+        if par {
+            x.par_chunks(side)
+                .zip(rows.par_chunks_mut(cols))
+                .for_each_init(Vec::new, row_fft);
+        } else {
+            let mut real = Vec::new();
+            x.chunks(side)
+                .zip(rows.chunks_mut(cols))
+                .for_each(|p| row_fft(&mut real, p));
+        }
+        // Columns: gathered, transformed, multiplied, transformed back.
+        let mut columns = vec![Complex::new(0.0, 0.0); side * cols];
+        let rows_ref = &rows;
+        let column = |(qx, col): (usize, &mut [Complex<f64>])| -> Option<()> {
+            for (r, v) in col.iter_mut().enumerate() {
+                *v = rows_ref[r * cols + qx];
+            }
+            self.forward.process(col);
+            for (qy, v) in col.iter_mut().enumerate() {
+                *v *= g(self.half[qx * side + qy])?;
+            }
+            self.inverse.process(col);
+            Some(())
+        };
+        let ok = if par {
+            columns
+                .par_chunks_mut(side)
+                .enumerate()
+                .map(column)
+                .collect::<Option<Vec<()>>>()
+        } else {
+            columns
+                .chunks_mut(side)
+                .enumerate()
+                .map(column)
+                .collect::<Option<Vec<()>>>()
+        };
+        ok?;
+        // Rows back: gathered from the columns, an inverse real FFT each.
+        let scale = 1.0 / n as f64;
+        let columns = &columns;
+        let row_back = |(spec, real): &mut (Vec<Complex<f64>>, Vec<f64>),
+                        (r, yr): (usize, &mut [T])| {
+            spec.clear();
+            spec.extend((0..cols).map(|qx| columns[qx * side + r]));
+            // The input of a real signal's transform: the imaginary parts
+            // of the constant and (even side) Nyquist terms are zero up to
+            // rounding; realfft wants them exactly zero.
+            spec[0].im = 0.0;
+            if side.is_multiple_of(2) {
+                spec[cols - 1].im = 0.0;
+            }
+            real.resize(side, 0.0);
+            self.c2r
+                .process(spec, real)
+                .expect("buffers of the plan's lengths");
+            for (o, v) in yr.iter_mut().zip(real.iter()) {
+                *o = c(v * scale);
+            }
+        };
+        if par {
+            y.par_chunks_mut(side)
+                .enumerate()
+                .for_each_init(|| (Vec::new(), Vec::new()), row_back);
+        } else {
+            let mut scratch = (Vec::new(), Vec::new());
+            y.chunks_mut(side)
+                .enumerate()
+                .for_each(|p| row_back(&mut scratch, p));
+        }
+        Some(())
+    }
+}
