@@ -26,6 +26,8 @@ fn sizes(op: OperatorKind) -> Vec<usize> {
         (OperatorKind::Packed, false) => vec![16384],
         (OperatorKind::Random, true) => vec![64],
         (OperatorKind::Random, false) => vec![1024],
+        (OperatorKind::Gaussian, true) => vec![1024],
+        (OperatorKind::Gaussian, false) => vec![65536],
     }
 }
 
@@ -39,6 +41,7 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
         OperatorKind::Hebbian,
         OperatorKind::Packed,
         OperatorKind::Random,
+        OperatorKind::Gaussian,
     ] {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
         group.sample_size(10);

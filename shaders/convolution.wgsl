@@ -1,25 +1,36 @@
 // Gaussian and Mexican-hat kernels on a side × side torus (weights kind
 // "gaussian"): M = sum_t coef[t] (G_t ⊗ G_t), each G_t the circulant of the
-// 1D taps g_t (row t of `table`, P.side long, even: g_t[k] = g_t[side - k]),
-// applied as two separable passes per stage, O(N side) each:
+// 1D taps g_t (row 2t of `table`, P.side long, even: g_t[k] = g_t[side -
+// k]), applied as two separable passes per stage, O(N side) each. A
+// velocity (kx, ky) = P.kappa.xy = tau (v_x, v_y) adds coef[t] (kx H_t ⊗ G_t
+// + ky G_t ⊗ H_t), H_t the circulant of the odd taps h_t (row 2t + 1: minus
+// the derivative of g_t), the twin of `Convolution::apply_turned`.
 //
 //   conv_rows (groups, overflow, B): for neuron i = r side + c of trial b
-//     and each Gaussian t < P.rank, the row pass of the stage's operand o:
-//     proj[(b R + t) N + i] = sum_j g_t[|c - j|] o(r side + j);
-//   conv_step (groups, overflow, B): the column pass, (M o)_i = sum_t
-//     coef[t] sum_j g_t[|r - j|] proj[(b R + t) N + j side + c], then the
-//     update (`finish`).
+//     and each Gaussian t < P.rank, the row passes of the stage's operand
+//     o: A_t[i] = sum_j g_t[|c - j|] o(r side + j) at proj[(b 2R + 2t) N +
+//     i], and with a velocity along x or y B_t[i] = sum_j h_t[(c - j) mod
+//     side] o(r side + j) at proj[(b 2R + 2t + 1) N + i];
+//   conv_step (groups, overflow, B): the column passes, (M o)_i = sum_t
+//     coef[t] sum_j (g_t[|r - j|] (A_t + kx B_t)[j side + c] + ky h_t[(r -
+//     j) mod side] A_t[j side + c]), then the update (`finish`).
 //
 // |c - j| indexes the even taps without a modulo: g_t[(c - j) mod side] =
 // g_t[|c - j|]. The row pass reads the stage point of its row's neighbours
 // and writes only `proj`; the step reads only `proj` and writes its own
 // neuron's state, so neither races. One neuron per thread, P.rank ≤ 2.
 // Exact separability: exp(-(dx² + dy²) / (2 sigma²)) = g(dx) g(dy) with
-// each axis wrapped apart, so the two passes are M itself, not an
-// approximation; the CPU reference applies the same M by FFT.
+// each axis wrapped apart (and its derivative along x is g'(dx) g(dy)), so
+// the passes are M itself, not an approximation; the CPU reference applies
+// the same M by FFT.
 
 fn conv_neuron(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * groups.x) * 256u + lid;
+}
+
+// Whether this step's velocity turns the kernel (the odd row passes are needed).
+fn conv_turned() -> bool {
+    return P.kappa.x != 0.0 || P.kappa.y != 0.0;
 }
 
 @compute @workgroup_size(256)
@@ -36,19 +47,22 @@ fn conv_rows(
     let side = P.side;
     let c = i % side;
     let row0 = b * P.n + i - c;
-    var s0 = 0.0;
-    var s1 = 0.0;
-    for (var j = 0u; j < side; j++) {
-        let k = select(j - c, c - j, c > j);
-        let o = operand(stage_point(row0 + j));
-        s0 += table[k] * o;
-        if (P.rank > 1u) {
-            s1 += table[side + k] * o;
+    let turned = conv_turned();
+    for (var t = 0u; t < P.rank; t++) {
+        let even = 2u * t * side;
+        let odd = even + side;
+        var a = 0.0;
+        var h = 0.0;
+        for (var j = 0u; j < side; j++) {
+            let o = operand(stage_point(row0 + j));
+            a += table[even + select(j - c, c - j, c > j)] * o;
+            if (turned) {
+                h += table[odd + (c + side - j) % side] * o;
+            }
         }
-    }
-    proj[b * P.rank * P.n + i] = s0;
-    if (P.rank > 1u) {
-        proj[(b * P.rank + 1u) * P.n + i] = s1;
+        let at = (b * 2u * P.rank + 2u * t) * P.n + i;
+        proj[at] = a;
+        proj[at + P.n] = h;
     }
 }
 
@@ -66,13 +80,24 @@ fn conv_step(
     let side = P.side;
     let c = i % side;
     let r = i / side;
+    let turned = conv_turned();
+    let kx = P.kappa.x;
+    let ky = P.kappa.y;
     var product = 0.0;
     for (var t = 0u; t < P.rank; t++) {
-        let base = (b * P.rank + t) * P.n + c;
+        let even = 2u * t * side;
+        let odd = even + side;
+        let base = (b * 2u * P.rank + 2u * t) * P.n + c;
         var s = 0.0;
         for (var j = 0u; j < side; j++) {
-            let k = select(j - r, r - j, r > j);
-            s += table[t * side + k] * proj[base + j * side];
+            let a = proj[base + j * side];
+            let g = table[even + select(j - r, r - j, r > j)];
+            if (turned) {
+                let h = proj[base + P.n + j * side];
+                s += g * (a + kx * h) + ky * table[odd + (r + side - j) % side] * a;
+            } else {
+                s += g * a;
+            }
         }
         product += coef[t] * s;
     }

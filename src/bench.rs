@@ -38,6 +38,10 @@ pub enum OperatorKind {
     /// memory (see GFLOP/s and generated entries per second); not in the
     /// default list.
     Random,
+    /// A Mexican hat (two Gaussians) on a torus of side × side neurons (N
+    /// a square): by FFT on the CPU, two separable passes per stage on
+    /// the GPU; not in the default list.
+    Gaussian,
 }
 
 /// Patterns of the Hebbian cases unless `--patterns` says otherwise.
@@ -143,6 +147,10 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         OperatorKind::Random => {
             "{ kind = \"random\", g = 0.9, seed = 1, materialise = false }".to_string()
         }
+        // Every mode's gain below 0.4: a stable network.
+        OperatorKind::Gaussian => "{ kind = \"gaussian\", excitation = 0.6, sigma = 0.6, \
+                                   inhibition = 0.9, sigma_inhibition = 1.6 }"
+            .to_string(),
     };
     let n_file = if op == OperatorKind::Dense { 1 } else { n };
     let toml = format!(
@@ -238,6 +246,8 @@ pub fn bytes_per_step(case: Case, batch: usize, backend: &str) -> f64 {
         OperatorKind::Packed => b * 2.0 * crate::model::PatternBits::bytes(n, case.patterns) as f64,
         // Generated, not read.
         OperatorKind::Random => 0.0,
+        // The eigenvalues of the half spectrum (f64), read once.
+        OperatorKind::Gaussian => b * 4.0 * nf,
     }
 }
 
@@ -259,6 +269,13 @@ pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
         let w = bytes_per_step(case, batch, "cpu");
         return Ok((w + b * 6.0 * 4.0 * n, w));
     }
+    if case.operator == OperatorKind::Gaussian {
+        // x read; the rows' half spectra (complex f64, 8 N bytes) written
+        // and read, the columns' the same; the product written; the
+        // update's state read and written: 52 N bytes, plus the weights.
+        let w = bytes_per_step(case, batch, "cpu");
+        return Ok((w + b * 52.0 * n, w));
+    }
     if case.operator == OperatorKind::Random {
         // No weights: x read by every row block (from the cache) and y
         // written, then the update's state, input and product: about 6
@@ -277,12 +294,19 @@ pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
 /// entries, is not counted); for the structured forms,
 /// 2NR for the R projections plus 2NR to expand them (R = 3 for the ring,
 /// P for Hebbian).
-pub fn flops_per_step(case: Case, batch: usize) -> f64 {
+///
+/// Gaussian kernels (two Gaussians) depend on the `backend`: on the CPU
+/// the conventional 5 N log2 N of a forward and an inverse real FFT plus
+/// N for the product with the eigenvalues; on the GPU 2 side N
+/// multiply-adds per Gaussian and pass, two passes.
+pub fn flops_per_step(case: Case, batch: usize, backend: &str) -> f64 {
     let (b, n) = (batch as f64, case.n as f64);
     match case.operator {
         OperatorKind::Dense | OperatorKind::Random => b * 2.0 * n * n,
         OperatorKind::Ring => b * 4.0 * 3.0 * n,
         OperatorKind::Hebbian | OperatorKind::Packed => b * 4.0 * case.patterns as f64 * n,
+        OperatorKind::Gaussian if backend == "cpu" => b * (5.0 * n * n.log2() + n),
+        OperatorKind::Gaussian => b * 2.0 * 2.0 * 2.0 * n.sqrt() * n,
     }
 }
 
@@ -604,7 +628,7 @@ pub fn measure(
         }
     };
     let gbs = bytes / per_step / 1e9;
-    let flops = flops_per_step(case, batch);
+    let flops = flops_per_step(case, batch, backend.name());
     Ok(BenchResult {
         backend: name,
         adapter: adapter.to_string(),
@@ -699,6 +723,7 @@ pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
         OperatorKind::Ring => vec![65536, 1 << 20],
         OperatorKind::Hebbian | OperatorKind::Packed => vec![16384],
         OperatorKind::Random => vec![1024, 4096],
+        OperatorKind::Gaussian => vec![65536, 1 << 20],
     }
 }
 

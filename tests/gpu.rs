@@ -1426,4 +1426,19 @@ fn gaussian_kernels_on_the_gpu() {
         same(&sheet(n, weights, dynamics, method, 0.0), 1e-5);
     }
     batch_matches(&sheet(289, hat, "rate", "euler", 0.05), 3, 1e-5);
+    // A velocity turns the kernel (the odd row passes), on both backends.
+    for (n, method) in [(289, "euler"), (144, "rk4")] {
+        let mut e = sheet(n, hat, "rate", method, 0.0);
+        let turned = exp(&format!(
+            "[network]\nn = {n}\ntau = 0.01\nweights = {{ kind = \"gaussian\", {hat} }}\n\
+             [[input]]\nkind = \"velocity\"\nstart = 0.01\nvalue = [3.0, -2.0]\n\
+             [simulation]\nduration = 0.04\ndt = 0.0005\n"
+        ));
+        e.velocity = turned.velocity;
+        same(&e, 1e-5);
+        // The turn moved the bump (0.03 s at 3 rad/s along x).
+        let still = run(&sheet(n, hat, "rate", method, 0.0));
+        let x = |r: &Recording| *r.metric("bump_x").unwrap().last().unwrap();
+        assert!(x(&gpu_run(&e)) - x(&still) > 0.03, "{method}");
+    }
 }

@@ -665,7 +665,7 @@ fn resolve_input(
                     format!("{key}.kind"),
                     "\"velocity\"",
                     format!(
-                        "turns the kernel of a ring or torus: it needs network.weights.kind = \"ring\" or \"torus\" (this network's weights are {})",
+                        "turns the kernel of a ring, torus or Gaussian sheet: it needs network.weights.kind = \"ring\", \"torus\" or \"gaussian\" (this network's weights are {})",
                         weights.kind()
                     ),
                 ));

@@ -27,6 +27,10 @@ pub struct Convolution {
     /// Eigenvalues at the half spectrum the real transform keeps, column
     /// by column: index qx side + qy for qx = 0 ..= side / 2.
     half: Vec<f64>,
+    /// Per Gaussian: its scale c_t, its taps' transform (even, real) and
+    /// its odd taps' transform over -i, each over q = 0 .. side: what a
+    /// velocity's turn is made of.
+    terms: Vec<(f64, Vec<f64>, Vec<f64>)>,
     r2c: Arc<dyn RealToComplex<f64>>,
     c2r: Arc<dyn ComplexToReal<f64>>,
     forward: Arc<dyn Fft<f64>>,
@@ -52,9 +56,19 @@ impl Convolution {
             .collect();
         let mut real = RealFftPlanner::<f64>::new();
         let mut complex = FftPlanner::<f64>::new();
+        let terms = (0..kernel.terms.len())
+            .map(|t| {
+                (
+                    kernel.scale(t),
+                    kernel.transform(t),
+                    kernel.odd_transform(t),
+                )
+            })
+            .collect();
         Convolution {
             side,
             half,
+            terms,
             r2c: real.plan_fft_forward(side),
             c2r: real.plan_fft_inverse(side),
             forward: complex.plan_fft_forward(side),
@@ -73,6 +87,26 @@ impl Convolution {
             .expect("the product is defined for every eigenvalue");
     }
 
+    /// y = M(kappa) x: M turned by a velocity, kappa = tau (v_x, v_y)
+    /// ([`GaussianKernel::entry_turned`]; missing values are 0). Mode (qx,
+    /// qy) is multiplied by sum_t c_t (ĝ(qx) ĝ(qy) - i (kx s(qx) ĝ(qy) + ky
+    /// ĝ(qx) s(qy))), the odd taps' transform being -i s.
+    pub fn apply_turned<T: Real>(&self, x: &[T], y: &mut [T], kappa: &[T]) {
+        let k = |a: usize| kappa.get(a).map_or(0.0, |&v| f(v));
+        let (kx, ky) = (k(0), k(1));
+        if kx == 0.0 && ky == 0.0 {
+            return self.apply(x, y);
+        }
+        self.multiply(x, y, |qx, qy| {
+            let mut m = Complex::new(0.0, 0.0);
+            for (c, g, s) in &self.terms {
+                m += *c * Complex::new(g[qx] * g[qy], -(kx * s[qx] * g[qy] + ky * g[qx] * s[qy]));
+            }
+            Some(m)
+        })
+        .expect("the turned product is defined everywhere");
+    }
+
     /// y = g(M) x for the function `g` of the eigenvalues: M x with g(l) =
     /// l, (I - M)^-1 x with 1 / (1 - l). `None` (and `y` left unspecified)
     /// when `g` is undefined at some eigenvalue.
@@ -81,6 +115,22 @@ impl Convolution {
         x: &[T],
         y: &mut [T],
         g: impl Fn(f64) -> Option<f64> + Sync,
+    ) -> Option<()> {
+        let side = self.side;
+        self.multiply(x, y, |qx, qy| {
+            g(self.half[qx * side + qy]).map(|v| Complex::new(v, 0.0))
+        })
+    }
+
+    /// y = the inverse transform of m ⊙ the transform of x, for a
+    /// multiplier m(qx, qy) of the modes (qx = 0 ..= side / 2 of the half
+    /// spectrum, qy = 0 .. side) that keeps the product real (m(-q) the
+    /// conjugate of m(q)). `None` when m is undefined somewhere.
+    fn multiply<T: Real>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        m: impl Fn(usize, usize) -> Option<Complex<f64>> + Sync,
     ) -> Option<()> {
         let side = self.side;
         let cols = side / 2 + 1;
@@ -115,7 +165,7 @@ impl Convolution {
             }
             self.forward.process(col);
             for (qy, v) in col.iter_mut().enumerate() {
-                *v *= g(self.half[qx * side + qy])?;
+                *v *= m(qx, qy)?;
             }
             self.inverse.process(col);
             Some(())

@@ -65,6 +65,64 @@ impl GaussianKernel {
             .collect()
     }
 
+    /// The signed wrapped offset of lattice offset `k` along one axis:
+    /// 2 pi k / side for k < side / 2, 2 pi (k - side) / side above, and 0
+    /// at k = side / 2 on an even side (the two directions tie there).
+    pub fn offset(&self, k: usize) -> f64 {
+        let (k, side) = (k % self.side, self.side);
+        if 2 * k == side {
+            0.0
+        } else if 2 * k < side {
+            2.0 * PI * k as f64 / side as f64
+        } else {
+            -2.0 * PI * (side - k) as f64 / side as f64
+        }
+    }
+
+    /// The odd taps of term `t`, h_t(k) = (d_k / sigma²) g_t(d_k) at the
+    /// signed offsets d_k ([`GaussianKernel::offset`]): minus the
+    /// derivative of g_t, what a velocity adds along its axis.
+    pub fn odd_taps(&self, t: usize) -> Vec<f64> {
+        let s = self.terms[t].sigma;
+        (0..self.side)
+            .map(|k| {
+                let d = self.offset(k);
+                d / (s * s) * (-self.distance(k).powi(2) / (2.0 * s * s)).exp()
+            })
+            .collect()
+    }
+
+    /// sum_k h_t(k) sin(2 pi q k / side) for q = 0 .. side: the odd taps'
+    /// transform is -i times it.
+    pub fn odd_transform(&self, t: usize) -> Vec<f64> {
+        let taps = self.odd_taps(t);
+        let side = self.side;
+        (0..side)
+            .map(|q| {
+                taps.iter()
+                    .enumerate()
+                    .map(|(k, h)| h * (2.0 * PI * ((q * k) % side) as f64 / side as f64).sin())
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// M_ij turned by a velocity: sum_t c_t (g_t(dx) g_t(dy) + kx h_t(dx)
+    /// g_t(dy) + ky g_t(dx) h_t(dy)) with (kx, ky) = tau (v_x, v_y), the
+    /// kernel plus tau v · (minus its gradient): the twin of the ring's
+    /// turned cos/sin pair, which moves a bump at v.
+    pub fn entry_turned(&self, i: usize, j: usize, kx: f64, ky: f64) -> f64 {
+        let side = self.side;
+        let dx = (i % side + side - j % side) % side;
+        let dy = (i / side + side - j / side) % side;
+        (0..self.terms.len())
+            .map(|t| {
+                let (g, h) = (self.taps(t), self.odd_taps(t));
+                self.scale(t) * (g[dx] * g[dy] + kx * h[dx] * g[dy] + ky * g[dx] * h[dy])
+            })
+            .sum()
+    }
+
     /// The 1D transforms of term `t`'s taps, sum_k g_t(d_k) cos(2 pi q k /
     /// side) for q = 0 .. side (real: the taps are even).
     pub fn transform(&self, t: usize) -> Vec<f64> {

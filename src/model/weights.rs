@@ -486,7 +486,8 @@ impl Weights {
     }
 
     /// The pairs of rows of [`Weights::structured`] that a velocity turns:
-    /// the ring's cos and sin (rows 1 and 2); none for other weights.
+    /// the ring's cos and sin (rows 1 and 2), the torus's of each axis; one
+    /// per axis for a Gaussian kernel; none for other weights.
     pub fn rotations(&self) -> Vec<super::Rotation> {
         let pair = |cos: usize, axis: usize| super::Rotation {
             cos,
@@ -497,6 +498,10 @@ impl Weights {
         match self {
             Weights::Ring { .. } => vec![pair(1, 0)],
             Weights::Torus { .. } => vec![pair(1, 0), pair(3, 1)],
+            // One turn per axis. A Gaussian kernel has no rows: the turn is
+            // its odd taps times kappa (`GaussianKernel::entry_turned`), and
+            // the rows named here are the pairs the GPU's checks expect.
+            Weights::Gaussian(_) => vec![pair(0, 0), pair(2, 1)],
             _ => Vec::new(),
         }
     }

@@ -536,7 +536,7 @@ impl<T: Matvec> Operator<T> {
     pub fn apply_turned(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
-            Operator::Convolution(conv) => conv.apply(x, y),
+            Operator::Convolution(conv) => conv.apply_turned(x, y, kappa),
             Operator::Packed(p) => {
                 crate::model::patterns::overlaps(&p.bits, x, p.coef, proj);
                 crate::model::patterns::field(&p.bits, proj, p.diag, x, y);

@@ -33,7 +33,7 @@ pub struct Buffers {
     /// The trials' `TrialParams`.
     pub trials: wgpu::Buffer,
     /// The structured operator's projections, [B][R] (a Gaussian kernel's
-    /// row passes, [B][R][N]).
+    /// row passes, [B][2R][N]).
     pub proj: wgpu::Buffer,
     /// Partial sums of the projection and metric passes.
     pub partials: wgpu::Buffer,
@@ -50,7 +50,7 @@ pub struct Buffers {
 impl Buffers {
     /// Allocates and fills the buffers of `trials` of `exp`, whose operator
     /// is `dense` or keeps `proj_per_trial` projections per trial (R, or a
-    /// Gaussian kernel's R row passes of N), whose records reduce `n_sums`
+    /// Gaussian kernel's 2R row passes of N), whose records reduce `n_sums`
     /// metric sums and whose passes write `n_partials` partial sums in all;
     /// `scope` says what a failure was doing.
     #[allow(clippy::too_many_arguments)]

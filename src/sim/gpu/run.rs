@@ -129,12 +129,13 @@ impl<'a> Run<'a> {
         let n_partials = (u64::from(rank) * u64::from(proj_groups))
             .max(u64::from(n_sums) * u64::from(metric_groups))
             * batch as u64;
-        // Per trial: the R projections, or a Gaussian kernel's R row passes of N.
+        // Per trial: the R projections, or a Gaussian kernel's 2R row
+        // passes of N (even and odd taps).
         let proj_per_trial = match geometry.op {
             OperatorShape::Convolution { .. } => {
-                let bytes = u64::from(rank) * n as u64 * batch as u64 * 4;
+                let bytes = 2 * u64::from(rank) * n as u64 * batch as u64 * 4;
                 upload::need(ctx, "the row passes of the batch", bytes, max_binding)?;
-                rank as usize * n
+                2 * rank as usize * n
             }
             _ => rank as usize,
         };
@@ -493,7 +494,7 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
     let weights = match w.structured_shape() {
         // The taps, the metric table, the row passes of every trial.
         None if matches!(w, crate::model::Weights::Gaussian(_)) => {
-            2 * u64::from(exp.network.weights.side() as u32) + 4 * n + 2 * n * b
+            4 * u64::from(exp.network.weights.side() as u32) + 4 * n + 4 * n * b
         }
         None if w.generated() => 4,
         // The bits, a diagonal.

@@ -513,7 +513,10 @@ impl Schedule {
                     } else {
                         Region::State
                     };
-                    let taps = Traffic::read(Region::TableU, t * u64::from(side) * f, b);
+                    // Even and odd taps; with a velocity the odd row passes
+                    // are written and read too (counted here: the upper bound).
+                    let taps = Traffic::read(Region::TableU, 2 * t * u64::from(side) * f, b);
+                    let passes = 2 * t;
                     let rows = Dispatch {
                         kernel: Kernel::ConvRows,
                         slot: 0,
@@ -527,11 +530,11 @@ impl Schedule {
                         traffic: vec![
                             Traffic::read(point, b * n * f, 1),
                             taps,
-                            Traffic::write(Region::Projections, b * t * n * f),
+                            Traffic::write(Region::Projections, b * passes * n * f),
                         ],
                     };
                     let mut traffic = vec![
-                        Traffic::read(Region::Projections, b * t * n * f, u64::from(side)),
+                        Traffic::read(Region::Projections, b * passes * n * f, u64::from(side)),
                         taps,
                         Traffic::read(Region::Coef, t * f, 1),
                         input(n, b),
@@ -715,7 +718,7 @@ pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
             generated: true, ..
         } => 0,
         OperatorShape::Dense { .. } => n * n * f,
-        // The taps, and the row pass's results written and read.
+        // The even taps, and the even row passes written and read.
         OperatorShape::Convolution { side, terms } => {
             u64::from(*terms) * (u64::from(*side) + 2 * u64::from(g.batch) * n) * f
         }

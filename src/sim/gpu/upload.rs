@@ -185,8 +185,11 @@ pub fn weights(
             GpuOperator::Dense(blocks)
         }
         Weights::Gaussian(k) => {
-            // V: the taps g_t, one row of side each; coef: the scales c_t.
-            let taps: Vec<f64> = (0..k.terms.len()).flat_map(|t| k.taps(t)).collect();
+            // V: the even taps g_t and the odd taps h_t of each Gaussian,
+            // rows of side each (g_0, h_0, g_1, h_1); coef: the scales c_t.
+            let taps: Vec<f64> = (0..k.terms.len())
+                .flat_map(|t| [k.taps(t), k.odd_taps(t)].concat())
+                .collect();
             let scales: Vec<f64> = (0..k.terms.len()).map(|t| k.scale(t)).collect();
             let table = weights.metric_table();
             need(ctx, "the metric table", table.len() as u64 * 4, max_binding)?;
