@@ -48,21 +48,23 @@ fn conv_rows(
     let c = i % side;
     let row0 = b * P.n + i - c;
     let turned = conv_turned();
-    for (var t = 0u; t < P.rank; t++) {
-        let even = 2u * t * side;
-        let odd = even + side;
-        var a = 0.0;
-        var h = 0.0;
-        for (var j = 0u; j < side; j++) {
-            let o = operand(stage_point(row0 + j));
-            a += table[even + select(j - c, c - j, c > j)] * o;
+    // (even, odd) sums of each Gaussian; the operand computed once per column.
+    var a = array<vec2<f32>, 2>(vec2<f32>(0.0), vec2<f32>(0.0));
+    for (var j = 0u; j < side; j++) {
+        let o = operand(stage_point(row0 + j));
+        let even = select(j - c, c - j, c > j);
+        let odd = side + (c + side - j) % side;
+        for (var t = 0u; t < P.rank; t++) {
+            a[t].x += table[2u * t * side + even] * o;
             if (turned) {
-                h += table[odd + (c + side - j) % side] * o;
+                a[t].y += table[2u * t * side + odd] * o;
             }
         }
+    }
+    for (var t = 0u; t < P.rank; t++) {
         let at = (b * 2u * P.rank + 2u * t) * P.n + i;
-        proj[at] = a;
-        proj[at + P.n] = h;
+        proj[at] = a[t].x;
+        proj[at + P.n] = a[t].y;
     }
 }
 

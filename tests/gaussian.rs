@@ -7,7 +7,6 @@ mod common;
 use attractor::analysis::modes;
 use attractor::model::{Gaussian, GaussianKernel, Weights};
 use attractor::sim::operator::Operator;
-use attractor::sim::Recording;
 use attractor::Experiment;
 use common::*;
 use std::path::Path;
@@ -20,13 +19,6 @@ fn kernel(side: usize, terms: &[(f64, f64)]) -> GaussianKernel {
             .map(|&(amplitude, sigma)| Gaussian { amplitude, sigma })
             .collect(),
     }
-}
-
-fn last(r: &Recording, name: &str) -> f64 {
-    *r.metric(name)
-        .unwrap_or_else(|| panic!("no column {name} in {:?}", r.metric_names))
-        .last()
-        .unwrap()
 }
 
 /// The FFT product equals the dense M x on odd and even sides, for a
@@ -198,12 +190,6 @@ fn a_mexican_hat_sheet_holds_a_bump() {
     close(last(&r32, "bump_y"), last(&r, "bump_y"), 1e-4, "f32 bump_y");
 }
 
-fn example(name: &str, overrides: &[&str]) -> Experiment {
-    let path = format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Experiment::load(std::path::Path::new(&path), &o).unwrap()
-}
-
 /// The bump of a rectified Mexican-hat sheet converges as the grid is
 /// refined: sampled on a 16 × 16 grid, the largest difference from the
 /// 128 × 128 sheet's falls at each doubling of the side and is below 1e-3
@@ -222,28 +208,7 @@ fn the_mexican_hat_bump_converges_as_the_grid_is_refined() {
         );
         run(&e).final_state
     };
-    let reference = profile(128);
-    let coarse = 16;
-    let at = |v: &[f64], side: usize, r: usize, c: usize| {
-        v[(r * side / coarse) * side + c * side / coarse]
-    };
-    let sides = [16usize, 32, 64];
-    let errs: Vec<f64> = sides
-        .iter()
-        .map(|&side| {
-            let p = profile(side);
-            (0..coarse * coarse)
-                .map(|k| {
-                    let (r, c) = (k / coarse, k % coarse);
-                    (at(&p, side, r, c) - at(&reference, 128, r, c)).abs()
-                })
-                .fold(0.0, f64::max)
-        })
-        .collect();
-    for (s, e) in sides.iter().zip(&errs) {
-        println!("side {s:>3}: max |v - v_128| = {e:.3e}");
-    }
-    let height = reference.iter().fold(0.0f64, |a, &x| a.max(x));
+    let (errs, height) = sheet_refinement(profile, &[16usize, 32, 64], 128);
     assert!(height > 0.5, "a bump: {height}");
     for k in 1..errs.len() {
         assert!(errs[k] < errs[k - 1], "no convergence: {errs:?}");

@@ -15,19 +15,6 @@ fn cpu(e: &Experiment) -> Recording {
     CpuBackend.run(e, &mut |_| {}).expect("CPU run")
 }
 
-fn example(name: &str, overrides: &[&str]) -> Experiment {
-    let path = format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Experiment::load(std::path::Path::new(&path), &o).unwrap()
-}
-
-fn last(r: &Recording, name: &str) -> f64 {
-    *r.metric(name)
-        .unwrap_or_else(|| panic!("no column {name} in {:?}", r.metric_names))
-        .last()
-        .unwrap()
-}
-
 fn wrap(a: f64) -> f64 {
     attractor::analysis::metrics::wrap(a)
 }

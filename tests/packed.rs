@@ -7,12 +7,6 @@ use attractor::model::Weights;
 use attractor::Experiment;
 use common::*;
 
-fn example(name: &str, overrides: &[&str]) -> Experiment {
-    let path = format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Experiment::load(std::path::Path::new(&path), &o).unwrap()
-}
-
 #[test]
 fn packed_and_float_patterns_give_the_same_run() {
     // The same random patterns (same seed, same bits); only the order of

@@ -6,15 +6,8 @@ mod common;
 use attractor::analysis::ring::rectified_bump;
 use attractor::model::theta;
 use attractor::sim::Recording;
-use attractor::Experiment;
 use common::*;
 use std::f64::consts::PI;
-
-fn example(name: &str, overrides: &[&str]) -> Experiment {
-    let path = format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Experiment::load(std::path::Path::new(&path), &o).unwrap()
-}
 
 /// Rates of neuron j at record k, in f64 (rates are kept in f32).
 fn rate(r: &Recording, k: usize, j: usize) -> f64 {

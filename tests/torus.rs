@@ -16,21 +16,8 @@ fn cpu(e: &Experiment) -> Recording {
     CpuBackend.run(e, &mut |_| {}).expect("CPU run")
 }
 
-fn last(r: &Recording, name: &str) -> f64 {
-    *r.metric(name)
-        .unwrap_or_else(|| panic!("no column {name} in {:?}", r.metric_names))
-        .last()
-        .unwrap()
-}
-
 fn wrap(a: f64) -> f64 {
     attractor::analysis::metrics::wrap(a)
-}
-
-fn example(name: &str, overrides: &[&str]) -> Experiment {
-    let path = format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Experiment::load(std::path::Path::new(&path), &o).unwrap()
 }
 
 /// The torus's cos and sin modes of x and of y have eigenvalue lambda1
@@ -237,28 +224,7 @@ fn torus_bump_converges_as_the_grid_is_refined() {
         ));
         run(&e).final_state
     };
-    let reference = profile(256);
-    let coarse = 16;
-    let at = |v: &[f64], side: usize, r: usize, c: usize| {
-        v[(r * side / coarse) * side + c * side / coarse]
-    };
-    let sides = [16usize, 32, 64, 128];
-    let errs: Vec<f64> = sides
-        .iter()
-        .map(|&side| {
-            let p = profile(side);
-            (0..coarse * coarse)
-                .map(|k| {
-                    let (r, c) = (k / coarse, k % coarse);
-                    (at(&p, side, r, c) - at(&reference, 256, r, c)).abs()
-                })
-                .fold(0.0, f64::max)
-        })
-        .collect();
-    for (s, e) in sides.iter().zip(&errs) {
-        println!("side {s:>3}: max |v - v_256| = {e:.3e}");
-    }
-    let height = reference.iter().fold(0.0f64, |a, &x| a.max(x));
+    let (errs, height) = sheet_refinement(profile, &[16usize, 32, 64, 128], 256);
     assert!(height > 0.5, "a bump: {height}");
     for k in 1..errs.len() {
         assert!(errs[k] < errs[k - 1], "no convergence: {errs:?}");

@@ -49,20 +49,23 @@ impl Convolution {
     /// The plans for `kernel`.
     pub fn new(kernel: &GaussianKernel) -> Self {
         let side = kernel.side;
-        let eig = kernel.eigenvalues();
         let cols = side / 2 + 1;
-        let half = (0..cols * side)
-            .map(|k| eig[(k % side) * side + k / side])
-            .collect();
         let mut real = RealFftPlanner::<f64>::new();
         let mut complex = FftPlanner::<f64>::new();
-        let terms = (0..kernel.terms.len())
+        let terms: Vec<(f64, Vec<f64>, Vec<f64>)> = (0..kernel.terms.len())
             .map(|t| {
                 (
                     kernel.scale(t),
                     kernel.transform(t),
                     kernel.odd_transform(t),
                 )
+            })
+            .collect();
+        // The eigenvalues sum_t c_t ĝ_t(qx) ĝ_t(qy), as `eigenvalues` has them.
+        let half = (0..cols * side)
+            .map(|k| {
+                let (qx, qy) = (k / side, k % side);
+                terms.iter().map(|(c, g, _)| c * g[qx] * g[qy]).sum()
             })
             .collect();
         Convolution {

@@ -88,6 +88,20 @@ fn err(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// A temporary file beside `path` (in its folder), ending in `suffix`: a
+/// picture is drawn there and renamed into place ([`super::finish_atomic`]).
+fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".attractor-")
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
 /// Renders into a temporary PNG beside `path`, then renames it into place.
 pub(crate) fn render(
     path: &Path,
@@ -95,15 +109,7 @@ pub(crate) fn render(
     draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
 ) -> Result<()> {
     fonts();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".attractor-")
-        .suffix(".png")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let tmp = temp_beside(path, ".png")?;
     {
         let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(path, e))?;
@@ -643,15 +649,7 @@ pub fn torus_gif(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
     let side = exp.network.weights.side();
     let ks = snapshot_records(rec.t.len(), 60);
     let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".attractor-")
-        .suffix(".gif")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let tmp = temp_beside(path, ".gif")?;
     {
         let root = BitMapBackend::gif(tmp.path(), (360, 380), 100)
             .map_err(|e| err(path, e))?

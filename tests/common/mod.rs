@@ -63,3 +63,50 @@ pub fn row(r: &Recording, k: usize) -> Vec<f64> {
         .map(|&x| x as f64)
         .collect()
 }
+
+/// examples/`name`.toml with `overrides` (as `--set` gives them).
+pub fn example(name: &str, overrides: &[&str]) -> Experiment {
+    let path = format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Experiment::load(Path::new(&path), &o).unwrap()
+}
+
+/// The last value of metric `name`.
+pub fn last(r: &Recording, name: &str) -> f64 {
+    *r.metric(name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", r.metric_names))
+        .last()
+        .unwrap()
+}
+
+/// Refinement of a sheet: the largest difference, on a 16 × 16 grid of
+/// places, between the final state `profile(side)` at each of `sides` and
+/// at `reference` (a side each of them divides), with the reference's
+/// largest rate; prints each difference.
+pub fn sheet_refinement(
+    profile: impl Fn(usize) -> Vec<f64>,
+    sides: &[usize],
+    reference: usize,
+) -> (Vec<f64>, f64) {
+    let fine = profile(reference);
+    let coarse = 16;
+    let at = |v: &[f64], side: usize, r: usize, c: usize| {
+        v[(r * side / coarse) * side + c * side / coarse]
+    };
+    let errs: Vec<f64> = sides
+        .iter()
+        .map(|&side| {
+            let p = profile(side);
+            (0..coarse * coarse)
+                .map(|k| {
+                    let (r, c) = (k / coarse, k % coarse);
+                    (at(&p, side, r, c) - at(&fine, reference, r, c)).abs()
+                })
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    for (s, e) in sides.iter().zip(&errs) {
+        println!("side {s:>3}: max |v - v_{reference}| = {e:.3e}");
+    }
+    (errs, fine.iter().fold(0.0f64, |a, &x| a.max(x)))
+}
