@@ -28,6 +28,8 @@ fn sizes(op: OperatorKind) -> Vec<usize> {
         (OperatorKind::Random, false) => vec![1024],
         (OperatorKind::Gaussian, true) => vec![1024],
         (OperatorKind::Gaussian, false) => vec![65536],
+        (OperatorKind::Torus, true) => vec![1024],
+        (OperatorKind::Torus, false) => vec![65536],
     }
 }
 
@@ -42,6 +44,7 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
         OperatorKind::Packed,
         OperatorKind::Random,
         OperatorKind::Gaussian,
+        OperatorKind::Torus,
     ] {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
         group.sample_size(10);

@@ -40,8 +40,9 @@ bench --backend cpu --operator ring --n 512 --n 4096 --n 65536 --n 262144 --n 10
 log "CPU Hebbian: N = 2000 with P = 100, N = 10^4 with P = 500"
 bench --backend cpu --operator hebbian --n 2000 --patterns 100
 bench --backend cpu --operator hebbian --n 10000 --patterns 500
-log "CPU Mexican hat on a sheet (FFT): 256², 1024²"
+log "CPU Mexican hat on a sheet (FFT) and the cosine torus: 256², 1024²"
 bench --backend cpu --operator gaussian --n 65536 --n 1048576
+bench --backend cpu --operator torus --n 65536 --n 1048576
 
 if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; then
   log "hardware GPU: the goal cases"
@@ -51,6 +52,7 @@ if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; 
   bench --backend gpu --operator ring --n 65536 --n 1048576 --n 10000000 --n 100000000
   bench --backend gpu --operator hebbian --n 16384 --n 1048576
   bench --backend gpu --operator gaussian --n 65536 --n 1048576
+  bench --backend gpu --operator torus --n 65536 --n 1048576 --n 16777216
   bench --backend gpu --operator dense --n 4096 --n 16384 --tune
 fi
 

@@ -805,6 +805,42 @@ fn bench_hebbian_cases_take_their_patterns() {
     assert_eq!(j["flops_per_step"].as_f64().unwrap(), 4.0 * 7.0 * 64.0);
 }
 
+#[test]
+fn bench_torus_cases_count_four_rows() {
+    // An 8 × 8 torus: the fused step reads and writes the state and reads
+    // the four non-uniform rows (cos and sin of each axis) once; the
+    // product is 4 N R flops with R = 5.
+    let j = &bench_lines(&["--backend", "cpu", "--operator", "torus", "--n", "64"])[0];
+    assert_eq!(j["operator"], "torus");
+    assert_eq!(j["bytes_per_step"].as_f64().unwrap(), 4.0 * 64.0 * 6.0);
+    assert_eq!(
+        j["weight_bytes_per_step"].as_f64().unwrap(),
+        4.0 * 64.0 * 4.0
+    );
+    assert_eq!(j["flops_per_step"].as_f64().unwrap(), 4.0 * 5.0 * 64.0);
+    // N must be a square: the error names the option and the value, before
+    // anything is measured.
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--operator",
+            "torus",
+            "--n",
+            "60",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("key `--n` = 60") && err.contains("side²"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+}
+
 fn bench_lines(args: &[&str]) -> Vec<serde_json::Value> {
     let o = bin()
         .arg("bench")

@@ -306,6 +306,46 @@ fn the_turned_fft_product_is_the_dense_turned_product() {
     }
 }
 
+/// Products keep their spectra for the next product: a product after
+/// others (plain, turned, of other vectors, from several threads at once,
+/// or through a clone) gives the same bits as the first, on a side that
+/// transforms on one thread (12) and one that uses rayon's (64).
+#[test]
+fn reused_spectra_carry_nothing_over() {
+    for side in [12usize, 64] {
+        let k = kernel(side, &[(6.0, 0.8), (-5.0, 1.6)]);
+        let n = side * side;
+        let op = Operator::<f64>::new(&Weights::Gaussian(k));
+        let vector = |s: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| ((i * 7919 + s * 104_729) % 101) as f64 / 50.0 - 1.0)
+                .collect()
+        };
+        let product = |op: &Operator<f64>, x: &[f64]| {
+            let mut y = vec![0.0; n];
+            op.apply(x, &mut y, &mut Vec::new());
+            y
+        };
+        let xs: Vec<Vec<f64>> = (0..4).map(vector).collect();
+        let first: Vec<Vec<f64>> = xs.iter().map(|x| product(&op, x)).collect();
+        let mut turned = vec![0.0; n];
+        op.apply_turned(&xs[1], &mut turned, &mut Vec::new(), &[0.03, -0.05]);
+        assert_eq!(product(&op, &xs[0]), first[0], "side {side}, again");
+        std::thread::scope(|sc| {
+            let runs: Vec<_> = xs
+                .iter()
+                .map(|x| sc.spawn(|| (0..3).map(|_| product(&op, x)).collect::<Vec<_>>()))
+                .collect();
+            for (run, want) in runs.into_iter().zip(&first) {
+                for y in run.join().unwrap() {
+                    assert_eq!(&y, want, "side {side}, threads");
+                }
+            }
+        });
+        assert_eq!(product(&op.clone(), &xs[2]), first[2], "side {side}, clone");
+    }
+}
+
 /// Path integration on a Mexican-hat sheet: a velocity (v_x, v_y) = (1.0,
 /// 0.5) rad/s from t = 0.3 s to 1 s moves the bump cued at (0.5, -1.0) by
 /// (0.7, 0.35), as the kernel shifted by tau v moves a bump at v to first

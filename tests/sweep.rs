@@ -420,6 +420,11 @@ fn bad_sweep_files_fail_before_anything_runs() {
             vec!["retention.metric", "overlap_0", "bump_amplitude"],
         ),
         ("trials = 1", "trials = 0", vec!["trials", "at least 1"]),
+        (
+            "\"simulation.noise\" = [0.02, 0.05]",
+            "\"simulation.backend\" = [\"cpu\", \"gpu\"]",
+            vec!["simulation.backend", "one backend", "--backend"],
+        ),
     ] {
         let p = dir.path().join("bad.toml");
         std::fs::write(&p, base.replace(replace, with)).unwrap();

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Sides below this many neurons transform their rows and columns on one
 /// thread: a row's FFT is then well under the cost of handing it to rayon.
@@ -35,6 +35,51 @@ pub struct Convolution {
     c2r: Arc<dyn ComplexToReal<f64>>,
     forward: Arc<dyn Fft<f64>>,
     inverse: Arc<dyn Fft<f64>>,
+    /// The half spectra of finished products, kept for the next: a product
+    /// at N = 10^6 needs two of 8 MB, which allocated afresh each time cost
+    /// their page faults every step.
+    spare: Spare,
+}
+
+/// The rows' and the columns' half spectra of one product (side × (side /
+/// 2 + 1) complex values each, every entry written before it is read).
+#[derive(Default)]
+struct Spectra {
+    rows: Vec<Complex<f64>>,
+    columns: Vec<Complex<f64>>,
+}
+
+/// Spectra left by finished products, one per product that ran at once
+/// (the trials of a batch share the plans). A clone starts with none.
+#[derive(Default)]
+struct Spare(Mutex<Vec<Spectra>>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Spare::default()
+    }
+}
+
+impl Spare {
+    /// Spectra of `len` entries each, a spare one if there is one.
+    fn take(&self, len: usize) -> Spectra {
+        let mut s = self
+            .0
+            .lock()
+            .map(|mut v| v.pop())
+            .unwrap_or_default()
+            .unwrap_or_default();
+        s.rows.resize(len, Complex::new(0.0, 0.0));
+        s.columns.resize(len, Complex::new(0.0, 0.0));
+        s
+    }
+
+    /// Keeps `s` for a later product.
+    fn give(&self, s: Spectra) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(s);
+        }
+    }
 }
 
 impl std::fmt::Debug for Convolution {
@@ -76,6 +121,7 @@ impl Convolution {
             c2r: real.plan_fft_inverse(side),
             forward: complex.plan_fft_forward(side),
             inverse: complex.plan_fft_inverse(side),
+            spare: Spare::default(),
         }
     }
 
@@ -139,85 +185,120 @@ impl Convolution {
         let cols = side / 2 + 1;
         let n = side * side;
         assert!(x.len() == n && y.len() == n, "vectors of {n}");
+        let mut spectra = self.spare.take(side * cols);
+        let ok = self.transform(x, y, &m, &mut spectra);
+        self.spare.give(spectra);
+        ok
+    }
+
+    /// [`Convolution::multiply`] into the buffers `sp`.
+    fn transform<T: Real>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        m: &(impl Fn(usize, usize) -> Option<Complex<f64>> + Sync),
+        sp: &mut Spectra,
+    ) -> Option<()> {
+        let side = self.side;
+        let cols = side / 2 + 1;
+        let n = side * side;
         let par = side >= PARALLEL_SIDE;
+        let zero = Complex::new(0.0, 0.0);
+        // Each task's buffers: a row of reals and the transforms' scratch.
+        let real_scratch = || (Vec::new(), vec![zero; self.r2c.get_scratch_len()]);
         // Rows: a real FFT each, into `rows` (side rows of `cols`).
-        let mut rows = vec![Complex::new(0.0, 0.0); side * cols];
-        let row_fft = |real: &mut Vec<f64>, (xr, out): (&[T], &mut [Complex<f64>])| {
+        let row_fft = |(real, scratch): &mut (Vec<f64>, Vec<Complex<f64>>),
+                       (xr, out): (&[T], &mut [Complex<f64>])| {
             real.clear();
             real.extend(xr.iter().map(|&v| f(v)));
             self.r2c
-                .process(real, out)
+                .process_with_scratch(real, out, scratch)
                 .expect("buffers of the plan's lengths");
         };
         if par {
             x.par_chunks(side)
-                .zip(rows.par_chunks_mut(cols))
-                .for_each_init(Vec::new, row_fft);
+                .zip(sp.rows.par_chunks_mut(cols))
+                .for_each_init(real_scratch, row_fft);
         } else {
-            let mut real = Vec::new();
+            let mut b = real_scratch();
             x.chunks(side)
-                .zip(rows.chunks_mut(cols))
-                .for_each(|p| row_fft(&mut real, p));
+                .zip(sp.rows.chunks_mut(cols))
+                .for_each(|p| row_fft(&mut b, p));
         }
         // Columns: gathered, transformed, multiplied, transformed back.
-        let mut columns = vec![Complex::new(0.0, 0.0); side * cols];
-        let rows_ref = &rows;
-        let column = |(qx, col): (usize, &mut [Complex<f64>])| -> Option<()> {
+        let rows_ref = &sp.rows;
+        let scratch_len = self
+            .forward
+            .get_inplace_scratch_len()
+            .max(self.inverse.get_inplace_scratch_len());
+        let column_scratch = || vec![zero; scratch_len];
+        let column = |scratch: &mut Vec<Complex<f64>>,
+                      (qx, col): (usize, &mut [Complex<f64>])|
+         -> Option<()> {
             for (r, v) in col.iter_mut().enumerate() {
                 *v = rows_ref[r * cols + qx];
             }
-            self.forward.process(col);
+            self.forward.process_with_scratch(col, scratch);
             for (qy, v) in col.iter_mut().enumerate() {
                 *v *= m(qx, qy)?;
             }
-            self.inverse.process(col);
+            self.inverse.process_with_scratch(col, scratch);
             Some(())
         };
         let ok = if par {
-            columns
+            sp.columns
                 .par_chunks_mut(side)
                 .enumerate()
-                .map(column)
+                .map_init(column_scratch, column)
                 .collect::<Option<Vec<()>>>()
         } else {
-            columns
+            let mut b = column_scratch();
+            sp.columns
                 .chunks_mut(side)
                 .enumerate()
-                .map(column)
+                .map(|p| column(&mut b, p))
                 .collect::<Option<Vec<()>>>()
         };
         ok?;
         // Rows back: gathered from the columns, an inverse real FFT each.
         let scale = 1.0 / n as f64;
-        let columns = &columns;
-        let row_back = |(spec, real): &mut (Vec<Complex<f64>>, Vec<f64>),
-                        (r, yr): (usize, &mut [T])| {
-            spec.clear();
-            spec.extend((0..cols).map(|qx| columns[qx * side + r]));
-            // The input of a real signal's transform: the imaginary parts
-            // of the constant and (even side) Nyquist terms are zero up to
-            // rounding; realfft wants them exactly zero.
-            spec[0].im = 0.0;
-            if side.is_multiple_of(2) {
-                spec[cols - 1].im = 0.0;
-            }
-            real.resize(side, 0.0);
-            self.c2r
-                .process(spec, real)
-                .expect("buffers of the plan's lengths");
-            for (o, v) in yr.iter_mut().zip(real.iter()) {
-                *o = c(v * scale);
-            }
+        let columns = &sp.columns;
+        let back_scratch = || {
+            (
+                Vec::new(),
+                Vec::new(),
+                vec![zero; self.c2r.get_scratch_len()],
+            )
         };
+        let row_back =
+            |(spec, real, scratch): &mut (Vec<Complex<f64>>, Vec<f64>, Vec<Complex<f64>>),
+             (r, yr): (usize, &mut [T])| {
+                spec.clear();
+                spec.extend((0..cols).map(|qx| columns[qx * side + r]));
+                // The input of a real signal's transform: the imaginary parts
+                // of the constant and (even side) Nyquist terms are zero up to
+                // rounding; realfft wants them exactly zero.
+                spec[0].im = 0.0;
+                if side.is_multiple_of(2) {
+                    spec[cols - 1].im = 0.0;
+                }
+                real.resize(side, 0.0);
+                self.c2r
+                    .process_with_scratch(spec, real, scratch)
+                    .expect("buffers of the plan's lengths");
+                for (o, v) in yr.iter_mut().zip(real.iter()) {
+                    *o = c(v * scale);
+                }
+            };
         if par {
             y.par_chunks_mut(side)
                 .enumerate()
-                .for_each_init(|| (Vec::new(), Vec::new()), row_back);
+                .for_each_init(back_scratch, row_back);
         } else {
-            let mut scratch = (Vec::new(), Vec::new());
+            let mut b = back_scratch();
             y.chunks_mut(side)
                 .enumerate()
-                .for_each(|p| row_back(&mut scratch, p));
+                .for_each(|p| row_back(&mut b, p));
         }
         Some(())
     }

@@ -179,6 +179,16 @@ impl Sweep {
         let mut keys = Vec::new();
         let mut values = Vec::new();
         for (key, v) in &file.grid {
+            if key == "simulation.backend" {
+                // Every point of a sweep runs on the one backend it opened.
+                return Err(Error::invalid(
+                    format!("grid.\"{key}\""),
+                    v,
+                    "cannot vary within a sweep, which runs every point on one backend: \
+                     choose it with `attractor sweep --backend` or the base experiment's \
+                     simulation.backend",
+                ));
+            }
             let list = match v {
                 toml::Value::Array(a) if !a.is_empty() => a.clone(),
                 toml::Value::Array(_) => {
