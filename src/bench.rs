@@ -597,17 +597,18 @@ pub fn measure(
         let (long, l2) = time(backend, 2 * steps)?;
         let (short, l1) = time(backend, steps)?;
         let d = long - short;
-        let better = ((target_seconds * steps as f64 / d.max(1e-12)) as u64).clamp(5, 1000);
-        if d > 0.0 && !estimated && better > 2 * steps {
-            // The warm-up's 5 steps were swamped by the runs' setup (at
+        if d > 0.0 && !estimated {
+            estimated = true;
+            // The warm-up's 5 steps can be swamped by the runs' setup (at
             // N = 10^6 it guessed 55 steps for 0.3 s of 4e-4 s steps):
             // measure again with as many steps as this pair says fill the
             // target.
-            estimated = true;
-            steps = better;
-            continue;
+            let better = ((target_seconds * steps as f64 / d) as u64).clamp(5, 1000);
+            if better > 2 * steps {
+                steps = better;
+                continue;
+            }
         }
-        estimated = true;
         if d > 0.0 {
             t.push(d / steps as f64);
             if let (Some(a), Some(b)) = (
@@ -733,26 +734,14 @@ impl BenchPlan {
                 "must be at least 1",
             ));
         }
-        let sheets = self
-            .operators
-            .iter()
-            .find(|o| matches!(o, OperatorKind::Gaussian | OperatorKind::Torus));
-        if let Some(op) = sheets {
+        let sheet = self.operators.iter().find_map(|o| match o {
+            OperatorKind::Torus => Some("torus"),
+            OperatorKind::Gaussian => Some("gaussian kernel"),
+            _ => None,
+        });
+        if let Some(what) = sheet {
             for &n in &self.sizes {
-                let side = (n as f64).sqrt().round() as usize;
-                if side * side != n || side < 3 {
-                    let s = side.max(3);
-                    return Err(crate::Error::invalid(
-                        "--n",
-                        n,
-                        format!(
-                            "must be side² with side ≥ 3 for --operator {} (a sheet of side × \
-                             side neurons), e.g. {} = {s}²",
-                            format!("{op:?}").to_lowercase(),
-                            s * s
-                        ),
-                    ));
-                }
+                crate::experiment::schema::sheet_side(n, "--n", what)?;
             }
         }
         Ok(())

@@ -191,7 +191,7 @@ impl WeightsSpec {
                 }
             }
             WeightsSpec::Torus { lambda0, lambda1 } => {
-                let side = sheet_side(n, "torus")?;
+                let side = sheet_side(n, "network.n", "torus")?;
                 Weights::Torus {
                     n,
                     side,
@@ -205,7 +205,7 @@ impl WeightsSpec {
                 inhibition,
                 sigma_inhibition,
             } => {
-                let side = sheet_side(n, "gaussian kernel")?;
+                let side = sheet_side(n, "network.n", "gaussian kernel")?;
                 let mut terms = vec![Gaussian {
                     amplitude: finite("network.weights.excitation", *excitation)?,
                     sigma: positive("network.weights.sigma", *sigma)?,
@@ -599,12 +599,12 @@ impl Default for InitialSpec {
 }
 
 /// The side of a sheet of `n` = side² neurons (side ≥ 3), or an error naming
-/// `network.n` for the weights `what`.
-fn sheet_side(n: usize, what: &str) -> Result<usize> {
+/// `key` (`network.n`, or bench's `--n`) for the weights `what`.
+pub fn sheet_side(n: usize, key: &str, what: &str) -> Result<usize> {
     let side = (n as f64).sqrt().round() as usize;
     if side * side != n || side < 3 {
         return Err(Error::invalid(
-            "network.n",
+            key,
             n,
             format!(
                 "must be side² with side ≥ 3 for a {what} (side × side neurons), e.g. {} = {}²",

@@ -66,8 +66,8 @@ impl Spare {
         let mut s = self
             .0
             .lock()
-            .map(|mut v| v.pop())
-            .unwrap_or_default()
+            .ok()
+            .and_then(|mut v| v.pop())
             .unwrap_or_default();
         s.rows.resize(len, Complex::new(0.0, 0.0));
         s.columns.resize(len, Complex::new(0.0, 0.0));
