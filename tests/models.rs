@@ -2,7 +2,7 @@
 //! weights, inputs and initial states from files, cues and bumps.
 
 mod common;
-use attractor::model::{bump, Activation};
+use attractor::model::Activation;
 use attractor::output::write_npy_f32;
 use common::*;
 use std::path::Path;

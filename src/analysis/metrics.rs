@@ -3,7 +3,7 @@
 //! the population variance of the rates of random networks.
 //! Always over all neurons, whatever `record.stride` keeps in rates.npy.
 
-use crate::model::{Activation, Dynamics, Experiment, Motion, Network, Weights};
+use crate::model::{Activation, Dynamics, Experiment, Motion, Network};
 use crate::real::{f, Real};
 
 /// Which metrics a network has, and the tables needed to compute them.
@@ -45,10 +45,10 @@ impl Metrics {
     /// random networks the population variance of the rates.
     pub fn new(network: &Network) -> Self {
         let mut m = Self::shape(network);
-        if let Weights::PackedHebbian { bits, .. } = &network.weights {
-            m.bits = Some(bits.clone());
-        } else if !network.weights.metric_rows().is_empty() {
-            m.table = Some(network.weights.metric_table());
+        match network.weights.bits() {
+            Some(bits) => m.bits = Some(bits.clone()),
+            None if !m.rows.is_empty() => m.table = Some(network.weights.metric_table()),
+            None => {}
         }
         m
     }
@@ -56,24 +56,23 @@ impl Metrics {
     /// The metrics of `network` without their tables: enough for
     /// [`Metrics::names`] and [`Metrics::sum_layout`], at no cost in N.
     pub fn shape(network: &Network) -> Self {
-        let energy_beta = match (&network.weights, network.dynamics, network.activation) {
-            (
-                Weights::Hebbian { .. } | Weights::PackedHebbian { .. },
-                Dynamics::Current,
-                Activation::Tanh { beta },
-            ) => Some(beta),
+        let geometry = network.weights.geometry();
+        // Hopfield networks (Hebbian weights) of current dynamics and tanh.
+        let energy_beta = match (geometry.patterns, network.dynamics, network.activation) {
+            (1.., Dynamics::Current, Activation::Tanh { beta }) => Some(beta),
             _ => None,
         };
         Metrics {
             n: network.n,
-            dims: network.weights.dims(),
-            patterns: network.weights.patterns(),
+            dims: geometry.dims,
+            patterns: geometry.patterns,
             selected: network.overlaps.clone(),
-            rows: network.weights.metric_rows(),
+            rows: geometry.metric_rows,
             table: None,
             bits: None,
             energy_beta,
-            variance: matches!(network.weights, Weights::Random { .. }),
+            // Random weights: the order parameter of the transition to chaos.
+            variance: network.weights.circular_law().is_some(),
         }
     }
 
@@ -339,7 +338,7 @@ pub fn bump_names(dims: usize) -> &'static [&'static str] {
 /// of each per axis: `bump_speed_x`, `bump_speed_y`, `bump_lag_x`,
 /// `bump_lag_y`.
 pub fn motion_names(exp: &Experiment) -> Vec<String> {
-    let dims = exp.network.weights.dims();
+    let dims = exp.network.weights.geometry().dims;
     if dims == 0 {
         return Vec::new();
     }

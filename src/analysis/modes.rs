@@ -9,9 +9,10 @@
 //! shifted by d when d is constant, so no N×N matrix is formed.
 
 use crate::error::{Error, Result};
-use crate::model::{AnglePath, Experiment, Motion, StructuredForm, Velocity, Weights};
+use crate::model::{AnglePath, Experiment, Form, Motion, StructuredForm, Velocity};
 use nalgebra::{Complex, DMatrix, DVector};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// Largest N for which a dense eigen-decomposition (N³) is attempted.
 pub const DENSE_LIMIT: usize = 4096;
@@ -98,14 +99,14 @@ pub struct ModesReport {
 /// steadily moving profile on a ring, how a linear ring's cosine mode
 /// follows it.
 fn moving_note(experiment: &Experiment, e: &crate::model::InputEpoch) -> String {
-    match (&e.motion, &experiment.network.weights) {
+    match (&e.motion, experiment.network.weights.ring_lambda1()) {
         (
             Motion::Moving {
                 path: AnglePath::Steady { omega, .. },
                 ..
             },
-            Weights::Ring { lambda1, .. },
-        ) if *lambda1 < 1.0 => {
+            Some(lambda1),
+        ) if lambda1 < 1.0 => {
             let omega = omega[0];
             let wt = omega * experiment.network.tau;
             format!(
@@ -119,14 +120,16 @@ fn moving_note(experiment: &Experiment, e: &crate::model::InputEpoch) -> String 
         (Motion::Moving { .. }, _) => {
             "the input moves (its profile at the start is shown): it has no steady state".into()
         }
-        _ => "the input plays a file's rows (the first is shown): it has no steady state".into(),
+        (Motion::Still | Motion::Frames { .. }, _) => {
+            "the input plays a file's rows (the first is shown): it has no steady state".into()
+        }
     }
 }
 
 /// What the velocity inputs do to the ring's modes: the pair of eigenvalue
 /// lambda1 becomes lambda1 (1 ± i tau v).
 fn velocity_notes(experiment: &Experiment) -> Vec<String> {
-    let Weights::Ring { lambda1, .. } = experiment.network.weights else {
+    let Some(lambda1) = experiment.network.weights.ring_lambda1() else {
         return Vec::new();
     };
     let tau = experiment.network.tau;
@@ -370,33 +373,41 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     let n = net.n;
     let w = &net.weights;
     let symmetric = w.is_symmetric();
-    let structured = match w {
-        Weights::PackedHebbian { bits, .. } if bits.p() * n > PACKED_SOLVE_LIMIT => None,
-        _ => w.structured(),
+    let circular_law = w.circular_law();
+    // Random weights beyond the dense solver: the circular law alone, no
+    // form built (a materialised matrix would be N² entries).
+    let form = match circular_law {
+        Some(_) if n > DENSE_LIMIT => None,
+        Some(_) | None => Some(w.form()),
     };
-    // Random weights: the generated matrix, within the dense solver's reach.
-    let generated = match w {
-        Weights::Random { .. } if n <= DENSE_LIMIT => Some(w.to_dense()),
-        _ => None,
+    // What the solves read: the dense entries (stored or generated), the
+    // structured form (packed patterns expanded only while small), a
+    // kernel's Fourier modes, the bits.
+    let (dense, structured, kernel, packed) = match &form {
+        None => (None, None, None, None),
+        Some(Form::Dense { m, .. }) => (Some(m.clone()), None, None, None),
+        Some(Form::Generated(g)) => (Some(Cow::Owned(g.matrix())), None, None, None),
+        Some(Form::Structured(s)) => (None, Some(Cow::Borrowed(s)), None, None),
+        Some(Form::Packed { n, bits }) => (
+            None,
+            (bits.p() * n <= PACKED_SOLVE_LIMIT)
+                .then(|| w.structured().map(Cow::Owned))
+                .flatten(),
+            None,
+            Some(*bits),
+        ),
+        Some(Form::Convolution(k)) => (None, None, Some(*k), None),
     };
-    let dense: Option<&[f64]> = match w {
-        Weights::Dense { m, .. } => Some(m),
-        _ => generated.as_deref(),
-    };
-    let circular_law = match w {
-        Weights::Random { g, .. } => Some(g.abs()),
-        _ => None,
-    };
-    let (eig, method) = match (&structured, w) {
-        (_, Weights::PackedHebbian { bits, .. }) => (
+    let (eig, method) = if let Some(bits) = packed {
+        (
             packed_eigenvalues(bits)?,
             format!(
                 "structure: packed patterns (eigenvalues of the {p}×{p} overlap matrix)",
                 p = bits.p()
             ),
-        ),
-        (None, Weights::Dense { m, .. }) => dense_eigenvalues(n, m, symmetric)?,
-        (None, Weights::Gaussian(k)) => (
+        )
+    } else if let Some(k) = kernel {
+        (
             k.eigenvalues()
                 .into_iter()
                 .map(|l| (Complex::new(l, 0.0), 1))
@@ -406,32 +417,9 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                  mode, the products of the 1D transforms of the Gaussians' taps)",
                 side = k.side
             ),
-        ),
-        (None, Weights::Random { g, .. }) => match &generated {
-            Some(m) => {
-                let (e, _) = dense_eigenvalues(n, m, false)?;
-                (
-                    e,
-                    format!(
-                        "dense solve of the generated matrix (circular law: as N grows the \
-                         eigenvalues fill the disk |lambda| ≤ |g| = {} uniformly)",
-                        g.abs()
-                    ),
-                )
-            }
-            None => (
-                Vec::new(),
-                format!(
-                    "the circular law, not a solve (the dense solve is limited to N ≤ \
-                     {DENSE_LIMIT}; network.n = {n}): the eigenvalues of g J / sqrt(p N) fill the \
-                     disk |lambda| ≤ |g| = {} uniformly as N grows, so the state 0 of the \
-                     linear network decays for |g| < 1 and the mode of largest Re lambda grows \
-                     for |g| > 1",
-                    g.abs()
-                ),
-            ),
-        },
-        (Some(s), _) => match structured_eigenvalues(s) {
+        )
+    } else if let Some(s) = &structured {
+        match structured_eigenvalues(s) {
             Some(e) => (
                 e,
                 format!(
@@ -453,8 +441,30 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                     "dense solve (structured weights with a non-constant diagonal)".into(),
                 )
             }
-        },
-        (None, _) => unreachable!("only dense and random weights lack a structured form"),
+        }
+    } else if let (Some(m), Some(g)) = (&dense, circular_law) {
+        let (e, _) = dense_eigenvalues(n, m, false)?;
+        (
+            e,
+            format!(
+                "dense solve of the generated matrix (circular law: as N grows the \
+                 eigenvalues fill the disk |lambda| ≤ |g| = {g})"
+            ),
+        )
+    } else if let Some(m) = &dense {
+        dense_eigenvalues(n, m, symmetric)?
+    } else {
+        let g = circular_law.expect("only random weights skip the form");
+        (
+            Vec::new(),
+            format!(
+                "the circular law, not a solve (the dense solve is limited to N ≤ \
+                 {DENSE_LIMIT}; network.n = {n}): the eigenvalues of g J / sqrt(p N) fill the \
+                 disk |lambda| ≤ |g| = {g} uniformly as N grows, so the state 0 of the \
+                 linear network decays for |g| < 1 and the mode of largest Re lambda grows \
+                 for |g| > 1"
+            ),
+        )
     };
     let spectral_radius = eig
         .iter()
@@ -463,42 +473,39 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         .or(circular_law);
     let modes = group(eig, net.tau);
     let unstable = modes.iter().any(|m| m.regime != Regime::Decaying);
-    let steady_states =
-        experiment
-            .inputs
-            .iter()
-            .map(|e| {
-                let values = match (&structured, w) {
-                    (Some(s), _) => structured_solve(s, &e.h),
-                    (None, Weights::Gaussian(k)) => {
-                        // (I - M)^-1 h by FFT, none where a mode has eigenvalue 1.
-                        let mut x = vec![0.0; n];
-                        crate::model::Convolution::new(k)
-                            .filter(&e.h, &mut x, |l| {
-                                ((1.0 - l).abs() > TOL).then(|| 1.0 / (1.0 - l))
-                            })
-                            .map(|()| x)
-                    }
-                    (None, _) => dense.and_then(|m| {
-                        let a = DMatrix::identity(n, n) - DMatrix::from_row_slice(n, n, m);
-                        a.lu()
-                            .solve(&DVector::from_column_slice(&e.h))
-                            .map(|x| x.iter().copied().collect())
-                    }),
-                };
-                let note = match (&values, unstable) {
-                (None, _)
-                    if structured.is_none()
-                        && dense.is_none()
-                        && !matches!(w, Weights::Gaussian(_)) =>
-                {
-                    Some(match w {
-                    Weights::PackedHebbian { .. } => format!(
-                        "not computed: the Woodbury solve would expand the {} packed \
-                         patterns of N = {n} to floats",
-                        w.patterns()
-                    ),
-                    _ => format!("not computed: the dense solve is limited to N ≤ {DENSE_LIMIT}"),
+    let steady_states = experiment
+        .inputs
+        .iter()
+        .map(|e| {
+            let values = if let Some(s) = &structured {
+                structured_solve(s, &e.h)
+            } else if let Some(k) = kernel {
+                // (I - M)^-1 h by FFT, none where a mode has eigenvalue 1.
+                let mut x = vec![0.0; n];
+                crate::model::Convolution::new(k)
+                    .filter(&e.h, &mut x, |l| {
+                        ((1.0 - l).abs() > TOL).then(|| 1.0 / (1.0 - l))
+                    })
+                    .map(|()| x)
+            } else {
+                dense.as_deref().and_then(|m| {
+                    let a = DMatrix::identity(n, n) - DMatrix::from_row_slice(n, n, m);
+                    a.lu()
+                        .solve(&DVector::from_column_slice(&e.h))
+                        .map(|x| x.iter().copied().collect())
+                })
+            };
+            let note = match (&values, unstable) {
+                (None, _) if structured.is_none() && dense.is_none() && kernel.is_none() => {
+                    Some(match packed {
+                        Some(bits) => format!(
+                            "not computed: the Woodbury solve would expand the {} packed \
+                             patterns of N = {n} to floats",
+                            bits.p()
+                        ),
+                        None => {
+                            format!("not computed: the dense solve is limited to N ≤ {DENSE_LIMIT}")
+                        }
                     })
                 }
                 (None, _) => Some(
@@ -511,22 +518,22 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                 ),
                 _ => None,
             };
-                let note = match (&e.motion, note) {
-                    (Motion::Still, note) => note,
-                    (_, note) => Some(
-                        std::iter::once(moving_note(experiment, e))
-                            .chain(note)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    ),
-                };
-                SteadyState {
-                    input: e.entry,
-                    values,
-                    note,
-                }
-            })
-            .collect();
+            let note = match (&e.motion, note) {
+                (Motion::Still, note) => note,
+                (_, note) => Some(
+                    std::iter::once(moving_note(experiment, e))
+                        .chain(note)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            };
+            SteadyState {
+                input: e.entry,
+                values,
+                note,
+            }
+        })
+        .collect();
     let notes = velocity_notes(experiment);
     Ok(ModesReport {
         notes,

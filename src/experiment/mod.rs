@@ -279,7 +279,7 @@ fn resolve(
 /// patterns whose overlaps are metrics ("cued": those of `[initial]` and
 /// the `[[input]]` entries of kind `pattern`, pattern 0 without any).
 fn resolve_overlaps(f: &ExperimentFile, weights: &Weights) -> Result<Option<Vec<usize>>> {
-    let p = weights.patterns();
+    let p = weights.geometry().patterns;
     let named = |s: &str| schema::OverlapsSpec::Named(s.to_string());
     let spec = match (&f.record.overlaps, p) {
         (None, 0) => return Ok(None),
@@ -394,7 +394,7 @@ fn pattern_of<'a>(
                 Error::invalid(
                     key,
                     index,
-                    format!("must be a pattern index below P = {}", weights.patterns()),
+                    format!("must be a pattern index below P = {}", weights.geometry().patterns),
                 )
             })
         }
@@ -501,14 +501,14 @@ fn ring_profile(
 /// `profile` centred at `centre` over the network's places.
 fn place_profile(weights: &Weights, profile: RingProfile, centre: [f64; 2]) -> Vec<f64> {
     let n = weights.n();
-    let dims = weights.dims();
+    let dims = weights.geometry().dims;
     if dims <= 1 {
         // As model::bump and model::von_mises, bit for bit.
         return (0..n)
             .map(|i| profile.at((crate::model::theta(i, n) - centre[0]).cos(), 1))
             .collect();
     }
-    let angles = crate::model::place_angles(n, weights.side());
+    let angles = crate::model::place_angles(n, weights.geometry().side);
     let cs = [
         centre[0].cos(),
         centre[0].sin(),
@@ -619,7 +619,7 @@ fn resolve_input(
         )));
     }
     let profile: InputProfile = deserialize(toml::Value::Table(table), &key)?;
-    let dims = weights.dims();
+    let dims = weights.geometry().dims;
     let mut motion = Motion::Still;
     let h = match profile {
         InputProfile::Uniform { value } => vec![finite(&format!("{key}.value"), value)?; n],
@@ -660,7 +660,7 @@ fn resolve_input(
             ring_profile(weights, profile, &motion, start, theta)
         }
         InputProfile::Velocity { value, path } => {
-            if weights.rotations().is_empty() {
+            if weights.geometry().rotations.is_empty() {
                 return Err(Error::invalid(
                     format!("{key}.kind"),
                     "\"velocity\"",
@@ -790,7 +790,7 @@ fn resolve_initial(
         InitialSpec::Bump { c, epsilon, theta } => {
             finite("initial.c", *c)?;
             finite("initial.epsilon", *epsilon)?;
-            let theta = angles("initial.theta", theta, weights.dims())?;
+            let theta = angles("initial.theta", theta, weights.geometry().dims)?;
             let profile = RingProfile::Bump {
                 c: *c,
                 epsilon: *epsilon,

@@ -178,6 +178,19 @@ impl GaussianKernel {
             })
             .sum()
     }
+
+    /// M as a dense row-major N×N matrix (small N only; rows in parallel).
+    pub fn to_dense(&self) -> Vec<f64> {
+        use rayon::prelude::*;
+        let n = self.n();
+        let mut m = vec![0.0; n * n];
+        m.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(j, x)| *x = self.entry(i, j))
+        });
+        m
+    }
 }
 
 #[cfg(test)]

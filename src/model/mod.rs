@@ -10,6 +10,7 @@
 
 mod activation;
 mod convolution;
+mod form;
 mod kernel;
 mod method;
 mod motion;
@@ -19,6 +20,7 @@ mod weights;
 
 pub use activation::Activation;
 pub use convolution::Convolution;
+pub use form::{random_row, Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 pub use kernel::{Gaussian, GaussianKernel};
 pub use method::{Method, Stage, StepConstants};
 pub use motion::{
@@ -27,7 +29,7 @@ pub use motion::{
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
-pub use weights::{largest, random_row, ring_angles, StructuredForm, Weights};
+pub use weights::{largest, ring_angles, Weights};
 
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
@@ -111,20 +113,6 @@ fn step_at(t: f64, dt: f64) -> u64 {
 #[inline]
 pub fn theta(i: usize, n: usize) -> f64 {
     -PI + 2.0 * PI * i as f64 / n as f64
-}
-
-/// The bump profile c (1 - epsilon + epsilon cos(theta_i - theta0)) over N neurons.
-pub fn bump(n: usize, c: f64, epsilon: f64, theta0: f64) -> Vec<f64> {
-    (0..n)
-        .map(|i| c * (1.0 - epsilon + epsilon * (theta(i, n) - theta0).cos()))
-        .collect()
-}
-
-/// The von Mises profile c exp(kappa (cos(theta_i - theta0) - 1)) over N neurons.
-pub fn von_mises(n: usize, c: f64, kappa: f64, theta0: f64) -> Vec<f64> {
-    (0..n)
-        .map(|i| c * (kappa * ((theta(i, n) - theta0).cos() - 1.0)).exp())
-        .collect()
 }
 
 #[cfg(test)]

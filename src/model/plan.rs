@@ -160,39 +160,34 @@ impl Experiment {
             Precision::F32 => 4,
             Precision::F64 => 8,
         };
-        let given = match &self.network.weights {
-            super::Weights::Dense { .. }
-            | super::Weights::Random {
-                materialise: true, ..
-            } => n.saturating_mul(n),
+        let given = match self.network.weights.shape() {
+            super::Shape::Dense { .. } => n.saturating_mul(n),
             // Generated: rows of scratch per thread.
-            super::Weights::Random { .. } => {
+            super::Shape::Generated { .. } => {
                 n.saturating_mul(4 * rayon::current_num_threads() as u64)
             }
-            super::Weights::PackedHebbian { .. } => 0,
+            super::Shape::Packed { .. } => 0,
             // The half spectrum and a product's two half-spectrum buffers
             // (complex f64), about 3 N f64 in all.
-            super::Weights::Gaussian(_) => 3 * n,
-            w => {
-                let (rank, separate_u, diag) = w.structured_shape().expect("structured");
-                (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)).saturating_mul(n)
-            }
+            super::Shape::Convolution { .. } => 3 * n,
+            super::Shape::Structured(s) => (s.rows_stored() as u64).saturating_mul(n),
         };
         // As given (f64), the form or dense copy in the run's precision, and
         // a metric table or a form being built (f64).
-        let weights = match &self.network.weights {
+        let weights = match self.network.weights.shape() {
             // The bits (shared by the run) and the overlaps' partial sums.
-            super::Weights::PackedHebbian { bits, .. } => {
-                super::PatternBits::bytes(bits.n(), bits.p())
-                    .saturating_add((bits.p() as u64).saturating_mul(8 * 64))
-            }
-            _ => given.saturating_mul(8 + real + 8 + 8),
+            super::Shape::Packed { n, patterns, .. } => super::PatternBits::bytes(n, patterns)
+                .saturating_add((patterns as u64).saturating_mul(8 * 64)),
+            super::Shape::Dense { .. }
+            | super::Shape::Generated { .. }
+            | super::Shape::Convolution { .. }
+            | super::Shape::Structured(_) => given.saturating_mul(8 + real + 8 + 8),
         };
         let state = n
             .saturating_mul(8 * 12)
             .saturating_add(8 * self.input_values());
         let records = self.simulation.records();
-        let columns = 2 + self.network.weights.patterns() as u64 + 3;
+        let columns = 2 + self.network.weights.geometry().patterns as u64 + 3;
         let kept = self.record.kept(self.network.n) as u64;
         let per_record = 8 + 8 + 24 + 8 * columns + 4 * kept;
         HostBytes {

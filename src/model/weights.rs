@@ -1,9 +1,10 @@
-//! The recurrent weights M, kept in the form they were given: dense only for
-//! `matrix` and `file`, low rank for `ring`, `hebbian` and `low_rank`.
+//! The recurrent weights M as the file gives them (one variant per kind),
+//! and the one map from a kind to its computational form
+//! ([`Weights::form`]), its shape and its geometry.
 
+use super::form::{Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 use super::theta;
-use super::{GaussianKernel, PatternBits};
-use rayon::prelude::*;
+use super::{GaussianKernel, PatternBits, Rotation};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -98,103 +99,6 @@ pub enum Weights {
     },
 }
 
-/// Entries of row `i` of `random` weights of `n` neurons (see
-/// [`Weights::Random`]), each passed to `put(j, M_ij)` in column order:
-/// the one definition the CPU operator, the materialised matrix and the
-/// tests share (the GPU kernel `dense_step` computes the same in f32).
-pub fn random_row(
-    n: usize,
-    g: f64,
-    sparsity: f64,
-    seed: u64,
-    i: usize,
-    mut put: impl FnMut(usize, f64),
-) {
-    let scale = g / (sparsity * n as f64).sqrt();
-    // Compared in f32, as the GPU does (the uniforms are exact in f32).
-    let p = f64::from(sparsity as f32);
-    for col4 in 0..n.div_ceil(4) {
-        let z = crate::rng::weight_normals(seed, i as u32, col4 as u32);
-        let keep = if p < 1.0 {
-            crate::rng::connection_uniforms(seed, i as u32, col4 as u32).map(|u| u < p)
-        } else {
-            [true; 4]
-        };
-        for k in 0..4.min(n - 4 * col4) {
-            put(4 * col4 + k, if keep[k] { scale * z[k] } else { 0.0 });
-        }
-    }
-}
-
-/// The normalised form of every structured kind:
-/// M = diag(d) + sum_r coef_r U_r V_r^T, with U_r and V_r vectors of N and
-/// explicit coefficients (ring: V = [1, cos theta, sin theta], U = V, coef =
-/// (2/N) [-lambda0, lambda1, lambda1]; Hebbian: V = U = the patterns,
-/// coef = 1/N, d = minus the self-coupling that the zero diagonal removes;
-/// low rank: V and U the columns of the files, coef = 1; diagonal: R = 0).
-///
-/// It is the one input of the CPU operator, the GPU upload and the
-/// eigen-analysis: each reads the tables as they are here, so a new kind
-/// with a low-rank form needs only its arm of [`Weights::structured`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct StructuredForm {
-    /// N.
-    pub n: usize,
-    /// The diagonal d; `None` when it is zero.
-    pub diag: Option<Vec<f64>>,
-    /// The R coefficients.
-    pub coef: Vec<f64>,
-    /// V as R rows of N (row r is V_r, contiguous).
-    pub v: Vec<f64>,
-    /// U as R rows of N; `None` when U = V.
-    pub u: Option<Vec<f64>>,
-    /// The pairs of rows a velocity turns (the ring's cos and sin).
-    pub rotations: Vec<super::Rotation>,
-}
-
-impl StructuredForm {
-    /// The rank R.
-    pub fn rank(&self) -> usize {
-        self.coef.len()
-    }
-
-    /// For each row r: whether V_r is all ones and U = V (the ring's
-    /// uniform mode), so that its projection is a plain sum and its
-    /// expansion a constant: no product needs to read it.
-    pub fn unit_rows(&self) -> Vec<bool> {
-        (0..self.rank())
-            .map(|r| self.u.is_none() && self.v_row(r).iter().all(|&x| x == 1.0))
-            .collect()
-    }
-
-    /// Row r of V.
-    pub fn v_row(&self, r: usize) -> &[f64] {
-        &self.v[r * self.n..(r + 1) * self.n]
-    }
-
-    /// U as R rows of N (V itself when U = V).
-    pub fn u_rows(&self) -> &[f64] {
-        self.u.as_deref().unwrap_or(&self.v)
-    }
-
-    /// The diagonal, zeros when there is none.
-    pub fn d(&self) -> Vec<f64> {
-        self.diag.clone().unwrap_or_else(|| vec![0.0; self.n])
-    }
-
-    /// U with the coefficients folded in, N×R (column r = coef_r U_r).
-    pub fn u_matrix(&self) -> nalgebra::DMatrix<f64> {
-        let (n, u) = (self.n, self.u_rows());
-        nalgebra::DMatrix::from_fn(n, self.rank(), |i, r| self.coef[r] * u[r * n + i])
-    }
-
-    /// V, N×R (column r = V_r).
-    pub fn v_matrix(&self) -> nalgebra::DMatrix<f64> {
-        let n = self.n;
-        nalgebra::DMatrix::from_fn(n, self.rank(), |i, r| self.v[r * n + i])
-    }
-}
-
 /// cos theta_i and sin theta_i of a ring of `n` (theta_i = -pi + 2 pi i / N).
 pub fn ring_angles(n: usize) -> (Vec<f64>, Vec<f64>) {
     (0..n)
@@ -256,34 +160,218 @@ impl Weights {
         }
     }
 
-    /// Whether M is generated at every product rather than stored
-    /// (`random` weights with `materialise = false`).
-    pub fn generated(&self) -> bool {
-        matches!(
-            self,
+    /// The computational form of M, built once per run by a backend (and
+    /// by `modes`): stored entries are borrowed, the structured kinds'
+    /// tables built, `random` weights materialised where they are stored.
+    pub fn form(&self) -> Form<'_> {
+        match self {
+            Weights::Dense { n, m } => Form::Dense {
+                n: *n,
+                m: Cow::Borrowed(m),
+            },
             Weights::Random {
-                materialise: false,
+                n,
+                materialise: true,
                 ..
-            }
-        )
+            } => Form::Dense {
+                n: *n,
+                m: Cow::Owned(self.generator().matrix()),
+            },
+            Weights::Random {
+                materialise: false, ..
+            } => Form::Generated(self.generator()),
+            Weights::PackedHebbian { n, bits } => Form::Packed { n: *n, bits },
+            Weights::Gaussian(k) => Form::Convolution(k),
+            Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Hebbian { .. }
+            | Weights::LowRank { .. } => Form::Structured(
+                self.structured()
+                    .expect("these kinds have a structured form"),
+            ),
+        }
     }
 
-    /// The number of patterns of a Hebbian network, else 0.
-    pub fn patterns(&self) -> usize {
+    /// The shape of [`Weights::form`], without building it (an O(N) look
+    /// at the first Hebbian pattern at most).
+    pub fn shape(&self) -> Shape {
+        let n = self.n();
+        let structured = |rank, separate_u, diag, unit_row0| {
+            Shape::Structured(StructuredShape {
+                n,
+                rank,
+                separate_u,
+                diag,
+                unit_row0,
+            })
+        };
         match self {
-            Weights::Hebbian { p, .. } => *p,
-            Weights::PackedHebbian { bits, .. } => bits.p(),
-            _ => 0,
+            Weights::Dense { .. }
+            | Weights::Random {
+                materialise: true, ..
+            } => Shape::Dense { n },
+            Weights::Random {
+                materialise: false, ..
+            } => Shape::Generated { n },
+            Weights::PackedHebbian { bits, .. } => Shape::Packed {
+                n,
+                patterns: bits.p(),
+                unit_row0: bits.first_all_ones(),
+            },
+            Weights::Gaussian(k) => Shape::Convolution {
+                side: k.side,
+                terms: k.terms.len(),
+            },
+            Weights::Diagonal { .. } => structured(0, false, true, false),
+            Weights::Ring { .. } => structured(3, false, false, true),
+            Weights::Torus { .. } => structured(5, false, false, true),
+            Weights::Hebbian { p, xi, .. } => {
+                structured(*p, false, true, *p > 0 && xi[..n].iter().all(|&x| x == 1.0))
+            }
+            Weights::LowRank { rank, .. } => structured(*rank, true, false, false),
+        }
+    }
+
+    /// Where the neurons sit and which rows of the form are metrics.
+    pub fn geometry(&self) -> Geometry {
+        let pair = |cos: usize, axis: usize| Rotation {
+            cos,
+            sin: cos + 1,
+            axis,
+            wavenumber: 1.0,
+        };
+        match self {
+            Weights::Ring { .. } => Geometry {
+                dims: 1,
+                rotations: vec![pair(1, 0)],
+                metric_rows: 1..3,
+                ..Geometry::none()
+            },
+            Weights::Torus { side, .. } => Geometry {
+                dims: 2,
+                side: *side,
+                rotations: vec![pair(1, 0), pair(3, 1)],
+                metric_rows: 1..5,
+                ..Geometry::none()
+            },
+            // One turn per axis. A Gaussian kernel has no rows: the turn is
+            // its odd taps times kappa (`GaussianKernel::entry_turned`), and
+            // the rows named here are the pairs the GPU's checks expect; its
+            // metric rows are those of its metric table (the torus's).
+            Weights::Gaussian(k) => Geometry {
+                dims: 2,
+                side: k.side,
+                rotations: vec![pair(0, 0), pair(2, 1)],
+                metric_rows: 0..4,
+                ..Geometry::none()
+            },
+            Weights::Hebbian { p, .. } => Geometry {
+                metric_rows: 0..*p,
+                patterns: *p,
+                ..Geometry::none()
+            },
+            Weights::PackedHebbian { bits, .. } => Geometry {
+                metric_rows: 0..bits.p(),
+                patterns: bits.p(),
+                ..Geometry::none()
+            },
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => Geometry::none(),
+        }
+    }
+
+    /// The generator of `random` weights (N = 0 for other kinds, which
+    /// have none).
+    fn generator(&self) -> Generator {
+        match *self {
+            Weights::Random {
+                n,
+                g,
+                sparsity,
+                seed,
+                ..
+            } => Generator {
+                n,
+                g,
+                sparsity,
+                seed,
+            },
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
+            | Weights::Hebbian { .. }
+            | Weights::PackedHebbian { .. }
+            | Weights::LowRank { .. } => unreachable!("only random weights have a generator"),
+        }
+    }
+
+    /// The radius of the disk the eigenvalues fill as N grows (the
+    /// circular law of `random` weights: |g|); `None` for other kinds.
+    pub fn circular_law(&self) -> Option<f64> {
+        match self {
+            Weights::Random { g, .. } => Some(g.abs()),
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
+            | Weights::Hebbian { .. }
+            | Weights::PackedHebbian { .. }
+            | Weights::LowRank { .. } => None,
+        }
+    }
+
+    /// The bits of packed Hebbian patterns; `None` for other kinds.
+    pub fn bits(&self) -> Option<&Arc<PatternBits>> {
+        match self {
+            Weights::PackedHebbian { bits, .. } => Some(bits),
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
+            | Weights::Hebbian { .. }
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => None,
+        }
+    }
+
+    /// lambda1 of a ring, the eigenvalue of its cos and sin modes (what a
+    /// moving input or a velocity does to them has a closed form); `None`
+    /// for other kinds.
+    pub fn ring_lambda1(&self) -> Option<f64> {
+        match self {
+            Weights::Ring { lambda1, .. } => Some(*lambda1),
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
+            | Weights::Hebbian { .. }
+            | Weights::PackedHebbian { .. }
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => None,
         }
     }
 
     /// Pattern `mu` of a Hebbian network, f64 or packed, as values.
     pub fn pattern_values(&self, mu: usize) -> Option<Cow<'_, [f64]>> {
         match self {
-            Weights::PackedHebbian { bits, .. } if mu < bits.p() => {
-                Some(Cow::Owned(bits.pattern(mu)))
+            Weights::PackedHebbian { bits, .. } => {
+                (mu < bits.p()).then(|| Cow::Owned(bits.pattern(mu)))
             }
-            _ => self.pattern(mu).map(Cow::Borrowed),
+            Weights::Hebbian { .. } => self.pattern(mu).map(Cow::Borrowed),
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => None,
         }
     }
 
@@ -291,8 +379,15 @@ impl Weights {
     /// [`Weights::pattern_values`]).
     pub fn pattern(&self, mu: usize) -> Option<&[f64]> {
         match self {
-            Weights::Hebbian { n, p, xi } if mu < *p => Some(&xi[mu * n..(mu + 1) * n]),
-            _ => None,
+            Weights::Hebbian { n, p, xi } => (mu < *p).then(|| &xi[mu * n..(mu + 1) * n]),
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::Ring { .. }
+            | Weights::Torus { .. }
+            | Weights::Gaussian(_)
+            | Weights::PackedHebbian { .. }
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => None,
         }
     }
 
@@ -342,56 +437,22 @@ impl Weights {
     /// M as a dense row-major N×N matrix. Only for small N: tests compare the
     /// structured operators with it, and the eigen-solver falls back to it.
     pub fn to_dense(&self) -> Vec<f64> {
-        let Some(s) = self.structured() else {
-            return match self {
-                Weights::Dense { m, .. } => m.clone(),
-                Weights::Random {
-                    n,
-                    g,
-                    sparsity,
-                    seed,
-                    ..
-                } => {
-                    let mut m = vec![0.0; n * n];
-                    m.par_chunks_mut((*n).max(1))
-                        .enumerate()
-                        .for_each(|(i, row)| {
-                            random_row(*n, *g, *sparsity, *seed, i, |j, x| row[j] = x)
-                        });
-                    m
-                }
-                Weights::Gaussian(k) => {
-                    let n = k.n();
-                    let mut m = vec![0.0; n * n];
-                    m.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
-                        row.iter_mut()
-                            .enumerate()
-                            .for_each(|(j, x)| *x = k.entry(i, j))
-                    });
-                    m
-                }
-                _ => unreachable!("only dense, random and gaussian weights lack a structured form"),
-            };
-        };
-        let (n, u) = (s.n, s.u_rows());
-        let mut m = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                let mut x = 0.0;
-                for r in 0..s.rank() {
-                    x += s.coef[r] * u[r * n + i] * s.v[r * n + j];
-                }
-                m[i * n + j] = x;
-            }
-            if let Some(d) = &s.diag {
-                m[i * n + i] += d[i];
-            }
+        match self.form() {
+            Form::Dense { m, .. } => m.into_owned(),
+            Form::Structured(s) => s.to_dense(),
+            Form::Packed { .. } => self
+                .structured()
+                .expect("packed patterns expand to a structured form")
+                .to_dense(),
+            Form::Generated(g) => g.matrix(),
+            Form::Convolution(k) => k.to_dense(),
         }
-        m
     }
 
-    /// The normalised structured form of every kind but dense and random
-    /// (None for those).
+    /// The normalised structured form of every kind that has one: all but
+    /// dense, random and gaussian (`None` for those). Packed patterns
+    /// are expanded to floats here (for small networks only: the
+    /// operators, the GPU and `modes` read the bits).
     pub fn structured(&self) -> Option<StructuredForm> {
         let n = self.n();
         let none = StructuredForm {
@@ -402,6 +463,7 @@ impl Weights {
             u: None,
             rotations: Vec::new(),
         };
+        let s = 2.0 / n as f64;
         Some(match self {
             Weights::Dense { .. } | Weights::Random { .. } | Weights::Gaussian(_) => return None,
             Weights::Diagonal { values } => StructuredForm {
@@ -411,7 +473,6 @@ impl Weights {
             Weights::Ring {
                 lambda0, lambda1, ..
             } => {
-                let s = 2.0 / n as f64;
                 let (cos, sin) = ring_angles(n);
                 let mut v = vec![1.0; n];
                 v.extend(cos);
@@ -419,14 +480,13 @@ impl Weights {
                 StructuredForm {
                     coef: vec![-s * lambda0, s * lambda1, s * lambda1],
                     v,
-                    rotations: self.rotations(),
+                    rotations: self.geometry().rotations,
                     ..none
                 }
             }
             Weights::Torus {
                 lambda0, lambda1, ..
             } => {
-                let s = 2.0 / n as f64;
                 let mut v = vec![1.0; n];
                 v.extend(self.metric_table());
                 StructuredForm {
@@ -438,7 +498,7 @@ impl Weights {
                         s * lambda1,
                     ],
                     v,
-                    rotations: self.rotations(),
+                    rotations: self.geometry().rotations,
                     ..none
                 }
             }
@@ -453,8 +513,7 @@ impl Weights {
                 v: xi.clone(),
                 ..none
             },
-            // The patterns as float tables, for small networks only (the
-            // operators, the GPU and `modes` read the bits): (xi_i^mu)^2 = 1.
+            // (xi_i^mu)^2 = 1.
             Weights::PackedHebbian { bits, .. } => StructuredForm {
                 diag: Some(vec![-(bits.p() as f64) / n as f64; n]),
                 coef: vec![1.0 / n as f64; bits.p()],
@@ -470,80 +529,10 @@ impl Weights {
         })
     }
 
-    /// The shape of [`Weights::structured`] without building it: (R, whether
-    /// U differs from V, whether there is a diagonal); `None` for dense and
-    /// random.
-    pub fn structured_shape(&self) -> Option<(usize, bool, bool)> {
-        match self {
-            Weights::Dense { .. } | Weights::Random { .. } | Weights::Gaussian(_) => None,
-            Weights::Diagonal { .. } => Some((0, false, true)),
-            Weights::Ring { .. } => Some((3, false, false)),
-            Weights::Torus { .. } => Some((5, false, false)),
-            Weights::Hebbian { p, .. } => Some((*p, false, true)),
-            Weights::PackedHebbian { bits, .. } => Some((bits.p(), false, true)),
-            Weights::LowRank { rank, .. } => Some((*rank, true, false)),
-        }
-    }
-
-    /// The pairs of rows of [`Weights::structured`] that a velocity turns:
-    /// the ring's cos and sin (rows 1 and 2), the torus's of each axis; one
-    /// per axis for a Gaussian kernel; none for other weights.
-    pub fn rotations(&self) -> Vec<super::Rotation> {
-        let pair = |cos: usize, axis: usize| super::Rotation {
-            cos,
-            sin: cos + 1,
-            axis,
-            wavenumber: 1.0,
-        };
-        match self {
-            Weights::Ring { .. } => vec![pair(1, 0)],
-            Weights::Torus { .. } => vec![pair(1, 0), pair(3, 1)],
-            // One turn per axis. A Gaussian kernel has no rows: the turn is
-            // its odd taps times kappa (`GaussianKernel::entry_turned`), and
-            // the rows named here are the pairs the GPU's checks expect.
-            Weights::Gaussian(_) => vec![pair(0, 0), pair(2, 1)],
-            _ => Vec::new(),
-        }
-    }
-
-    /// The number of angles a neuron's place has: 1 on a ring, 2 on a
-    /// torus, 0 for weights without a geometry.
-    pub fn dims(&self) -> usize {
-        match self {
-            Weights::Ring { .. } => 1,
-            Weights::Torus { .. } | Weights::Gaussian(_) => 2,
-            _ => 0,
-        }
-    }
-
-    /// Neurons per side of a torus (0 for other weights).
-    pub fn side(&self) -> usize {
-        match self {
-            Weights::Torus { side, .. } => *side,
-            Weights::Gaussian(k) => k.side,
-            _ => 0,
-        }
-    }
-
-    /// Whether row 0 of [`Weights::structured`] is all ones with U = V
-    /// (`StructuredForm::unit_rows()[0]`: the ring's uniform mode, or a
-    /// first Hebbian pattern of all +1), found without building the form
-    /// (O(N) at most): the GPU never reads such a row.
-    pub fn unit_row0(&self) -> bool {
-        match self {
-            Weights::Ring { .. } | Weights::Torus { .. } => true,
-            Weights::Hebbian { n, p, xi } => *p > 0 && xi[..*n].iter().all(|&x| x == 1.0),
-            Weights::PackedHebbian { bits, .. } => bits.first_all_ones(),
-            Weights::Dense { .. }
-            | Weights::Diagonal { .. }
-            | Weights::LowRank { .. }
-            | Weights::Gaussian(_)
-            | Weights::Random { .. } => false,
-        }
-    }
-
-    /// Those rows of V (the rows [`Weights::metric_rows`] of
-    /// [`Weights::structured`]) without building the rest of the form.
+    /// The rows of [`Geometry::metric_rows`]: rows of the structured form's
+    /// V (the ring's cos and sin, the torus's cos x, sin x, cos y, sin y,
+    /// the Hebbian patterns; a Gaussian kernel's are the torus's), built
+    /// without the rest of the form; empty where there are none.
     pub fn metric_table(&self) -> Vec<f64> {
         match self {
             Weights::Ring { .. } => {
@@ -565,21 +554,10 @@ impl Weights {
             }
             Weights::Hebbian { xi, .. } => xi.clone(),
             Weights::PackedHebbian { bits, .. } => bits.values(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Rows of V whose products with the rates are metrics: the ring's cos
-    /// and sin rows, the Hebbian patterns.
-    pub fn metric_rows(&self) -> std::ops::Range<usize> {
-        match self {
-            Weights::Ring { .. } => 1..3,
-            Weights::Torus { .. } => 1..5,
-            // The torus's table, without a form of its own.
-            Weights::Gaussian(_) => 0..4,
-            Weights::Hebbian { p, .. } => 0..*p,
-            Weights::PackedHebbian { bits, .. } => 0..bits.p(),
-            _ => 0..0,
+            Weights::Dense { .. }
+            | Weights::Diagonal { .. }
+            | Weights::LowRank { .. }
+            | Weights::Random { .. } => Vec::new(),
         }
     }
 
@@ -679,64 +657,92 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
-    /// `unit_row0` tells, without the form, what the form's `unit_rows` says.
-    #[test]
-    fn unit_row0_agrees_with_the_structured_form() {
-        let n = 6;
+    use super::*;
+
+    /// One network of every kind (and both forms of `random`), N = 36.
+    fn every_kind() -> Vec<Weights> {
+        let n = 36;
         let mut ones = vec![1.0; 2 * n];
         ones[n + 2] = -1.0;
         let mut mixed = ones.clone();
         mixed[3] = -1.0;
-        for w in [
+        let random = |materialise| Weights::Random {
+            n,
+            g: 1.5,
+            sparsity: 0.5,
+            seed: 3,
+            materialise,
+        };
+        vec![
+            Weights::Dense {
+                n,
+                m: (0..n * n).map(|k| k as f64).collect(),
+            },
+            Weights::Diagonal {
+                values: vec![1.0; n],
+            },
             Weights::Ring {
                 n,
                 lambda0: 0.5,
                 lambda1: 1.5,
             },
+            Weights::Torus {
+                n,
+                side: 6,
+                lambda0: 0.5,
+                lambda1: 1.5,
+            },
+            Weights::Gaussian(GaussianKernel {
+                side: 6,
+                terms: vec![super::super::Gaussian {
+                    amplitude: 0.5,
+                    sigma: 0.7,
+                }],
+            }),
             Weights::Hebbian { n, p: 2, xi: ones },
             Weights::Hebbian { n, p: 2, xi: mixed },
+            Weights::PackedHebbian {
+                n,
+                bits: Arc::new(PatternBits::random(n, 3, 1)),
+            },
             Weights::LowRank {
                 n,
                 rank: 1,
                 u: vec![1.0; n],
                 v: vec![1.0; n],
             },
-            Weights::Diagonal {
-                values: vec![1.0; n],
-            },
-        ] {
-            let form = w.structured().unwrap();
-            assert_eq!(
-                w.unit_row0(),
-                form.unit_rows().first() == Some(&true),
-                "{}",
-                w.kind()
-            );
+            random(true),
+            random(false),
+        ]
+    }
+
+    /// The shape stated without the tables is the shape of the form
+    /// built with them, for every kind (the all-ones row 0 of the ring,
+    /// of a first Hebbian pattern of +1, and not of U V^T with U = V = 1
+    /// stored apart).
+    #[test]
+    fn the_shape_is_the_forms_shape() {
+        for w in every_kind() {
+            let form = w.form();
+            assert_eq!(w.shape(), form.shape(), "{}", w.kind());
+            assert_eq!(form.n(), w.n(), "{}", w.kind());
+            assert_eq!(w.shape().n(), w.n(), "{}", w.kind());
         }
     }
 
-    use super::*;
-
-    /// The metric table is the form's metric rows, built without the form.
+    /// The metric table is the form's metric rows, built without the form,
+    /// and its size is what the geometry says.
     #[test]
     fn metric_table_is_the_forms_metric_rows() {
-        let xi: Vec<f64> = (0..3 * 7)
-            .map(|k| if k % 3 == 0 { 1.0 } else { -1.0 })
-            .collect();
-        for w in [
-            Weights::Ring {
-                n: 7,
-                lambda0: 0.3,
-                lambda1: 1.2,
-            },
-            Weights::Hebbian { n: 7, p: 3, xi },
-        ] {
-            let form = w.structured().unwrap();
-            let rows = w.metric_rows();
-            assert_eq!(
-                w.metric_table(),
-                form.v[rows.start * 7..rows.end * 7].to_vec()
-            );
+        for w in every_kind() {
+            let g = w.geometry();
+            let table = w.metric_table();
+            assert_eq!(table.len(), g.metric_rows.len() * w.n(), "{}", w.kind());
+            if let Some(form) = w.structured() {
+                let rows = g.metric_rows;
+                assert_eq!(table, form.v[rows.start * w.n()..rows.end * w.n()].to_vec());
+                assert_eq!(form.rotations.is_empty(), g.rotations.is_empty());
+            }
         }
         assert_eq!(largest([0.0, -3.0, 2.0]), -3.0);
         assert_eq!(largest([0.0; 3]), 1.0);

@@ -186,7 +186,7 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
                 let p = put("profiles.png");
                 plots::ring_profiles(&p, exp, rec)?;
             }
-            if exp.network.weights.dims() == 2 && rec.kept == exp.network.n {
+            if exp.network.weights.geometry().dims == 2 && rec.kept == exp.network.n {
                 let p = put("sheet.png");
                 plots::torus_sheet(&p, exp, rec)?;
                 let p = put("sheet.gif");

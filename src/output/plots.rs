@@ -594,7 +594,7 @@ fn snapshot_records(records: usize, count: usize) -> Vec<usize> {
 /// sheet.png (torus networks, every neuron kept): the sheet at seven records
 /// and the bump's path (bump_x, bump_y over the run) on the torus.
 pub fn torus_sheet(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
-    let side = exp.network.weights.side();
+    let side = exp.network.weights.geometry().side;
     let ks = snapshot_records(rec.t.len(), 7);
     let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
     let bx = rec.metric("bump_x").unwrap_or_default();
@@ -646,7 +646,7 @@ pub fn torus_sheet(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
 /// at most 60 frames of evenly spaced records, 100 ms each.
 pub fn torus_gif(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
     fonts();
-    let side = exp.network.weights.side();
+    let side = exp.network.weights.geometry().side;
     let ks = snapshot_records(rec.t.len(), 60);
     let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
     let tmp = temp_beside(path, ".gif")?;

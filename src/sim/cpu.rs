@@ -230,8 +230,8 @@ impl<T: Real> InputSchedule<T> {
         let angles = moving
             .iter()
             .any(|(_, _, m)| matches!(m, Motion::Moving { .. }))
-            .then(|| place_angles(n, experiment.network.weights.side()));
-        let rotations = experiment.network.weights.rotations();
+            .then(|| place_angles(n, experiment.network.weights.geometry().side));
+        let rotations = experiment.network.weights.geometry().rotations;
         let mut s = InputSchedule {
             active: vec![false; epochs.len()],
             epochs,
@@ -240,7 +240,7 @@ impl<T: Real> InputSchedule<T> {
             h: vec![T::zero(); n],
             uniform: None,
             angles,
-            dims: experiment.network.weights.dims(),
+            dims: experiment.network.weights.geometry().dims,
             h_scale,
             dt,
             tau: experiment.network.tau,

@@ -13,7 +13,7 @@
 //! same [`Lanes`] in the same order, block after block.
 
 use super::operator::{rows_read, Expansion, Lanes, Operator, Parts, CHUNK};
-use crate::model::{Activation, Dynamics, Stage, StepConstants, Weights};
+use crate::model::{Activation, Dynamics, Shape, Stage, StepConstants, Weights};
 use crate::real::{c, Real};
 use crate::rng::{self, Stream};
 use rayon::prelude::*;
@@ -34,12 +34,13 @@ pub const PARALLEL_WORK: usize = 1 << 18;
 /// rows of the tables the step reads (U's rows that are not all ones, V's
 /// too where U differs, the diagonal). `None` for dense weights.
 pub fn traffic(weights: &Weights, size: usize, h_uniform: bool) -> Option<(f64, f64)> {
-    let (rank, u_differs, diag) = weights.structured_shape()?;
-    let rows = if u_differs {
-        2 * rank
-    } else {
-        rank - usize::from(weights.unit_row0())
-    } + usize::from(diag);
+    let rows = match weights.shape() {
+        Shape::Structured(s) => s.rows_read(),
+        Shape::Dense { .. }
+        | Shape::Packed { .. }
+        | Shape::Generated { .. }
+        | Shape::Convolution { .. } => return None,
+    };
     let bytes = (weights.n() * size) as f64;
     let w = rows as f64 * bytes;
     Some(((2 + usize::from(!h_uniform)) as f64 * bytes + w, w))

@@ -122,7 +122,7 @@ impl Recording {
         if names.is_empty() || self.metric_names.iter().any(|m| names.contains(m)) {
             return;
         }
-        let Some(angles) = bump_names(experiment.network.weights.dims())
+        let Some(angles) = bump_names(experiment.network.weights.geometry().dims)
             .iter()
             .map(|name| self.metric(name))
             .collect::<Option<Vec<_>>>()

@@ -3,7 +3,7 @@
 //! U (V^T x). This is the CPU twin of the GPU's operator kernels.
 
 use super::matvec::Matvec;
-use crate::model::{Rotation, StructuredForm, Weights};
+use crate::model::{Form, Generator, Rotation, StructuredForm, Weights};
 use crate::real::{c, Real};
 use rayon::prelude::*;
 
@@ -158,16 +158,7 @@ pub enum Operator<T> {
     /// memory): each block of [`GENERATED_ROWS`] rows is generated into a
     /// thread's scratch and multiplied by the dense kernel, so every row's
     /// sum is the one the stored matrix gives.
-    Generated {
-        /// N.
-        n: usize,
-        /// The gain g.
-        g: f64,
-        /// Connection probability p.
-        sparsity: f64,
-        /// Seed of J and of the connections.
-        seed: u64,
-    },
+    Generated(Generator),
     /// Hebbian weights of bit-packed patterns.
     Packed(PackedOperator<T>),
     /// A kernel on a periodic sheet, applied by FFT.
@@ -412,44 +403,24 @@ pub fn long_sum<T: Real>(a: &[T]) -> T {
 impl<T: Matvec> Operator<T> {
     /// Builds the operator for `weights`, converting to `T`.
     pub fn new(weights: &Weights) -> Self {
-        match weights {
-            Weights::Dense { n, m } => {
+        match weights.form() {
+            Form::Dense { n, m } => {
                 // M is streamed every step: back it with huge pages.
                 let mut entries = Vec::with_capacity(m.len());
                 super::matvec::advise_huge_pages(&entries);
                 entries.par_extend(m.par_iter().map(|&x| c::<T>(x)));
-                Operator::Dense { n: *n, m: entries }
+                Operator::Dense { n, m: entries }
             }
-            Weights::Random {
-                n,
-                g,
-                sparsity,
-                seed,
-                materialise,
-            } => {
-                if *materialise {
-                    Self::new(&Weights::Dense {
-                        n: *n,
-                        m: weights.to_dense(),
-                    })
-                } else {
-                    Operator::Generated {
-                        n: *n,
-                        g: *g,
-                        sparsity: *sparsity,
-                        seed: *seed,
-                    }
-                }
-            }
-            Weights::PackedHebbian { n, bits } => Operator::Packed(PackedOperator {
+            Form::Generated(g) => Operator::Generated(g),
+            Form::Packed { n, bits } => Operator::Packed(PackedOperator {
                 bits: bits.clone(),
-                coef: c(1.0 / *n as f64),
-                diag: c(-(bits.p() as f64) / *n as f64),
+                coef: c(1.0 / n as f64),
+                diag: c(-(bits.p() as f64) / n as f64),
             }),
-            Weights::Gaussian(k) => {
+            Form::Convolution(k) => {
                 Operator::Convolution(std::sync::Arc::new(crate::model::Convolution::new(k)))
             }
-            w => Self::from_form(&w.structured().expect("other weights have a form")),
+            Form::Structured(form) => Self::from_form(&form),
         }
     }
 
@@ -488,7 +459,10 @@ impl<T: Matvec> Operator<T> {
     pub fn rotations(&self) -> &[Rotation] {
         match self {
             Operator::Structured { rotations, .. } => rotations,
-            _ => &[],
+            Operator::Dense { .. }
+            | Operator::Generated(_)
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => &[],
         }
     }
 
@@ -497,7 +471,7 @@ impl<T: Matvec> Operator<T> {
     pub fn projections(&self) -> usize {
         match self {
             Operator::Structured { coef, .. } => coef.len(),
-            Operator::Dense { .. } | Operator::Generated { .. } | Operator::Convolution(_) => 0,
+            Operator::Dense { .. } | Operator::Generated(_) | Operator::Convolution(_) => 0,
             Operator::Packed(p) => p.bits.p(),
         }
     }
@@ -508,7 +482,7 @@ impl<T: Matvec> Operator<T> {
         match self {
             Operator::Structured { uniform, .. } => uniform.iter().position(|&u| u),
             Operator::Dense { .. }
-            | Operator::Generated { .. }
+            | Operator::Generated(_)
             | Operator::Packed(_)
             | Operator::Convolution(_) => None,
         }
@@ -519,7 +493,7 @@ impl<T: Matvec> Operator<T> {
         match self {
             Operator::Structured { diag, .. } => diag.as_deref(),
             Operator::Dense { .. }
-            | Operator::Generated { .. }
+            | Operator::Generated(_)
             | Operator::Packed(_)
             | Operator::Convolution(_) => None,
         }
@@ -541,17 +515,12 @@ impl<T: Matvec> Operator<T> {
                 crate::model::patterns::overlaps(&p.bits, x, p.coef, proj);
                 crate::model::patterns::field(&p.bits, proj, p.diag, x, y);
             }
-            &Operator::Generated {
-                n,
-                g,
-                sparsity,
-                seed,
-            } => {
+            Operator::Generated(g) => {
+                let n = g.n;
                 let block = |rows: &mut Vec<T>, (k, yb): (usize, &mut [T])| {
                     rows.resize(yb.len() * n, T::zero());
                     for (r, row) in rows.chunks_exact_mut(n).enumerate() {
-                        let i = k * GENERATED_ROWS + r;
-                        crate::model::random_row(n, g, sparsity, seed, i, |j, v| row[j] = c(v));
+                        g.row(k * GENERATED_ROWS + r, |j, v| row[j] = c(v));
                     }
                     T::rows(rows, n, x, yb);
                 };
@@ -614,7 +583,7 @@ impl<T> Operator<T> {
                 rotations,
             }),
             Operator::Dense { .. }
-            | Operator::Generated { .. }
+            | Operator::Generated(_)
             | Operator::Packed(_)
             | Operator::Convolution(_) => None,
         }

@@ -278,7 +278,7 @@ impl Sweep {
         }
         let first = first.expect("at least one point");
         sweep.metric_names = common.unwrap_or_default();
-        sweep.ring = first.network.weights.dims() > 0;
+        sweep.ring = first.network.weights.geometry().dims > 0;
         Ok(sweep)
     }
 
@@ -394,7 +394,7 @@ pub fn drift(exp: &Experiment, rec: &Recording) -> Vec<(f64, f64)> {
     let Some(t_end) = exp.input_end() else {
         return Vec::new();
     };
-    let Some(angles) = crate::analysis::metrics::bump_names(exp.network.weights.dims())
+    let Some(angles) = crate::analysis::metrics::bump_names(exp.network.weights.geometry().dims)
         .iter()
         .map(|name| rec.metric(name))
         .collect::<Option<Vec<_>>>()

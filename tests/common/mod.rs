@@ -110,3 +110,14 @@ pub fn sheet_refinement(
     }
     (errs, fine.iter().fold(0.0f64, |a, &x| a.max(x)))
 }
+
+/// The bump profile c (1 - epsilon + epsilon cos(theta_i - theta0)) over N
+/// neurons at theta_i = -pi + 2 pi i / N (SPEC's `bump`), written out.
+pub fn bump(n: usize, c: f64, epsilon: f64, theta0: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let theta = -std::f64::consts::PI + 2.0 * std::f64::consts::PI * i as f64 / n as f64;
+            c * (1.0 - epsilon + epsilon * (theta - theta0).cos())
+        })
+        .collect()
+}

@@ -91,7 +91,7 @@ impl StepInputs {
                 ),
             ));
         }
-        let rotations = exp.network.weights.rotations();
+        let rotations = exp.network.weights.geometry().rotations;
         let rot_first = rotations.first().map_or(0, |r| r.cos);
         let consecutive = rotations
             .iter()
@@ -113,7 +113,7 @@ impl StepInputs {
                 .iter()
                 .map(|r| (r.axis, tau * r.wavenumber))
                 .collect(),
-            dims: exp.network.weights.dims(),
+            dims: exp.network.weights.geometry().dims,
             rot_first: rot_first as u32,
             dt,
         })

@@ -52,21 +52,19 @@ pub struct Generated {
 }
 
 impl Generated {
-    /// The generated weights of `w`, if they are.
-    pub fn of(w: &crate::model::Weights) -> Option<Self> {
-        match *w {
-            crate::model::Weights::Random {
-                n,
-                g,
-                sparsity,
-                seed,
-                materialise: false,
-            } => Some(Generated {
-                seed,
-                scale: ((g / (sparsity * n as f64).sqrt()) as f32).to_bits(),
-                sparsity: (sparsity as f32).to_bits(),
+    /// The generated weights of `form`, if they are.
+    pub fn of(form: &crate::model::Form) -> Option<Self> {
+        use crate::model::Form;
+        match form {
+            Form::Generated(g) => Some(Generated {
+                seed: g.seed,
+                scale: (g.scale() as f32).to_bits(),
+                sparsity: (g.sparsity as f32).to_bits(),
             }),
-            _ => None,
+            Form::Dense { .. }
+            | Form::Structured(_)
+            | Form::Packed { .. }
+            | Form::Convolution(_) => None,
         }
     }
 }

@@ -10,7 +10,7 @@ use super::schedule::{Geometry, Kernel, Ledger, OperatorShape, Schedule};
 use super::upload::{self, GpuOperator};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
-use crate::model::{Dynamics, Experiment};
+use crate::model::{Dynamics, Experiment, Shape};
 use crate::real::f;
 use crate::sim::{Divergence, Recording, Trial};
 use std::cell::Cell;
@@ -96,8 +96,10 @@ impl<'a> Run<'a> {
                 ctx.summary.name
             )
         };
+        // M's form, built once: uploaded, and the pipelines' key.
+        let form = net.weights.form();
         let op = ctx.scoped(&scoped_bytes("uploading the weights"), || {
-            upload::weights(ctx, &net.weights, n, max_binding)
+            upload::weights(ctx, &net.weights, &form, max_binding)
         })??;
 
         let row_shape = dense_shape.unwrap_or_else(|| {
@@ -167,7 +169,7 @@ impl<'a> Run<'a> {
                 PipelineKey::Dense {
                     workgroup: row_shape.0,
                     rows: row_shape.1,
-                    generated: super::pipelines::Generated::of(&net.weights),
+                    generated: super::pipelines::Generated::of(&form),
                 },
             ),
         };
@@ -246,7 +248,7 @@ impl<'a> Run<'a> {
             metric_sums: n_sums,
             u_is_v: u32::from(u_is_v),
             unit_row0: u32::from(unit_row0),
-            side: net.weights.side() as u32,
+            side: net.weights.geometry().side as u32,
             ..Default::default()
         };
         let timer = super::timing::Timer::new(ctx);
@@ -490,31 +492,20 @@ pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
     let n = exp.network.n as u64;
     let n_pad = n.div_ceil(4) * 4;
     let b = batch as u64;
-    let w = &exp.network.weights;
-    let weights = match w.structured_shape() {
+    let (weights, operand) = match exp.network.weights.shape() {
         // The taps, the metric table, the row passes of every trial.
-        None if matches!(w, crate::model::Weights::Gaussian(_)) => {
-            4 * u64::from(exp.network.weights.side() as u32) + 4 * n + 4 * n * b
-        }
-        None if w.generated() => 4,
+        Shape::Convolution { side, .. } => (4 * side as u64 + 4 * n + 4 * n * b, 0),
+        // A placeholder block; the operand's two buffers.
+        Shape::Generated { .. } => (4, 2 * n_pad),
         // The bits, a diagonal.
-        Some(_) if matches!(w, crate::model::Weights::PackedHebbian { .. }) => {
-            crate::model::PatternBits::bytes(exp.network.n, w.patterns()) / 4 + n
-        }
-        None => n * n_pad,
-        Some((rank, separate_u, diag)) => {
-            (rank as u64 * (1 + u64::from(separate_u)) + u64::from(diag)) * n
-        }
+        Shape::Packed {
+            n: units, patterns, ..
+        } => (crate::model::PatternBits::bytes(units, patterns) / 4 + n, 0),
+        Shape::Dense { .. } => (n * n_pad, 2 * n_pad),
+        Shape::Structured(s) => (s.rows_stored() as u64 * n, 0),
     };
     let staged = if exp.simulation.method.needs_stage_buffers() {
         2
-    } else {
-        0
-    };
-    let operand = if exp.network.weights.structured_shape().is_none()
-        && !matches!(w, crate::model::Weights::Gaussian(_))
-    {
-        2 * n_pad
     } else {
         0
     };

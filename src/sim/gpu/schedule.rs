@@ -18,7 +18,7 @@
 //! [`CACHE_BYTES`] (it stays in the GPU's L2 cache between passes), else
 //! once per pass. Writes count once.
 
-use crate::model::{Experiment, Stage};
+use crate::model::{Experiment, Shape, Stage};
 
 /// The largest region counted once however many passes read it: 4 MiB,
 /// less than the L2 cache of every GPU this engine targets (an H100 has
@@ -296,35 +296,42 @@ impl Geometry {
         row_kernel_only: bool,
     ) -> Self {
         let n = exp.network.n;
-        let w = &exp.network.weights;
-        let op = match w.structured_shape() {
-            None if matches!(w, crate::model::Weights::Gaussian(_)) => {
-                let crate::model::Weights::Gaussian(k) = w else {
-                    unreachable!("matched above")
-                };
-                OperatorShape::Convolution {
-                    side: k.side as u32,
-                    terms: k.terms.len() as u32,
-                }
-            }
-            None if w.generated() => OperatorShape::Dense {
+        let op = match exp.network.weights.shape() {
+            Shape::Convolution { side, terms } => OperatorShape::Convolution {
+                side: side as u32,
+                terms: terms as u32,
+            },
+            Shape::Generated { .. } => OperatorShape::Dense {
                 blocks: vec![(0, n as u32)],
                 row_shape,
                 row_kernel_only: true,
                 generated: true,
             },
-            None => OperatorShape::Dense {
+            Shape::Dense { .. } => OperatorShape::Dense {
                 blocks: row_blocks(n, max_binding),
                 row_shape,
                 row_kernel_only,
                 generated: false,
             },
-            Some((rank, separate_u, diag)) => OperatorShape::Structured {
-                rank: rank as u32,
-                separate_u,
-                diag,
-                unit_row0: w.unit_row0(),
-                packed: matches!(w, crate::model::Weights::PackedHebbian { .. }),
+            Shape::Structured(s) => OperatorShape::Structured {
+                rank: s.rank as u32,
+                separate_u: s.separate_u,
+                diag: s.diag,
+                unit_row0: s.unit_row0,
+                packed: false,
+            },
+            // The patterns as the rows of V = U, read as bits, and the
+            // diagonal correction.
+            Shape::Packed {
+                patterns,
+                unit_row0,
+                ..
+            } => OperatorShape::Structured {
+                rank: patterns as u32,
+                separate_u: false,
+                diag: true,
+                unit_row0,
+                packed: true,
             },
         };
         let sim = &exp.simulation;

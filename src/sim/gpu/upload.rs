@@ -5,7 +5,7 @@
 
 use super::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::model::Weights;
+use crate::model::{Form, Weights};
 use wgpu::util::DeviceExt;
 
 /// A labelled storage buffer holding `data` (one zero when empty: WebGPU
@@ -90,33 +90,21 @@ pub fn packed_split(n: usize, p: usize, max_binding: u64) -> (usize, usize) {
 pub fn weights(
     ctx: &GpuContext,
     weights: &Weights,
-    n: usize,
+    form: &Form,
     max_binding: u64,
 ) -> Result<GpuOperator> {
+    let n = form.n();
     let n_pad = n.div_ceil(4) * 4;
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let generated;
-    let weights = match weights {
-        Weights::Random {
-            materialise: true, ..
-        } => {
-            generated = Weights::Dense {
-                n,
-                m: weights.to_dense(),
-            };
-            &generated
-        }
-        w => w,
-    };
-    Ok(match weights {
+    Ok(match form {
         // Generated in the kernel (`dense_step` with RANDOM set): one
         // block of every row, bound to a placeholder.
-        Weights::Random { .. } => GpuOperator::Dense(vec![(
+        Form::Generated(_) => GpuOperator::Dense(vec![(
             0,
             n as u32,
             storage_buffer(ctx, "attractor M (generated)", &[0.0; 4]),
         )]),
-        Weights::PackedHebbian { bits, .. } => {
+        Form::Packed { bits, .. } => {
             let p = bits.p();
             let bytes = crate::model::PatternBits::bytes(n, p);
             let (words, per) = packed_split(n, p, max_binding);
@@ -164,7 +152,7 @@ pub fn weights(
                 metric: None,
             }
         }
-        Weights::Dense { m, .. } => {
+        Form::Dense { m, .. } => {
             let row_bytes = n_pad as u64 * 4;
             need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
             let mut blocks = Vec::new();
@@ -184,7 +172,7 @@ pub fn weights(
             }
             GpuOperator::Dense(blocks)
         }
-        Weights::Gaussian(k) => {
+        Form::Convolution(k) => {
             // V: the even taps g_t and the odd taps h_t of each Gaussian,
             // rows of side each (g_0, h_0, g_1, h_1); coef: the scales c_t.
             let taps: Vec<f64> = (0..k.terms.len())
@@ -205,8 +193,7 @@ pub fn weights(
                 metric: Some(storage_buffer(ctx, "attractor metric table", &f32s(&table))),
             }
         }
-        w => {
-            let form = w.structured().expect("other weights have a form");
+        Form::Structured(form) => {
             need(
                 ctx,
                 "the structured weights",
@@ -225,7 +212,7 @@ pub fn weights(
                     .diag
                     .as_deref()
                     .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
-                unit_row0: w.unit_row0(),
+                unit_row0: form.unit_row(0),
                 bits: Vec::new(),
                 bits_words: 0,
                 metric: None,
