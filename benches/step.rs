@@ -5,7 +5,7 @@
 //! that way, as a smoke test, with `-- --test`). The GPU cases run when an
 //! adapter exists.
 
-use attractor::bench::{bytes_per_step, experiment, Case, OperatorKind};
+use attractor::bench::{experiment, Case, OperatorKind};
 use attractor::sim::{cpu::CpuBackend, gpu::GpuBackend, Backend, Trial};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -57,7 +57,8 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
             group.throughput(if op == OperatorKind::Random {
                 Throughput::Elements((n * n) as u64 * STEPS)
             } else {
-                Throughput::Bytes((bytes_per_step(case, 1, name) * STEPS as f64) as u64)
+                let bytes = backend.cost(&e, 1).weight_bytes_per_step;
+                Throughput::Bytes((bytes * STEPS as f64) as u64)
             });
             group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 // The run includes uploading M and reading back the last
@@ -85,7 +86,7 @@ fn matvec(c: &mut Criterion) {
         let mut y = vec![0.0f32; n];
         group.throughput(Throughput::Bytes((n * n * 4) as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
-            b.iter(|| attractor::sim::matvec::matvec_f32(&m, n, &x, &mut y))
+            b.iter(|| attractor::sim::cpu::matvec::matvec_f32(&m, n, &x, &mut y))
         });
     }
     group.finish();

@@ -2,9 +2,11 @@
 // generator, the input epochs and the integration update. Each module starts
 // with a header generated from Rust (src/sim/gpu/kernels.rs, `header`): the
 // stage codes STAGE_*, the activation codes ACT_* with `activation(v)` itself,
-// and the metric-sum positions. Keep in sync with `StepParams` in
-// src/sim/gpu/kernels.rs and with the CPU twins in src/model/method.rs
-// (`Stage::update`, the twin of `finish`) and src/rng.rs (Philox).
+// the metric-sum positions, the dynamics, moving-input and noise-stream codes,
+// array sizes and workgroup sizes. Keep in sync with `StepParams` in
+// src/sim/gpu/kernels.rs (tests/shaders.rs compares their layouts) and with
+// the CPU twins in src/model/method.rs (`Stage::update`, the twin of `finish`)
+// and src/rng.rs (Philox).
 
 struct StepParams {
     n: u32,          // neurons N
@@ -12,7 +14,7 @@ struct StepParams {
     row0: u32,       // first row of this dense row block
     rows: u32,       // rows in this block
     stage: u32,      // STAGE_EULER, STAGE_EXPONENTIAL, STAGE_RK4_1 .. STAGE_RK4_4
-    dynamics: u32,   // 0 rate, 1 current
+    dynamics: u32,   // DYNAMICS_RATE or DYNAMICS_CURRENT
     act_kind: u32,   // ACT_LINEAR, ACT_RELU, ... (the generated header)
     act_p0: f32,     // tanh/sigmoid beta, clip min, step threshold
     act_p1: f32,     // sigmoid threshold, clip max
@@ -35,12 +37,12 @@ struct StepParams {
     rot_pairs: u32,  // turned pairs: rows rot_first + 2m, rot_first + 2m + 1
     n_moving: u32,   // moving ring profiles on at this step
     side: u32,       // neurons per side of a torus (x from the column, y from the row); 0: a ring
-    kappa: vec4<f32>, // tau k v of turned pair m
-    // Moving input m: moving[2m] = (mode, a, b, 0): h = a + b g (mode 0)
-    // or a exp(b (g - 1)) (mode 1), g = cos(theta_i - theta0(t)), with
-    // moving[2m + 1] = (cos theta0(t), sin theta0(t), 0, 0); or (2, row, 0, 0)
-    // (mode 2): the row of a played file in h_epochs.
-    moving: array<vec4<f32>, 8>,
+    kappa: vec4<f32>, // tau k v of turned pair m (MAX_TURNED = 4 pairs)
+    // Moving input m < MAX_MOVING: moving[2m] = (mode, a, b, 0): h = a + b g
+    // (MOVING_BUMP) or a exp(b (g - 1)) (MOVING_VON_MISES), g = cos(theta_i -
+    // theta0(t)), with moving[2m + 1] = (cos theta0(t), sin theta0(t), 0, 0);
+    // or (MOVING_FRAME, row, 0, 0): the row of a played file in h_epochs.
+    moving: array<vec4<f32>, MOVING_VEC4S>,
 }
 
 // One trial of a batch. Keep in sync with `TrialParams` in kernels.rs.
@@ -73,7 +75,7 @@ struct TrialParams {
 
 // What the operator multiplies, from a state value.
 fn operand(v: f32) -> f32 {
-    if (P.dynamics == 1u) {
+    if (P.dynamics == DYNAMICS_CURRENT) {
         return activation(v);
     }
     return v;
@@ -113,9 +115,9 @@ fn input_at(i: u32) -> f32 {
             if (P.side > 0u) {
                 g = 0.5 * (g + cy * c.z + sy * c.w);
             }
-            if (p.x == 0.0) {
+            if (p.x == MOVING_BUMP) {
                 s += p.y + p.z * g;
-            } else if (p.x == 1.0) {
+            } else if (p.x == MOVING_VON_MISES) {
                 s += p.y * exp(p.z * (g - 1.0));
             } else {
                 // A played file's row p.y of the h buffer.
@@ -185,9 +187,9 @@ fn sin_2pi(u: f32) -> f32 {
     return select(s, -s, t > 0.0);
 }
 
-// Standard normal for neuron i of trial t at this step (Box-Muller; stream 0 = noise).
+// Standard normal for neuron i of trial t at this step (Box-Muller; the noise stream).
 fn normal_at(i: u32, t: TrialParams) -> f32 {
-    let bits = philox4x32_10(vec4<u32>(i, P.step, t.trial, 0u), vec2<u32>(t.seed_lo, t.seed_hi));
+    let bits = philox4x32_10(vec4<u32>(i, P.step, t.trial, STREAM_NOISE), vec2<u32>(t.seed_lo, t.seed_hi));
     let u1 = uniform01(bits.x);
     let u2 = uniform01(bits.y);
     return sqrt(-2.0 * log(u1)) * cos_2pi(u2);
@@ -221,7 +223,7 @@ fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
     let product = t.m_scale * product_unscaled;
     let h = t.h_scale * input_at(i);
     var d: f32;
-    if (P.dynamics == 1u) {
+    if (P.dynamics == DYNAMICS_CURRENT) {
         d = h + product;
     } else {
         d = activation(h + product);

@@ -25,7 +25,7 @@
 // the same M by FFT.
 
 fn conv_neuron(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * groups.x) * 256u + lid;
+    return (wid.x + wid.y * groups.x) * CONVOLUTION_WORKGROUP + lid;
 }
 
 // Whether this step's velocity turns the kernel (the odd row passes are needed).
@@ -33,7 +33,7 @@ fn conv_turned() -> bool {
     return P.kappa.x != 0.0 || P.kappa.y != 0.0;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(CONVOLUTION_WORKGROUP)
 fn conv_rows(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -68,7 +68,7 @@ fn conv_rows(
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(CONVOLUTION_WORKGROUP)
 fn conv_step(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,

@@ -52,7 +52,7 @@ fn term(k: u32, b: u32, i: u32) -> f32 {
 }
 
 // Dispatch (groups, K, B).
-@compute @workgroup_size(256)
+@compute @workgroup_size(METRIC_WORKGROUP)
 fn metric_partial(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
@@ -70,7 +70,7 @@ fn metric_partial(
 }
 
 // Dispatch (K, B).
-@compute @workgroup_size(256)
+@compute @workgroup_size(METRIC_WORKGROUP)
 fn metric_finish(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,

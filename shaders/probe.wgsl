@@ -2,7 +2,7 @@
 // every thread sums PROBE_VEC4S vec4s of `src`, strided by the grid so that
 // each workgroup's loads are contiguous, and writes its sum (one vec4 per
 // thread, so that the loads cannot be dropped). The host counts the bytes
-// read and written. Dispatch (groups, 1, 1) with groups * 256 *
+// read and written. Dispatch (groups, 1, 1) with groups * PROBE_WORKGROUP *
 // PROBE_VEC4S = the vec4s of `src`.
 
 // PROBE_VEC4S comes from the generated header; the module's only bindings
@@ -14,8 +14,8 @@
 // The arithmetic probe (`gpu_peak_flops`): PROBE_FLOP_ROUNDS rounds of 8
 // independent vec4 fused multiply-adds per thread (64 flops a round), one
 // vec4 written per thread so that none can be dropped. Dispatch (groups,
-// 1, 1), dst at least groups * 256 vec4s.
-@compute @workgroup_size(256)
+// 1, 1), dst at least groups * PROBE_WORKGROUP vec4s.
+@compute @workgroup_size(PROBE_WORKGROUP)
 fn flops_probe(@builtin(global_invocation_id) gid: vec3<u32>) {
     let m = vec4<f32>(0.999999);
     let c = vec4<f32>(1e-7);
@@ -41,12 +41,12 @@ fn flops_probe(@builtin(global_invocation_id) gid: vec3<u32>) {
     dst[gid.x] = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(PROBE_WORKGROUP)
 fn read_probe(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let threads = groups.x * 256u;
+    let threads = groups.x * PROBE_WORKGROUP;
     var s = vec4<f32>(0.0);
     for (var k = 0u; k < PROBE_VEC4S; k++) {
         s += src[k * threads + gid.x];

@@ -136,7 +136,7 @@ fn block_and_group(wid: vec3<u32>, groups: vec3<u32>, first_row: u32) -> vec2<u3
 }
 
 // The prologue: partial sums of every projection of each trial's initial operand.
-@compute @workgroup_size(256)
+@compute @workgroup_size(STRUCTURED_WORKGROUP)
 fn project_partial(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -148,7 +148,7 @@ fn project_partial(
 
 // After the update: partial sums of the projections 4 and up (Hebbian and
 // low rank with R > 4), 4 per workgroup, in parallel over the rows.
-@compute @workgroup_size(256)
+@compute @workgroup_size(STRUCTURED_WORKGROUP)
 fn project_rest(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -159,7 +159,7 @@ fn project_rest(
 }
 
 // Dispatch (R, B): proj[b R + r] = coef[r] * the sum of the partials of (b, r).
-@compute @workgroup_size(256)
+@compute @workgroup_size(STRUCTURED_WORKGROUP)
 fn project_finish(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
@@ -175,7 +175,7 @@ fn project_finish(
 // NEURONS_PER_THREAD neurons per thread of trial b (dispatch (groups,
 // overflow, B)): the product from the projections, the update, and the
 // partial sums of the next operand's projections 0 .. 3.
-@compute @workgroup_size(256)
+@compute @workgroup_size(STRUCTURED_WORKGROUP)
 fn structured_step(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,

@@ -1,19 +1,24 @@
 //! `attractor bench`: time per step of each backend, operator, size and
 //! batch, the bytes moved per step, the achieved GB/s, and that as a
-//! fraction of the machine's bandwidth, measured here too (the best of
-//! several large parallel reads on the CPU, taken before and after each
-//! case; the best of a large read kernel and a large buffer copy on the
-//! GPU). On the GPU the bytes and dispatches per step are what the encoder
-//! recorded ([`crate::sim::gpu::schedule`]), and the GPU's own time per
-//! step comes from timestamp queries where the adapter has them.
+//! fraction of the machine's bandwidth, measured too (by each backend's
+//! probe: the best of several large parallel reads on the CPU, taken before
+//! and after each case; the best of a large read kernel and a large buffer
+//! copy on the GPU). The bytes and flops of a step are the backend's own
+//! cost ([`Backend::cost`]); on the GPU the bytes and dispatches per step
+//! are what the encoder recorded ([`crate::sim::gpu::schedule`]), and the
+//! GPU's own time per step comes from timestamp queries where the adapter
+//! has them.
+//!
+//! Here: the cases, the measuring loop and the plan of a run; the probes
+//! are the backends', the plot is the output module's.
 
 use crate::error::Result;
 use crate::model::{Experiment, Weights};
-use crate::output::plots::{legend_at, render, FONT};
-use crate::sim::gpu::schedule::minimum_bytes_per_step;
+use crate::sim::cpu::probe::{cpu_peak_gflops, CpuBandwidth, CPU_PROBE};
+use crate::sim::gpu::ledger::Ledger;
+use crate::sim::gpu::probe::{gpu_probes, GPU_PROBE};
 use crate::sim::gpu::{context, kernels, GpuBackend};
-use crate::sim::{Backend, Ledger, Trial};
-use plotters::prelude::*;
+use crate::sim::{Backend, Trial};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
@@ -98,17 +103,17 @@ pub struct BenchResult {
     /// Bytes moved per step: GPU, every buffer each dispatch reads and
     /// writes, as the encoder counted it ([`crate::sim::gpu::schedule`]);
     /// CPU, every vector and table the step reads or writes, once each
-    /// (see [`cpu_traffic`]).
+    /// (the CPU's cost, [`crate::sim::cpu::cost`]).
     pub bytes_per_step: f64,
     /// Of those, the weights' (M, or the structured tables).
     pub weight_bytes_per_step: f64,
     /// GPU: the fewest bytes a step can move
-    /// ([`crate::sim::gpu::schedule::minimum_bytes_per_step`]).
+    /// ([`crate::sim::gpu::cost::minimum_bytes_per_step`]).
     pub minimum_bytes_per_step: Option<f64>,
     /// GPU: dispatches per step, as the encoder counted them.
     pub dispatches_per_step: Option<f64>,
-    /// Floating-point operations of the product M x per step, for the whole
-    /// batch (see [`flops_per_step`]).
+    /// Floating-point operations of the products by M of a step, for the
+    /// whole batch (the backend's [`crate::sim::Cost::flops_per_step`]).
     pub flops_per_step: f64,
     /// flops_per_step / seconds_per_step / 1e9.
     pub gflops_per_second: f64,
@@ -204,8 +209,9 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
 }
 
 /// The experiment of a case with the dense matrix left empty: its shape
-/// for [`GpuBackend::geometry`], without filling N² entries.
-fn shape_of(case: Case) -> Result<Experiment> {
+/// for the backends' costs and [`GpuBackend::launch`], without filling N²
+/// entries.
+pub fn shape_of(case: Case) -> Result<Experiment> {
     let n = case.n;
     if case.operator != OperatorKind::Dense {
         return experiment(case, 1);
@@ -214,348 +220,6 @@ fn shape_of(case: Case) -> Result<Experiment> {
     e.network.n = n;
     e.network.weights = Weights::Dense { n, m: Vec::new() };
     Ok(e)
-}
-
-/// Bytes of weights a step of `batch` trials reads on `backend` ("cpu" f32
-/// or "gpu"). The CPU steps each trial on its own, so it reads the weights
-/// once per trial. The GPU's are the schedule's
-/// ([`crate::sim::gpu::schedule`], with the limits every WebGPU adapter
-/// has and no binding limit), the same model the encoder counts; `attractor
-/// bench` reports the encoder's own count.
-pub fn bytes_per_step(case: Case, batch: usize, backend: &str) -> f64 {
-    let (op, n) = (case.operator, case.n);
-    let b = batch as f64;
-    let nf = n as f64;
-    let p = case.patterns as f64;
-    if backend != "cpu" {
-        use crate::sim::gpu::schedule::{Dispatch, Geometry, Schedule};
-        let e = shape_of(case).expect("the bench's cases are valid");
-        let limits = wgpu::Limits::default();
-        let shape = kernels::dense_shape(&limits, n, wgpu::DeviceType::DiscreteGpu);
-        let s = Schedule::new(&Geometry::of(&e, batch, &limits, u64::MAX, shape, false));
-        return s
-            .stages
-            .iter()
-            .flatten()
-            .map(Dispatch::weight_bytes)
-            .sum::<u64>() as f64;
-    }
-    match op {
-        OperatorKind::Dense => b * nf * nf * 4.0,
-        // The cos and sin rows of V (= U), each read by the projection and
-        // the update (the uniform row is all ones and is not read).
-        OperatorKind::Ring => b * 4.0 * nf * 4.0,
-        // The same for the torus's four rows.
-        OperatorKind::Torus => b * 8.0 * nf * 4.0,
-        // Patterns read by the overlaps and the expansion, plus the diagonal.
-        OperatorKind::Hebbian => b * (2.0 * p + 1.0) * nf * 4.0,
-        // The bits, read by the overlaps and by the field.
-        OperatorKind::Packed => b * 2.0 * crate::model::PatternBits::bytes(n, case.patterns) as f64,
-        // Generated, not read.
-        OperatorKind::Random => 0.0,
-        // The eigenvalues of the half spectrum (f64), read once.
-        OperatorKind::Gaussian => b * 4.0 * nf,
-    }
-}
-
-/// Bytes a CPU step of `batch` trials moves, each read or write counted
-/// once: (in all, of which the weights'). The CPU steps each trial on its
-/// own, so everything is per trial. Structured forms: the fused step's
-/// traffic ([`crate::sim::fused::traffic`]: the state read and written, the
-/// tables' rows read once, h uniform here); dense: M alone (the vectors
-/// add 2/N to it).
-pub fn cpu_traffic(case: Case, batch: usize) -> Result<(f64, f64)> {
-    let b = batch as f64;
-    let n = case.n as f64;
-    if case.operator == OperatorKind::Dense {
-        return Ok((b * 4.0 * n * n, b * 4.0 * n * n));
-    }
-    if case.operator == OperatorKind::Packed {
-        // The bits read twice (overlaps, field); the state read and
-        // written, the input and the product, about 6 vectors.
-        let w = bytes_per_step(case, batch, "cpu");
-        return Ok((w + b * 6.0 * 4.0 * n, w));
-    }
-    if case.operator == OperatorKind::Gaussian {
-        // x read; the rows' half spectra (complex f64, 8 N bytes) written
-        // and read, the columns' the same; the product written; the
-        // update's state read and written: 52 N bytes, plus the weights.
-        let w = bytes_per_step(case, batch, "cpu");
-        return Ok((w + b * 52.0 * n, w));
-    }
-    if case.operator == OperatorKind::Random {
-        // No weights: x read by every row block (from the cache) and y
-        // written, then the update's state, input and product: about 6
-        // vectors, counted once each.
-        return Ok((b * 6.0 * 4.0 * n, 0.0));
-    }
-    let e = shape_of(case)?;
-    let (all, w) = crate::sim::fused::traffic(&e.network.weights, 4, true)
-        .expect("the structured cases have a fused step");
-    Ok((b * all, b * w))
-}
-
-/// Floating-point operations of the product M x for `batch` trials, a
-/// multiply-add counted as 2: 2N² for dense and generated random M (the
-/// generation itself, a Philox block and a Box–Muller pair per two
-/// entries, is not counted); for the structured forms,
-/// 2NR for the R projections plus 2NR to expand them (R = 3 for the ring,
-/// 5 for the torus, P for Hebbian).
-///
-/// Gaussian kernels (two Gaussians) depend on the `backend`: on the CPU
-/// the conventional 5 N log2 N of a forward and an inverse real FFT plus
-/// N for the product with the eigenvalues; on the GPU 2 side N
-/// multiply-adds per Gaussian and pass, two passes.
-pub fn flops_per_step(case: Case, batch: usize, backend: &str) -> f64 {
-    let (b, n) = (batch as f64, case.n as f64);
-    match case.operator {
-        OperatorKind::Dense | OperatorKind::Random => b * 2.0 * n * n,
-        OperatorKind::Ring => b * 4.0 * 3.0 * n,
-        OperatorKind::Torus => b * 4.0 * 5.0 * n,
-        OperatorKind::Hebbian | OperatorKind::Packed => b * 4.0 * case.patterns as f64 * n,
-        OperatorKind::Gaussian if backend == "cpu" => b * (5.0 * n * n.log2() + n),
-        OperatorKind::Gaussian => b * 2.0 * 2.0 * 2.0 * n.sqrt() * n,
-    }
-}
-
-/// The CPU's read bandwidth, measured on demand over a 1 GiB f32 buffer
-/// (far larger than any cache, on huge pages where the OS allows) two
-/// ways: parallel sums, one contiguous slice per thread
-/// ([`crate::sim::matvec::sum_f32`], 8 independent vector accumulators), and
-/// the dense product's own kernel ([`crate::sim::matvec::matvec_f32`]: four
-/// rows per load of x, rows prefetched ahead) reading the buffer as a
-/// 16384 × 16384 matrix. The bandwidth is the machine's best, so each
-/// measurement is the fastest of several runs of either, and `attractor
-/// bench` measures before and after each case and takes the larger. The
-/// sums alone, as a median taken only before the case, read slower than
-/// the dense step itself (fractions of 1.2 to 1.48 were seen at N = 8192 on
-/// a 2-core VM): the product's prefetching and four streams reach more of
-/// the memory system than one stream per thread, and a shared machine's
-/// bandwidth drifts as the host schedules other work.
-pub struct CpuBandwidth {
-    buffer: Vec<f32>,
-}
-
-/// How [`CpuBandwidth`] measures (the `bandwidth_probe` of CPU cases).
-pub const CPU_PROBE: &str = "cpu: the faster of parallel sums and the dense product's kernel \
-                             over 1 GiB, fastest of 4 runs each, before and after the case";
-
-/// Columns of the matrix the CPU probe reads its buffer as.
-const PROBE_COLUMNS: usize = 1 << 14;
-
-impl Default for CpuBandwidth {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl CpuBandwidth {
-    /// Allocates and fills the buffer.
-    pub fn new() -> Self {
-        let mut buffer = Vec::with_capacity(1 << 28);
-        crate::sim::matvec::advise_huge_pages(&buffer);
-        buffer.par_extend(rayon::iter::repeat_n(1.0f32, 1 << 28));
-        CpuBandwidth { buffer }
-    }
-
-    /// The fastest of 4 timed sums and 4 timed products of the buffer, GB/s.
-    pub fn measure(&self) -> f64 {
-        let v = &self.buffer;
-        let slice = v.len().div_ceil(rayon::current_num_threads());
-        let x = vec![1.0f32; PROBE_COLUMNS];
-        let mut y = vec![0.0f32; v.len() / PROBE_COLUMNS];
-        let best = (0..8)
-            .map(|k| {
-                let s = Instant::now();
-                if k % 2 == 0 {
-                    let total: f32 = v.par_chunks(slice).map(crate::sim::matvec::sum_f32).sum();
-                    std::hint::black_box(total);
-                } else {
-                    crate::sim::matvec::matvec_f32(v, PROBE_COLUMNS, &x, &mut y);
-                    std::hint::black_box(&y);
-                }
-                s.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
-        (v.len() * 4) as f64 / best / 1e9
-    }
-}
-
-/// The CPU's f32 arithmetic peak, GFLOP/s: every thread runs
-/// [`crate::sim::matvec::fma_chains`] (8 independent 8-lane fused
-/// multiply-add chains where the CPU has AVX2 and FMA) for 2^22 rounds at
-/// once; the fastest of 3.
-pub fn cpu_peak_gflops() -> f64 {
-    let rounds = 1u64 << 22;
-    let threads = rayon::current_num_threads();
-    (0..3)
-        .map(|_| {
-            let s = Instant::now();
-            let done: f64 = rayon::broadcast(|ctx| {
-                let (flops, v) = crate::sim::matvec::fma_chains(rounds, ctx.index() as f32);
-                std::hint::black_box(v);
-                flops
-            })
-            .into_iter()
-            .sum();
-            debug_assert_eq!(done, threads as f64 * rounds as f64 * 128.0);
-            done / s.elapsed().as_secs_f64() / 1e9
-        })
-        .fold(0.0, f64::max)
-}
-
-/// How [`gpu_probes`] measures (the `bandwidth_probe` of GPU cases).
-pub const GPU_PROBE: &str = "gpu: the faster of a read kernel (vec4 loads, 256 MiB or the \
-                             largest binding) and a buffer copy (read + write), fastest of 5, \
-                             GPU timestamps where the adapter has them";
-
-/// The GPU's memory bandwidth, GB/s: the faster of a read kernel
-/// (shaders/probe.wgsl: every thread sums 32 vec4s, the grid's loads
-/// contiguous, bytes read and written counted) over a buffer of 256 MiB
-/// (or the largest storage binding) and a buffer-to-buffer copy of it
-/// (read + write counted); each the fastest of 5 runs after a warm-up,
-/// timed by timestamp queries where the adapter has them, else around the
-/// submit and wait.
-///
-/// Also the GPU's f32 arithmetic peak, GFLOP/s: the arithmetic probe
-/// (`flops_probe`: every thread runs [`kernels::PROBE_FLOP_ROUNDS`] rounds
-/// of 8 independent vec4 fused multiply-adds) over the same grid (at most
-/// 64 workgroups on a software adapter, whose cores are few), fastest of 5.
-/// Returns (bandwidth GB/s, peak GFLOP/s).
-pub fn gpu_probes(ctx: &crate::sim::gpu::context::GpuContext) -> Result<(f64, f64)> {
-    let limits = ctx.device.limits();
-    let vec4s_per_group = 256 * u64::from(kernels::PROBE_VEC4S);
-    let most = (256u64 << 20)
-        .min(limits.max_storage_buffer_binding_size)
-        .min(limits.max_buffer_size / 2);
-    let groups = (most / (16 * vec4s_per_group))
-        .min(u64::from(limits.max_compute_workgroups_per_dimension))
-        .max(1);
-    let size = groups * vec4s_per_group * 16;
-    let out_size = groups * 256 * 16;
-    let timer = crate::sim::gpu::timing::Timer::new(ctx);
-    let buf = |label, size, usage| {
-        ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size,
-            usage,
-            mapped_at_creation: false,
-        })
-    };
-    use wgpu::BufferUsages as U;
-    let src = buf("bench probe source", size, U::STORAGE | U::COPY_SRC);
-    let dst = buf("bench probe target", size, U::STORAGE | U::COPY_DST);
-    let entry = |binding, read_only| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
-    let pipeline = ctx.scoped("building the bandwidth probe", || {
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("bench probe"),
-                entries: &[entry(20, true), entry(21, false)],
-            });
-        let module = ctx
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("probe.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(kernels::PROBE_SOURCE.as_str().into()),
-            });
-        let pl = ctx
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("bench probe"),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let make = |entry: &str| {
-            ctx.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-        };
-        let pipeline = (make("read_probe"), make("flops_probe"));
-        let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("bench probe"),
-            layout: &layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 20,
-                    resource: src.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 21,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &dst,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(out_size),
-                    }),
-                },
-            ],
-        });
-        (pipeline, group)
-    })?;
-    let software = ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu;
-    let flop_groups = if software { groups.min(64) } else { groups };
-    // Seconds of one run (0: read, 1: copy, 2: arithmetic; the GPU's own
-    // time where it can).
-    let time = |probe: u8| -> Result<f64> {
-        let read = probe != 1;
-        let mut enc = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        if read {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("bench probe"),
-                timestamp_writes: timer.as_ref().map(|t| t.pass_writes()),
-            });
-            if probe == 0 {
-                pass.set_pipeline(&pipeline.0 .0);
-                pass.set_bind_group(0, &pipeline.1, &[]);
-                pass.dispatch_workgroups(groups as u32, 1, 1);
-            } else {
-                pass.set_pipeline(&pipeline.0 .1);
-                pass.set_bind_group(0, &pipeline.1, &[]);
-                pass.dispatch_workgroups(flop_groups as u32, 1, 1);
-            }
-        } else {
-            enc.copy_buffer_to_buffer(&src, 0, &dst, 0, size);
-        }
-        let timed = read && timer.as_ref().is_some_and(|t| t.after_pass(&mut enc, true));
-        let s = Instant::now();
-        let i = ctx.queue.submit([enc.finish()]);
-        let _ = ctx.device.poll(wgpu::PollType::Wait {
-            submission_index: Some(i),
-            timeout: None,
-        });
-        let wall = s.elapsed().as_secs_f64();
-        ctx.check()?;
-        match (timed, &timer) {
-            (true, Some(t)) => t.collect(ctx),
-            _ => Ok(wall),
-        }
-    };
-    let best = |probe: u8| -> Result<f64> {
-        time(probe)?;
-        (0..5).try_fold(f64::INFINITY, |b, _| Ok(b.min(time(probe)?)))
-    };
-    let read = (size + out_size) as f64 / best(0)? / 1e9;
-    let copy = 2.0 * size as f64 / best(1)? / 1e9;
-    let flops = (flop_groups * 256) as f64 * f64::from(kernels::PROBE_FLOP_ROUNDS) * 64.0;
-    let peak = flops / best(2)? / 1e9;
-    Ok((read.max(copy), peak))
 }
 
 /// Times one case. A warm-up run sets the steps per submit K so that a run
@@ -637,19 +301,22 @@ pub fn measure(
     let per_step = median(&mut t);
     let gpu_seconds_per_step = (!gpu_t.is_empty()).then(|| median(&mut gpu_t));
     let name = backend.name().to_string();
+    let cost = backend.cost(&shape_of(case)?, batch);
+    // What the encoder counted where there is one, else the backend's model.
     let (bytes, weight_bytes, dispatches) = match ledger {
         Some(l) => (
             l.bytes_per_step(),
             l.weight_bytes_per_step(),
             Some(l.dispatches_per_step()),
         ),
-        None => {
-            let (b, w) = cpu_traffic(case, batch)?;
-            (b, w, None)
-        }
+        None => (
+            cost.bytes_per_step,
+            cost.weight_bytes_per_step,
+            cost.dispatches_per_step,
+        ),
     };
     let gbs = bytes / per_step / 1e9;
-    let flops = flops_per_step(case, batch, backend.name());
+    let flops = cost.flops_per_step;
     Ok(BenchResult {
         backend: name,
         adapter: adapter.to_string(),
@@ -663,7 +330,7 @@ pub fn measure(
         gpu_seconds_per_step,
         bytes_per_step: bytes,
         weight_bytes_per_step: weight_bytes,
-        minimum_bytes_per_step: None,
+        minimum_bytes_per_step: cost.minimum_bytes_per_step,
         dispatches_per_step: dispatches,
         gbytes_per_second: gbs,
         flops_per_step: flops,
@@ -844,7 +511,7 @@ pub fn run(
                     description: format!(
                         "{adapter} ({}); bandwidth measured before each case; f32 peak \
                          {peak:.1} GFLOP/s",
-                        if crate::sim::matvec::simd_available() {
+                        if crate::sim::cpu::matvec::simd_available() {
                             "AVX2+FMA dense kernel"
                         } else {
                             "portable dense kernel"
@@ -899,7 +566,7 @@ pub fn run(
                             // is timed first already when the batch runs it).
                             let default = g.dense_shape(n);
                             let row_default =
-                                g.geometry(&shape_of(case)?, batch).batch_shape().is_none();
+                                g.launch(&shape_of(case)?, batch).batch_shape().is_none();
                             shapes.extend(
                                 tune_shapes(cap)
                                     .into_iter()
@@ -912,13 +579,11 @@ pub fn run(
                             g.set_dense_shape(shape)?;
                             let mut r =
                                 measure(&mut g, &adapter, case, batch, reps, seconds, bandwidth)?;
-                            let geometry = g.geometry(&shape_of(case)?, batch);
-                            r.minimum_bytes_per_step =
-                                Some(minimum_bytes_per_step(&geometry) as f64);
+                            let launch = g.launch(&shape_of(case)?, batch);
                             r.bandwidth_probe = GPU_PROBE.into();
                             r.peak_gflops_per_second = peak;
                             r.fraction_of_peak = r.gflops_per_second / peak;
-                            if dense && geometry.batch_shape().is_none() {
+                            if dense && launch.batch_shape().is_none() {
                                 let (w, k) = g.dense_shape(n);
                                 (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
                             }
@@ -961,45 +626,5 @@ pub fn bench_plot(path: &Path, results: &[BenchResult]) -> Result<()> {
             None => series.push((name, vec![p])),
         }
     }
-    let xs = results.iter().map(|r| r.n as f64);
-    let ys = results.iter().map(|r| r.seconds_per_step);
-    let (x0, x1) = xs.fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
-    let (y0, y1) = ys.fold((f64::INFINITY, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
-    render(path, (900, 560), |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("time per step against N", (FONT, 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(80)
-            .build_cartesian_2d(
-                (x0 / 1.5..x1 * 1.5).log_scale(),
-                // Room above the data for the legend.
-                (y0 / 2.0..y1 * 30.0).log_scale(),
-            )
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("N (neurons)")
-            .y_desc("seconds per step")
-            .x_label_formatter(&|x| format!("{x:.0e}"))
-            .y_label_formatter(&|y| format!("{y:.0e}"))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        for (i, (name, mut pts)) in series.into_iter().enumerate() {
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(|e| e.to_string())?;
-        }
-        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        Ok(())
-    })
+    crate::output::bench_plot::time_per_step(path, series)
 }

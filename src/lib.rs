@@ -34,6 +34,7 @@ pub mod analysis;
 pub mod bench;
 pub mod error;
 pub mod experiment;
+pub mod jobs;
 pub mod memory;
 pub mod model;
 pub mod output;

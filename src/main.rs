@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 use attractor::analysis::modes;
-use attractor::sim::{self, BackendChoice};
-use attractor::{output, Experiment};
+use attractor::jobs;
+use attractor::sim::BackendChoice;
+use attractor::Experiment;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -163,67 +164,68 @@ fn run_sweep(
     backend: Option<BackendChoice>,
     quiet: bool,
 ) -> Result<()> {
-    use attractor::sweep::{self, folder::SweepFolder, Shard, Sweep};
+    use attractor::sweep::{summary, Shard, Sweep};
     let sw = Sweep::load(&path).with_context(|| path.display().to_string())?;
     let shard = match &shard {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
-    let out = out.unwrap_or_else(|| SweepFolder::default_dir(&sw, shard));
-    let mut folder = SweepFolder::open(&out, &sw, &path, shard, resume)
-        .with_context(|| out.display().to_string())?;
-    let choice = backend.unwrap_or(sw.base_experiment()?.simulation.backend);
-    let (mut backend, note) = attractor::sim::select(choice)?;
-    let total = sw.runs_in(shard);
-    if let (Some(n), false) = (note, quiet) {
-        eprintln!("{n}");
-    }
-    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(total as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} runs, {per_sec}, eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        bar.set_position(folder.done.len() as u64);
-        bar
-    });
+    let bar = std::cell::OnceCell::new();
     let started = std::time::Instant::now();
-    let report = folder.run(
+    let done = jobs::run_sweep(
         &sw,
+        &path,
+        out,
         shard,
-        backend.as_mut(),
+        resume,
+        backend,
+        &mut |note| {
+            if !quiet {
+                eprintln!("{note}");
+            }
+        },
+        &mut |total, done| {
+            if !quiet && std::io::stderr().is_terminal() {
+                let b = indicatif::ProgressBar::new(total as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} runs, {per_sec}, eta {eta}",
+                    )
+                    .expect("valid template"),
+                );
+                b.set_position(done as u64);
+                let _ = bar.set(b);
+            }
+        },
         &mut |k| {
-            if let Some(b) = &bar {
+            if let Some(b) = bar.get() {
                 b.inc(k as u64);
             }
         },
-        &attractor::sim::Stop::default(),
     )?;
-    if let Some(b) = bar {
+    if let Some(b) = bar.get() {
         b.finish_and_clear();
     }
-    let summaries = folder.summarize(&sw.keys)?;
     if !quiet {
         let secs = started.elapsed().as_secs_f64();
+        let r = &done.report;
         eprintln!(
             "{}: {} runs in {} batches in {:.2} s ({:.1} runs/s), {} already done; results in {}\n{}",
             sw.name,
-            report.ran,
-            report.batches,
+            r.ran,
+            r.batches,
             secs,
-            report.ran as f64 / secs.max(1e-9),
-            report.skipped,
-            out.display(),
-            sweep::summary::table(&sw.keys, &summaries)
+            r.ran as f64 / secs.max(1e-9),
+            r.skipped,
+            done.dir.display(),
+            summary::table(&sw.keys, &done.summaries)
         );
     }
     Ok(())
 }
 
 fn merge(shards: Vec<PathBuf>, out: PathBuf) -> Result<()> {
-    let m = attractor::sweep::folder::merge_into(&shards, &out)?;
+    let m = attractor::sweep::merge::merge_into(&shards, &out)?;
     eprintln!(
         "merged {} shards: {} rows into {}\n{}",
         shards.len(),
@@ -431,15 +433,8 @@ fn run(
 ) -> Result<()> {
     let exp = load(&path, &overrides)?;
     let choice = backend.unwrap_or(exp.simulation.backend);
-    let (mut backend, note) = sim::select(choice)?;
-    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
-    // Before the run: a folder that cannot take the outputs fails now, not
-    // after the simulation.
-    output::prepare_dir("--out", &out)?;
+    let out = jobs::run_dir(&exp, out);
     let chatty = !quiet;
-    if let (Some(note), true) = (note, chatty) {
-        eprintln!("{note}");
-    }
     let steps = exp.simulation.steps;
     let bar = (chatty && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(steps);
@@ -451,16 +446,26 @@ fn run(
         );
         bar
     });
-    let rec = backend.run(&exp, &mut |s| {
-        if let Some(b) = &bar {
-            b.set_position(s);
-        }
-    })?;
+    let done = jobs::run_experiment(
+        &exp,
+        choice,
+        &out,
+        &mut |note| {
+            if chatty {
+                eprintln!("{note}");
+            }
+        },
+        &mut |s| {
+            if let Some(b) = &bar {
+                b.set_position(s);
+            }
+        },
+    )
+    .with_context(|| format!("running `{}` into {}", exp.name, out.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let written = output::write_run(&out, &exp, &rec)
-        .with_context(|| format!("writing the outputs to {}", out.display()))?;
+    let (rec, written) = (&done.recording, &done.written);
     if let Some(f) = &rec.fault {
         return Err(anyhow::anyhow!("{f}").context(format!(
             "run `{}` stopped: the {} failed; {} records written to {}",

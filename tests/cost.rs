@@ -5,18 +5,17 @@
 //! dispatches and bytes.) Nothing here is timed.
 
 use attractor::bench::{experiment, Case, OperatorKind};
+use attractor::sim::gpu::cost::minimum_bytes_per_step;
 use attractor::sim::gpu::kernels;
-use attractor::sim::gpu::schedule::{
-    minimum_bytes_per_step, Geometry, Kernel, Region, Schedule, CACHE_BYTES,
-};
+use attractor::sim::gpu::schedule::{Kernel, Launch, Region, Schedule, CACHE_BYTES};
 use attractor::Experiment;
 
 /// The limits every WebGPU adapter has, and a 128 MiB binding (the software
 /// adapter's; hardware GPUs allow more).
-fn geometry(e: &Experiment, batch: usize) -> Geometry {
+fn geometry(e: &Experiment, batch: usize) -> Launch {
     let limits = wgpu::Limits::default();
     let shape = kernels::dense_shape(&limits, e.network.n, wgpu::DeviceType::DiscreteGpu);
-    Geometry::of(e, batch, &limits, 128 << 20, shape, false)
+    Launch::of(e, batch, &limits, 128 << 20, shape, false)
 }
 
 /// The case of `attractor bench` with the dense matrix left empty (the
@@ -47,10 +46,10 @@ fn a_dense_batch_of_64_reads_m_once_per_step() {
     // The row kernel forced at B = 64 (as `bench --tune` does) streams M
     // once per tile of 4 trials: the count sees it.
     let limits = wgpu::Limits::default();
-    let g = Geometry::of(&e, 64, &limits, 128 << 20, (256, 1), true);
+    let g = Launch::of(&e, 64, &limits, 128 << 20, (256, 1), true);
     assert_eq!(Schedule::new(&g).bytes_per_step_in(Region::Weights), 16 * m);
     // A matrix split into row blocks (by the binding limit) still reads it once.
-    let g = Geometry::of(&e, 64, &limits, 16 << 20, (256, 1), false);
+    let g = Launch::of(&e, 64, &limits, 16 << 20, (256, 1), false);
     let s = Schedule::new(&g);
     assert_eq!(s.dispatches_per_step(), 4);
     assert_eq!(s.bytes_per_step_in(Region::Weights), m);

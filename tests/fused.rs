@@ -1,4 +1,4 @@
-//! The CPU's fused structured step (`sim::fused`: one pass per step, the
+//! The CPU's fused structured step (`sim::cpu::fused`: one pass per step, the
 //! next step's projections taken as the state is written) against the
 //! separate passes it replaces (`Stepper::step_unfused`), at sizes that are
 //! not multiples of the lane width, the chunk or the block, on one thread
@@ -10,9 +10,9 @@ mod common;
 use attractor::analysis::metrics::Metrics;
 use attractor::model::Weights;
 use attractor::real::Real;
-use attractor::sim::cpu::{self, InputSchedule, Stepper};
-use attractor::sim::matvec::Matvec;
-use attractor::sim::operator::Operator;
+use attractor::sim::cpu::matvec::Matvec;
+use attractor::sim::cpu::operator::Operator;
+use attractor::sim::cpu::{self, inputs::Inputs, step::Stepper};
 use attractor::sim::Trial;
 use attractor::Experiment;
 use common::exp;
@@ -157,7 +157,7 @@ fn fused_equals_unfused<T: Matvec>(e: &Experiment, what: &str) {
         .map(|&v| T::from(v).unwrap())
         .collect();
     let (mut a, mut b) = (x0.clone(), x0);
-    let mut inputs = InputSchedule::<T>::new(e, trial.h_scale);
+    let mut inputs = Inputs::<T>::new(e, trial.h_scale);
     for step in 0..30u64 {
         inputs.at(step);
         assert_eq!(fused.step(&mut a, &inputs, step, true), None, "{what}");
@@ -229,9 +229,9 @@ fn metrics_from_the_projections_equal_the_metrics_pass() {
         assert!(rec.divergence.is_none(), "{what}");
         let x = &rec.final_state;
         let mut v = vec![0.0; x.len()];
-        cpu::rates_of(&e, x, &mut v);
+        cpu::step::rates_of(&e, x, &mut v);
         let h: Vec<f64> = {
-            let mut s = InputSchedule::<f64>::new(&e, 1.0);
+            let mut s = Inputs::<f64>::new(&e, 1.0);
             s.at(e.simulation.steps);
             s.h
         };

@@ -6,7 +6,7 @@
 mod common;
 use attractor::analysis::modes;
 use attractor::model::{Gaussian, GaussianKernel, Weights};
-use attractor::sim::operator::Operator;
+use attractor::sim::cpu::operator::Operator;
 use attractor::Experiment;
 use common::*;
 use std::path::Path;

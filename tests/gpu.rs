@@ -844,7 +844,7 @@ fn the_encoder_counts_what_the_schedule_lists() {
         let ts = mild_trials(e, b);
         let rec = &g.run_batch(e, &ts, &mut |_| {}).unwrap()[0];
         let ledger = rec.ledger.expect("GPU runs carry their ledger");
-        let schedule = Schedule::new(&g.geometry(e, b));
+        let schedule = Schedule::new(&g.launch(e, b));
         assert_eq!(ledger.steps, e.simulation.steps);
         assert_eq!(schedule.dispatches_per_step(), per_step);
         assert_eq!(ledger.step_dispatches, e.simulation.steps * per_step as u64);

@@ -566,7 +566,9 @@ fn catch_all(pattern: &str) -> bool {
             && p.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
 }
 
-const FORMS: [&str; 3] = ["Form::", "Shape::", "Weights::"];
+/// The forms of M (the model's, and each backend's: `Operator`,
+/// `GpuOperator`, `OperatorShape`) and the weight kinds.
+const FORMS: [&str; 4] = ["Form::", "Shape::", "Weights::", "Operator::"];
 
 #[test]
 fn no_catch_all_arm_over_the_forms_of_m() {

@@ -3,7 +3,7 @@
 mod common;
 use attractor::analysis::modes::{analyse, Regime};
 use attractor::model::{theta, Weights};
-use attractor::sim::operator::Operator;
+use attractor::sim::cpu::operator::Operator;
 use common::*;
 use proptest::prelude::*;
 

@@ -8,7 +8,7 @@ mod common;
 use attractor::analysis::metrics::Metrics;
 use attractor::analysis::modes::analyse;
 use attractor::model::{random_row, Weights};
-use attractor::sim::operator::Operator;
+use attractor::sim::cpu::operator::Operator;
 use common::*;
 
 /// The entries of an n × n random matrix, row-major.

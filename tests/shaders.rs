@@ -52,9 +52,15 @@ fn workgroup_constants_match_the_shaders() {
         &STRUCTURED_SOURCE,
         format!("const STRUCTURED_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"),
     );
+    // The structured kernels' workgroup is the generated constant (its
+    // value in every entry point: `entry_points_have_the_rust_workgroups`).
     has(
         &STRUCTURED_SOURCE,
-        format!("@workgroup_size({STRUCTURED_WORKGROUP})"),
+        format!("const STRUCTURED_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"),
+    );
+    has(
+        &STRUCTURED_SOURCE,
+        "@workgroup_size(STRUCTURED_WORKGROUP)".into(),
     );
     has(
         &STRUCTURED_SOURCE,
@@ -209,7 +215,14 @@ fn every_stage_and_activation_code_reaches_the_shaders() {
         let (code, _, _) = a.gpu_params();
         assert_eq!(Activation::WGSL[code as usize].0, a.kind());
     }
-    for (name, pos) in SumLayout::WGSL {
+    for (name, pos) in [
+        ("SUM_RATES", SumLayout::RATES),
+        ("SUM_TABLE", SumLayout::TABLE),
+        ("ENERGY_SELF", SumLayout::ENERGY_SELF),
+        ("ENERGY_INPUT", SumLayout::ENERGY_INPUT),
+        ("ENERGY_INTEGRAL", SumLayout::ENERGY_INTEGRAL),
+        ("ENERGY_SUMS", SumLayout::ENERGY_SUMS),
+    ] {
         assert!(header.contains(&format!("const {name}: u32 = {pos}u;")));
     }
     assert!(METRICS_SOURCE_REF.contains("if (k == SUM_RATES)"));
@@ -290,4 +303,62 @@ fn parameter_structs_match_the_wgsl_layout() {
         }
         assert_eq!(seen, 2, "{name} declares both parameter structs");
     }
+}
+
+/// Every entry point the backend dispatches exists in its module and runs
+/// with the workgroup size the Rust side divides its grid by: naga
+/// resolves each `@workgroup_size` from the generated header, and no
+/// number is copied by hand. The dense kernel's size is an override (set
+/// per pipeline), checked by name.
+#[test]
+fn entry_points_have_the_rust_workgroups() {
+    use attractor::sim::gpu::kernels::*;
+    use attractor::sim::gpu::pipelines::PipelineKey;
+    let workgroup = |k: Kernel| match k {
+        Kernel::StructuredStep
+        | Kernel::ProjectPartial
+        | Kernel::ProjectRest
+        | Kernel::ProjectFinish => Some(STRUCTURED_WORKGROUP),
+        Kernel::MetricPartial | Kernel::MetricFinish => Some(METRIC_WORKGROUP),
+        Kernel::ConvRows | Kernel::ConvStep => Some(CONVOLUTION_WORKGROUP),
+        Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
+        Kernel::DenseBatch => Some(BatchShape::THREADS),
+        Kernel::DenseRow => None,
+    };
+    let keys = [
+        PipelineKey::Dense {
+            workgroup: 256,
+            rows: 4,
+            generated: None,
+        },
+        PipelineKey::DenseBatch(BatchShape::ALL[0]),
+        PipelineKey::Structured {
+            subgroups: false,
+            packed: None,
+        },
+        PipelineKey::Structured {
+            subgroups: true,
+            packed: None,
+        },
+        PipelineKey::Metrics { packed: None },
+        PipelineKey::Probe,
+    ];
+    let mut seen = 0;
+    for key in keys {
+        let source = key.source();
+        let module = naga::front::wgsl::parse_str(source).expect("parses");
+        for &k in key.kernels() {
+            let ep = module
+                .entry_points
+                .iter()
+                .find(|e| e.name == k.entry_point())
+                .unwrap_or_else(|| panic!("{k:?}: no entry point {}", k.entry_point()));
+            match workgroup(k) {
+                Some(w) => assert_eq!(ep.workgroup_size, [w, 1, 1], "{k:?}"),
+                None => assert!(source.contains("@workgroup_size(DENSE_WORKGROUP)")),
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 18, "every kernel of every family");
 }

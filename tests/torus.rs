@@ -247,11 +247,11 @@ fn a_million_neuron_sheet_needs_no_matrix() {
             "input.0.end=0.3",
         ],
     );
-    let op = attractor::sim::operator::Operator::<f32>::new(&e.network.weights);
+    let op = attractor::sim::cpu::operator::Operator::<f32>::new(&e.network.weights);
     assert_eq!(op.projections(), 5);
     assert!(matches!(
         op,
-        attractor::sim::operator::Operator::Structured { .. }
+        attractor::sim::cpu::operator::Operator::Structured { .. }
     ));
     let r = cpu(&e);
     assert!(last(&r, "bump_amplitude") > 0.2);

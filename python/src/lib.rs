@@ -295,7 +295,7 @@ fn run_trials(
     let steps = exp.simulation.steps;
     let mut callback_error: Option<PyErr> = None;
     let outcome = interruptible(py, |stop| {
-        let (mut b, note) = sim::select(choice)?;
+        let (mut b, note) = sim::choice::select(choice)?;
         let mut tell = progress_fn(progress, steps, &mut callback_error, stop);
         Ok((b.run_batch_until(exp, trials, &mut tell, stop)?, note))
     });
@@ -431,7 +431,7 @@ fn sweep<'py>(
     let started = Instant::now();
     let outcome = interruptible(py, |stop| -> Result<sweep::SweepReport, Error> {
         let mut folder = SweepFolder::open(&out, &sw, &path, shard, resume)?;
-        let (mut b, _note) = sim::select(choice)?;
+        let (mut b, _note) = sim::choice::select(choice)?;
         let mut runs = folder.done.len() as u64;
         let mut tell = progress_fn(&progress, total, &mut callback_error, stop);
         tell(runs);

@@ -124,7 +124,8 @@ impl Metrics {
         let mut overlaps = Vec::new();
         if let Some(bits) = &self.bits {
             let v64: Vec<f64> = v.iter().map(|&a| f(a)).collect();
-            crate::model::patterns::overlaps(bits, &v64, 1.0 / n, &mut overlaps);
+            let threads = rayon::current_num_threads();
+            crate::model::patterns::overlaps(bits, &v64, 1.0 / n, &mut overlaps, threads);
         } else {
             for mu in 0..self.patterns {
                 let row = &table[mu * nn..(mu + 1) * nn];
@@ -222,17 +223,6 @@ impl SumLayout {
     pub const ENERGY_INTEGRAL: usize = 2;
     /// Sums in the energy block.
     pub const ENERGY_SUMS: usize = 3;
-
-    /// The positions above as WGSL constants (`SUM_RATES`, ...), for the
-    /// shaders' generated header.
-    pub const WGSL: [(&'static str, usize); 6] = [
-        ("SUM_RATES", Self::RATES),
-        ("SUM_TABLE", Self::TABLE),
-        ("ENERGY_SELF", Self::ENERGY_SELF),
-        ("ENERGY_INPUT", Self::ENERGY_INPUT),
-        ("ENERGY_INTEGRAL", Self::ENERGY_INTEGRAL),
-        ("ENERGY_SUMS", Self::ENERGY_SUMS),
-    ];
 
     /// Position of the energy block (after the table rows).
     pub fn energy_start(&self) -> usize {

@@ -2,7 +2,7 @@
 //! errors (`deny_unknown_fields`); ranges are checked in `resolve`.
 
 use super::npy::{self, Files};
-use super::{finite, positive, random_patterns, vector};
+use super::values::{finite, positive, vector};
 use crate::error::{Error, Result};
 use crate::model::{
     Activation, BackendChoice, Dynamics, Gaussian, GaussianKernel, Method, PatternBits, Precision,
@@ -614,4 +614,17 @@ pub fn sheet_side(n: usize, key: &str, what: &str) -> Result<usize> {
         ));
     }
     Ok(side)
+}
+
+/// Random ±1 patterns, pattern mu's unit i from counter (i, mu) of the Patterns stream.
+pub fn random_patterns(n: usize, p: usize, seed: u64) -> Vec<f64> {
+    let mut xi = vec![0.0; n * p];
+    for mu in 0..p {
+        for i in 0..n {
+            let bits =
+                crate::rng::block(seed, crate::rng::Stream::Patterns, i as u32, mu as u32, 0)[0];
+            xi[mu * n + i] = if bits >> 31 == 1 { 1.0 } else { -1.0 };
+        }
+    }
+    xi
 }

@@ -134,14 +134,20 @@ pub enum RingProfile {
 }
 
 impl RingProfile {
-    /// (mode, a, b): the profile is a + b g (mode 0, the cosine bump) or
-    /// a exp(b (g - 1)) (mode 1, von Mises), for a place of `dims` angles
-    /// (g the mean of their cosines: von Mises multiplies per angle, so b =
-    /// dims kappa). The GPU's form.
+    /// The mode of [`RingProfile::coefficients`] of the cosine bump.
+    pub const BUMP: u32 = 0;
+    /// The mode of [`RingProfile::coefficients`] of von Mises.
+    pub const VON_MISES: u32 = 1;
+
+    /// (mode, a, b): the profile is a + b g (mode [`RingProfile::BUMP`],
+    /// the cosine bump) or a exp(b (g - 1)) (mode
+    /// [`RingProfile::VON_MISES`]), for a place of `dims` angles (g the
+    /// mean of their cosines: von Mises multiplies per angle, so b = dims
+    /// kappa). The GPU's form.
     pub fn coefficients(&self, dims: usize) -> (u32, f64, f64) {
         match *self {
-            RingProfile::Bump { c, epsilon } => (0, c * (1.0 - epsilon), c * epsilon),
-            RingProfile::VonMises { c, kappa } => (1, c, dims.max(1) as f64 * kappa),
+            RingProfile::Bump { c, epsilon } => (Self::BUMP, c * (1.0 - epsilon), c * epsilon),
+            RingProfile::VonMises { c, kappa } => (Self::VON_MISES, c, dims.max(1) as f64 * kappa),
         }
     }
 

@@ -160,8 +160,10 @@ fn signed_sum<T: Real>(w: u32, u: &[T; UNITS]) -> T {
     ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
 }
 
-/// s_mu = coef sum_i xi_i^mu x_i for every pattern, into `s` (resized to P).
-pub fn overlaps<T: Real>(bits: &PatternBits, x: &[T], coef: T, s: &mut Vec<T>) {
+/// s_mu = coef sum_i xi_i^mu x_i for every pattern, into `s` (resized to
+/// P); large products are split into ranges of patterns for `threads`
+/// threads (each s_mu is the same whatever the split).
+pub fn overlaps<T: Real>(bits: &PatternBits, x: &[T], coef: T, s: &mut Vec<T>, threads: usize) {
     let (n, p) = (bits.n(), bits.p());
     assert_eq!(x.len(), n, "x has N entries");
     s.clear();
@@ -184,7 +186,7 @@ pub fn overlaps<T: Real>(bits: &PatternBits, x: &[T], coef: T, s: &mut Vec<T>) {
     if n * p >= PARALLEL_WORK && p > 1 {
         // Ranges of patterns: enough for every thread, at least 16 words
         // (a 64-byte line) of each block.
-        let len = p.div_ceil(4 * rayon::current_num_threads()).max(16);
+        let len = p.div_ceil(4 * threads.max(1)).max(16);
         s.par_chunks_mut(len)
             .enumerate()
             .for_each(|c| range(c, len));
@@ -252,7 +254,7 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin()).collect();
             let coef = 1.0 / n as f64;
             let mut s = Vec::new();
-            overlaps(&bits, &x, coef, &mut s);
+            overlaps(&bits, &x, coef, &mut s, 2);
             for mu in 0..p {
                 let want: f64 = (0..n).map(|i| xi[mu * n + i] * x[i]).sum::<f64>() * coef;
                 assert!(

@@ -131,72 +131,7 @@ pub struct Experiment {
     pub toml: String,
 }
 
-/// The memory a CPU run of an experiment needs, by what needs it (bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HostBytes {
-    /// The weights as given, their structured form or dense copy in the
-    /// run's precision, and the metrics' tables.
-    pub weights: u64,
-    /// The state vectors of the run (state, stage points, inputs, drive).
-    pub state: u64,
-    /// The records: times, metric rows and kept rates.
-    pub records: u64,
-}
-
-impl HostBytes {
-    /// All of it.
-    pub fn total(&self) -> u64 {
-        self.weights
-            .saturating_add(self.state)
-            .saturating_add(self.records)
-    }
-}
-
 impl Experiment {
-    /// An upper estimate of the memory a CPU run of one trial needs.
-    pub fn host_bytes(&self) -> HostBytes {
-        let n = self.network.n as u64;
-        let real: u64 = match self.simulation.precision {
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        };
-        let given = match self.network.weights.shape() {
-            super::Shape::Dense { .. } => n.saturating_mul(n),
-            // Generated: rows of scratch per thread.
-            super::Shape::Generated { .. } => {
-                n.saturating_mul(4 * rayon::current_num_threads() as u64)
-            }
-            super::Shape::Packed { .. } => 0,
-            // The half spectrum and a product's two half-spectrum buffers
-            // (complex f64), about 3 N f64 in all.
-            super::Shape::Convolution { .. } => 3 * n,
-            super::Shape::Structured(s) => (s.rows_stored() as u64).saturating_mul(n),
-        };
-        // As given (f64), the form or dense copy in the run's precision, and
-        // a metric table or a form being built (f64).
-        let weights = match self.network.weights.shape() {
-            // The bits (shared by the run) and the overlaps' partial sums.
-            super::Shape::Packed { n, patterns, .. } => super::PatternBits::bytes(n, patterns)
-                .saturating_add((patterns as u64).saturating_mul(8 * 64)),
-            super::Shape::Dense { .. }
-            | super::Shape::Generated { .. }
-            | super::Shape::Convolution { .. }
-            | super::Shape::Structured(_) => given.saturating_mul(8 + real + 8 + 8),
-        };
-        let state = n
-            .saturating_mul(8 * 12)
-            .saturating_add(8 * self.input_values());
-        let records = self.simulation.records();
-        let columns = 2 + self.network.weights.geometry().patterns as u64 + 3;
-        let kept = self.record.kept(self.network.n) as u64;
-        let per_record = 8 + 8 + 24 + 8 * columns + 4 * kept;
-        HostBytes {
-            weights,
-            state,
-            records: records.saturating_mul(per_record),
-        }
-    }
-
     /// The numbers the inputs hold: N per epoch, and the rows of played files.
     pub fn input_values(&self) -> u64 {
         self.inputs

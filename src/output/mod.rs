@@ -3,6 +3,7 @@
 //! temporary file in the same folder, flushed, synced and renamed, so a
 //! crash never leaves a half-written file under its final name.
 
+pub mod bench_plot;
 pub mod plots;
 
 use crate::error::{Error, Result};
@@ -182,7 +183,8 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
         if !rec.t.is_empty() {
             let p = put("rates.png");
             plots::rates_image(&p, exp, rec)?;
-            if matches!(exp.network.weights, crate::model::Weights::Ring { .. }) {
+            // A ring's profiles (a torus's are its sheet).
+            if exp.network.weights.geometry().dims == 1 {
                 let p = put("profiles.png");
                 plots::ring_profiles(&p, exp, rec)?;
             }

@@ -4,7 +4,7 @@
 //! it holds the same sweep and returns the runs already done; merging joins
 //! the folders of shards into one.
 
-use super::merge;
+use super::plots;
 use super::results::{self, ResultsFile};
 use super::summary::{self, PointSummary};
 use super::{Finished, Shard, Sweep};
@@ -204,43 +204,52 @@ impl SweepFolder {
     /// Writes the summary outputs (summary.csv and the plots) from the
     /// results so far and returns the summaries.
     pub fn summarize(&self, keys: &[String]) -> Result<Vec<PointSummary>> {
-        summary::write_outputs(&self.dir, keys)
+        write_outputs(&self.dir, keys)
     }
 }
 
-/// What [`merge_into`] did.
-#[derive(Clone, Debug)]
-pub struct Merged {
-    /// The merged sweep's info.
-    pub info: SweepInfo,
-    /// Rows in the merged results.
-    pub rows: usize,
-    /// Summaries by grid point.
-    pub summaries: Vec<PointSummary>,
-}
-
-/// Joins the results of the shard folders `shards` (of one sweep, each run
-/// once) into `out`, with a sweep.json naming them and the summary outputs.
-pub fn merge_into(shards: &[PathBuf], out: &Path) -> Result<Merged> {
-    let dirs: Vec<&Path> = shards.iter().map(|p| p.as_path()).collect();
-    let (mut info, header, rows, drift) = merge::gather(&dirs)?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    merge::write(&out.join("results.csv"), &header, &rows)?;
-    if !drift.is_empty() {
-        merge::write(
-            &out.join("drift.csv"),
-            &DRIFT_HEADER.map(String::from),
-            &drift,
-        )?;
-    }
-    info.shard = ShardInfo::Merged {
-        merged: shards.iter().map(|s| s.display().to_string()).collect(),
+/// Writes summary.csv, retention.png and (rings) drift.png to `dir` from
+/// the results there, and returns the summaries.
+pub fn write_outputs(dir: &std::path::Path, keys: &[String]) -> crate::Result<Vec<PointSummary>> {
+    use crate::error::Error;
+    let read = |name: &str| -> crate::Result<(Vec<String>, Vec<Vec<String>>)> {
+        let p = dir.join(name);
+        if !p.exists() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut r = csv::Reader::from_path(&p)
+            .map_err(|e| Error::Schema(format!("{}: {e}", p.display())))?;
+        let h = r
+            .headers()
+            .map_err(|e| Error::Schema(e.to_string()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let rows = r
+            .records()
+            .filter_map(|x| x.ok())
+            .map(|x| x.iter().map(String::from).collect())
+            .collect();
+        Ok((h, rows))
     };
-    info.write(out)?;
-    let summaries = summary::write_outputs(out, &info.keys)?;
-    Ok(Merged {
-        info,
-        rows: rows.len(),
-        summaries,
-    })
+    let (header, rows) = read("results.csv")?;
+    let (_, drift) = read("drift.csv")?;
+    let s = summary::summarize(&header, &rows, &drift, keys.len());
+    let csv_path = dir.join("summary.csv");
+    let table_rows = summary::csv_rows(keys, &s);
+    crate::output::write_atomic(&csv_path, |w| {
+        let mut c = csv::Writer::from_writer(w);
+        for r in &table_rows {
+            c.write_record(r)?;
+        }
+        c.flush()
+    })?;
+    if !s.is_empty() {
+        plots::sweep_retention(&dir.join("retention.png"), keys, &s)?;
+        if s.iter().any(|p| !p.drift_variance.is_empty()) {
+            plots::sweep_drift(&dir.join("drift.png"), keys, &s)?;
+        }
+        plots::sweep_finals(&dir.join("finals.png"), keys, &s)?;
+    }
+    Ok(s)
 }

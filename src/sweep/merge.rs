@@ -1,9 +1,10 @@
 //! Joining the results of shards of one sweep.
 
-use super::folder::SweepInfo;
+use super::folder::{write_outputs, ShardInfo, SweepInfo, DRIFT_HEADER};
 use super::results::ResultsFile;
+use super::summary::PointSummary;
 use crate::error::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The rows of `dirs`' results.csv and drift.csv, after checking that they
 /// come from one sweep (same hash of sweep and base file) and hold no
@@ -73,4 +74,41 @@ pub fn write(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()>
         f.append(r)?;
     }
     Ok(())
+}
+
+/// What [`merge_into`] did.
+#[derive(Clone, Debug)]
+pub struct Merged {
+    /// The merged sweep's info.
+    pub info: SweepInfo,
+    /// Rows in the merged results.
+    pub rows: usize,
+    /// Summaries by grid point.
+    pub summaries: Vec<PointSummary>,
+}
+
+/// Joins the results of the shard folders `shards` (of one sweep, each run
+/// once) into `out`, with a sweep.json naming them and the summary outputs.
+pub fn merge_into(shards: &[PathBuf], out: &Path) -> Result<Merged> {
+    let dirs: Vec<&Path> = shards.iter().map(|p| p.as_path()).collect();
+    let (mut info, header, rows, drift) = gather(&dirs)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    write(&out.join("results.csv"), &header, &rows)?;
+    if !drift.is_empty() {
+        write(
+            &out.join("drift.csv"),
+            &DRIFT_HEADER.map(String::from),
+            &drift,
+        )?;
+    }
+    info.shard = ShardInfo::Merged {
+        merged: shards.iter().map(|s| s.display().to_string()).collect(),
+    };
+    info.write(out)?;
+    let summaries = write_outputs(out, &info.keys)?;
+    Ok(Merged {
+        info,
+        rows: rows.len(),
+        summaries,
+    })
 }

@@ -3,7 +3,7 @@
 
 use super::context::GpuContext;
 use super::kernels::{Family, StepParams, TrialParams};
-use super::upload::{storage_buffer, GpuOperator};
+use super::operator::{storage_buffer, GpuOperator};
 use crate::error::Result;
 use crate::model::{Dynamics, Experiment};
 use crate::sim::Trial;

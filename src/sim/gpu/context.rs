@@ -3,6 +3,10 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longest wait for one submit before the run fails with a timeout.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What `attractor devices` shows of an adapter.
 #[derive(Clone, Debug, Serialize)]

@@ -30,16 +30,8 @@ impl Run<'_> {
         &self,
         first: u64,
         steps: u64,
-        epochs: &[(u64, u64)],
         record: Option<bool>,
     ) -> (wgpu::SubmissionIndex, bool) {
-        let on = |k: u64| {
-            epochs
-                .iter()
-                .enumerate()
-                .filter(|(_, (a, b))| *a <= k && k < *b)
-                .fold(0u32, |m, (e, _)| m | (1 << e))
-        };
         let stage_codes: Vec<u32> = self
             .exp
             .simulation
@@ -58,7 +50,7 @@ impl Run<'_> {
                     step: first as u32,
                     ..self.base
                 };
-                self.inputs.fill(first, on(first), &mut p);
+                self.inputs.fill(first, &mut p);
                 list.push((d, p, Part::Other));
             }
         }
@@ -72,7 +64,7 @@ impl Run<'_> {
                         step: k as u32,
                         ..self.base
                     };
-                    self.inputs.fill(k, on(k), &mut p);
+                    self.inputs.fill(k, &mut p);
                     list.push((d, p, Part::Step));
                 }
             }
@@ -86,7 +78,7 @@ impl Run<'_> {
                     n_groups: self.metric_groups,
                     ..self.base
                 };
-                self.inputs.fill(end, on(end), &mut p);
+                self.inputs.fill(end, &mut p);
                 list.push((d, p, Part::Other));
             }
         }

@@ -5,9 +5,11 @@
 //! with `shaders/common.wgsl` (tests check their sizes, the constants, and
 //! reflect every binding with naga).
 
+pub use super::layout::{
+    layout, layout_entries, Family, StepParams, TrialParams, MAX_MOVING, MAX_TURNED,
+};
 use crate::analysis::metrics::SumLayout;
-use crate::model::{Activation, Stage};
-use bytemuck::{Pod, Zeroable};
+use crate::model::{Activation, Dynamics, RingProfile, Stage};
 use std::sync::LazyLock;
 
 /// The shared definitions of every module (shaders/common.wgsl).
@@ -60,22 +62,15 @@ pub fn header() -> String {
     for (code, (kind, _)) in Activation::WGSL.iter().enumerate() {
         writeln!(h, "const ACT_{}: u32 = {code}u;", kind.to_uppercase()).expect("string");
     }
-    for (name, pos) in SumLayout::WGSL {
-        writeln!(h, "const {name}: u32 = {pos}u;").expect("string");
+    for (name, value) in header_constants() {
+        writeln!(h, "const {name}: u32 = {value}u;").expect("string");
     }
     for (name, value) in [
-        ("DENSE_TILE", DENSE_TILE),
-        ("STRUCTURED_WORKGROUP", STRUCTURED_WORKGROUP),
-        ("METRIC_WORKGROUP", STRUCTURED_WORKGROUP),
-        ("NEURONS_PER_THREAD", NEURONS_PER_THREAD),
-        ("PROJECT_CHUNK", PROJECT_CHUNK),
-        ("METRIC_CHUNK", METRIC_CHUNK),
-        ("PROBE_VEC4S", PROBE_VEC4S),
-        ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
-        ("STREAM_WEIGHTS", crate::rng::Stream::Weights as u32),
-        ("STREAM_CONNECTIONS", crate::rng::Stream::Connections as u32),
+        ("MOVING_BUMP", RingProfile::BUMP as f32),
+        ("MOVING_VON_MISES", RingProfile::VON_MISES as f32),
+        ("MOVING_FRAME", MOVING_FRAME),
     ] {
-        writeln!(h, "const {name}: u32 = {value}u;").expect("string");
+        writeln!(h, "const {name}: f32 = {value:?};").expect("string");
     }
     h.push_str(
         "\n// F(v) with the parameters act_p0, act_p1 of StepParams. An unknown code\n\
@@ -98,10 +93,61 @@ pub fn header() -> String {
     h
 }
 
+/// The u32 constants of the header, by name: the metric sums' positions
+/// ([`SumLayout`]), the dynamics codes, the kernels' tile, workgroup and
+/// chunk sizes, the probes' rounds, the noise and weight streams of the
+/// generator, and the array sizes of the parameters.
+pub fn header_constants() -> Vec<(&'static str, u32)> {
+    let mut v = vec![
+        ("SUM_RATES", SumLayout::RATES as u32),
+        ("SUM_TABLE", SumLayout::TABLE as u32),
+        ("ENERGY_SELF", SumLayout::ENERGY_SELF as u32),
+        ("ENERGY_INPUT", SumLayout::ENERGY_INPUT as u32),
+        ("ENERGY_INTEGRAL", SumLayout::ENERGY_INTEGRAL as u32),
+        ("ENERGY_SUMS", SumLayout::ENERGY_SUMS as u32),
+        ("DYNAMICS_RATE", dynamics_code(Dynamics::Rate)),
+        ("DYNAMICS_CURRENT", dynamics_code(Dynamics::Current)),
+        ("DENSE_TILE", DENSE_TILE),
+        ("STRUCTURED_WORKGROUP", STRUCTURED_WORKGROUP),
+        ("METRIC_WORKGROUP", METRIC_WORKGROUP),
+        ("CONVOLUTION_WORKGROUP", CONVOLUTION_WORKGROUP),
+        ("PROBE_WORKGROUP", PROBE_WORKGROUP),
+        ("NEURONS_PER_THREAD", NEURONS_PER_THREAD),
+        ("PROJECT_CHUNK", PROJECT_CHUNK),
+        ("METRIC_CHUNK", METRIC_CHUNK),
+        ("PROBE_VEC4S", PROBE_VEC4S),
+        ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
+        ("MAX_MOVING", MAX_MOVING as u32),
+        ("MOVING_VEC4S", 2 * MAX_MOVING as u32),
+    ];
+    v.extend(
+        [
+            ("STREAM_NOISE", crate::rng::Stream::Noise),
+            ("STREAM_WEIGHTS", crate::rng::Stream::Weights),
+            ("STREAM_CONNECTIONS", crate::rng::Stream::Connections),
+        ]
+        .map(|(name, stream)| (name, stream as u32)),
+    );
+    v
+}
+
+/// The code of `StepParams.dynamics` (`DYNAMICS_RATE`, `DYNAMICS_CURRENT`).
+pub fn dynamics_code(dynamics: Dynamics) -> u32 {
+    match dynamics {
+        Dynamics::Rate => 0,
+        Dynamics::Current => 1,
+    }
+}
+
+/// The mode of a played file's row in `StepParams.moving` (beside the
+/// ring profiles' [`RingProfile::BUMP`] and [`RingProfile::VON_MISES`]).
+pub const MOVING_FRAME: f32 = 2.0;
+
 fn module(parts: &[&str]) -> String {
     module_with(&header(), parts)
 }
 
+/// The header and `parts` after the common definitions.
 fn module_with(header: &str, parts: &[&str]) -> String {
     let mut s = header.to_string();
     for p in [COMMON_WGSL].iter().chain(parts) {
@@ -205,6 +251,61 @@ impl IntoIterator for Sources {
     }
 }
 
+/// A compute kernel (its WGSL entry point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused with the update.
+    DenseRow,
+    /// `dense_batch`: a tiled product of M with the batch's operands, fused with the update.
+    DenseBatch,
+    /// `project_partial`: partial sums of the projections of the initial state.
+    ProjectPartial,
+    /// `structured_step`: the update from the projections, fused with the
+    /// partial sums of the next operand's projections 0 to 3.
+    StructuredStep,
+    /// `project_rest`: partial sums of the projections 4 and up (R > 4).
+    ProjectRest,
+    /// `project_finish`: the projections from their partial sums.
+    ProjectFinish,
+    /// `metric_partial`: partial sums of a record's metrics.
+    MetricPartial,
+    /// `metric_finish`: a record's metric sums.
+    MetricFinish,
+    /// `conv_rows`: the row pass of a Gaussian kernel.
+    ConvRows,
+    /// `conv_step`: the column pass, fused with the update.
+    ConvStep,
+    /// `read_probe`: the bandwidth probe of `attractor bench`.
+    ReadProbe,
+    /// `flops_probe`: the arithmetic probe of `attractor bench`.
+    FlopsProbe,
+}
+
+impl Kernel {
+    /// Whether it is one of a record's metric kernels (their own bind group).
+    pub fn is_metric(self) -> bool {
+        matches!(self, Kernel::MetricPartial | Kernel::MetricFinish)
+    }
+
+    /// The WGSL entry point.
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            Kernel::DenseRow => "dense_step",
+            Kernel::DenseBatch => "dense_batch",
+            Kernel::ProjectPartial => "project_partial",
+            Kernel::StructuredStep => "structured_step",
+            Kernel::ProjectRest => "project_rest",
+            Kernel::ProjectFinish => "project_finish",
+            Kernel::MetricPartial => "metric_partial",
+            Kernel::MetricFinish => "metric_finish",
+            Kernel::ConvRows => "conv_rows",
+            Kernel::ConvStep => "conv_step",
+            Kernel::ReadProbe => "read_probe",
+            Kernel::FlopsProbe => "flops_probe",
+        }
+    }
+}
+
 /// The shape of `dense_batch` (shaders/dense_batch.wgsl): 256 threads, each
 /// accumulating `rows_per_thread` × `trials_per_thread` products, so that a
 /// workgroup covers [`Self::trials`] trials (a batch of up to 256 in one
@@ -299,6 +400,15 @@ pub const DENSE_MAX_WORKGROUP: u32 = 256;
 pub const DENSE_TILE: u32 = 4;
 /// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
 pub const STRUCTURED_WORKGROUP: u32 = 256;
+/// Threads per workgroup of the metric kernels (`METRIC_WORKGROUP`): the
+/// structured kernels' (they share the workgroup reductions).
+pub const METRIC_WORKGROUP: u32 = STRUCTURED_WORKGROUP;
+/// Threads per workgroup of the convolution passes (`CONVOLUTION_WORKGROUP`):
+/// one neuron each.
+pub const CONVOLUTION_WORKGROUP: u32 = 256;
+/// Threads per workgroup of the bandwidth and arithmetic probes
+/// (`PROBE_WORKGROUP`).
+pub const PROBE_WORKGROUP: u32 = 256;
 /// Neurons per thread of `structured_step` and `project_partial`
 /// (`NEURONS_PER_THREAD`): one partial sum per projection for every
 /// [`PROJECT_CHUNK`] neurons, which keeps the barriers of the workgroup
@@ -375,209 +485,6 @@ pub fn dense_workgroup_cap(limits: &wgpu::Limits) -> u32 {
     1u32 << (31 - cap.leading_zeros())
 }
 
-/// The per-dispatch parameters (`StepParams` in common.wgsl).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct StepParams {
-    /// N.
-    pub n: u32,
-    /// N rounded up to a multiple of 4.
-    pub n_pad: u32,
-    /// First row of the dense row block.
-    pub row0: u32,
-    /// Rows in the block.
-    pub rows: u32,
-    /// [`Stage::code`] of this dispatch's stage.
-    pub stage: u32,
-    /// 0 rate, 1 current.
-    pub dynamics: u32,
-    /// The activation's code (its row of [`Activation::WGSL`]).
-    pub act_kind: u32,
-    /// beta, clip min or step threshold.
-    pub act_p0: f32,
-    /// Sigmoid threshold or clip max.
-    pub act_p1: f32,
-    /// dt / tau.
-    pub a: f32,
-    /// exp(-dt / tau).
-    pub decay: f32,
-    /// sqrt(dt / tau), the noise's scale per unit sigma.
-    pub sqrt_a: f32,
-    /// Step index.
-    pub step: u32,
-    /// Trials stepped together, B.
-    pub batch: u32,
-    /// Bit mask of the input epochs on during this step.
-    pub epochs_on: u32,
-    /// Number of input epochs.
-    pub n_epochs: u32,
-    /// R of a structured operator.
-    pub rank: u32,
-    /// 1 if `diag[i] operand[i]` is added to the product.
-    pub has_diag: u32,
-    /// Workgroups whose partial sums this dispatch writes or adds (the
-    /// projection pass's, or the metric pass's at a record).
-    pub n_groups: u32,
-    /// Table rows whose products with v are metric sums.
-    pub metric_rows: u32,
-    /// The first of them in the table.
-    pub metric_row0: u32,
-    /// K, the metric sums per trial.
-    pub metric_sums: u32,
-    /// 1 when the structured U is V.
-    pub u_is_v: u32,
-    /// 1 when row 0 of the structured table is all ones (never read).
-    pub unit_row0: u32,
-    /// The first row of the structured form's turned pairs (cos, sin).
-    pub rot_first: u32,
-    /// Turned pairs: rows (rot_first + 2m, rot_first + 2m + 1), m < rot_pairs.
-    pub rot_pairs: u32,
-    /// Moving ring profiles on at this step (in `moving`).
-    pub n_moving: u32,
-    /// Neurons per side of a torus (its places' (x, y) from the column and
-    /// row), or 0: one angle theta_i per neuron.
-    pub side: u32,
-    /// tau k v of each turned pair at this step.
-    pub kappa: [f32; 4],
-    /// Moving input m: `moving[2m]` = (mode, a, b, 0) (h = a + b g or
-    /// a exp(b (g - 1))) with `moving[2m + 1]` = (cos theta0(t), sin
-    /// theta0(t), 0, 0); or (2, row, 0, 0), a played file's row of h.
-    pub moving: [[f32; 4]; 2 * MAX_MOVING],
-}
-
-/// Most moving input profiles on at one step on the GPU.
-pub const MAX_MOVING: usize = 4;
-
-/// Most pairs of structured rows a velocity turns on the GPU.
-pub const MAX_TURNED: usize = 4;
-
-impl TrialParams {
-    /// The GPU's form of `trial`.
-    pub fn of(trial: &crate::sim::Trial) -> Self {
-        TrialParams {
-            seed_lo: trial.seed as u32,
-            seed_hi: (trial.seed >> 32) as u32,
-            trial: trial.trial,
-            m_scale: trial.m_scale as f32,
-            h_scale: trial.h_scale as f32,
-            noise: trial.noise as f32,
-            pad: [0; 2],
-        }
-    }
-}
-
-/// One trial of a batch (`TrialParams` in common.wgsl).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct TrialParams {
-    /// Seed, low word.
-    pub seed_lo: u32,
-    /// Seed, high word.
-    pub seed_hi: u32,
-    /// Trial word of the noise counter.
-    pub trial: u32,
-    /// Scale of M.
-    pub m_scale: f32,
-    /// Scale of the input.
-    pub h_scale: f32,
-    /// Noise sigma of this trial.
-    pub noise: f32,
-    /// Padding to 32 bytes.
-    pub pad: [u32; 2],
-}
-
-fn entry(binding: u32, ty: wgpu::BindingType) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty,
-        count: None,
-    }
-}
-
-fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
-    entry(
-        binding,
-        wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-    )
-}
-
-/// Which bind group layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// Bindings 0..=7 (1 and 2 the operand ping-pong), 12, 13; both dense kernels.
-    Dense,
-    /// Also 8..=11 (projections, diagonal, partial sums, coefficients) and
-    /// 15 (U); the operand bindings hold one unused float.
-    Structured,
-    /// Also 14 (metric sums).
-    Metrics,
-}
-
-/// The bind group layout of a kernel family.
-pub fn layout(device: &wgpu::Device, family: Family) -> wgpu::BindGroupLayout {
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(match family {
-            Family::Dense => "attractor dense layout",
-            Family::Structured => "attractor structured layout",
-            Family::Metrics => "attractor metrics layout",
-        }),
-        entries: &layout_entries(family),
-    })
-}
-
-/// The entries of a kernel family's bind group layout (every binding its
-/// shader module declares, with the same type: a test reflects the modules
-/// with naga and compares).
-pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
-    // Each family's entries extend the one before (dense, structured,
-    // metrics) in the same order, so the layouts of consecutive dispatches
-    // share a prefix. With structured layouts that did not (no operand
-    // bindings, U where the metrics have their sums), the software adapter
-    // (lavapipe) grew its memory by about 256 KiB with every metric
-    // dispatch; tests/leaks.rs would see it.
-    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = vec![
-        entry(
-            0,
-            wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: true,
-                min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<StepParams>() as u64),
-            },
-        ),
-        storage(1, true),
-        storage(2, false),
-        storage(3, false),
-        storage(4, false),
-        storage(5, false),
-        storage(6, true),
-        storage(7, true),
-        storage(12, false),
-        storage(13, true),
-    ];
-    if family != Family::Dense {
-        entries.extend([
-            storage(8, false),
-            storage(9, true),
-            storage(10, false),
-            storage(11, true),
-            storage(15, true),
-            storage(16, true),
-            storage(17, true),
-            storage(18, true),
-            storage(19, true),
-        ]);
-    }
-    if family == Family::Metrics {
-        entries.push(storage(14, false));
-    }
-    entries
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,15 +515,5 @@ mod tests {
         };
         let (wg, rows) = dense_shape(&small, 100_000, gpu);
         assert_eq!((wg, rows), (64, 1));
-    }
-
-    #[test]
-    fn params_match_the_wgsl_structs() {
-        // 28 four-byte fields, then vec4 kappa at a multiple of 16 (as WGSL
-        // aligns it) and 8 vec4 of moving inputs; 8 fields. tests/shaders.rs
-        // compares every offset with naga's layout of the WGSL structs.
-        assert_eq!(std::mem::offset_of!(StepParams, kappa), 112);
-        assert_eq!(std::mem::size_of::<StepParams>(), 256);
-        assert_eq!(std::mem::size_of::<TrialParams>(), 32);
     }
 }

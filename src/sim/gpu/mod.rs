@@ -9,35 +9,42 @@
 //! their totals): [`schedule`] lists them with the bytes each moves, and
 //! the encoder counts what it records. The dense operand (what M
 //! multiplies) ping-pongs between two buffers with two bind groups made in
-//! advance. Every kernel has a CPU twin: the operator in `sim::operator`,
-//! the stages in `model::Stage::update`. GPU time comes from timestamp
-//! queries where the adapter has them (`timing`).
+//! advance. Every kernel has a CPU twin: the operator in
+//! `sim::cpu::operator`, the stages in `model::Stage::update`. GPU time
+//! comes from timestamp queries where the adapter has them (`timing`).
 //!
 //! One file per job: [`context`] (device and queue), [`kernels`] (WGSL
-//! sources, their generated header, parameter structs, layouts),
-//! [`pipelines`] (compiled once per backend, cached by family and shape),
-//! `upload` (the weights' tables), `buffers` (every buffer of a run, named,
-//! and the bind groups), `inputs` (the moving inputs' and the velocity's
-//! part of each step's parameters), [`schedule`] (the dispatches and their bytes),
-//! `encode` (a submit's compute pass), `timing`, `readback`
-//! and `run` (one batch from upload to recordings). [`GpuBackend`] owns the
-//! context and the pipeline cache.
+//! sources and their generated header), [`layout`] (parameter structs and
+//! bind group layouts), [`pipelines`] (compiled once per backend, cached by
+//! family and shape), [`operator`] (M's shape and buffers on the GPU, from
+//! its form: the one file that matches on the model's forms), [`launch`]
+//! (everything a schedule depends on), `buffers` (every buffer of a run,
+//! named, and the bind groups), `inputs` (the inputs' part of each step's
+//! parameters), [`schedule`] (the dispatches and their bytes), [`cost`]
+//! (bytes, flops and memory of a batch), `encode` (a submit's compute
+//! pass), [`ledger`] (what the encoder counted), `timing`, `readback`,
+//! `run` (one batch from upload to recordings) and [`probe`] (the GPU's
+//! bandwidth and peak). [`GpuBackend`] owns the context and the pipeline
+//! cache.
 
 mod buffers;
 pub mod context;
+pub mod cost;
 mod encode;
 mod inputs;
 pub mod kernels;
+pub mod launch;
+pub mod layout;
+pub mod ledger;
+pub mod operator;
 pub mod pipelines;
+pub mod probe;
 mod readback;
 mod run;
 pub mod schedule;
 pub mod timing;
-mod upload;
 
-pub use run::gpu_bytes;
-
-use super::{Backend, Recording, Trial};
+use super::{Backend, Cost, Recording, Trial};
 use crate::error::{Error, Result};
 use crate::model::Experiment;
 use context::GpuContext;
@@ -148,14 +155,14 @@ impl GpuBackend {
                 .contains(wgpu::Features::SUBGROUP)
     }
 
-    /// The schedule's geometry of `batch` trials of `experiment` on this
-    /// backend: what a run would encode (see [`schedule::Schedule`]).
-    pub fn geometry(&self, experiment: &Experiment, batch: usize) -> schedule::Geometry {
-        schedule::Geometry::of(
+    /// The launch of `batch` trials of `experiment` on this backend: what
+    /// a run would encode depends on it (see [`schedule::Schedule`]).
+    pub fn launch(&self, experiment: &Experiment, batch: usize) -> launch::Launch {
+        launch::Launch::of(
             experiment,
             batch,
             &self.ctx.device.limits(),
-            upload::binding_limit(&self.ctx, self.binding_limit),
+            operator::binding_limit(&self.ctx, self.binding_limit),
             self.dense_shape(experiment.network.n),
             self.dense_shape.is_some(),
         )
@@ -180,6 +187,17 @@ impl Backend for GpuBackend {
 
     fn adapter(&self) -> Option<String> {
         Some(self.ctx.summary.name.clone())
+    }
+
+    fn cost(&self, experiment: &Experiment, batch: usize) -> Cost {
+        cost::cost(experiment, &self.launch(experiment, batch))
+    }
+
+    fn device_memory(&self) -> Option<(String, Option<u64>)> {
+        Some((
+            self.ctx.summary.name.clone(),
+            crate::memory::device_override(),
+        ))
     }
 
     fn run_checked(

@@ -3,7 +3,7 @@
 //! batches reuse them instead of compiling WGSL again.
 
 use super::context::GpuContext;
-use super::kernels::{self, Family};
+use super::kernels::{self, Family, Kernel};
 use crate::error::Result;
 use std::collections::HashMap;
 
@@ -37,6 +37,8 @@ pub enum PipelineKey {
         /// The metric table is bit-packed patterns, as for `Structured`.
         packed: Option<u32>,
     },
+    /// `read_probe`, `flops_probe`: what the GPU can do (`attractor bench`).
+    Probe,
 }
 
 /// The parameters of generated `random` weights, as `dense_step`'s
@@ -51,24 +53,6 @@ pub struct Generated {
     pub sparsity: u32,
 }
 
-impl Generated {
-    /// The generated weights of `form`, if they are.
-    pub fn of(form: &crate::model::Form) -> Option<Self> {
-        use crate::model::Form;
-        match form {
-            Form::Generated(g) => Some(Generated {
-                seed: g.seed,
-                scale: (g.scale() as f32).to_bits(),
-                sparsity: (g.sparsity as f32).to_bits(),
-            }),
-            Form::Dense { .. }
-            | Form::Structured(_)
-            | Form::Packed { .. }
-            | Form::Convolution(_) => None,
-        }
-    }
-}
-
 impl PipelineKey {
     /// The bind group layout these pipelines use.
     pub fn family(self) -> Family {
@@ -76,25 +60,32 @@ impl PipelineKey {
             PipelineKey::Dense { .. } | PipelineKey::DenseBatch(_) => Family::Dense,
             PipelineKey::Structured { .. } => Family::Structured,
             PipelineKey::Metrics { .. } => Family::Metrics,
+            PipelineKey::Probe => Family::Probe,
         }
     }
 
-    /// The entry points compiled for this key, in the order [`Pipelines::get`] returns them.
-    pub fn entry_points(self) -> &'static [&'static str] {
+    /// The kernels compiled for this key, in the order [`Pipelines::get`]
+    /// returns them (each by its entry point, [`Kernel::entry_point`]).
+    pub fn kernels(self) -> &'static [Kernel] {
         self.module().2
     }
 
-    fn module(self) -> (&'static str, &'static str, &'static [&'static str]) {
+    /// The WGSL module these pipelines are built from.
+    pub fn source(self) -> &'static str {
+        self.module().1
+    }
+
+    fn module(self) -> (&'static str, &'static str, &'static [Kernel]) {
         match self {
             PipelineKey::Dense { .. } => (
                 "dense.wgsl",
                 kernels::DENSE_SOURCE.as_str(),
-                &["dense_step"],
+                &[Kernel::DenseRow],
             ),
             PipelineKey::DenseBatch(shape) => (
                 "dense_batch.wgsl",
                 kernels::dense_batch_source(shape),
-                &["dense_batch"],
+                &[Kernel::DenseBatch],
             ),
             PipelineKey::Structured { subgroups, .. } => (
                 "structured.wgsl",
@@ -104,18 +95,23 @@ impl PipelineKey {
                     kernels::STRUCTURED_SOURCE.as_str()
                 },
                 &[
-                    "project_partial",
-                    "project_finish",
-                    "structured_step",
-                    "project_rest",
-                    "conv_rows",
-                    "conv_step",
+                    Kernel::ProjectPartial,
+                    Kernel::ProjectFinish,
+                    Kernel::StructuredStep,
+                    Kernel::ProjectRest,
+                    Kernel::ConvRows,
+                    Kernel::ConvStep,
                 ],
             ),
             PipelineKey::Metrics { .. } => (
                 "metrics.wgsl",
                 kernels::METRICS_SOURCE.as_str(),
-                &["metric_partial", "metric_finish"],
+                &[Kernel::MetricPartial, Kernel::MetricFinish],
+            ),
+            PipelineKey::Probe => (
+                "probe.wgsl",
+                kernels::PROBE_SOURCE.as_str(),
+                &[Kernel::ReadProbe, Kernel::FlopsProbe],
             ),
         }
     }
@@ -198,13 +194,13 @@ impl Pipelines {
                     });
                 entries
                     .iter()
-                    .map(|e| {
+                    .map(|k| {
                         ctx.device
                             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                                label: Some(e),
+                                label: Some(k.entry_point()),
                                 layout: Some(&pl),
                                 module: &module,
-                                entry_point: Some(e),
+                                entry_point: Some(k.entry_point()),
                                 compilation_options: wgpu::PipelineCompilationOptions {
                                     constants: &constants,
                                     ..Default::default()

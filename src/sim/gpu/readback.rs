@@ -1,12 +1,9 @@
 //! Reading a record back: each trial's first bad step, its metric sums and,
 //! when asked for, the states.
 
+use super::context::SUBMIT_TIMEOUT;
 use super::run::Run;
 use crate::error::{Error, Result};
-use std::time::Duration;
-
-/// Longest wait for one submit before the run fails with a timeout.
-pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What one record reads back.
 pub struct Readback {

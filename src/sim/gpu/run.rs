@@ -4,13 +4,18 @@
 
 use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
+use super::cost::gpu_bytes;
 use super::kernels::{self, Family, StepParams};
+use super::launch::Launch;
+use super::ledger::Ledger;
+use super::operator::generated;
+use super::operator::OperatorShape;
+use super::operator::{self, GpuOperator};
 use super::pipelines::{PipelineKey, Pipelines};
-use super::schedule::{Geometry, Kernel, Ledger, OperatorShape, Schedule};
-use super::upload::{self, GpuOperator};
+use super::schedule::{Kernel, Schedule};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
-use crate::model::{Dynamics, Experiment, Shape};
+use crate::model::{Dynamics, Experiment};
 use crate::real::f;
 use crate::sim::{Divergence, Recording, Trial};
 use std::cell::Cell;
@@ -84,11 +89,22 @@ impl<'a> Run<'a> {
         }
         let inputs = super::inputs::StepInputs::new(exp)?;
         let limits = ctx.device.limits();
-        let max_binding = upload::binding_limit(ctx, binding_limit);
-        let need = |what: &str, bytes: u64| upload::need(ctx, what, bytes, max_binding);
+        let max_binding = operator::binding_limit(ctx, binding_limit);
+        let need = |what: &str, bytes: u64| operator::need(ctx, what, bytes, max_binding);
         need("the state of the batch", (batch * n_pad) as u64 * 4)?;
         need("the input epochs", exp.input_values() * 4)?;
-        let total = gpu_bytes(exp, batch);
+        let row_shape = dense_shape.unwrap_or_else(|| {
+            kernels::dense_shape(&limits, n, ctx.adapter.get_info().device_type)
+        });
+        let geometry = Launch::of(
+            exp,
+            batch,
+            &limits,
+            max_binding,
+            row_shape,
+            dense_shape.is_some(),
+        );
+        let total = gpu_bytes(exp, &geometry);
         let scoped_bytes = |what: &str| {
             format!(
                 "{what} (the run needs {:.1} MiB of GPU memory in all on {})",
@@ -99,20 +115,9 @@ impl<'a> Run<'a> {
         // M's form, built once: uploaded, and the pipelines' key.
         let form = net.weights.form();
         let op = ctx.scoped(&scoped_bytes("uploading the weights"), || {
-            upload::weights(ctx, &net.weights, &form, max_binding)
+            operator::upload(ctx, &net.weights, &form, max_binding)
         })??;
 
-        let row_shape = dense_shape.unwrap_or_else(|| {
-            kernels::dense_shape(&limits, n, ctx.adapter.get_info().device_type)
-        });
-        let geometry = Geometry::of(
-            exp,
-            batch,
-            &limits,
-            max_binding,
-            row_shape,
-            dense_shape.is_some(),
-        );
         let schedule = Schedule::new(&geometry);
         let sum_layout = Metrics::shape(net).sum_layout();
         let n_sums = sum_layout.len() as u32;
@@ -121,8 +126,8 @@ impl<'a> Run<'a> {
         let packed = match &op {
             GpuOperator::Structured {
                 bits, bits_words, ..
-            } if !bits.is_empty() => Some(*bits_words),
-            _ => None,
+            } => (!bits.is_empty()).then_some(*bits_words),
+            GpuOperator::Dense(_) => None,
         };
         let (rank, dense) = match &op {
             GpuOperator::Structured { rank, .. } => (*rank, false),
@@ -136,10 +141,10 @@ impl<'a> Run<'a> {
         let proj_per_trial = match geometry.op {
             OperatorShape::Convolution { .. } => {
                 let bytes = 2 * u64::from(rank) * n as u64 * batch as u64 * 4;
-                upload::need(ctx, "the row passes of the batch", bytes, max_binding)?;
+                operator::need(ctx, "the row passes of the batch", bytes, max_binding)?;
                 2 * rank as usize * n
             }
-            _ => rank as usize,
+            OperatorShape::Dense { .. } | OperatorShape::Structured { .. } => rank as usize,
         };
         let buf = Buffers::new(
             &scoped_bytes("allocating the state"),
@@ -169,18 +174,14 @@ impl<'a> Run<'a> {
                 PipelineKey::Dense {
                     workgroup: row_shape.0,
                     rows: row_shape.1,
-                    generated: super::pipelines::Generated::of(&form),
+                    generated: generated(&form),
                 },
             ),
         };
         let mut pipelines = HashMap::new();
         for key in [key, PipelineKey::Metrics { packed }] {
             let compiled = cache.get(ctx, key)?;
-            for (entry, p) in key.entry_points().iter().zip(compiled) {
-                let kernel = KERNELS
-                    .iter()
-                    .find(|k| k.entry_point() == *entry)
-                    .expect("every entry point is a kernel");
+            for (kernel, p) in key.kernels().iter().zip(compiled) {
                 pipelines.insert(*kernel, p);
             }
         }
@@ -193,7 +194,7 @@ impl<'a> Run<'a> {
                 metric: Some(m), ..
             } => m,
             GpuOperator::Structured { v, .. } if sum_layout.table_rows > 0 => v,
-            _ => &buf.dummy,
+            GpuOperator::Structured { .. } | GpuOperator::Dense(_) => &buf.dummy,
         };
         let (groups, metric_group) = ctx.scoped("binding the buffers", || {
             let groups = match &op {
@@ -223,15 +224,17 @@ impl<'a> Run<'a> {
         let sim = &exp.simulation;
         let a = sim.dt / net.tau;
         let (act_kind, act_p0, act_p1) = net.activation.gpu_params();
-        let (u_is_v, unit_row0) = match &op {
-            GpuOperator::Structured { u, unit_row0, .. } => (u.is_none(), *unit_row0),
-            GpuOperator::Dense(_) => (false, false),
+        let (u_is_v, unit_row0, has_diag) = match &op {
+            GpuOperator::Structured {
+                u, unit_row0, diag, ..
+            } => (u.is_none(), *unit_row0, diag.is_some()),
+            GpuOperator::Dense(_) => (false, false, false),
         };
         let base = StepParams {
             n: n as u32,
             n_pad: n_pad as u32,
             rows: n as u32,
-            dynamics: u32::from(net.dynamics == Dynamics::Current),
+            dynamics: kernels::dynamics_code(net.dynamics),
             act_kind,
             act_p0,
             act_p1,
@@ -241,7 +244,7 @@ impl<'a> Run<'a> {
             batch: batch as u32,
             n_epochs: exp.inputs.len() as u32,
             rank,
-            has_diag: u32::from(matches!(&op, GpuOperator::Structured { diag: Some(_), .. })),
+            has_diag: u32::from(has_diag),
             n_groups: proj_groups,
             metric_rows: sum_layout.table_rows as u32,
             metric_row0: sum_layout.table_row0 as u32,
@@ -291,11 +294,6 @@ impl<'a> Run<'a> {
         let adapter = Some(self.ctx.summary.name.clone());
         let new_recording = || Recording::empty(exp, "gpu", adapter.clone(), "f32");
         let mut recs: Vec<Recording> = self.trials.iter().map(|_| new_recording()).collect();
-        let epochs: Vec<(u64, u64)> = exp
-            .inputs
-            .iter()
-            .map(|e| (e.first_step(sim.dt), e.end_step(sim.dt)))
-            .collect();
         let act = exp.network.activation;
         let current = exp.network.dynamics == Dynamics::Current;
         let keep_rates = |x: &[f32], rec: &mut Recording| {
@@ -310,7 +308,7 @@ impl<'a> Run<'a> {
 
         let start = Instant::now();
         // Record 0 (the initial state) is reduced on the GPU like the others.
-        let (index, timed) = self.submit(0, 0, &epochs, Some(true));
+        let (index, timed) = self.submit(0, 0, Some(true));
         let first = self.read(index, true)?;
         let mut gpu_seconds = 0.0;
         if timed {
@@ -355,7 +353,7 @@ impl<'a> Run<'a> {
                 let steps = (target - step).min(per_submit);
                 let at_record = step + steps == target;
                 let read_x = kept > 0 || target == last_record;
-                let (index, timed) = self.submit(step, steps, &epochs, at_record.then_some(read_x));
+                let (index, timed) = self.submit(step, steps, at_record.then_some(read_x));
                 step += steps;
                 if !at_record {
                     let checked = if timed {
@@ -452,7 +450,7 @@ impl<'a> Run<'a> {
             }
         }
         let wall = start.elapsed().as_secs_f64();
-        let ledger = crate::sim::Ledger {
+        let ledger = Ledger {
             gpu_seconds: self.timer.as_ref().map(|_| gpu_seconds),
             ..self.ledger.get()
         };
@@ -471,45 +469,4 @@ impl Run<'_> {
     fn collect_time(&self) -> Result<f64> {
         self.timer.as_ref().map_or(Ok(0.0), |t| t.collect(self.ctx))
     }
-}
-
-/// Every kernel, to find a pipeline's by its entry point.
-const KERNELS: [Kernel; 10] = [
-    Kernel::DenseRow,
-    Kernel::DenseBatch,
-    Kernel::ProjectPartial,
-    Kernel::StructuredStep,
-    Kernel::ProjectRest,
-    Kernel::ProjectFinish,
-    Kernel::MetricPartial,
-    Kernel::MetricFinish,
-    Kernel::ConvRows,
-    Kernel::ConvStep,
-];
-
-/// The bytes of GPU memory a run of `batch` trials of `exp` allocates.
-pub fn gpu_bytes(exp: &Experiment, batch: usize) -> u64 {
-    let n = exp.network.n as u64;
-    let n_pad = n.div_ceil(4) * 4;
-    let b = batch as u64;
-    let (weights, operand) = match exp.network.weights.shape() {
-        // The taps, the metric table, the row passes of every trial.
-        Shape::Convolution { side, .. } => (4 * side as u64 + 4 * n + 4 * n * b, 0),
-        // A placeholder block; the operand's two buffers.
-        Shape::Generated { .. } => (4, 2 * n_pad),
-        // The bits, a diagonal.
-        Shape::Packed {
-            n: units, patterns, ..
-        } => (crate::model::PatternBits::bytes(units, patterns) / 4 + n, 0),
-        Shape::Dense { .. } => (n * n_pad, 2 * n_pad),
-        Shape::Structured(s) => (s.rows_stored() as u64 * n, 0),
-    };
-    let staged = if exp.simulation.method.needs_stage_buffers() {
-        2
-    } else {
-        0
-    };
-    let state = b * ((1 + staged) * n + operand);
-    let inputs = exp.input_values();
-    (weights + state + inputs) * 4
 }

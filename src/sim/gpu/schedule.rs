@@ -1,12 +1,13 @@
 //! What a run encodes, as data: the dispatches of the prologue (once per
 //! run), of every integration stage and of every record, each with its
 //! kernel, its grid and the bytes it moves. The encoder records exactly
-//! these dispatches and adds each one's bytes to a [`Ledger`] as it records
-//! it, so the cost the engine reports (`attractor bench --json`:
-//! `dispatches_per_step`, `bytes_per_step`) is the cost of what ran.
+//! these dispatches and adds each one's bytes to a
+//! [`Ledger`](super::ledger::Ledger) as it records it, so the cost the
+//! engine reports (`attractor bench --json`: `dispatches_per_step`,
+//! `bytes_per_step`) is the cost of what ran.
 //!
 //! A schedule is a pure function of the experiment, the batch and the
-//! adapter's limits ([`Geometry`]): the tests check its structural facts on
+//! adapter's limits ([`Launch`]): the tests check its structural facts on
 //! any machine, with or without a GPU.
 //!
 //! # Bytes
@@ -18,61 +19,15 @@
 //! [`CACHE_BYTES`] (it stays in the GPU's L2 cache between passes), else
 //! once per pass. Writes count once.
 
-use crate::model::{Experiment, Shape, Stage};
+pub use super::kernels::Kernel;
+pub use super::launch::Launch;
+pub use super::operator::OperatorShape;
+use crate::model::Stage;
 
 /// The largest region counted once however many passes read it: 4 MiB,
 /// less than the L2 cache of every GPU this engine targets (an H100 has
 /// 50 MB).
 pub const CACHE_BYTES: u64 = 4 << 20;
-
-/// A compute kernel (its WGSL entry point).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused with the update.
-    DenseRow,
-    /// `dense_batch`: a tiled product of M with the batch's operands, fused with the update.
-    DenseBatch,
-    /// `project_partial`: partial sums of the projections of the initial state.
-    ProjectPartial,
-    /// `structured_step`: the update from the projections, fused with the
-    /// partial sums of the next operand's projections 0 to 3.
-    StructuredStep,
-    /// `project_rest`: partial sums of the projections 4 and up (R > 4).
-    ProjectRest,
-    /// `project_finish`: the projections from their partial sums.
-    ProjectFinish,
-    /// `metric_partial`: partial sums of a record's metrics.
-    MetricPartial,
-    /// `metric_finish`: a record's metric sums.
-    MetricFinish,
-    /// `conv_rows`: the row pass of a Gaussian kernel.
-    ConvRows,
-    /// `conv_step`: the column pass, fused with the update.
-    ConvStep,
-}
-
-impl Kernel {
-    /// Whether it is one of a record's metric kernels (their own bind group).
-    pub fn is_metric(self) -> bool {
-        matches!(self, Kernel::MetricPartial | Kernel::MetricFinish)
-    }
-
-    /// The WGSL entry point.
-    pub fn entry_point(self) -> &'static str {
-        match self {
-            Kernel::DenseRow => "dense_step",
-            Kernel::DenseBatch => "dense_batch",
-            Kernel::ProjectPartial => "project_partial",
-            Kernel::StructuredStep => "structured_step",
-            Kernel::ProjectRest => "project_rest",
-            Kernel::ProjectFinish => "project_finish",
-            Kernel::MetricPartial => "metric_partial",
-            Kernel::MetricFinish => "metric_finish",
-            Kernel::ConvRows => "conv_rows",
-            Kernel::ConvStep => "conv_step",
-        }
-    }
-}
 
 /// A buffer region whose traffic is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -203,213 +158,6 @@ impl Dispatch {
     }
 }
 
-/// The operator's shape on the GPU.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OperatorShape {
-    /// Dense M in row blocks (first row, rows).
-    Dense {
-        /// The row blocks, each within one storage binding.
-        blocks: Vec<(u32, u32)>,
-        /// `dense_step`'s (threads per workgroup, rows per workgroup).
-        row_shape: (u32, u32),
-        /// `dense_step` for every batch size (a shape was set for it, as
-        /// `attractor bench --tune` does), not `dense_batch` above
-        /// `DENSE_TILE` trials.
-        row_kernel_only: bool,
-        /// M is generated in the kernel (`random` weights), not read:
-        /// one block, `dense_step` for every batch size, no weight bytes.
-        generated: bool,
-    },
-    /// diag(d) + sum_r coef_r U_r V_r^T.
-    Structured {
-        /// R.
-        rank: u32,
-        /// U is stored apart from V.
-        separate_u: bool,
-        /// There is a diagonal.
-        diag: bool,
-        /// Row 0 of the table is all ones (the ring's uniform mode): never read.
-        unit_row0: bool,
-        /// The table is bit-packed ±1 patterns: a row is ceil(N / 32) words.
-        packed: bool,
-    },
-    /// A Gaussian kernel on a torus: two separable passes per stage.
-    Convolution {
-        /// Neurons per side.
-        side: u32,
-        /// The Gaussians.
-        terms: u32,
-    },
-}
-
-impl OperatorShape {
-    /// Bytes of one row of the structured table of N = `n` (f32, or bits
-    /// when packed).
-    pub fn row_bytes(&self, n: u64) -> u64 {
-        match self {
-            OperatorShape::Structured { packed: true, .. } => n.div_ceil(32) * 4,
-            _ => n * 4,
-        }
-    }
-
-    /// Rows of the structured table that are read (not all ones); 0 for dense.
-    pub fn stored_rows(&self) -> u64 {
-        match self {
-            OperatorShape::Dense { .. } | OperatorShape::Convolution { .. } => 0,
-            OperatorShape::Structured {
-                rank, unit_row0, ..
-            } => u64::from(*rank) - u64::from(*unit_row0),
-        }
-    }
-}
-
-/// Everything a schedule depends on.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Geometry {
-    /// N.
-    pub n: u32,
-    /// Trials stepped together, B.
-    pub batch: u32,
-    /// The operator.
-    pub op: OperatorShape,
-    /// The method's stages.
-    pub stages: Vec<Stage>,
-    /// The most input epochs on at once.
-    pub epochs_on: u32,
-    /// K, the metric sums per trial.
-    pub metric_sums: u32,
-    /// The adapter's `max_compute_workgroups_per_dimension`.
-    pub max_workgroups_per_dimension: u32,
-}
-
-impl Geometry {
-    /// The geometry of `batch` trials of `exp` on an adapter with `limits`,
-    /// the dense matrix split into row blocks of at most `max_binding` bytes
-    /// and `dense_step` run with `row_shape` (for every batch size when
-    /// `row_kernel_only`).
-    pub fn of(
-        exp: &Experiment,
-        batch: usize,
-        limits: &wgpu::Limits,
-        max_binding: u64,
-        row_shape: (u32, u32),
-        row_kernel_only: bool,
-    ) -> Self {
-        let n = exp.network.n;
-        let op = match exp.network.weights.shape() {
-            Shape::Convolution { side, terms } => OperatorShape::Convolution {
-                side: side as u32,
-                terms: terms as u32,
-            },
-            Shape::Generated { .. } => OperatorShape::Dense {
-                blocks: vec![(0, n as u32)],
-                row_shape,
-                row_kernel_only: true,
-                generated: true,
-            },
-            Shape::Dense { .. } => OperatorShape::Dense {
-                blocks: row_blocks(n, max_binding),
-                row_shape,
-                row_kernel_only,
-                generated: false,
-            },
-            Shape::Structured(s) => OperatorShape::Structured {
-                rank: s.rank as u32,
-                separate_u: s.separate_u,
-                diag: s.diag,
-                unit_row0: s.unit_row0,
-                packed: false,
-            },
-            // The patterns as the rows of V = U, read as bits, and the
-            // diagonal correction.
-            Shape::Packed {
-                patterns,
-                unit_row0,
-                ..
-            } => OperatorShape::Structured {
-                rank: patterns as u32,
-                separate_u: false,
-                diag: true,
-                unit_row0,
-                packed: true,
-            },
-        };
-        let sim = &exp.simulation;
-        let spans: Vec<(u64, u64)> = exp
-            .inputs
-            .iter()
-            .map(|e| (e.first_step(sim.dt), e.end_step(sim.dt)))
-            .collect();
-        // The most epochs on at once: at some epoch's first step.
-        let epochs_on = spans
-            .iter()
-            .map(|&(a, _)| spans.iter().filter(|&&(s, e)| s <= a && a < e).count())
-            .max()
-            .unwrap_or(0) as u32;
-        Geometry {
-            n: n as u32,
-            batch: batch as u32,
-            op,
-            stages: sim.method.stages().to_vec(),
-            epochs_on,
-            metric_sums: crate::analysis::metrics::Metrics::shape(&exp.network)
-                .sum_layout()
-                .len() as u32,
-            max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
-        }
-    }
-
-    /// N rounded up to a multiple of 4.
-    pub fn n_pad(&self) -> u32 {
-        self.n.div_ceil(4) * 4
-    }
-
-    /// Splits `groups` workgroups over two dimensions within the limit.
-    pub fn grid(&self, groups: u32) -> (u32, u32) {
-        let max = self.max_workgroups_per_dimension.max(1);
-        if groups <= max {
-            (groups.max(1), 1)
-        } else {
-            let gy = groups.div_ceil(max);
-            (groups.div_ceil(gy), gy)
-        }
-    }
-
-    /// Workgroups of the structured step and projection pass.
-    pub fn projection_groups(&self) -> u32 {
-        self.n.div_ceil(super::kernels::PROJECT_CHUNK)
-    }
-
-    /// Workgroups of the metric pass.
-    pub fn metric_groups(&self) -> u32 {
-        self.n.div_ceil(super::kernels::METRIC_CHUNK)
-    }
-
-    /// The dense batch kernel's shape for this batch, when it is used
-    /// (more than `DENSE_TILE` trials).
-    pub fn batch_shape(&self) -> Option<super::kernels::BatchShape> {
-        let rows_only = match self.op {
-            OperatorShape::Dense {
-                row_kernel_only, ..
-            } => row_kernel_only,
-            OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => true,
-        };
-        (!rows_only && self.batch > super::kernels::DENSE_TILE)
-            .then(|| super::kernels::BatchShape::for_batch(self.batch))
-    }
-}
-
-/// Row blocks (first row, rows) of a dense N×N matrix, rows padded to whole
-/// vec4s, each block within `max_binding` bytes.
-pub fn row_blocks(n: usize, max_binding: u64) -> Vec<(u32, u32)> {
-    let row_bytes = n.div_ceil(4) as u64 * 16;
-    let per_block = ((max_binding / row_bytes.max(1)) as usize).clamp(1, n.max(1));
-    (0..n)
-        .step_by(per_block)
-        .map(|r0| (r0 as u32, per_block.min(n - r0) as u32))
-        .collect()
-}
-
 /// The reads and writes of the state vectors (x, y, acc) at `stage`, as
 /// the update's equations need them (see [`Stage::update`]): x is read at
 /// every stage; the first rk4 stage starts from x and writes the stage
@@ -450,13 +198,17 @@ impl Schedule {
     /// `project_finish`; three when R > 4 (`project_rest` between them for
     /// the projections 4 and up); one when R = 0; the prologue computes the
     /// initial projections. A record: the two metric dispatches.
-    pub fn new(g: &Geometry) -> Self {
+    pub fn new(g: &Launch) -> Self {
         let (b, n) = (u64::from(g.batch), u64::from(g.n));
         let f = 4u64;
         let input = |rows: u64, passes: u64| {
             Traffic::read(Region::Input, u64::from(g.epochs_on) * rows * f, passes)
         };
-        let trials = Traffic::read(Region::Trials, b * 32, 1);
+        let trials = Traffic::read(
+            Region::Trials,
+            b * std::mem::size_of::<super::kernels::TrialParams>() as u64,
+            1,
+        );
         let state = |stage: Stage, rows: u64| {
             let (reads, writes) = state_traffic(stage);
             let mut t: Vec<Traffic> = reads
@@ -512,7 +264,7 @@ impl Schedule {
                     })
                     .collect(),
                 &OperatorShape::Convolution { side, terms } => {
-                    let (gx, gy) = g.grid(g.n.div_ceil(256));
+                    let (gx, gy) = g.grid(g.n.div_ceil(super::kernels::CONVOLUTION_WORKGROUP));
                     let t = u64::from(terms);
                     // The stage point: x at a step's first stage, y at the later rk4 ones.
                     let point = if matches!(stage, Stage::Rk4(2..=4)) {
@@ -713,38 +465,3 @@ impl Schedule {
             .sum()
     }
 }
-
-/// The fewest bytes a step of `g` can move: the weights' stored form read
-/// once per stage (M, or the table rows that are not all ones and the
-/// diagonal), each trial's state vectors read and written as the stage's
-/// equations need ([`state_traffic`]), and the input epochs on read once.
-pub fn minimum_bytes_per_step(g: &Geometry) -> u64 {
-    let (b, n, f) = (u64::from(g.batch), u64::from(g.n), 4u64);
-    let weights = match &g.op {
-        OperatorShape::Dense {
-            generated: true, ..
-        } => 0,
-        OperatorShape::Dense { .. } => n * n * f,
-        // The even taps, and the even row passes written and read.
-        OperatorShape::Convolution { side, terms } => {
-            u64::from(*terms) * (u64::from(*side) + 2 * u64::from(g.batch) * n) * f
-        }
-        OperatorShape::Structured {
-            separate_u, diag, ..
-        } => {
-            g.op.stored_rows() * (1 + u64::from(*separate_u)) * g.op.row_bytes(n)
-                + u64::from(*diag) * n * f
-        }
-    };
-    g.stages
-        .iter()
-        .map(|&s| {
-            let (reads, writes) = state_traffic(s);
-            weights
-                + (reads.len() + writes.len()) as u64 * b * n * f
-                + u64::from(g.epochs_on) * n * f
-        })
-        .sum()
-}
-
-pub use crate::sim::Ledger;

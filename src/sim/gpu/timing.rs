@@ -108,7 +108,7 @@ impl Timer {
         });
         let _ = ctx.device.poll(wgpu::PollType::Wait {
             submission_index: None,
-            timeout: Some(super::readback::SUBMIT_TIMEOUT),
+            timeout: Some(super::context::SUBMIT_TIMEOUT),
         });
         ctx.check()?;
         rx.recv()

@@ -8,19 +8,19 @@
 //!   keeps two 8-lane fused multiply-add accumulators; elsewhere a portable
 //!   loop with eight accumulators per row, which compilers vectorise.
 //! - Blocks of [`ROWS_PER_TASK`] rows are spread over the cores by rayon.
-//! - M's storage is advised to use transparent huge pages (Linux), which
-//!   spares the TLB a miss every 4 KiB of the stream.
+//! - M's storage is advised to use transparent huge pages (Linux, see
+//!   [`super::pages`]), which spares the TLB a miss every 4 KiB of the stream.
 //!
 //! Each row's sum is computed by one thread in a fixed order, so the result
 //! does not depend on how rayon splits the rows.
 
-use super::operator::PARALLEL_WORK;
+use super::lanes::{dense_matvec, dot, PARALLEL_WORK};
 use crate::real::Real;
 use rayon::prelude::*;
 
 /// A float the CPU backend steps in, with its dense product: the SIMD
 /// kernel [`matvec_f32`] in f32, the plain reference loop
-/// ([`super::operator::dense_matvec`]) in f64.
+/// ([`dense_matvec`]) in f64.
 pub trait Matvec: Real {
     /// y = M x for a row-major M with `n` columns and `y.len()` rows.
     fn matvec(m: &[Self], n: usize, x: &[Self], y: &mut [Self]);
@@ -44,12 +44,12 @@ impl Matvec for f32 {
 
 impl Matvec for f64 {
     fn matvec(m: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
-        super::operator::dense_matvec(m, n, x, y);
+        dense_matvec(m, n, x, y);
     }
 
     fn rows(m: &[f64], n: usize, x: &[f64], y: &mut [f64]) {
         for (i, yi) in y.iter_mut().enumerate() {
-            *yi = super::operator::dot(&m[i * n..(i + 1) * n], x);
+            *yi = dot(&m[i * n..(i + 1) * n], x);
         }
     }
 }
@@ -126,25 +126,12 @@ pub fn portable_rows(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
         }
     }
     for (i, yi) in y.iter_mut().enumerate().skip(done) {
-        *yi = super::operator::dot(&m[i * n..(i + 1) * n], x);
+        *yi = dot(&m[i * n..(i + 1) * n], x);
     }
-}
-
-/// The sum of `v`, read at the speed of memory (AVX2: eight 8-lane
-/// accumulators over one sequential stream): the kernel behind the CPU
-/// bandwidth `attractor bench` measures, a plain streaming read with no
-/// arithmetic to wait for.
-pub fn sum_f32(v: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if simd_available() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return unsafe { x86::sum(v) };
-    }
-    super::operator::long_sum(v)
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
     /// How far ahead (floats) each row is prefetched into L2. Measured with
@@ -156,7 +143,7 @@ mod x86 {
 
     /// The 8 lanes of `v`, summed in a fixed order.
     #[target_feature(enable = "avx2,fma")]
-    fn hsum(v: __m256) -> f32 {
+    pub(crate) fn hsum(v: __m256) -> f32 {
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
@@ -247,103 +234,6 @@ mod x86 {
         }
         s
     }
-
-    /// The sum of `v`, eight 8-lane accumulators.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 (loads stay within `v`: j + 64 <= len).
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn sum(v: &[f32]) -> f32 {
-        let p = v.as_ptr();
-        let mut a = [_mm256_setzero_ps(); 8];
-        let mut j = 0;
-        while j + 64 <= v.len() {
-            for (k, ak) in a.iter_mut().enumerate() {
-                *ak = _mm256_add_ps(*ak, _mm256_loadu_ps(p.add(j + 8 * k)));
-            }
-            j += 64;
-        }
-        let s = _mm256_add_ps(
-            _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
-            _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])),
-        );
-        hsum(s) + v[j..].iter().sum::<f32>()
-    }
-
-    /// `rounds` rounds of 8 independent 8-lane fused multiply-adds (2 flops
-    /// per lane each): the arithmetic probe of [`super::fma_chains`].
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn fma_chains(rounds: u64, seed: f32) -> f32 {
-        let m = _mm256_set1_ps(0.999_999);
-        let c = _mm256_set1_ps(1e-7);
-        let mut a = [0usize; 8].map(|_| _mm256_set1_ps(seed));
-        for (k, ak) in a.iter_mut().enumerate() {
-            *ak = _mm256_add_ps(*ak, _mm256_set1_ps(k as f32 * 1e-3));
-        }
-        for _ in 0..rounds {
-            for ak in a.iter_mut() {
-                *ak = _mm256_fmadd_ps(*ak, m, c);
-            }
-        }
-        let s = _mm256_add_ps(
-            _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
-            _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])),
-        );
-        hsum(s)
-    }
-}
-
-/// The arithmetic probe of `attractor bench`: `rounds` rounds of 64
-/// independent f32 multiply-adds (8 chains of 8 lanes; fused on CPUs with
-/// AVX2 and FMA, else a multiply and an add that compilers vectorise) on
-/// this thread; returns the flops done and a value that depends on them.
-pub fn fma_chains(rounds: u64, seed: f32) -> (f64, f32) {
-    let flops = rounds as f64 * 64.0 * 2.0;
-    #[cfg(target_arch = "x86_64")]
-    if simd_available() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        return (flops, unsafe { x86::fma_chains(rounds, seed) });
-    }
-    let mut a = [[seed; 8]; 8];
-    for _ in 0..rounds {
-        for row in a.iter_mut() {
-            for x in row.iter_mut() {
-                *x = *x * 0.999_999 + 1e-7;
-            }
-        }
-    }
-    (flops, a.iter().flatten().sum())
-}
-
-/// Advises the kernel to back `v`'s allocation with transparent huge pages
-/// (Linux; a no-op elsewhere and for allocations under 4 MiB). Call it on a
-/// fresh `Vec::with_capacity` before filling it: pages are chosen when first
-/// touched. The advice may be declined; nothing depends on it but speed.
-pub fn advise_huge_pages<T>(v: &Vec<T>) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let bytes = v.capacity() * std::mem::size_of::<T>();
-        if bytes < 2 * HUGE {
-            return;
-        }
-        let start = v.as_ptr() as usize;
-        let first = start.next_multiple_of(HUGE);
-        let end = (start + bytes) & !(HUGE - 1);
-        if end > first {
-            // SAFETY: [first, end) lies within v's allocation, and
-            // MADV_HUGEPAGE changes only how its pages are backed, not
-            // their contents or validity.
-            unsafe {
-                libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = v;
 }
 
 #[cfg(test)]
@@ -440,17 +330,10 @@ mod tests {
             let abs: f64 = v.iter().map(|&a| (a as f64).abs()).sum();
             let nu = len as f64 * f64::from(f32::EPSILON) / 2.0;
             let bound = nu / (1.0 - nu) * abs;
-            assert!((sum_f32(&v) as f64 - exact).abs() <= bound, "len {len}");
+            assert!(
+                (super::super::probe::sum_f32(&v) as f64 - exact).abs() <= bound,
+                "len {len}"
+            );
         }
-    }
-
-    /// Huge-page advice leaves the vector usable and its contents intact.
-    #[test]
-    fn advised_storage_holds_its_values() {
-        let len = 3 << 20; // 12 MiB of f32: spans whole huge pages.
-        let mut v: Vec<f32> = Vec::with_capacity(len);
-        advise_huge_pages(&v);
-        v.extend((0..len).map(|k| k as f32));
-        assert!(v.iter().enumerate().all(|(k, &a)| a == k as f32));
     }
 }

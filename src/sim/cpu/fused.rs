@@ -7,13 +7,16 @@
 //! and reads each table row once (the second read of a block's rows, by the
 //! projections, hits the cache).
 //!
-//! The numbers are those of the separate passes of [`super::cpu::Drive`]
+//! The numbers are those of the separate passes of [`super::step::Drive`]
 //! and [`super::operator::Operator::apply`] bit for bit: every neuron's
 //! expression is the same, and each chunk's projection sums go through the
 //! same [`Lanes`] in the same order, block after block.
 
-use super::operator::{rows_read, Expansion, Lanes, Operator, Parts, CHUNK};
-use crate::model::{Activation, Dynamics, Shape, Stage, StepConstants, Weights};
+use super::lanes::{Lanes, CHUNK};
+use super::operator::Operator;
+use super::structured::{Expansion, Parts};
+use super::table::rows_read;
+use crate::model::{Activation, Dynamics, Stage, StepConstants};
 use crate::real::{c, Real};
 use crate::rng::{self, Stream};
 use rayon::prelude::*;
@@ -27,24 +30,6 @@ use rayon::prelude::*;
 /// 32768 and 65536, two threads 14.7, 19.8, 34.9 and 51.6 µs (a fork-join
 /// costs about 10 µs there): two pay from N = 65536 with the ring's 2 rows.
 pub const PARALLEL_WORK: usize = 1 << 18;
-
-/// Bytes one fused step moves for `weights` in a float of `size` bytes:
-/// (in all, of which the weights'), each read or write once: the state
-/// read and written, h read where it is not uniform (`h_uniform`), and the
-/// rows of the tables the step reads (U's rows that are not all ones, V's
-/// too where U differs, the diagonal). `None` for dense weights.
-pub fn traffic(weights: &Weights, size: usize, h_uniform: bool) -> Option<(f64, f64)> {
-    let rows = match weights.shape() {
-        Shape::Structured(s) => s.rows_read(),
-        Shape::Dense { .. }
-        | Shape::Packed { .. }
-        | Shape::Generated { .. }
-        | Shape::Convolution { .. } => return None,
-    };
-    let bytes = (weights.n() * size) as f64;
-    let w = rows as f64 * bytes;
-    Some(((2 + usize::from(!h_uniform)) as f64 * bytes + w, w))
-}
 
 /// The input h of a step.
 #[derive(Clone, Copy, Debug)]
@@ -142,15 +127,12 @@ impl<T: Real> FusedStep<T> {
         activation: Activation,
         dynamics: Dynamics,
     ) -> Option<Self> {
-        if !matches!(op, Operator::Structured { .. }) || stages.len() != 1 {
+        if stages.len() != 1 {
             return None;
         }
-        let p = op
-            .parts()
-            .expect("the fused step is for structured operators");
+        let p = op.parts()?;
         let rank = p.coef.len();
-        let separate_u = matches!(op, Operator::Structured { u: Some(_), .. });
-        let rows = rows_read(p.uniform, separate_u, p.diag.is_some());
+        let rows = rows_read(p.uniform, p.separate_u, p.diag.is_some());
         // A block is a tile of the tables: its rows one stream.
         let block = p.v.tile().min(CHUNK);
         Some(FusedStep {

@@ -1,11 +1,15 @@
-//! The weights' GPU form: the dense matrix as row blocks (each within the
-//! adapter's storage binding limit), or the tables of the structured form
-//! ([`crate::model::StructuredForm`]) exactly as the CPU operator reads them,
-//! or the bits of packed Hebbian patterns.
+//! M on the GPU, from its form ([`crate::model::Form`]): which kernel
+//! family steps it and how ([`OperatorShape`], from the model's shape),
+//! and its buffers ([`GpuOperator`]): the dense matrix as row blocks (each
+//! within the adapter's storage binding limit), the tables of the
+//! structured form exactly as the CPU operator reads them, the bits of
+//! packed Hebbian patterns, or a Gaussian kernel's taps. Every match over
+//! the model's forms on the GPU is in this file.
 
 use super::context::GpuContext;
+use super::pipelines::Generated;
 use crate::error::{Error, Result};
-use crate::model::{Form, Weights};
+use crate::model::{Form, Shape, Weights};
 use wgpu::util::DeviceExt;
 
 /// A labelled storage buffer holding `data` (one zero when empty: WebGPU
@@ -20,6 +24,130 @@ pub fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buff
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
         })
+}
+
+/// The operator's shape on the GPU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OperatorShape {
+    /// Dense M in row blocks (first row, rows).
+    Dense {
+        /// The row blocks, each within one storage binding.
+        blocks: Vec<(u32, u32)>,
+        /// `dense_step`'s (threads per workgroup, rows per workgroup).
+        row_shape: (u32, u32),
+        /// `dense_step` for every batch size (a shape was set for it, as
+        /// `attractor bench --tune` does), not `dense_batch` above
+        /// `DENSE_TILE` trials.
+        row_kernel_only: bool,
+        /// M is generated in the kernel (`random` weights), not read:
+        /// one block, `dense_step` for every batch size, no weight bytes.
+        generated: bool,
+    },
+    /// diag(d) + sum_r coef_r U_r V_r^T.
+    Structured {
+        /// R.
+        rank: u32,
+        /// U is stored apart from V.
+        separate_u: bool,
+        /// There is a diagonal.
+        diag: bool,
+        /// Row 0 of the table is all ones (the ring's uniform mode): never read.
+        unit_row0: bool,
+        /// The table is bit-packed ±1 patterns: a row is ceil(N / 32) words.
+        packed: bool,
+    },
+    /// A Gaussian kernel on a torus: two separable passes per stage.
+    Convolution {
+        /// Neurons per side.
+        side: u32,
+        /// The Gaussians.
+        terms: u32,
+    },
+}
+
+impl OperatorShape {
+    /// The GPU's shape of M of shape `shape`: dense row blocks of at most
+    /// `max_binding` bytes (`dense_step` with `row_shape`, for every batch
+    /// size when `row_kernel_only`), the structured tables (packed patterns
+    /// as bits), or the convolution passes.
+    pub fn of(
+        shape: &Shape,
+        max_binding: u64,
+        row_shape: (u32, u32),
+        row_kernel_only: bool,
+    ) -> Self {
+        let n = shape.n();
+        match *shape {
+            Shape::Convolution { side, terms } => OperatorShape::Convolution {
+                side: side as u32,
+                terms: terms as u32,
+            },
+            Shape::Generated { .. } => OperatorShape::Dense {
+                blocks: vec![(0, n as u32)],
+                row_shape,
+                row_kernel_only: true,
+                generated: true,
+            },
+            Shape::Dense { .. } => OperatorShape::Dense {
+                blocks: row_blocks(n, max_binding),
+                row_shape,
+                row_kernel_only,
+                generated: false,
+            },
+            Shape::Structured(s) => OperatorShape::Structured {
+                rank: s.rank as u32,
+                separate_u: s.separate_u,
+                diag: s.diag,
+                unit_row0: s.unit_row0,
+                packed: false,
+            },
+            // The patterns as the rows of V = U, read as bits, and the
+            // diagonal correction.
+            Shape::Packed {
+                patterns,
+                unit_row0,
+                ..
+            } => OperatorShape::Structured {
+                rank: patterns as u32,
+                separate_u: false,
+                diag: true,
+                unit_row0,
+                packed: true,
+            },
+        }
+    }
+
+    /// Bytes of one row of the structured table of N = `n` (f32, or bits
+    /// when packed).
+    pub fn row_bytes(&self, n: u64) -> u64 {
+        match self {
+            OperatorShape::Structured { packed: true, .. } => n.div_ceil(32) * 4,
+            OperatorShape::Structured { packed: false, .. }
+            | OperatorShape::Dense { .. }
+            | OperatorShape::Convolution { .. } => n * 4,
+        }
+    }
+
+    /// Rows of the structured table that are read (not all ones); 0 for dense.
+    pub fn stored_rows(&self) -> u64 {
+        match self {
+            OperatorShape::Dense { .. } | OperatorShape::Convolution { .. } => 0,
+            OperatorShape::Structured {
+                rank, unit_row0, ..
+            } => u64::from(*rank) - u64::from(*unit_row0),
+        }
+    }
+}
+
+/// Row blocks (first row, rows) of a dense N×N matrix, rows padded to whole
+/// vec4s, each block within `max_binding` bytes.
+pub fn row_blocks(n: usize, max_binding: u64) -> Vec<(u32, u32)> {
+    let row_bytes = n.div_ceil(4) as u64 * 16;
+    let per_block = ((max_binding / row_bytes.max(1)) as usize).clamp(1, n.max(1));
+    (0..n)
+        .step_by(per_block)
+        .map(|r0| (r0 as u32, per_block.min(n - r0) as u32))
+        .collect()
 }
 
 /// The operator's GPU form.
@@ -86,8 +214,23 @@ pub fn packed_split(n: usize, p: usize, max_binding: u64) -> (usize, usize) {
     (words, per)
 }
 
-/// Uploads `weights` of N = `n` neurons.
-pub fn weights(
+/// The parameters of generated `random` weights, `dense_step`'s override
+/// constants; `None` for the other forms.
+pub fn generated(form: &Form) -> Option<Generated> {
+    match form {
+        Form::Generated(g) => Some(Generated {
+            seed: g.seed,
+            scale: (g.scale() as f32).to_bits(),
+            sparsity: (g.sparsity as f32).to_bits(),
+        }),
+        Form::Dense { .. } | Form::Structured(_) | Form::Packed { .. } | Form::Convolution(_) => {
+            None
+        }
+    }
+}
+
+/// Uploads `weights` in their form `form`.
+pub fn upload(
     ctx: &GpuContext,
     weights: &Weights,
     form: &Form,
@@ -156,7 +299,7 @@ pub fn weights(
             let row_bytes = n_pad as u64 * 4;
             need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
             let mut blocks = Vec::new();
-            for (row0, rows) in super::schedule::row_blocks(n, max_binding) {
+            for (row0, rows) in row_blocks(n, max_binding) {
                 let (row0, rows) = (row0 as usize, rows as usize);
                 let mut data = vec![0.0f32; rows * n_pad];
                 for r in 0..rows {

@@ -1,0 +1,257 @@
+//! The CPU reference backend: plain loops over neurons, generic over f32 and
+//! f64, parallel (rayon) only where N is large. Every GPU kernel has its twin
+//! here: the product by M in [`operator`], each integration stage in
+//! `model::Stage::update`, stepped in the same order as the GPU's dispatches
+//! ([`step`]). A structured M stepped by a one-stage method goes through the
+//! fused step of [`fused`] instead (the same numbers in one pass over the
+//! state), and its metrics come from that step's projections.
+//!
+//! One file per idea: [`lanes`] (ordered sums and dot products),
+//! [`table`] (weight rows in tiles), [`structured`] (projections and
+//! expansion), [`matvec`] (the dense product), [`operator`] (y = M x in
+//! M's form), [`elementwise`], [`inputs`] (h at each step), [`step`],
+//! [`fused`], [`pages`] (huge pages), [`cost`] (what a step moves and a
+//! run needs), [`probe`] (the machine's bandwidth and peak).
+
+pub mod cost;
+pub mod elementwise;
+pub mod fused;
+pub mod inputs;
+pub mod lanes;
+pub mod matvec;
+pub mod operator;
+pub mod pages;
+pub mod probe;
+pub mod step;
+pub mod structured;
+pub mod table;
+
+use crate::analysis::metrics::{Metrics, SumLayout};
+use crate::error::{Error, Result};
+use crate::model::{Dynamics, Experiment};
+use crate::real::{c, f};
+use crate::sim::{Backend, Cost, Divergence, Precision, Recording, Stop, Trial};
+use inputs::Inputs;
+use matvec::Matvec;
+use operator::Operator;
+use rayon::prelude::*;
+use std::sync::Arc;
+use std::time::Instant;
+use step::{check_finite, rates_of, Stepper};
+
+/// The CPU backend. Precision comes from `simulation.precision`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn adapter(&self) -> Option<String> {
+        None
+    }
+
+    fn cost(&self, experiment: &Experiment, batch: usize) -> Cost {
+        cost::cost(experiment, batch, rayon::current_num_threads())
+    }
+
+    fn run_checked(
+        &mut self,
+        experiment: &Experiment,
+        trials: &[Trial],
+        progress: &mut dyn FnMut(u64),
+        stop: &Stop,
+    ) -> Result<Vec<Recording>> {
+        let recs = match experiment.simulation.precision {
+            Precision::F64 => run_batch::<f64>(experiment, trials, progress, stop),
+            Precision::F32 => run_batch::<f32>(experiment, trials, progress, stop),
+        };
+        if stop.requested() {
+            return Err(Error::Interrupted {
+                step: recs.iter().map(|r| r.steps_done).min().unwrap_or(0),
+                steps: experiment.simulation.steps,
+            });
+        }
+        Ok(recs)
+    }
+}
+
+/// Runs `trials` in precision `T`, all sharing one copy of M: one trial
+/// with progress, or independent trials one per core.
+fn run_batch<T: Matvec>(
+    experiment: &Experiment,
+    trials: &[Trial],
+    progress: &mut dyn FnMut(u64),
+    stop: &Stop,
+) -> Vec<Recording> {
+    let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    if let [trial] = trials {
+        return vec![run_trial_with(experiment, trial, op, progress, stop)];
+    }
+    // The first trial runs on this thread and reports progress (the trials
+    // advance together); the others go to rayon's threads. Each looks at
+    // `stop` where it would report progress.
+    let mut rest = Vec::new();
+    let first = rayon::in_place_scope(|s| {
+        s.spawn(|_| {
+            rest = trials[1..]
+                .par_iter()
+                .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}, stop))
+                .collect();
+        });
+        run_trial_with(experiment, &trials[0], op.clone(), progress, stop)
+    });
+    progress(experiment.simulation.steps);
+    std::iter::once(first).chain(rest).collect()
+}
+
+/// Runs `experiment` as written on the CPU in precision `T`.
+pub fn run<T: Matvec>(experiment: &Experiment, progress: &mut dyn FnMut(u64)) -> Recording {
+    run_trial::<T>(experiment, &Trial::of(experiment), progress)
+}
+
+/// Runs one trial of `experiment` on the CPU in precision `T`.
+pub fn run_trial<T: Matvec>(
+    experiment: &Experiment,
+    trial: &Trial,
+    progress: &mut dyn FnMut(u64),
+) -> Recording {
+    let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    run_trial_with(experiment, trial, op, progress, &Stop::default())
+}
+
+/// [`run_trial`] with M already built as `op`.
+fn run_trial_with<T: Matvec>(
+    experiment: &Experiment,
+    trial: &Trial,
+    op: Arc<Operator<T>>,
+    progress: &mut dyn FnMut(u64),
+    stop: &Stop,
+) -> Recording {
+    let n = experiment.network.n;
+    let net = &experiment.network;
+    let sim = &experiment.simulation;
+    let stride = experiment.record.stride;
+    let kept = experiment.record.kept(n);
+    let record_steps = sim.record_steps();
+    let mut rec = Recording::empty(experiment, "cpu", None, T::NAME);
+
+    let mut x: Vec<T> = trial.initial(experiment).iter().map(|&v| c(v)).collect();
+    let mut inputs = Inputs::<T>::new(experiment, trial.h_scale);
+    let mut stepper = Stepper::<T>::new(experiment, trial, op.clone());
+    let fused = stepper.is_fused();
+    // The fused step's records take their metrics from its projections
+    // (Metrics::from_sums), without the tables or another pass over the
+    // rates (but for the Hopfield energy's elementwise sums).
+    let metrics = if fused {
+        Metrics::shape(net)
+    } else {
+        Metrics::new(net)
+    };
+    let layout = metrics.sum_layout();
+    let rates_row = op.uniform_row();
+    let need_sum = fused && rates_row.is_none();
+    let mut v = vec![T::zero(); if fused { 0 } else { n }];
+    let mut mv = if !fused && metrics.needs_mv() {
+        vec![T::zero(); n]
+    } else {
+        Vec::new()
+    };
+
+    let start = Instant::now();
+    let mut record =
+        |step: u64, x: &[T], inputs: &Inputs<T>, stepper: &mut Stepper<T>, rec: &mut Recording| {
+            rec.t.push(step as f64 * sim.dt);
+            let h = &inputs.h[..];
+            if let Some(fz) = stepper.fused.as_ref() {
+                let proj = fz.projections().expect("the record's state is projected");
+                let mut sums = vec![0.0; layout.len()];
+                sums[SumLayout::RATES] = f(match rates_row {
+                    Some(r) => proj[r],
+                    None => fz.rates_sum().expect("the record's rates are summed"),
+                });
+                for k in 0..layout.table_rows {
+                    sums[SumLayout::TABLE + k] = f(proj[layout.table_row0 + k]);
+                }
+                if layout.energy {
+                    let e = metrics.energy_sums(net.activation, x, h, op.diagonal());
+                    sums[layout.energy_start()..].copy_from_slice(&e);
+                }
+                rec.metrics.push(metrics.from_sums(&sums, trial.m_scale));
+                if kept > 0 {
+                    let act = net.activation;
+                    let current = net.dynamics == Dynamics::Current;
+                    rec.rates.extend(
+                        x.iter()
+                            .step_by(stride)
+                            .map(|&xi| f(if current { act.apply(xi) } else { xi }) as f32),
+                    );
+                }
+                return;
+            }
+            rates_of(experiment, x, &mut v);
+            if metrics.needs_mv() {
+                stepper.drive.product(&v, &mut mv);
+            }
+            rec.metrics
+                .push(metrics.compute(&v, x, h, metrics.needs_mv().then_some(&mv[..])));
+            if kept > 0 {
+                rec.rates
+                    .extend(v.iter().step_by(stride).map(|&r| f(r) as f32));
+            }
+        };
+
+    let mut step = 0u64;
+    inputs.at(0);
+    if let Some(nan) = check_finite(&x) {
+        rec.divergence = Some(Divergence {
+            step: 0,
+            t: 0.0,
+            nan,
+        });
+    } else {
+        if let Some(fz) = &mut stepper.fused {
+            fz.project(&op, &mut x, need_sum);
+        }
+        record(0, &x, &inputs, &mut stepper, &mut rec);
+    }
+    let mut next_record = record_steps.iter().skip(1);
+    let mut target = next_record.next().copied();
+    let mut last_good = x.clone();
+    while let (Some(t), None) = (target, rec.divergence) {
+        inputs.at(step);
+        let bad = stepper.step(&mut x, &inputs, step, need_sum && step + 1 == t);
+        step += 1;
+        if let Some(nan) = bad {
+            rec.divergence = Some(Divergence {
+                step,
+                t: step as f64 * sim.dt,
+                nan,
+            });
+            x.copy_from_slice(&last_good);
+            stepper.reset();
+            break;
+        }
+        if step == t {
+            inputs.at(step);
+            record(step, &x, &inputs, &mut stepper, &mut rec);
+            target = next_record.next().copied();
+            last_good.copy_from_slice(&x);
+            progress(step);
+            if stop.requested() {
+                break;
+            }
+        } else if step.is_multiple_of(256) {
+            progress(step);
+            if stop.requested() {
+                break;
+            }
+        }
+    }
+    rec.steps_done = step;
+    rec.wall_seconds = start.elapsed().as_secs_f64();
+    rec.final_state = x.iter().map(|&a| f(a)).collect();
+    rec.add_motion_metrics(experiment);
+    rec
+}

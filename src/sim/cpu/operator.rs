@@ -1,0 +1,387 @@
+//! The recurrent product y = M x in the form of M ([`crate::model::Form`]):
+//! dense rows, the structured form's projections and expansion, generated
+//! rows, packed patterns, or a convolution. This is the CPU twin of the
+//! GPU's operator kernels.
+
+use super::matvec::Matvec;
+use super::pages::advise_huge_pages;
+use super::structured::Parts;
+use super::table::{rows_read, tile_for, Table};
+use crate::model::{Form, Generator, PatternBits, Rotation, Shape, StructuredForm, Weights};
+use crate::real::c;
+use rayon::prelude::*;
+
+/// y = M x in float type `T`: dense rows, or the normalised structured form
+/// diag(d) + sum_r coef_r U_r V_r^T ([`StructuredForm`]) of every other kind,
+/// applied in O(N R) as the GPU's structured kernels do: the R projections
+/// coef_r (V_r . x), then y_i = d_i x_i + sum_r proj_r U_r,i.
+#[derive(Clone, Debug)]
+pub enum Operator<T> {
+    /// Dense N×N, row-major.
+    Dense {
+        /// N.
+        n: usize,
+        /// Entries, row-major.
+        m: Vec<T>,
+    },
+    /// diag(d) + sum_r coef_r U_r V_r^T.
+    Structured {
+        /// N.
+        n: usize,
+        /// The diagonal d, if any.
+        diag: Option<Vec<T>>,
+        /// The R coefficients.
+        coef: Vec<T>,
+        /// V, R rows of N.
+        v: Table<T>,
+        /// U, R rows of N, in the same tiles; `None` when U = V.
+        u: Option<Table<T>>,
+        /// Rows of V (and of U when U = V) whose entries are all 1 (the
+        /// ring's uniform mode): their projection is the sum of x and their
+        /// expansion adds it, without reading the row.
+        uniform: Vec<bool>,
+        /// The row pairs a velocity turns ([`Operator::apply_turned`]).
+        rotations: Vec<Rotation>,
+    },
+    /// `random` weights generated row by row at every product (O(N)
+    /// memory): each block of [`GENERATED_ROWS`] rows is generated into a
+    /// thread's scratch and multiplied by the dense kernel, so every row's
+    /// sum is the one the stored matrix gives.
+    Generated(Generator),
+    /// Hebbian weights of bit-packed patterns.
+    Packed(PackedOperator<T>),
+    /// A kernel on a periodic sheet, applied by FFT.
+    Convolution(std::sync::Arc<crate::model::Convolution>),
+}
+
+/// Hebbian weights from bit-packed ±1 patterns, without their values
+/// ever stored as floats ([`crate::model::patterns`]).
+#[derive(Clone, Debug)]
+pub struct PackedOperator<T> {
+    /// The patterns.
+    pub bits: std::sync::Arc<crate::model::PatternBits>,
+    /// 1/N.
+    pub coef: T,
+    /// The diagonal correction -P/N (the same for every unit).
+    pub diag: T,
+}
+
+/// Rows of generated weights a task generates and multiplies at once (the
+/// dense kernel's four rows per load of x).
+pub const GENERATED_ROWS: usize = 4;
+
+impl<T: Matvec> Operator<T> {
+    /// Builds the operator for `weights`, converting to `T`.
+    pub fn new(weights: &Weights) -> Self {
+        match weights.form() {
+            Form::Dense { n, m } => {
+                // M is streamed every step: back it with huge pages.
+                let mut entries = Vec::with_capacity(m.len());
+                advise_huge_pages(&entries);
+                entries.par_extend(m.par_iter().map(|&x| c::<T>(x)));
+                Operator::Dense { n, m: entries }
+            }
+            Form::Generated(g) => Operator::Generated(g),
+            Form::Packed { n, bits } => Operator::Packed(PackedOperator {
+                bits: bits.clone(),
+                coef: c(1.0 / n as f64),
+                diag: c(-(bits.p() as f64) / n as f64),
+            }),
+            Form::Convolution(k) => {
+                Operator::Convolution(std::sync::Arc::new(crate::model::Convolution::new(k)))
+            }
+            Form::Structured(form) => Self::from_form(&form),
+        }
+    }
+
+    /// The operator of a structured form, converted to `T`, its tables in
+    /// tiles sized to the rows a step reads (U's rows that are not
+    /// all ones, V's too where U differs, the diagonal).
+    pub fn from_form(form: &StructuredForm) -> Self {
+        let uniform = form.unit_rows();
+        let rows = rows_read(&uniform, form.u.is_some(), form.diag.is_some());
+        Self::tiled(form, uniform, tile_for(rows, std::mem::size_of::<T>()))
+    }
+
+    /// [`Operator::from_form`] with tiles of `tile` neurons, `uniform` the
+    /// form's all-ones rows.
+    fn tiled(form: &StructuredForm, uniform: Vec<bool>, tile: usize) -> Self {
+        let cv = |v: &[f64]| {
+            // Streamed every step: on huge pages.
+            let mut out = Vec::with_capacity(v.len());
+            advise_huge_pages(&out);
+            out.par_extend(v.par_iter().map(|&x| c::<T>(x)));
+            out
+        };
+        let (n, rank) = (form.n, form.coef.len());
+        Operator::Structured {
+            n,
+            diag: form.diag.as_deref().map(cv),
+            coef: cv(&form.coef),
+            v: Table::new(&form.v, rank, n, tile),
+            u: form.u.as_deref().map(|u| Table::new(u, rank, n, tile)),
+            uniform,
+            rotations: form.rotations.clone(),
+        }
+    }
+
+    /// The row pairs a velocity turns (none but the ring's).
+    pub fn rotations(&self) -> &[Rotation] {
+        match self {
+            Operator::Structured { rotations, .. } => rotations,
+            Operator::Dense { .. }
+            | Operator::Generated(_)
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => &[],
+        }
+    }
+
+    /// Number of low-rank projections this operator computes per product
+    /// (3 for a ring, P for Hebbian, R for low rank, 0 otherwise).
+    pub fn projections(&self) -> usize {
+        match self {
+            Operator::Structured { coef, .. } => coef.len(),
+            Operator::Dense { .. } | Operator::Generated(_) | Operator::Convolution(_) => 0,
+            Operator::Packed(p) => p.bits.p(),
+        }
+    }
+
+    /// The first row of V (= U) that is all ones, if any: its projection is
+    /// the sum of the operand.
+    pub fn uniform_row(&self) -> Option<usize> {
+        match self {
+            Operator::Structured { uniform, .. } => uniform.iter().position(|&u| u),
+            Operator::Dense { .. }
+            | Operator::Generated(_)
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => None,
+        }
+    }
+
+    /// The diagonal d of the structured form, if any.
+    pub fn diagonal(&self) -> Option<&[T]> {
+        match self {
+            Operator::Structured { diag, .. } => diag.as_deref(),
+            Operator::Dense { .. }
+            | Operator::Generated(_)
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => None,
+        }
+    }
+
+    /// y = M x. `proj` is scratch space for the projections.
+    pub fn apply(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>) {
+        self.apply_turned(x, y, proj, &[])
+    }
+
+    /// y = M(kappa) x: M with each of its [`Operator::rotations`] turned by
+    /// the matching `kappa` (tau k v: the velocity's sine kernel added);
+    /// missing values are 0.
+    pub fn apply_turned(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
+        match self {
+            Operator::Dense { n, m } => T::matvec(m, *n, x, y),
+            Operator::Convolution(conv) => conv.apply_turned(x, y, kappa),
+            Operator::Packed(p) => {
+                let threads = rayon::current_num_threads();
+                crate::model::patterns::overlaps(&p.bits, x, p.coef, proj, threads);
+                crate::model::patterns::field(&p.bits, proj, p.diag, x, y);
+            }
+            Operator::Generated(g) => {
+                let n = g.n;
+                let block = |rows: &mut Vec<T>, (k, yb): (usize, &mut [T])| {
+                    rows.resize(yb.len() * n, T::zero());
+                    for (r, row) in rows.chunks_exact_mut(n).enumerate() {
+                        g.row(k * GENERATED_ROWS + r, |j, v| row[j] = c(v));
+                    }
+                    T::rows(rows, n, x, yb);
+                };
+                if n >= 64 {
+                    y.par_chunks_mut(GENERATED_ROWS)
+                        .enumerate()
+                        .for_each_init(Vec::new, block);
+                } else {
+                    let mut rows = Vec::new();
+                    y.chunks_mut(GENERATED_ROWS)
+                        .enumerate()
+                        .for_each(|b| block(&mut rows, b));
+                }
+            }
+            Operator::Structured { .. } => {
+                let s = self.parts().expect("a structured operator has parts");
+                #[cfg(target_arch = "x86_64")]
+                if super::matvec::simd_available() {
+                    // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                    return unsafe { s.apply_avx2(x, y, proj, kappa) };
+                }
+                s.apply(x, y, proj, kappa)
+            }
+        }
+    }
+}
+
+impl<T> Operator<T> {
+    /// The structured form's parts; `None` for dense and generated M.
+    pub(crate) fn parts(&self) -> Option<Parts<'_, T>> {
+        match self {
+            Operator::Structured {
+                n,
+                diag,
+                coef,
+                v,
+                u,
+                uniform,
+                rotations,
+            } => Some(Parts {
+                n: *n,
+                diag: diag.as_deref(),
+                coef,
+                v,
+                u: u.as_ref().unwrap_or(v),
+                separate_u: u.is_some(),
+                uniform,
+                rotations,
+            }),
+            Operator::Dense { .. }
+            | Operator::Generated(_)
+            | Operator::Packed(_)
+            | Operator::Convolution(_) => None,
+        }
+    }
+}
+
+/// What one product by M of shape `shape` (and its share of the update)
+/// moves and computes on the CPU, per trial and stage, in floats of
+/// `size` bytes with an input uniform over the neurons or not: (bytes in
+/// all, of which the weights', flops, a multiply-add counted as 2).
+pub fn step_cost(shape: &Shape, size: f64, h_uniform: bool) -> (f64, f64, f64) {
+    let n = shape.n() as f64;
+    match *shape {
+        // M alone (the vectors add 2/N to it).
+        Shape::Dense { .. } => {
+            let w = n * n * size;
+            (w, w, 2.0 * n * n)
+        }
+        // No weights: x read by every row block (from the cache) and y
+        // written, then the update's state, input and product: about 6
+        // vectors, counted once each.
+        Shape::Generated { .. } => (6.0 * size * n, 0.0, 2.0 * n * n),
+        // The fused step: the state read and written, h read where it is
+        // not uniform, and the rows of the tables the step reads (U's
+        // rows that are not all ones, V's too where U differs, the
+        // diagonal) once.
+        Shape::Structured(s) => {
+            let w = s.rows_read() as f64 * n * size;
+            let state = (2 + usize::from(!h_uniform)) as f64 * n * size;
+            (state + w, w, 4.0 * s.rank as f64 * n)
+        }
+        // The bits read twice (overlaps, field); the state read and
+        // written, the input and the product, about 6 vectors.
+        Shape::Packed {
+            n: units, patterns, ..
+        } => {
+            let w = 2.0 * PatternBits::bytes(units, patterns) as f64;
+            (w + 6.0 * size * n, w, 4.0 * patterns as f64 * n)
+        }
+        // The eigenvalues of the half spectrum (f64), read once; x read;
+        // the rows' half spectra (complex f64, 8 N bytes) written and
+        // read, the columns' the same; the product written; the update's
+        // state read and written: 52 N bytes, plus the weights. The flops
+        // are the conventional 5 N log2 N of a forward and an inverse real
+        // FFT plus N for the product with the eigenvalues.
+        Shape::Convolution { .. } => {
+            let w = 4.0 * n;
+            (w + 52.0 * n, w, 5.0 * n * n.log2() + n)
+        }
+    }
+}
+
+/// Bytes the weights of shape `shape` take in a CPU run in floats of
+/// `real` bytes on `threads` threads (as given, the run's copy, and a
+/// table or form being built).
+pub fn weight_memory(shape: &Shape, real: u64, threads: usize) -> u64 {
+    let n = shape.n() as u64;
+    // Entries of the weights as the run holds them.
+    let given = match *shape {
+        Shape::Dense { .. } => n.saturating_mul(n),
+        // Generated: rows of scratch per thread.
+        Shape::Generated { .. } => n.saturating_mul(4 * threads as u64),
+        Shape::Packed { .. } => 0,
+        // The half spectrum and a product's two half-spectrum buffers
+        // (complex f64), about 3 N f64 in all.
+        Shape::Convolution { .. } => 3 * n,
+        Shape::Structured(s) => (s.rows_stored() as u64).saturating_mul(n),
+    };
+    match *shape {
+        // The bits (shared by the run) and the overlaps' partial sums.
+        Shape::Packed { n, patterns, .. } => {
+            PatternBits::bytes(n, patterns).saturating_add((patterns as u64).saturating_mul(8 * 64))
+        }
+        // As given (f64), the form or dense copy in the run's precision,
+        // and a metric table or a form being built (f64).
+        Shape::Dense { .. }
+        | Shape::Generated { .. }
+        | Shape::Convolution { .. }
+        | Shape::Structured(_) => given.saturating_mul(8 + real + 8 + 8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lanes::CHUNK;
+    use super::*;
+
+    #[test]
+    fn tiles_leave_the_product_unchanged() {
+        let w = |k: usize| ((k * 7919 + 13) % 101) as f64 / 101.0 - 0.5;
+        for (n, rank) in [(3001usize, 40usize), (70_001, 4)] {
+            let form = StructuredForm {
+                n,
+                diag: Some((0..n).map(|i| w(i + 5)).collect()),
+                coef: (0..rank).map(|r| 1.0 + r as f64 / 7.0).collect(),
+                u: Some((0..rank * n).map(|k| w(k + 1)).collect()),
+                v: (0..rank * n).map(|k| w(k + 2) / n as f64).collect(),
+                rotations: Vec::new(),
+            };
+            let x: Vec<f64> = (0..n).map(|i| w(3 * i)).collect();
+            let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let mut proj = Vec::new();
+            let apply = |op: &Operator<f32>, proj: &mut Vec<f32>| {
+                let mut y = vec![0.0f32; n];
+                op.apply(&xf, &mut y, proj);
+                y
+            };
+            let whole = apply(
+                &Operator::<f32>::tiled(&form, form.unit_rows(), n.max(CHUNK)),
+                &mut proj,
+            );
+            for tile in [8, 16, 256, CHUNK] {
+                let y = apply(
+                    &Operator::<f32>::tiled(&form, form.unit_rows(), tile),
+                    &mut proj,
+                );
+                for i in 0..n {
+                    assert!(y[i] == whole[i], "n = {n}, tile {tile}, i = {i}");
+                }
+                let op = Operator::<f64>::tiled(&form, form.unit_rows(), tile);
+                let mut y = vec![0.0; n];
+                op.apply(&x, &mut y, &mut Vec::new());
+                let (u, v, d) = (
+                    form.u.as_ref().unwrap(),
+                    &form.v,
+                    form.diag.as_ref().unwrap(),
+                );
+                let p: Vec<f64> = (0..rank)
+                    .map(|r| form.coef[r] * (0..n).map(|j| v[r * n + j] * x[j]).sum::<f64>())
+                    .collect();
+                for i in (0..n).step_by(97) {
+                    let want = d[i] * x[i] + (0..rank).map(|r| p[r] * u[r * n + i]).sum::<f64>();
+                    assert!(
+                        (y[i] - want).abs() < 1e-12,
+                        "n = {n}, tile {tile}, i = {i}: {} vs {want}",
+                        y[i]
+                    );
+                }
+            }
+        }
+    }
+}

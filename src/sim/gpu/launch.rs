@@ -1,0 +1,101 @@
+//! Everything the dispatches of a run depend on ([`Launch`]): N, the
+//! batch, M's shape on the GPU ([`OperatorShape`]), the method's stages,
+//! the inputs on at once, the metric sums and the adapter's limits. A pure
+//! function of the experiment, the batch and the limits.
+
+use super::operator::OperatorShape;
+use crate::model::{Experiment, Stage};
+
+/// Everything a schedule depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Launch {
+    /// N.
+    pub n: u32,
+    /// Trials stepped together, B.
+    pub batch: u32,
+    /// The operator.
+    pub op: OperatorShape,
+    /// The method's stages.
+    pub stages: Vec<Stage>,
+    /// The most input epochs on at once.
+    pub epochs_on: u32,
+    /// K, the metric sums per trial.
+    pub metric_sums: u32,
+    /// The adapter's `max_compute_workgroups_per_dimension`.
+    pub max_workgroups_per_dimension: u32,
+}
+
+impl Launch {
+    /// The launch of `batch` trials of `exp` on an adapter with `limits`,
+    /// the dense matrix split into row blocks of at most `max_binding` bytes
+    /// and `dense_step` run with `row_shape` (for every batch size when
+    /// `row_kernel_only`).
+    pub fn of(
+        exp: &Experiment,
+        batch: usize,
+        limits: &wgpu::Limits,
+        max_binding: u64,
+        row_shape: (u32, u32),
+        row_kernel_only: bool,
+    ) -> Self {
+        let n = exp.network.n;
+        let op = OperatorShape::of(
+            &exp.network.weights.shape(),
+            max_binding,
+            row_shape,
+            row_kernel_only,
+        );
+        let sim = &exp.simulation;
+        let epochs_on = crate::sim::inputs::InputSchedule::new(exp).most_on() as u32;
+        Launch {
+            n: n as u32,
+            batch: batch as u32,
+            op,
+            stages: sim.method.stages().to_vec(),
+            epochs_on,
+            metric_sums: crate::analysis::metrics::Metrics::shape(&exp.network)
+                .sum_layout()
+                .len() as u32,
+            max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        }
+    }
+
+    /// N rounded up to a multiple of 4.
+    pub fn n_pad(&self) -> u32 {
+        self.n.div_ceil(4) * 4
+    }
+
+    /// Splits `groups` workgroups over two dimensions within the limit.
+    pub fn grid(&self, groups: u32) -> (u32, u32) {
+        let max = self.max_workgroups_per_dimension.max(1);
+        if groups <= max {
+            (groups.max(1), 1)
+        } else {
+            let gy = groups.div_ceil(max);
+            (groups.div_ceil(gy), gy)
+        }
+    }
+
+    /// Workgroups of the structured step and projection pass.
+    pub fn projection_groups(&self) -> u32 {
+        self.n.div_ceil(super::kernels::PROJECT_CHUNK)
+    }
+
+    /// Workgroups of the metric pass.
+    pub fn metric_groups(&self) -> u32 {
+        self.n.div_ceil(super::kernels::METRIC_CHUNK)
+    }
+
+    /// The dense batch kernel's shape for this batch, when it is used
+    /// (more than `DENSE_TILE` trials).
+    pub fn batch_shape(&self) -> Option<super::kernels::BatchShape> {
+        let rows_only = match self.op {
+            OperatorShape::Dense {
+                row_kernel_only, ..
+            } => row_kernel_only,
+            OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => true,
+        };
+        (!rows_only && self.batch > super::kernels::DENSE_TILE)
+            .then(|| super::kernels::BatchShape::for_batch(self.batch))
+    }
+}
