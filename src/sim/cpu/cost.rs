@@ -39,14 +39,18 @@ fn real_size(exp: &Experiment) -> u64 {
 }
 
 /// An upper estimate of the memory `batch` trials of `exp` need on the
-/// CPU, on `threads` threads.
+/// CPU, on `threads` threads: the weights once (the trials share them),
+/// the working vectors of the trials that run at once (one per thread),
+/// and every trial's final state and records.
 pub fn footprint(exp: &Experiment, batch: usize, threads: usize) -> Footprint {
     let n = exp.network.n as u64;
     let weights = weight_memory(&exp.network.weights.shape(), real_size(exp), threads);
+    let at_once = batch.min(threads.max(1)) as u64;
     let state = n
         .saturating_mul(8 * 12)
         .saturating_add(8 * exp.input_values())
-        .saturating_mul(batch as u64);
+        .saturating_mul(at_once)
+        .saturating_add(n.saturating_mul(8 * batch as u64));
     Footprint {
         weights,
         state,
