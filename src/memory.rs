@@ -22,13 +22,15 @@ pub fn available() -> Option<u64> {
     Some(kib.saturating_mul(1024))
 }
 
-/// Formats bytes as GiB (or MiB below one GiB).
+/// Formats bytes as GiB, MiB or KiB (the largest unit of at least one).
 pub fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= (1u64 << 30) as f64 {
         format!("{:.1} GiB", b / (1u64 << 30) as f64)
-    } else {
+    } else if b >= (1u64 << 20) as f64 {
         format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", b / 1024.0)
     }
 }
 
