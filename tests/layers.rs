@@ -622,3 +622,29 @@ fn no_source_file_is_over_700_lines() {
         assert!(lines <= 700, "{} has {lines} lines", file.display());
     }
 }
+
+/// The command line parses and prints: it steps nothing and writes no
+/// outputs itself. What a command does is a library call (`jobs`, `bench`,
+/// `modes`, `sweep::merge`), so main.rs names no backend, no recording and
+/// no writer.
+#[test]
+fn the_command_line_parses_and_prints_only() {
+    let main = std::fs::read_to_string(src().join("main.rs")).unwrap();
+    let text = code(&main);
+    for word in [
+        "dyn Backend",
+        "CpuBackend",
+        "GpuBackend",
+        "choice::select",
+        "run_batch",
+        ".run(",
+        "Recording",
+        "write_run",
+        "write_atomic",
+        "SweepFolder",
+        "prepare_dir",
+    ] {
+        assert!(!text.contains(word), "main.rs uses {word}");
+    }
+    assert!(text.contains("jobs::run_experiment") && text.contains("jobs::run_sweep"));
+}
