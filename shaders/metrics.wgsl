@@ -51,14 +51,20 @@ fn term(k: u32, b: u32, i: u32) -> f32 {
     return bitcast<f32>(0x7fc00000u | (bitcast<u32>(v) & 0u));
 }
 
-// Dispatch (groups, K, B).
+// Dispatch (the groups × K workgroups folded over x and y within the grid
+// limit, B): workgroup g of sum k.
 @compute @workgroup_size(METRIC_WORKGROUP)
 fn metric_partial(
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let g = wid.x;
-    let k = wid.y;
+    let at = wid.x + wid.y * groups.x;
+    if (at >= P.n_groups * P.metric_sums) {
+        return;
+    }
+    let g = at % P.n_groups;
+    let k = at / P.n_groups;
     let b = wid.z;
     let start = g * METRIC_CHUNK;
     let end = min(start + METRIC_CHUNK, P.n);
@@ -69,14 +75,18 @@ fn metric_partial(
     store_partial(lid, s, (b * P.metric_sums + k) * P.n_groups + g);
 }
 
-// Dispatch (K, B).
+// Dispatch (the K sums folded over x and y within the grid limit, B).
 @compute @workgroup_size(METRIC_WORKGROUP)
 fn metric_finish(
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let k = wid.x;
-    let b = wid.y;
+    let k = wid.x + wid.y * groups.x;
+    let b = wid.z;
+    if (k >= P.metric_sums) {
+        return;
+    }
     let total = total_of_partials(lid, (b * P.metric_sums + k) * P.n_groups);
     if (lid == 0u) {
         sums[b * P.metric_sums + k] = total;

@@ -12,6 +12,10 @@ override PACKED_WORDS: u32 = 0xffffffffu;
 @group(0) @binding(17) var<storage, read> table_bits1: array<u32>;
 @group(0) @binding(18) var<storage, read> table_bits2: array<u32>;
 @group(0) @binding(19) var<storage, read> table_bits3: array<u32>;
+@group(0) @binding(22) var<storage, read> table_bits4: array<u32>;
+@group(0) @binding(23) var<storage, read> table_bits5: array<u32>;
+@group(0) @binding(24) var<storage, read> table_bits6: array<u32>;
+@group(0) @binding(25) var<storage, read> table_bits7: array<u32>;
 
 // xi_i^r, ±1 (P.rank = P, the patterns).
 fn packed_at(r: u32, i: u32) -> f32 {
@@ -23,7 +27,11 @@ fn packed_at(r: u32, i: u32) -> f32 {
         case 0u: { w = table_bits[k]; }
         case 1u: { w = table_bits1[k]; }
         case 2u: { w = table_bits2[k]; }
-        default: { w = table_bits3[k]; }
+        case 3u: { w = table_bits3[k]; }
+        case 4u: { w = table_bits4[k]; }
+        case 5u: { w = table_bits5[k]; }
+        case 6u: { w = table_bits6[k]; }
+        default: { w = table_bits7[k]; }
     }
     return select(-1.0, 1.0, ((w >> (i % 32u)) & 1u) == 1u);
 }

@@ -124,15 +124,15 @@ fn first_terms(i: u32, o: f32) -> vec4<f32> {
     return s;
 }
 
-// Dispatch (groups, blocks x overflow, B), blocks = ceil(R / 4) (the
-// prologue: every projection of the initial operand) or ceil((R - 4) / 4)
-// (project_rest: the projections 4 and up of the operand the update wrote).
+// Dispatch (the n_groups × blocks workgroups folded over x and y within
+// the grid limit, B), blocks = ceil(R / 4) (the prologue: every projection
+// of the initial operand) or ceil((R - 4) / 4) (project_rest: the
+// projections 4 and up of the operand the update wrote): workgroup `at` is
+// the neuron group at % n_groups of the row block at / n_groups (one past
+// the last block adds and stores nothing).
 fn block_and_group(wid: vec3<u32>, groups: vec3<u32>, first_row: u32) -> vec2<u32> {
-    let blocks = (P.rank - first_row + 3u) / 4u;
-    let overflow = groups.y / blocks;
-    let block = wid.y / overflow;
-    let g = wid.x + (wid.y % overflow) * groups.x;
-    return vec2<u32>(first_row + 4u * block, g);
+    let at = wid.x + wid.y * groups.x;
+    return vec2<u32>(first_row + 4u * (at / P.n_groups), at % P.n_groups);
 }
 
 // The prologue: partial sums of every projection of each trial's initial operand.
@@ -158,14 +158,19 @@ fn project_rest(
     project_block(lanes, rg.y, wid.z, rg.x, false);
 }
 
-// Dispatch (R, B): proj[b R + r] = coef[r] * the sum of the partials of (b, r).
+// Dispatch (the R projections folded over x and y within the grid limit,
+// B): proj[b R + r] = coef[r] * the sum of the partials of (b, r).
 @compute @workgroup_size(STRUCTURED_WORKGROUP)
 fn project_finish(
     @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let r = wid.x;
-    let b = wid.y;
+    let r = wid.x + wid.y * groups.x;
+    let b = wid.z;
+    if (r >= P.rank) {
+        return;
+    }
     let total = total_of_partials(lid, (b * P.rank + r) * P.n_groups);
     if (lid == 0u) {
         proj[b * P.rank + r] = coef[r] * total;

@@ -268,6 +268,16 @@ struct BenchArgs {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
+    /// Plan the GPU cases instead of timing them: every buffer's bytes and
+    /// every dispatch's grid, within the limits of --limits, without
+    /// allocating or running anything; exits non-zero naming any limit a
+    /// case would exceed.
+    #[arg(long)]
+    plan: bool,
+    /// The limits --plan keeps within: h200 or webgpu [default: this
+    /// machine's GPU adapter's].
+    #[arg(long, value_name = "NAME", requires = "plan")]
+    limits: Option<String>,
     /// Also draw time per step against N into this PNG.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -285,6 +295,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         seconds,
         tune,
         json,
+        plan: planned,
+        limits,
         plot,
     } = args;
     let plan = BenchPlan {
@@ -299,6 +311,9 @@ fn bench(args: BenchArgs) -> Result<()> {
     };
     // Bad counts are refused before anything is printed.
     plan.check()?;
+    if planned {
+        return print_plans(&bench::plans(&plan, limits.as_deref())?, json);
+    }
     if !json {
         println!(
             "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
@@ -376,6 +391,53 @@ fn bench(args: BenchArgs) -> Result<()> {
         bench::bench_plot(&p, &all)?;
     }
     Ok(())
+}
+
+/// Prints the plans of `bench --plan`; fails naming the first limit a case
+/// would exceed.
+fn print_plans(plans: &[attractor::bench::plan::CasePlan], json: bool) -> Result<()> {
+    for p in plans {
+        if json {
+            println!("{}", serde_json::to_string(p)?);
+            continue;
+        }
+        let case = match p.patterns {
+            Some(pat) => format!("{:?} N = {} P = {pat}", p.operator, p.n),
+            None => format!("{:?} N = {}", p.operator, p.n),
+        }
+        .to_lowercase();
+        println!(
+            "{case}, batch {}, within {}: {} ({} in {} buffers)",
+            p.batch,
+            p.limits,
+            if p.fits { "fits" } else { "does not fit" },
+            attractor::memory::human(p.bytes),
+            p.buffers.len()
+        );
+        let largest = p.buffers.iter().max_by_key(|b| b.1);
+        if let Some((name, bytes)) = largest {
+            println!(
+                "    largest buffer `{name}`: {}",
+                attractor::memory::human(*bytes)
+            );
+        }
+        for (entry, grid) in &p.dispatches {
+            println!("    {entry:<16} {grid:?}");
+        }
+        for e in &p.exceeded {
+            println!("    exceeds: {e}");
+        }
+    }
+    match plans.iter().find(|p| !p.fits) {
+        None => Ok(()),
+        Some(p) => Err(anyhow::anyhow!(
+            "{:?} N = {} does not fit within {}: {}",
+            p.operator,
+            p.n,
+            p.limits,
+            p.exceeded[0]
+        )),
+    }
 }
 
 fn devices(json: bool) -> Result<()> {

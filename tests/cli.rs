@@ -1100,3 +1100,95 @@ fn the_readme_slurm_script_is_the_tested_one() {
     let test = std::fs::read_to_string(root().join("scripts/slurm_test.sh")).unwrap();
     assert!(test.contains("scripts/slurm_sweep.sh") && test.contains("scontrol requeue"));
 }
+
+/// `bench --plan --limits h200` plans the GPU's goal cases without a GPU
+/// and without allocating (10^8 neurons, 12.5 GB of packed bits): each
+/// fits an H200's limits through wgpu (bindings of 2 GiB − 1, 65,535
+/// workgroups a dimension), with every grid within them and the bits over
+/// at most 8 bindings. A case beyond them exits non-zero naming the limit,
+/// and an unknown name of limits is refused naming `--limits`.
+#[test]
+fn bench_plans_the_goal_cases_within_an_h200s_limits() {
+    let plan = |args: &[&str]| {
+        bin()
+            .args(["bench", "--plan", "--limits", "h200", "--json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let goals: [&[&str]; 5] = [
+        &["--operator", "dense", "--n", "16384"],
+        &["--operator", "dense", "--n", "16384", "--batch", "64"],
+        &["--operator", "ring", "--n", "100000000"],
+        &[
+            "--operator",
+            "packed",
+            "--n",
+            "1000000",
+            "--patterns",
+            "100000",
+        ],
+        &["--operator", "gaussian", "--n", "1048576"],
+    ];
+    for args in goals {
+        let o = plan(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        let j: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap())
+                .unwrap();
+        assert_eq!(j["fits"], true, "{j}");
+        for d in j["dispatches"].as_array().unwrap() {
+            for w in d[1].as_array().unwrap() {
+                assert!(w.as_u64().unwrap() <= 65_535, "{args:?}: {d}");
+            }
+        }
+        for b in j["buffers"].as_array().unwrap() {
+            let name = b[0].as_str().unwrap();
+            if !["params", "readback"].contains(&name) {
+                assert!(b[1].as_u64().unwrap() < 1 << 31, "{args:?}: {b}");
+            }
+        }
+        if args.contains(&"packed") {
+            let bits: Vec<u64> = j["buffers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|b| b[0] == "pattern bits")
+                .map(|b| b[1].as_u64().unwrap())
+                .collect();
+            // 31,250 blocks of 32 units, 400,000 bytes each.
+            assert_eq!(bits.iter().sum::<u64>(), 31_250 * 400_000);
+            assert!((6..=8).contains(&bits.len()), "{bits:?}");
+        }
+    }
+    // A ring of 10^9 neurons: 3 rows of 4 GB in one binding.
+    let o = plan(&["--operator", "ring", "--n", "1000000000"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("max_storage_buffer_binding_size") && t.contains("`V`"),
+        "{t}"
+    );
+    // 2 × 10^5 packed patterns of 10^6 units: 25 GB over more than 8
+    // bindings.
+    let o = plan(&[
+        "--operator",
+        "packed",
+        "--n",
+        "1000000",
+        "--patterns",
+        "200000",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("bindings"), "{}", text(&o));
+    let o = bin()
+        .args(["bench", "--plan", "--limits", "a100"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("key `--limits` = a100") && text(&o).contains("h200"),
+        "{}",
+        text(&o)
+    );
+}

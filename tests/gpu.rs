@@ -33,9 +33,15 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 /// arithmetic allows, measured on the same run.
 #[track_caller]
 fn same(e: &Experiment, tol: f64) {
+    same_on(e, tol, &mut gpu());
+}
+
+/// [`same`] with the GPU run on backend `g`.
+#[track_caller]
+fn same_on(e: &Experiment, tol: f64, g: &mut GpuBackend) {
     let cpu = run(e);
     let cpu32 = run32(e);
-    let gpu = gpu_run(e);
+    let gpu = g.run(e, &mut |_| {}).expect("GPU run");
     assert_eq!(gpu.backend, "gpu");
     assert_eq!(gpu.t, cpu.t, "record times");
     assert_eq!(gpu.metric_names, cpu.metric_names);
@@ -1114,8 +1120,8 @@ fn packed_hebbian_on_the_gpu_matches_the_packed_cpu() {
 fn packed_patterns_split_over_bindings() {
     // P = 400 patterns of N = 301 units: 10 blocks of 32 units of 1600
     // bytes each. A 4800-byte binding limit holds 3 blocks, so the bits
-    // are split over 4 bindings (3, 3, 3 and 1 blocks), the most the
-    // kernels read; the run is the CPU's (tolerance as `same`).
+    // are split over 4 bindings (3, 3, 3 and 1 blocks); the run is the
+    // CPU's (tolerance as `same`).
     let e = exp(r#"
         [network]
         n = 301
@@ -1443,5 +1449,95 @@ fn gaussian_kernels_on_the_gpu() {
         let still = run(&sheet(n, hat, "rate", method, 0.0));
         let x = |r: &Recording| *r.metric("bump_x").unwrap().last().unwrap();
         assert!(x(&gpu_run(&e)) - x(&still) > 0.03, "{method}");
+    }
+}
+
+/// Grids fold and bits split for real on the software adapter under
+/// lowered limits. With at most 4 workgroups a grid dimension, a ring of
+/// 20,000 neurons folds its 5 projection groups and the 5 × 3 workgroups
+/// of its metric sums over two dimensions (Euler and rk4). With 32, 400
+/// packed patterns fold the projections' finish (400), their partial sums
+/// (100 blocks of 4) and the metric passes' 401 sums, and 1600 bytes of bits a block over bindings of
+/// 4800 bytes use 4 bindings. Each run equals the CPU's (tolerances as
+/// `same`: 1e-5 of the values beyond f32 rounding).
+#[test]
+fn grids_fold_and_bits_split_under_lowered_limits() {
+    for method in ["euler", "rk4"] {
+        let e = exp_with(
+            &std::fs::read_to_string("examples/ring_memory.toml").unwrap(),
+            &[
+                "network.n=20000",
+                "simulation.duration=0.02",
+                "simulation.record_every=10",
+                &format!("simulation.method=\"{method}\""),
+            ],
+        );
+        same_on(&e, 1e-5, &mut gpu().with_grid_limit(4));
+    }
+    let e = exp(r#"
+        [network]
+        n = 301
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 3.0 }
+        weights = { kind = "hebbian", patterns = 400, seed = 4, packed = true }
+        [initial]
+        kind = "pattern"
+        index = 7
+        flip = 0.1
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        record_every = 10
+        [record]
+        overlaps = "all"
+        "#);
+    let mut g = gpu().with_grid_limit(32).with_binding_limit(4800);
+    let launch = g.launch(&e, 1);
+    let schedule = attractor::sim::gpu::schedule::Schedule::new(&launch);
+    for d in schedule.stages.iter().flatten().chain(&schedule.record) {
+        assert!(d.workgroups.iter().all(|&w| w <= 32), "{d:?}");
+    }
+    assert!(
+        schedule.record.iter().all(|d| d.workgroups[1] > 1),
+        "folded"
+    );
+    same_on(&e, 1e-5, &mut g);
+}
+
+/// The plan of a batch is what its run allocates: for every operator of
+/// the bench at small sizes, one trial and five (the tiled batch kernel),
+/// rk4's stage buffers, and packed patterns split over bindings, the
+/// bytes of the buffers a prepared run made equal its plan's (which the
+/// memory check and `attractor bench --plan` report).
+#[test]
+fn plans_are_what_runs_allocate() {
+    use attractor::bench::{experiment, Case, OperatorKind};
+    use attractor::sim::Trial;
+    let cases = [
+        (OperatorKind::Dense, 64),
+        (OperatorKind::Ring, 1000),
+        (OperatorKind::Torus, 64),
+        (OperatorKind::Hebbian, 300),
+        (OperatorKind::Packed, 301),
+        (OperatorKind::Random, 64),
+        (OperatorKind::Gaussian, 64),
+    ];
+    use attractor::model::Method;
+    for (op, n) in cases {
+        for (batch, method) in [(1, Method::Euler), (5, Method::Rk4)] {
+            let mut e = experiment(Case::new(op, n), 3).unwrap();
+            e.simulation.method = method;
+            let trials: Vec<Trial> = (0..batch).map(|_| Trial::of(&e)).collect();
+            let mut g = gpu().with_binding_limit(64 << 10);
+            let plan = g.plan(&e, batch);
+            assert!(plan.exceeded.is_empty(), "{op:?}: {:?}", plan.exceeded);
+            let prepared = g.prepare(&e, &trials).unwrap();
+            assert_eq!(
+                prepared.allocated(),
+                plan.bytes(),
+                "{op:?} N = {n}, B = {batch}"
+            );
+        }
     }
 }

@@ -151,12 +151,17 @@ pub trait Backend {
         if trials.is_empty() {
             return Ok(Vec::new());
         }
-        // A run that would not fit is refused before anything is built.
-        self.cost(experiment, trials.len()).memory.check(
-            experiment,
-            self.device_memory().as_ref().map(|(n, m)| (n.as_str(), *m)),
-        )?;
+        self.check_memory(experiment, trials.len())?;
         self.run_checked(experiment, trials, progress, stop)
+    }
+    /// Refuses `batch` trials of `experiment` when they would not fit (the
+    /// footprint of [`Backend::cost`] against [`Backend::device_memory`], or
+    /// the host's), before anything is built.
+    fn check_memory(&self, experiment: &Experiment, batch: usize) -> Result<()> {
+        let device = self.device_memory();
+        self.cost(experiment, batch)
+            .memory
+            .check(experiment, device.as_ref().map(|(n, m)| (n.as_str(), *m)))
     }
     /// [`Backend::run_batch_until`] for trials already checked (at least
     /// one).

@@ -48,6 +48,29 @@ pub struct Buffers {
 }
 
 impl Buffers {
+    /// Bytes of the buffers.
+    pub fn bytes(&self) -> u64 {
+        [
+            &self.x,
+            &self.y,
+            &self.acc,
+            &self.operand[0],
+            &self.operand[1],
+            &self.h,
+            &self.first_bad,
+            &self.trials,
+            &self.proj,
+            &self.partials,
+            &self.sums,
+            &self.params,
+            &self.staging,
+            &self.dummy,
+        ]
+        .into_iter()
+        .map(wgpu::Buffer::size)
+        .sum()
+    }
+
     /// Allocates and fills the buffers of `trials` of `exp`, whose operator
     /// is `dense` or keeps `proj_per_trial` projections per trial (R, or a
     /// Gaussian kernel's 2R row passes of N), whose records reduce `n_sums`
@@ -160,7 +183,8 @@ impl Buffers {
 
     /// A bind group of `family` over these buffers with `table` at binding
     /// 7 (M's row block, or V), U at 15 (structured: `table_u`, else V),
-    /// packed patterns' bits at 16 to 19 (structured and metrics families),
+    /// packed patterns' bits at 16 to 19 and 22 to 25 (structured and
+    /// metrics families),
     /// and for the dense family operand[cur] read and operand[1 - cur]
     /// written.
     #[allow(clippy::too_many_arguments)]
@@ -217,6 +241,10 @@ impl Buffers {
                 buf(17, bits_at(1)),
                 buf(18, bits_at(2)),
                 buf(19, bits_at(3)),
+                buf(22, bits_at(4)),
+                buf(23, bits_at(5)),
+                buf(24, bits_at(6)),
+                buf(25, bits_at(7)),
             ]);
         }
         if family == Family::Metrics {

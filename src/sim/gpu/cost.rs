@@ -3,6 +3,7 @@
 //! ledger), the fewest bytes the equations need, the flops of the
 //! products, and the GPU memory a batch allocates.
 
+use super::buffers::MAX_PARAM_BYTES;
 use super::launch::Launch;
 use super::operator::OperatorShape;
 use super::schedule::{state_traffic, Dispatch, Schedule};
@@ -85,49 +86,15 @@ pub fn minimum_bytes_per_step(g: &Launch) -> u64 {
         .sum()
 }
 
-/// The bytes of GPU memory a run of `launch` of `exp` allocates.
-pub fn gpu_bytes(exp: &Experiment, launch: &Launch) -> u64 {
-    let (weights, state) = device_bytes(exp, launch);
-    weights + state
-}
-
 /// The bytes of GPU memory a run of `launch` of `exp` allocates: (the
-/// weights' buffers, the state's and the inputs').
+/// weights' buffers, the others'), the buffers of its plan.
 pub fn device_bytes(exp: &Experiment, launch: &Launch) -> (u64, u64) {
-    let n = u64::from(launch.n);
-    let n_pad = u64::from(launch.n_pad());
-    let b = u64::from(launch.batch);
-    // Floats of the weights, and of the dense family's operand buffers.
-    let (weights, operand) = match launch.op {
-        // The taps, the metric table, the row passes of every trial.
-        OperatorShape::Convolution { side, .. } => (4 * u64::from(side) + 4 * n + 4 * n * b, 0),
-        // A placeholder block; the operand's two buffers.
-        OperatorShape::Dense {
-            generated: true, ..
-        } => (4, 2 * n_pad),
-        OperatorShape::Dense {
-            generated: false, ..
-        } => (n * n_pad, 2 * n_pad),
-        // The bits, a diagonal.
-        OperatorShape::Structured {
-            rank, packed: true, ..
-        } => (
-            crate::model::PatternBits::bytes(launch.n as usize, rank as usize) / 4 + n,
-            0,
-        ),
-        OperatorShape::Structured {
-            rank,
-            separate_u,
-            diag,
-            packed: false,
-            ..
-        } => (
-            (u64::from(rank) * (1 + u64::from(separate_u)) + u64::from(diag)) * n,
-            0,
-        ),
-    };
-    let staged = 2 * u64::from(launch.stages.len() > 1);
-    let state = b * ((1 + staged) * n + operand);
-    let inputs = exp.input_values();
-    (weights * 4, (state + inputs) * 4)
+    let buffers = super::plan::buffers(launch, exp.input_values(), MAX_PARAM_BYTES);
+    buffers.iter().fold((0, 0), |(w, s), b| {
+        if b.weights {
+            (w + b.bytes, s)
+        } else {
+            (w, s + b.bytes)
+        }
+    })
 }

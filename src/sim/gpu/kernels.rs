@@ -27,8 +27,10 @@ const PARTIALS_TREE_WGSL: &str = include_str!("../../../shaders/partials_tree.wg
 /// The same with subgroup operations (shaders/partials_subgroup.wgsl).
 const PARTIALS_SUBGROUP_WGSL: &str = include_str!("../../../shaders/partials_subgroup.wgsl");
 /// Storage bindings packed patterns may be split over (`table_bits` ..
-/// `table_bits3` in shaders/packed.wgsl, bindings 16 to 19).
-pub const PACKED_BINDINGS: usize = 4;
+/// `table_bits7` in shaders/packed.wgsl, bindings 16 to 19 and 22 to 25):
+/// eight of 2 GiB − 1 (an NVIDIA binding through wgpu) hold the 12.5 GB
+/// of N = 10^6 units and P = 10^5 patterns.
+pub const PACKED_BINDINGS: usize = 8;
 /// Bit-packed pattern reads of the structured and metric modules (shaders/packed.wgsl).
 const PACKED_WGSL: &str = include_str!("../../../shaders/packed.wgsl");
 /// The record's reductions (shaders/metrics.wgsl).

@@ -4,7 +4,7 @@
 //! function of the experiment, the batch and the limits.
 
 use super::operator::OperatorShape;
-use crate::model::{Experiment, Stage};
+use crate::model::{Experiment, Shape, Stage};
 
 /// Everything a schedule depends on.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +23,8 @@ pub struct Launch {
     pub metric_sums: u32,
     /// The adapter's `max_compute_workgroups_per_dimension`.
     pub max_workgroups_per_dimension: u32,
+    /// The largest storage binding (the weights are split by it).
+    pub max_binding: u64,
 }
 
 impl Launch {
@@ -38,25 +40,47 @@ impl Launch {
         row_shape: (u32, u32),
         row_kernel_only: bool,
     ) -> Self {
-        let n = exp.network.n;
-        let op = OperatorShape::of(
+        Launch::new(
             &exp.network.weights.shape(),
+            batch,
+            exp.simulation.method.stages().to_vec(),
+            crate::sim::inputs::InputSchedule::new(exp).most_on(),
+            crate::analysis::metrics::Metrics::shape(&exp.network)
+                .sum_layout()
+                .len(),
+            limits,
             max_binding,
             row_shape,
             row_kernel_only,
-        );
-        let sim = &exp.simulation;
-        let epochs_on = crate::sim::inputs::InputSchedule::new(exp).most_on() as u32;
+        )
+    }
+
+    /// The launch of `batch` trials of a network of M's shape `shape`,
+    /// stepped by `stages`, with at most `epochs_on` input epochs on at
+    /// once and `metric_sums` sums a record, built from those sizes alone
+    /// (no weights, no experiment: `attractor bench --plan`); the rest as
+    /// [`Launch::of`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shape: &Shape,
+        batch: usize,
+        stages: Vec<Stage>,
+        epochs_on: usize,
+        metric_sums: usize,
+        limits: &wgpu::Limits,
+        max_binding: u64,
+        row_shape: (u32, u32),
+        row_kernel_only: bool,
+    ) -> Self {
         Launch {
-            n: n as u32,
+            n: shape.n() as u32,
             batch: batch as u32,
-            op,
-            stages: sim.method.stages().to_vec(),
-            epochs_on,
-            metric_sums: crate::analysis::metrics::Metrics::shape(&exp.network)
-                .sum_layout()
-                .len() as u32,
+            op: OperatorShape::of(shape, max_binding, row_shape, row_kernel_only),
+            stages,
+            epochs_on: epochs_on as u32,
+            metric_sums: metric_sums as u32,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_binding,
         }
     }
 

@@ -212,6 +212,10 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
             storage(17, true),
             storage(18, true),
             storage(19, true),
+            storage(22, true),
+            storage(23, true),
+            storage(24, true),
+            storage(25, true),
         ]);
     }
     if family == Family::Metrics {

@@ -38,6 +38,7 @@ pub mod layout;
 pub mod ledger;
 pub mod operator;
 pub mod pipelines;
+pub mod plan;
 pub mod probe;
 mod readback;
 mod run;
@@ -49,12 +50,13 @@ use crate::error::{Error, Result};
 use crate::model::Experiment;
 use context::GpuContext;
 use pipelines::Pipelines;
+pub use run::Timed;
 
 /// The GPU backend (f32).
 pub struct GpuBackend {
     ctx: GpuContext,
     pipelines: Pipelines,
-    binding_limit: Option<u64>,
+    caps: Caps,
     dense_shape: Option<(u32, u32)>,
     subgroups: bool,
 }
@@ -65,7 +67,7 @@ impl GpuBackend {
         Ok(GpuBackend {
             ctx: GpuContext::new()?,
             pipelines: Pipelines::default(),
-            binding_limit: None,
+            caps: Caps::default(),
             dense_shape: None,
             subgroups: true,
         })
@@ -76,7 +78,7 @@ impl GpuBackend {
         Ok(GpuBackend {
             ctx: GpuContext::with_adapter(adapter)?,
             pipelines: Pipelines::default(),
-            binding_limit: None,
+            caps: Caps::default(),
             dense_shape: None,
             subgroups: true,
         })
@@ -86,7 +88,7 @@ impl GpuBackend {
     /// that dense matrices are split into more row blocks (for tests of the
     /// splitting on small matrices).
     pub fn with_binding_limit(mut self, bytes: u64) -> Self {
-        self.binding_limit = Some(bytes);
+        self.caps.binding = Some(bytes);
         self
     }
 
@@ -161,10 +163,41 @@ impl GpuBackend {
         launch::Launch::of(
             experiment,
             batch,
-            &self.ctx.device.limits(),
-            operator::binding_limit(&self.ctx, self.binding_limit),
+            &self.limits(),
+            operator::binding_limit(&self.limits()),
             self.dense_shape(experiment.network.n),
             self.dense_shape.is_some(),
+        )
+    }
+
+    /// Caps the workgroups of one grid dimension below the adapter's limit,
+    /// so that grids fold over two dimensions on small cases (for tests of
+    /// the folding).
+    pub fn with_grid_limit(mut self, groups: u32) -> Self {
+        self.caps.grid = Some(groups);
+        self
+    }
+
+    /// The limits runs on this backend keep within: the device's, lowered
+    /// by the caps set for tests.
+    pub fn limits(&self) -> wgpu::Limits {
+        let mut l = self.ctx.device.limits();
+        if let Some(b) = self.caps.binding {
+            l.max_storage_buffer_binding_size = l.max_storage_buffer_binding_size.min(b);
+        }
+        if let Some(g) = self.caps.grid {
+            l.max_compute_workgroups_per_dimension = l.max_compute_workgroups_per_dimension.min(g);
+        }
+        l
+    }
+
+    /// The plan of `batch` trials of `experiment` on this backend: every
+    /// buffer and dispatch grid, and the limits it would exceed.
+    pub fn plan(&self, experiment: &Experiment, batch: usize) -> plan::Plan {
+        plan::Plan::of(
+            &self.launch(experiment, batch),
+            experiment.input_values(),
+            &self.limits(),
         )
     }
 
@@ -177,6 +210,58 @@ impl GpuBackend {
     /// kernel family and shape it ran, however many batches ran.
     pub fn pipeline_builds(&self) -> usize {
         self.pipelines.builds()
+    }
+}
+
+/// Limits set below the adapter's (tests of splitting and folding).
+#[derive(Clone, Copy, Debug, Default)]
+struct Caps {
+    /// Bytes of one storage binding.
+    binding: Option<u64>,
+    /// Workgroups of one grid dimension.
+    grid: Option<u32>,
+}
+
+/// A batch uploaded once and stepped in timed stretches
+/// ([`GpuBackend::prepare`]): what `attractor bench` times, so that M is
+/// built and uploaded once per case however many stretches it times.
+pub struct Prepared<'a>(run::Run<'a>);
+
+impl Prepared<'_> {
+    /// Steps `steps` more steps and waits for them: the wall-clock and GPU
+    /// time and what was encoded.
+    pub fn time(&self, steps: u64) -> Result<Timed> {
+        self.0.time(steps)
+    }
+
+    /// Bytes of the buffers it made.
+    pub fn allocated(&self) -> u64 {
+        self.0.allocated()
+    }
+}
+
+impl GpuBackend {
+    /// Uploads `trials` of `experiment` (checked, and their memory checked
+    /// as a run's) to be stepped in timed stretches.
+    pub fn prepare<'a>(
+        &'a mut self,
+        experiment: &'a Experiment,
+        trials: &'a [Trial],
+    ) -> Result<Prepared<'a>> {
+        for t in trials {
+            t.check(experiment)?;
+        }
+        self.check_memory(experiment, trials.len())?;
+        let limits = self.limits();
+        Ok(Prepared(run::Run::new(
+            &self.ctx,
+            &mut self.pipelines,
+            experiment,
+            trials,
+            &limits,
+            self.dense_shape,
+            self.subgroups,
+        )?))
     }
 }
 
@@ -207,12 +292,13 @@ impl Backend for GpuBackend {
         progress: &mut dyn FnMut(u64),
         stop: &super::Stop,
     ) -> Result<Vec<Recording>> {
+        let limits = self.limits();
         run::Run::new(
             &self.ctx,
             &mut self.pipelines,
             experiment,
             trials,
-            self.binding_limit,
+            &limits,
             self.dense_shape,
             self.subgroups,
         )?

@@ -8,7 +8,7 @@
 
 use super::context::GpuContext;
 use super::pipelines::Generated;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Form, Shape, Weights};
 use wgpu::util::DeviceExt;
 
@@ -182,27 +182,40 @@ pub enum GpuOperator {
     },
 }
 
-/// The largest storage binding the run may use: the adapter's limit, or a
-/// smaller one set for tests.
-pub fn binding_limit(ctx: &GpuContext, cap: Option<u64>) -> u64 {
-    let limits = ctx.device.limits();
+impl GpuOperator {
+    /// Bytes of its buffers.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            GpuOperator::Dense(blocks) => blocks.iter().map(|b| b.2.size()).sum(),
+            GpuOperator::Structured {
+                v,
+                u,
+                coef,
+                diag,
+                bits,
+                metric,
+                ..
+            } => [
+                Some(v),
+                u.as_ref(),
+                Some(coef),
+                diag.as_ref(),
+                metric.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(bits)
+            .map(wgpu::Buffer::size)
+            .sum(),
+        }
+    }
+}
+
+/// The largest storage binding a run may use under `limits`.
+pub fn binding_limit(limits: &wgpu::Limits) -> u64 {
     limits
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size)
-        .min(cap.unwrap_or(u64::MAX))
-}
-
-/// Fails when `bytes` do not fit in one binding of `max_binding` bytes.
-pub fn need(ctx: &GpuContext, what: &str, bytes: u64, max_binding: u64) -> Result<()> {
-    if bytes > max_binding {
-        Err(Error::Gpu(format!(
-            "{what} needs {bytes} bytes in one binding; {} allows {max_binding} bytes \
-             (max_storage_buffer_binding_size); use --backend cpu",
-            ctx.summary.name
-        )))
-    } else {
-        Ok(())
-    }
 }
 
 /// How packed patterns of N = `n` units and P = `p` patterns are split over
@@ -249,24 +262,7 @@ pub fn upload(
         )]),
         Form::Packed { bits, .. } => {
             let p = bits.p();
-            let bytes = crate::model::PatternBits::bytes(n, p);
-            let (words, per) = packed_split(n, p, max_binding);
-            need(
-                ctx,
-                "the packed patterns of one block of 32 units",
-                p as u64 * 4,
-                max_binding,
-            )?;
-            let buffers = words.div_ceil(per);
-            if buffers > super::kernels::PACKED_BINDINGS {
-                return Err(Error::Gpu(format!(
-                    "the packed patterns need {bytes} bytes in {buffers} bindings of at most \
-                     {max_binding} bytes; {} allows that size (max_storage_buffer_binding_size) \
-                     and the kernels read at most {} bindings; use --backend cpu",
-                    ctx.summary.name,
-                    super::kernels::PACKED_BINDINGS
-                )));
-            }
+            let (_, per) = packed_split(n, p, max_binding);
             let placeholder = storage_buffer(ctx, "attractor V (packed)", &[0.0; 4]);
             GpuOperator::Structured {
                 rank: p as u32,
@@ -296,8 +292,6 @@ pub fn upload(
             }
         }
         Form::Dense { m, .. } => {
-            let row_bytes = n_pad as u64 * 4;
-            need(ctx, "one row of the dense matrix", row_bytes, max_binding)?;
             let mut blocks = Vec::new();
             for (row0, rows) in row_blocks(n, max_binding) {
                 let (row0, rows) = (row0 as usize, rows as usize);
@@ -323,7 +317,6 @@ pub fn upload(
                 .collect();
             let scales: Vec<f64> = (0..k.terms.len()).map(|t| k.scale(t)).collect();
             let table = weights.metric_table();
-            need(ctx, "the metric table", table.len() as u64 * 4, max_binding)?;
             GpuOperator::Structured {
                 rank: k.terms.len() as u32,
                 v: storage_buffer(ctx, "attractor taps", &f32s(&taps)),
@@ -336,30 +329,22 @@ pub fn upload(
                 metric: Some(storage_buffer(ctx, "attractor metric table", &f32s(&table))),
             }
         }
-        Form::Structured(form) => {
-            need(
-                ctx,
-                "the structured weights",
-                form.v.len() as u64 * 4,
-                max_binding,
-            )?;
-            GpuOperator::Structured {
-                rank: form.rank() as u32,
-                v: storage_buffer(ctx, "attractor V", &f32s(&form.v)),
-                u: form
-                    .u
-                    .as_deref()
-                    .map(|u| storage_buffer(ctx, "attractor U", &f32s(u))),
-                coef: storage_buffer(ctx, "attractor coef", &f32s(&form.coef)),
-                diag: form
-                    .diag
-                    .as_deref()
-                    .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
-                unit_row0: form.unit_row(0),
-                bits: Vec::new(),
-                bits_words: 0,
-                metric: None,
-            }
-        }
+        Form::Structured(form) => GpuOperator::Structured {
+            rank: form.rank() as u32,
+            v: storage_buffer(ctx, "attractor V", &f32s(&form.v)),
+            u: form
+                .u
+                .as_deref()
+                .map(|u| storage_buffer(ctx, "attractor U", &f32s(u))),
+            coef: storage_buffer(ctx, "attractor coef", &f32s(&form.coef)),
+            diag: form
+                .diag
+                .as_deref()
+                .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d))),
+            unit_row0: form.unit_row(0),
+            bits: Vec::new(),
+            bits_words: 0,
+            metric: None,
+        },
     })
 }

@@ -4,7 +4,6 @@
 
 use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
-use super::cost::gpu_bytes;
 use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
 use super::ledger::Ledger;
@@ -12,6 +11,7 @@ use super::operator::generated;
 use super::operator::OperatorShape;
 use super::operator::{self, GpuOperator};
 use super::pipelines::{PipelineKey, Pipelines};
+use super::plan::Plan;
 use super::schedule::{Kernel, Schedule};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
@@ -51,6 +51,8 @@ pub struct Run<'a> {
     pub(super) cur: Cell<usize>,
     /// Whether the prologue has been submitted.
     pub(super) started: Cell<bool>,
+    /// The next step of a timed stretch ([`Run::time`]).
+    pub(super) at: Cell<u64>,
     /// What the submits recorded so far.
     pub(super) ledger: Cell<Ledger>,
     /// GPU timestamps of the submits, where the adapter has them.
@@ -58,13 +60,13 @@ pub struct Run<'a> {
     /// The inputs' part of each step's parameters.
     pub(super) inputs: super::inputs::StepInputs,
     /// The weights' buffers (bound in `groups`).
-    pub(super) _op: GpuOperator,
+    pub(super) op: GpuOperator,
 }
 
 impl<'a> Run<'a> {
     /// Uploads and binds everything `trials` of `exp` need, with pipelines
-    /// from `cache`; `binding_limit` caps a storage binding below the
-    /// adapter's limit, `dense_shape` overrides the dense row kernel's shape
+    /// from `cache`, within `limits` (the adapter's, or lower ones set for
+    /// tests); `dense_shape` overrides the dense row kernel's shape
     /// and `subgroups` lets the structured kernels use subgroup operations
     /// where the device has them.
     pub fn new(
@@ -72,7 +74,7 @@ impl<'a> Run<'a> {
         cache: &mut Pipelines,
         exp: &'a Experiment,
         trials: &'a [Trial],
-        binding_limit: Option<u64>,
+        limits: &wgpu::Limits,
         dense_shape: Option<(u32, u32)>,
         subgroups: bool,
     ) -> Result<Self> {
@@ -88,23 +90,21 @@ impl<'a> Run<'a> {
             ));
         }
         let inputs = super::inputs::StepInputs::new(exp)?;
-        let limits = ctx.device.limits();
-        let max_binding = operator::binding_limit(ctx, binding_limit);
-        let need = |what: &str, bytes: u64| operator::need(ctx, what, bytes, max_binding);
-        need("the state of the batch", (batch * n_pad) as u64 * 4)?;
-        need("the input epochs", exp.input_values() * 4)?;
-        let row_shape = dense_shape.unwrap_or_else(|| {
-            kernels::dense_shape(&limits, n, ctx.adapter.get_info().device_type)
-        });
+        let max_binding = operator::binding_limit(limits);
+        let row_shape = dense_shape
+            .unwrap_or_else(|| kernels::dense_shape(limits, n, ctx.adapter.get_info().device_type));
         let geometry = Launch::of(
             exp,
             batch,
-            &limits,
+            limits,
             max_binding,
             row_shape,
             dense_shape.is_some(),
         );
-        let total = gpu_bytes(exp, &geometry);
+        // Every binding and grid within the limits, before anything is made.
+        let plan = Plan::of(&geometry, exp.input_values(), limits);
+        plan.check(&ctx.summary.name)?;
+        let total = plan.bytes();
         let scoped_bytes = |what: &str| {
             format!(
                 "{what} (the run needs {:.1} MiB of GPU memory in all on {})",
@@ -139,11 +139,7 @@ impl<'a> Run<'a> {
         // Per trial: the R projections, or a Gaussian kernel's 2R row
         // passes of N (even and odd taps).
         let proj_per_trial = match geometry.op {
-            OperatorShape::Convolution { .. } => {
-                let bytes = 2 * u64::from(rank) * n as u64 * batch as u64 * 4;
-                operator::need(ctx, "the row passes of the batch", bytes, max_binding)?;
-                2 * rank as usize * n
-            }
+            OperatorShape::Convolution { .. } => 2 * rank as usize * n,
             OperatorShape::Dense { .. } | OperatorShape::Structured { .. } => rank as usize,
         };
         let buf = Buffers::new(
@@ -270,11 +266,18 @@ impl<'a> Run<'a> {
             metric_groups,
             cur: Cell::new(0),
             started: Cell::new(false),
+            at: Cell::new(0),
             ledger: Cell::new(Ledger::default()),
             timer,
             inputs,
-            _op: op,
+            op,
         })
+    }
+
+    /// Bytes of the buffers the run made (its plan's, by construction:
+    /// tests/gpu.rs checks it).
+    pub fn allocated(&self) -> u64 {
+        self.buf.bytes() + self.op.bytes()
     }
 
     /// Steps the batch to the end, reading back every record.
@@ -336,9 +339,7 @@ impl<'a> Run<'a> {
             }
             last_x.push(xb.to_vec());
         }
-        let dispatches = self.schedule.dispatches_per_step() as u64;
-        let per_submit =
-            (MAX_PARAM_BYTES / (self.align * (dispatches + 2))).clamp(1, MAX_STEPS_PER_SUBMIT);
+        let per_submit = self.steps_per_submit();
         let mut step = 0u64;
         let last_record = *record_steps.last().expect("records");
         // A failure after the first record (a lost device, a timeout) ends
@@ -469,4 +470,66 @@ impl Run<'_> {
     fn collect_time(&self) -> Result<f64> {
         self.timer.as_ref().map_or(Ok(0.0), |t| t.collect(self.ctx))
     }
+
+    /// Most steps one submit records: as many as the parameter buffer
+    /// holds, at most [`MAX_STEPS_PER_SUBMIT`].
+    fn steps_per_submit(&self) -> u64 {
+        let dispatches = self.schedule.dispatches_per_step() as u64;
+        (MAX_PARAM_BYTES / (self.align * (dispatches + 2))).clamp(1, MAX_STEPS_PER_SUBMIT)
+    }
+
+    /// Steps the batch `steps` steps on from where the last stretch ended
+    /// (the first one also runs the prologue), the last submit reducing a
+    /// record, and waits for the GPU: the wall-clock seconds, the GPU
+    /// seconds where the adapter has timestamps, and what was encoded.
+    pub fn time(&self, steps: u64) -> Result<Timed> {
+        let before = self.ledger.get();
+        let start = Instant::now();
+        let mut gpu = 0.0;
+        let mut done = 0;
+        let first = self.at.get();
+        loop {
+            let k = (steps - done).min(self.steps_per_submit());
+            let last = done + k == steps;
+            let (index, timed) = self.submit(first + done, k, last.then_some(false));
+            done += k;
+            if last {
+                self.read(index, false)?;
+            } else {
+                self.wait(index)?;
+            }
+            if timed {
+                gpu += self.collect_time()?;
+            }
+            if last {
+                break;
+            }
+        }
+        self.at.set(first + steps);
+        let after = self.ledger.get();
+        Ok(Timed {
+            seconds: start.elapsed().as_secs_f64(),
+            gpu_seconds: self.timer.as_ref().map(|_| gpu),
+            ledger: Ledger {
+                steps: after.steps - before.steps,
+                step_dispatches: after.step_dispatches - before.step_dispatches,
+                step_bytes: after.step_bytes - before.step_bytes,
+                step_weight_bytes: after.step_weight_bytes - before.step_weight_bytes,
+                other_dispatches: after.other_dispatches - before.other_dispatches,
+                other_bytes: after.other_bytes - before.other_bytes,
+                gpu_seconds: self.timer.as_ref().map(|_| gpu),
+            },
+        })
+    }
+}
+
+/// What one stretch of steps of a prepared batch took ([`Run::time`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timed {
+    /// Wall-clock seconds, the GPU waited for.
+    pub seconds: f64,
+    /// GPU seconds from timestamp queries, where the adapter has them.
+    pub gpu_seconds: Option<f64>,
+    /// What the stretch encoded (its steps, dispatches and bytes).
+    pub ledger: Ledger,
 }

@@ -371,7 +371,10 @@ impl Schedule {
                             slot: 0,
                             row0: 0,
                             rows: g.n,
-                            workgroups: [gx, gy * (*rank - 4).div_ceil(4), g.batch],
+                            workgroups: {
+                                let (x, y) = g.grid(groups * (*rank - 4).div_ceil(4));
+                                [x, y, g.batch]
+                            },
                             traffic: vec![
                                 Traffic::read(v_region, (r - 4) * row, b),
                                 Traffic::read(point, b * n * f, 1),
@@ -379,12 +382,13 @@ impl Schedule {
                             ],
                         });
                     }
+                    let (fx, fy) = g.grid(*rank);
                     let finish = Dispatch {
                         kernel: Kernel::ProjectFinish,
                         slot: 0,
                         row0: 0,
                         rows: g.n,
-                        workgroups: [*rank, g.batch, 1],
+                        workgroups: [fx, fy, g.batch],
                         traffic: vec![
                             Traffic::read(Region::Partials, partials(r), 1),
                             Traffic::read(Region::Coef, r * f, 1),
@@ -398,7 +402,10 @@ impl Schedule {
                                 slot: 0,
                                 row0: 0,
                                 rows: g.n,
-                                workgroups: [gx, gy * rank.div_ceil(4), g.batch],
+                                workgroups: {
+                                    let (x, y) = g.grid(groups * rank.div_ceil(4));
+                                    [x, y, g.batch]
+                                },
                                 traffic: vec![
                                     Traffic::read(Region::State, b * n * f, 1),
                                     Traffic::read(v_region, stored * row, b),
@@ -415,13 +422,16 @@ impl Schedule {
             .collect();
         let k = u64::from(g.metric_sums);
         let mg = u64::from(g.metric_groups());
+        // Each sum's workgroups, and the sums, folded within the grid limit.
+        let (px, py) = g.grid(g.metric_groups() * g.metric_sums);
+        let (kx, ky) = g.grid(g.metric_sums);
         let record = vec![
             Dispatch {
                 kernel: Kernel::MetricPartial,
                 slot: 0,
                 row0: 0,
                 rows: g.n,
-                workgroups: [g.metric_groups(), g.metric_sums, g.batch],
+                workgroups: [px, py, g.batch],
                 traffic: vec![
                     Traffic::read(Region::State, b * n * f, k),
                     Traffic::write(Region::Partials, b * k * mg * f),
@@ -432,7 +442,7 @@ impl Schedule {
                 slot: 0,
                 row0: 0,
                 rows: g.n,
-                workgroups: [g.metric_sums, g.batch, 1],
+                workgroups: [kx, ky, g.batch],
                 traffic: vec![
                     Traffic::read(Region::Partials, b * k * mg * f, 1),
                     Traffic::write(Region::MetricSums, b * k * f),

@@ -1,0 +1,156 @@
+//! The cases `attractor bench` measures: an operator (a form of M), N,
+//! P for the Hebbian cases, and the experiment of each.
+
+use crate::error::Result;
+use crate::model::{Experiment, Weights};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// The kind of operator (M) a case steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorKind {
+    /// A dense N×N matrix.
+    Dense,
+    /// The ring's rank-3 form.
+    Ring,
+    /// Hebbian, 16 patterns unless `--patterns` says otherwise.
+    Hebbian,
+    /// Hebbian with bit-packed ±1 patterns (`packed = true`), 16 patterns
+    /// unless `--patterns` says otherwise: the bits are the weight bytes;
+    /// not in the default list.
+    Packed,
+    /// Dense random weights generated at every product, not stored
+    /// (`random` with `materialise = false`): bound by arithmetic, not by
+    /// memory (see GFLOP/s and generated entries per second); not in the
+    /// default list.
+    Random,
+    /// A Mexican hat (two Gaussians) on a torus of side × side neurons (N
+    /// a square): by FFT on the CPU, two separable passes per stage on
+    /// the GPU; not in the default list.
+    Gaussian,
+    /// The cosine torus of side × side neurons (N a square): rank 5, the
+    /// uniform mode and the cos/sin pair of each axis; not in the default
+    /// list.
+    Torus,
+}
+
+/// Patterns of the Hebbian cases unless `--patterns` says otherwise.
+pub const HEBBIAN_PATTERNS: usize = 16;
+
+/// The network of one case: the operator, N and (Hebbian) the patterns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// The operator.
+    pub operator: OperatorKind,
+    /// N.
+    pub n: usize,
+    /// P, the patterns of a Hebbian case (unused otherwise).
+    pub patterns: usize,
+}
+
+impl Case {
+    /// `operator` at N = `n`, Hebbian with [`HEBBIAN_PATTERNS`] patterns.
+    pub fn new(operator: OperatorKind, n: usize) -> Self {
+        Case {
+            operator,
+            n,
+            patterns: HEBBIAN_PATTERNS,
+        }
+    }
+}
+
+/// The experiment of a case: a rate network with relu, Euler steps, f32.
+pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
+    let Case {
+        operator: op,
+        n,
+        patterns,
+    } = case;
+    let weights = match op {
+        OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
+        OperatorKind::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
+        OperatorKind::Torus => "{ kind = \"torus\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
+        OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {patterns} }}"),
+        OperatorKind::Packed => {
+            format!("{{ kind = \"hebbian\", patterns = {patterns}, packed = true }}")
+        }
+        // Spectral radius 0.9: a stable network.
+        OperatorKind::Random => {
+            "{ kind = \"random\", g = 0.9, seed = 1, materialise = false }".to_string()
+        }
+        // Every mode's gain below 0.4: a stable network.
+        OperatorKind::Gaussian => "{ kind = \"gaussian\", excitation = 0.6, sigma = 0.6, \
+                                   inhibition = 0.9, sigma_inhibition = 1.6 }"
+            .to_string(),
+    };
+    let n_file = if op == OperatorKind::Dense { 1 } else { n };
+    let toml = format!(
+        r#"
+        [network]
+        n = {n_file}
+        tau = 0.01
+        activation = {{ kind = "relu" }}
+        weights = {weights}
+        [[input]]
+        kind = "uniform"
+        value = 0.1
+        [simulation]
+        duration = {}
+        dt = 0.0001
+        record_every = {steps}
+        precision = "f32"
+        [record]
+        rates = false
+        "#,
+        steps as f64 * 0.0001
+    );
+    let mut e = Experiment::from_toml(&toml, std::path::Path::new("."), "bench", &[])?;
+    if op == OperatorKind::Dense {
+        // A random M scaled to spectral radius ~0.9: a stable network.
+        let s = 0.9 * (3.0 / n as f64).sqrt();
+        let m: Vec<f64> = (0..n * n)
+            .into_par_iter()
+            .map(|k| {
+                s * (2.0
+                    * crate::rng::uniform_at(
+                        1,
+                        crate::rng::Stream::InitialRandom,
+                        k as u32,
+                        (k >> 32) as u32,
+                    )
+                    - 1.0)
+            })
+            .collect();
+        e.network.n = n;
+        e.network.weights = Weights::Dense { n, m };
+        e.inputs[0].h = vec![0.1; n];
+        e.initial = vec![0.0; n];
+    }
+    Ok(e)
+}
+
+/// The experiment of a case with the dense matrix left empty: its shape
+/// for the backends' costs and [`GpuBackend::launch`], without filling N²
+/// entries.
+pub(crate) fn shape_of(case: Case) -> Result<Experiment> {
+    let n = case.n;
+    if case.operator != OperatorKind::Dense {
+        return experiment(case, 1);
+    }
+    let mut e = experiment(Case { n: 1, ..case }, 1)?;
+    e.network.n = n;
+    e.network.weights = Weights::Dense { n, m: Vec::new() };
+    Ok(e)
+}
+
+/// The sizes an operator is measured at when none are given.
+pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
+    match op {
+        OperatorKind::Dense => vec![1024, 4096],
+        OperatorKind::Ring => vec![65536, 1 << 20],
+        OperatorKind::Hebbian | OperatorKind::Packed => vec![16384],
+        OperatorKind::Random => vec![1024, 4096],
+        OperatorKind::Gaussian | OperatorKind::Torus => vec![65536, 1 << 20],
+    }
+}

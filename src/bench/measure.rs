@@ -1,0 +1,282 @@
+//! Timing one case: the warm-up, the pairs of runs of K and 2K steps, the
+//! medians, and the case's figures from the backend's cost.
+
+use super::cases::{experiment, Case, OperatorKind};
+use crate::error::Result;
+use crate::model::Experiment;
+use crate::sim::gpu::ledger::Ledger;
+use crate::sim::gpu::GpuBackend;
+use crate::sim::{Backend, Trial};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The trials of a case: `batch` trials of `e`, seeds 0, 1, ...
+fn trials_of(e: &Experiment, batch: usize) -> Vec<Trial> {
+    (0..batch)
+        .map(|k| Trial {
+            seed: k as u64,
+            ..Trial::of(e)
+        })
+        .collect()
+}
+
+/// Times one case on the CPU: the experiment built once, each timed run
+/// the whole `run_batch` of K or 2K steps (see [`time_steps`]).
+pub fn measure_cpu(
+    cpu: &mut dyn Backend,
+    adapter: &str,
+    case: Case,
+    batch: usize,
+    reps: usize,
+    target_seconds: f64,
+    bandwidth: f64,
+) -> Result<BenchResult> {
+    let mut e = experiment(case, 10)?;
+    let trials = trials_of(&e, batch);
+    let timed = time_steps(case, reps, target_seconds, &mut |steps| {
+        set_steps(&mut e, steps);
+        let start = Instant::now();
+        cpu.run_batch(&e, &trials, &mut |_| {})?;
+        Ok((start.elapsed().as_secs_f64(), None))
+    })?;
+    let cost = cpu.cost(&e, batch);
+    Ok(result(
+        cpu.name(),
+        adapter,
+        case,
+        batch,
+        &timed,
+        &cost,
+        bandwidth,
+    ))
+}
+
+/// Times one case on the GPU: M built and uploaded once, each timed run a
+/// stretch of K or 2K more steps of the same batch ([`GpuBackend::prepare`]).
+pub fn measure_gpu(
+    gpu: &mut GpuBackend,
+    case: Case,
+    batch: usize,
+    reps: usize,
+    target_seconds: f64,
+    bandwidth: f64,
+) -> Result<BenchResult> {
+    let e = experiment(case, 1)?;
+    let trials = trials_of(&e, batch);
+    let cost = gpu.cost(&e, batch);
+    let adapter = gpu.context().summary.name.clone();
+    let prepared = gpu.prepare(&e, &trials)?;
+    let timed = time_steps(case, reps, target_seconds, &mut |steps| {
+        let t = prepared.time(steps)?;
+        Ok((t.seconds, Some(t.ledger)))
+    })?;
+    drop(prepared);
+    Ok(result(
+        gpu.name(),
+        &adapter,
+        case,
+        batch,
+        &timed,
+        &cost,
+        bandwidth,
+    ))
+}
+
+/// Sets the steps of a bench experiment (one record at the end).
+fn set_steps(e: &mut Experiment, steps: u64) {
+    e.simulation.steps = steps;
+    e.simulation.duration = steps as f64 * e.simulation.dt;
+    e.simulation.record_every = steps;
+}
+
+/// The time of one case: (median seconds per step, median GPU seconds per
+/// step where there are timestamps, the steps K of a timed run, the ledger
+/// of the last timed run of 2K steps).
+struct Timing {
+    per_step: f64,
+    gpu_per_step: Option<f64>,
+    steps: u64,
+    ledger: Option<Ledger>,
+}
+
+/// Times one case with `run(K)`, which runs K steps and returns its
+/// seconds (and the GPU's ledger). A warm-up sets K so that a run takes
+/// about `target_seconds` (5 to 1000 steps). Each repetition then times a
+/// run of K steps and one of 2K steps: their difference over K is the time
+/// per step, free of each run's setup and of how a backend spreads a
+/// batch's trials; the GPU is waited for inside (each run ends with a
+/// readback). The median over `reps` repetitions is reported.
+fn time_steps(
+    case: Case,
+    reps: usize,
+    target_seconds: f64,
+    run: &mut dyn FnMut(u64) -> Result<(f64, Option<Ledger>)>,
+) -> Result<Timing> {
+    let warm = (run(10)?.0 - run(5)?.0).max(1e-9) / 5.0;
+    let mut steps = ((target_seconds / warm) as u64).clamp(5, 1000);
+    let mut t = Vec::with_capacity(reps);
+    let mut gpu_t = Vec::with_capacity(reps);
+    let mut ledger = None;
+    let mut estimated = false;
+    while t.len() < reps {
+        let (long, l2) = run(2 * steps)?;
+        let (short, l1) = run(steps)?;
+        let d = long - short;
+        if d > 0.0 && !estimated {
+            estimated = true;
+            // The warm-up's 5 steps can be swamped by the runs' setup (at
+            // N = 10^6 it guessed 55 steps for 0.3 s of 4e-4 s steps):
+            // measure again with as many steps as this pair says fill the
+            // target.
+            let better = ((target_seconds * steps as f64 / d) as u64).clamp(5, 1000);
+            if better > 2 * steps {
+                steps = better;
+                continue;
+            }
+        }
+        if d > 0.0 {
+            t.push(d / steps as f64);
+            if let (Some(a), Some(b)) = (
+                l2.and_then(|l| l.gpu_seconds),
+                l1.and_then(|l| l.gpu_seconds),
+            ) {
+                gpu_t.push((a - b) / steps as f64);
+            }
+            ledger = l2;
+        } else if steps < 1 << 16 {
+            // Timing noise swamped K steps: measure longer runs.
+            steps *= 4;
+            t.clear();
+            gpu_t.clear();
+        } else {
+            return Err(crate::Error::Unavailable(format!(
+                "bench {:?} N = {}: {steps} more steps took no measurable time",
+                case.operator, case.n
+            )));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(Timing {
+        per_step: median(&mut t),
+        gpu_per_step: (!gpu_t.is_empty()).then(|| median(&mut gpu_t)),
+        steps,
+        ledger,
+    })
+}
+
+/// The result of a timed case: the bytes the encoder counted where there
+/// is a ledger, else the backend's cost; the flops of the cost.
+fn result(
+    backend: &str,
+    adapter: &str,
+    case: Case,
+    batch: usize,
+    timed: &Timing,
+    cost: &crate::sim::Cost,
+    bandwidth: f64,
+) -> BenchResult {
+    let per_step = timed.per_step;
+    let (bytes, weight_bytes, dispatches) = match timed.ledger {
+        Some(l) => (
+            l.bytes_per_step(),
+            l.weight_bytes_per_step(),
+            Some(l.dispatches_per_step()),
+        ),
+        None => (
+            cost.bytes_per_step,
+            cost.weight_bytes_per_step,
+            cost.dispatches_per_step,
+        ),
+    };
+    let gbs = bytes / per_step / 1e9;
+    let flops = cost.flops_per_step;
+    BenchResult {
+        backend: backend.to_string(),
+        adapter: adapter.to_string(),
+        operator: case.operator,
+        n: case.n,
+        patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
+            .then_some(case.patterns),
+        batch,
+        steps_per_submit: timed.steps,
+        seconds_per_step: per_step,
+        gpu_seconds_per_step: timed.gpu_per_step,
+        bytes_per_step: bytes,
+        weight_bytes_per_step: weight_bytes,
+        minimum_bytes_per_step: cost.minimum_bytes_per_step,
+        dispatches_per_step: dispatches,
+        gbytes_per_second: gbs,
+        flops_per_step: flops,
+        gflops_per_second: flops / per_step / 1e9,
+        bandwidth_gbytes_per_second: bandwidth,
+        fraction_of_bandwidth: gbs / bandwidth,
+        bandwidth_probe: String::new(),
+        peak_gflops_per_second: f64::NAN,
+        fraction_of_peak: f64::NAN,
+        workgroup: None,
+        rows_per_workgroup: None,
+    }
+}
+
+/// One measured case (a line of `--json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// "cpu" or "gpu".
+    pub backend: String,
+    /// The GPU adapter, or the CPU's thread count.
+    pub adapter: String,
+    /// dense, ring or hebbian.
+    pub operator: OperatorKind,
+    /// N.
+    pub n: usize,
+    /// P, the patterns of a Hebbian case.
+    pub patterns: Option<usize>,
+    /// Trials stepped together.
+    pub batch: usize,
+    /// Steps recorded per submit (GPU) or between records (CPU).
+    pub steps_per_submit: u64,
+    /// Median time per step over the repetitions, seconds (wall clock).
+    pub seconds_per_step: f64,
+    /// GPU: the median GPU time per step from timestamp queries, seconds
+    /// (`None` where the adapter has none, and on the CPU).
+    pub gpu_seconds_per_step: Option<f64>,
+    /// Bytes moved per step: GPU, every buffer each dispatch reads and
+    /// writes, as the encoder counted it ([`crate::sim::gpu::schedule`]);
+    /// CPU, every vector and table the step reads or writes, once each
+    /// (the CPU's cost, [`crate::sim::cpu::cost`]).
+    pub bytes_per_step: f64,
+    /// Of those, the weights' (M, or the structured tables).
+    pub weight_bytes_per_step: f64,
+    /// GPU: the fewest bytes a step can move
+    /// ([`crate::sim::gpu::cost::minimum_bytes_per_step`]).
+    pub minimum_bytes_per_step: Option<f64>,
+    /// GPU: dispatches per step, as the encoder counted them.
+    pub dispatches_per_step: Option<f64>,
+    /// Floating-point operations of the products by M of a step, for the
+    /// whole batch (the backend's [`crate::sim::Cost::flops_per_step`]).
+    pub flops_per_step: f64,
+    /// flops_per_step / seconds_per_step / 1e9.
+    pub gflops_per_second: f64,
+    /// bytes_per_step / seconds_per_step / 1e9.
+    pub gbytes_per_second: f64,
+    /// The machine's measured bandwidth, GB/s (see [`CpuBandwidth`],
+    /// [`gpu_probes`]).
+    pub bandwidth_gbytes_per_second: f64,
+    /// gbytes_per_second / bandwidth.
+    pub fraction_of_bandwidth: f64,
+    /// How the bandwidth was measured.
+    pub bandwidth_probe: String,
+    /// The machine's measured f32 arithmetic peak, GFLOP/s (see
+    /// [`cpu_peak_gflops`], [`gpu_probes`]).
+    pub peak_gflops_per_second: f64,
+    /// gflops_per_second / peak: the measure of compute-bound cases
+    /// (generated random weights, whose generation it does not count).
+    pub fraction_of_peak: f64,
+    /// The dense kernel's threads per workgroup (GPU dense cases).
+    pub workgroup: Option<u32>,
+    /// The dense kernel's rows per workgroup (GPU dense cases).
+    pub rows_per_workgroup: Option<u32>,
+}

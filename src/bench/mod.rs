@@ -1,0 +1,343 @@
+//! `attractor bench`: time per step of each backend, operator, size and
+//! batch, the bytes moved per step, the achieved GB/s, and that as a
+//! fraction of the machine's bandwidth, measured too (by each backend's
+//! probe: the best of several large parallel reads on the CPU, taken before
+//! and after each case; the best of a large read kernel and a large buffer
+//! copy on the GPU). The bytes and flops of a step are the backend's own
+//! cost ([`Backend::cost`]); on the GPU the bytes and dispatches per step
+//! are what the encoder recorded ([`crate::sim::gpu::schedule`]), and the
+//! GPU's own time per step comes from timestamp queries where the adapter
+//! has them.
+//!
+//! Here: the cases, the measuring loop and the plan of a run; the probes
+//! are the backends', the plot is the output module's.
+
+mod cases;
+mod measure;
+pub mod plan;
+
+use crate::error::Result;
+use crate::sim::cpu::probe::{cpu_peak_gflops, CpuBandwidth, CPU_PROBE};
+use crate::sim::gpu::probe::{gpu_probes, GPU_PROBE};
+use crate::sim::gpu::{context, kernels, GpuBackend};
+use cases::shape_of;
+pub use cases::{default_sizes, experiment, Case, OperatorKind, HEBBIAN_PATTERNS};
+pub use measure::{measure_cpu, measure_gpu, BenchResult};
+use std::path::Path;
+
+/// A backend to benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchBackend {
+    /// The CPU backend (f32).
+    Cpu,
+    /// The GPU backend.
+    Gpu,
+}
+
+/// What `attractor bench` measures.
+#[derive(Clone, Debug)]
+pub struct BenchPlan {
+    /// Backends (empty: the CPU, and the GPU when an adapter exists).
+    pub backends: Vec<BenchBackend>,
+    /// Operators (empty: dense, ring, hebbian).
+    pub operators: Vec<OperatorKind>,
+    /// Sizes N (empty: each operator's defaults, see [`default_sizes`]).
+    pub sizes: Vec<usize>,
+    /// P, the patterns of the Hebbian cases.
+    pub patterns: usize,
+    /// Trials stepped together.
+    pub batch: usize,
+    /// Timed repetitions per case.
+    pub reps: usize,
+    /// Seconds one timed run should take.
+    pub seconds: f64,
+    /// GPU dense cases: also time every other shape of the dense kernel.
+    pub tune: bool,
+}
+
+impl BenchPlan {
+    /// Checks the counts: the batch, the patterns and the repetitions are
+    /// at least 1, and sheets' sizes are squares (an error names the option
+    /// and its value).
+    pub fn check(&self) -> Result<()> {
+        if self.batch < 1 {
+            return Err(crate::Error::invalid(
+                "--batch",
+                self.batch,
+                "must be at least 1",
+            ));
+        }
+        if self.patterns < 1 {
+            return Err(crate::Error::invalid(
+                "--patterns",
+                self.patterns,
+                "must be at least 1",
+            ));
+        }
+        if self.reps < 1 {
+            return Err(crate::Error::invalid(
+                "--reps",
+                self.reps,
+                "must be at least 1",
+            ));
+        }
+        let sheet = self.operators.iter().find_map(|o| match o {
+            OperatorKind::Torus => Some("torus"),
+            OperatorKind::Gaussian => Some("gaussian kernel"),
+            _ => None,
+        });
+        if let Some(what) = sheet {
+            for &n in &self.sizes {
+                crate::experiment::schema::sheet_side(n, "--n", what)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`run`] reports as it goes.
+#[derive(Debug)]
+pub enum BenchEvent<'a> {
+    /// A backend is about to be measured: its name and a line describing it.
+    Backend {
+        /// "cpu" or "gpu".
+        backend: &'static str,
+        /// E.g. "2 threads (AVX2+FMA dense kernel); bandwidth measured before each case".
+        description: String,
+    },
+    /// A measured case.
+    Case(&'a BenchResult),
+    /// `tune`: the fastest dense kernel shape at one N.
+    Fastest {
+        /// N.
+        n: usize,
+        /// The fastest case.
+        best: &'a BenchResult,
+        /// The shape the backend picks by default for this N.
+        default: (u32, u32),
+    },
+}
+
+/// The dense kernel shapes `tune` tries on an adapter whose largest
+/// workgroup is `cap`: workgroups of 64 to 1024 threads, 16 to 256 lanes
+/// per row.
+pub fn tune_shapes(cap: u32) -> Vec<(u32, u32)> {
+    let mut v = Vec::new();
+    for wg in [64u32, 128, 256, 512, 1024]
+        .into_iter()
+        .filter(|&w| w <= cap)
+    {
+        for lanes in [16u32, 32, 64, 128, 256].into_iter().filter(|&l| l <= wg) {
+            v.push((wg, wg / lanes));
+        }
+    }
+    v
+}
+
+/// Measures every case of `plan`, telling `report` about each as it is
+/// done; returns the cases measured with the default kernel shapes (what
+/// [`bench_plot`] draws).
+pub fn run(
+    plan: &BenchPlan,
+    report: &mut dyn FnMut(BenchEvent) -> Result<()>,
+) -> Result<Vec<BenchResult>> {
+    plan.check()?;
+    let backends = if plan.backends.is_empty() {
+        let mut b = vec![BenchBackend::Cpu];
+        if !context::adapters().is_empty() {
+            b.push(BenchBackend::Gpu);
+        }
+        b
+    } else {
+        plan.backends.clone()
+    };
+    let operators = if plan.operators.is_empty() {
+        vec![
+            OperatorKind::Dense,
+            OperatorKind::Ring,
+            OperatorKind::Hebbian,
+        ]
+    } else {
+        plan.operators.clone()
+    };
+    let sizes = |op| {
+        if plan.sizes.is_empty() {
+            default_sizes(op)
+        } else {
+            plan.sizes.clone()
+        }
+    };
+    let (batch, reps, seconds) = (plan.batch, plan.reps, plan.seconds);
+    let mut all = Vec::new();
+    for b in backends {
+        match b {
+            BenchBackend::Cpu => {
+                let adapter = format!("{} threads", rayon::current_num_threads());
+                let reader = CpuBandwidth::new();
+                let peak = cpu_peak_gflops();
+                report(BenchEvent::Backend {
+                    backend: "cpu",
+                    description: format!(
+                        "{adapter} ({}); bandwidth measured before each case; f32 peak \
+                         {peak:.1} GFLOP/s",
+                        if crate::sim::cpu::matvec::simd_available() {
+                            "AVX2+FMA dense kernel"
+                        } else {
+                            "portable dense kernel"
+                        }
+                    ),
+                })?;
+                for &op in &operators {
+                    for n in sizes(op) {
+                        let case = Case {
+                            operator: op,
+                            n,
+                            patterns: plan.patterns,
+                        };
+                        let before = reader.measure();
+                        let mut cpu = crate::sim::cpu::CpuBackend;
+                        let mut r =
+                            measure_cpu(&mut cpu, &adapter, case, batch, reps, seconds, before)?;
+                        let bandwidth = before.max(reader.measure());
+                        r.bandwidth_gbytes_per_second = bandwidth;
+                        r.fraction_of_bandwidth = r.gbytes_per_second / bandwidth;
+                        r.bandwidth_probe = CPU_PROBE.into();
+                        r.peak_gflops_per_second = peak;
+                        r.fraction_of_peak = r.gflops_per_second / peak;
+                        report(BenchEvent::Case(&r))?;
+                        all.push(r);
+                    }
+                }
+            }
+            BenchBackend::Gpu => {
+                let mut g = GpuBackend::new()?;
+                let (bandwidth, peak) = gpu_probes(g.context())?;
+                let adapter = g.context().summary.name.clone();
+                report(BenchEvent::Backend {
+                    backend: "gpu",
+                    description: format!(
+                        "{adapter}, measured bandwidth {bandwidth:.1} GB/s, f32 peak {peak:.1} GFLOP/s"
+                    ),
+                })?;
+                let cap = kernels::dense_workgroup_cap(&g.context().device.limits());
+                for &op in &operators {
+                    for n in sizes(op) {
+                        let case = Case {
+                            operator: op,
+                            n,
+                            patterns: plan.patterns,
+                        };
+                        // The default shape first, then (tune) every other one.
+                        let dense = op == OperatorKind::Dense;
+                        let mut shapes = vec![None];
+                        if plan.tune && dense {
+                            // The row kernel at every shape (its default one
+                            // is timed first already when the batch runs it).
+                            let default = g.dense_shape(n);
+                            let row_default =
+                                g.launch(&shape_of(case)?, batch).batch_shape().is_none();
+                            shapes.extend(
+                                tune_shapes(cap)
+                                    .into_iter()
+                                    .filter(|&s| !row_default || s != default)
+                                    .map(Some),
+                            );
+                        }
+                        let mut best: Option<BenchResult> = None;
+                        for shape in shapes {
+                            g.set_dense_shape(shape)?;
+                            let mut r = measure_gpu(&mut g, case, batch, reps, seconds, bandwidth)?;
+                            let launch = g.launch(&shape_of(case)?, batch);
+                            r.bandwidth_probe = GPU_PROBE.into();
+                            r.peak_gflops_per_second = peak;
+                            r.fraction_of_peak = r.gflops_per_second / peak;
+                            if dense && launch.batch_shape().is_none() {
+                                let (w, k) = g.dense_shape(n);
+                                (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
+                            }
+                            report(BenchEvent::Case(&r))?;
+                            if best
+                                .as_ref()
+                                .is_none_or(|b| r.seconds_per_step < b.seconds_per_step)
+                            {
+                                best = Some(r.clone());
+                            }
+                            if shape.is_none() {
+                                all.push(r);
+                            }
+                        }
+                        g.set_dense_shape(None)?;
+                        if let (true, Some(best)) = (plan.tune && dense, &best) {
+                            report(BenchEvent::Fastest {
+                                n,
+                                best,
+                                default: g.dense_shape(n),
+                            })?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The bench plot: time per step against N, log-log, one line per backend
+/// and operator.
+pub fn bench_plot(path: &Path, results: &[BenchResult]) -> Result<()> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in results {
+        let name = format!("{} {:?} (batch {})", r.backend, r.operator, r.batch).to_lowercase();
+        let p = (r.n as f64, r.seconds_per_step);
+        match series.iter_mut().find(|s| s.0 == name) {
+            Some(s) => s.1.push(p),
+            None => series.push((name, vec![p])),
+        }
+    }
+    crate::output::bench_plot::time_per_step(path, series)
+}
+
+/// The GPU plans of every case of `bench`'s operators, sizes, patterns and
+/// batch within the limits named `limits` (`h200`, `webgpu`), or this
+/// machine's adapter's when `None`: nothing is built or run.
+pub fn plans(bench: &BenchPlan, limits: Option<&str>) -> Result<Vec<plan::CasePlan>> {
+    bench.check()?;
+    let (limits, name, device) = match limits {
+        Some(name) => (
+            plan::limits_named(name)?,
+            name.to_string(),
+            wgpu::DeviceType::DiscreteGpu,
+        ),
+        None => {
+            let g = GpuBackend::new()?;
+            let info = g.context().adapter.get_info();
+            (g.limits(), info.name, info.device_type)
+        }
+    };
+    let operators = if bench.operators.is_empty() {
+        vec![
+            OperatorKind::Dense,
+            OperatorKind::Ring,
+            OperatorKind::Hebbian,
+        ]
+    } else {
+        bench.operators.clone()
+    };
+    let mut all = Vec::new();
+    for op in operators {
+        let sizes = if bench.sizes.is_empty() {
+            default_sizes(op)
+        } else {
+            bench.sizes.clone()
+        };
+        for n in sizes {
+            let case = Case {
+                operator: op,
+                n,
+                patterns: bench.patterns,
+            };
+            all.push(plan::plan_case(case, bench.batch, &limits, &name, device));
+        }
+    }
+    Ok(all)
+}

@@ -1,0 +1,173 @@
+//! `attractor bench --plan`: what each GPU case would allocate and
+//! dispatch within an adapter's limits, computed from the case's sizes
+//! alone (nothing is built, allocated or run), and the limits it would
+//! exceed.
+
+use super::cases::{Case, OperatorKind};
+use crate::error::{Error, Result};
+use crate::model::{Shape, Stage, StructuredShape};
+use crate::sim::gpu::kernels;
+use crate::sim::gpu::launch::Launch;
+use crate::sim::gpu::operator::binding_limit;
+use crate::sim::gpu::plan::{named_limits, Plan, LIMIT_NAMES};
+use serde::Serialize;
+
+/// M's shape, the metric sums of a record and the floats of the inputs
+/// of a case, from its sizes (what the case's experiment would have:
+/// `tests/cli.rs` checks them against it at small N).
+pub fn case_sizes(case: Case) -> (Shape, usize, u64) {
+    let n = case.n;
+    let p = case.patterns;
+    let structured = |rank, diag, unit_row0| {
+        Shape::Structured(StructuredShape {
+            n,
+            rank,
+            separate_u: false,
+            diag,
+            unit_row0,
+        })
+    };
+    // The sums: the rates, the metric rows, and the squares of random
+    // networks' rate variance.
+    let (shape, sums) = match case.operator {
+        OperatorKind::Dense => (Shape::Dense { n }, 1),
+        OperatorKind::Random => (Shape::Generated { n }, 2),
+        OperatorKind::Ring => (structured(3, false, true), 3),
+        OperatorKind::Torus => (structured(5, false, true), 5),
+        OperatorKind::Hebbian => (structured(p, true, false), 1 + p),
+        OperatorKind::Packed => (
+            Shape::Packed {
+                n,
+                patterns: p,
+                unit_row0: false,
+            },
+            1 + p,
+        ),
+        OperatorKind::Gaussian => (
+            Shape::Convolution {
+                side: (n as f64).sqrt().round() as usize,
+                terms: 2,
+            },
+            5,
+        ),
+    };
+    // One uniform input of N values.
+    (shape, sums, n as u64)
+}
+
+/// The plan of one case (a line of `--plan --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct CasePlan {
+    /// The operator.
+    pub operator: OperatorKind,
+    /// N.
+    pub n: usize,
+    /// P of the Hebbian cases.
+    pub patterns: Option<usize>,
+    /// Trials stepped together.
+    pub batch: usize,
+    /// The limits planned within.
+    pub limits: String,
+    /// Whether the case fits them.
+    pub fits: bool,
+    /// Each limit it would exceed.
+    pub exceeded: Vec<String>,
+    /// Bytes of all its buffers.
+    pub bytes: u64,
+    /// Every buffer: (what, bytes).
+    pub buffers: Vec<(String, u64)>,
+    /// Every distinct dispatch: (entry point, workgroups).
+    pub dispatches: Vec<(String, [u32; 3])>,
+}
+
+/// The limits `--limits` names: one of [`LIMIT_NAMES`]; an error names the
+/// key and what is allowed.
+pub fn limits_named(name: &str) -> Result<wgpu::Limits> {
+    named_limits(name).ok_or_else(|| {
+        Error::invalid(
+            "--limits",
+            name,
+            format!(
+                "must be one of {} (or leave it out for this machine's GPU)",
+                LIMIT_NAMES.join(", ")
+            ),
+        )
+    })
+}
+
+/// The plan of `batch` trials of `case` stepped by Euler within `limits`
+/// (called `name`) on an adapter of kind `device`.
+pub fn plan_case(
+    case: Case,
+    batch: usize,
+    limits: &wgpu::Limits,
+    name: &str,
+    device: wgpu::DeviceType,
+) -> CasePlan {
+    let (shape, sums, inputs) = case_sizes(case);
+    let launch = Launch::new(
+        &shape,
+        batch,
+        vec![Stage::Euler],
+        1,
+        sums,
+        limits,
+        binding_limit(limits),
+        kernels::dense_shape(limits, case.n, device),
+        false,
+    );
+    let plan = Plan::of(&launch, inputs, limits);
+    CasePlan {
+        operator: case.operator,
+        n: case.n,
+        patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
+            .then_some(case.patterns),
+        batch,
+        limits: name.to_string(),
+        fits: plan.exceeded.is_empty(),
+        bytes: plan.bytes(),
+        exceeded: plan.exceeded.clone(),
+        buffers: plan
+            .buffers
+            .iter()
+            .map(|b| (b.name.to_string(), b.bytes))
+            .collect(),
+        dispatches: plan
+            .dispatches
+            .iter()
+            .map(|(k, g)| (k.entry_point().to_string(), *g))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A case's sizes are those of its experiment: M's shape, the metric
+    /// sums of a record, the floats of the inputs, for every operator.
+    #[test]
+    fn case_sizes_are_the_experiments() {
+        for op in [
+            OperatorKind::Dense,
+            OperatorKind::Ring,
+            OperatorKind::Torus,
+            OperatorKind::Hebbian,
+            OperatorKind::Packed,
+            OperatorKind::Random,
+            OperatorKind::Gaussian,
+        ] {
+            let case = Case {
+                operator: op,
+                n: 64,
+                patterns: 7,
+            };
+            let e = super::super::experiment(case, 1).unwrap();
+            let (shape, sums, inputs) = case_sizes(case);
+            assert_eq!(shape, e.network.weights.shape(), "{op:?}");
+            let layout = crate::analysis::metrics::Metrics::shape(&e.network).sum_layout();
+            assert_eq!(sums, layout.len(), "{op:?}");
+            assert_eq!(inputs, e.input_values(), "{op:?}");
+        }
+    }
+}
