@@ -31,6 +31,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 # The benchmarks at their smallest sizes, as a smoke test that they work.
 ATTRACTOR_BENCH_SMALL=1 cargo bench --bench step -- --test
 cargo test
+# The GPU machine's kit, end to end at tiny sizes on this machine's adapter.
+ATTRACTOR_BIN=target/debug/attractor bash scripts/device_bench.sh --dry-run target/device-dry-run
 # The Python package: installed into a fresh virtualenv by the README's
 # command (pip builds it with maturin), then its tests, which check it
 # against the binary `cargo test` just built.

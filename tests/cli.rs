@@ -1192,3 +1192,24 @@ fn bench_plans_the_goal_cases_within_an_h200s_limits() {
         text(&o)
     );
 }
+
+/// The GPU machine's kit fails loudly without a GPU adapter: exit 1, a
+/// line naming what is missing, and that line in its results, not CPU
+/// figures (the loader is pointed at a driver that does not exist).
+#[test]
+fn the_device_kit_fails_without_an_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .arg(root().join("scripts/device_bench.sh"))
+        .arg("--dry-run")
+        .arg(dir.path())
+        .env("ATTRACTOR_BIN", env!("CARGO_BIN_EXE_attractor"))
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no GPU adapter found"), "{}", text(&o));
+    let lines = std::fs::read_to_string(dir.path().join("device.jsonl")).unwrap();
+    assert_eq!(lines.trim(), r#"{"error": "no GPU adapter found"}"#);
+}

@@ -72,9 +72,8 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         OperatorKind::Ring => "{ kind = \"ring\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
         OperatorKind::Torus => "{ kind = \"torus\", lambda0 = 0.5, lambda1 = 1.5 }".to_string(),
         OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {patterns} }}"),
-        OperatorKind::Packed => {
-            format!("{{ kind = \"hebbian\", patterns = {patterns}, packed = true }}")
-        }
+        // One pattern here; the case's are drawn a word at a time below.
+        OperatorKind::Packed => "{ kind = \"hebbian\", patterns = 1, packed = true }".to_string(),
         // Spectral radius 0.9: a stable network.
         OperatorKind::Random => {
             "{ kind = \"random\", g = 0.9, seed = 1, materialise = false }".to_string()
@@ -106,6 +105,17 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         steps as f64 * 0.0001
     );
     let mut e = Experiment::from_toml(&toml, std::path::Path::new("."), "bench", &[])?;
+    if op == OperatorKind::Packed {
+        // P N bits of random words (32 units a draw: the goal's 12.5 GB in
+        // seconds), and the overlaps a file of as many patterns records.
+        let bits = crate::model::PatternBits::random_words(n, patterns, 1);
+        e.network.weights = Weights::PackedHebbian {
+            n,
+            bits: std::sync::Arc::new(bits),
+        };
+        e.network.overlaps =
+            (patterns > crate::experiment::schema::ALL_OVERLAPS_UP_TO).then(|| vec![0]);
+    }
     if op == OperatorKind::Dense {
         // A random M scaled to spectral radius ~0.9: a stable network.
         let s = 0.9 * (3.0 / n as f64).sqrt();

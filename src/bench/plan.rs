@@ -6,10 +6,12 @@
 use super::cases::{Case, OperatorKind};
 use crate::error::{Error, Result};
 use crate::model::{Shape, Stage, StructuredShape};
+use crate::sim::gpu::cost::minimum_bytes_per_step;
 use crate::sim::gpu::kernels;
 use crate::sim::gpu::launch::Launch;
 use crate::sim::gpu::operator::binding_limit;
 use crate::sim::gpu::plan::{named_limits, Plan, LIMIT_NAMES};
+use crate::sim::gpu::schedule::Schedule;
 use serde::Serialize;
 
 /// M's shape, the metric sums of a record and the floats of the inputs
@@ -74,6 +76,12 @@ pub struct CasePlan {
     pub exceeded: Vec<String>,
     /// Bytes of all its buffers.
     pub bytes: u64,
+    /// Bytes a step moves by the schedule's count.
+    pub bytes_per_step: u64,
+    /// The fewest bytes a step can move (each region once).
+    pub minimum_bytes_per_step: u64,
+    /// Dispatches per step.
+    pub dispatches_per_step: usize,
     /// Every buffer: (what, bytes).
     pub buffers: Vec<(String, u64)>,
     /// Every distinct dispatch: (entry point, workgroups).
@@ -117,7 +125,11 @@ pub fn plan_case(
         false,
     );
     let plan = Plan::of(&launch, inputs, limits);
+    let schedule = Schedule::new(&launch);
     CasePlan {
+        bytes_per_step: schedule.bytes_per_step(),
+        minimum_bytes_per_step: minimum_bytes_per_step(&launch),
+        dispatches_per_step: schedule.dispatches_per_step(),
         operator: case.operator,
         n: case.n,
         patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
