@@ -26,12 +26,12 @@ struct StepParams {
     epochs_on: u32,  // bit e set: input epoch e is on during this step
     n_epochs: u32,
     rank: u32,       // R, the number of projections of a structured operator
-    has_diag: u32,   // 1: add diag[i] operand[i] to the product
+    flags: u32,      // FLAG_DIAG, FLAG_U_IS_V, FLAG_H_UNIFORM
     n_groups: u32,   // workgroups of the projection and metric passes
     metric_rows: u32, // table rows whose products with v are metric sums
     metric_row0: u32, // the first of them in the table
     metric_sums: u32, // K, the metric sums per trial (SumLayout)
-    u_is_v: u32,     // 1: the structured U is V (one table, read once for both)
+    h_uniform: f32,  // h at every neuron this step, under FLAG_H_UNIFORM
     unit_row0: u32,  // 1: row 0 of the table is all ones (the ring's), never read
     rot_first: u32,  // first row of the pairs (cos, sin) a velocity turns
     rot_pairs: u32,  // turned pairs: rows rot_first + 2m, rot_first + 2m + 1
@@ -82,6 +82,10 @@ fn operand(v: f32) -> f32 {
 }
 
 fn input_at(i: u32) -> f32 {
+    // The same h at every neuron: one number, no vector read.
+    if ((P.flags & FLAG_H_UNIFORM) != 0u) {
+        return P.h_uniform;
+    }
     var s = 0.0;
     for (var e = 0u; e < P.n_epochs; e++) {
         if (((P.epochs_on >> e) & 1u) == 1u) {

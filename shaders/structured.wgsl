@@ -201,11 +201,11 @@ fn structured_step(
                 first += unit4(r) * u;
                 product += proj_turned(pb, r) * u;
             }
-            if (P.has_diag == 1u) {
+            if ((P.flags & FLAG_DIAG) != 0u) {
                 product += diag[i] * operand(stage_point(b * P.n + i));
             }
             let o = finish(i, b, product);
-            if (P.u_is_v == 1u) {
+            if ((P.flags & FLAG_U_IS_V) != 0u) {
                 s += first * o;
             } else {
                 s += first_terms(i, o);

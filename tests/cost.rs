@@ -170,3 +170,20 @@ fn a_region_counts_once_per_pass_only_past_the_cache() {
         );
     }
 }
+
+/// A uniform input is one number a step: the ring of the bench (h = 0.1
+/// everywhere) reads no input vector, and the floor does not count one;
+/// the same ring with a bump input reads its N floats once per step.
+#[test]
+fn a_uniform_input_is_not_read_as_a_vector() {
+    let n = 65536;
+    let e = case(OperatorKind::Ring, n);
+    let s = Schedule::new(&geometry(&e, 1));
+    assert_eq!(s.bytes_per_step_in(Region::Input), 0);
+    let mut bump = e.clone();
+    bump.inputs[0].h = (0..n).map(|i| 0.1 + (i % 7) as f64 * 0.01).collect();
+    let s = Schedule::new(&geometry(&bump, 1));
+    assert_eq!(s.bytes_per_step_in(Region::Input), n as u64 * 4);
+    let floor = |e: &Experiment| minimum_bytes_per_step(&geometry(e, 1));
+    assert_eq!(floor(&bump) - floor(&e), n as u64 * 4);
+}

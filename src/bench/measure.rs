@@ -21,7 +21,7 @@ fn trials_of(e: &Experiment, batch: usize) -> Vec<Trial> {
 }
 
 /// Times one case on the CPU: the experiment built once, each timed run
-/// the whole `run_batch` of K or 2K steps (see [`time_steps`]).
+/// the whole `run_batch` of K or 2K steps (see `time_steps`).
 pub fn measure_cpu(
     cpu: &mut dyn Backend,
     adapter: &str,
@@ -262,15 +262,17 @@ pub struct BenchResult {
     pub gflops_per_second: f64,
     /// bytes_per_step / seconds_per_step / 1e9.
     pub gbytes_per_second: f64,
-    /// The machine's measured bandwidth, GB/s (see [`CpuBandwidth`],
-    /// [`gpu_probes`]).
+    /// The machine's measured bandwidth, GB/s (see
+    /// [`CpuBandwidth`](crate::sim::cpu::probe::CpuBandwidth),
+    /// [`gpu_probes`](crate::sim::gpu::probe::gpu_probes)).
     pub bandwidth_gbytes_per_second: f64,
     /// gbytes_per_second / bandwidth.
     pub fraction_of_bandwidth: f64,
     /// How the bandwidth was measured.
     pub bandwidth_probe: String,
     /// The machine's measured f32 arithmetic peak, GFLOP/s (see
-    /// [`cpu_peak_gflops`], [`gpu_probes`]).
+    /// [`cpu_peak_gflops`](crate::sim::cpu::probe::cpu_peak_gflops),
+    /// [`gpu_probes`](crate::sim::gpu::probe::gpu_probes)).
     pub peak_gflops_per_second: f64,
     /// gflops_per_second / peak: the measure of compute-bound cases
     /// (generated random weights, whose generation it does not count).

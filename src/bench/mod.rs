@@ -4,7 +4,7 @@
 //! probe: the best of several large parallel reads on the CPU, taken before
 //! and after each case; the best of a large read kernel and a large buffer
 //! copy on the GPU). The bytes and flops of a step are the backend's own
-//! cost ([`Backend::cost`]); on the GPU the bytes and dispatches per step
+//! cost ([`Backend::cost`](crate::sim::Backend::cost)); on the GPU the bytes and dispatches per step
 //! are what the encoder recorded ([`crate::sim::gpu::schedule`]), and the
 //! GPU's own time per step comes from timestamp queries where the adapter
 //! has them.

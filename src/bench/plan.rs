@@ -117,7 +117,8 @@ pub fn plan_case(
         &shape,
         batch,
         vec![Stage::Euler],
-        1,
+        // The cases' one input is uniform: one number a step.
+        0,
         sums,
         limits,
         binding_limit(limits),

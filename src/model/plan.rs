@@ -132,6 +132,14 @@ pub struct Experiment {
 }
 
 impl Experiment {
+    /// Whether every input is still and the same at every neuron (then h
+    /// is one number at every step, whichever epochs are on).
+    pub fn inputs_uniform(&self) -> bool {
+        self.inputs
+            .iter()
+            .all(|e| matches!(e.motion, super::Motion::Still) && e.h.iter().all(|&x| x == e.h[0]))
+    }
+
     /// The numbers the inputs hold: N per epoch, and the rows of played files.
     pub fn input_values(&self) -> u64 {
         self.inputs

@@ -16,10 +16,8 @@ pub fn cost(exp: &Experiment, batch: usize, threads: usize) -> Cost {
     let b = batch as f64;
     let size = real_size(exp) as f64;
     let stages = exp.simulation.method.stages().len() as f64;
-    let h_uniform = exp.inputs.iter().all(|e| {
-        matches!(e.motion, crate::model::Motion::Still) && e.h.iter().all(|&x| x == e.h[0])
-    });
-    let (bytes, weights, flops) = step_cost(&exp.network.weights.shape(), size, h_uniform);
+    let (bytes, weights, flops) =
+        step_cost(&exp.network.weights.shape(), size, exp.inputs_uniform());
     Cost {
         bytes_per_step: b * stages * bytes,
         weight_bytes_per_step: b * stages * weights,

@@ -5,7 +5,7 @@
 //! are uploaded per step), the row of each played file, and the
 //! velocity's turn of the kernel.
 
-use super::kernels::{StepParams, MAX_MOVING, MAX_TURNED, MOVING_FRAME};
+use super::kernels::{StepParams, FLAG_H_UNIFORM, MAX_MOVING, MAX_TURNED, MOVING_FRAME};
 use crate::error::{Error, Result};
 use crate::model::{Experiment, Motion};
 use crate::sim::inputs::{InputSchedule, Placed};
@@ -15,6 +15,8 @@ pub(super) struct StepInputs {
     schedule: InputSchedule,
     /// Bit e set: epoch e is still (read from its vector).
     still: u32,
+    /// Each epoch's value where it is still and the same at every neuron.
+    uniform: Vec<Option<f32>>,
     /// Each epoch's first row in the h buffer (a played file's rows
     /// follow the epochs' vectors).
     row0: Vec<usize>,
@@ -79,9 +81,18 @@ impl StepInputs {
                 ),
             ));
         }
+        let uniform = exp
+            .inputs
+            .iter()
+            .map(|e| match e.motion {
+                Motion::Still => e.h.iter().all(|&x| x == e.h[0]).then(|| e.h[0] as f32),
+                Motion::Moving { .. } | Motion::Frames { .. } => None,
+            })
+            .collect();
         Ok(StepInputs {
             schedule,
             still,
+            uniform,
             row0,
             dims: geometry.dims,
             rot_first: rot_first as u32,
@@ -92,6 +103,18 @@ impl StepInputs {
     /// Sets `p`'s input fields for step `k`.
     pub(super) fn fill(&self, k: u64, p: &mut StepParams) {
         p.epochs_on = self.schedule.mask(k) & self.still;
+        // The epochs on all uniform and nothing moving: h is one number,
+        // summed in epoch order in f32 as `input_at` would.
+        if !self.schedule.moving_on(k) {
+            let on = (0..self.uniform.len()).filter(|&e| p.epochs_on >> e & 1 == 1);
+            if let Some(h) = on
+                .map(|e| self.uniform[e])
+                .try_fold(0.0f32, |s, v| Some(s + v?))
+            {
+                p.flags |= FLAG_H_UNIFORM;
+                p.h_uniform = h;
+            }
+        }
         p.rot_first = self.rot_first;
         p.rot_pairs = self.rot_pairs;
         for (m, kappa) in self.schedule.kappa(k).enumerate() {

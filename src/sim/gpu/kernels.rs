@@ -6,7 +6,8 @@
 //! reflect every binding with naga).
 
 pub use super::layout::{
-    layout, layout_entries, Family, StepParams, TrialParams, MAX_MOVING, MAX_TURNED,
+    layout, layout_entries, Family, StepParams, TrialParams, FLAG_DIAG, FLAG_H_UNIFORM,
+    FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
 };
 use crate::analysis::metrics::SumLayout;
 use crate::model::{Activation, Dynamics, RingProfile, Stage};
@@ -120,6 +121,9 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("PROBE_VEC4S", PROBE_VEC4S),
         ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
         ("MAX_MOVING", MAX_MOVING as u32),
+        ("FLAG_DIAG", FLAG_DIAG),
+        ("FLAG_U_IS_V", FLAG_U_IS_V),
+        ("FLAG_H_UNIFORM", FLAG_H_UNIFORM),
         ("MOVING_VEC4S", 2 * MAX_MOVING as u32),
     ];
     v.extend(

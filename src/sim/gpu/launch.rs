@@ -44,7 +44,12 @@ impl Launch {
             &exp.network.weights.shape(),
             batch,
             exp.simulation.method.stages().to_vec(),
-            crate::sim::inputs::InputSchedule::new(exp).most_on(),
+            // Uniform inputs are one number a step: no vector is read.
+            if exp.inputs_uniform() {
+                0
+            } else {
+                crate::sim::inputs::InputSchedule::new(exp).most_on()
+            },
             crate::analysis::metrics::Metrics::shape(&exp.network)
                 .sum_layout()
                 .len(),

@@ -45,8 +45,8 @@ pub struct StepParams {
     pub n_epochs: u32,
     /// R of a structured operator.
     pub rank: u32,
-    /// 1 if `diag[i] operand[i]` is added to the product.
-    pub has_diag: u32,
+    /// Bits [`FLAG_DIAG`], [`FLAG_U_IS_V`], [`FLAG_H_UNIFORM`].
+    pub flags: u32,
     /// Workgroups whose partial sums this dispatch writes or adds (the
     /// projection pass's, or the metric pass's at a record).
     pub n_groups: u32,
@@ -56,8 +56,9 @@ pub struct StepParams {
     pub metric_row0: u32,
     /// K, the metric sums per trial.
     pub metric_sums: u32,
-    /// 1 when the structured U is V.
-    pub u_is_v: u32,
+    /// h at every neuron this step, when [`FLAG_H_UNIFORM`] is set (the
+    /// input epochs' vectors are then not read).
+    pub h_uniform: f32,
     /// 1 when row 0 of the structured table is all ones (never read).
     pub unit_row0: u32,
     /// The first row of the structured form's turned pairs (cos, sin).
@@ -76,6 +77,13 @@ pub struct StepParams {
     /// theta0(t), 0, 0); or (2, row, 0, 0), a played file's row of h.
     pub moving: [[f32; 4]; 2 * MAX_MOVING],
 }
+
+/// `StepParams.flags`: `diag[i] operand[i]` is added to the product.
+pub const FLAG_DIAG: u32 = 1;
+/// `StepParams.flags`: the structured U is V (one table, read once for both).
+pub const FLAG_U_IS_V: u32 = 2;
+/// `StepParams.flags`: h is `h_uniform` at every neuron this step.
+pub const FLAG_H_UNIFORM: u32 = 4;
 
 /// Most moving input profiles on at one step on the GPU.
 pub const MAX_MOVING: usize = 4;

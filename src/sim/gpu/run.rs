@@ -6,6 +6,7 @@ use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
+use super::layout::{FLAG_DIAG, FLAG_U_IS_V};
 use super::ledger::Ledger;
 use super::operator::generated;
 use super::operator::OperatorShape;
@@ -240,12 +241,11 @@ impl<'a> Run<'a> {
             batch: batch as u32,
             n_epochs: exp.inputs.len() as u32,
             rank,
-            has_diag: u32::from(has_diag),
+            flags: if has_diag { FLAG_DIAG } else { 0 } | if u_is_v { FLAG_U_IS_V } else { 0 },
             n_groups: proj_groups,
             metric_rows: sum_layout.table_rows as u32,
             metric_row0: sum_layout.table_row0 as u32,
             metric_sums: n_sums,
-            u_is_v: u32::from(u_is_v),
             unit_row0: u32::from(unit_row0),
             side: net.weights.geometry().side as u32,
             ..Default::default()
@@ -523,7 +523,8 @@ impl Run<'_> {
     }
 }
 
-/// What one stretch of steps of a prepared batch took ([`Run::time`]).
+/// What one stretch of steps of a prepared batch took
+/// ([`Prepared::time`](super::Prepared::time)).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timed {
     /// Wall-clock seconds, the GPU waited for.
