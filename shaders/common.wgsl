@@ -73,6 +73,73 @@ struct TrialParams {
 @group(0) @binding(12) var<storage, read_write> first_bad: array<atomic<u32>>;
 @group(0) @binding(13) var<storage, read> trials: array<TrialParams>;
 
+// The counting build: every load and store of a storage binding below goes
+// through a helper (ld_*, st_*) which, with the override COUNTING set,
+// adds the bytes it moves to its binding's counter: counter 2 b the bytes
+// read from binding b, counter 2 b + 1 those written, each a 64-bit count
+// in two words (low, high: a carry when the low word wraps). Unset, the
+// helpers are plain loads and stores (the branch is a constant false).
+// Each entry point sets counting_kernel to its KERNEL_* code first: the
+// counters are COUNTED_SLOTS per kernel.
+override COUNTING: bool = false;
+@group(0) @binding(26) var<storage, read_write> counted: array<atomic<u32>>;
+var<private> counting_kernel: u32;
+
+fn count(binding: u32, write: bool, bytes: u32) {
+    if (COUNTING) {
+        let slot = counting_kernel * COUNTED_SLOTS + 2u * binding + select(0u, 1u, write);
+        let old = atomicAdd(&counted[2u * slot], bytes);
+        if (old + bytes < old) {
+            atomicAdd(&counted[2u * slot + 1u], 1u);
+        }
+    }
+}
+
+fn ld_x(s: u32) -> f32 {
+    count(3u, false, 4u);
+    return x[s];
+}
+
+fn st_x(s: u32, v: f32) {
+    count(3u, true, 4u);
+    x[s] = v;
+}
+
+fn ld_y(s: u32) -> f32 {
+    count(4u, false, 4u);
+    return y[s];
+}
+
+fn st_y(s: u32, v: f32) {
+    count(4u, true, 4u);
+    y[s] = v;
+}
+
+fn ld_acc(s: u32) -> f32 {
+    count(5u, false, 4u);
+    return acc[s];
+}
+
+fn st_acc(s: u32, v: f32) {
+    count(5u, true, 4u);
+    acc[s] = v;
+}
+
+fn ld_h(s: u32) -> f32 {
+    count(6u, false, 4u);
+    return h_epochs[s];
+}
+
+fn mark_bad(b: u32, step: u32) {
+    count(12u, true, 4u);
+    atomicMin(&first_bad[b], step);
+}
+
+fn ld_trial(b: u32) -> TrialParams {
+    count(13u, false, 32u);
+    return trials[b];
+}
+
 // What the operator multiplies, from a state value.
 fn operand(v: f32) -> f32 {
     if (P.dynamics == DYNAMICS_CURRENT) {
@@ -89,7 +156,7 @@ fn input_at(i: u32) -> f32 {
     var s = 0.0;
     for (var e = 0u; e < P.n_epochs; e++) {
         if (((P.epochs_on >> e) & 1u) == 1u) {
-            s += h_epochs[e * P.n + i];
+            s += ld_h(e * P.n + i);
         }
     }
     if (P.n_moving > 0u) {
@@ -125,7 +192,7 @@ fn input_at(i: u32) -> f32 {
                 s += p.y * exp(p.z * (g - 1.0));
             } else {
                 // A played file's row p.y of the h buffer.
-                s += h_epochs[u32(p.y) * P.n + i];
+                s += ld_h(u32(p.y) * P.n + i);
             }
         }
     }
@@ -204,9 +271,9 @@ fn normal_at(i: u32, t: TrialParams) -> f32 {
 fn store_state(b: u32, i: u32, v: f32) -> f32 {
     // Exponent bits all set: infinite or NaN.
     if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) {
-        atomicMin(&first_bad[b], P.step + 1u);
+        mark_bad(b, P.step + 1u);
     }
-    x[b * P.n + i] = v;
+    st_x(b * P.n + i, v);
     return operand(v);
 }
 
@@ -214,16 +281,16 @@ fn store_state(b: u32, i: u32, v: f32) -> f32 {
 // stage of a step, y at the later rk4 stages.
 fn stage_point(s: u32) -> f32 {
     if (P.stage == STAGE_RK4_2 || P.stage == STAGE_RK4_3 || P.stage == STAGE_RK4_4) {
-        return y[s];
+        return ld_y(s);
     }
-    return x[s];
+    return ld_x(s);
 }
 
 // The update of neuron i of trial b once the product (M operand)_i is
 // known: the drive, then the stage (the twin of `Stage::update` in
 // src/model/method.rs). Returns the operand of the next stage.
 fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
-    let t = trials[b];
+    let t = ld_trial(b);
     let product = t.m_scale * product_unscaled;
     let h = t.h_scale * input_at(i);
     var d: f32;
@@ -233,7 +300,7 @@ fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
         d = activation(h + product);
     }
     let s = b * P.n + i;
-    let xi = x[s];
+    let xi = ld_x(s);
     var noise = 0.0;
     if (t.noise > 0.0) {
         noise = t.noise * P.sqrt_a * normal_at(i, t);
@@ -249,26 +316,26 @@ fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
         // x + a / 6 (acc + k4).
         case STAGE_RK4_1: {
             let k = d - xi;
-            acc[s] = k;
+            st_acc(s, k);
             return move_stage_point(s, xi + 0.5 * P.a * k);
         }
         case STAGE_RK4_2: {
-            let k = d - y[s];
-            acc[s] = acc[s] + 2.0 * k;
+            let k = d - ld_y(s);
+            st_acc(s, ld_acc(s) + 2.0 * k);
             return move_stage_point(s, xi + 0.5 * P.a * k);
         }
         case STAGE_RK4_3: {
-            let k = d - y[s];
-            acc[s] = acc[s] + 2.0 * k;
+            let k = d - ld_y(s);
+            st_acc(s, ld_acc(s) + 2.0 * k);
             return move_stage_point(s, xi + 1.0 * P.a * k);
         }
         case STAGE_RK4_4: {
-            let k = d - y[s];
-            return store_state(b, i, xi + P.a / 6.0 * (acc[s] + k) + noise);
+            let k = d - ld_y(s);
+            return store_state(b, i, xi + P.a / 6.0 * (ld_acc(s) + k) + noise);
         }
         default: {
             // A stage this module does not know: the host reports it.
-            atomicMin(&first_bad[b], 0u);
+            mark_bad(b, 0u);
             return 0.0;
         }
     }
@@ -276,6 +343,6 @@ fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
 
 // The rk4 stage point y; returns the operand M multiplies at the next stage.
 fn move_stage_point(s: u32, yn: f32) -> f32 {
-    y[s] = yn;
+    st_y(s, yn);
     return operand(yn);
 }

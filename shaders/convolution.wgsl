@@ -39,6 +39,7 @@ fn conv_rows(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_CONV_ROWS;
     let i = conv_neuron(wid, groups, lid);
     if (i >= P.n) {
         return;
@@ -55,16 +56,16 @@ fn conv_rows(
         let even = select(j - c, c - j, c > j);
         let odd = side + (c + side - j) % side;
         for (var t = 0u; t < P.rank; t++) {
-            a[t].x += table[2u * t * side + even] * o;
+            a[t].x += ld_table(2u * t * side + even) * o;
             if (turned) {
-                a[t].y += table[2u * t * side + odd] * o;
+                a[t].y += ld_table(2u * t * side + odd) * o;
             }
         }
     }
     for (var t = 0u; t < P.rank; t++) {
         let at = (b * 2u * P.rank + 2u * t) * P.n + i;
-        proj[at] = a[t].x;
-        proj[at + P.n] = a[t].y;
+        st_proj(at, a[t].x);
+        st_proj(at + P.n, a[t].y);
     }
 }
 
@@ -74,6 +75,7 @@ fn conv_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_CONV_STEP;
     let i = conv_neuron(wid, groups, lid);
     if (i >= P.n) {
         return;
@@ -92,16 +94,16 @@ fn conv_step(
         let base = (b * 2u * P.rank + 2u * t) * P.n + c;
         var s = 0.0;
         for (var j = 0u; j < side; j++) {
-            let a = proj[base + j * side];
-            let g = table[even + select(j - r, r - j, r > j)];
+            let a = ld_proj(base + j * side);
+            let g = ld_table(even + select(j - r, r - j, r > j));
             if (turned) {
-                let h = proj[base + P.n + j * side];
-                s += g * (a + kx * h) + ky * table[odd + (r + side - j) % side] * a;
+                let h = ld_proj(base + P.n + j * side);
+                s += g * (a + kx * h) + ky * ld_table(odd + (r + side - j) % side) * a;
             } else {
                 s += g * a;
             }
         }
-        product += coef[t] * s;
+        product += ld_coef(t) * s;
     }
     _ = finish(i, b, product);
 }

@@ -41,6 +41,21 @@ override RANDOM_SPARSITY: f32 = 1.0;
 @group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
 
+fn ld_operand(k: u32) -> vec4<f32> {
+    count(1u, false, 16u);
+    return operand_in[k];
+}
+
+fn st_operand(k: u32, v: f32) {
+    count(2u, true, 4u);
+    operand_out[k] = v;
+}
+
+fn ld_m(k: u32) -> vec4<f32> {
+    count(7u, false, 16u);
+    return m[k];
+}
+
 // Entries 4 col4 .. 4 col4 + 3 of row i of generated weights: J from
 // Box-Muller on words (x, y) and (z, w) of the block [col4, i, 0, weights]
 // (cosine and sine of each pair), kept where the uniform of the block
@@ -67,7 +82,7 @@ fn row4(r: u32, base: u32, j: u32) -> vec4<f32> {
     if (RANDOM) {
         return generated4(P.row0 + r, j);
     }
-    return m[base + j];
+    return ld_m(base + j);
 }
 
 var<workgroup> partial: array<f32, DENSE_WORKGROUP * DENSE_TILE>;
@@ -78,6 +93,7 @@ fn dense_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_DENSE_STEP;
     let lanes = DENSE_WORKGROUP / DENSE_ROWS;
     let row_in_group = lid / lanes;
     let lane = lid % lanes;
@@ -92,7 +108,7 @@ fn dense_step(
         for (var j = lane; j < nv; j += lanes) {
             let row = row4(r, base, j);
             for (var k = 0u; k < nt; k++) {
-                s[k] += dot(row, operand_in[(t0 + k) * nv + j]);
+                s[k] += dot(row, ld_operand((t0 + k) * nv + j));
             }
         }
     }
@@ -112,6 +128,6 @@ fn dense_step(
     if (live && lane < nt) {
         let i = P.row0 + r;
         let t = t0 + lane;
-        operand_out[t * P.n_pad + i] = finish(i, t, partial[lane * DENSE_WORKGROUP + row_in_group * lanes]);
+        st_operand(t * P.n_pad + i, finish(i, t, partial[lane * DENSE_WORKGROUP + row_in_group * lanes]));
     }
 }

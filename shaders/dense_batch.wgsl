@@ -17,6 +17,21 @@
 @group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
 @group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
 
+fn ld_operand(k: u32) -> vec4<f32> {
+    count(1u, false, 16u);
+    return operand_in[k];
+}
+
+fn st_operand(k: u32, v: f32) {
+    count(2u, true, 4u);
+    operand_out[k] = v;
+}
+
+fn ld_m(k: u32) -> vec4<f32> {
+    count(7u, false, 16u);
+    return m[k];
+}
+
 const DB_KV: u32 = DB_K / 4u;
 var<workgroup> m_tile: array<vec4<f32>, DB_ROWS * DB_KV>;
 var<workgroup> x_tile: array<vec4<f32>, DB_TRIALS * DB_KV>;
@@ -27,6 +42,7 @@ fn dense_batch(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_DENSE_BATCH;
     let tt = lid % DB_TT;
     let tr = lid / DB_TT;
     let r0 = (wid.x + wid.z * groups.x) * DB_ROWS;
@@ -39,7 +55,7 @@ fn dense_batch(
             let j = j0 + e % DB_KV;
             var v = vec4<f32>(0.0);
             if (r < P.rows && j < nv) {
-                v = m[r * nv + j];
+                v = ld_m(r * nv + j);
             }
             m_tile[e] = v;
         }
@@ -48,7 +64,7 @@ fn dense_batch(
             let j = j0 + e % DB_KV;
             var v = vec4<f32>(0.0);
             if (t < P.batch && j < nv) {
-                v = operand_in[t * nv + j];
+                v = ld_operand(t * nv + j);
             }
             x_tile[e] = v;
         }
@@ -73,7 +89,7 @@ fn dense_batch(
             let t = t0 + tt + DB_TT * c;
             if (r < P.rows && t < P.batch) {
                 let i = P.row0 + r;
-                operand_out[t * P.n_pad + i] = finish(i, t, sums[a * DB_RB + c]);
+                st_operand(t * P.n_pad + i, finish(i, t, sums[a * DB_RB + c]));
             }
         }
     }

@@ -12,11 +12,21 @@
 @group(0) @binding(9) var<storage, read> diag: array<f32>;
 @group(0) @binding(14) var<storage, read_write> sums: array<f32>;
 
+fn ld_table(k: u32) -> f32 {
+    count(7u, false, 4u);
+    return table[k];
+}
+
+fn ld_diag(k: u32) -> f32 {
+    count(9u, false, 4u);
+    return diag[k];
+}
+
 
 // Sum k of trial b, the term of neuron i. The positions SUM_* and ENERGY_*
 // come from `SumLayout` (the generated header).
 fn term(k: u32, b: u32, i: u32) -> f32 {
-    let xi = x[b * P.n + i];
+    let xi = ld_x(b * P.n + i);
     let v = operand(xi); // the rate: x, or F(x) for current dynamics
     if (k == SUM_RATES) {
         return v;
@@ -32,14 +42,14 @@ fn term(k: u32, b: u32, i: u32) -> f32 {
         if (PACKED) {
             return packed_at(P.metric_row0 + k - SUM_TABLE, i) * v;
         }
-        return table[(P.metric_row0 + k - SUM_TABLE) * P.n + i] * v;
+        return ld_table((P.metric_row0 + k - SUM_TABLE) * P.n + i) * v;
     }
     let e = k - SUM_TABLE - P.metric_rows;
     if (e == ENERGY_SELF) {
-        return diag[i] * v * v;
+        return ld_diag(i) * v * v;
     }
     if (e == ENERGY_INPUT) {
-        return trials[b].h_scale * input_at(i) * v;
+        return ld_trial(b).h_scale * input_at(i) * v;
     }
     if (e == ENERGY_INTEGRAL) {
         // v I - ln cosh(beta I) / beta, with ln cosh(z) = |z| + ln(1 + e^{-2|z|}) - ln 2.
@@ -59,6 +69,7 @@ fn metric_partial(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_METRIC_PARTIAL;
     let at = wid.x + wid.y * groups.x;
     if (at >= P.n_groups * P.metric_sums) {
         return;
@@ -82,6 +93,7 @@ fn metric_finish(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_METRIC_FINISH;
     let k = wid.x + wid.y * groups.x;
     let b = wid.z;
     if (k >= P.metric_sums) {
@@ -89,6 +101,7 @@ fn metric_finish(
     }
     let total = total_of_partials(lid, (b * P.metric_sums + k) * P.n_groups);
     if (lid == 0u) {
+        count(14u, true, 4u);
         sums[b * P.metric_sums + k] = total;
     }
 }

@@ -23,6 +23,8 @@ fn packed_at(r: u32, i: u32) -> f32 {
     let c = j / PACKED_WORDS;
     let k = (j - c * PACKED_WORDS) * P.rank + r;
     var w: u32;
+    // All the bit bindings count as binding 16.
+    count(16u, false, 4u);
     switch c {
         case 0u: { w = table_bits[k]; }
         case 1u: { w = table_bits1[k]; }

@@ -23,6 +23,7 @@ fn store_partial(lid: u32, s: f32, at: u32) {
     scratch[lid] = s;
     reduce_scratch(lid);
     if (lid == 0u) {
+        count(10u, true, 4u);
         partials[at] = scratch[0];
     }
 }
@@ -31,6 +32,7 @@ fn store_partial(lid: u32, s: f32, at: u32) {
 fn total_of_partials(lid: u32, base: u32) -> f32 {
     var s = 0.0;
     for (var g = lid; g < P.n_groups; g += STRUCTURED_WORKGROUP) {
+        count(10u, false, 4u);
         s += partials[base + g];
     }
     scratch[lid] = s;

@@ -36,6 +36,36 @@
 @group(0) @binding(9) var<storage, read> diag: array<f32>;
 @group(0) @binding(11) var<storage, read> coef: array<f32>;
 
+fn ld_table(k: u32) -> f32 {
+    count(7u, false, 4u);
+    return table[k];
+}
+
+fn ld_table_u(k: u32) -> f32 {
+    count(15u, false, 4u);
+    return table_u[k];
+}
+
+fn ld_proj(k: u32) -> f32 {
+    count(8u, false, 4u);
+    return proj[k];
+}
+
+fn st_proj(k: u32, v: f32) {
+    count(8u, true, 4u);
+    proj[k] = v;
+}
+
+fn ld_diag(k: u32) -> f32 {
+    count(9u, false, 4u);
+    return diag[k];
+}
+
+fn ld_coef(k: u32) -> f32 {
+    count(11u, false, 4u);
+    return coef[k];
+}
+
 var<workgroup> partial4: array<vec4<f32>, STRUCTURED_WORKGROUP>;
 
 // The unit vector e_k of 4 components (k < 4), or 0: places a value in a
@@ -52,7 +82,7 @@ fn v_at(r: u32, i: u32) -> f32 {
     if (PACKED) {
         return packed_at(r, i);
     }
-    return table[r * P.n + i];
+    return ld_table(r * P.n + i);
 }
 
 fn u_at(r: u32, i: u32) -> f32 {
@@ -62,32 +92,32 @@ fn u_at(r: u32, i: u32) -> f32 {
     if (PACKED) {
         return packed_at(r, i);
     }
-    return table_u[r * P.n + i];
+    return ld_table_u(r * P.n + i);
 }
 
 // The projection r of trial b (pb = b R) that the expansion multiplies:
 // a turned pair's (cos, sin) rows become (c - kappa s, s + kappa c), the
 // velocity's sine kernel added (the twin of `Rotation::apply`).
 fn proj_turned(pb: u32, r: u32) -> f32 {
-    let p = proj[pb + r];
+    let p = ld_proj(pb + r);
     if (r < P.rot_first || r >= P.rot_first + 2u * P.rot_pairs) {
         return p;
     }
     let k = r - P.rot_first;
     let kappa = P.kappa[k / 2u];
     if ((k & 1u) == 0u) {
-        return p - kappa * proj[pb + r + 1u];
+        return p - kappa * ld_proj(pb + r + 1u);
     }
-    return p + kappa * proj[pb + r - 1u];
+    return p + kappa * ld_proj(pb + r - 1u);
 }
 
 // The point the previous dispatch (the update of stage P.stage) wrote, of
 // state index s: x after a step's last stage, y after the others.
 fn new_point(s: u32) -> f32 {
     if (P.stage == STAGE_RK4_1 || P.stage == STAGE_RK4_2 || P.stage == STAGE_RK4_3) {
-        return y[s];
+        return ld_y(s);
     }
-    return x[s];
+    return ld_x(s);
 }
 
 // Partial sums of the projections r0 .. r0 + 3 of the operand o = F(point)
@@ -102,7 +132,7 @@ fn project_block(lanes: Lanes, g: u32, b: u32, r0: u32, initial: bool) {
         if (i < P.n) {
             var point: f32;
             if (initial) {
-                point = x[b * P.n + i];
+                point = ld_x(b * P.n + i);
             } else {
                 point = new_point(b * P.n + i);
             }
@@ -129,7 +159,7 @@ fn first_terms(i: u32, o: f32) -> vec4<f32> {
 // of the initial operand) or ceil((R - 4) / 4) (project_rest: the
 // projections 4 and up of the operand the update wrote): workgroup `at` is
 // the neuron group at % n_groups of the row block at / n_groups (one past
-// the last block adds and stores nothing).
+// the last block returns at once).
 fn block_and_group(wid: vec3<u32>, groups: vec3<u32>, first_row: u32) -> vec2<u32> {
     let at = wid.x + wid.y * groups.x;
     return vec2<u32>(first_row + 4u * (at / P.n_groups), at % P.n_groups);
@@ -142,7 +172,11 @@ fn project_partial(
     @builtin(num_workgroups) groups: vec3<u32>,
     lanes: Lanes,
 ) {
+    counting_kernel = KERNEL_PROJECT_PARTIAL;
     let rg = block_and_group(wid, groups, 0u);
+    if (rg.x >= P.rank) {
+        return;
+    }
     project_block(lanes, rg.y, wid.z, rg.x, true);
 }
 
@@ -154,7 +188,11 @@ fn project_rest(
     @builtin(num_workgroups) groups: vec3<u32>,
     lanes: Lanes,
 ) {
+    counting_kernel = KERNEL_PROJECT_REST;
     let rg = block_and_group(wid, groups, 4u);
+    if (rg.x >= P.rank) {
+        return;
+    }
     project_block(lanes, rg.y, wid.z, rg.x, false);
 }
 
@@ -166,6 +204,7 @@ fn project_finish(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    counting_kernel = KERNEL_PROJECT_FINISH;
     let r = wid.x + wid.y * groups.x;
     let b = wid.z;
     if (r >= P.rank) {
@@ -173,7 +212,7 @@ fn project_finish(
     }
     let total = total_of_partials(lid, (b * P.rank + r) * P.n_groups);
     if (lid == 0u) {
-        proj[b * P.rank + r] = coef[r] * total;
+        st_proj(b * P.rank + r, ld_coef(r) * total);
     }
 }
 
@@ -186,6 +225,7 @@ fn structured_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     lanes: Lanes,
 ) {
+    counting_kernel = KERNEL_STRUCTURED_STEP;
     let lid = lanes.lid;
     let g = wid.x + wid.y * groups.x;
     let b = wid.z;
@@ -202,7 +242,7 @@ fn structured_step(
                 product += proj_turned(pb, r) * u;
             }
             if ((P.flags & FLAG_DIAG) != 0u) {
-                product += diag[i] * operand(stage_point(b * P.n + i));
+                product += ld_diag(i) * operand(stage_point(b * P.n + i));
             }
             let o = finish(i, b, product);
             if ((P.flags & FLAG_U_IS_V) != 0u) {

@@ -265,6 +265,12 @@ struct BenchArgs {
     /// default choice, and name the fastest.
     #[arg(long)]
     tune: bool,
+    /// GPU cases: also run the counting build of the kernels (each load and
+    /// store adds its bytes to its binding's counter) for a few steps and
+    /// report the bytes counted per step (measured_bytes_per_step,
+    /// measured_weight_bytes_per_step).
+    #[arg(long)]
+    count: bool,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
@@ -294,6 +300,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         reps,
         seconds,
         tune,
+        count,
         json,
         plan: planned,
         limits,
@@ -308,6 +315,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         reps,
         seconds,
         tune,
+        count,
     };
     // Bad counts are refused before anything is printed.
     plan.check()?;
@@ -360,6 +368,13 @@ fn bench(args: BenchArgs) -> Result<()> {
             r.gflops_per_second,
             shape
         );
+        if let (Some(m), Some(w)) = (r.measured_bytes_per_step, r.measured_weight_bytes_per_step) {
+            println!(
+                "{:<4} counted {m:.4e} bytes/step ({w:.4e} of the weights); the schedule requests {:.4e}",
+                "",
+                r.requested_bytes_per_step.unwrap_or(f64::NAN)
+            );
+        }
     };
     let all = bench::run(&plan, &mut |event| {
         match event {

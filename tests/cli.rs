@@ -1213,3 +1213,75 @@ fn the_device_kit_fails_without_an_adapter() {
     let lines = std::fs::read_to_string(dir.path().join("device.jsonl")).unwrap();
     assert_eq!(lines.trim(), r#"{"error": "no GPU adapter found"}"#);
 }
+
+/// `bench --count` runs the counting build of the GPU cases' kernels: the
+/// bytes counted per step are the schedule's requests (exactly: integer
+/// byte counts over whole steps), the weights' part of them at least M or
+/// the table once, and `--plan` states the same requests without running.
+#[test]
+fn bench_counts_the_bytes_the_kernels_move() {
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "gpu",
+            "--operator",
+            "dense",
+            "--operator",
+            "ring",
+            "--n",
+            "100",
+            "--count",
+            "--json",
+            "--reps",
+            "1",
+            "--seconds",
+            "0.01",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", text(&o));
+    for j in &lines {
+        let measured = j["measured_bytes_per_step"].as_f64().unwrap();
+        assert_eq!(
+            measured,
+            j["requested_bytes_per_step"].as_f64().unwrap(),
+            "{j}"
+        );
+        let weights = j["measured_weight_bytes_per_step"].as_f64().unwrap();
+        let plan = bin()
+            .args(["bench", "--plan", "--json", "--operator"])
+            .arg(j["operator"].as_str().unwrap())
+            .args(["--n", "100"])
+            .output()
+            .unwrap();
+        let p: serde_json::Value = serde_json::from_str(
+            String::from_utf8_lossy(&plan.stdout)
+                .lines()
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            p["requested_bytes_per_step"].as_f64().unwrap(),
+            measured,
+            "{p}"
+        );
+        assert_eq!(
+            p["requested_weight_bytes_per_step"].as_f64().unwrap(),
+            weights,
+            "{p}"
+        );
+        match j["operator"].as_str().unwrap() {
+            // M: 100 rows of 100 floats, once (one trial tile).
+            "dense" => assert_eq!(weights, 100.0 * 100.0 * 4.0),
+            // The ring's cos and sin rows, once per neuron.
+            _ => assert_eq!(weights, 2.0 * 100.0 * 4.0),
+        }
+    }
+}

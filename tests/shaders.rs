@@ -362,3 +362,73 @@ fn entry_points_have_the_rust_workgroups() {
     }
     assert_eq!(seen, 18, "every kernel of every family");
 }
+
+#[test]
+fn every_storage_access_is_counted() {
+    // The counting build counts what goes through `count` (common.wgsl):
+    // every load or store of a storage binding of the kernels (the probes
+    // excepted: they measure the adapter, not the engine) must come after a
+    // `count` call in its function, so none escapes tests/counting.rs.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "probe.wgsl")
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    // The storage bindings of every module (common.wgsl's are in all).
+    let mut storage = Vec::new();
+    for (_, text) in &files {
+        for line in text.lines() {
+            if let Some(rest) = line.trim().strip_prefix("@group(0)") {
+                if rest.contains("var<storage") {
+                    let name = rest.split('>').nth(1).unwrap().split(':').next().unwrap();
+                    storage.push(name.trim().to_string());
+                }
+            }
+        }
+    }
+    assert!(storage.len() >= 20, "{storage:?}");
+    let mut checked = 0;
+    for (file, text) in &files {
+        let lines: Vec<&str> = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap())
+            .collect();
+        for (k, line) in lines.iter().enumerate() {
+            for name in &storage {
+                if name == "counted" {
+                    continue;
+                }
+                // A local of the same name (dense_batch's register `sums`).
+                let local = format!("var {name}:");
+                if text.contains(&local) && !text.contains(&format!("> {name}:")) {
+                    continue;
+                }
+                let at = line.find(&format!("{name}[")).filter(|&i| {
+                    i == 0
+                        || !line.as_bytes()[i - 1].is_ascii_alphanumeric()
+                            && line.as_bytes()[i - 1] != b'_'
+                });
+                if at.is_none() {
+                    continue;
+                }
+                checked += 1;
+                let counted = lines[..k]
+                    .iter()
+                    .rev()
+                    .take_while(|l| !l.trim_start().starts_with("fn "))
+                    .any(|l| l.contains("count("));
+                assert!(
+                    counted,
+                    "{file}:{}: `{name}` is read or written without a `count` before it in its function",
+                    k + 1
+                );
+            }
+        }
+    }
+    assert!(checked >= 20, "{checked} accesses found");
+}

@@ -60,6 +60,7 @@ pub fn measure_gpu(
     reps: usize,
     target_seconds: f64,
     bandwidth: f64,
+    count: bool,
 ) -> Result<BenchResult> {
     let e = experiment(case, 1)?;
     let trials = trials_of(&e, batch);
@@ -71,15 +72,34 @@ pub fn measure_gpu(
         Ok((t.seconds, Some(t.ledger)))
     })?;
     drop(prepared);
-    Ok(result(
-        gpu.name(),
-        &adapter,
-        case,
-        batch,
-        &timed,
-        &cost,
-        bandwidth,
-    ))
+    let mut r = result(gpu.name(), &adapter, case, batch, &timed, &cost, bandwidth);
+    if count {
+        let counted = count_steps(gpu, &e, &trials)?;
+        r.measured_bytes_per_step = Some(counted.measured_bytes_per_step());
+        r.measured_weight_bytes_per_step = Some(counted.measured_weight_bytes_per_step());
+    }
+    Ok(r)
+}
+
+/// Steps counted by [`count_steps`] (after one step that also runs the
+/// prologue, not counted).
+pub const COUNTED_STEPS: u64 = 2;
+
+/// What the counting build of the kernels counts over [`COUNTED_STEPS`]
+/// steps of `trials` of `e` (uploaded again: the counting build is its own
+/// set of pipelines).
+pub fn count_steps(
+    gpu: &mut GpuBackend,
+    e: &Experiment,
+    trials: &[crate::sim::Trial],
+) -> Result<crate::sim::gpu::Counted> {
+    gpu.set_counting(true);
+    let counted = gpu.prepare(e, trials).and_then(|p| {
+        p.count(1)?;
+        p.count(COUNTED_STEPS)
+    });
+    gpu.set_counting(false);
+    counted
 }
 
 /// Sets the steps of a bench experiment (one record at the end).
@@ -179,16 +199,18 @@ fn result(
     bandwidth: f64,
 ) -> BenchResult {
     let per_step = timed.per_step;
-    let (bytes, weight_bytes, dispatches) = match timed.ledger {
+    let (bytes, weight_bytes, dispatches, requested) = match timed.ledger {
         Some(l) => (
             l.bytes_per_step(),
             l.weight_bytes_per_step(),
             Some(l.dispatches_per_step()),
+            Some(l.requested_per_step()),
         ),
         None => (
             cost.bytes_per_step,
             cost.weight_bytes_per_step,
             cost.dispatches_per_step,
+            None,
         ),
     };
     let gbs = bytes / per_step / 1e9;
@@ -207,6 +229,9 @@ fn result(
         bytes_per_step: bytes,
         weight_bytes_per_step: weight_bytes,
         minimum_bytes_per_step: cost.minimum_bytes_per_step,
+        requested_bytes_per_step: requested,
+        measured_bytes_per_step: None,
+        measured_weight_bytes_per_step: None,
         dispatches_per_step: dispatches,
         gbytes_per_second: gbs,
         flops_per_step: flops,
@@ -250,6 +275,16 @@ pub struct BenchResult {
     pub bytes_per_step: f64,
     /// Of those, the weights' (M, or the structured tables).
     pub weight_bytes_per_step: f64,
+    /// GPU: the bytes the loads and stores of a step request, from cache
+    /// or not (the schedule's [`Traffic::requested`](crate::sim::gpu::schedule::Traffic::requested):
+    /// the re-reads `bytes_per_step` counts once).
+    pub requested_bytes_per_step: Option<f64>,
+    /// GPU with `--count`: the bytes the counting build of the kernels
+    /// counted in a step.
+    pub measured_bytes_per_step: Option<f64>,
+    /// GPU with `--count`: of those, the bytes read of the weights' bindings
+    /// (M, the tables or bits, the taps, the diagonal).
+    pub measured_weight_bytes_per_step: Option<f64>,
     /// GPU: the fewest bytes a step can move
     /// ([`crate::sim::gpu::cost::minimum_bytes_per_step`]).
     pub minimum_bytes_per_step: Option<f64>,

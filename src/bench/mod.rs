@@ -22,7 +22,7 @@ use crate::sim::gpu::probe::{gpu_probes, GPU_PROBE};
 use crate::sim::gpu::{context, kernels, GpuBackend};
 use cases::shape_of;
 pub use cases::{default_sizes, experiment, Case, OperatorKind, HEBBIAN_PATTERNS};
-pub use measure::{measure_cpu, measure_gpu, BenchResult};
+pub use measure::{count_steps, measure_cpu, measure_gpu, BenchResult, COUNTED_STEPS};
 use std::path::Path;
 
 /// A backend to benchmark.
@@ -53,6 +53,9 @@ pub struct BenchPlan {
     pub seconds: f64,
     /// GPU dense cases: also time every other shape of the dense kernel.
     pub tune: bool,
+    /// GPU cases: also count the bytes the kernels move (the counting
+    /// build, [`measure::count_steps`]).
+    pub count: bool,
 }
 
 impl BenchPlan {
@@ -246,7 +249,9 @@ pub fn run(
                         let mut best: Option<BenchResult> = None;
                         for shape in shapes {
                             g.set_dense_shape(shape)?;
-                            let mut r = measure_gpu(&mut g, case, batch, reps, seconds, bandwidth)?;
+                            let mut r = measure_gpu(
+                                &mut g, case, batch, reps, seconds, bandwidth, plan.count,
+                            )?;
                             let launch = g.launch(&shape_of(case)?, batch);
                             r.bandwidth_probe = GPU_PROBE.into();
                             r.peak_gflops_per_second = peak;

@@ -4,6 +4,7 @@
 //! exceed.
 
 use super::cases::{Case, OperatorKind};
+use crate::analysis::metrics::SumLayout;
 use crate::error::{Error, Result};
 use crate::model::{Shape, Stage, StructuredShape};
 use crate::sim::gpu::cost::minimum_bytes_per_step;
@@ -14,10 +15,11 @@ use crate::sim::gpu::plan::{named_limits, Plan, LIMIT_NAMES};
 use crate::sim::gpu::schedule::Schedule;
 use serde::Serialize;
 
-/// M's shape, the metric sums of a record and the floats of the inputs
-/// of a case, from its sizes (what the case's experiment would have:
-/// `tests/cli.rs` checks them against it at small N).
-pub fn case_sizes(case: Case) -> (Shape, usize, u64) {
+/// M's shape, what a record sums, the pairs a velocity turns and the
+/// floats of the inputs of a case, from its sizes (what the case's
+/// experiment would have: `case_sizes_are_the_experiments` checks them
+/// against it at small N).
+pub fn case_sizes(case: Case) -> CaseSizes {
     let n = case.n;
     let p = case.patterns;
     let structured = |rank, diag, unit_row0| {
@@ -29,32 +31,60 @@ pub fn case_sizes(case: Case) -> (Shape, usize, u64) {
             unit_row0,
         })
     };
-    // The sums: the rates, the metric rows, and the squares of random
-    // networks' rate variance.
-    let (shape, sums) = match case.operator {
-        OperatorKind::Dense => (Shape::Dense { n }, 1),
-        OperatorKind::Random => (Shape::Generated { n }, 2),
-        OperatorKind::Ring => (structured(3, false, true), 3),
-        OperatorKind::Torus => (structured(5, false, true), 5),
-        OperatorKind::Hebbian => (structured(p, true, false), 1 + p),
+    // What a record sums: the rates, the metric rows (the ring's and the
+    // torus's (cos, sin) rows after their unit row, the overlaps of the
+    // Hebbian forms, the Gaussian sheet's four tables), and the squares of
+    // random networks' rate variance.
+    let sums = |table_rows, table_row0, squares| SumLayout {
+        table_rows,
+        table_row0,
+        energy: false,
+        squares,
+    };
+    let (shape, sums, turned_pairs) = match case.operator {
+        OperatorKind::Dense => (Shape::Dense { n }, sums(0, 0, false), 0),
+        OperatorKind::Random => (Shape::Generated { n }, sums(0, 0, true), 0),
+        OperatorKind::Ring => (structured(3, false, true), sums(2, 1, false), 0),
+        OperatorKind::Torus => (structured(5, false, true), sums(4, 1, false), 0),
+        OperatorKind::Hebbian => (structured(p, true, false), sums(p, 0, false), 0),
         OperatorKind::Packed => (
             Shape::Packed {
                 n,
                 patterns: p,
                 unit_row0: false,
             },
-            1 + p,
+            sums(p, 0, false),
+            0,
         ),
         OperatorKind::Gaussian => (
             Shape::Convolution {
                 side: (n as f64).sqrt().round() as usize,
                 terms: 2,
             },
-            5,
+            sums(4, 0, false),
+            0,
         ),
     };
-    // One uniform input of N values.
-    (shape, sums, n as u64)
+    CaseSizes {
+        shape,
+        sums,
+        turned_pairs,
+        // One uniform input of N values.
+        inputs: n as u64,
+    }
+}
+
+/// The sizes a case's plan needs: those of its experiment, without it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseSizes {
+    /// M's shape.
+    pub shape: Shape,
+    /// What a record sums.
+    pub sums: SumLayout,
+    /// The (cos, sin) row pairs a velocity may turn.
+    pub turned_pairs: usize,
+    /// Input values stored.
+    pub inputs: u64,
 }
 
 /// The plan of one case (a line of `--plan --json`).
@@ -78,6 +108,11 @@ pub struct CasePlan {
     pub bytes: u64,
     /// Bytes a step moves by the schedule's count.
     pub bytes_per_step: u64,
+    /// Bytes the loads and stores of a step request, from cache or not
+    /// (what the counting build counts: tests/counting.rs).
+    pub requested_bytes_per_step: u64,
+    /// Of those, the loads of the weights' bindings.
+    pub requested_weight_bytes_per_step: u64,
     /// The fewest bytes a step can move (each region once).
     pub minimum_bytes_per_step: u64,
     /// Dispatches per step.
@@ -112,23 +147,26 @@ pub fn plan_case(
     name: &str,
     device: wgpu::DeviceType,
 ) -> CasePlan {
-    let (shape, sums, inputs) = case_sizes(case);
+    let sizes = case_sizes(case);
     let launch = Launch::new(
-        &shape,
+        &sizes.shape,
         batch,
         vec![Stage::Euler],
         // The cases' one input is uniform: one number a step.
         0,
-        sums,
+        sizes.sums,
+        sizes.turned_pairs,
         limits,
         binding_limit(limits),
         kernels::dense_shape(limits, case.n, device),
         false,
     );
-    let plan = Plan::of(&launch, inputs, limits);
+    let plan = Plan::of(&launch, sizes.inputs, limits);
     let schedule = Schedule::new(&launch);
     CasePlan {
         bytes_per_step: schedule.bytes_per_step(),
+        requested_bytes_per_step: schedule.requested_per_step(),
+        requested_weight_bytes_per_step: schedule.requested_weight_bytes_per_step(),
         minimum_bytes_per_step: minimum_bytes_per_step(&launch),
         dispatches_per_step: schedule.dispatches_per_step(),
         operator: case.operator,
@@ -176,11 +214,13 @@ mod tests {
                 patterns: 7,
             };
             let e = super::super::experiment(case, 1).unwrap();
-            let (shape, sums, inputs) = case_sizes(case);
-            assert_eq!(shape, e.network.weights.shape(), "{op:?}");
+            let sizes = case_sizes(case);
+            assert_eq!(sizes.shape, e.network.weights.shape(), "{op:?}");
             let layout = crate::analysis::metrics::Metrics::shape(&e.network).sum_layout();
-            assert_eq!(sums, layout.len(), "{op:?}");
-            assert_eq!(inputs, e.input_values(), "{op:?}");
+            assert_eq!(sizes.sums, layout, "{op:?}");
+            let turned = crate::sim::gpu::launch::turned_pairs(&e);
+            assert_eq!(sizes.turned_pairs, turned, "{op:?}");
+            assert_eq!(sizes.inputs, e.input_values(), "{op:?}");
         }
     }
 }

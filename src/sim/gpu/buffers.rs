@@ -45,6 +45,18 @@ pub struct Buffers {
     pub staging: wgpu::Buffer,
     /// Bound where a family needs a buffer the operator does not have.
     pub dummy: wgpu::Buffer,
+    /// The counting build's counters (`COUNTED_SLOTS` per kernel).
+    pub counted: wgpu::Buffer,
+}
+
+/// Bytes of the counters of the counting build (`counting`: `COUNTED_SLOTS`
+/// per kernel, each two words), or of the placeholder bound in their place.
+pub const fn counted_bytes(counting: bool) -> u64 {
+    if counting {
+        super::kernels::Kernel::ALL.len() as u64 * super::kernels::COUNTED_SLOTS as u64 * 8
+    } else {
+        8
+    }
 }
 
 impl Buffers {
@@ -65,6 +77,7 @@ impl Buffers {
             &self.params,
             &self.staging,
             &self.dummy,
+            &self.counted,
         ]
         .into_iter()
         .map(wgpu::Buffer::size)
@@ -178,6 +191,7 @@ impl Buffers {
                 mapped_at_creation: false,
             }),
             dummy: storage_buffer(ctx, "attractor unused", &[]),
+            counted: storage_buffer(ctx, "attractor counted", &[0.0; counted_bytes(false) as usize / 4]),
         })
     }
 
@@ -228,6 +242,7 @@ impl Buffers {
             buf(7, table),
             buf(12, &self.first_bad),
             buf(13, &self.trials),
+            buf(26, &self.counted),
         ];
         entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {

@@ -96,6 +96,7 @@ impl Run<'_> {
                 label: Some("attractor steps"),
             });
         let mut ledger = self.ledger.get();
+        let mut requested = self.requested.borrow_mut();
         ledger.steps += steps;
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -117,11 +118,13 @@ impl Run<'_> {
                 pass.set_bind_group(0, group, &[offset]);
                 let [x, y, z] = d.workgroups;
                 pass.dispatch_workgroups(x, y, z);
+                requested.add(d);
                 match part {
                     Part::Step => {
                         ledger.step_dispatches += 1;
                         ledger.step_bytes += d.bytes();
                         ledger.step_weight_bytes += d.weight_bytes();
+                        ledger.step_requested += d.requested();
                         // After a stage's last dispatch the operand is in the other buffer.
                         in_stage += 1;
                         if in_stage == per_stage[stage] {

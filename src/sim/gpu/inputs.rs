@@ -96,7 +96,7 @@ impl StepInputs {
             row0,
             dims: geometry.dims,
             rot_first: rot_first as u32,
-            rot_pairs: rotations.len() as u32,
+            rot_pairs: super::launch::turned_pairs(exp) as u32,
         })
     }
 

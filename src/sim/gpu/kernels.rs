@@ -121,11 +121,13 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("PROBE_VEC4S", PROBE_VEC4S),
         ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
         ("MAX_MOVING", MAX_MOVING as u32),
+        ("COUNTED_SLOTS", COUNTED_SLOTS),
         ("FLAG_DIAG", FLAG_DIAG),
         ("FLAG_U_IS_V", FLAG_U_IS_V),
         ("FLAG_H_UNIFORM", FLAG_H_UNIFORM),
         ("MOVING_VEC4S", 2 * MAX_MOVING as u32),
     ];
+    v.extend(Kernel::ALL.map(|k| (k.constant(), k.code())));
     v.extend(
         [
             ("STREAM_NOISE", crate::rng::Stream::Noise),
@@ -144,6 +146,10 @@ pub fn dynamics_code(dynamics: Dynamics) -> u32 {
         Dynamics::Current => 1,
     }
 }
+
+/// Counters a kernel has in the counting build (`COUNTED_SLOTS`): the
+/// bytes read from and written to each binding 0 .. 31.
+pub const COUNTED_SLOTS: u32 = 64;
 
 /// The mode of a played file's row in `StepParams.moving` (beside the
 /// ring profiles' [`RingProfile::BUMP`] and [`RingProfile::VON_MISES`]).
@@ -288,9 +294,52 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// Every kernel, in the order of their codes ([`Kernel::code`]).
+    pub const ALL: [Kernel; 12] = [
+        Kernel::DenseRow,
+        Kernel::DenseBatch,
+        Kernel::ProjectPartial,
+        Kernel::StructuredStep,
+        Kernel::ProjectRest,
+        Kernel::ProjectFinish,
+        Kernel::MetricPartial,
+        Kernel::MetricFinish,
+        Kernel::ConvRows,
+        Kernel::ConvStep,
+        Kernel::ReadProbe,
+        Kernel::FlopsProbe,
+    ];
+
+    /// Its code (`KERNEL_*` in the shaders): its counters in the counting
+    /// build are `COUNTED_SLOTS` from `code × COUNTED_SLOTS`.
+    pub fn code(self) -> u32 {
+        Kernel::ALL
+            .iter()
+            .position(|&k| k == self)
+            .expect("every kernel is listed") as u32
+    }
+
     /// Whether it is one of a record's metric kernels (their own bind group).
     pub fn is_metric(self) -> bool {
         matches!(self, Kernel::MetricPartial | Kernel::MetricFinish)
+    }
+
+    /// The name of its code in the shaders' header (`KERNEL_DENSE_STEP`, ...).
+    pub fn constant(self) -> &'static str {
+        match self {
+            Kernel::DenseRow => "KERNEL_DENSE_STEP",
+            Kernel::DenseBatch => "KERNEL_DENSE_BATCH",
+            Kernel::ProjectPartial => "KERNEL_PROJECT_PARTIAL",
+            Kernel::StructuredStep => "KERNEL_STRUCTURED_STEP",
+            Kernel::ProjectRest => "KERNEL_PROJECT_REST",
+            Kernel::ProjectFinish => "KERNEL_PROJECT_FINISH",
+            Kernel::MetricPartial => "KERNEL_METRIC_PARTIAL",
+            Kernel::MetricFinish => "KERNEL_METRIC_FINISH",
+            Kernel::ConvRows => "KERNEL_CONV_ROWS",
+            Kernel::ConvStep => "KERNEL_CONV_STEP",
+            Kernel::ReadProbe => "KERNEL_READ_PROBE",
+            Kernel::FlopsProbe => "KERNEL_FLOPS_PROBE",
+        }
     }
 
     /// The WGSL entry point.

@@ -4,6 +4,7 @@
 //! function of the experiment, the batch and the limits.
 
 use super::operator::OperatorShape;
+use crate::analysis::metrics::SumLayout;
 use crate::model::{Experiment, Shape, Stage};
 
 /// Everything a schedule depends on.
@@ -25,6 +26,12 @@ pub struct Launch {
     pub max_workgroups_per_dimension: u32,
     /// The largest storage binding (the weights are split by it).
     pub max_binding: u64,
+    /// The (cos, sin) row pairs of a structured form a velocity may turn.
+    pub turned_pairs: u32,
+    /// What a record sums ([`SumLayout`]; `metric_sums` of them).
+    pub sums: SumLayout,
+    /// The kernels are the counting build (their counters are allocated).
+    pub counting: bool,
 }
 
 impl Launch {
@@ -40,6 +47,7 @@ impl Launch {
         row_shape: (u32, u32),
         row_kernel_only: bool,
     ) -> Self {
+        let sums = crate::analysis::metrics::Metrics::shape(&exp.network).sum_layout();
         Launch::new(
             &exp.network.weights.shape(),
             batch,
@@ -50,9 +58,8 @@ impl Launch {
             } else {
                 crate::sim::inputs::InputSchedule::new(exp).most_on()
             },
-            crate::analysis::metrics::Metrics::shape(&exp.network)
-                .sum_layout()
-                .len(),
+            sums,
+            turned_pairs(exp),
             limits,
             max_binding,
             row_shape,
@@ -62,7 +69,8 @@ impl Launch {
 
     /// The launch of `batch` trials of a network of M's shape `shape`,
     /// stepped by `stages`, with at most `epochs_on` input epochs on at
-    /// once and `metric_sums` sums a record, built from those sizes alone
+    /// once, a record's `sums` and `turned_pairs` rows pairs a velocity may
+    /// turn, built from those sizes alone
     /// (no weights, no experiment: `attractor bench --plan`); the rest as
     /// [`Launch::of`].
     #[allow(clippy::too_many_arguments)]
@@ -71,7 +79,8 @@ impl Launch {
         batch: usize,
         stages: Vec<Stage>,
         epochs_on: usize,
-        metric_sums: usize,
+        sums: SumLayout,
+        turned_pairs: usize,
         limits: &wgpu::Limits,
         max_binding: u64,
         row_shape: (u32, u32),
@@ -83,9 +92,12 @@ impl Launch {
             op: OperatorShape::of(shape, max_binding, row_shape, row_kernel_only),
             stages,
             epochs_on: epochs_on as u32,
-            metric_sums: metric_sums as u32,
+            metric_sums: sums.len() as u32,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             max_binding,
+            turned_pairs: turned_pairs as u32,
+            sums,
+            counting: false,
         }
     }
 
@@ -126,5 +138,16 @@ impl Launch {
         };
         (!rows_only && self.batch > super::kernels::DENSE_TILE)
             .then(|| super::kernels::BatchShape::for_batch(self.batch))
+    }
+}
+
+/// The (cos, sin) row pairs the steps of `exp` turn: those of its geometry
+/// when it has a velocity, else none (nothing is turned, nothing read for
+/// it).
+pub fn turned_pairs(exp: &Experiment) -> usize {
+    if exp.velocity.is_empty() {
+        0
+    } else {
+        exp.network.weights.geometry().rotations.len()
     }
 }

@@ -208,6 +208,7 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
         storage(7, true),
         storage(12, false),
         storage(13, true),
+        storage(26, false),
     ];
     if family != Family::Dense {
         entries.extend([

@@ -1,6 +1,9 @@
 //! What the GPU backend's encoder counted for a batch, as it recorded each
 //! dispatch of the schedule ([`super::schedule`]).
 
+use super::kernels::{Kernel, COUNTED_SLOTS};
+use super::schedule::Dispatch;
+
 /// What the GPU backend's encoder recorded for a batch: dispatches and
 /// bytes (the [`super::schedule`] model), counted as each dispatch is
 /// recorded, and the GPU time of its submits.
@@ -14,6 +17,9 @@ pub struct Ledger {
     pub step_bytes: u64,
     /// Of those, the weights' (M, or the structured tables and diagonal).
     pub step_weight_bytes: u64,
+    /// Bytes the loads and stores of those dispatches request, from cache
+    /// or not ([`Dispatch::requested`]).
+    pub step_requested: u64,
     /// Prologue and record dispatches.
     pub other_dispatches: u64,
     /// Bytes those moved.
@@ -33,8 +39,47 @@ impl Ledger {
         self.step_bytes as f64 / self.steps.max(1) as f64
     }
 
+    /// Bytes the loads and stores of a step request.
+    pub fn requested_per_step(&self) -> f64 {
+        self.step_requested as f64 / self.steps.max(1) as f64
+    }
+
     /// Bytes of the weights per step.
     pub fn weight_bytes_per_step(&self) -> f64 {
         self.step_weight_bytes as f64 / self.steps.max(1) as f64
     }
+}
+
+/// The bytes the recorded dispatches' loads and stores request, by kernel
+/// and binding ([`Dispatch::requested_through`]), tallied as the encoder
+/// records each dispatch: what the counting build should count for the
+/// same stretch ([`super::Counted`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requests(Vec<u64>);
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests(vec![0; Kernel::ALL.len() * COUNTED_SLOTS as usize])
+    }
+}
+
+impl Requests {
+    /// Adds the requests of `d`.
+    pub fn add(&mut self, d: &Dispatch) {
+        for t in &d.traffic {
+            self.0[slot(d.kernel, t.binding, t.write)] += t.requested;
+        }
+    }
+
+    /// The bytes requested of `binding` by `kernel`, read (`write` false)
+    /// or written.
+    pub fn get(&self, kernel: Kernel, binding: u32, write: bool) -> u64 {
+        self.0[slot(kernel, binding, write)]
+    }
+}
+
+/// The counter of `binding` (read, or written) of `kernel`: as the
+/// shaders' `count` numbers them.
+pub fn slot(kernel: Kernel, binding: u32, write: bool) -> usize {
+    (kernel.code() * COUNTED_SLOTS + 2 * binding + u32::from(write)) as usize
 }

@@ -50,7 +50,7 @@ use crate::error::{Error, Result};
 use crate::model::Experiment;
 use context::GpuContext;
 use pipelines::Pipelines;
-pub use run::Timed;
+pub use run::{Counted, Difference, Timed};
 
 /// The GPU backend (f32).
 pub struct GpuBackend {
@@ -59,6 +59,7 @@ pub struct GpuBackend {
     caps: Caps,
     dense_shape: Option<(u32, u32)>,
     subgroups: bool,
+    counting: bool,
 }
 
 impl GpuBackend {
@@ -70,6 +71,7 @@ impl GpuBackend {
             caps: Caps::default(),
             dense_shape: None,
             subgroups: true,
+            counting: false,
         })
     }
 
@@ -81,6 +83,7 @@ impl GpuBackend {
             caps: Caps::default(),
             dense_shape: None,
             subgroups: true,
+            counting: false,
         })
     }
 
@@ -147,6 +150,29 @@ impl GpuBackend {
         self.subgroups = on;
     }
 
+    /// Runs the counting build of every kernel from now on: each load and
+    /// store adds its bytes to its binding's counter, read back by
+    /// [`Prepared::count`] (slow: for measuring what kernels move, on
+    /// small cases).
+    pub fn with_counting(mut self) -> Self {
+        self.counting = true;
+        self
+    }
+
+    /// Runs the counting build (`on`) or the plain one from now on.
+    pub fn set_counting(&mut self, on: bool) {
+        self.counting = on;
+    }
+
+    /// How its runs build their kernels.
+    fn build(&self) -> run::Build {
+        run::Build {
+            dense_shape: self.dense_shape,
+            subgroups: self.subgroups,
+            counting: self.counting,
+        }
+    }
+
     /// Whether the structured kernels run with subgroup operations here.
     pub fn uses_subgroups(&self) -> bool {
         self.subgroups
@@ -160,14 +186,17 @@ impl GpuBackend {
     /// The launch of `batch` trials of `experiment` on this backend: what
     /// a run would encode depends on it (see [`schedule::Schedule`]).
     pub fn launch(&self, experiment: &Experiment, batch: usize) -> launch::Launch {
-        launch::Launch::of(
-            experiment,
-            batch,
-            &self.limits(),
-            operator::binding_limit(&self.limits()),
-            self.dense_shape(experiment.network.n),
-            self.dense_shape.is_some(),
-        )
+        launch::Launch {
+            counting: self.counting,
+            ..launch::Launch::of(
+                experiment,
+                batch,
+                &self.limits(),
+                operator::binding_limit(&self.limits()),
+                self.dense_shape(experiment.network.n),
+                self.dense_shape.is_some(),
+            )
+        }
     }
 
     /// Caps the workgroups of one grid dimension below the adapter's limit,
@@ -238,6 +267,14 @@ impl Prepared<'_> {
     pub fn allocated(&self) -> u64 {
         self.0.allocated()
     }
+
+    /// Steps `steps` more steps (the first call also runs the prologue)
+    /// with the counters cleared first, and returns what every kernel read
+    /// and wrote of each binding (the backend must be counting:
+    /// [`GpuBackend::with_counting`]).
+    pub fn count(&self, steps: u64) -> Result<run::Counted> {
+        self.0.count(steps)
+    }
 }
 
 impl GpuBackend {
@@ -253,14 +290,14 @@ impl GpuBackend {
         }
         self.check_memory(experiment, trials.len())?;
         let limits = self.limits();
+        let build = self.build();
         Ok(Prepared(run::Run::new(
             &self.ctx,
             &mut self.pipelines,
             experiment,
             trials,
             &limits,
-            self.dense_shape,
-            self.subgroups,
+            build,
         )?))
     }
 }
@@ -293,14 +330,14 @@ impl Backend for GpuBackend {
         stop: &super::Stop,
     ) -> Result<Vec<Recording>> {
         let limits = self.limits();
+        let build = self.build();
         run::Run::new(
             &self.ctx,
             &mut self.pipelines,
             experiment,
             trials,
             &limits,
-            self.dense_shape,
-            self.subgroups,
+            build,
         )?
         .execute(progress, stop)
     }

@@ -121,7 +121,7 @@ impl PipelineKey {
 #[derive(Default)]
 pub struct Pipelines {
     layouts: HashMap<Family, wgpu::BindGroupLayout>,
-    compiled: HashMap<PipelineKey, Vec<wgpu::ComputePipeline>>,
+    compiled: HashMap<(PipelineKey, bool), Vec<wgpu::ComputePipeline>>,
     builds: usize,
 }
 
@@ -135,13 +135,15 @@ impl Pipelines {
     }
 
     /// The pipelines of `key` (one per entry point, in order), compiled on
-    /// first use inside an error scope.
+    /// first use inside an error scope; with `counting`, the counting build
+    /// (every load and store adds its bytes to its binding's counter).
     pub fn get(
         &mut self,
         ctx: &GpuContext,
         key: PipelineKey,
+        counting: bool,
     ) -> Result<Vec<wgpu::ComputePipeline>> {
-        if let Some(p) = self.compiled.get(&key) {
+        if let Some(p) = self.compiled.get(&(key, counting)) {
             return Ok(p.clone());
         }
         let layout = self.layout(ctx, key.family());
@@ -176,6 +178,10 @@ impl Pipelines {
             } => vec![("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))],
             _ => Vec::new(),
         };
+        let mut constants = constants;
+        if counting {
+            constants.push(("COUNTING", 1.0));
+        }
         let pipelines = ctx.scoped(
             &format!("building the compute pipelines of {label}"),
             || {
@@ -212,7 +218,7 @@ impl Pipelines {
             },
         )?;
         self.builds += 1;
-        self.compiled.insert(key, pipelines.clone());
+        self.compiled.insert((key, counting), pipelines.clone());
         Ok(pipelines)
     }
 

@@ -130,6 +130,7 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
             storage: false,
         },
         state("unused", 4),
+        state("counted", super::buffers::counted_bytes(launch.counting)),
     ]);
     v
 }

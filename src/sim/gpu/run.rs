@@ -7,7 +7,7 @@ use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
 use super::layout::{FLAG_DIAG, FLAG_U_IS_V};
-use super::ledger::Ledger;
+use super::ledger::{slot, Ledger, Requests};
 use super::operator::generated;
 use super::operator::OperatorShape;
 use super::operator::{self, GpuOperator};
@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::{Dynamics, Experiment};
 use crate::real::f;
 use crate::sim::{Divergence, Recording, Trial};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -56,6 +56,8 @@ pub struct Run<'a> {
     pub(super) at: Cell<u64>,
     /// What the submits recorded so far.
     pub(super) ledger: Cell<Ledger>,
+    /// The bytes the recorded dispatches request, by kernel and binding.
+    pub(super) requested: RefCell<Requests>,
     /// GPU timestamps of the submits, where the adapter has them.
     pub(super) timer: Option<super::timing::Timer>,
     /// The inputs' part of each step's parameters.
@@ -64,21 +66,35 @@ pub struct Run<'a> {
     pub(super) op: GpuOperator,
 }
 
+/// How a run builds its kernels (the backend's settings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Build {
+    /// The dense row kernel's shape, overriding the adapter's default.
+    pub dense_shape: Option<(u32, u32)>,
+    /// The structured kernels use subgroup operations where the device
+    /// has them.
+    pub subgroups: bool,
+    /// The counting build: every load and store counted.
+    pub counting: bool,
+}
+
 impl<'a> Run<'a> {
     /// Uploads and binds everything `trials` of `exp` need, with pipelines
     /// from `cache`, within `limits` (the adapter's, or lower ones set for
-    /// tests); `dense_shape` overrides the dense row kernel's shape
-    /// and `subgroups` lets the structured kernels use subgroup operations
-    /// where the device has them.
+    /// tests), built as `build` says.
     pub fn new(
         ctx: &'a GpuContext,
         cache: &mut Pipelines,
         exp: &'a Experiment,
         trials: &'a [Trial],
         limits: &wgpu::Limits,
-        dense_shape: Option<(u32, u32)>,
-        subgroups: bool,
+        build: Build,
     ) -> Result<Self> {
+        let Build {
+            dense_shape,
+            subgroups,
+            counting,
+        } = build;
         let net = &exp.network;
         let n = net.n;
         let n_pad = n.div_ceil(4) * 4;
@@ -94,14 +110,17 @@ impl<'a> Run<'a> {
         let max_binding = operator::binding_limit(limits);
         let row_shape = dense_shape
             .unwrap_or_else(|| kernels::dense_shape(limits, n, ctx.adapter.get_info().device_type));
-        let geometry = Launch::of(
-            exp,
-            batch,
-            limits,
-            max_binding,
-            row_shape,
-            dense_shape.is_some(),
-        );
+        let geometry = Launch {
+            counting,
+            ..Launch::of(
+                exp,
+                batch,
+                limits,
+                max_binding,
+                row_shape,
+                dense_shape.is_some(),
+            )
+        };
         // Every binding and grid within the limits, before anything is made.
         let plan = Plan::of(&geometry, exp.input_values(), limits);
         plan.check(&ctx.summary.name)?;
@@ -143,7 +162,7 @@ impl<'a> Run<'a> {
             OperatorShape::Convolution { .. } => 2 * rank as usize * n,
             OperatorShape::Dense { .. } | OperatorShape::Structured { .. } => rank as usize,
         };
-        let buf = Buffers::new(
+        let mut buf = Buffers::new(
             &scoped_bytes("allocating the state"),
             ctx,
             exp,
@@ -153,6 +172,13 @@ impl<'a> Run<'a> {
             n_sums,
             n_partials,
         )?;
+        if counting {
+            buf.counted = operator::storage_buffer(
+                ctx,
+                "attractor counted",
+                &vec![0.0; super::buffers::counted_bytes(true) as usize / 4],
+            );
+        }
         let align = u64::from(limits.min_uniform_buffer_offset_alignment)
             .max(std::mem::size_of::<StepParams>() as u64);
 
@@ -177,7 +203,7 @@ impl<'a> Run<'a> {
         };
         let mut pipelines = HashMap::new();
         for key in [key, PipelineKey::Metrics { packed }] {
-            let compiled = cache.get(ctx, key)?;
+            let compiled = cache.get(ctx, key, counting)?;
             for (kernel, p) in key.kernels().iter().zip(compiled) {
                 pipelines.insert(*kernel, p);
             }
@@ -268,9 +294,72 @@ impl<'a> Run<'a> {
             started: Cell::new(false),
             at: Cell::new(0),
             ledger: Cell::new(Ledger::default()),
+            requested: RefCell::new(Requests::default()),
             timer,
             inputs,
             op,
+        })
+    }
+
+    /// [`Run::time`] of `steps` steps with the counters cleared first, and
+    /// the counters read back after, beside what the schedule's dispatches
+    /// of the same stretch request.
+    pub fn count(&self, steps: u64) -> Result<Counted> {
+        let bytes = super::buffers::counted_bytes(true);
+        if self.buf.counted.size() < bytes {
+            return Err(Error::Gpu(
+                "counting needs the counting build (GpuBackend::with_counting)".into(),
+            ));
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.buf.counted, 0, &vec![0u8; bytes as usize]);
+        *self.requested.borrow_mut() = Requests::default();
+        self.time(steps)?;
+        let back = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("attractor counted readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        enc.copy_buffer_to_buffer(&self.buf.counted, 0, &back, 0, bytes);
+        let index = self.ctx.queue.submit([enc.finish()]);
+        let slice = back.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait(index)?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("the counters' readback was dropped".into()))?
+            .map_err(|e| Error::Gpu(format!("reading back the counters: {e}")))?;
+        let words: Vec<u32> = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading back the counters: {e}")))?;
+            bytemuck::cast_slice(&view).to_vec()
+        };
+        // Counter s: words 2 s (low) and 2 s + 1 (high).
+        let measured = words
+            .chunks(2)
+            .map(|w| u64::from(w[0]) | u64::from(w[1]) << 32)
+            .collect();
+        let step_kernels = self
+            .schedule
+            .stages
+            .iter()
+            .flatten()
+            .map(|d| d.kernel)
+            .collect();
+        Ok(Counted {
+            steps,
+            measured,
+            scheduled: self.requested.borrow().clone(),
+            step_kernels,
         })
     }
 
@@ -515,11 +604,107 @@ impl Run<'_> {
                 step_dispatches: after.step_dispatches - before.step_dispatches,
                 step_bytes: after.step_bytes - before.step_bytes,
                 step_weight_bytes: after.step_weight_bytes - before.step_weight_bytes,
+                step_requested: after.step_requested - before.step_requested,
                 other_dispatches: after.other_dispatches - before.other_dispatches,
                 other_bytes: after.other_bytes - before.other_bytes,
                 gpu_seconds: self.timer.as_ref().map(|_| gpu),
             },
         })
+    }
+}
+
+/// What the kernels of a counted stretch of steps moved, binding by
+/// binding, as the counting build counted it, beside what the schedule's
+/// dispatches of the stretch request ([`Traffic::requested`](super::schedule::Traffic::requested)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// Steps counted.
+    pub steps: u64,
+    /// Counted bytes, at [`slot`]`(kernel, binding, write)`.
+    measured: Vec<u64>,
+    /// The schedule's requests.
+    scheduled: Requests,
+    /// The kernels of a step.
+    step_kernels: std::collections::HashSet<Kernel>,
+}
+
+/// One binding of one kernel whose counted bytes differ from the
+/// schedule's ([`Counted::differences`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// The binding.
+    pub binding: u32,
+    /// Written rather than read.
+    pub write: bool,
+    /// Bytes counted.
+    pub measured: u64,
+    /// Bytes the schedule requests.
+    pub scheduled: u64,
+}
+
+impl Counted {
+    /// The bytes `kernel` read (`write` false) or wrote of `binding`.
+    pub fn measured(&self, kernel: Kernel, binding: u32, write: bool) -> u64 {
+        self.measured[slot(kernel, binding, write)]
+    }
+
+    /// The bytes the schedule says `kernel` requests of `binding`.
+    pub fn scheduled(&self, kernel: Kernel, binding: u32, write: bool) -> u64 {
+        self.scheduled.get(kernel, binding, write)
+    }
+
+    /// Every (kernel, binding, read or write) whose counted bytes are not
+    /// the schedule's.
+    pub fn differences(&self) -> Vec<Difference> {
+        let mut v = Vec::new();
+        for kernel in Kernel::ALL {
+            for binding in 0..kernels::COUNTED_SLOTS / 2 {
+                for write in [false, true] {
+                    let measured = self.measured(kernel, binding, write);
+                    let scheduled = self.scheduled(kernel, binding, write);
+                    if measured != scheduled {
+                        v.push(Difference {
+                            kernel,
+                            binding,
+                            write,
+                            measured,
+                            scheduled,
+                        });
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The bytes the step kernels counted, per step (of a stretch without
+    /// the prologue: not the first).
+    pub fn measured_bytes_per_step(&self) -> f64 {
+        self.per_step(|_| true)
+    }
+
+    /// Of those, the bytes read of the weights' bindings (M, the tables or
+    /// bits, the taps, the diagonal).
+    pub fn measured_weight_bytes_per_step(&self) -> f64 {
+        self.per_step(|(binding, write)| {
+            !write && super::schedule::WEIGHT_BINDINGS.contains(&binding)
+        })
+    }
+
+    fn per_step(&self, keep: impl Fn((u32, bool)) -> bool) -> f64 {
+        let mut total = 0u64;
+        for &kernel in &self.step_kernels {
+            for binding in 0..kernels::COUNTED_SLOTS / 2 {
+                for write in [false, true] {
+                    if keep((binding, write)) {
+                        total += self.measured(kernel, binding, write);
+                    }
+                }
+            }
+        }
+        total as f64 / self.steps.max(1) as f64
     }
 }
 

@@ -13,11 +13,21 @@
 //! # Bytes
 //! A dispatch's traffic lists, per buffer region, the distinct bytes it
 //! reads or writes and the number of independent passes its grid makes over
-//! them (the dense kernel's trial tiles each stream M; every row tile reads
-//! the whole operand; every trial of a structured step reads the tables). A
-//! region read by several passes counts once when it is at most
-//! [`CACHE_BYTES`] (it stays in the GPU's L2 cache between passes), else
-//! once per pass. Writes count once.
+//! them (the dense kernel's trial tiles each stream M; every trial of a
+//! structured step reads the tables). A region read by several passes
+//! counts once when it is at most [`CACHE_BYTES`] (it stays in the GPU's L2
+//! cache between passes), else once per pass. Writes count once. That is
+//! the memory traffic a step is predicted to cost ([`Dispatch::bytes`]).
+//!
+//! Each traffic also states the bytes its loads and stores request over
+//! the whole grid, cached or not ([`Traffic::requested`]): every thread's
+//! read of a trial's parameters, of the projections, of the dense operand
+//! for each row. That is what the counting build of the kernels counts
+//! (every load and store of a binding adds its bytes to a counter:
+//! [`GpuBackend::with_counting`](super::GpuBackend::with_counting)), and
+//! tests/counting.rs holds the two equal, per dispatch family and binding,
+//! so a kernel that read M twice, or the schedule that forgot a read,
+//! fails.
 
 pub use super::kernels::Kernel;
 pub use super::launch::Launch;
@@ -28,6 +38,14 @@ use crate::model::Stage;
 /// less than the L2 cache of every GPU this engine targets (an H100 has
 /// 50 MB).
 pub const CACHE_BYTES: u64 = 4 << 20;
+
+/// The bindings of the weights: M or the table V (7), the diagonal (9),
+/// the table U (15), the packed bits (16: the counting build counts every
+/// bit binding there).
+pub const WEIGHT_BINDINGS: [u32; 4] = [7, 9, 15, 16];
+
+/// The binding the counting build counts every packed bit binding under.
+pub const BITS_BINDING: u32 = 16;
 
 /// A buffer region whose traffic is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,36 +80,91 @@ pub enum Region {
     MetricSums,
 }
 
+impl Region {
+    /// The binding (`@binding` in the shaders) its reads (`write` false)
+    /// or writes go through, where a dispatch does not say otherwise.
+    pub fn binding(self, write: bool) -> u32 {
+        match self {
+            Region::Operand if write => 2,
+            Region::Operand => 1,
+            Region::State => 3,
+            Region::StagePoint => 4,
+            Region::Accumulator => 5,
+            Region::Input => 6,
+            Region::Weights | Region::TableV => 7,
+            Region::Projections => 8,
+            Region::Diag => 9,
+            Region::Partials => 10,
+            Region::Coef => 11,
+            Region::Trials => 13,
+            Region::MetricSums => 14,
+            Region::TableU => 15,
+        }
+    }
+}
+
 /// The bytes one dispatch moves in one region.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Traffic {
     /// The region.
     pub region: Region,
+    /// The binding its loads or stores go through.
+    pub binding: u32,
     /// Distinct bytes read or written.
     pub bytes: u64,
     /// Independent passes the grid makes over them (reads).
     pub passes: u64,
     /// Written rather than read.
     pub write: bool,
+    /// Bytes its loads or stores request over the whole grid, from cache
+    /// or not (what the counting build counts).
+    pub requested: u64,
 }
 
 impl Traffic {
+    /// Reads of `bytes` distinct bytes by `passes` passes, each reading
+    /// them once.
     fn read(region: Region, bytes: u64, passes: u64) -> Self {
+        let passes = passes.max(1);
         Traffic {
             region,
+            binding: region.binding(false),
             bytes,
-            passes: passes.max(1),
+            passes,
             write: false,
+            requested: bytes * passes,
         }
     }
 
+    /// Writes of `bytes` distinct bytes, each once.
     fn write(region: Region, bytes: u64) -> Self {
         Traffic {
             region,
+            binding: region.binding(true),
             bytes,
             passes: 1,
             write: true,
+            requested: bytes,
         }
+    }
+
+    /// Reads of bytes another traffic of the dispatch already reads, by
+    /// the same threads (from cache): `requested` bytes, none new.
+    fn again(region: Region, requested: u64) -> Self {
+        Traffic {
+            requested,
+            ..Traffic::read(region, 0, 1)
+        }
+    }
+
+    /// The same, with `requested` bytes requested in all.
+    fn requesting(self, requested: u64) -> Self {
+        Traffic { requested, ..self }
+    }
+
+    /// The same, through `binding`.
+    fn through(self, binding: u32) -> Self {
+        Traffic { binding, ..self }
     }
 
     /// The bytes counted: once for writes and for reads of regions of at
@@ -148,6 +221,20 @@ impl Dispatch {
         .sum()
     }
 
+    /// The bytes its loads and stores request ([`Traffic::requested`] summed).
+    pub fn requested(&self) -> u64 {
+        self.traffic.iter().map(|t| t.requested).sum()
+    }
+
+    /// The bytes it requests through `binding`, read (`write` false) or written.
+    pub fn requested_through(&self, binding: u32, write: bool) -> u64 {
+        self.traffic
+            .iter()
+            .filter(|t| t.binding == binding && t.write == write)
+            .map(|t| t.requested)
+            .sum()
+    }
+
     /// The bytes it moves in `region`.
     pub fn bytes_in(&self, region: Region) -> u64 {
         self.traffic
@@ -201,22 +288,31 @@ impl Schedule {
     pub fn new(g: &Launch) -> Self {
         let (b, n) = (u64::from(g.batch), u64::from(g.n));
         let f = 4u64;
-        let input = |rows: u64, passes: u64| {
-            Traffic::read(Region::Input, u64::from(g.epochs_on) * rows * f, passes)
-        };
-        let trials = Traffic::read(
-            Region::Trials,
-            b * std::mem::size_of::<super::kernels::TrialParams>() as u64,
-            1,
-        );
-        let state = |stage: Stage, rows: u64| {
+        let epochs = u64::from(g.epochs_on);
+        let trial = std::mem::size_of::<super::kernels::TrialParams>() as u64;
+        // The update of `rows` neurons of every trial (`finish` in
+        // common.wgsl): each (neuron, trial) reads its trial's parameters
+        // (all of TrialParams), the input epochs on (passes: those of the
+        // grid over the input vectors), and the state the stage needs.
+        let update = |stage: Stage, rows: u64, input_passes: u64| {
+            let cells = b * rows;
+            let mut t = vec![
+                Traffic::read(Region::Trials, b * trial, 1).requesting(cells * trial),
+                Traffic::read(Region::Input, epochs * rows * f, input_passes)
+                    .requesting(cells * epochs * f),
+            ];
             let (reads, writes) = state_traffic(stage);
-            let mut t: Vec<Traffic> = reads
-                .into_iter()
-                .map(|r| Traffic::read(r, b * rows * f, 1))
-                .collect();
-            t.extend(writes.into_iter().map(|r| Traffic::write(r, b * rows * f)));
+            t.extend(reads.into_iter().map(|r| Traffic::read(r, cells * f, 1)));
+            t.extend(writes.into_iter().map(|r| Traffic::write(r, cells * f)));
             t
+        };
+        // The stage point: x at a step's first stage, y at the later rk4 ones.
+        let stage_point = |stage: Stage| {
+            if matches!(stage, Stage::Rk4(2..=4)) {
+                Region::StagePoint
+            } else {
+                Region::State
+            }
         };
         let mut prologue = Vec::new();
         let stages = g
@@ -232,27 +328,32 @@ impl Schedule {
                     .iter()
                     .enumerate()
                     .map(|(slot, &(row0, rows))| {
-                        let (kernel, rows_per_group, tiles) = match g.batch_shape() {
-                            Some(s) => (Kernel::DenseBatch, s.rows(), g.batch.div_ceil(s.trials())),
-                            None => (
-                                Kernel::DenseRow,
-                                row_shape.1,
-                                g.batch.div_ceil(super::kernels::DENSE_TILE),
-                            ),
-                        };
-                        let row_groups = rows.div_ceil(rows_per_group);
-                        let (gx, gz) = g.grid(row_groups);
-                        let r = u64::from(rows);
                         let np = u64::from(g.n_pad());
+                        let r = u64::from(rows);
+                        let (kernel, row_groups, tiles, operand) = match g.batch_shape() {
+                            // Each row tile stages the operands of its trials once.
+                            Some(s) => {
+                                let groups = rows.div_ceil(s.rows());
+                                let tiles = g.batch.div_ceil(s.trials());
+                                let operand = u64::from(groups) * b * np * f;
+                                (Kernel::DenseBatch, groups, tiles, operand)
+                            }
+                            // Each row's threads read the operands of the tile's trials.
+                            None => {
+                                let groups = rows.div_ceil(row_shape.1);
+                                let tiles = g.batch.div_ceil(super::kernels::DENSE_TILE);
+                                (Kernel::DenseRow, groups, tiles, r * b * np * f)
+                            }
+                        };
+                        let (gx, gz) = g.grid(row_groups);
                         let weights = if *generated { 0 } else { r * np * f };
                         let mut traffic = vec![
                             Traffic::read(Region::Weights, weights, u64::from(tiles)),
-                            Traffic::read(Region::Operand, b * np * f, u64::from(row_groups)),
+                            Traffic::read(Region::Operand, b * np * f, u64::from(row_groups))
+                                .requesting(operand),
                             Traffic::write(Region::Operand, b * r * f),
-                            input(r, u64::from(tiles)),
-                            trials,
                         ];
-                        traffic.extend(state(stage, r));
+                        traffic.extend(update(stage, r, u64::from(tiles)));
                         Dispatch {
                             kernel,
                             slot,
@@ -265,16 +366,14 @@ impl Schedule {
                     .collect(),
                 &OperatorShape::Convolution { side, terms } => {
                     let (gx, gy) = g.grid(g.n.div_ceil(super::kernels::CONVOLUTION_WORKGROUP));
-                    let t = u64::from(terms);
-                    // The stage point: x at a step's first stage, y at the later rk4 ones.
-                    let point = if matches!(stage, Stage::Rk4(2..=4)) {
-                        Region::StagePoint
-                    } else {
-                        Region::State
-                    };
+                    let (t, side) = (u64::from(terms), u64::from(side));
+                    let cells = b * n;
                     // Even and odd taps; with a velocity the odd row passes
-                    // are written and read too (counted here: the upper bound).
-                    let taps = Traffic::read(Region::TableU, 2 * t * u64::from(side) * f, b);
+                    // are read too (counted here: the upper bound).
+                    let turned = 1 + u64::from(g.turned_pairs > 0);
+                    // Every neuron reads its row's (or column's) taps.
+                    let taps = Traffic::read(Region::TableV, 2 * t * side * f, b)
+                        .requesting(cells * turned * t * side * f);
                     let passes = 2 * t;
                     let rows = Dispatch {
                         kernel: Kernel::ConvRows,
@@ -283,24 +382,26 @@ impl Schedule {
                         rows: g.n,
                         workgroups: [gx, gy, g.batch],
                         // A row's entries are read again by the threads of
-                        // the row's own workgroups (from cache): once. A
-                        // column's are read by `side` workgroups apart: once
-                        // per pass where the row passes exceed the cache.
+                        // the row's own workgroups (from cache): once, but
+                        // requested by each of the row's neurons. A
+                        // column's are read by `side` workgroups apart:
+                        // once per pass where the row passes exceed the
+                        // cache.
                         traffic: vec![
-                            Traffic::read(point, b * n * f, 1),
+                            Traffic::read(stage_point(stage), b * n * f, 1)
+                                .requesting(cells * side * f),
                             taps,
                             Traffic::write(Region::Projections, b * passes * n * f),
                         ],
                     };
                     let mut traffic = vec![
-                        Traffic::read(Region::Projections, b * passes * n * f, u64::from(side)),
+                        Traffic::read(Region::Projections, b * passes * n * f, side)
+                            .requesting(cells * turned * t * side * f),
                         taps,
-                        Traffic::read(Region::Coef, t * f, 1),
-                        input(n, b),
-                        trials,
+                        Traffic::read(Region::Coef, t * f, 1).requesting(cells * t * f),
                     ];
-                    traffic.extend(state(stage, n));
-                    traffic.retain(|t| t.bytes > 0);
+                    traffic.extend(update(stage, n, b));
+                    traffic.retain(|t| t.requested > 0);
                     let step = Dispatch {
                         kernel: Kernel::ConvStep,
                         slot: 0,
@@ -311,38 +412,57 @@ impl Schedule {
                     };
                     vec![rows, step]
                 }
-                OperatorShape::Structured {
+                &OperatorShape::Structured {
                     rank,
                     separate_u,
                     diag,
-                    ..
+                    unit_row0,
+                    packed,
                 } => {
-                    let r = u64::from(*rank);
+                    let r = u64::from(rank);
+                    let cells = b * n;
                     let stored = g.op.stored_rows();
+                    let unit = u64::from(unit_row0);
                     let row = g.op.row_bytes(n);
                     let groups = g.projection_groups();
                     let (gx, gy) = g.grid(groups);
                     let partials = |rows: u64| b * rows * u64::from(groups) * f;
+                    let bits = |binding| if packed { BITS_BINDING } else { binding };
+                    // Every (neuron, trial) reads a row's value (a word of
+                    // bits when packed) of each row it uses.
+                    let table = |region: Region, rows: u64, read_rows: u64, passes: u64| {
+                        Traffic::read(region, rows * row, passes)
+                            .requesting(read_rows * cells * f)
+                            .through(bits(region.binding(false)))
+                    };
                     // Rows 0..3 of V are read by the step (U's own when
                     // U = V: kept in registers), rows 4.. by project_rest.
                     let first = r.min(4);
+                    let turned = u64::from(g.turned_pairs);
                     let mut traffic = vec![
-                        Traffic::read(Region::TableU, stored * row, b),
-                        Traffic::read(Region::Projections, b * r * f, 1),
-                        input(n, b),
-                        trials,
+                        table(Region::TableU, stored, stored, b),
+                        // Each neuron reads every projection, and a turned
+                        // pair's partner too.
+                        Traffic::read(Region::Projections, b * r * f, 1)
+                            .requesting(cells * (r + 2 * turned) * f),
                     ];
-                    if *separate_u {
-                        traffic.push(Traffic::read(Region::TableV, first * row, b));
+                    traffic.extend(update(stage, n, b));
+                    if separate_u {
+                        let read = first - unit.min(first);
+                        traffic.push(table(Region::TableV, first, read, b));
                     }
-                    if *diag {
+                    if diag {
                         traffic.push(Traffic::read(Region::Diag, n * f, b));
+                        // d_i times the operand of the stage point.
+                        traffic.push(
+                            Traffic::again(stage_point(stage), cells * f)
+                                .through(stage_point(stage).binding(false)),
+                        );
                     }
                     if r > 0 {
                         traffic.push(Traffic::write(Region::Partials, partials(first)));
                     }
-                    traffic.extend(state(stage, n));
-                    traffic.retain(|t| t.bytes > 0);
+                    traffic.retain(|t| t.requested > 0);
                     let mut list = vec![Dispatch {
                         kernel: Kernel::StructuredStep,
                         slot: 0,
@@ -354,35 +474,41 @@ impl Schedule {
                     if r == 0 {
                         return list;
                     }
-                    let v_region = if *separate_u {
+                    // V as the projection pass reads it (binding 7, or the bits).
+                    let v_region = if separate_u {
                         Region::TableV
                     } else {
                         Region::TableU
                     };
+                    let v = |rows: u64, read_rows: u64| {
+                        table(v_region, rows, read_rows, b).through(bits(7))
+                    };
                     if r > 4 {
-                        // The point the update wrote: x after the last stage, y before.
+                        // The point the update wrote: x after the last
+                        // stage, y before; each block of 4 rows reads it.
                         let point = if stage.is_last() {
                             Region::State
                         } else {
                             Region::StagePoint
                         };
+                        let blocks = (rank - 4).div_ceil(4);
                         list.push(Dispatch {
                             kernel: Kernel::ProjectRest,
                             slot: 0,
                             row0: 0,
                             rows: g.n,
                             workgroups: {
-                                let (x, y) = g.grid(groups * (*rank - 4).div_ceil(4));
+                                let (x, y) = g.grid(groups * blocks);
                                 [x, y, g.batch]
                             },
                             traffic: vec![
-                                Traffic::read(v_region, (r - 4) * row, b),
-                                Traffic::read(point, b * n * f, 1),
+                                v(r - 4, r - 4),
+                                Traffic::read(point, b * n * f, u64::from(blocks)),
                                 Traffic::write(Region::Partials, partials(r - 4)),
                             ],
                         });
                     }
-                    let (fx, fy) = g.grid(*rank);
+                    let (fx, fy) = g.grid(rank);
                     let finish = Dispatch {
                         kernel: Kernel::ProjectFinish,
                         slot: 0,
@@ -391,11 +517,12 @@ impl Schedule {
                         workgroups: [fx, fy, g.batch],
                         traffic: vec![
                             Traffic::read(Region::Partials, partials(r), 1),
-                            Traffic::read(Region::Coef, r * f, 1),
+                            Traffic::read(Region::Coef, r * f, b),
                             Traffic::write(Region::Projections, b * r * f),
                         ],
                     };
                     if prologue.is_empty() {
+                        let blocks = rank.div_ceil(4);
                         prologue = vec![
                             Dispatch {
                                 kernel: Kernel::ProjectPartial,
@@ -403,12 +530,12 @@ impl Schedule {
                                 row0: 0,
                                 rows: g.n,
                                 workgroups: {
-                                    let (x, y) = g.grid(groups * rank.div_ceil(4));
+                                    let (x, y) = g.grid(groups * blocks);
                                     [x, y, g.batch]
                                 },
                                 traffic: vec![
-                                    Traffic::read(Region::State, b * n * f, 1),
-                                    Traffic::read(v_region, stored * row, b),
+                                    Traffic::read(Region::State, b * n * f, u64::from(blocks)),
+                                    v(stored, stored),
                                     Traffic::write(Region::Partials, partials(r)),
                                 ],
                             },
@@ -420,22 +547,54 @@ impl Schedule {
                 }
             })
             .collect();
+        let record = Self::record(g);
+        Schedule {
+            prologue,
+            stages,
+            record,
+        }
+    }
+
+    /// A record's dispatches: `metric_partial`, each workgroup one sum of
+    /// one trial over a chunk of neurons (each sum reads x again, and its
+    /// table row or the energy's terms), then `metric_finish`.
+    fn record(g: &Launch) -> Vec<Dispatch> {
+        let (b, n) = (u64::from(g.batch), u64::from(g.n));
+        let f = 4u64;
+        let cells = b * n;
         let k = u64::from(g.metric_sums);
         let mg = u64::from(g.metric_groups());
+        let sums = g.sums;
+        let packed = matches!(g.op, OperatorShape::Structured { packed: true, .. });
+        let table_rows = sums.table_rows as u64;
+        let mut partial = vec![
+            Traffic::read(Region::State, b * n * f, k),
+            Traffic::read(Region::TableV, table_rows * g.op.row_bytes(n), b)
+                .requesting(table_rows * cells * f)
+                .through(if packed { BITS_BINDING } else { 7 }),
+        ];
+        if sums.energy {
+            let trial = std::mem::size_of::<super::kernels::TrialParams>() as u64;
+            let epochs = u64::from(g.epochs_on);
+            partial.extend([
+                Traffic::read(Region::Diag, n * f, b),
+                Traffic::read(Region::Trials, b * trial, 1).requesting(cells * trial),
+                Traffic::read(Region::Input, epochs * n * f, b),
+            ]);
+        }
+        partial.push(Traffic::write(Region::Partials, b * k * mg * f));
+        partial.retain(|t| t.requested > 0);
         // Each sum's workgroups, and the sums, folded within the grid limit.
         let (px, py) = g.grid(g.metric_groups() * g.metric_sums);
         let (kx, ky) = g.grid(g.metric_sums);
-        let record = vec![
+        vec![
             Dispatch {
                 kernel: Kernel::MetricPartial,
                 slot: 0,
                 row0: 0,
                 rows: g.n,
                 workgroups: [px, py, g.batch],
-                traffic: vec![
-                    Traffic::read(Region::State, b * n * f, k),
-                    Traffic::write(Region::Partials, b * k * mg * f),
-                ],
+                traffic: partial,
             },
             Dispatch {
                 kernel: Kernel::MetricFinish,
@@ -448,12 +607,7 @@ impl Schedule {
                     Traffic::write(Region::MetricSums, b * k * f),
                 ],
             },
-        ];
-        Schedule {
-            prologue,
-            stages,
-            record,
-        }
+        ]
     }
 
     /// Dispatches per step.
@@ -464,6 +618,24 @@ impl Schedule {
     /// Bytes moved per step.
     pub fn bytes_per_step(&self) -> u64 {
         self.stages.iter().flatten().map(Dispatch::bytes).sum()
+    }
+
+    /// Bytes the loads and stores of a step request
+    /// ([`Dispatch::requested`]: re-reads from cache included).
+    pub fn requested_per_step(&self) -> u64 {
+        self.stages.iter().flatten().map(Dispatch::requested).sum()
+    }
+
+    /// Bytes the loads of a step request through the weights' bindings
+    /// (M, the tables or bits, the taps, the diagonal).
+    pub fn requested_weight_bytes_per_step(&self) -> u64 {
+        self.stages
+            .iter()
+            .flatten()
+            .flat_map(|d| &d.traffic)
+            .filter(|t| !t.write && WEIGHT_BINDINGS.contains(&t.binding))
+            .map(|t| t.requested)
+            .sum()
     }
 
     /// Bytes moved per step in `region`.

@@ -1,0 +1,295 @@
+//! The counting build of the kernels against the schedule: every load and
+//! store of a storage binding adds its bytes to that binding's counter
+//! (shaders/common.wgsl, `count`), and the bytes the schedule says each
+//! dispatch requests (`Traffic::requested`) must be exactly what was
+//! counted, kernel by kernel and binding by binding, for every kernel
+//! family at small awkward sizes. A kernel that read M twice, or a read
+//! the schedule does not list, fails here. Exact equality: both sides are
+//! integer byte counts of the same dispatches.
+
+use attractor::model::Experiment;
+use attractor::sim::gpu::kernels::Kernel;
+use attractor::sim::gpu::GpuBackend;
+use attractor::sim::Trial;
+
+fn exp(text: &str) -> Experiment {
+    Experiment::from_toml(text, std::path::Path::new("."), "counted", &[]).unwrap()
+}
+
+/// Counts a first stretch (the prologue and 2 steps) and a second (3
+/// steps) of `b` trials of `e`; every binding of every kernel must be the
+/// schedule's. Returns the second stretch's count.
+fn counted_as_scheduled(name: &str, e: &Experiment, b: usize) -> attractor::sim::gpu::Counted {
+    let trials: Vec<Trial> = (0..b)
+        .map(|k| {
+            let mut t = Trial::of(e);
+            t.trial = k as u32;
+            t
+        })
+        .collect();
+    let mut g = GpuBackend::new()
+        .expect("a GPU adapter (CI installs lavapipe)")
+        .with_counting();
+    // The counters are in the plan of a counting run.
+    let planned = g.plan(e, b).bytes();
+    let run = g.prepare(e, &trials).unwrap();
+    assert_eq!(run.allocated(), planned, "{name}");
+    let mut last = None;
+    for steps in [2, 3] {
+        let c = run.count(steps).unwrap();
+        let wrong = c.differences();
+        assert!(
+            wrong.is_empty(),
+            "{name}, B = {b}, a stretch of {steps} steps: counted bytes differ from the schedule's:\n{}",
+            wrong
+                .iter()
+                .map(|d| format!(
+                    "  {:?} binding {} {}: counted {}, scheduled {}",
+                    d.kernel,
+                    d.binding,
+                    if d.write { "written" } else { "read" },
+                    d.measured,
+                    d.scheduled
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        last = Some(c);
+    }
+    last.unwrap()
+}
+
+fn dense(n: usize, method: &str) -> Experiment {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let r: Vec<String> = (0..n)
+                .map(|j| {
+                    format!(
+                        "{:e}",
+                        0.3 * (((i * 7 + j * 3) % 11) as f64 - 5.0) / n as f64
+                    )
+                })
+                .collect();
+            format!("[{}]", r.join(","))
+        })
+        .collect();
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        activation = {{ kind = "tanh" }}
+        weights = {{ kind = "matrix", rows = [{}] }}
+        [[input]]
+        kind = "bump"
+        c = 0.5
+        epsilon = 0.8
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        method = "{method}"
+        record_every = 2
+        "#,
+        rows.join(",")
+    ))
+}
+
+#[test]
+fn dense_kernels_request_what_the_schedule_says() {
+    // The row kernel (B up to 4: one trial tile) and the batch kernel
+    // (B = 5), at N = 37 (rows padded to 40), every stage kind.
+    for method in ["euler", "rk4", "exponential"] {
+        let e = dense(37, method);
+        for b in [1, 3, 5] {
+            counted_as_scheduled(&format!("dense {method}"), &e, b);
+        }
+    }
+    // Generated weights: nothing read of M.
+    let e = exp(r#"
+        [network]
+        n = 37
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh" }
+        weights = { kind = "random", g = 1.5, sparsity = 0.5, seed = 5, materialise = false }
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        record_every = 2
+        "#);
+    let c = counted_as_scheduled("generated", &e, 2);
+    assert_eq!(c.measured(Kernel::DenseRow, 7, false), 0);
+}
+
+#[test]
+fn a_kernel_that_reads_m_twice_would_fail() {
+    // The dense row kernel reads each row of M once per trial tile: 37
+    // rows of 40 floats per step here, counted, and the schedule says so.
+    let e = dense(37, "euler");
+    let c = counted_as_scheduled("dense", &e, 1);
+    assert_eq!(c.measured(Kernel::DenseRow, 7, false), 3 * 37 * 40 * 4);
+    assert_eq!(c.measured_weight_bytes_per_step(), (37 * 40 * 4) as f64);
+}
+
+fn ring(n: usize, method: &str, extra: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        activation = {{ kind = "clip", min = 0.0, max = 1.0 }}
+        weights = {{ kind = "ring", lambda0 = 0.3, lambda1 = 2.1 }}
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.2
+        theta = 1.0
+        {extra}
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        method = "{method}"
+        record_every = 2
+        "#
+    ))
+}
+
+#[test]
+fn structured_kernels_request_what_the_schedule_says() {
+    // The ring (R = 3, unit row 0, U = V), with and without a velocity
+    // (the turned pair's partner projections), over several workgroups.
+    for method in ["euler", "rk4"] {
+        counted_as_scheduled("ring", &ring(4099, method, ""), 1);
+        let turning = ring(
+            1001,
+            method,
+            "[[input]]\nkind = \"velocity\"\nvalue = 3.0\n",
+        );
+        counted_as_scheduled("ring turning", &turning, 3);
+    }
+    // The torus (R = 5: project_rest).
+    let torus = exp(r#"
+        [network]
+        n = 289
+        tau = 0.01
+        activation = { kind = "clip", min = 0.0, max = 1.0 }
+        weights = { kind = "torus", lambda0 = 0.5, lambda1 = 3.0 }
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 1.0
+        theta = [0.3, -0.4]
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        method = "rk4"
+        record_every = 2
+        "#);
+    counted_as_scheduled("torus", &torus, 3);
+    // Hebbian with its diagonal and the energy's sums (P = 9: three blocks
+    // of project_rest), f32 tables and bits.
+    for packed in [false, true] {
+        let e = exp(&format!(
+            r#"
+            [network]
+            n = 301
+            tau = 0.01
+            dynamics = "current"
+            activation = {{ kind = "tanh", beta = 3.0 }}
+            weights = {{ kind = "hebbian", patterns = 13, seed = 2, packed = {packed} }}
+            [[input]]
+            kind = "pattern"
+            index = 1
+            scale = 0.1
+            [initial]
+            kind = "pattern"
+            index = 0
+            flip = 0.25
+            [simulation]
+            duration = 0.01
+            dt = 0.0005
+            method = "exponential"
+            record_every = 2
+            "#
+        ));
+        for b in [1, 3] {
+            counted_as_scheduled(&format!("hebbian packed = {packed}"), &e, b);
+        }
+    }
+    // A diagonal alone (R = 0: the step only).
+    let e = exp(r#"
+        [network]
+        n = 5
+        tau = 0.02
+        weights = { kind = "diagonal", values = [1.0, 0.5, -1.0, 0.9, 0.0] }
+        [[input]]
+        kind = "vector"
+        values = [0.1, 0.2, 0.3, 0.4, 0.5]
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        record_every = 2
+        "#);
+    counted_as_scheduled("diagonal", &e, 2);
+    // Low rank with U apart from V.
+    let dir = tempfile::tempdir().unwrap();
+    let u: Vec<f32> = (0..40).map(|k| 0.2 * ((k as f32) * 0.9).sin()).collect();
+    let v: Vec<f32> = (0..40).map(|k| 0.2 * ((k as f32) * 0.4).cos()).collect();
+    attractor::output::write_npy_f32(&dir.path().join("u.npy"), &[20, 2], &u).unwrap();
+    attractor::output::write_npy_f32(&dir.path().join("v.npy"), &[20, 2], &v).unwrap();
+    let e = exp(&format!(
+        r#"
+        [network]
+        n = 20
+        tau = 0.01
+        activation = {{ kind = "tanh" }}
+        weights = {{ kind = "low_rank", u = "{d}/u.npy", v = "{d}/v.npy" }}
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 1.0
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        method = "rk4"
+        record_every = 2
+        "#,
+        d = dir.path().display()
+    ));
+    counted_as_scheduled("low rank", &e, 3);
+}
+
+#[test]
+fn convolution_kernels_request_what_the_schedule_says() {
+    let hat = "excitation = 6.0, sigma = 0.6, inhibition = 9.0, sigma_inhibition = 1.6";
+    for (velocity, method) in [
+        ("", "euler"),
+        ("", "rk4"),
+        (
+            "[[input]]\nkind = \"velocity\"\nvalue = [3.0, -2.0]\n",
+            "euler",
+        ),
+    ] {
+        let e = exp(&format!(
+            r#"
+            [network]
+            n = 144
+            tau = 0.01
+            activation = {{ kind = "clip", min = 0.0, max = 1.0 }}
+            weights = {{ kind = "gaussian", {hat} }}
+            [[input]]
+            kind = "bump"
+            c = 1.0
+            epsilon = 1.0
+            theta = [0.5, -1.0]
+            {velocity}
+            [simulation]
+            duration = 0.01
+            dt = 0.0005
+            method = "{method}"
+            record_every = 2
+            "#
+        ));
+        counted_as_scheduled(&format!("gaussian {method} {velocity}"), &e, 2);
+    }
+}
