@@ -1,16 +1,22 @@
 // Dense M for batches of up to DENSE_TILE trials (one trial tile, so each
 // M element is read once per step; larger batches use dense_batch.wgsl):
-// each workgroup computes DENSE_ROWS rows of M operand for a tile of
-// up to DENSE_TILE trials, DENSE_WORKGROUP / DENSE_ROWS threads per row,
-// with vec4 loads (each M element read once for the tile) and a tree
-// reduction in workgroup memory, then applies the update for those neurons
-// (fused: no separate pass over the vector). M arrives in row blocks, each
-// within the adapter's storage binding limit. Dispatch
-// (ceil(rows / DENSE_ROWS), ceil(B / DENSE_TILE), 1), overflowing into z.
-// The host sets DENSE_WORKGROUP and DENSE_ROWS (both powers of two) from
-// the adapter and N (src/sim/gpu/kernels.rs, `dense_shape`, which records
-// the timings behind the choice); `attractor bench --tune` times every
-// shape on the adapter at hand.
+// each workgroup computes DENSE_ROWS rows of M operand for a tile of up to
+// DENSE_TILE trials, then applies the update for those neurons (fused: no
+// separate pass over the vector). Its threads are DENSE_ROWS / DENSE_STACK
+// row slots of `lanes` = DENSE_WORKGROUP / slots threads; each thread
+// takes DENSE_STACK consecutive rows and the columns lane, lane + lanes,
+// ...: it loads the tile's operand vec4s of a column once for all its rows
+// (so the operand is read N / DENSE_STACK times a step, not N), and the
+// DENSE_STACK independent vec4 loads of M per column are in flight
+// together. Each row's lanes then sum in a tree in workgroup memory (one
+// tree per stacked row). M arrives in row blocks, each within the
+// adapter's storage binding limit. Dispatch (ceil(rows / DENSE_ROWS),
+// ceil(B / DENSE_TILE), 1), overflowing into z. The host sets
+// DENSE_WORKGROUP, DENSE_ROWS and DENSE_STACK (powers of two, DENSE_STACK
+// at most DENSE_MAX_STACK) from the adapter and N (src/sim/gpu/kernels.rs,
+// `dense_shape`, which records the timings behind the choice); `attractor
+// bench --tune` times every shape on the adapter at hand, DENSE_STACK = 1
+// (a row per thread, the operand read per row) among them.
 //
 // vec4 loads against scalar ones (this kernel with array<f32> bindings),
 // the fastest shape of each under `--tune` on llvmpipe (software, 2-core
@@ -23,6 +29,7 @@
 
 override DENSE_WORKGROUP: u32 = 256u;
 override DENSE_ROWS: u32 = 1u;
+override DENSE_STACK: u32 = 1u;
 
 // Generated weights (`random` with materialise = false; the host sets
 // RANDOM and the rest): M_ij = RANDOM_SCALE J_ij where connection (i, j)
@@ -87,6 +94,8 @@ fn row4(r: u32, base: u32, j: u32) -> vec4<f32> {
 
 var<workgroup> partial: array<f32, DENSE_WORKGROUP * DENSE_TILE>;
 
+// One row per thread (DENSE_STACK = 1): the row slot's lanes read the
+// operand for their row alone.
 @compute @workgroup_size(DENSE_WORKGROUP)
 fn dense_step(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -129,5 +138,79 @@ fn dense_step(
         let i = P.row0 + r;
         let t = t0 + lane;
         st_operand(t * P.n_pad + i, finish(i, t, partial[lane * DENSE_WORKGROUP + row_in_group * lanes]));
+    }
+}
+
+// DENSE_STACK rows per thread, one trial per workgroup (dispatch
+// (ceil(rows / DENSE_ROWS), B, overflow)): the thread's partial sums of
+// its rows are two vec4s (rows 0..3 and 4..7 of its stack), summed over
+// the slot's lanes in one tree in workgroup memory, and its first
+// DENSE_STACK lanes apply the update of one row each. Rows past
+// DENSE_STACK are cut by the override (a constant once the pipeline is
+// built).
+
+var<workgroup> stacked: array<vec4<f32>, 2u * DENSE_WORKGROUP>;
+
+// Row r's entries of column vec4 j times the operand x; 0 past the block's rows.
+fn row_dot(r: u32, j: u32, nv: u32, x: vec4<f32>) -> f32 {
+    if (r >= P.rows) {
+        return 0.0;
+    }
+    return dot(row4(r, r * nv, j), x);
+}
+
+@compute @workgroup_size(DENSE_WORKGROUP)
+fn dense_stacked(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    counting_kernel = KERNEL_DENSE_STACKED;
+    let lanes = DENSE_WORKGROUP * DENSE_STACK / DENSE_ROWS;
+    let slot = lid / lanes;
+    let lane = lid % lanes;
+    // This thread's first row in the block; its rows are first .. first + DENSE_STACK - 1.
+    let first = (wid.x + wid.z * groups.x) * DENSE_ROWS + slot * DENSE_STACK;
+    let t = wid.y;
+    let nv = P.n_pad / 4u;
+    var lo = vec4<f32>(0.0);
+    var hi = vec4<f32>(0.0);
+    if (first < P.rows) {
+        for (var j = lane; j < nv; j += lanes) {
+            // The operand's column vec4 j, loaded once for all the rows.
+            let x = ld_operand(t * nv + j);
+            lo.x += row_dot(first, j, nv, x);
+            if (DENSE_STACK > 1u) {
+                lo.y += row_dot(first + 1u, j, nv, x);
+            }
+            if (DENSE_STACK > 2u) {
+                lo.z += row_dot(first + 2u, j, nv, x);
+                lo.w += row_dot(first + 3u, j, nv, x);
+            }
+            if (DENSE_STACK > 4u) {
+                hi.x += row_dot(first + 4u, j, nv, x);
+                hi.y += row_dot(first + 5u, j, nv, x);
+                hi.z += row_dot(first + 6u, j, nv, x);
+                hi.w += row_dot(first + 7u, j, nv, x);
+            }
+        }
+    }
+    stacked[2u * lid] = lo;
+    stacked[2u * lid + 1u] = hi;
+    workgroupBarrier();
+    for (var half = lanes / 2u; half > 0u; half = half / 2u) {
+        if (lane < half) {
+            stacked[2u * lid] += stacked[2u * (lid + half)];
+            if (DENSE_STACK > 4u) {
+                stacked[2u * lid + 1u] += stacked[2u * (lid + half) + 1u];
+            }
+        }
+        workgroupBarrier();
+    }
+    let r = first + lane;
+    if (lane < DENSE_STACK && r < P.rows) {
+        let total = stacked[2u * slot * lanes + lane / 4u];
+        let i = P.row0 + r;
+        st_operand(t * P.n_pad + i, finish(i, t, total[lane % 4u]));
     }
 }

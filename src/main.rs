@@ -291,6 +291,7 @@ struct BenchArgs {
 
 fn bench(args: BenchArgs) -> Result<()> {
     use attractor::bench::{self, BenchEvent, BenchPlan, BenchResult};
+    use attractor::sim::gpu::kernels::DenseShape;
     let BenchArgs {
         backend,
         operator,
@@ -342,8 +343,13 @@ fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     let row = |r: &BenchResult| {
-        let shape = match (r.workgroup, r.rows_per_workgroup) {
-            (Some(w), Some(k)) => format!("{w}x{k}"),
+        let shape = match (r.workgroup, r.rows_per_workgroup, r.rows_per_thread) {
+            (Some(workgroup), Some(rows), Some(stack)) => DenseShape {
+                workgroup,
+                rows,
+                stack,
+            }
+            .to_string(),
             _ => "-".to_string(),
         };
         println!(
@@ -391,13 +397,14 @@ fn bench(args: BenchArgs) -> Result<()> {
                 description,
             } => println!("{backend}: {description}"),
             BenchEvent::Fastest { n, best, default } => println!(
-                "gpu  dense N = {n}: fastest shape {}x{} ({:.3e} s/step); \
-                 the default for this N is {}x{}",
-                best.workgroup.unwrap_or(0),
-                best.rows_per_workgroup.unwrap_or(0),
+                "gpu  dense N = {n}: fastest shape {} ({:.3e} s/step); \
+                 the default for this N is {default}",
+                DenseShape {
+                    workgroup: best.workgroup.unwrap_or(0),
+                    rows: best.rows_per_workgroup.unwrap_or(0),
+                    stack: best.rows_per_thread.unwrap_or(1),
+                },
                 best.seconds_per_step,
-                default.0,
-                default.1
             ),
         }
         Ok(())

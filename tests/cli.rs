@@ -902,7 +902,7 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
         "--tune",
     ]);
     assert!(lines[0]["workgroup"].is_null(), "{}", lines[0]);
-    let shapes: std::collections::BTreeSet<(u64, u64)> = lines
+    let shapes: std::collections::BTreeSet<(u64, u64, u64)> = lines
         .iter()
         .map(|j| {
             assert_eq!(j["backend"], "gpu");
@@ -920,18 +920,23 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
             (
                 j["workgroup"].as_u64().unwrap_or(0),
                 j["rows_per_workgroup"].as_u64().unwrap_or(0),
+                j["rows_per_thread"].as_u64().unwrap_or(0),
             )
         })
-        .filter(|&s| s != (0, 0))
+        .filter(|&s| s != (0, 0, 0))
         .collect();
     assert_eq!(shapes.len(), lines.len() - 1, "each shape is timed once");
     assert!(shapes.len() >= 10, "{shapes:?}");
-    for (w, k) in shapes {
+    for &(w, k, s) in &shapes {
         assert!(
             w.is_power_of_two() && k.is_power_of_two() && w / k >= 16,
             "{w}x{k}"
         );
+        // One row per thread (the operand read per row), or 8 (read once
+        // for 8 rows).
+        assert!(s == 1 || s == 8, "{w}x{k}s{s}");
     }
+    assert!(shapes.iter().any(|s| s.2 == 8), "{shapes:?}");
 }
 
 /// On a machine without a display a successful run prints no line starting

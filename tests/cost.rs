@@ -14,7 +14,7 @@ use attractor::Experiment;
 /// adapter's; hardware GPUs allow more).
 fn geometry(e: &Experiment, batch: usize) -> Launch {
     let limits = wgpu::Limits::default();
-    let shape = kernels::dense_shape(&limits, e.network.n, wgpu::DeviceType::DiscreteGpu);
+    let shape = kernels::dense_shape(&limits, e.network.n, batch, wgpu::DeviceType::DiscreteGpu);
     Launch::of(e, batch, &limits, 128 << 20, shape, false)
 }
 
@@ -46,10 +46,15 @@ fn a_dense_batch_of_64_reads_m_once_per_step() {
     // The row kernel forced at B = 64 (as `bench --tune` does) streams M
     // once per tile of 4 trials: the count sees it.
     let limits = wgpu::Limits::default();
-    let g = Launch::of(&e, 64, &limits, 128 << 20, (256, 1), true);
+    let one_row = kernels::DenseShape {
+        workgroup: 256,
+        rows: 1,
+        stack: 1,
+    };
+    let g = Launch::of(&e, 64, &limits, 128 << 20, one_row, true);
     assert_eq!(Schedule::new(&g).bytes_per_step_in(Region::Weights), 16 * m);
     // A matrix split into row blocks (by the binding limit) still reads it once.
-    let g = Launch::of(&e, 64, &limits, 16 << 20, (256, 1), false);
+    let g = Launch::of(&e, 64, &limits, 16 << 20, one_row, false);
     let s = Schedule::new(&g);
     assert_eq!(s.dispatches_per_step(), 4);
     assert_eq!(s.bytes_per_step_in(Region::Weights), m);

@@ -8,7 +8,7 @@
 //! integer byte counts of the same dispatches.
 
 use attractor::model::Experiment;
-use attractor::sim::gpu::kernels::Kernel;
+use attractor::sim::gpu::kernels::{DenseShape, Kernel};
 use attractor::sim::gpu::GpuBackend;
 use attractor::sim::Trial;
 
@@ -20,6 +20,16 @@ fn exp(text: &str) -> Experiment {
 /// steps) of `b` trials of `e`; every binding of every kernel must be the
 /// schedule's. Returns the second stretch's count.
 fn counted_as_scheduled(name: &str, e: &Experiment, b: usize) -> attractor::sim::gpu::Counted {
+    counted_with(name, e, b, None)
+}
+
+/// [`counted_as_scheduled`] with the dense row kernel of `shape`.
+fn counted_with(
+    name: &str,
+    e: &Experiment,
+    b: usize,
+    shape: Option<DenseShape>,
+) -> attractor::sim::gpu::Counted {
     let trials: Vec<Trial> = (0..b)
         .map(|k| {
             let mut t = Trial::of(e);
@@ -30,6 +40,7 @@ fn counted_as_scheduled(name: &str, e: &Experiment, b: usize) -> attractor::sim:
     let mut g = GpuBackend::new()
         .expect("a GPU adapter (CI installs lavapipe)")
         .with_counting();
+    g.set_dense_shape(shape).unwrap();
     // The counters are in the plan of a counting run.
     let planned = g.plan(e, b).bytes();
     let run = g.prepare(e, &trials).unwrap();
@@ -102,6 +113,24 @@ fn dense_kernels_request_what_the_schedule_says() {
         let e = dense(37, method);
         for b in [1, 3, 5] {
             counted_as_scheduled(&format!("dense {method}"), &e, b);
+        }
+    }
+    // Rows stacked 2, 4 and 8 per thread (the last thread's stack cut
+    // short at 37 rows): the operand read once per stack, one trial per
+    // workgroup.
+    for (rows, stack) in [(4, 2), (16, 4), (16, 8)] {
+        let shape = DenseShape {
+            workgroup: 64,
+            rows,
+            stack,
+        };
+        let e = dense(37, "rk4");
+        for b in [1, 3] {
+            let c = counted_with(&format!("dense {shape}"), &e, b, Some(shape));
+            // The operand: 40 floats per trial for each stack of rows.
+            let stacks = 37usize.div_ceil(stack as usize);
+            let read = c.measured(Kernel::DenseStacked, 1, false);
+            assert_eq!(read, (3 * 4 * stacks * b * 40 * 4) as u64, "{shape}");
         }
     }
     // Generated weights: nothing read of M.

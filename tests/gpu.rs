@@ -191,6 +191,7 @@ fn dense_matrix_split_into_row_blocks() {
 
 #[test]
 fn every_dense_kernel_shape_matches_the_cpu() {
+    use attractor::sim::gpu::kernels::DenseShape;
     // `attractor bench --tune` times these shapes; each must compute the
     // same step. N = 130 (not a multiple of 4, fewer vec4s than some
     // workgroups have lanes) and B = 5 (a full and a partial tile of 4
@@ -205,29 +206,54 @@ fn every_dense_kernel_shape_matches_the_cpu() {
     let mut g = gpu();
     let cap = attractor::sim::gpu::kernels::dense_workgroup_cap(&g.context().device.limits());
     let mut shapes = 0;
+    let shape = |workgroup, rows, stack| DenseShape {
+        workgroup,
+        rows,
+        stack,
+    };
+    // One row per thread at every size, and stacks of 2 to 8 rows per
+    // thread (130 rows: the last thread's stack is cut short).
+    let mut all = Vec::new();
     for workgroup in [32u32, 64, 128, 256, 512, 1024] {
         for rows in [1u32, 2, 4, 8, 16, 32] {
-            if workgroup > cap || rows > workgroup / 4 {
-                continue;
-            }
-            g.set_dense_shape(Some((workgroup, rows))).unwrap();
-            assert_eq!(g.dense_shape(130), (workgroup, rows));
-            let out = g.run_batch(&e, &ts, &mut |_| {}).unwrap();
-            for (k, (o, c)) in out.iter().zip(&cpu).enumerate() {
-                let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
-                all_close(
-                    &o.final_state,
-                    &c.final_state,
-                    1e-5 * scale,
-                    &format!("shape {workgroup}x{rows}, trial {k}"),
-                );
-            }
-            shapes += 1;
+            all.push(shape(workgroup, rows, 1));
         }
+    }
+    all.extend([
+        shape(256, 8, 8),
+        shape(256, 16, 8),
+        shape(256, 4, 2),
+        shape(64, 16, 4),
+    ]);
+    for s in all {
+        if s.workgroup > cap || s.rows > s.workgroup / 4 * s.stack {
+            continue;
+        }
+        g.set_dense_shape(Some(s)).unwrap();
+        assert_eq!(g.dense_shape(130, 5), s);
+        let out = g.run_batch(&e, &ts, &mut |_| {}).unwrap();
+        for (k, (o, c)) in out.iter().zip(&cpu).enumerate() {
+            let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+            all_close(
+                &o.final_state,
+                &c.final_state,
+                1e-5 * scale,
+                &format!("shape {s}, trial {k}"),
+            );
+        }
+        shapes += 1;
     }
     assert!(shapes >= 10, "only {shapes} shapes fit the adapter");
     // Shapes that are not powers of two, or exceed the adapter, are refused.
-    for bad in [(96, 1), (cap * 2, 1), (64, 3), (64, 128)] {
+    for bad in [
+        shape(96, 1, 1),
+        shape(cap * 2, 1, 1),
+        shape(64, 3, 1),
+        shape(64, 128, 1),
+        shape(64, 8, 3),
+        shape(64, 32, 16),
+        shape(64, 2, 4),
+    ] {
         let err = g.set_dense_shape(Some(bad)).unwrap_err().to_string();
         assert!(err.contains("power of two"), "{bad:?}: {err}");
     }
@@ -735,6 +761,26 @@ fn every_kernel_matches_the_cpu_at_batches_of_1_3_64_and_256() {
     for b in [1, 3, 64, 256, 300] {
         large_batch_matches(&dense, b, 1e-5);
     }
+    // The stacked row kernel (8 rows per thread, one trial per workgroup),
+    // the shape a hardware GPU runs one trial with, at every batch.
+    let mut stacked = gpu();
+    stacked
+        .set_dense_shape(Some(attractor::sim::gpu::kernels::DenseShape {
+            workgroup: 256,
+            rows: 16,
+            stack: 8,
+        }))
+        .unwrap();
+    for b in [1, 3, 64, 256] {
+        batch_matches_on(
+            &mut stacked,
+            &dense,
+            &mild_trials(&dense, b),
+            1e-5,
+            false,
+            "stacked",
+        );
+    }
     // rk4 through the batch kernel.
     let mut dense_rk4 = dense_exp(37, r#"activation = { kind = "relu" }"#);
     dense_rk4.simulation.method = attractor::model::Method::Rk4;
@@ -881,7 +927,7 @@ fn the_encoder_counts_what_the_schedule_lists() {
     )
     .unwrap();
     let m_bytes = (n * n * 4) as f64;
-    g.set_dense_shape(Some(g.dense_shape(n))).unwrap();
+    g.set_dense_shape(Some(g.dense_shape(n, 64))).unwrap();
     let rec = &g
         .run_batch(&big, &mild_trials(&big, 64), &mut |_| {})
         .unwrap()[0];

@@ -323,12 +323,23 @@ fn entry_points_have_the_rust_workgroups() {
         Kernel::ConvRows | Kernel::ConvStep => Some(CONVOLUTION_WORKGROUP),
         Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
         Kernel::DenseBatch => Some(BatchShape::THREADS),
-        Kernel::DenseRow => None,
+        Kernel::DenseRow | Kernel::DenseStacked => None,
     };
     let keys = [
         PipelineKey::Dense {
-            workgroup: 256,
-            rows: 4,
+            shape: DenseShape {
+                workgroup: 256,
+                rows: 4,
+                stack: 1,
+            },
+            generated: None,
+        },
+        PipelineKey::Dense {
+            shape: DenseShape {
+                workgroup: 256,
+                rows: 16,
+                stack: 8,
+            },
             generated: None,
         },
         PipelineKey::DenseBatch(BatchShape::ALL[0]),
@@ -360,7 +371,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 18, "every kernel of every family");
+    assert_eq!(seen, 19, "every kernel of every family");
 }
 
 #[test]

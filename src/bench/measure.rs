@@ -243,6 +243,7 @@ fn result(
         fraction_of_peak: f64::NAN,
         workgroup: None,
         rows_per_workgroup: None,
+        rows_per_thread: None,
     }
 }
 
@@ -316,4 +317,6 @@ pub struct BenchResult {
     pub workgroup: Option<u32>,
     /// The dense kernel's rows per workgroup (GPU dense cases).
     pub rows_per_workgroup: Option<u32>,
+    /// The dense kernel's rows per thread (GPU dense cases).
+    pub rows_per_thread: Option<u32>,
 }

@@ -117,21 +117,30 @@ pub enum BenchEvent<'a> {
         /// The fastest case.
         best: &'a BenchResult,
         /// The shape the backend picks by default for this N.
-        default: (u32, u32),
+        default: kernels::DenseShape,
     },
 }
 
 /// The dense kernel shapes `tune` tries on an adapter whose largest
 /// workgroup is `cap`: workgroups of 64 to 1024 threads, 16 to 256 lanes
-/// per row.
-pub fn tune_shapes(cap: u32) -> Vec<(u32, u32)> {
+/// per row, one row per thread, and 8 rows per thread where a row has at
+/// least 128 lanes.
+pub fn tune_shapes(cap: u32) -> Vec<kernels::DenseShape> {
     let mut v = Vec::new();
     for wg in [64u32, 128, 256, 512, 1024]
         .into_iter()
         .filter(|&w| w <= cap)
     {
         for lanes in [16u32, 32, 64, 128, 256].into_iter().filter(|&l| l <= wg) {
-            v.push((wg, wg / lanes));
+            for stack in [1, kernels::DENSE_MAX_STACK] {
+                if stack == 1 || lanes >= 128 {
+                    v.push(kernels::DenseShape {
+                        workgroup: wg,
+                        rows: wg / lanes * stack,
+                        stack,
+                    });
+                }
+            }
         }
     }
     v
@@ -236,7 +245,7 @@ pub fn run(
                         if plan.tune && dense {
                             // The row kernel at every shape (its default one
                             // is timed first already when the batch runs it).
-                            let default = g.dense_shape(n);
+                            let default = g.dense_shape(n, batch);
                             let row_default =
                                 g.launch(&shape_of(case)?, batch).batch_shape().is_none();
                             shapes.extend(
@@ -257,8 +266,10 @@ pub fn run(
                             r.peak_gflops_per_second = peak;
                             r.fraction_of_peak = r.gflops_per_second / peak;
                             if dense && launch.batch_shape().is_none() {
-                                let (w, k) = g.dense_shape(n);
-                                (r.workgroup, r.rows_per_workgroup) = (Some(w), Some(k));
+                                let s = g.dense_shape(n, batch);
+                                r.workgroup = Some(s.workgroup);
+                                r.rows_per_workgroup = Some(s.rows);
+                                r.rows_per_thread = Some(s.stack);
                             }
                             report(BenchEvent::Case(&r))?;
                             if best
@@ -276,7 +287,7 @@ pub fn run(
                             report(BenchEvent::Fastest {
                                 n,
                                 best,
-                                default: g.dense_shape(n),
+                                default: g.dense_shape(n, batch),
                             })?;
                         }
                     }

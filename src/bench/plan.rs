@@ -158,7 +158,7 @@ pub fn plan_case(
         sizes.turned_pairs,
         limits,
         binding_limit(limits),
-        kernels::dense_shape(limits, case.n, device),
+        kernels::dense_shape(limits, case.n, batch, device),
         false,
     );
     let plan = Plan::of(&launch, sizes.inputs, limits);

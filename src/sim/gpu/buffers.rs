@@ -119,7 +119,7 @@ impl Buffers {
                 };
             }
         }
-        let trial_params: Vec<TrialParams> = trials.iter().map(TrialParams::of).collect();
+        let trial_params: Vec<TrialParams> = trials.iter().map(trial_params).collect();
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
             ctx.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -191,7 +191,11 @@ impl Buffers {
                 mapped_at_creation: false,
             }),
             dummy: storage_buffer(ctx, "attractor unused", &[]),
-            counted: storage_buffer(ctx, "attractor counted", &[0.0; counted_bytes(false) as usize / 4]),
+            counted: storage_buffer(
+                ctx,
+                "attractor counted",
+                &[0.0; counted_bytes(false) as usize / 4],
+            ),
         })
     }
 
@@ -270,5 +274,18 @@ impl Buffers {
             layout,
             entries: &entries,
         })
+    }
+}
+
+/// The GPU's form of `trial`.
+fn trial_params(trial: &Trial) -> TrialParams {
+    TrialParams {
+        seed_lo: trial.seed as u32,
+        seed_hi: (trial.seed >> 32) as u32,
+        trial: trial.trial,
+        m_scale: trial.m_scale as f32,
+        h_scale: trial.h_scale as f32,
+        noise: trial.noise as f32,
+        pad: [0; 2],
     }
 }

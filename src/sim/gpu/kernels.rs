@@ -266,8 +266,13 @@ impl IntoIterator for Sources {
 /// A compute kernel (its WGSL entry point).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused with the update.
+    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused
+    /// with the update, one row per thread.
     DenseRow,
+    /// `dense_stacked`: the same for one trial per workgroup with
+    /// `DENSE_STACK` rows per thread, which share its loads of the operand
+    /// (the B = 1 kernel on hardware GPUs).
+    DenseStacked,
     /// `dense_batch`: a tiled product of M with the batch's operands, fused with the update.
     DenseBatch,
     /// `project_partial`: partial sums of the projections of the initial state.
@@ -295,8 +300,9 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, in the order of their codes ([`Kernel::code`]).
-    pub const ALL: [Kernel; 12] = [
+    pub const ALL: [Kernel; 13] = [
         Kernel::DenseRow,
+        Kernel::DenseStacked,
         Kernel::DenseBatch,
         Kernel::ProjectPartial,
         Kernel::StructuredStep,
@@ -328,6 +334,7 @@ impl Kernel {
     pub fn constant(self) -> &'static str {
         match self {
             Kernel::DenseRow => "KERNEL_DENSE_STEP",
+            Kernel::DenseStacked => "KERNEL_DENSE_STACKED",
             Kernel::DenseBatch => "KERNEL_DENSE_BATCH",
             Kernel::ProjectPartial => "KERNEL_PROJECT_PARTIAL",
             Kernel::StructuredStep => "KERNEL_STRUCTURED_STEP",
@@ -346,6 +353,7 @@ impl Kernel {
     pub fn entry_point(self) -> &'static str {
         match self {
             Kernel::DenseRow => "dense_step",
+            Kernel::DenseStacked => "dense_stacked",
             Kernel::DenseBatch => "dense_batch",
             Kernel::ProjectPartial => "project_partial",
             Kernel::StructuredStep => "structured_step",
@@ -475,23 +483,68 @@ pub const PROJECT_CHUNK: u32 = STRUCTURED_WORKGROUP * NEURONS_PER_THREAD;
 /// Neurons per workgroup of `metric_partial` (`METRIC_CHUNK`).
 pub const METRIC_CHUNK: u32 = 4096;
 
-/// The shape of `dense_step` for N neurons on an adapter with `limits` of
-/// kind `device`: (threads per workgroup, rows per workgroup), both powers
-/// of two, for the override constants `DENSE_WORKGROUP` and `DENSE_ROWS`.
+/// The shape of `dense_step`: the override constants `DENSE_WORKGROUP`,
+/// `DENSE_ROWS` and `DENSE_STACK`, powers of two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DenseShape {
+    /// Threads per workgroup.
+    pub workgroup: u32,
+    /// Rows per workgroup.
+    pub rows: u32,
+    /// Rows per thread (at most [`DENSE_MAX_STACK`]): a thread's loads of
+    /// the operand serve that many rows.
+    pub stack: u32,
+}
+
+impl DenseShape {
+    /// Threads per row slot: `workgroup / (rows / stack)`.
+    pub fn lanes(&self) -> u32 {
+        self.workgroup / (self.rows / self.stack).max(1)
+    }
+}
+
+impl std::fmt::Display for DenseShape {
+    /// `256x8` (threads x rows), with `s4` after when each thread takes 4 rows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.workgroup, self.rows)?;
+        if self.stack > 1 {
+            write!(f, "s{}", self.stack)?;
+        }
+        Ok(())
+    }
+}
+
+/// The most rows one thread of `dense_stacked` takes (its eight named
+/// accumulators).
+pub const DENSE_MAX_STACK: u32 = 8;
+
+/// Workgroups `dense_shape` keeps a dense step of one trial to at least,
+/// where it stacks rows on a hardware GPU (a few per multiprocessor of a
+/// large one: an H200 has 132).
+pub const DENSE_MIN_WORKGROUPS: u32 = 512;
+
+/// The shape of the dense row kernel for N neurons and `batch` trials on
+/// an adapter with `limits` of kind `device`.
 ///
 /// Hardware GPUs: the workgroup is as large as the adapter allows (up to
 /// [`DENSE_MAX_WORKGROUP`], within its invocation and workgroup-memory
 /// limits); each row gets enough lanes for about four vec4 loads per thread
 /// (at least 32, a warp), so that short rows share a workgroup instead of
-/// leaving most of its threads idle. No datacenter GPU has timed this
-/// choice yet: `attractor bench --backend gpu --operator dense --tune`
-/// times every shape on the adapter at hand.
+/// leaving most of its threads idle; for one trial each thread takes up
+/// to [`DENSE_MAX_STACK`] rows (`dense_stacked`: the operand then read
+/// N / 8 times a step, not N; eight independent loads of M in flight per
+/// thread) while the step keeps at least [`DENSE_MIN_WORKGROUPS`]
+/// workgroups (for 2 to 4 trials, `dense_step` reads M once for all of
+/// them). No datacenter GPU
+/// has timed this choice yet: `attractor bench --backend gpu --operator
+/// dense --tune` times every shape on the adapter at hand.
 ///
 /// Software adapters (llvmpipe, which runs a workgroup as SIMD loops on the
 /// CPU, where each step of the tree reduction costs a barrier): 512 threads
 /// and 16 lanes per row, as measured by `attractor bench --backend gpu
 /// --operator dense --tune --n 1024 --n 2048` on llvmpipe (LLVM 15, 256
-/// bits) on a 2-core AMD EPYC VM, seconds per step (B = 1):
+/// bits) on a 2-core AMD EPYC VM, seconds per step (B = 1, one row per
+/// thread):
 ///
 /// | shape (threads x rows) | lanes/row | N = 1024 | N = 2048 |
 /// |---|---|---|---|
@@ -506,11 +559,20 @@ pub const METRIC_CHUNK: u32 = 4096;
 ///
 /// Fewer lanes per row won at every workgroup size (the shape the hardware
 /// rule picks, 256x4 and 256x2, was 3.3 and 4.9 times slower).
-pub fn dense_shape(limits: &wgpu::Limits, n: usize, device: wgpu::DeviceType) -> (u32, u32) {
+pub fn dense_shape(
+    limits: &wgpu::Limits,
+    n: usize,
+    batch: usize,
+    device: wgpu::DeviceType,
+) -> DenseShape {
     let cap = dense_workgroup_cap(limits);
     if device == wgpu::DeviceType::Cpu {
         let workgroup = cap.min(SOFTWARE_DENSE_WORKGROUP);
-        return (workgroup, (workgroup / SOFTWARE_DENSE_LANES).max(1));
+        return DenseShape {
+            workgroup,
+            rows: (workgroup / SOFTWARE_DENSE_LANES).max(1),
+            stack: 1,
+        };
     }
     let workgroup = cap.min(DENSE_MAX_WORKGROUP);
     let vec4s = n.div_ceil(4) as u32;
@@ -518,7 +580,16 @@ pub fn dense_shape(limits: &wgpu::Limits, n: usize, device: wgpu::DeviceType) ->
         .max(1)
         .next_power_of_two()
         .clamp(32.min(workgroup), workgroup);
-    (workgroup, workgroup / lanes)
+    let slots = workgroup / lanes;
+    let mut stack = if batch == 1 { DENSE_MAX_STACK } else { 1 };
+    while stack > 1 && (n as u32).div_ceil(slots * stack) < DENSE_MIN_WORKGROUPS {
+        stack /= 2;
+    }
+    DenseShape {
+        workgroup,
+        rows: slots * stack,
+        stack,
+    }
 }
 
 /// Threads per workgroup of `dense_step` on a software adapter (measured:
@@ -546,29 +617,45 @@ mod tests {
 
     #[test]
     fn dense_shape_fits_rows_to_lanes() {
+        let shape = |workgroup, rows, stack| DenseShape {
+            workgroup,
+            rows,
+            stack,
+        };
         let limits = wgpu::Limits::default();
         let gpu = wgpu::DeviceType::DiscreteGpu;
-        // Long rows: one row per 256-thread workgroup.
-        assert_eq!(dense_shape(&limits, 16384, gpu), (256, 1));
-        // 512 neurons = 128 vec4s: 32 lanes per row, 8 rows per workgroup.
-        assert_eq!(dense_shape(&limits, 512, gpu), (256, 8));
-        assert_eq!(dense_shape(&limits, 1, gpu), (256, 8));
+        // Long rows: one row slot of 256 lanes per 256-thread workgroup,
+        // each thread taking 8 rows (2048 workgroups at N = 16384, 512 at
+        // N = 4096).
+        assert_eq!(dense_shape(&limits, 16384, 1, gpu), shape(256, 8, 8));
+        assert_eq!(dense_shape(&limits, 16384, 1, gpu).lanes(), 256);
+        assert_eq!(dense_shape(&limits, 4096, 1, gpu), shape(256, 8, 8));
+        // More trials: one row per thread (dense_step reads M once for them).
+        assert_eq!(dense_shape(&limits, 16384, 2, gpu), shape(256, 1, 1));
+        // Fewer rows: fewer stacked, to keep 512 workgroups.
+        assert_eq!(dense_shape(&limits, 2048, 1, gpu), shape(256, 4, 2));
+        // 512 neurons = 128 vec4s: 32 lanes per row, 8 row slots per
+        // workgroup, one row each (64 workgroups: none to spare).
+        assert_eq!(dense_shape(&limits, 512, 1, gpu), shape(256, 8, 1));
+        assert_eq!(dense_shape(&limits, 512, 1, gpu).lanes(), 32);
+        assert_eq!(dense_shape(&limits, 1, 1, gpu), shape(256, 8, 1));
         // Software adapters: 16 lanes per row, as measured; within the
         // default limits (256 threads) the workgroup shrinks.
         let cpu = wgpu::DeviceType::Cpu;
-        assert_eq!(dense_shape(&limits, 16384, cpu), (256, 16));
+        assert_eq!(dense_shape(&limits, 16384, 1, cpu), shape(256, 16, 1));
         let roomy = wgpu::Limits {
             max_compute_workgroup_size_x: 1024,
             max_compute_invocations_per_workgroup: 1024,
             ..limits.clone()
         };
-        assert_eq!(dense_shape(&roomy, 16384, cpu), (512, 32));
+        assert_eq!(dense_shape(&roomy, 16384, 1, cpu), shape(512, 32, 1));
         // A small adapter: the workgroup shrinks to a power of two within its limits.
         let small = wgpu::Limits {
             max_compute_workgroup_size_x: 96,
             ..wgpu::Limits::downlevel_defaults()
         };
-        let (wg, rows) = dense_shape(&small, 100_000, gpu);
-        assert_eq!((wg, rows), (64, 1));
+        let s = dense_shape(&small, 100_000, 1, gpu);
+        assert_eq!((s.workgroup, s.lanes()), (64, 64));
+        assert_eq!(s.to_string(), "64x8s8");
     }
 }

@@ -44,7 +44,7 @@ impl Launch {
         batch: usize,
         limits: &wgpu::Limits,
         max_binding: u64,
-        row_shape: (u32, u32),
+        row_shape: super::kernels::DenseShape,
         row_kernel_only: bool,
     ) -> Self {
         let sums = crate::analysis::metrics::Metrics::shape(&exp.network).sum_layout();
@@ -83,7 +83,7 @@ impl Launch {
         turned_pairs: usize,
         limits: &wgpu::Limits,
         max_binding: u64,
-        row_shape: (u32, u32),
+        row_shape: super::kernels::DenseShape,
         row_kernel_only: bool,
     ) -> Self {
         Launch {

@@ -94,21 +94,6 @@ pub const MAX_MOVING: usize = 4;
 pub const MAX_TURNED: usize = 4;
 const _: () = assert!(MAX_TURNED == 4, "StepParams.kappa is a vec4");
 
-impl TrialParams {
-    /// The GPU's form of `trial`.
-    pub fn of(trial: &crate::sim::Trial) -> Self {
-        TrialParams {
-            seed_lo: trial.seed as u32,
-            seed_hi: (trial.seed >> 32) as u32,
-            trial: trial.trial,
-            m_scale: trial.m_scale as f32,
-            h_scale: trial.h_scale as f32,
-            noise: trial.noise as f32,
-            pad: [0; 2],
-        }
-    }
-}
-
 /// One trial of a batch (`TrialParams` in common.wgsl).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]

@@ -49,15 +49,16 @@ use super::{Backend, Cost, Recording, Trial};
 use crate::error::{Error, Result};
 use crate::model::Experiment;
 use context::GpuContext;
+pub use ledger::{Counted, Difference};
 use pipelines::Pipelines;
-pub use run::{Counted, Difference, Timed};
+pub use run::Timed;
 
 /// The GPU backend (f32).
 pub struct GpuBackend {
     ctx: GpuContext,
     pipelines: Pipelines,
     caps: Caps,
-    dense_shape: Option<(u32, u32)>,
+    dense_shape: Option<kernels::DenseShape>,
     subgroups: bool,
     counting: bool,
 }
@@ -95,33 +96,61 @@ impl GpuBackend {
         self
     }
 
-    /// Runs the dense row kernel (`dense_step`) with `shape` = (threads per
-    /// workgroup, rows per workgroup) instead of [`kernels::dense_shape`]'s
-    /// choice, for every batch size (what `attractor bench --tune`
-    /// measures; batches of more than `DENSE_TILE` trials otherwise run
-    /// `dense_batch`); `None` restores the choice. Both
-    /// must be powers of two, with rows <= threads / [`kernels::DENSE_TILE`]
-    /// and the workgroup within the adapter's limits.
-    pub fn set_dense_shape(&mut self, shape: Option<(u32, u32)>) -> Result<()> {
-        if let Some((workgroup, rows)) = shape {
+    /// Runs the dense row kernel (`dense_step`) with `shape` instead of
+    /// [`kernels::dense_shape`]'s choice, for every batch size (what
+    /// `attractor bench --tune` measures; batches of more than
+    /// `DENSE_TILE` trials otherwise run `dense_batch`); `None` restores
+    /// the choice. All three must be powers of two, the workgroup within
+    /// the adapter's limits, the rows per thread at most
+    /// [`kernels::DENSE_MAX_STACK`] and no more than the rows, with at
+    /// least [`kernels::DENSE_TILE`] lanes per row slot.
+    pub fn set_dense_shape(&mut self, shape: Option<kernels::DenseShape>) -> Result<()> {
+        if let Some(s) = shape {
             let cap = kernels::dense_workgroup_cap(&self.ctx.device.limits());
-            if !workgroup.is_power_of_two() || workgroup > cap {
+            if !s.workgroup.is_power_of_two() || s.workgroup > cap {
                 return Err(Error::invalid(
                     "dense workgroup",
-                    workgroup,
+                    s.workgroup,
                     format!("a power of two up to {cap} on {}", self.ctx.summary.name),
                 ));
             }
-            // Each row needs a lane per trial of a tile to write the tile's results.
-            let most = (workgroup / kernels::DENSE_TILE).max(1);
-            if !rows.is_power_of_two() || rows > most {
+            if !s.stack.is_power_of_two() || s.stack > kernels::DENSE_MAX_STACK {
+                return Err(Error::invalid(
+                    "dense rows per thread",
+                    s.stack,
+                    format!("a power of two up to {}", kernels::DENSE_MAX_STACK),
+                ));
+            }
+            // Each row slot needs a lane per trial of a tile to write the
+            // tile's results.
+            let most = (s.workgroup / kernels::DENSE_TILE).max(1) * s.stack;
+            // The stacked kernel's sums: 32 bytes a thread; its first lanes
+            // store a row each.
+            let memory = self.ctx.device.limits().max_compute_workgroup_storage_size;
+            if s.stack > 1 && (32 * s.workgroup > memory || s.lanes() < s.stack) {
+                return Err(Error::invalid(
+                    "dense shape",
+                    s,
+                    format!(
+                        "with {} rows per thread, a workgroup of at most {} threads \
+                         (32 bytes of workgroup memory each) and at least as many lanes per \
+                         row slot as rows per thread",
+                        s.stack,
+                        memory / 32
+                    ),
+                ));
+            }
+            if !s.rows.is_power_of_two() || s.rows > most || s.rows < s.stack {
                 return Err(Error::invalid(
                     "dense rows per workgroup",
-                    rows,
+                    s.rows,
                     format!(
-                        "a power of two up to {most} (the workgroup of {workgroup} over \
-                         {} trials per tile)",
-                        kernels::DENSE_TILE
+                        "a power of two from {} to {most} (the workgroup of {} over \
+                         {} trials per tile, {} rows per thread)",
+                        s.stack,
+                        s.workgroup,
+                        kernels::DENSE_TILE,
+                        s.stack
                     ),
                 ));
             }
@@ -130,14 +159,15 @@ impl GpuBackend {
         Ok(())
     }
 
-    /// The dense kernel's (threads per workgroup, rows per workgroup) for N
-    /// neurons: the shape set by [`Self::set_dense_shape`], else
+    /// The dense row kernel's shape for N neurons and `batch` trials: the
+    /// shape set by [`Self::set_dense_shape`], else
     /// [`kernels::dense_shape`]'s choice.
-    pub fn dense_shape(&self, n: usize) -> (u32, u32) {
+    pub fn dense_shape(&self, n: usize, batch: usize) -> kernels::DenseShape {
         self.dense_shape.unwrap_or_else(|| {
             kernels::dense_shape(
                 &self.ctx.device.limits(),
                 n,
+                batch,
                 self.ctx.adapter.get_info().device_type,
             )
         })
@@ -193,7 +223,7 @@ impl GpuBackend {
                 batch,
                 &self.limits(),
                 operator::binding_limit(&self.limits()),
-                self.dense_shape(experiment.network.n),
+                self.dense_shape(experiment.network.n, batch),
                 self.dense_shape.is_some(),
             )
         }
@@ -272,7 +302,7 @@ impl Prepared<'_> {
     /// with the counters cleared first, and returns what every kernel read
     /// and wrote of each binding (the backend must be counting:
     /// [`GpuBackend::with_counting`]).
-    pub fn count(&self, steps: u64) -> Result<run::Counted> {
+    pub fn count(&self, steps: u64) -> Result<Counted> {
         self.0.count(steps)
     }
 }

@@ -33,8 +33,8 @@ pub enum OperatorShape {
     Dense {
         /// The row blocks, each within one storage binding.
         blocks: Vec<(u32, u32)>,
-        /// `dense_step`'s (threads per workgroup, rows per workgroup).
-        row_shape: (u32, u32),
+        /// `dense_step`'s shape.
+        row_shape: super::kernels::DenseShape,
         /// `dense_step` for every batch size (a shape was set for it, as
         /// `attractor bench --tune` does), not `dense_batch` above
         /// `DENSE_TILE` trials.
@@ -73,7 +73,7 @@ impl OperatorShape {
     pub fn of(
         shape: &Shape,
         max_binding: u64,
-        row_shape: (u32, u32),
+        row_shape: super::kernels::DenseShape,
         row_kernel_only: bool,
     ) -> Self {
         let n = shape.n();

@@ -11,12 +11,10 @@ use std::collections::HashMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PipelineKey {
     /// `dense_step` with its override constants (threads per workgroup,
-    /// rows per workgroup).
+    /// rows per workgroup, rows per thread).
     Dense {
-        /// `DENSE_WORKGROUP`.
-        workgroup: u32,
-        /// `DENSE_ROWS`.
-        rows: u32,
+        /// `DENSE_WORKGROUP`, `DENSE_ROWS`, `DENSE_STACK`.
+        shape: kernels::DenseShape,
         /// The weights it generates (`RANDOM` and its parameters), if any.
         generated: Option<Generated>,
     },
@@ -77,10 +75,14 @@ impl PipelineKey {
 
     fn module(self) -> (&'static str, &'static str, &'static [Kernel]) {
         match self {
-            PipelineKey::Dense { .. } => (
+            PipelineKey::Dense { shape, .. } => (
                 "dense.wgsl",
                 kernels::DENSE_SOURCE.as_str(),
-                &[Kernel::DenseRow],
+                if shape.stack > 1 {
+                    &[Kernel::DenseStacked]
+                } else {
+                    &[Kernel::DenseRow]
+                },
             ),
             PipelineKey::DenseBatch(shape) => (
                 "dense_batch.wgsl",
@@ -149,14 +151,11 @@ impl Pipelines {
         let layout = self.layout(ctx, key.family());
         let (label, source, entries) = key.module();
         let constants: Vec<(&str, f64)> = match key {
-            PipelineKey::Dense {
-                workgroup,
-                rows,
-                generated,
-            } => {
+            PipelineKey::Dense { shape, generated } => {
                 let mut c = vec![
-                    ("DENSE_WORKGROUP", f64::from(workgroup)),
-                    ("DENSE_ROWS", f64::from(rows)),
+                    ("DENSE_WORKGROUP", f64::from(shape.workgroup)),
+                    ("DENSE_ROWS", f64::from(shape.rows)),
+                    ("DENSE_STACK", f64::from(shape.stack)),
                 ];
                 if let Some(g) = generated {
                     c.extend([

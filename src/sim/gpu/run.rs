@@ -7,7 +7,7 @@ use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
 use super::layout::{FLAG_DIAG, FLAG_U_IS_V};
-use super::ledger::{slot, Ledger, Requests};
+use super::ledger::{Counted, Ledger, Requests};
 use super::operator::generated;
 use super::operator::OperatorShape;
 use super::operator::{self, GpuOperator};
@@ -70,7 +70,7 @@ pub struct Run<'a> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Build {
     /// The dense row kernel's shape, overriding the adapter's default.
-    pub dense_shape: Option<(u32, u32)>,
+    pub dense_shape: Option<kernels::DenseShape>,
     /// The structured kernels use subgroup operations where the device
     /// has them.
     pub subgroups: bool,
@@ -108,8 +108,9 @@ impl<'a> Run<'a> {
         }
         let inputs = super::inputs::StepInputs::new(exp)?;
         let max_binding = operator::binding_limit(limits);
-        let row_shape = dense_shape
-            .unwrap_or_else(|| kernels::dense_shape(limits, n, ctx.adapter.get_info().device_type));
+        let row_shape = dense_shape.unwrap_or_else(|| {
+            kernels::dense_shape(limits, n, batch, ctx.adapter.get_info().device_type)
+        });
         let geometry = Launch {
             counting,
             ..Launch::of(
@@ -195,8 +196,7 @@ impl<'a> Run<'a> {
             None => (
                 Family::Dense,
                 PipelineKey::Dense {
-                    workgroup: row_shape.0,
-                    rows: row_shape.1,
+                    shape: row_shape,
                     generated: generated(&form),
                 },
             ),
@@ -610,101 +610,6 @@ impl Run<'_> {
                 gpu_seconds: self.timer.as_ref().map(|_| gpu),
             },
         })
-    }
-}
-
-/// What the kernels of a counted stretch of steps moved, binding by
-/// binding, as the counting build counted it, beside what the schedule's
-/// dispatches of the stretch request ([`Traffic::requested`](super::schedule::Traffic::requested)).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Counted {
-    /// Steps counted.
-    pub steps: u64,
-    /// Counted bytes, at [`slot`]`(kernel, binding, write)`.
-    measured: Vec<u64>,
-    /// The schedule's requests.
-    scheduled: Requests,
-    /// The kernels of a step.
-    step_kernels: std::collections::HashSet<Kernel>,
-}
-
-/// One binding of one kernel whose counted bytes differ from the
-/// schedule's ([`Counted::differences`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Difference {
-    /// The kernel.
-    pub kernel: Kernel,
-    /// The binding.
-    pub binding: u32,
-    /// Written rather than read.
-    pub write: bool,
-    /// Bytes counted.
-    pub measured: u64,
-    /// Bytes the schedule requests.
-    pub scheduled: u64,
-}
-
-impl Counted {
-    /// The bytes `kernel` read (`write` false) or wrote of `binding`.
-    pub fn measured(&self, kernel: Kernel, binding: u32, write: bool) -> u64 {
-        self.measured[slot(kernel, binding, write)]
-    }
-
-    /// The bytes the schedule says `kernel` requests of `binding`.
-    pub fn scheduled(&self, kernel: Kernel, binding: u32, write: bool) -> u64 {
-        self.scheduled.get(kernel, binding, write)
-    }
-
-    /// Every (kernel, binding, read or write) whose counted bytes are not
-    /// the schedule's.
-    pub fn differences(&self) -> Vec<Difference> {
-        let mut v = Vec::new();
-        for kernel in Kernel::ALL {
-            for binding in 0..kernels::COUNTED_SLOTS / 2 {
-                for write in [false, true] {
-                    let measured = self.measured(kernel, binding, write);
-                    let scheduled = self.scheduled(kernel, binding, write);
-                    if measured != scheduled {
-                        v.push(Difference {
-                            kernel,
-                            binding,
-                            write,
-                            measured,
-                            scheduled,
-                        });
-                    }
-                }
-            }
-        }
-        v
-    }
-
-    /// The bytes the step kernels counted, per step (of a stretch without
-    /// the prologue: not the first).
-    pub fn measured_bytes_per_step(&self) -> f64 {
-        self.per_step(|_| true)
-    }
-
-    /// Of those, the bytes read of the weights' bindings (M, the tables or
-    /// bits, the taps, the diagonal).
-    pub fn measured_weight_bytes_per_step(&self) -> f64 {
-        self.per_step(|(binding, write)| {
-            !write && super::schedule::WEIGHT_BINDINGS.contains(&binding)
-        })
-    }
-
-    fn per_step(&self, keep: impl Fn((u32, bool)) -> bool) -> f64 {
-        let mut total = 0u64;
-        for &kernel in &self.step_kernels {
-            for binding in 0..kernels::COUNTED_SLOTS / 2 {
-                for write in [false, true] {
-                    if keep((binding, write)) {
-                        total += self.measured(kernel, binding, write);
-                    }
-                }
-            }
-        }
-        total as f64 / self.steps.max(1) as f64
     }
 }
 

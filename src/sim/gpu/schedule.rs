@@ -47,6 +47,18 @@ pub const WEIGHT_BINDINGS: [u32; 4] = [7, 9, 15, 16];
 /// The binding the counting build counts every packed bit binding under.
 pub const BITS_BINDING: u32 = 16;
 
+/// The binding the structured table's rows are read through: the bit planes
+/// when packed, the f32 table otherwise (and for the other forms, whose
+/// metrics read the f32 table).
+fn table_binding(op: &OperatorShape) -> u32 {
+    match op {
+        OperatorShape::Structured { packed: true, .. } => BITS_BINDING,
+        OperatorShape::Structured { packed: false, .. }
+        | OperatorShape::Dense { .. }
+        | OperatorShape::Convolution { .. } => 7,
+    }
+}
+
 /// A buffer region whose traffic is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Region {
@@ -338,11 +350,19 @@ impl Schedule {
                                 let operand = u64::from(groups) * b * np * f;
                                 (Kernel::DenseBatch, groups, tiles, operand)
                             }
-                            // Each row's threads read the operands of the tile's trials.
+                            // Each row slot's threads read the operands of the
+                            // tile's trials (a thread's stacked rows share its
+                            // loads); stacked rows take one trial per tile.
                             None => {
-                                let groups = rows.div_ceil(row_shape.1);
-                                let tiles = g.batch.div_ceil(super::kernels::DENSE_TILE);
-                                (Kernel::DenseRow, groups, tiles, r * b * np * f)
+                                let groups = rows.div_ceil(row_shape.rows);
+                                let slots = u64::from(rows.div_ceil(row_shape.stack));
+                                let (kernel, tiles) = if row_shape.stack > 1 {
+                                    (Kernel::DenseStacked, g.batch)
+                                } else {
+                                    let tiles = g.batch.div_ceil(super::kernels::DENSE_TILE);
+                                    (Kernel::DenseRow, tiles)
+                                };
+                                (kernel, groups, tiles, slots * b * np * f)
                             }
                         };
                         let (gx, gz) = g.grid(row_groups);
@@ -565,13 +585,12 @@ impl Schedule {
         let k = u64::from(g.metric_sums);
         let mg = u64::from(g.metric_groups());
         let sums = g.sums;
-        let packed = matches!(g.op, OperatorShape::Structured { packed: true, .. });
         let table_rows = sums.table_rows as u64;
         let mut partial = vec![
             Traffic::read(Region::State, b * n * f, k),
             Traffic::read(Region::TableV, table_rows * g.op.row_bytes(n), b)
                 .requesting(table_rows * cells * f)
-                .through(if packed { BITS_BINDING } else { 7 }),
+                .through(table_binding(&g.op)),
         ];
         if sums.energy {
             let trial = std::mem::size_of::<super::kernels::TrialParams>() as u64;
