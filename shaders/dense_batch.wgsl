@@ -10,8 +10,16 @@
 // overflow of the row tiles). The DB_* constants are written per batch
 // shape by src/sim/gpu/kernels.rs (`BatchShape`).
 //
-// Bounds: rows past P.rows, columns past n_pad and trials past P.batch are
-// staged as zeros and never stored.
+// Split over the columns (DB_SPLIT > 1, an override constant set per
+// batch shape where the tiles alone leave a large GPU's multiprocessors
+// idle): workgroup y is trial tile * DB_SPLIT + span, each workgroup walks
+// one span of the columns (a whole number of slices) and stores its
+// block's sums at partials[(span * P.batch + trial) * P.rows + row of the
+// block]; dense_batch_finish then adds each (row, trial)'s DB_SPLIT sums
+// in span order and applies the update.
+//
+// Bounds: rows past P.rows, columns past n_pad (or the span) and trials
+// past P.batch are staged as zeros and never stored.
 
 @group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
@@ -32,6 +40,19 @@ fn ld_m(k: u32) -> vec4<f32> {
     return m[k];
 }
 
+override DB_SPLIT: u32 = 1u;
+@group(0) @binding(10) var<storage, read_write> partials: array<f32>;
+
+fn ld_partial(k: u32) -> f32 {
+    count(10u, false, 4u);
+    return partials[k];
+}
+
+fn st_partial(k: u32, v: f32) {
+    count(10u, true, 4u);
+    partials[k] = v;
+}
+
 const DB_KV: u32 = DB_K / 4u;
 var<workgroup> m_tile: array<vec4<f32>, DB_ROWS * DB_KV>;
 var<workgroup> x_tile: array<vec4<f32>, DB_TRIALS * DB_KV>;
@@ -46,15 +67,20 @@ fn dense_batch(
     let tt = lid % DB_TT;
     let tr = lid / DB_TT;
     let r0 = (wid.x + wid.z * groups.x) * DB_ROWS;
-    let t0 = wid.y * DB_TRIALS;
+    let span = wid.y % DB_SPLIT;
+    let t0 = (wid.y / DB_SPLIT) * DB_TRIALS;
     let nv = P.n_pad / 4u;
+    // The span's vec4 columns: a whole number of slices each.
+    let width = ((nv + DB_SPLIT - 1u) / DB_SPLIT + DB_KV - 1u) / DB_KV * DB_KV;
+    let j_first = span * width;
+    let j_end = min(nv, j_first + width);
     var sums: array<f32, DB_RM * DB_RB>;
-    for (var j0 = 0u; j0 < nv; j0 += DB_KV) {
+    for (var j0 = j_first; j0 < j_end; j0 += DB_KV) {
         for (var e = lid; e < DB_ROWS * DB_KV; e += DB_THREADS) {
             let r = r0 + e / DB_KV;
             let j = j0 + e % DB_KV;
             var v = vec4<f32>(0.0);
-            if (r < P.rows && j < nv) {
+            if (r < P.rows && j < j_end) {
                 v = ld_m(r * nv + j);
             }
             m_tile[e] = v;
@@ -63,7 +89,7 @@ fn dense_batch(
             let t = t0 + e / DB_KV;
             let j = j0 + e % DB_KV;
             var v = vec4<f32>(0.0);
-            if (t < P.batch && j < nv) {
+            if (t < P.batch && j < j_end) {
                 v = ld_operand(t * nv + j);
             }
             x_tile[e] = v;
@@ -88,9 +114,37 @@ fn dense_batch(
         for (var c = 0u; c < DB_RB; c++) {
             let t = t0 + tt + DB_TT * c;
             if (r < P.rows && t < P.batch) {
-                let i = P.row0 + r;
-                st_operand(t * P.n_pad + i, finish(i, t, sums[a * DB_RB + c]));
+                if (DB_SPLIT == 1u) {
+                    let i = P.row0 + r;
+                    st_operand(t * P.n_pad + i, finish(i, t, sums[a * DB_RB + c]));
+                } else {
+                    st_partial((span * P.batch + t) * P.rows + r, sums[a * DB_RB + c]);
+                }
             }
         }
     }
+}
+
+// The spans' sums of a split dense_batch added, in span order, and the
+// update applied: one (row of the block, trial) per thread, trial-major.
+// Dispatch: the P.rows × P.batch threads' workgroups folded over x and y.
+@compute @workgroup_size(DB_THREADS)
+fn dense_batch_finish(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    counting_kernel = KERNEL_DENSE_BATCH_FINISH;
+    let e = (wid.x + wid.y * groups.x) * DB_THREADS + lid;
+    if (e >= P.rows * P.batch) {
+        return;
+    }
+    let t = e / P.rows;
+    let r = e % P.rows;
+    var total = 0.0;
+    for (var span = 0u; span < DB_SPLIT; span++) {
+        total += ld_partial((span * P.batch + t) * P.rows + r);
+    }
+    let i = P.row0 + r;
+    st_operand(t * P.n_pad + i, finish(i, t, total));
 }

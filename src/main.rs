@@ -291,7 +291,6 @@ struct BenchArgs {
 
 fn bench(args: BenchArgs) -> Result<()> {
     use attractor::bench::{self, BenchEvent, BenchPlan, BenchResult};
-    use attractor::sim::gpu::kernels::DenseShape;
     let BenchArgs {
         backend,
         operator,
@@ -343,15 +342,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     let row = |r: &BenchResult| {
-        let shape = match (r.workgroup, r.rows_per_workgroup, r.rows_per_thread) {
-            (Some(workgroup), Some(rows), Some(stack)) => DenseShape {
-                workgroup,
-                rows,
-                stack,
-            }
-            .to_string(),
-            _ => "-".to_string(),
-        };
+        let shape = r.shape_label();
         println!(
             "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
             r.backend,
@@ -399,11 +390,7 @@ fn bench(args: BenchArgs) -> Result<()> {
             BenchEvent::Fastest { n, best, default } => println!(
                 "gpu  dense N = {n}: fastest shape {} ({:.3e} s/step); \
                  the default for this N is {default}",
-                DenseShape {
-                    workgroup: best.workgroup.unwrap_or(0),
-                    rows: best.rows_per_workgroup.unwrap_or(0),
-                    stack: best.rows_per_thread.unwrap_or(1),
-                },
+                best.shape_label(),
                 best.seconds_per_step,
             ),
         }

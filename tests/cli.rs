@@ -886,10 +886,12 @@ fn bench_counts_the_weights_each_batch_reads() {
 #[test]
 fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
     // The default kernel first (for 5 trials the tiled dense_batch, which
-    // has no row shape), then the row kernel at every shape the adapter
-    // allows; each of those lines names its shape. The bytes are what the
-    // encoder counted: M (16 KiB, within the cache the model assumes) once
-    // per step, one dispatch per step, at least the equations' minimum.
+    // has no row shape, its columns whole on a software adapter), then the
+    // row kernel at every shape the adapter allows, then the batch kernel
+    // with its columns in 2, 4 and 8 spans; each line names its shape. The
+    // bytes are what the encoder counted: M (16 KiB, within the cache the
+    // model assumes) once per step, one dispatch per step (two with spans:
+    // the finish), at least the equations' minimum.
     let lines = bench_lines(&[
         "--backend",
         "gpu",
@@ -902,6 +904,22 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
         "--tune",
     ]);
     assert!(lines[0]["workgroup"].is_null(), "{}", lines[0]);
+    assert_eq!(lines[0]["column_spans"], 1, "{}", lines[0]);
+    let spans: Vec<u64> = lines
+        .iter()
+        .filter(|j| j["workgroup"].is_null())
+        .map(|j| {
+            let k = j["column_spans"].as_u64().unwrap();
+            let dispatches = if k == 1 { 1.0 } else { 2.0 };
+            assert_eq!(
+                j["dispatches_per_step"].as_f64().unwrap(),
+                dispatches,
+                "{j}"
+            );
+            k
+        })
+        .collect();
+    assert_eq!(spans, [1, 2, 4, 8]);
     let shapes: std::collections::BTreeSet<(u64, u64, u64)> = lines
         .iter()
         .map(|j| {
@@ -910,7 +928,6 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
                 j["weight_bytes_per_step"].as_f64().unwrap(),
                 64.0 * 64.0 * 4.0
             );
-            assert_eq!(j["dispatches_per_step"].as_f64().unwrap(), 1.0);
             let bytes = j["bytes_per_step"].as_f64().unwrap();
             let min = j["minimum_bytes_per_step"].as_f64().unwrap();
             assert!(
@@ -925,7 +942,7 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
         })
         .filter(|&s| s != (0, 0, 0))
         .collect();
-    assert_eq!(shapes.len(), lines.len() - 1, "each shape is timed once");
+    assert_eq!(shapes.len(), lines.len() - 4, "each shape is timed once");
     assert!(shapes.len() >= 10, "{shapes:?}");
     for &(w, k, s) in &shapes {
         assert!(
@@ -1121,9 +1138,10 @@ fn bench_plans_the_goal_cases_within_an_h200s_limits() {
             .output()
             .unwrap()
     };
-    let goals: [&[&str]; 5] = [
+    let goals: [&[&str]; 6] = [
         &["--operator", "dense", "--n", "16384"],
         &["--operator", "dense", "--n", "16384", "--batch", "64"],
+        &["--operator", "dense", "--n", "4096", "--batch", "64"],
         &["--operator", "ring", "--n", "100000000"],
         &[
             "--operator",
@@ -1152,6 +1170,19 @@ fn bench_plans_the_goal_cases_within_an_h200s_limits() {
             if !["params", "readback"].contains(&name) {
                 assert!(b[1].as_u64().unwrap() < 1 << 31, "{args:?}: {b}");
             }
+        }
+        // The dense kernels keep the H200's 132 multiprocessors busy: at
+        // least 256 workgroups (B = 64 splits the columns of 32 row tiles
+        // of 128 into 8 spans at N = 4096, 128 row tiles into 2 at 16384).
+        if args.contains(&"dense") {
+            let d = &j["dispatches"][0];
+            let groups: u64 = d[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_u64().unwrap())
+                .product();
+            assert!(groups >= 256, "{args:?}: {d}");
         }
         if args.contains(&"packed") {
             let bits: Vec<u64> = j["buffers"]

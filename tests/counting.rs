@@ -30,6 +30,16 @@ fn counted_with(
     b: usize,
     shape: Option<DenseShape>,
 ) -> attractor::sim::gpu::Counted {
+    counted_on(name, e, b, &|g| g.set_dense_shape(shape).unwrap())
+}
+
+/// [`counted_as_scheduled`] on a backend `setup` sets.
+fn counted_on(
+    name: &str,
+    e: &Experiment,
+    b: usize,
+    setup: &dyn Fn(&mut GpuBackend),
+) -> attractor::sim::gpu::Counted {
     let trials: Vec<Trial> = (0..b)
         .map(|k| {
             let mut t = Trial::of(e);
@@ -40,7 +50,7 @@ fn counted_with(
     let mut g = GpuBackend::new()
         .expect("a GPU adapter (CI installs lavapipe)")
         .with_counting();
-    g.set_dense_shape(shape).unwrap();
+    setup(&mut g);
     // The counters are in the plan of a counting run.
     let planned = g.plan(e, b).bytes();
     let run = g.prepare(e, &trials).unwrap();
@@ -131,6 +141,27 @@ fn dense_kernels_request_what_the_schedule_says() {
             let stacks = 37usize.div_ceil(stack as usize);
             let read = c.measured(Kernel::DenseStacked, 1, false);
             assert_eq!(read, (3 * 4 * stacks * b * 40 * 4) as u64, "{shape}");
+        }
+    }
+    // The batch kernel with its columns in 2 and 8 spans (8 spans of the
+    // 10 vec4 columns leave the last three empty): M read once per step,
+    // each span's sums written once and read back once by the finish.
+    let e = dense(37, "rk4");
+    for split in [2usize, 8] {
+        for b in [5, 9] {
+            let c = counted_on(&format!("dense batch in {split} spans"), &e, b, &|g| {
+                g.set_batch_split(Some(split as u32)).unwrap()
+            });
+            // 3 steps of 4 stages.
+            let sums = c.measured(Kernel::DenseBatchFinish, 10, false);
+            assert_eq!(sums, (3 * 4 * split * b * 37 * 4) as u64, "{split} spans");
+            assert_eq!(c.measured(Kernel::DenseBatch, 10, true), sums);
+            assert_eq!(
+                c.measured(Kernel::DenseBatch, 7, false),
+                3 * 4 * 37 * 40 * 4,
+                "{split} spans"
+            );
+            assert_eq!(c.measured(Kernel::DenseBatch, 2, true), 0);
         }
     }
     // Generated weights: nothing read of M.

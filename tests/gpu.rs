@@ -752,6 +752,63 @@ fn large_batch_matches(e: &Experiment, b: usize, tol: f64) {
 }
 
 #[test]
+fn dense_batch_split_over_columns_matches_the_cpu() {
+    let mut dense = dense_exp(70, r#"activation = { kind = "tanh" }"#);
+    dense.simulation.noise = 0.05;
+    // The batch kernel with its columns split into 2 and 8 spans (each
+    // span's sums stored, then dense_batch_finish adds them and updates),
+    // the split a hardware GPU takes where the tiles alone leave its
+    // multiprocessors idle. N = 70 is 18 vec4 columns: 8 spans of 4 leave
+    // the last three empty. (B = 1 and 3 run the row kernels: no split.)
+    let mut split = gpu();
+    for k in [2, 8] {
+        split.set_batch_split(Some(k)).unwrap();
+        for b in [64, 256, 300] {
+            batch_matches_on(
+                &mut split,
+                &dense,
+                &mild_trials(&dense, b),
+                1e-5,
+                false,
+                &format!("{k} spans, "),
+            );
+        }
+    }
+    // Split spans over row blocks: a 64 KiB binding splits the 300×300
+    // matrix into 6 blocks, each block's spans summed apart.
+    let blocked = dense_exp(300, r#"activation = { kind = "tanh" }"#);
+    let mut split_blocks = gpu().with_binding_limit(64 << 10);
+    split_blocks.set_batch_split(Some(4)).unwrap();
+    batch_matches_on(
+        &mut split_blocks,
+        &blocked,
+        &mild_trials(&blocked, 9),
+        1e-5,
+        false,
+        "row blocks in 4 spans, ",
+    );
+    for bad in [3, 16] {
+        let err = split.set_batch_split(Some(bad)).unwrap_err().to_string();
+        assert!(
+            err.contains("dense batch split") && err.contains("power of two up to 8"),
+            "{err}"
+        );
+    }
+    // rk4 in 4 spans.
+    let mut dense_rk4 = dense_exp(37, r#"activation = { kind = "relu" }"#);
+    dense_rk4.simulation.method = attractor::model::Method::Rk4;
+    split.set_batch_split(Some(4)).unwrap();
+    batch_matches_on(
+        &mut split,
+        &dense_rk4,
+        &mild_trials(&dense_rk4, 64),
+        1e-5,
+        false,
+        "rk4 in 4 spans, ",
+    );
+}
+
+#[test]
 fn every_kernel_matches_the_cpu_at_batches_of_1_3_64_and_256() {
     // Dense: B = 1 and 3 run dense_step (one trial tile), 64 and 256 the
     // tiled dense_batch (every trial in one tile), 300 two tiles of 256;

@@ -322,7 +322,7 @@ fn entry_points_have_the_rust_workgroups() {
         Kernel::MetricPartial | Kernel::MetricFinish => Some(METRIC_WORKGROUP),
         Kernel::ConvRows | Kernel::ConvStep => Some(CONVOLUTION_WORKGROUP),
         Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
-        Kernel::DenseBatch => Some(BatchShape::THREADS),
+        Kernel::DenseBatch | Kernel::DenseBatchFinish => Some(BatchShape::THREADS),
         Kernel::DenseRow | Kernel::DenseStacked => None,
     };
     let keys = [
@@ -343,6 +343,7 @@ fn entry_points_have_the_rust_workgroups() {
             generated: None,
         },
         PipelineKey::DenseBatch(BatchShape::ALL[0]),
+        PipelineKey::DenseBatch(BatchShape::ALL[3].with_split(4)),
         PipelineKey::Structured {
             subgroups: false,
             packed: None,
@@ -371,7 +372,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 19, "every kernel of every family");
+    assert_eq!(seen, 21, "every kernel of every family");
 }
 
 #[test]

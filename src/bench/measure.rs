@@ -244,6 +244,7 @@ fn result(
         workgroup: None,
         rows_per_workgroup: None,
         rows_per_thread: None,
+        column_spans: None,
     }
 }
 
@@ -319,4 +320,30 @@ pub struct BenchResult {
     pub rows_per_workgroup: Option<u32>,
     /// The dense kernel's rows per thread (GPU dense cases).
     pub rows_per_thread: Option<u32>,
+    /// The column spans of the dense batch kernel (GPU dense cases that
+    /// run `dense_batch`).
+    pub column_spans: Option<u32>,
+}
+
+impl BenchResult {
+    /// The dense kernel's shape as the table prints it: `256x8s8` for the
+    /// row kernels (threads x rows, rows per thread), `spans 8` for the
+    /// batch kernel, `-` otherwise.
+    pub fn shape_label(&self) -> String {
+        match (
+            self.workgroup,
+            self.rows_per_workgroup,
+            self.rows_per_thread,
+            self.column_spans,
+        ) {
+            (Some(workgroup), Some(rows), Some(stack), _) => crate::sim::gpu::kernels::DenseShape {
+                workgroup,
+                rows,
+                stack,
+            }
+            .to_string(),
+            (_, _, _, Some(k)) => format!("spans {k}"),
+            _ => "-".to_string(),
+        }
+    }
 }

@@ -116,9 +116,21 @@ pub enum BenchEvent<'a> {
         n: usize,
         /// The fastest case.
         best: &'a BenchResult,
-        /// The shape the backend picks by default for this N.
-        default: kernels::DenseShape,
+        /// The shape the backend picks by default for this N and batch
+        /// (as [`BenchResult::shape_label`] prints it).
+        default: String,
     },
+}
+
+/// A kernel shape `tune` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tuned {
+    /// The backend's choice.
+    Default,
+    /// The row kernel at this shape, for every batch size.
+    Row(kernels::DenseShape),
+    /// The batch kernel with its columns in this many spans.
+    Spans(u32),
 }
 
 /// The dense kernel shapes `tune` tries on an adapter whose largest
@@ -241,23 +253,44 @@ pub fn run(
                         };
                         // The default shape first, then (tune) every other one.
                         let dense = op == OperatorKind::Dense;
-                        let mut shapes = vec![None];
+                        let mut shapes = vec![Tuned::Default];
+                        let mut default_label = String::new();
                         if plan.tune && dense {
                             // The row kernel at every shape (its default one
-                            // is timed first already when the batch runs it).
+                            // is timed first already when the batch runs it),
+                            // and the batch kernel's other column spans.
                             let default = g.dense_shape(n, batch);
-                            let row_default =
-                                g.launch(&shape_of(case)?, batch).batch_shape().is_none();
+                            let launch = g.launch(&shape_of(case)?, batch);
+                            let row_default = launch.batch_shape().is_none();
+                            default_label = match launch.batch_shape() {
+                                Some(s) => format!("spans {}", s.split),
+                                None => default.to_string(),
+                            };
                             shapes.extend(
                                 tune_shapes(cap)
                                     .into_iter()
                                     .filter(|&s| !row_default || s != default)
-                                    .map(Some),
+                                    .map(Tuned::Row),
                             );
+                            if let Some(s) = launch.batch_shape() {
+                                shapes.extend(
+                                    (0..=kernels::DENSE_BATCH_MAX_SPLIT.ilog2())
+                                        .map(|k| 1 << k)
+                                        .filter(|&k| k != s.split)
+                                        .map(Tuned::Spans),
+                                );
+                            }
                         }
                         let mut best: Option<BenchResult> = None;
                         for shape in shapes {
-                            g.set_dense_shape(shape)?;
+                            g.set_dense_shape(match shape {
+                                Tuned::Row(s) => Some(s),
+                                Tuned::Default | Tuned::Spans(_) => None,
+                            })?;
+                            g.set_batch_split(match shape {
+                                Tuned::Spans(k) => Some(k),
+                                Tuned::Default | Tuned::Row(_) => None,
+                            })?;
                             let mut r = measure_gpu(
                                 &mut g, case, batch, reps, seconds, bandwidth, plan.count,
                             )?;
@@ -265,11 +298,15 @@ pub fn run(
                             r.bandwidth_probe = GPU_PROBE.into();
                             r.peak_gflops_per_second = peak;
                             r.fraction_of_peak = r.gflops_per_second / peak;
-                            if dense && launch.batch_shape().is_none() {
-                                let s = g.dense_shape(n, batch);
-                                r.workgroup = Some(s.workgroup);
-                                r.rows_per_workgroup = Some(s.rows);
-                                r.rows_per_thread = Some(s.stack);
+                            match launch.batch_shape() {
+                                None if dense => {
+                                    let s = g.dense_shape(n, batch);
+                                    r.workgroup = Some(s.workgroup);
+                                    r.rows_per_workgroup = Some(s.rows);
+                                    r.rows_per_thread = Some(s.stack);
+                                }
+                                Some(s) if dense => r.column_spans = Some(s.split),
+                                _ => {}
                             }
                             report(BenchEvent::Case(&r))?;
                             if best
@@ -278,16 +315,17 @@ pub fn run(
                             {
                                 best = Some(r.clone());
                             }
-                            if shape.is_none() {
+                            if shape == Tuned::Default {
                                 all.push(r);
                             }
                         }
                         g.set_dense_shape(None)?;
+                        g.set_batch_split(None)?;
                         if let (true, Some(best)) = (plan.tune && dense, &best) {
                             report(BenchEvent::Fastest {
                                 n,
                                 best,
-                                default: g.dense_shape(n, batch),
+                                default: default_label,
                             })?;
                         }
                     }

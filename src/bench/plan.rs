@@ -148,19 +148,22 @@ pub fn plan_case(
     device: wgpu::DeviceType,
 ) -> CasePlan {
     let sizes = case_sizes(case);
-    let launch = Launch::new(
-        &sizes.shape,
-        batch,
-        vec![Stage::Euler],
-        // The cases' one input is uniform: one number a step.
-        0,
-        sizes.sums,
-        sizes.turned_pairs,
-        limits,
-        binding_limit(limits),
-        kernels::dense_shape(limits, case.n, batch, device),
-        false,
-    );
+    let launch = Launch {
+        batch_split: kernels::batch_split(case.n, batch, binding_limit(limits), device),
+        ..Launch::new(
+            &sizes.shape,
+            batch,
+            vec![Stage::Euler],
+            // The cases' one input is uniform: one number a step.
+            0,
+            sizes.sums,
+            sizes.turned_pairs,
+            limits,
+            binding_limit(limits),
+            kernels::dense_shape(limits, case.n, batch, device),
+            false,
+        )
+    };
     let plan = Plan::of(&launch, sizes.inputs, limits);
     let schedule = Schedule::new(&launch);
     CasePlan {

@@ -247,13 +247,13 @@ impl Buffers {
             buf(12, &self.first_bad),
             buf(13, &self.trials),
             buf(26, &self.counted),
+            buf(10, &self.partials),
         ];
         entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {
             entries.extend([
                 buf(8, &self.proj),
                 buf(9, diag),
-                buf(10, &self.partials),
                 buf(11, coef),
                 buf(15, table_u.unwrap_or(table)),
                 buf(16, bits_at(0)),

@@ -5,6 +5,10 @@
 //! with `shaders/common.wgsl` (tests check their sizes, the constants, and
 //! reflect every binding with naga).
 
+pub use super::batch::{
+    batch_split, BatchShape, DENSE_BATCH_MAX_SPLIT, DENSE_BATCH_MIN_SPAN,
+    DENSE_BATCH_MIN_WORKGROUPS,
+};
 pub use super::layout::{
     layout, layout_entries, Family, StepParams, TrialParams, FLAG_DIAG, FLAG_H_UNIFORM,
     FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
@@ -216,11 +220,11 @@ pub static DENSE_BATCH_SOURCES: LazyLock<Vec<(String, String)>> = LazyLock::new(
         .collect()
 });
 
-/// The dense batch module of `shape`.
+/// The dense batch module of `shape` (its spans are an override constant).
 pub fn dense_batch_source(shape: BatchShape) -> &'static str {
     let k = BatchShape::ALL
         .iter()
-        .position(|&s| s == shape)
+        .position(|&s| s == shape.with_split(1))
         .expect("a shape of BatchShape::ALL");
     DENSE_BATCH_SOURCES[k].1.as_str()
 }
@@ -273,8 +277,12 @@ pub enum Kernel {
     /// `DENSE_STACK` rows per thread, which share its loads of the operand
     /// (the B = 1 kernel on hardware GPUs).
     DenseStacked,
-    /// `dense_batch`: a tiled product of M with the batch's operands, fused with the update.
+    /// `dense_batch`: a tiled product of M with the batch's operands, fused
+    /// with the update (or, split over the columns, the span's sums).
     DenseBatch,
+    /// `dense_batch_finish`: the sums of a split `dense_batch` added and
+    /// the update applied.
+    DenseBatchFinish,
     /// `project_partial`: partial sums of the projections of the initial state.
     ProjectPartial,
     /// `structured_step`: the update from the projections, fused with the
@@ -300,10 +308,11 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, in the order of their codes ([`Kernel::code`]).
-    pub const ALL: [Kernel; 13] = [
+    pub const ALL: [Kernel; 14] = [
         Kernel::DenseRow,
         Kernel::DenseStacked,
         Kernel::DenseBatch,
+        Kernel::DenseBatchFinish,
         Kernel::ProjectPartial,
         Kernel::StructuredStep,
         Kernel::ProjectRest,
@@ -336,6 +345,7 @@ impl Kernel {
             Kernel::DenseRow => "KERNEL_DENSE_STEP",
             Kernel::DenseStacked => "KERNEL_DENSE_STACKED",
             Kernel::DenseBatch => "KERNEL_DENSE_BATCH",
+            Kernel::DenseBatchFinish => "KERNEL_DENSE_BATCH_FINISH",
             Kernel::ProjectPartial => "KERNEL_PROJECT_PARTIAL",
             Kernel::StructuredStep => "KERNEL_STRUCTURED_STEP",
             Kernel::ProjectRest => "KERNEL_PROJECT_REST",
@@ -355,6 +365,7 @@ impl Kernel {
             Kernel::DenseRow => "dense_step",
             Kernel::DenseStacked => "dense_stacked",
             Kernel::DenseBatch => "dense_batch",
+            Kernel::DenseBatchFinish => "dense_batch_finish",
             Kernel::ProjectPartial => "project_partial",
             Kernel::StructuredStep => "structured_step",
             Kernel::ProjectRest => "project_rest",
@@ -366,90 +377,6 @@ impl Kernel {
             Kernel::ReadProbe => "read_probe",
             Kernel::FlopsProbe => "flops_probe",
         }
-    }
-}
-
-/// The shape of `dense_batch` (shaders/dense_batch.wgsl): 256 threads, each
-/// accumulating `rows_per_thread` × `trials_per_thread` products, so that a
-/// workgroup covers [`Self::trials`] trials (a batch of up to 256 in one
-/// tile: M read once per step) and [`Self::rows`] rows, the columns
-/// staged [`Self::K`] at a time. Workgroup memory: (rows + trials) × K
-/// floats, at most 10 KiB (WebGPU guarantees 16 KiB).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct BatchShape {
-    /// Rows per thread (DB_RM).
-    pub rows_per_thread: u32,
-    /// Trials per thread (DB_RB).
-    pub trials_per_thread: u32,
-    /// Threads across the trials (DB_TT).
-    pub trial_threads: u32,
-}
-
-impl BatchShape {
-    /// Threads per workgroup (DB_THREADS).
-    pub const THREADS: u32 = 256;
-    /// Columns staged per slice (DB_K), a multiple of 4.
-    pub const K: u32 = 8;
-
-    const fn new(rows_per_thread: u32, trials_per_thread: u32, trial_threads: u32) -> Self {
-        BatchShape {
-            rows_per_thread,
-            trials_per_thread,
-            trial_threads,
-        }
-    }
-
-    /// Every shape, for tiles of 8, 16, ..., 256 trials: register blocks of
-    /// 1×4 up to 8×8, 128 rows per workgroup (64 for 256 trials).
-    pub const ALL: [BatchShape; 6] = [
-        BatchShape::new(1, 4, 2),
-        BatchShape::new(2, 4, 4),
-        BatchShape::new(4, 4, 8),
-        BatchShape::new(4, 8, 8),
-        BatchShape::new(8, 8, 16),
-        BatchShape::new(8, 8, 32),
-    ];
-
-    /// The shape for a batch of `batch` trials: the smallest tile of at
-    /// least `batch` trials (256 for larger batches, tiled).
-    pub fn for_batch(batch: u32) -> Self {
-        *BatchShape::ALL
-            .iter()
-            .find(|s| s.trials() >= batch)
-            .unwrap_or(&BatchShape::ALL[5])
-    }
-
-    /// Trials per workgroup (DB_TRIALS).
-    pub fn trials(self) -> u32 {
-        self.trials_per_thread * self.trial_threads
-    }
-
-    /// Threads across the rows (DB_TR).
-    pub fn row_threads(self) -> u32 {
-        Self::THREADS / self.trial_threads
-    }
-
-    /// Rows per workgroup (DB_ROWS).
-    pub fn rows(self) -> u32 {
-        self.rows_per_thread * self.row_threads()
-    }
-
-    /// The module's constants.
-    pub fn wgsl_constants(self) -> String {
-        [
-            ("DB_THREADS", Self::THREADS),
-            ("DB_K", Self::K),
-            ("DB_RM", self.rows_per_thread),
-            ("DB_RB", self.trials_per_thread),
-            ("DB_TT", self.trial_threads),
-            ("DB_TR", self.row_threads()),
-            ("DB_ROWS", self.rows()),
-            ("DB_TRIALS", self.trials()),
-        ]
-        .iter()
-        .map(|(k, v)| format!("const {k}: u32 = {v}u;\n"))
-        .collect::<String>()
-            + "\n"
     }
 }
 

@@ -32,6 +32,11 @@ pub struct Launch {
     pub sums: SumLayout,
     /// The kernels are the counting build (their counters are allocated).
     pub counting: bool,
+    /// The column spans of `dense_batch` ([`BatchShape::split`]): 1 unless
+    /// the backend sets more ([`super::kernels::batch_split`]).
+    ///
+    /// [`BatchShape::split`]: super::kernels::BatchShape::split
+    pub batch_split: u32,
 }
 
 impl Launch {
@@ -98,6 +103,7 @@ impl Launch {
             turned_pairs: turned_pairs as u32,
             sums,
             counting: false,
+            batch_split: 1,
         }
     }
 
@@ -137,7 +143,26 @@ impl Launch {
             OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => true,
         };
         (!rows_only && self.batch > super::kernels::DENSE_TILE)
-            .then(|| super::kernels::BatchShape::for_batch(self.batch))
+            .then(|| super::kernels::BatchShape::for_batch(self.batch).with_split(self.batch_split))
+    }
+
+    /// Floats of the partial sums: the projections' (`rank` a workgroup of
+    /// the structured pass), a record's metric sums', and a split
+    /// `dense_batch`'s sums (its spans × the largest row block), for every
+    /// trial.
+    pub fn partial_sums(&self, rank: u64) -> u64 {
+        let rows = match &self.op {
+            OperatorShape::Dense { blocks, .. } => {
+                blocks.iter().map(|&(_, r)| u64::from(r)).max().unwrap_or(0)
+            }
+            OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => 0,
+        };
+        let split = u64::from(self.batch_shape().map_or(1, |s| s.split));
+        let spans = if split > 1 { split * rows } else { 0 };
+        (rank * u64::from(self.projection_groups()))
+            .max(u64::from(self.metric_sums) * u64::from(self.metric_groups()))
+            .max(spans)
+            * u64::from(self.batch)
     }
 }
 

@@ -194,12 +194,12 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
         storage(12, false),
         storage(13, true),
         storage(26, false),
+        storage(10, false),
     ];
     if family != Family::Dense {
         entries.extend([
             storage(8, false),
             storage(9, true),
-            storage(10, false),
             storage(11, true),
             storage(15, true),
             storage(16, true),

@@ -27,6 +27,7 @@
 //! bandwidth and peak). [`GpuBackend`] owns the context and the pipeline
 //! cache.
 
+mod batch;
 mod buffers;
 pub mod context;
 pub mod cost;
@@ -59,6 +60,7 @@ pub struct GpuBackend {
     pipelines: Pipelines,
     caps: Caps,
     dense_shape: Option<kernels::DenseShape>,
+    batch_split: Option<u32>,
     subgroups: bool,
     counting: bool,
 }
@@ -71,6 +73,7 @@ impl GpuBackend {
             pipelines: Pipelines::default(),
             caps: Caps::default(),
             dense_shape: None,
+            batch_split: None,
             subgroups: true,
             counting: false,
         })
@@ -83,6 +86,7 @@ impl GpuBackend {
             pipelines: Pipelines::default(),
             caps: Caps::default(),
             dense_shape: None,
+            batch_split: None,
             subgroups: true,
             counting: false,
         })
@@ -173,6 +177,39 @@ impl GpuBackend {
         })
     }
 
+    /// Splits the columns of `dense_batch` into `split` spans instead of
+    /// [`kernels::batch_split`]'s choice (for tests of the split on a
+    /// software adapter, and `attractor bench --tune`); `None` restores
+    /// the choice. A power of two up to
+    /// [`kernels::DENSE_BATCH_MAX_SPLIT`].
+    pub fn set_batch_split(&mut self, split: Option<u32>) -> Result<()> {
+        if let Some(k) = split {
+            if !k.is_power_of_two() || k > kernels::DENSE_BATCH_MAX_SPLIT {
+                return Err(Error::invalid(
+                    "dense batch split",
+                    k,
+                    format!("a power of two up to {}", kernels::DENSE_BATCH_MAX_SPLIT),
+                ));
+            }
+        }
+        self.batch_split = split;
+        Ok(())
+    }
+
+    /// The column spans of `dense_batch` for N neurons and `batch` trials:
+    /// the split set by [`Self::set_batch_split`], else
+    /// [`kernels::batch_split`]'s choice.
+    pub fn batch_split(&self, n: usize, batch: usize) -> u32 {
+        self.batch_split.unwrap_or_else(|| {
+            kernels::batch_split(
+                n,
+                batch,
+                operator::binding_limit(&self.limits()),
+                self.ctx.adapter.get_info().device_type,
+            )
+        })
+    }
+
     /// Whether the structured kernels may use subgroup operations (the
     /// default, where the adapter has `Features::SUBGROUP`); `false` runs
     /// the portable workgroup sums everywhere (for tests of both).
@@ -198,6 +235,7 @@ impl GpuBackend {
     fn build(&self) -> run::Build {
         run::Build {
             dense_shape: self.dense_shape,
+            batch_split: self.batch_split,
             subgroups: self.subgroups,
             counting: self.counting,
         }
@@ -218,6 +256,7 @@ impl GpuBackend {
     pub fn launch(&self, experiment: &Experiment, batch: usize) -> launch::Launch {
         launch::Launch {
             counting: self.counting,
+            batch_split: self.batch_split(experiment.network.n, batch),
             ..launch::Launch::of(
                 experiment,
                 batch,

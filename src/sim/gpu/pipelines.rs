@@ -18,7 +18,8 @@ pub enum PipelineKey {
         /// The weights it generates (`RANDOM` and its parameters), if any.
         generated: Option<Generated>,
     },
-    /// `dense_batch` of a batch shape.
+    /// `dense_batch` of a batch shape (and `dense_batch_finish` when its
+    /// columns are split).
     DenseBatch(kernels::BatchShape),
     /// `project_partial`, `project_finish`, `structured_step`,
     /// `project_rest` (their workgroup sums with subgroup operations when
@@ -87,7 +88,11 @@ impl PipelineKey {
             PipelineKey::DenseBatch(shape) => (
                 "dense_batch.wgsl",
                 kernels::dense_batch_source(shape),
-                &[Kernel::DenseBatch],
+                if shape.split > 1 {
+                    &[Kernel::DenseBatch, Kernel::DenseBatchFinish]
+                } else {
+                    &[Kernel::DenseBatch]
+                },
             ),
             PipelineKey::Structured { subgroups, .. } => (
                 "structured.wgsl",
@@ -168,6 +173,7 @@ impl Pipelines {
                 }
                 c
             }
+            PipelineKey::DenseBatch(shape) => vec![("DB_SPLIT", f64::from(shape.split))],
             PipelineKey::Structured {
                 packed: Some(words),
                 ..

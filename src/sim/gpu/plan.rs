@@ -96,9 +96,7 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
         }
     };
     let staged = launch.stages.len() > 1;
-    let partials = (rank * u64::from(launch.projection_groups()))
-        .max(k * u64::from(launch.metric_groups()))
-        * b;
+    let partials = launch.partial_sums(rank);
     let state = |name, bytes| Buffer {
         name,
         bytes,

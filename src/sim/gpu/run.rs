@@ -71,6 +71,8 @@ pub struct Run<'a> {
 pub struct Build {
     /// The dense row kernel's shape, overriding the adapter's default.
     pub dense_shape: Option<kernels::DenseShape>,
+    /// The column spans of `dense_batch`, overriding the adapter's default.
+    pub batch_split: Option<u32>,
     /// The structured kernels use subgroup operations where the device
     /// has them.
     pub subgroups: bool,
@@ -92,6 +94,7 @@ impl<'a> Run<'a> {
     ) -> Result<Self> {
         let Build {
             dense_shape,
+            batch_split,
             subgroups,
             counting,
         } = build;
@@ -111,8 +114,12 @@ impl<'a> Run<'a> {
         let row_shape = dense_shape.unwrap_or_else(|| {
             kernels::dense_shape(limits, n, batch, ctx.adapter.get_info().device_type)
         });
+        let batch_split = batch_split.unwrap_or_else(|| {
+            kernels::batch_split(n, batch, max_binding, ctx.adapter.get_info().device_type)
+        });
         let geometry = Launch {
             counting,
+            batch_split,
             ..Launch::of(
                 exp,
                 batch,
@@ -154,9 +161,7 @@ impl<'a> Run<'a> {
             GpuOperator::Structured { rank, .. } => (*rank, false),
             GpuOperator::Dense(_) => (0, true),
         };
-        let n_partials = (u64::from(rank) * u64::from(proj_groups))
-            .max(u64::from(n_sums) * u64::from(metric_groups))
-            * batch as u64;
+        let n_partials = geometry.partial_sums(u64::from(rank));
         // Per trial: the R projections, or a Gaussian kernel's 2R row
         // passes of N (even and odd taps).
         let proj_per_trial = match geometry.op {

@@ -339,7 +339,7 @@ impl Schedule {
                 } => blocks
                     .iter()
                     .enumerate()
-                    .map(|(slot, &(row0, rows))| {
+                    .flat_map(|(slot, &(row0, rows))| {
                         let np = u64::from(g.n_pad());
                         let r = u64::from(rows);
                         let (kernel, row_groups, tiles, operand) = match g.batch_shape() {
@@ -371,17 +371,49 @@ impl Schedule {
                             Traffic::read(Region::Weights, weights, u64::from(tiles)),
                             Traffic::read(Region::Operand, b * np * f, u64::from(row_groups))
                                 .requesting(operand),
+                        ];
+                        let split = g.batch_shape().map_or(1, |s| s.split);
+                        if split == 1 {
+                            traffic.push(Traffic::write(Region::Operand, b * r * f));
+                            traffic.extend(update(stage, r, u64::from(tiles)));
+                            return vec![Dispatch {
+                                kernel,
+                                slot,
+                                row0,
+                                rows,
+                                workgroups: [gx, tiles, gz],
+                                traffic,
+                            }];
+                        }
+                        // Split columns: each span's workgroups store their
+                        // sums; the finish adds them and updates.
+                        let sums = u64::from(split) * b * r * f;
+                        traffic.push(Traffic::write(Region::Partials, sums));
+                        let (fx, fy) =
+                            g.grid((rows * g.batch).div_ceil(super::kernels::BatchShape::THREADS));
+                        let mut finish = vec![
+                            Traffic::read(Region::Partials, sums, 1),
                             Traffic::write(Region::Operand, b * r * f),
                         ];
-                        traffic.extend(update(stage, r, u64::from(tiles)));
-                        Dispatch {
-                            kernel,
-                            slot,
-                            row0,
-                            rows,
-                            workgroups: [gx, tiles, gz],
-                            traffic,
-                        }
+                        finish.extend(update(stage, r, 1));
+                        vec![
+                            Dispatch {
+                                kernel,
+                                slot,
+                                row0,
+                                rows,
+                                workgroups: [gx, tiles * split, gz],
+                                traffic,
+                            },
+                            Dispatch {
+                                kernel: Kernel::DenseBatchFinish,
+                                slot,
+                                row0,
+                                rows,
+                                workgroups: [fx, fy, 1],
+                                traffic: finish,
+                            },
+                        ]
                     })
                     .collect(),
                 &OperatorShape::Convolution { side, terms } => {
