@@ -388,8 +388,9 @@ fn bench(args: BenchArgs) -> Result<()> {
                 description,
             } => println!("{backend}: {description}"),
             BenchEvent::Fastest { n, best, default } => println!(
-                "gpu  dense N = {n}: fastest shape {} ({:.3e} s/step); \
+                "gpu  {} N = {n}: fastest shape {} ({:.3e} s/step); \
                  the default for this N is {default}",
+                format!("{:?}", best.operator).to_lowercase(),
                 best.shape_label(),
                 best.seconds_per_step,
             ),

@@ -956,6 +956,31 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
     assert!(shapes.iter().any(|s| s.2 == 8), "{shapes:?}");
 }
 
+#[test]
+fn bench_tune_times_both_convolution_passes_on_the_gpu() {
+    // The software adapter's default first (the passes read memory), then
+    // the passes staged in workgroup memory (a hardware GPU's default):
+    // the same dispatches, the staged row pass requesting a row per
+    // workgroup instead of per neuron.
+    let lines = bench_lines(&[
+        "--backend",
+        "gpu",
+        "--operator",
+        "gaussian",
+        "--n",
+        "256",
+        "--tune",
+    ]);
+    let staged: Vec<bool> = lines
+        .iter()
+        .map(|j| {
+            assert_eq!(j["dispatches_per_step"].as_f64().unwrap(), 2.0, "{j}");
+            j["staged"].as_bool().unwrap()
+        })
+        .collect();
+    assert_eq!(staged, [false, true]);
+}
+
 /// On a machine without a display a successful run prints no line starting
 /// with "error": not when the backend is decided without adapters (cpu),
 /// not when `auto` and `devices` enumerate them (Mesa's Wayland code would

@@ -321,19 +321,32 @@ fn structured_kernels_request_what_the_schedule_says() {
 
 #[test]
 fn convolution_kernels_request_what_the_schedule_says() {
+    // Sides of 12 (the row pass reads each row's operand from memory for
+    // every neuron), 16 (staged: whole rows in a workgroup, each neuron's
+    // operand staged once) and 256 (staged: a row over workgroups, a tile
+    // at a time), staged (as on a hardware GPU) and not (as on a software
+    // adapter; not at 256², whose unstaged count takes long).
     let hat = "excitation = 6.0, sigma = 0.6, inhibition = 9.0, sigma_inhibition = 1.6";
-    for (velocity, method) in [
-        ("", "euler"),
-        ("", "rk4"),
+    for (n, velocity, method) in [
+        (144, "", "euler"),
+        (144, "", "rk4"),
         (
+            144,
             "[[input]]\nkind = \"velocity\"\nvalue = [3.0, -2.0]\n",
             "euler",
         ),
+        (256, "", "rk4"),
+        (
+            256,
+            "[[input]]\nkind = \"velocity\"\nvalue = [3.0, -2.0]\n",
+            "euler",
+        ),
+        (65536, "", "euler"),
     ] {
         let e = exp(&format!(
             r#"
             [network]
-            n = 144
+            n = {n}
             tau = 0.01
             activation = {{ kind = "clip", min = 0.0, max = 1.0 }}
             weights = {{ kind = "gaussian", {hat} }}
@@ -350,6 +363,25 @@ fn convolution_kernels_request_what_the_schedule_says() {
             record_every = 2
             "#
         ));
-        counted_as_scheduled(&format!("gaussian {method} {velocity}"), &e, 2);
+        for staged in [true, false].into_iter().filter(|&s| s || n < 65536) {
+            let name = format!("gaussian {n} {method} {velocity} staged {staged}");
+            let c = counted_on(&name, &e, 2, &|g| g.set_convolution_staged(Some(staged)));
+            // The row pass's operand (x, binding 3, in a euler step): a row
+            // read per neuron at side 12 or unstaged, each neuron's own at
+            // 16, a row per workgroup of 256 at 256; 3 steps of 2 trials.
+            if method == "euler" {
+                let side = (n as f64).sqrt() as u64;
+                let per_trial = match side {
+                    16 if staged => n as u64,
+                    256 if staged => n as u64 / 256 * side,
+                    _ => n as u64 * side,
+                };
+                assert_eq!(
+                    c.measured(Kernel::ConvRows, 3, false),
+                    3 * 2 * per_trial * 4,
+                    "{name}"
+                );
+            }
+        }
     }
 }

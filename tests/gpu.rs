@@ -1490,7 +1490,9 @@ fn torus_with_moving_inputs_on_the_gpu() {
 
 /// Gaussian and Mexican-hat kernels: the GPU's two separable passes per
 /// stage give the CPU's FFT products, for one and two Gaussians, rate and
-/// current dynamics, euler and rk4, on odd and even sides (17² and 12²),
+/// current dynamics, euler and rk4, on odd and even sides (17² and 12²,
+/// read from memory; 16² and 256², staged in workgroup memory by rows and
+/// blocks),
 /// and a batch of trials with their own scales of M and noise (to 1e-5 of
 /// the scale plus the f32 run's own error, as everywhere here).
 #[test]
@@ -1526,6 +1528,8 @@ fn gaussian_kernels_on_the_gpu() {
     for (n, weights, dynamics, method) in [
         (289, hat, "rate", "euler"),
         (144, hat, "current", "rk4"),
+        // A side of 16 divides the workgroup: the row pass stages whole rows.
+        (256, hat, "current", "rk4"),
         (289, "excitation = 2.0, sigma = 0.5", "rate", "rk4"),
         (
             144,
@@ -1538,8 +1542,39 @@ fn gaussian_kernels_on_the_gpu() {
         same(&sheet(n, weights, dynamics, method, 0.0), 1e-5);
     }
     batch_matches(&sheet(289, hat, "rate", "euler", 0.05), 3, 1e-5);
+    // A side of 256, a multiple of the workgroup: the row pass stages each
+    // row a tile at a time (10 steps: 65,536 neurons of 256 terms a pass).
+    let wide = exp_with(
+        &format!(
+            "[network]\nn = 65536\ntau = 0.01\ndynamics = \"current\"\n\
+             activation = {{ kind = \"clip\", min = 0.0, max = 1.0 }}\n\
+             weights = {{ kind = \"gaussian\", {hat} }}\n\
+             [[input]]\nkind = \"bump\"\nc = 1.0\nepsilon = 1.0\ntheta = [0.5, -1.0]\n\
+             [simulation]\nduration = 0.005\ndt = 0.0005\nrecord_every = 5\n"
+        ),
+        &[],
+    );
+    // Staged in workgroup memory (as on a hardware GPU) and not (the
+    // software adapter's default).
+    let mut staged = gpu();
+    staged.set_convolution_staged(Some(true));
+    same_on(&wide, 1e-5, &mut staged);
+    same(&wide, 1e-5);
+    // The states of a batch (its metrics are sums of 65,536 terms that
+    // nearly cancel: f32 summation errors of 1e-4, either way).
+    batch_matches_on(
+        &mut staged,
+        &wide,
+        &trials(&wide, 2),
+        1e-5,
+        false,
+        "side 256, ",
+    );
+    for method in ["euler", "rk4"] {
+        same_on(&sheet(256, hat, "current", method, 0.0), 1e-5, &mut staged);
+    }
     // A velocity turns the kernel (the odd row passes), on both backends.
-    for (n, method) in [(289, "euler"), (144, "rk4")] {
+    for (n, method) in [(289, "euler"), (144, "rk4"), (256, "euler")] {
         let mut e = sheet(n, hat, "rate", method, 0.0);
         let turned = exp(&format!(
             "[network]\nn = {n}\ntau = 0.01\nweights = {{ kind = \"gaussian\", {hat} }}\n\
@@ -1548,6 +1583,7 @@ fn gaussian_kernels_on_the_gpu() {
         ));
         e.velocity = turned.velocity;
         same(&e, 1e-5);
+        same_on(&e, 1e-5, &mut staged);
         // The turn moved the bump (0.03 s at 3 rad/s along x).
         let still = run(&sheet(n, hat, "rate", method, 0.0));
         let x = |r: &Recording| *r.metric("bump_x").unwrap().last().unwrap();

@@ -72,6 +72,10 @@ fn workgroup_constants_match_the_shaders() {
     );
     assert_eq!(PROJECT_CHUNK, STRUCTURED_WORKGROUP * NEURONS_PER_THREAD);
     has(
+        &STRUCTURED_SOURCE,
+        format!("const CONVOLUTION_BLOCK: u32 = {CONVOLUTION_BLOCK}u;"),
+    );
+    has(
         &METRICS_SOURCE,
         format!("const METRIC_CHUNK: u32 = {METRIC_CHUNK}u;"),
     );
@@ -347,10 +351,12 @@ fn entry_points_have_the_rust_workgroups() {
         PipelineKey::Structured {
             subgroups: false,
             packed: None,
+            staged: false,
         },
         PipelineKey::Structured {
             subgroups: true,
             packed: None,
+            staged: true,
         },
         PipelineKey::Metrics { packed: None },
         PipelineKey::Probe,

@@ -245,6 +245,7 @@ fn result(
         rows_per_workgroup: None,
         rows_per_thread: None,
         column_spans: None,
+        staged: None,
     }
 }
 
@@ -323,12 +324,16 @@ pub struct BenchResult {
     /// The column spans of the dense batch kernel (GPU dense cases that
     /// run `dense_batch`).
     pub column_spans: Option<u32>,
+    /// Whether the convolution passes ran staged in workgroup memory
+    /// (GPU Gaussian cases).
+    pub staged: Option<bool>,
 }
 
 impl BenchResult {
-    /// The dense kernel's shape as the table prints it: `256x8s8` for the
+    /// The kernel's shape as the table prints it: `256x8s8` for the dense
     /// row kernels (threads x rows, rows per thread), `spans 8` for the
-    /// batch kernel, `-` otherwise.
+    /// dense batch kernel, `staged` or `memory` for the convolution
+    /// passes, `-` otherwise.
     pub fn shape_label(&self) -> String {
         match (
             self.workgroup,
@@ -343,7 +348,11 @@ impl BenchResult {
             }
             .to_string(),
             (_, _, _, Some(k)) => format!("spans {k}"),
-            _ => "-".to_string(),
+            _ => match self.staged {
+                Some(true) => "staged".into(),
+                Some(false) => "memory".into(),
+                None => "-".into(),
+            },
         }
     }
 }

@@ -110,7 +110,7 @@ pub enum BenchEvent<'a> {
     },
     /// A measured case.
     Case(&'a BenchResult),
-    /// `tune`: the fastest dense kernel shape at one N.
+    /// `tune`: the fastest kernel shape of a dense or Gaussian case at one N.
     Fastest {
         /// N.
         n: usize,
@@ -122,6 +122,16 @@ pub enum BenchEvent<'a> {
     },
 }
 
+/// How a tuned convolution case is labelled: staged in workgroup memory,
+/// or reading memory.
+fn staged_label(staged: bool) -> &'static str {
+    if staged {
+        "staged"
+    } else {
+        "memory"
+    }
+}
+
 /// A kernel shape `tune` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tuned {
@@ -131,6 +141,8 @@ enum Tuned {
     Row(kernels::DenseShape),
     /// The batch kernel with its columns in this many spans.
     Spans(u32),
+    /// The convolution passes staged in workgroup memory or not.
+    Staged(bool),
 }
 
 /// The dense kernel shapes `tune` tries on an adapter whose largest
@@ -253,8 +265,14 @@ pub fn run(
                         };
                         // The default shape first, then (tune) every other one.
                         let dense = op == OperatorKind::Dense;
+                        let convolution = op == OperatorKind::Gaussian;
                         let mut shapes = vec![Tuned::Default];
                         let mut default_label = String::new();
+                        if plan.tune && convolution {
+                            let staged = g.convolution_staged();
+                            default_label = staged_label(staged).into();
+                            shapes.push(Tuned::Staged(!staged));
+                        }
                         if plan.tune && dense {
                             // The row kernel at every shape (its default one
                             // is timed first already when the batch runs it),
@@ -285,12 +303,16 @@ pub fn run(
                         for shape in shapes {
                             g.set_dense_shape(match shape {
                                 Tuned::Row(s) => Some(s),
-                                Tuned::Default | Tuned::Spans(_) => None,
+                                Tuned::Default | Tuned::Spans(_) | Tuned::Staged(_) => None,
                             })?;
                             g.set_batch_split(match shape {
                                 Tuned::Spans(k) => Some(k),
-                                Tuned::Default | Tuned::Row(_) => None,
+                                Tuned::Default | Tuned::Row(_) | Tuned::Staged(_) => None,
                             })?;
+                            g.set_convolution_staged(match shape {
+                                Tuned::Staged(s) => Some(s),
+                                Tuned::Default | Tuned::Row(_) | Tuned::Spans(_) => None,
+                            });
                             let mut r = measure_gpu(
                                 &mut g, case, batch, reps, seconds, bandwidth, plan.count,
                             )?;
@@ -308,6 +330,9 @@ pub fn run(
                                 Some(s) if dense => r.column_spans = Some(s.split),
                                 _ => {}
                             }
+                            if convolution {
+                                r.staged = Some(launch.convolution_staged());
+                            }
                             report(BenchEvent::Case(&r))?;
                             if best
                                 .as_ref()
@@ -321,7 +346,8 @@ pub fn run(
                         }
                         g.set_dense_shape(None)?;
                         g.set_batch_split(None)?;
-                        if let (true, Some(best)) = (plan.tune && dense, &best) {
+                        g.set_convolution_staged(None);
+                        if let (true, Some(best)) = (plan.tune && (dense || convolution), &best) {
                             report(BenchEvent::Fastest {
                                 n,
                                 best,

@@ -150,6 +150,7 @@ pub fn plan_case(
     let sizes = case_sizes(case);
     let launch = Launch {
         batch_split: kernels::batch_split(case.n, batch, binding_limit(limits), device),
+        staged: kernels::convolution_staged(device),
         ..Launch::new(
             &sizes.shape,
             batch,

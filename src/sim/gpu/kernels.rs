@@ -118,6 +118,7 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("STRUCTURED_WORKGROUP", STRUCTURED_WORKGROUP),
         ("METRIC_WORKGROUP", METRIC_WORKGROUP),
         ("CONVOLUTION_WORKGROUP", CONVOLUTION_WORKGROUP),
+        ("CONVOLUTION_BLOCK", CONVOLUTION_BLOCK),
         ("PROBE_WORKGROUP", PROBE_WORKGROUP),
         ("NEURONS_PER_THREAD", NEURONS_PER_THREAD),
         ("PROJECT_CHUNK", PROJECT_CHUNK),
@@ -396,6 +397,21 @@ pub const METRIC_WORKGROUP: u32 = STRUCTURED_WORKGROUP;
 /// Threads per workgroup of the convolution passes (`CONVOLUTION_WORKGROUP`):
 /// one neuron each.
 pub const CONVOLUTION_WORKGROUP: u32 = 256;
+/// Whether the convolution passes stage the operand and the row passes in
+/// workgroup memory on a `device`: on hardware GPUs (each element loaded
+/// once per workgroup, not by each neuron that uses it). A software
+/// adapter runs the barriers the staging needs slowly (measured with
+/// `attractor bench --backend gpu --operator gaussian` on llvmpipe: 0.54
+/// s a step staged against 0.27 s at N = 256²), so it reads memory.
+pub fn convolution_staged(device: wgpu::DeviceType) -> bool {
+    device != wgpu::DeviceType::Cpu
+}
+
+/// Side of the square blocks of neurons `conv_step` takes per workgroup
+/// where the sheet's side is a multiple of it (`CONVOLUTION_BLOCK`): its
+/// square is the workgroup.
+pub const CONVOLUTION_BLOCK: u32 = 16;
+const _: () = assert!(CONVOLUTION_BLOCK * CONVOLUTION_BLOCK == CONVOLUTION_WORKGROUP);
 /// Threads per workgroup of the bandwidth and arithmetic probes
 /// (`PROBE_WORKGROUP`).
 pub const PROBE_WORKGROUP: u32 = 256;

@@ -37,6 +37,11 @@ pub struct Launch {
     ///
     /// [`BatchShape::split`]: super::kernels::BatchShape::split
     pub batch_split: u32,
+    /// The convolution passes stage the operand and the row passes in
+    /// workgroup memory (where the side allows it): the default on a
+    /// hardware GPU ([`super::kernels::convolution_staged`]); false
+    /// unless set.
+    pub staged: bool,
 }
 
 impl Launch {
@@ -104,6 +109,7 @@ impl Launch {
             sums,
             counting: false,
             batch_split: 1,
+            staged: false,
         }
     }
 
@@ -144,6 +150,16 @@ impl Launch {
         };
         (!rows_only && self.batch > super::kernels::DENSE_TILE)
             .then(|| super::kernels::BatchShape::for_batch(self.batch).with_split(self.batch_split))
+    }
+
+    /// Whether the convolution passes run staged: [`Launch::staged`] for a
+    /// convolution (false for the other forms, whose kernels do not care).
+    pub fn convolution_staged(&self) -> bool {
+        self.staged
+            && match self.op {
+                OperatorShape::Convolution { .. } => true,
+                OperatorShape::Dense { .. } | OperatorShape::Structured { .. } => false,
+            }
     }
 
     /// Floats of the partial sums: the projections' (`rank` a workgroup of

@@ -45,6 +45,7 @@ mod readback;
 mod run;
 pub mod schedule;
 pub mod timing;
+pub mod traffic;
 
 use super::{Backend, Cost, Recording, Trial};
 use crate::error::{Error, Result};
@@ -61,6 +62,7 @@ pub struct GpuBackend {
     caps: Caps,
     dense_shape: Option<kernels::DenseShape>,
     batch_split: Option<u32>,
+    convolution_staged: Option<bool>,
     subgroups: bool,
     counting: bool,
 }
@@ -74,6 +76,7 @@ impl GpuBackend {
             caps: Caps::default(),
             dense_shape: None,
             batch_split: None,
+            convolution_staged: None,
             subgroups: true,
             counting: false,
         })
@@ -87,6 +90,7 @@ impl GpuBackend {
             caps: Caps::default(),
             dense_shape: None,
             batch_split: None,
+            convolution_staged: None,
             subgroups: true,
             counting: false,
         })
@@ -210,6 +214,20 @@ impl GpuBackend {
         })
     }
 
+    /// Stages the convolution passes in workgroup memory (`true`) or
+    /// reads memory (`false`) instead of [`kernels::convolution_staged`]'s
+    /// choice (for tests of both on one adapter, and `attractor bench
+    /// --tune`); `None` restores the choice.
+    pub fn set_convolution_staged(&mut self, staged: Option<bool>) {
+        self.convolution_staged = staged;
+    }
+
+    /// Whether the convolution passes run staged on this backend.
+    pub fn convolution_staged(&self) -> bool {
+        self.convolution_staged
+            .unwrap_or_else(|| kernels::convolution_staged(self.ctx.adapter.get_info().device_type))
+    }
+
     /// Whether the structured kernels may use subgroup operations (the
     /// default, where the adapter has `Features::SUBGROUP`); `false` runs
     /// the portable workgroup sums everywhere (for tests of both).
@@ -236,6 +254,7 @@ impl GpuBackend {
         run::Build {
             dense_shape: self.dense_shape,
             batch_split: self.batch_split,
+            convolution_staged: self.convolution_staged,
             subgroups: self.subgroups,
             counting: self.counting,
         }
@@ -257,6 +276,7 @@ impl GpuBackend {
         launch::Launch {
             counting: self.counting,
             batch_split: self.batch_split(experiment.network.n, batch),
+            staged: self.convolution_staged(),
             ..launch::Launch::of(
                 experiment,
                 batch,

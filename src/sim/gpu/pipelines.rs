@@ -30,6 +30,9 @@ pub enum PipelineKey {
         /// The table is bit-packed patterns (`PACKED`), with this many
         /// blocks of 32 units per binding (`PACKED_WORDS`).
         packed: Option<u32>,
+        /// The convolution passes stage the operand and the row passes in
+        /// workgroup memory (`CONVOLUTION_STAGED`).
+        staged: bool,
     },
     /// `metric_partial`, `metric_finish`.
     Metrics {
@@ -174,11 +177,14 @@ impl Pipelines {
                 c
             }
             PipelineKey::DenseBatch(shape) => vec![("DB_SPLIT", f64::from(shape.split))],
-            PipelineKey::Structured {
-                packed: Some(words),
-                ..
+            PipelineKey::Structured { packed, staged, .. } => {
+                let mut c = vec![("CONVOLUTION_STAGED", f64::from(u8::from(staged)))];
+                if let Some(words) = packed {
+                    c.extend([("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))]);
+                }
+                c
             }
-            | PipelineKey::Metrics {
+            PipelineKey::Metrics {
                 packed: Some(words),
             } => vec![("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))],
             _ => Vec::new(),

@@ -73,6 +73,9 @@ pub struct Build {
     pub dense_shape: Option<kernels::DenseShape>,
     /// The column spans of `dense_batch`, overriding the adapter's default.
     pub batch_split: Option<u32>,
+    /// The convolution passes staged in workgroup memory, overriding the
+    /// adapter's default.
+    pub convolution_staged: Option<bool>,
     /// The structured kernels use subgroup operations where the device
     /// has them.
     pub subgroups: bool,
@@ -95,6 +98,7 @@ impl<'a> Run<'a> {
         let Build {
             dense_shape,
             batch_split,
+            convolution_staged,
             subgroups,
             counting,
         } = build;
@@ -117,9 +121,11 @@ impl<'a> Run<'a> {
         let batch_split = batch_split.unwrap_or_else(|| {
             kernels::batch_split(n, batch, max_binding, ctx.adapter.get_info().device_type)
         });
+        let device = ctx.adapter.get_info().device_type;
         let geometry = Launch {
             counting,
             batch_split,
+            staged: convolution_staged.unwrap_or_else(|| kernels::convolution_staged(device)),
             ..Launch::of(
                 exp,
                 batch,
@@ -195,6 +201,7 @@ impl<'a> Run<'a> {
                     subgroups: subgroups
                         && ctx.device.features().contains(wgpu::Features::SUBGROUP),
                     packed,
+                    staged: geometry.convolution_staged(),
                 },
             ),
             Some(shape) => (Family::Dense, PipelineKey::DenseBatch(shape)),

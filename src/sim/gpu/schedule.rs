@@ -32,20 +32,8 @@
 pub use super::kernels::Kernel;
 pub use super::launch::Launch;
 pub use super::operator::OperatorShape;
+pub use super::traffic::{Region, Traffic, BITS_BINDING, CACHE_BYTES, WEIGHT_BINDINGS};
 use crate::model::Stage;
-
-/// The largest region counted once however many passes read it: 4 MiB,
-/// less than the L2 cache of every GPU this engine targets (an H100 has
-/// 50 MB).
-pub const CACHE_BYTES: u64 = 4 << 20;
-
-/// The bindings of the weights: M or the table V (7), the diagonal (9),
-/// the table U (15), the packed bits (16: the counting build counts every
-/// bit binding there).
-pub const WEIGHT_BINDINGS: [u32; 4] = [7, 9, 15, 16];
-
-/// The binding the counting build counts every packed bit binding under.
-pub const BITS_BINDING: u32 = 16;
 
 /// The binding the structured table's rows are read through: the bit planes
 /// when packed, the f32 table otherwise (and for the other forms, whose
@@ -56,137 +44,6 @@ fn table_binding(op: &OperatorShape) -> u32 {
         OperatorShape::Structured { packed: false, .. }
         | OperatorShape::Dense { .. }
         | OperatorShape::Convolution { .. } => 7,
-    }
-}
-
-/// A buffer region whose traffic is counted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Region {
-    /// The dense matrix M (rows padded to whole vec4s).
-    Weights,
-    /// The structured form's U rows (V itself when U = V).
-    TableU,
-    /// The structured form's V rows, where read apart from U.
-    TableV,
-    /// The structured form's diagonal.
-    Diag,
-    /// The structured form's coefficients.
-    Coef,
-    /// The state x.
-    State,
-    /// The rk4 stage point y.
-    StagePoint,
-    /// The rk4 accumulator.
-    Accumulator,
-    /// The dense family's operand (what M multiplies).
-    Operand,
-    /// The input epochs.
-    Input,
-    /// The trials' parameters.
-    Trials,
-    /// The structured form's projections.
-    Projections,
-    /// Partial sums of the projection and metric passes.
-    Partials,
-    /// A record's metric sums.
-    MetricSums,
-}
-
-impl Region {
-    /// The binding (`@binding` in the shaders) its reads (`write` false)
-    /// or writes go through, where a dispatch does not say otherwise.
-    pub fn binding(self, write: bool) -> u32 {
-        match self {
-            Region::Operand if write => 2,
-            Region::Operand => 1,
-            Region::State => 3,
-            Region::StagePoint => 4,
-            Region::Accumulator => 5,
-            Region::Input => 6,
-            Region::Weights | Region::TableV => 7,
-            Region::Projections => 8,
-            Region::Diag => 9,
-            Region::Partials => 10,
-            Region::Coef => 11,
-            Region::Trials => 13,
-            Region::MetricSums => 14,
-            Region::TableU => 15,
-        }
-    }
-}
-
-/// The bytes one dispatch moves in one region.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Traffic {
-    /// The region.
-    pub region: Region,
-    /// The binding its loads or stores go through.
-    pub binding: u32,
-    /// Distinct bytes read or written.
-    pub bytes: u64,
-    /// Independent passes the grid makes over them (reads).
-    pub passes: u64,
-    /// Written rather than read.
-    pub write: bool,
-    /// Bytes its loads or stores request over the whole grid, from cache
-    /// or not (what the counting build counts).
-    pub requested: u64,
-}
-
-impl Traffic {
-    /// Reads of `bytes` distinct bytes by `passes` passes, each reading
-    /// them once.
-    fn read(region: Region, bytes: u64, passes: u64) -> Self {
-        let passes = passes.max(1);
-        Traffic {
-            region,
-            binding: region.binding(false),
-            bytes,
-            passes,
-            write: false,
-            requested: bytes * passes,
-        }
-    }
-
-    /// Writes of `bytes` distinct bytes, each once.
-    fn write(region: Region, bytes: u64) -> Self {
-        Traffic {
-            region,
-            binding: region.binding(true),
-            bytes,
-            passes: 1,
-            write: true,
-            requested: bytes,
-        }
-    }
-
-    /// Reads of bytes another traffic of the dispatch already reads, by
-    /// the same threads (from cache): `requested` bytes, none new.
-    fn again(region: Region, requested: u64) -> Self {
-        Traffic {
-            requested,
-            ..Traffic::read(region, 0, 1)
-        }
-    }
-
-    /// The same, with `requested` bytes requested in all.
-    fn requesting(self, requested: u64) -> Self {
-        Traffic { requested, ..self }
-    }
-
-    /// The same, through `binding`.
-    fn through(self, binding: u32) -> Self {
-        Traffic { binding, ..self }
-    }
-
-    /// The bytes counted: once for writes and for reads of regions of at
-    /// most [`CACHE_BYTES`], once per pass for larger reads.
-    pub fn moved(&self) -> u64 {
-        if self.write || self.bytes <= CACHE_BYTES {
-            self.bytes
-        } else {
-            self.bytes * self.passes
-        }
     }
 }
 
@@ -427,28 +284,51 @@ impl Schedule {
                     let taps = Traffic::read(Region::TableV, 2 * t * side * f, b)
                         .requesting(cells * turned * t * side * f);
                     let passes = 2 * t;
+                    // The row pass's operand: staged a row tile per
+                    // workgroup (a side that is a multiple of the
+                    // workgroup), a neuron per thread (a side that divides
+                    // it), else read by each neuron for its whole row.
+                    let w = super::kernels::CONVOLUTION_WORKGROUP;
+                    let staged = g.convolution_staged();
+                    let row_operand = if staged && side % u64::from(w) == 0 {
+                        b * (n / u64::from(w)) * side * f
+                    } else if staged && u64::from(w) % side == 0 {
+                        cells * f
+                    } else {
+                        cells * side * f
+                    };
                     let rows = Dispatch {
                         kernel: Kernel::ConvRows,
                         slot: 0,
                         row0: 0,
                         rows: g.n,
                         workgroups: [gx, gy, g.batch],
-                        // A row's entries are read again by the threads of
-                        // the row's own workgroups (from cache): once, but
-                        // requested by each of the row's neurons. A
+                        // A row's entries are read again by the row's own
+                        // workgroups (from cache): once, but requested as
+                        // above. A
                         // column's are read by `side` workgroups apart:
                         // once per pass where the row passes exceed the
                         // cache.
                         traffic: vec![
-                            Traffic::read(stage_point(stage), b * n * f, 1)
-                                .requesting(cells * side * f),
+                            Traffic::read(stage_point(stage), b * n * f, 1).requesting(row_operand),
                             taps,
                             Traffic::write(Region::Projections, b * passes * n * f),
                         ],
                     };
+                    // The column pass in square blocks of neurons (a side
+                    // that is a multiple of the block's): each row pass
+                    // element is loaded once per block, by side / block
+                    // blocks; else by each of the side neurons of its
+                    // column.
+                    let square = u64::from(super::kernels::CONVOLUTION_BLOCK);
+                    let block = if staged && side % square == 0 {
+                        square
+                    } else {
+                        1
+                    };
                     let mut traffic = vec![
-                        Traffic::read(Region::Projections, b * passes * n * f, side)
-                            .requesting(cells * turned * t * side * f),
+                        Traffic::read(Region::Projections, b * passes * n * f, side / block)
+                            .requesting(cells * turned * t * side / block * f),
                         taps,
                         Traffic::read(Region::Coef, t * f, 1).requesting(cells * t * f),
                     ];
