@@ -17,11 +17,17 @@ override PACKED_WORDS: u32 = 0xffffffffu;
 @group(0) @binding(24) var<storage, read> table_bits6: array<u32>;
 @group(0) @binding(25) var<storage, read> table_bits7: array<u32>;
 
-// xi_i^r, ±1 (P.rank = P, the patterns).
-fn packed_at(r: u32, i: u32) -> f32 {
+// Where neuron i's words are: the binding (x) and the offset (y) of its
+// block's words, pattern r at y + r. Computed once per neuron, not per
+// pattern.
+fn packed_place(i: u32) -> vec2<u32> {
     let j = i / 32u;
     let c = j / PACKED_WORDS;
-    let k = (j - c * PACKED_WORDS) * P.rank + r;
+    return vec2<u32>(c, (j - c * PACKED_WORDS) * P.rank);
+}
+
+// Word k of binding c.
+fn packed_word(c: u32, k: u32) -> u32 {
     var w: u32;
     // All the bit bindings count as binding 16.
     count(16u, false, 4u);
@@ -35,5 +41,16 @@ fn packed_at(r: u32, i: u32) -> f32 {
         case 6u: { w = table_bits6[k]; }
         default: { w = table_bits7[k]; }
     }
+    return w;
+}
+
+// Neuron i's ±1 in word w.
+fn packed_sign(w: u32, i: u32) -> f32 {
     return select(-1.0, 1.0, ((w >> (i % 32u)) & 1u) == 1u);
+}
+
+// xi_i^r, ±1 (P.rank = P, the patterns).
+fn packed_at(r: u32, i: u32) -> f32 {
+    let place = packed_place(i);
+    return packed_sign(packed_word(place.x, place.y + r), i);
 }

@@ -137,21 +137,65 @@ fn project_block(lanes: Lanes, g: u32, b: u32, r0: u32, initial: bool) {
                 point = new_point(b * P.n + i);
             }
             let o = operand(point);
-            for (var kk = 0u; kk < 4u && r0 + kk < P.rank; kk++) {
-                s += unit4(kk) * (v_at(r0 + kk, i) * o);
+            if (PACKED) {
+                s += packed4_at(r0, i) * o;
+            } else {
+                for (var kk = 0u; kk < 4u && r0 + kk < P.rank; kk++) {
+                    s += unit4(kk) * (v_at(r0 + kk, i) * o);
+                }
             }
         }
     }
     store_partials4(lanes, g, b, r0, s);
 }
 
+// The patterns r0 .. r0 + 3 of neuron i (0 past R), packed: the neuron's
+// place found once for the four, each word read once.
+fn packed4_at(r0: u32, i: u32) -> vec4<f32> {
+    let m = P.rank - r0;
+    let place = packed_place(i);
+    let k = place.y + r0;
+    var v = vec4<f32>(packed_sign(packed_word(place.x, k), i), 0.0, 0.0, 0.0);
+    if (m > 1u) {
+        v.y = packed_sign(packed_word(place.x, k + 1u), i);
+    }
+    if (m > 2u) {
+        v.z = packed_sign(packed_word(place.x, k + 2u), i);
+    }
+    if (m > 3u) {
+        v.w = packed_sign(packed_word(place.x, k + 3u), i);
+    }
+    return v;
+}
+
 // V_0..3[i] o, the first block's terms of neuron i.
 fn first_terms(i: u32, o: f32) -> vec4<f32> {
+    if (PACKED) {
+        return packed4_at(0u, i) * o;
+    }
     var s = vec4<f32>(0.0);
     for (var kk = 0u; kk < 4u && kk < P.rank; kk++) {
         s += unit4(kk) * (v_at(kk, i) * o);
     }
     return s;
+}
+
+// The product of packed patterns with the projections: sum over r of
+// proj[pb + r] (turned) xi_i^r, and the patterns 0 .. 3 in `first`; the
+// neuron's place found once, the first block apart from the rest.
+fn packed_product(pb: u32, i: u32, first: ptr<function, vec4<f32>>) -> f32 {
+    let place = packed_place(i);
+    let head = min(P.rank, 4u);
+    var product = 0.0;
+    for (var r = 0u; r < head; r++) {
+        let u = packed_sign(packed_word(place.x, place.y + r), i);
+        *first += unit4(r) * u;
+        product += proj_turned(pb, r) * u;
+    }
+    for (var r = head; r < P.rank; r++) {
+        product += proj_turned(pb, r) * packed_sign(packed_word(place.x, place.y + r), i);
+    }
+    return product;
 }
 
 // Dispatch (the n_groups × blocks workgroups folded over x and y within
@@ -236,10 +280,14 @@ fn structured_step(
         if (i < P.n) {
             var product = 0.0;
             var first = vec4<f32>(0.0);
-            for (var r = 0u; r < P.rank; r++) {
-                let u = u_at(r, i);
-                first += unit4(r) * u;
-                product += proj_turned(pb, r) * u;
+            if (PACKED) {
+                product = packed_product(pb, i, &first);
+            } else {
+                for (var r = 0u; r < P.rank; r++) {
+                    let u = u_at(r, i);
+                    first += unit4(r) * u;
+                    product += proj_turned(pb, r) * u;
+                }
             }
             if ((P.flags & FLAG_DIAG) != 0u) {
                 product += ld_diag(i) * operand(stage_point(b * P.n + i));
