@@ -28,14 +28,29 @@ fn store_partial(lid: u32, s: f32, at: u32) {
     }
 }
 
-// The total of partials[base .. base + n_groups] (every thread gets it).
+fn ld_partial(k: u32) -> f32 {
+    count(10u, false, 4u);
+    return partials[k];
+}
+
+// The total of partials[base .. base + n_groups] (every thread gets it):
+// each thread sums a strided share, four independent loads in flight at a
+// time (a ring of 10^8 neurons has 24,415 partials a projection), then the
+// workgroup's tree.
 fn total_of_partials(lid: u32, base: u32) -> f32 {
-    var s = 0.0;
-    for (var g = lid; g < P.n_groups; g += STRUCTURED_WORKGROUP) {
-        count(10u, false, 4u);
-        s += partials[base + g];
+    let w = STRUCTURED_WORKGROUP;
+    var s4 = vec4<f32>(0.0);
+    var g = lid;
+    while (g + 3u * w < P.n_groups) {
+        let k = base + g;
+        s4 += vec4<f32>(ld_partial(k), ld_partial(k + w), ld_partial(k + 2u * w), ld_partial(k + 3u * w));
+        g += 4u * w;
     }
-    scratch[lid] = s;
+    while (g < P.n_groups) {
+        s4.x += ld_partial(base + g);
+        g += w;
+    }
+    scratch[lid] = (s4.x + s4.y) + (s4.z + s4.w);
     reduce_scratch(lid);
     return scratch[0];
 }
