@@ -6,9 +6,11 @@
 // DB_K at a time, staging that slice of M (DB_ROWS x DB_K) and of the
 // operands (DB_TRIALS x DB_K) in workgroup memory as vec4s, and each thread
 // accumulates a DB_RM x DB_RB register block (rows tr + DB_TR a, trials
-// tt + DB_TT c). Two barriers per slice. Dispatch (row tiles, trial tiles,
-// overflow of the row tiles). The DB_* constants are written per batch
-// shape by src/sim/gpu/kernels.rs (`BatchShape`).
+// tt + DB_TT c). Two barriers per slice; each thread's share of the next
+// slice is loaded into registers while the current slice's products run.
+// Dispatch (row tiles, trial tiles × spans, overflow of the row tiles).
+// The DB_* constants are written per batch shape by src/sim/gpu/batch.rs
+// (`BatchShape`).
 //
 // Split over the columns (DB_SPLIT > 1, an override constant set per
 // batch shape where the tiles alone leave a large GPU's multiprocessors
@@ -54,6 +56,32 @@ fn st_partial(k: u32, v: f32) {
 }
 
 const DB_KV: u32 = DB_K / 4u;
+// Elements of a slice of M (DB_ROWS x DB_KV vec4s) and of the operands
+// (DB_TRIALS x DB_KV) per thread.
+const DB_MR: u32 = (DB_ROWS * DB_KV + DB_THREADS - 1u) / DB_THREADS;
+const DB_XR: u32 = (DB_TRIALS * DB_KV + DB_THREADS - 1u) / DB_THREADS;
+
+// Element e of the slice of M from column j0 (vec4s) of the row tile from
+// r0: 0 past the rows, the span's end or the slice.
+fn m_element(r0: u32, j0: u32, e: u32, j_end: u32) -> vec4<f32> {
+    let r = r0 + e / DB_KV;
+    let j = j0 + e % DB_KV;
+    if (e < DB_ROWS * DB_KV && r < P.rows && j < j_end) {
+        return ld_m(r * (P.n_pad / 4u) + j);
+    }
+    return vec4<f32>(0.0);
+}
+
+// Element e of the slice of the operands from column j0 of the trial tile
+// from t0: 0 past the batch, the span's end or the slice.
+fn x_element(t0: u32, j0: u32, e: u32, j_end: u32) -> vec4<f32> {
+    let t = t0 + e / DB_KV;
+    let j = j0 + e % DB_KV;
+    if (e < DB_TRIALS * DB_KV && t < P.batch && j < j_end) {
+        return ld_operand(t * (P.n_pad / 4u) + j);
+    }
+    return vec4<f32>(0.0);
+}
 var<workgroup> m_tile: array<vec4<f32>, DB_ROWS * DB_KV>;
 var<workgroup> x_tile: array<vec4<f32>, DB_TRIALS * DB_KV>;
 
@@ -75,26 +103,41 @@ fn dense_batch(
     let j_first = span * width;
     let j_end = min(nv, j_first + width);
     var sums: array<f32, DB_RM * DB_RB>;
+    // The thread's share of a slice, held in registers: the first slice
+    // loaded here, each next one while the current one's products run.
+    var m_next: array<vec4<f32>, DB_MR>;
+    var x_next: array<vec4<f32>, DB_XR>;
+    for (var q = 0u; q < DB_MR; q++) {
+        m_next[q] = m_element(r0, j_first, lid + q * DB_THREADS, j_end);
+    }
+    for (var q = 0u; q < DB_XR; q++) {
+        x_next[q] = x_element(t0, j_first, lid + q * DB_THREADS, j_end);
+    }
     for (var j0 = j_first; j0 < j_end; j0 += DB_KV) {
-        for (var e = lid; e < DB_ROWS * DB_KV; e += DB_THREADS) {
-            let r = r0 + e / DB_KV;
-            let j = j0 + e % DB_KV;
-            var v = vec4<f32>(0.0);
-            if (r < P.rows && j < j_end) {
-                v = ld_m(r * nv + j);
+        // The previous slice's products are done: stage this one.
+        workgroupBarrier();
+        for (var q = 0u; q < DB_MR; q++) {
+            let e = lid + q * DB_THREADS;
+            if (e < DB_ROWS * DB_KV) {
+                m_tile[e] = m_next[q];
             }
-            m_tile[e] = v;
         }
-        for (var e = lid; e < DB_TRIALS * DB_KV; e += DB_THREADS) {
-            let t = t0 + e / DB_KV;
-            let j = j0 + e % DB_KV;
-            var v = vec4<f32>(0.0);
-            if (t < P.batch && j < j_end) {
-                v = ld_operand(t * nv + j);
+        for (var q = 0u; q < DB_XR; q++) {
+            let e = lid + q * DB_THREADS;
+            if (e < DB_TRIALS * DB_KV) {
+                x_tile[e] = x_next[q];
             }
-            x_tile[e] = v;
         }
         workgroupBarrier();
+        let j1 = j0 + DB_KV;
+        if (j1 < j_end) {
+            for (var q = 0u; q < DB_MR; q++) {
+                m_next[q] = m_element(r0, j1, lid + q * DB_THREADS, j_end);
+            }
+            for (var q = 0u; q < DB_XR; q++) {
+                x_next[q] = x_element(t0, j1, lid + q * DB_THREADS, j_end);
+            }
+        }
         for (var k = 0u; k < DB_KV; k++) {
             var xs: array<vec4<f32>, DB_RB>;
             for (var c = 0u; c < DB_RB; c++) {
@@ -107,7 +150,6 @@ fn dense_batch(
                 }
             }
         }
-        workgroupBarrier();
     }
     for (var a = 0u; a < DB_RM; a++) {
         let r = r0 + tr + DB_TR * a;
