@@ -23,9 +23,13 @@ fn store_partial(lid: u32, s: f32, at: u32) {
     scratch[lid] = s;
     reduce_scratch(lid);
     if (lid == 0u) {
-        count(10u, true, 4u);
-        partials[at] = scratch[0];
+        st_partial(at, scratch[0]);
     }
+}
+
+fn st_partial(k: u32, v: f32) {
+    count(10u, true, 4u);
+    partials[k] = v;
 }
 
 fn ld_partial(k: u32) -> f32 {

@@ -304,3 +304,62 @@ fn structured_step(
         store_partials4(lanes, g, b, 0u, s);
     }
 }
+
+// The packed patterns' projections 4 and up by pattern: thread lid of
+// pattern group pg takes pattern 4 + pg STRUCTURED_WORKGROUP + lid over
+// neuron group g (PROJECT_CHUNK neurons, their operands staged
+// PACKED_STAGE at a time in workgroup memory from the point the update
+// wrote). Its words, consecutive patterns at consecutive addresses, are
+// read coalesced, each once, and its sum goes to partials[(b R + r)
+// n_groups + g] without a workgroup reduction. Dispatch (n_groups × pattern
+// groups folded over x and y, B); excess workgroups return at once.
+var<workgroup> staged_operand: array<f32, PACKED_STAGE>;
+
+@compute @workgroup_size(STRUCTURED_WORKGROUP)
+fn packed_project(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    counting_kernel = KERNEL_PACKED_PROJECT;
+    let at = wid.x + wid.y * groups.x;
+    let first = 4u + (at / P.n_groups) * STRUCTURED_WORKGROUP;
+    let g = at % P.n_groups;
+    let b = wid.z;
+    if (first >= P.rank) {
+        return;
+    }
+    let r = first + lid;
+    let mine = r < P.rank;
+    var s = 0.0;
+    for (var sub = 0u; sub < PROJECT_CHUNK; sub += PACKED_STAGE) {
+        let i0 = g * PROJECT_CHUNK + sub;
+        if (i0 >= P.n) {
+            break;
+        }
+        workgroupBarrier();
+        for (var q = lid; q < PACKED_STAGE; q += STRUCTURED_WORKGROUP) {
+            var o = 0.0;
+            if (i0 + q < P.n) {
+                o = operand(new_point(b * P.n + i0 + q));
+            }
+            staged_operand[q] = o;
+        }
+        workgroupBarrier();
+        if (mine) {
+            // Whole words of this stage (the operands past N are 0).
+            let words = (min(PACKED_STAGE, P.n - i0) + 31u) / 32u;
+            for (var w = 0u; w < words; w++) {
+                let place = packed_place(i0 + 32u * w);
+                let word = packed_word(place.x, place.y + r);
+                for (var k = 0u; k < 32u; k++) {
+                    let o = staged_operand[32u * w + k];
+                    s += select(-o, o, ((word >> k) & 1u) == 1u);
+                }
+            }
+        }
+    }
+    if (mine) {
+        st_partial((b * P.rank + r) * P.n_groups + g, s);
+    }
+}

@@ -957,7 +957,7 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
 }
 
 #[test]
-fn bench_tune_times_both_convolution_passes_on_the_gpu() {
+fn bench_tune_times_both_convolution_and_packed_kernels_on_the_gpu() {
     // The software adapter's default first (the passes read memory), then
     // the passes staged in workgroup memory (a hardware GPU's default):
     // the same dispatches, the staged row pass requesting a row per
@@ -979,6 +979,27 @@ fn bench_tune_times_both_convolution_passes_on_the_gpu() {
         })
         .collect();
     assert_eq!(staged, [false, true]);
+    // Packed patterns: the projections by pattern (the default), then by
+    // blocks of 4 patterns; the same three dispatches a step.
+    let lines = bench_lines(&[
+        "--backend",
+        "gpu",
+        "--operator",
+        "packed",
+        "--n",
+        "512",
+        "--patterns",
+        "40",
+        "--tune",
+    ]);
+    let by_pattern: Vec<bool> = lines
+        .iter()
+        .map(|j| {
+            assert_eq!(j["dispatches_per_step"].as_f64().unwrap(), 3.0, "{j}");
+            j["by_pattern"].as_bool().unwrap()
+        })
+        .collect();
+    assert_eq!(by_pattern, [true, false]);
 }
 
 /// On a machine without a display a successful run prints no line starting

@@ -276,6 +276,36 @@ fn structured_kernels_request_what_the_schedule_says() {
             counted_as_scheduled(&format!("hebbian packed = {packed}"), &e, b);
         }
     }
+    // Packed projections by pattern and by blocks of 4 where the neuron
+    // groups, their staged quarters and the pattern groups end part-way
+    // (N = 5000, P = 300).
+    let e = exp(r#"
+        [network]
+        n = 5000
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 3.0 }
+        weights = { kind = "hebbian", patterns = 300, seed = 6, packed = true }
+        [simulation]
+        duration = 0.01
+        dt = 0.0005
+        record_every = 2
+        "#);
+    for by_pattern in [true, false] {
+        let c = counted_on(&format!("packed by pattern {by_pattern}"), &e, 1, &|g| {
+            g.set_pattern_major(by_pattern)
+        });
+        // By pattern each word of patterns 4.. is read once a step: 296
+        // patterns of ceil(5000 / 32) = 157 words, 3 steps.
+        if by_pattern {
+            assert_eq!(
+                c.measured(Kernel::PackedProject, 16, false),
+                3 * 296 * 157 * 4
+            );
+        } else {
+            assert_eq!(c.measured(Kernel::PackedProject, 16, false), 0);
+        }
+    }
     // A diagonal alone (R = 0: the step only).
     let e = exp(r#"
         [network]

@@ -1219,6 +1219,47 @@ fn packed_hebbian_on_the_gpu_matches_the_packed_cpu() {
     batch_matches(&e, 3, 1e-5);
 }
 
+/// Packed projections by pattern (`packed_project`, a thread per pattern)
+/// and by blocks of 4 (`project_rest`) give the CPU's run, where neuron
+/// groups (4096 neurons), their staged quarters (1024) and the pattern
+/// groups (256 patterns past the first 4) all end part-way: N = 5000 (two
+/// neuron groups, the last word 8 neurons long), P = 300 (patterns 4 to
+/// 299: a group of 256 and one of 40), two trials.
+#[test]
+fn packed_projections_by_pattern_and_by_block_match_the_cpu() {
+    let e = exp(r#"
+        [network]
+        n = 5000
+        tau = 0.01
+        dynamics = "current"
+        activation = { kind = "tanh", beta = 3.0 }
+        weights = { kind = "hebbian", patterns = 300, seed = 6, packed = true }
+        [initial]
+        kind = "pattern"
+        index = 3
+        flip = 0.1
+        [simulation]
+        duration = 0.005
+        dt = 0.0005
+        method = "rk4"
+        record_every = 5
+        "#);
+    for by_pattern in [true, false] {
+        let mut g = gpu();
+        g.set_pattern_major(by_pattern);
+        assert_eq!(g.pattern_major(), by_pattern);
+        same_on(&e, 1e-5, &mut g);
+        batch_matches_on(
+            &mut g,
+            &e,
+            &trials(&e, 2),
+            1e-5,
+            false,
+            &format!("by pattern {by_pattern}, "),
+        );
+    }
+}
+
 #[test]
 fn packed_patterns_split_over_bindings() {
     // P = 400 patterns of N = 301 units: 10 blocks of 32 units of 1600

@@ -73,6 +73,10 @@ fn workgroup_constants_match_the_shaders() {
     assert_eq!(PROJECT_CHUNK, STRUCTURED_WORKGROUP * NEURONS_PER_THREAD);
     has(
         &STRUCTURED_SOURCE,
+        format!("const PACKED_STAGE: u32 = {PACKED_STAGE}u;"),
+    );
+    has(
+        &STRUCTURED_SOURCE,
         format!("const CONVOLUTION_BLOCK: u32 = {CONVOLUTION_BLOCK}u;"),
     );
     has(
@@ -322,6 +326,7 @@ fn entry_points_have_the_rust_workgroups() {
         Kernel::StructuredStep
         | Kernel::ProjectPartial
         | Kernel::ProjectRest
+        | Kernel::PackedProject
         | Kernel::ProjectFinish => Some(STRUCTURED_WORKGROUP),
         Kernel::MetricPartial | Kernel::MetricFinish => Some(METRIC_WORKGROUP),
         Kernel::ConvRows | Kernel::ConvStep => Some(CONVOLUTION_WORKGROUP),
@@ -378,7 +383,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 21, "every kernel of every family");
+    assert_eq!(seen, 23, "every kernel of every family");
 }
 
 #[test]

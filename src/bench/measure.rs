@@ -246,6 +246,7 @@ fn result(
         rows_per_thread: None,
         column_spans: None,
         staged: None,
+        by_pattern: None,
     }
 }
 
@@ -327,13 +328,16 @@ pub struct BenchResult {
     /// Whether the convolution passes ran staged in workgroup memory
     /// (GPU Gaussian cases).
     pub staged: Option<bool>,
+    /// Whether the packed projections ran by pattern (GPU packed cases).
+    pub by_pattern: Option<bool>,
 }
 
 impl BenchResult {
     /// The kernel's shape as the table prints it: `256x8s8` for the dense
     /// row kernels (threads x rows, rows per thread), `spans 8` for the
     /// dense batch kernel, `staged` or `memory` for the convolution
-    /// passes, `-` otherwise.
+    /// passes, `by pattern` or `by block` for the packed projections, `-`
+    /// otherwise.
     pub fn shape_label(&self) -> String {
         match (
             self.workgroup,
@@ -348,10 +352,12 @@ impl BenchResult {
             }
             .to_string(),
             (_, _, _, Some(k)) => format!("spans {k}"),
-            _ => match self.staged {
-                Some(true) => "staged".into(),
-                Some(false) => "memory".into(),
-                None => "-".into(),
+            _ => match (self.staged, self.by_pattern) {
+                (Some(true), _) => "staged".into(),
+                (Some(false), _) => "memory".into(),
+                (None, Some(true)) => "by pattern".into(),
+                (None, Some(false)) => "by block".into(),
+                (None, None) => "-".into(),
             },
         }
     }

@@ -110,7 +110,8 @@ pub enum BenchEvent<'a> {
     },
     /// A measured case.
     Case(&'a BenchResult),
-    /// `tune`: the fastest kernel shape of a dense or Gaussian case at one N.
+    /// `tune`: the fastest kernel shape of a dense, Gaussian or packed case
+    /// at one N.
     Fastest {
         /// N.
         n: usize,
@@ -132,6 +133,16 @@ fn staged_label(staged: bool) -> &'static str {
     }
 }
 
+/// How a tuned packed case is labelled: projections by pattern or by
+/// blocks of 4 patterns.
+fn by_pattern_label(by_pattern: bool) -> &'static str {
+    if by_pattern {
+        "by pattern"
+    } else {
+        "by block"
+    }
+}
+
 /// A kernel shape `tune` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tuned {
@@ -143,6 +154,8 @@ enum Tuned {
     Spans(u32),
     /// The convolution passes staged in workgroup memory or not.
     Staged(bool),
+    /// Packed projections by pattern or by blocks of 4.
+    ByPattern(bool),
 }
 
 /// The dense kernel shapes `tune` tries on an adapter whose largest
@@ -266,12 +279,18 @@ pub fn run(
                         // The default shape first, then (tune) every other one.
                         let dense = op == OperatorKind::Dense;
                         let convolution = op == OperatorKind::Gaussian;
+                        let packed = op == OperatorKind::Packed;
                         let mut shapes = vec![Tuned::Default];
                         let mut default_label = String::new();
                         if plan.tune && convolution {
                             let staged = g.convolution_staged();
                             default_label = staged_label(staged).into();
                             shapes.push(Tuned::Staged(!staged));
+                        }
+                        if plan.tune && packed {
+                            let by_pattern = g.pattern_major();
+                            default_label = by_pattern_label(by_pattern).into();
+                            shapes.push(Tuned::ByPattern(!by_pattern));
                         }
                         if plan.tune && dense {
                             // The row kernel at every shape (its default one
@@ -301,18 +320,19 @@ pub fn run(
                         }
                         let mut best: Option<BenchResult> = None;
                         for shape in shapes {
-                            g.set_dense_shape(match shape {
-                                Tuned::Row(s) => Some(s),
-                                Tuned::Default | Tuned::Spans(_) | Tuned::Staged(_) => None,
-                            })?;
-                            g.set_batch_split(match shape {
-                                Tuned::Spans(k) => Some(k),
-                                Tuned::Default | Tuned::Row(_) | Tuned::Staged(_) => None,
-                            })?;
-                            g.set_convolution_staged(match shape {
-                                Tuned::Staged(s) => Some(s),
-                                Tuned::Default | Tuned::Row(_) | Tuned::Spans(_) => None,
-                            });
+                            let (mut row, mut spans, mut staged, mut by_pattern) =
+                                (None, None, None, true);
+                            match shape {
+                                Tuned::Default => {}
+                                Tuned::Row(s) => row = Some(s),
+                                Tuned::Spans(k) => spans = Some(k),
+                                Tuned::Staged(s) => staged = Some(s),
+                                Tuned::ByPattern(p) => by_pattern = p,
+                            }
+                            g.set_dense_shape(row)?;
+                            g.set_batch_split(spans)?;
+                            g.set_convolution_staged(staged);
+                            g.set_pattern_major(by_pattern);
                             let mut r = measure_gpu(
                                 &mut g, case, batch, reps, seconds, bandwidth, plan.count,
                             )?;
@@ -333,6 +353,9 @@ pub fn run(
                             if convolution {
                                 r.staged = Some(launch.convolution_staged());
                             }
+                            if packed {
+                                r.by_pattern = Some(launch.pattern_major);
+                            }
                             report(BenchEvent::Case(&r))?;
                             if best
                                 .as_ref()
@@ -347,7 +370,10 @@ pub fn run(
                         g.set_dense_shape(None)?;
                         g.set_batch_split(None)?;
                         g.set_convolution_staged(None);
-                        if let (true, Some(best)) = (plan.tune && (dense || convolution), &best) {
+                        g.set_pattern_major(true);
+                        if let (true, Some(best)) =
+                            (plan.tune && (dense || convolution || packed), &best)
+                        {
                             report(BenchEvent::Fastest {
                                 n,
                                 best,

@@ -122,6 +122,7 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("PROBE_WORKGROUP", PROBE_WORKGROUP),
         ("NEURONS_PER_THREAD", NEURONS_PER_THREAD),
         ("PROJECT_CHUNK", PROJECT_CHUNK),
+        ("PACKED_STAGE", PACKED_STAGE),
         ("METRIC_CHUNK", METRIC_CHUNK),
         ("PROBE_VEC4S", PROBE_VEC4S),
         ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
@@ -291,6 +292,9 @@ pub enum Kernel {
     StructuredStep,
     /// `project_rest`: partial sums of the projections 4 and up (R > 4).
     ProjectRest,
+    /// `packed_project`: the same for packed patterns by pattern, a thread
+    /// per pattern reading its words coalesced.
+    PackedProject,
     /// `project_finish`: the projections from their partial sums.
     ProjectFinish,
     /// `metric_partial`: partial sums of a record's metrics.
@@ -309,7 +313,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, in the order of their codes ([`Kernel::code`]).
-    pub const ALL: [Kernel; 14] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::DenseRow,
         Kernel::DenseStacked,
         Kernel::DenseBatch,
@@ -317,6 +321,7 @@ impl Kernel {
         Kernel::ProjectPartial,
         Kernel::StructuredStep,
         Kernel::ProjectRest,
+        Kernel::PackedProject,
         Kernel::ProjectFinish,
         Kernel::MetricPartial,
         Kernel::MetricFinish,
@@ -350,6 +355,7 @@ impl Kernel {
             Kernel::ProjectPartial => "KERNEL_PROJECT_PARTIAL",
             Kernel::StructuredStep => "KERNEL_STRUCTURED_STEP",
             Kernel::ProjectRest => "KERNEL_PROJECT_REST",
+            Kernel::PackedProject => "KERNEL_PACKED_PROJECT",
             Kernel::ProjectFinish => "KERNEL_PROJECT_FINISH",
             Kernel::MetricPartial => "KERNEL_METRIC_PARTIAL",
             Kernel::MetricFinish => "KERNEL_METRIC_FINISH",
@@ -370,6 +376,7 @@ impl Kernel {
             Kernel::ProjectPartial => "project_partial",
             Kernel::StructuredStep => "structured_step",
             Kernel::ProjectRest => "project_rest",
+            Kernel::PackedProject => "packed_project",
             Kernel::ProjectFinish => "project_finish",
             Kernel::MetricPartial => "metric_partial",
             Kernel::MetricFinish => "metric_finish",
@@ -423,6 +430,11 @@ pub const PROBE_WORKGROUP: u32 = 256;
 pub const NEURONS_PER_THREAD: u32 = 16;
 /// Neurons per workgroup of the structured step and projections (`PROJECT_CHUNK`).
 pub const PROJECT_CHUNK: u32 = STRUCTURED_WORKGROUP * NEURONS_PER_THREAD;
+/// Neurons of a group whose operands `packed_project` stages in workgroup
+/// memory at a time (`PACKED_STAGE`): whole words of 32, dividing
+/// [`PROJECT_CHUNK`].
+pub const PACKED_STAGE: u32 = 1024;
+const _: () = assert!(PROJECT_CHUNK.is_multiple_of(PACKED_STAGE) && PACKED_STAGE.is_multiple_of(32));
 /// Neurons per workgroup of `metric_partial` (`METRIC_CHUNK`).
 pub const METRIC_CHUNK: u32 = 4096;
 

@@ -42,6 +42,10 @@ pub struct Launch {
     /// hardware GPU ([`super::kernels::convolution_staged`]); false
     /// unless set.
     pub staged: bool,
+    /// Packed patterns' projections 4 and up run by pattern
+    /// (`packed_project`: a thread per pattern, its words read coalesced)
+    /// rather than by blocks of 4 (`project_rest`): the default.
+    pub pattern_major: bool,
 }
 
 impl Launch {
@@ -110,6 +114,7 @@ impl Launch {
             counting: false,
             batch_split: 1,
             staged: false,
+            pattern_major: true,
         }
     }
 

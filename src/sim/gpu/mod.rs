@@ -63,6 +63,7 @@ pub struct GpuBackend {
     dense_shape: Option<kernels::DenseShape>,
     batch_split: Option<u32>,
     convolution_staged: Option<bool>,
+    pattern_major: bool,
     subgroups: bool,
     counting: bool,
 }
@@ -77,6 +78,7 @@ impl GpuBackend {
             dense_shape: None,
             batch_split: None,
             convolution_staged: None,
+            pattern_major: true,
             subgroups: true,
             counting: false,
         })
@@ -91,6 +93,7 @@ impl GpuBackend {
             dense_shape: None,
             batch_split: None,
             convolution_staged: None,
+            pattern_major: true,
             subgroups: true,
             counting: false,
         })
@@ -222,6 +225,19 @@ impl GpuBackend {
         self.convolution_staged = staged;
     }
 
+    /// Runs the packed patterns' projections 4 and up by pattern
+    /// (`packed_project`, a thread per pattern: the default) or, `false`,
+    /// by blocks of 4 patterns (`project_rest`, for tests of both and
+    /// `attractor bench --tune`).
+    pub fn set_pattern_major(&mut self, on: bool) {
+        self.pattern_major = on;
+    }
+
+    /// Whether packed projections run by pattern on this backend.
+    pub fn pattern_major(&self) -> bool {
+        self.pattern_major
+    }
+
     /// Whether the convolution passes run staged on this backend.
     pub fn convolution_staged(&self) -> bool {
         self.convolution_staged
@@ -255,6 +271,7 @@ impl GpuBackend {
             dense_shape: self.dense_shape,
             batch_split: self.batch_split,
             convolution_staged: self.convolution_staged,
+            pattern_major: self.pattern_major,
             subgroups: self.subgroups,
             counting: self.counting,
         }
@@ -277,6 +294,7 @@ impl GpuBackend {
             counting: self.counting,
             batch_split: self.batch_split(experiment.network.n, batch),
             staged: self.convolution_staged(),
+            pattern_major: self.pattern_major,
             ..launch::Launch::of(
                 experiment,
                 batch,

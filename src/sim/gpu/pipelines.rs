@@ -109,6 +109,7 @@ impl PipelineKey {
                     Kernel::ProjectFinish,
                     Kernel::StructuredStep,
                     Kernel::ProjectRest,
+                    Kernel::PackedProject,
                     Kernel::ConvRows,
                     Kernel::ConvStep,
                 ],

@@ -76,6 +76,9 @@ pub struct Build {
     /// The convolution passes staged in workgroup memory, overriding the
     /// adapter's default.
     pub convolution_staged: Option<bool>,
+    /// Packed projections by pattern (`packed_project`, the default) or by
+    /// blocks of 4 (`project_rest`).
+    pub pattern_major: bool,
     /// The structured kernels use subgroup operations where the device
     /// has them.
     pub subgroups: bool,
@@ -99,6 +102,7 @@ impl<'a> Run<'a> {
             dense_shape,
             batch_split,
             convolution_staged,
+            pattern_major,
             subgroups,
             counting,
         } = build;
@@ -126,6 +130,7 @@ impl<'a> Run<'a> {
             counting,
             batch_split,
             staged: convolution_staged.unwrap_or_else(|| kernels::convolution_staged(device)),
+            pattern_major,
             ..Launch::of(
                 exp,
                 batch,

@@ -423,22 +423,42 @@ impl Schedule {
                         } else {
                             Region::StagePoint
                         };
-                        let blocks = (rank - 4).div_ceil(4);
-                        list.push(Dispatch {
-                            kernel: Kernel::ProjectRest,
-                            slot: 0,
-                            row0: 0,
-                            rows: g.n,
-                            workgroups: {
-                                let (x, y) = g.grid(groups * blocks);
-                                [x, y, g.batch]
-                            },
-                            traffic: vec![
-                                v(r - 4, r - 4),
-                                Traffic::read(point, b * n * f, u64::from(blocks)),
-                                Traffic::write(Region::Partials, partials(r - 4)),
-                            ],
-                        });
+                        if packed && g.pattern_major {
+                            // A thread per pattern: each word read once per
+                            // trial, the operands once per pattern group.
+                            let pattern_groups =
+                                (rank - 4).div_ceil(super::kernels::STRUCTURED_WORKGROUP);
+                            let (x, y) = g.grid(groups * pattern_groups);
+                            list.push(Dispatch {
+                                kernel: Kernel::PackedProject,
+                                slot: 0,
+                                row0: 0,
+                                rows: g.n,
+                                workgroups: [x, y, g.batch],
+                                traffic: vec![
+                                    Traffic::read(v_region, (r - 4) * row, b).through(BITS_BINDING),
+                                    Traffic::read(point, b * n * f, u64::from(pattern_groups)),
+                                    Traffic::write(Region::Partials, partials(r - 4)),
+                                ],
+                            });
+                        } else {
+                            let blocks = (rank - 4).div_ceil(4);
+                            list.push(Dispatch {
+                                kernel: Kernel::ProjectRest,
+                                slot: 0,
+                                row0: 0,
+                                rows: g.n,
+                                workgroups: {
+                                    let (x, y) = g.grid(groups * blocks);
+                                    [x, y, g.batch]
+                                },
+                                traffic: vec![
+                                    v(r - 4, r - 4),
+                                    Traffic::read(point, b * n * f, u64::from(blocks)),
+                                    Traffic::write(Region::Partials, partials(r - 4)),
+                                ],
+                            });
+                        }
                     }
                     let (fx, fy) = g.grid(rank);
                     let finish = Dispatch {
