@@ -434,7 +434,8 @@ pub const PROJECT_CHUNK: u32 = STRUCTURED_WORKGROUP * NEURONS_PER_THREAD;
 /// memory at a time (`PACKED_STAGE`): whole words of 32, dividing
 /// [`PROJECT_CHUNK`].
 pub const PACKED_STAGE: u32 = 1024;
-const _: () = assert!(PROJECT_CHUNK.is_multiple_of(PACKED_STAGE) && PACKED_STAGE.is_multiple_of(32));
+const _: () =
+    assert!(PROJECT_CHUNK.is_multiple_of(PACKED_STAGE) && PACKED_STAGE.is_multiple_of(32));
 /// Neurons per workgroup of `metric_partial` (`METRIC_CHUNK`).
 pub const METRIC_CHUNK: u32 = 4096;
 
