@@ -44,25 +44,6 @@ override RANDOM_SCALE: f32 = 0.0;
 // The connection probability p; 1 keeps every connection.
 override RANDOM_SPARSITY: f32 = 1.0;
 
-@group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
-@group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
-
-fn ld_operand(k: u32) -> vec4<f32> {
-    count(1u, false, 16u);
-    return operand_in[k];
-}
-
-fn st_operand(k: u32, v: f32) {
-    count(2u, true, 4u);
-    operand_out[k] = v;
-}
-
-fn ld_m(k: u32) -> vec4<f32> {
-    count(7u, false, 16u);
-    return m[k];
-}
-
 // Entries 4 col4 .. 4 col4 + 3 of row i of generated weights: J from
 // Box-Muller on words (x, y) and (z, w) of the block [col4, i, 0, weights]
 // (cosine and sine of each pair), kept where the uniform of the block

@@ -23,37 +23,7 @@
 // Bounds: rows past P.rows, columns past n_pad (or the span) and trials
 // past P.batch are staged as zeros and never stored.
 
-@group(0) @binding(1) var<storage, read> operand_in: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> operand_out: array<f32>;
-@group(0) @binding(7) var<storage, read> m: array<vec4<f32>>;
-
-fn ld_operand(k: u32) -> vec4<f32> {
-    count(1u, false, 16u);
-    return operand_in[k];
-}
-
-fn st_operand(k: u32, v: f32) {
-    count(2u, true, 4u);
-    operand_out[k] = v;
-}
-
-fn ld_m(k: u32) -> vec4<f32> {
-    count(7u, false, 16u);
-    return m[k];
-}
-
 override DB_SPLIT: u32 = 1u;
-@group(0) @binding(10) var<storage, read_write> partials: array<f32>;
-
-fn ld_partial(k: u32) -> f32 {
-    count(10u, false, 4u);
-    return partials[k];
-}
-
-fn st_partial(k: u32, v: f32) {
-    count(10u, true, 4u);
-    partials[k] = v;
-}
 
 const DB_KV: u32 = DB_K / 4u;
 // Elements of a slice of M (DB_ROWS x DB_KV vec4s) and of the operands

@@ -28,8 +28,7 @@ fn store_partials4(lanes: Lanes, g: u32, b: u32, r0: u32, s: vec4<f32>) {
             total += partial4[k];
         }
         for (var kk = 0u; kk < 4u && r0 + kk < P.rank; kk++) {
-            count(10u, true, 4u);
-            partials[(b * P.rank + r0 + kk) * P.n_groups + g] = dot(total, unit4(kk));
+            st_partial((b * P.rank + r0 + kk) * P.n_groups + g, dot(total, unit4(kk)));
         }
     }
     // partial4 is written again by the next 4 projections.

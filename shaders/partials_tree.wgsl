@@ -20,8 +20,7 @@ fn store_partials4(lanes: Lanes, g: u32, b: u32, r0: u32, s: vec4<f32>) {
         workgroupBarrier();
     }
     if (lid < 4u && r0 + lid < P.rank && g < P.n_groups) {
-        count(10u, true, 4u);
-        partials[(b * P.rank + r0 + lid) * P.n_groups + g] = partial4[0][lid];
+        st_partial((b * P.rank + r0 + lid) * P.n_groups + g, partial4[0][lid]);
     }
     // partial4 is written again by the next 4 projections.
     workgroupBarrier();

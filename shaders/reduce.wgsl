@@ -3,8 +3,6 @@
 // (= METRIC_WORKGROUP) threads sums its chunk into one partial sum, then one
 // workgroup per total sums the n_groups partials.
 
-@group(0) @binding(10) var<storage, read_write> partials: array<f32>;
-
 var<workgroup> scratch: array<f32, STRUCTURED_WORKGROUP>;
 
 // Sums the workgroup's scratch into scratch[0].
@@ -25,16 +23,6 @@ fn store_partial(lid: u32, s: f32, at: u32) {
     if (lid == 0u) {
         st_partial(at, scratch[0]);
     }
-}
-
-fn st_partial(k: u32, v: f32) {
-    count(10u, true, 4u);
-    partials[k] = v;
-}
-
-fn ld_partial(k: u32) -> f32 {
-    count(10u, false, 4u);
-    return partials[k];
 }
 
 // The total of partials[base .. base + n_groups] (every thread gets it):

@@ -904,12 +904,12 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
         "--tune",
     ]);
     assert!(lines[0]["workgroup"].is_null(), "{}", lines[0]);
-    assert_eq!(lines[0]["column_spans"], 1, "{}", lines[0]);
+    assert_eq!(lines[0]["batch_split"], 1, "{}", lines[0]);
     let spans: Vec<u64> = lines
         .iter()
         .filter(|j| j["workgroup"].is_null())
         .map(|j| {
-            let k = j["column_spans"].as_u64().unwrap();
+            let k = j["batch_split"].as_u64().unwrap();
             let dispatches = if k == 1 { 1.0 } else { 2.0 };
             assert_eq!(
                 j["dispatches_per_step"].as_f64().unwrap(),

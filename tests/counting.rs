@@ -293,7 +293,7 @@ fn structured_kernels_request_what_the_schedule_says() {
         "#);
     for by_pattern in [true, false] {
         let c = counted_on(&format!("packed by pattern {by_pattern}"), &e, 1, &|g| {
-            g.set_pattern_major(by_pattern)
+            g.set_by_pattern(by_pattern)
         });
         // By pattern each word of patterns 4.. is read once a step: 296
         // patterns of ceil(5000 / 32) = 157 words, 3 steps.

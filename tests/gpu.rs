@@ -1246,8 +1246,8 @@ fn packed_projections_by_pattern_and_by_block_match_the_cpu() {
         "#);
     for by_pattern in [true, false] {
         let mut g = gpu();
-        g.set_pattern_major(by_pattern);
-        assert_eq!(g.pattern_major(), by_pattern);
+        g.set_by_pattern(by_pattern);
+        assert_eq!(g.by_pattern(), by_pattern);
         same_on(&e, 1e-5, &mut g);
         batch_matches_on(
             &mut g,

@@ -244,7 +244,7 @@ fn result(
         workgroup: None,
         rows_per_workgroup: None,
         rows_per_thread: None,
-        column_spans: None,
+        batch_split: None,
         staged: None,
         by_pattern: None,
     }
@@ -324,7 +324,7 @@ pub struct BenchResult {
     pub rows_per_thread: Option<u32>,
     /// The column spans of the dense batch kernel (GPU dense cases that
     /// run `dense_batch`).
-    pub column_spans: Option<u32>,
+    pub batch_split: Option<u32>,
     /// Whether the convolution passes ran staged in workgroup memory
     /// (GPU Gaussian cases).
     pub staged: Option<bool>,
@@ -334,7 +334,7 @@ pub struct BenchResult {
 
 impl BenchResult {
     /// The kernel's shape as the table prints it: `256x8s8` for the dense
-    /// row kernels (threads x rows, rows per thread), `spans 8` for the
+    /// row kernels (threads x rows, rows per thread), `split 8` for the
     /// dense batch kernel, `staged` or `memory` for the convolution
     /// passes, `by pattern` or `by block` for the packed projections, `-`
     /// otherwise.
@@ -343,7 +343,7 @@ impl BenchResult {
             self.workgroup,
             self.rows_per_workgroup,
             self.rows_per_thread,
-            self.column_spans,
+            self.batch_split,
         ) {
             (Some(workgroup), Some(rows), Some(stack), _) => crate::sim::gpu::kernels::DenseShape {
                 workgroup,
@@ -351,7 +351,7 @@ impl BenchResult {
                 stack,
             }
             .to_string(),
-            (_, _, _, Some(k)) => format!("spans {k}"),
+            (_, _, _, Some(k)) => format!("split {k}"),
             _ => match (self.staged, self.by_pattern) {
                 (Some(true), _) => "staged".into(),
                 (Some(false), _) => "memory".into(),

@@ -288,7 +288,7 @@ pub fn run(
                             shapes.push(Tuned::Staged(!staged));
                         }
                         if plan.tune && packed {
-                            let by_pattern = g.pattern_major();
+                            let by_pattern = g.by_pattern();
                             default_label = by_pattern_label(by_pattern).into();
                             shapes.push(Tuned::ByPattern(!by_pattern));
                         }
@@ -300,7 +300,7 @@ pub fn run(
                             let launch = g.launch(&shape_of(case)?, batch);
                             let row_default = launch.batch_shape().is_none();
                             default_label = match launch.batch_shape() {
-                                Some(s) => format!("spans {}", s.split),
+                                Some(s) => format!("split {}", s.split),
                                 None => default.to_string(),
                             };
                             shapes.extend(
@@ -332,7 +332,7 @@ pub fn run(
                             g.set_dense_shape(row)?;
                             g.set_batch_split(spans)?;
                             g.set_convolution_staged(staged);
-                            g.set_pattern_major(by_pattern);
+                            g.set_by_pattern(by_pattern);
                             let mut r = measure_gpu(
                                 &mut g, case, batch, reps, seconds, bandwidth, plan.count,
                             )?;
@@ -347,14 +347,14 @@ pub fn run(
                                     r.rows_per_workgroup = Some(s.rows);
                                     r.rows_per_thread = Some(s.stack);
                                 }
-                                Some(s) if dense => r.column_spans = Some(s.split),
+                                Some(s) if dense => r.batch_split = Some(s.split),
                                 _ => {}
                             }
                             if convolution {
                                 r.staged = Some(launch.convolution_staged());
                             }
                             if packed {
-                                r.by_pattern = Some(launch.pattern_major);
+                                r.by_pattern = Some(launch.by_pattern);
                             }
                             report(BenchEvent::Case(&r))?;
                             if best
@@ -370,7 +370,7 @@ pub fn run(
                         g.set_dense_shape(None)?;
                         g.set_batch_split(None)?;
                         g.set_convolution_staged(None);
-                        g.set_pattern_major(true);
+                        g.set_by_pattern(true);
                         if let (true, Some(best)) =
                             (plan.tune && (dense || convolution || packed), &best)
                         {

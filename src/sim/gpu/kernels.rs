@@ -21,6 +21,10 @@ use std::sync::LazyLock;
 const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 /// The fused dense row kernel (shaders/dense.wgsl).
 const DENSE_WGSL: &str = include_str!("../../../shaders/dense.wgsl");
+/// The dense family's operand and M bindings and their loads and stores.
+const DENSE_OPERAND_WGSL: &str = include_str!("../../../shaders/dense_operand.wgsl");
+/// The partial sums' binding and its loads and stores.
+const PARTIALS_WGSL: &str = include_str!("../../../shaders/partials.wgsl");
 /// The fused dense batch kernel, a tiled matrix product (shaders/dense_batch.wgsl).
 const DENSE_BATCH_WGSL: &str = include_str!("../../../shaders/dense_batch.wgsl");
 /// Projections and the per-neuron update (shaders/structured.wgsl).
@@ -176,12 +180,14 @@ fn module_with(header: &str, parts: &[&str]) -> String {
 }
 
 /// Dense family: header, common definitions and the fused row kernel.
-pub static DENSE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[DENSE_WGSL]));
+pub static DENSE_SOURCE: LazyLock<String> =
+    LazyLock::new(|| module(&[DENSE_OPERAND_WGSL, DENSE_WGSL]));
 /// Structured family: header, common definitions, reductions, projections
 /// and update, with the portable workgroup sums, and the convolution
 /// passes (which share its bindings).
 pub static STRUCTURED_SOURCE: LazyLock<String> = LazyLock::new(|| {
     module(&[
+        PARTIALS_WGSL,
         REDUCE_WGSL,
         PARTIALS_TREE_WGSL,
         PACKED_WGSL,
@@ -195,6 +201,7 @@ pub static STRUCTURED_SOURCE: LazyLock<String> = LazyLock::new(|| {
 /// [`STRUCTURED_SOURCE`] with partials_subgroup.wgsl.
 pub static STRUCTURED_SUBGROUP_SOURCE: LazyLock<String> = LazyLock::new(|| {
     module(&[
+        PARTIALS_WGSL,
         REDUCE_WGSL,
         PARTIALS_SUBGROUP_WGSL,
         PACKED_WGSL,
@@ -204,7 +211,7 @@ pub static STRUCTURED_SUBGROUP_SOURCE: LazyLock<String> = LazyLock::new(|| {
 });
 /// Metrics family: header, common definitions and the record's reductions.
 pub static METRICS_SOURCE: LazyLock<String> =
-    LazyLock::new(|| module(&[REDUCE_WGSL, PACKED_WGSL, METRICS_WGSL]));
+    LazyLock::new(|| module(&[PARTIALS_WGSL, REDUCE_WGSL, PACKED_WGSL, METRICS_WGSL]));
 
 /// Dense batch family, one module per [`BatchShape`] (in the order of
 /// [`BatchShape::ALL`]), with its name ("dense_batch 8" ... "dense_batch
@@ -216,7 +223,10 @@ pub static DENSE_BATCH_SOURCES: LazyLock<Vec<(String, String)>> = LazyLock::new(
         .map(|s| {
             (
                 format!("dense_batch {}", s.trials()),
-                module_with(&(header() + &s.wgsl_constants()), &[DENSE_BATCH_WGSL]),
+                module_with(
+                    &(header() + &s.wgsl_constants()),
+                    &[DENSE_OPERAND_WGSL, PARTIALS_WGSL, DENSE_BATCH_WGSL],
+                ),
             )
         })
         .collect()

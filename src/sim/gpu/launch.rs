@@ -45,7 +45,7 @@ pub struct Launch {
     /// Packed patterns' projections 4 and up run by pattern
     /// (`packed_project`: a thread per pattern, its words read coalesced)
     /// rather than by blocks of 4 (`project_rest`): the default.
-    pub pattern_major: bool,
+    pub by_pattern: bool,
 }
 
 impl Launch {
@@ -114,7 +114,7 @@ impl Launch {
             counting: false,
             batch_split: 1,
             staged: false,
-            pattern_major: true,
+            by_pattern: true,
         }
     }
 

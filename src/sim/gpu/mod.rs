@@ -63,7 +63,7 @@ pub struct GpuBackend {
     dense_shape: Option<kernels::DenseShape>,
     batch_split: Option<u32>,
     convolution_staged: Option<bool>,
-    pattern_major: bool,
+    by_pattern: bool,
     subgroups: bool,
     counting: bool,
 }
@@ -78,7 +78,7 @@ impl GpuBackend {
             dense_shape: None,
             batch_split: None,
             convolution_staged: None,
-            pattern_major: true,
+            by_pattern: true,
             subgroups: true,
             counting: false,
         })
@@ -93,7 +93,7 @@ impl GpuBackend {
             dense_shape: None,
             batch_split: None,
             convolution_staged: None,
-            pattern_major: true,
+            by_pattern: true,
             subgroups: true,
             counting: false,
         })
@@ -229,13 +229,13 @@ impl GpuBackend {
     /// (`packed_project`, a thread per pattern: the default) or, `false`,
     /// by blocks of 4 patterns (`project_rest`, for tests of both and
     /// `attractor bench --tune`).
-    pub fn set_pattern_major(&mut self, on: bool) {
-        self.pattern_major = on;
+    pub fn set_by_pattern(&mut self, on: bool) {
+        self.by_pattern = on;
     }
 
     /// Whether packed projections run by pattern on this backend.
-    pub fn pattern_major(&self) -> bool {
-        self.pattern_major
+    pub fn by_pattern(&self) -> bool {
+        self.by_pattern
     }
 
     /// Whether the convolution passes run staged on this backend.
@@ -271,7 +271,7 @@ impl GpuBackend {
             dense_shape: self.dense_shape,
             batch_split: self.batch_split,
             convolution_staged: self.convolution_staged,
-            pattern_major: self.pattern_major,
+            by_pattern: self.by_pattern,
             subgroups: self.subgroups,
             counting: self.counting,
         }
@@ -294,7 +294,7 @@ impl GpuBackend {
             counting: self.counting,
             batch_split: self.batch_split(experiment.network.n, batch),
             staged: self.convolution_staged(),
-            pattern_major: self.pattern_major,
+            by_pattern: self.by_pattern,
             ..launch::Launch::of(
                 experiment,
                 batch,

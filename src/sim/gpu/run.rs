@@ -78,7 +78,7 @@ pub struct Build {
     pub convolution_staged: Option<bool>,
     /// Packed projections by pattern (`packed_project`, the default) or by
     /// blocks of 4 (`project_rest`).
-    pub pattern_major: bool,
+    pub by_pattern: bool,
     /// The structured kernels use subgroup operations where the device
     /// has them.
     pub subgroups: bool,
@@ -102,7 +102,7 @@ impl<'a> Run<'a> {
             dense_shape,
             batch_split,
             convolution_staged,
-            pattern_major,
+            by_pattern,
             subgroups,
             counting,
         } = build;
@@ -130,7 +130,7 @@ impl<'a> Run<'a> {
             counting,
             batch_split,
             staged: convolution_staged.unwrap_or_else(|| kernels::convolution_staged(device)),
-            pattern_major,
+            by_pattern,
             ..Launch::of(
                 exp,
                 batch,

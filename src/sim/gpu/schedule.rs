@@ -423,7 +423,7 @@ impl Schedule {
                         } else {
                             Region::StagePoint
                         };
-                        if packed && g.pattern_major {
+                        if packed && g.by_pattern {
                             // A thread per pattern: each word read once per
                             // trial, the operands once per pattern group.
                             let pattern_groups =
