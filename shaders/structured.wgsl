@@ -75,6 +75,17 @@ fn unit4(k: u32) -> vec4<f32> {
     return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(k) == vec4<u32>(0u, 1u, 2u, 3u));
 }
 
+// Component k (< 4) of v, without indexing v by a runtime value.
+fn pick4(v: vec4<f32>, k: u32) -> f32 {
+    return select(select(v.x, v.y, k == 1u), select(v.z, v.w, k == 3u), k >= 2u);
+}
+
+// v with component k (< 4) set to a (an infinite a stays infinite, as it
+// would not through unit4(k) * a).
+fn place4(v: vec4<f32>, k: u32, a: f32) -> vec4<f32> {
+    return select(v, vec4<f32>(a), vec4<u32>(k) == vec4<u32>(0u, 1u, 2u, 3u));
+}
+
 fn v_at(r: u32, i: u32) -> f32 {
     if (r == 0u && P.unit_row0 == 1u) {
         return 1.0;
@@ -180,20 +191,73 @@ fn first_terms(i: u32, o: f32) -> vec4<f32> {
     return s;
 }
 
-// The product of packed patterns with the projections: sum over r of
-// proj[pb + r] (turned) xi_i^r, and the patterns 0 .. 3 in `first`; the
-// neuron's place found once, the first block apart from the rest.
-fn packed_product(pb: u32, i: u32, first: ptr<function, vec4<f32>>) -> f32 {
-    let place = packed_place(i);
-    let head = min(P.rank, 4u);
+// The product of packed patterns with the projections, for the neurons
+// set0 .. set0 + STRUCTURED_WORKGROUP - 1 of trial b (pb = b R): thread lid
+// returns sum over r of proj[pb + r] (turned) xi_i^r of neuron i = set0 +
+// lid, and its patterns 0 .. 3 in `first` (0 past R). Every thread calls it
+// (barriers). PACKED_CHUNK patterns at a time, the workgroup stages the
+// words of its 8 blocks of 32 neurons (each word read once, a vec4 of 4
+// patterns per thread) and the 16 signed sums of each 4 turned projections
+// (projection_sums[16 q + m] = sum over t < 4 of +-p_{4 q + t}, + where
+// bit t of m is set; 0 past R); a neuron then adds one sum per 4 patterns,
+// indexed by its 4 bits.
+var<workgroup> staged_words: array<vec4<u32>, STRUCTURED_WORKGROUP / 32u * PACKED_CHUNK / 4u>;
+var<workgroup> projection_sums: array<f32, 4u * PACKED_CHUNK>;
+
+fn packed_product(pb: u32, set0: u32, lid: u32, first: ptr<function, vec4<f32>>) -> f32 {
+    let quads = PACKED_CHUNK / 4u;
+    let bit = lid % 32u;
+    let mine = (lid / 32u) * quads;
     var product = 0.0;
-    for (var r = 0u; r < head; r++) {
-        let u = packed_sign(packed_word(place.x, place.y + r), i);
-        *first += unit4(r) * u;
-        product += proj_turned(pb, r) * u;
-    }
-    for (var r = head; r < P.rank; r++) {
-        product += proj_turned(pb, r) * packed_sign(packed_word(place.x, place.y + r), i);
+    for (var c0 = 0u; c0 < P.rank; c0 += PACKED_CHUNK) {
+        workgroupBarrier();
+        // Thread lid stages the words of patterns c0 + 4 (lid % quads) ..
+        // + 3 of block lid / quads: consecutive threads, consecutive words.
+        {
+            let unit0 = set0 + 32u * (lid / quads);
+            let r = c0 + 4u * (lid % quads);
+            var w = vec4<u32>(0u);
+            if (unit0 < P.n && r < P.rank) {
+                let place = packed_place(unit0);
+                let k = place.y + r;
+                w.x = packed_word(place.x, k);
+                if (r + 1u < P.rank) {
+                    w.y = packed_word(place.x, k + 1u);
+                }
+                if (r + 2u < P.rank) {
+                    w.z = packed_word(place.x, k + 2u);
+                }
+                if (r + 3u < P.rank) {
+                    w.w = packed_word(place.x, k + 3u);
+                }
+            }
+            staged_words[lid] = w;
+        }
+        if (lid < quads) {
+            let r = c0 + 4u * lid;
+            var p = vec4<f32>(0.0);
+            for (var t = 0u; t < 4u && r + t < P.rank; t++) {
+                p = place4(p, t, proj_turned(pb, r + t));
+            }
+            let lo = vec4<f32>(-p.x - p.y, p.x - p.y, -p.x + p.y, p.x + p.y);
+            let hi = vec4<f32>(-p.z - p.w, p.z - p.w, -p.z + p.w, p.z + p.w);
+            for (var m = 0u; m < 16u; m++) {
+                projection_sums[16u * lid + m] = pick4(lo, m & 3u) + pick4(hi, m >> 2u);
+            }
+        }
+        workgroupBarrier();
+        let used = (min(PACKED_CHUNK, P.rank - c0) + 3u) / 4u;
+        for (var q = 0u; q < used; q++) {
+            let w = staged_words[mine + q];
+            let m = ((w.x >> bit) & 1u) | (((w.y >> bit) & 1u) << 1u)
+                | (((w.z >> bit) & 1u) << 2u) | (((w.w >> bit) & 1u) << 3u);
+            product += projection_sums[16u * q + m];
+            if (c0 == 0u && q == 0u) {
+                let signs = select(vec4<f32>(-1.0), vec4<f32>(1.0),
+                    (vec4<u32>(m) & vec4<u32>(1u, 2u, 4u, 8u)) != vec4<u32>(0u));
+                *first = select(vec4<f32>(0.0), signs, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(P.rank));
+            }
+        }
     }
     return product;
 }
@@ -276,13 +340,19 @@ fn structured_step(
     let pb = b * P.rank;
     var s = vec4<f32>(0.0);
     for (var k = 0u; k < NEURONS_PER_THREAD; k++) {
-        let i = g * PROJECT_CHUNK + k * STRUCTURED_WORKGROUP + lid;
+        let set0 = g * PROJECT_CHUNK + k * STRUCTURED_WORKGROUP;
+        // The same for the whole workgroup (the packed product's barriers).
+        if (set0 >= P.n) {
+            break;
+        }
+        let i = set0 + lid;
+        var product = 0.0;
+        var first = vec4<f32>(0.0);
+        if (PACKED) {
+            product = packed_product(pb, set0, lid, &first);
+        }
         if (i < P.n) {
-            var product = 0.0;
-            var first = vec4<f32>(0.0);
-            if (PACKED) {
-                product = packed_product(pb, i, &first);
-            } else {
+            if (!PACKED) {
                 for (var r = 0u; r < P.rank; r++) {
                     let u = u_at(r, i);
                     first += unit4(r) * u;
@@ -307,13 +377,16 @@ fn structured_step(
 
 // The packed patterns' projections 4 and up by pattern: thread lid of
 // pattern group pg takes pattern 4 + pg STRUCTURED_WORKGROUP + lid over
-// neuron group g (PROJECT_CHUNK neurons, their operands staged
-// PACKED_STAGE at a time in workgroup memory from the point the update
-// wrote). Its words, consecutive patterns at consecutive addresses, are
-// read coalesced, each once, and its sum goes to partials[(b R + r)
-// n_groups + g] without a workgroup reduction. Dispatch (n_groups × pattern
-// groups folded over x and y, B); excess workgroups return at once.
-var<workgroup> staged_operand: array<f32, PACKED_STAGE>;
+// neuron group g (PROJECT_CHUNK neurons). PACKED_STAGE neurons at a time,
+// thread t < PACKED_STAGE / 4 stages the 16 signed sums of the operands of
+// neurons 4 t .. 4 t + 3 (from the point the update wrote; operand_sums[16
+// t + m] = sum over u < 4 of +-o_{4 t + u}, + where bit u of m is set; 0
+// past N). A pattern's words, consecutive patterns at consecutive
+// addresses, are read coalesced, each once; each adds one sum per 4
+// neurons, indexed by their 4 bits, and the total goes to partials[(b R +
+// r) n_groups + g] without a workgroup reduction. Dispatch (n_groups ×
+// pattern groups folded over x and y, B); excess workgroups return at once.
+var<workgroup> operand_sums: array<f32, 4u * PACKED_STAGE>;
 
 @compute @workgroup_size(STRUCTURED_WORKGROUP)
 fn packed_project(
@@ -338,12 +411,19 @@ fn packed_project(
             break;
         }
         workgroupBarrier();
-        for (var q = lid; q < PACKED_STAGE; q += STRUCTURED_WORKGROUP) {
-            var o = 0.0;
-            if (i0 + q < P.n) {
-                o = operand(new_point(b * P.n + i0 + q));
+        if (lid < PACKED_STAGE / 4u) {
+            var o = vec4<f32>(0.0);
+            for (var u = 0u; u < 4u; u++) {
+                let i = i0 + 4u * lid + u;
+                if (i < P.n) {
+                    o = place4(o, u, operand(new_point(b * P.n + i)));
+                }
             }
-            staged_operand[q] = o;
+            let lo = vec4<f32>(-o.x - o.y, o.x - o.y, -o.x + o.y, o.x + o.y);
+            let hi = vec4<f32>(-o.z - o.w, o.z - o.w, -o.z + o.w, o.z + o.w);
+            for (var m = 0u; m < 16u; m++) {
+                operand_sums[16u * lid + m] = pick4(lo, m & 3u) + pick4(hi, m >> 2u);
+            }
         }
         workgroupBarrier();
         if (mine) {
@@ -352,9 +432,8 @@ fn packed_project(
             for (var w = 0u; w < words; w++) {
                 let place = packed_place(i0 + 32u * w);
                 let word = packed_word(place.x, place.y + r);
-                for (var k = 0u; k < 32u; k++) {
-                    let o = staged_operand[32u * w + k];
-                    s += select(-o, o, ((word >> k) & 1u) == 1u);
+                for (var c = 0u; c < 8u; c++) {
+                    s += operand_sums[16u * (8u * w + c) + ((word >> (4u * c)) & 15u)];
                 }
             }
         }

@@ -1221,10 +1221,11 @@ fn packed_hebbian_on_the_gpu_matches_the_packed_cpu() {
 
 /// Packed projections by pattern (`packed_project`, a thread per pattern)
 /// and by blocks of 4 (`project_rest`) give the CPU's run, where neuron
-/// groups (4096 neurons), their staged quarters (1024) and the pattern
-/// groups (256 patterns past the first 4) all end part-way: N = 5000 (two
-/// neuron groups, the last word 8 neurons long), P = 300 (patterns 4 to
-/// 299: a group of 256 and one of 40), two trials.
+/// groups (4096 neurons), their stages (512) and the pattern groups (256
+/// patterns past the first 4) all end part-way: N = 5000 (two neuron
+/// groups, the second's 904 neurons a stage and 392 of the next, the last
+/// word 8 neurons long), P = 300 (patterns 4 to 299: a group of 256 and one
+/// of 40; the update's chunks of 128 patterns: 128, 128 and 44), two trials.
 #[test]
 fn packed_projections_by_pattern_and_by_block_match_the_cpu() {
     let e = exp(r#"
@@ -1257,6 +1258,37 @@ fn packed_projections_by_pattern_and_by_block_match_the_cpu() {
             false,
             &format!("by pattern {by_pattern}, "),
         );
+    }
+}
+
+/// Fewer than 4 packed patterns: the update's one chunk of patterns ends
+/// inside its first 4 (signed sums over P < 4 projections, the rest 0), and
+/// its projections come from the update alone (no `project_rest`). N = 77
+/// (a partial set of 256 and a partial word), P = 1, 2, 3, alone and as 3
+/// trials; tolerance as `same`.
+#[test]
+fn packed_hebbian_with_fewer_than_four_patterns_matches_the_cpu() {
+    for p in 1..=3 {
+        let e = exp(&format!(
+            r#"
+            [network]
+            n = 77
+            tau = 0.01
+            dynamics = "current"
+            activation = {{ kind = "tanh", beta = 3.0 }}
+            weights = {{ kind = "hebbian", patterns = {p}, seed = 8, packed = true }}
+            [initial]
+            kind = "pattern"
+            index = 0
+            flip = 0.2
+            [simulation]
+            duration = 0.01
+            dt = 0.0005
+            record_every = 5
+            "#
+        ));
+        same(&e, 1e-5);
+        batch_matches(&e, 3, 1e-5);
     }
 }
 

@@ -127,6 +127,7 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("NEURONS_PER_THREAD", NEURONS_PER_THREAD),
         ("PROJECT_CHUNK", PROJECT_CHUNK),
         ("PACKED_STAGE", PACKED_STAGE),
+        ("PACKED_CHUNK", PACKED_CHUNK),
         ("METRIC_CHUNK", METRIC_CHUNK),
         ("PROBE_VEC4S", PROBE_VEC4S),
         ("PROBE_FLOP_ROUNDS", PROBE_FLOP_ROUNDS),
@@ -441,11 +442,23 @@ pub const NEURONS_PER_THREAD: u32 = 16;
 /// Neurons per workgroup of the structured step and projections (`PROJECT_CHUNK`).
 pub const PROJECT_CHUNK: u32 = STRUCTURED_WORKGROUP * NEURONS_PER_THREAD;
 /// Neurons of a group whose operands `packed_project` stages in workgroup
-/// memory at a time (`PACKED_STAGE`): whole words of 32, dividing
-/// [`PROJECT_CHUNK`].
-pub const PACKED_STAGE: u32 = 1024;
-const _: () =
-    assert!(PROJECT_CHUNK.is_multiple_of(PACKED_STAGE) && PACKED_STAGE.is_multiple_of(32));
+/// memory at a time (`PACKED_STAGE`), as the 16 signed sums of each 4
+/// (`operand_sums`, 16 `PACKED_STAGE` / 4 floats: 8 KiB): whole words of
+/// 32, dividing [`PROJECT_CHUNK`], at most 4 [`STRUCTURED_WORKGROUP`] (a
+/// thread builds a group's sums).
+pub const PACKED_STAGE: u32 = 512;
+/// Patterns whose words and projections `structured_step` stages in
+/// workgroup memory at a time for the product of packed patterns
+/// (`PACKED_CHUNK`): the words of its 8 blocks of 32 neurons (a vec4 of 4
+/// patterns per thread: 4 KiB) and the 16 signed sums of each 4 turned
+/// projections (`projection_sums`: 2 KiB), beside `partial4`'s 4 KiB.
+pub const PACKED_CHUNK: u32 = 4 * STRUCTURED_WORKGROUP / (STRUCTURED_WORKGROUP / 32);
+const _: () = assert!(
+    PROJECT_CHUNK.is_multiple_of(PACKED_STAGE)
+        && PACKED_STAGE.is_multiple_of(32)
+        && PACKED_STAGE <= 4 * STRUCTURED_WORKGROUP
+        && PACKED_CHUNK / 4 <= STRUCTURED_WORKGROUP
+);
 /// Neurons per workgroup of `metric_partial` (`METRIC_CHUNK`).
 pub const METRIC_CHUNK: u32 = 4096;
 

@@ -371,13 +371,26 @@ impl Schedule {
                     // U = V: kept in registers), rows 4.. by project_rest.
                     let first = r.min(4);
                     let turned = u64::from(g.turned_pairs);
-                    let mut traffic = vec![
-                        table(Region::TableU, stored, stored, b),
-                        // Each neuron reads every projection, and a turned
-                        // pair's partner too.
-                        Traffic::read(Region::Projections, b * r * f, 1)
-                            .requesting(cells * (r + 2 * turned) * f),
-                    ];
+                    let mut traffic = if packed {
+                        // The words staged once per trial, and each set of
+                        // STRUCTURED_WORKGROUP neurons reads every
+                        // projection (a turned pair's partner too) for its
+                        // signed sums.
+                        let sets = n.div_ceil(u64::from(super::kernels::STRUCTURED_WORKGROUP));
+                        vec![
+                            Traffic::read(Region::TableU, stored * row, b).through(BITS_BINDING),
+                            Traffic::read(Region::Projections, b * r * f, 1)
+                                .requesting(b * sets * (r + 2 * turned) * f),
+                        ]
+                    } else {
+                        vec![
+                            table(Region::TableU, stored, stored, b),
+                            // Each neuron reads every projection, and a
+                            // turned pair's partner too.
+                            Traffic::read(Region::Projections, b * r * f, 1)
+                                .requesting(cells * (r + 2 * turned) * f),
+                        ]
+                    };
                     traffic.extend(update(stage, n, b));
                     if separate_u {
                         let read = first - unit.min(first);
