@@ -125,7 +125,8 @@ fn dense_step(
 // DENSE_STACK rows per thread, one trial per workgroup (dispatch
 // (ceil(rows / DENSE_ROWS), B, overflow)): the thread's partial sums of
 // its rows are two vec4s (rows 0..3 and 4..7 of its stack), summed over
-// the slot's lanes in one tree in workgroup memory, and its first
+// the slot's lanes (`slot_sums`: a tree in workgroup memory,
+// dense_sums_tree.wgsl, or subgroup sums, dense_sums_subgroup.wgsl), and its first
 // DENSE_STACK lanes apply the update of one row each. Rows past
 // DENSE_STACK are cut by the override (a constant once the pipeline is
 // built).
@@ -144,9 +145,10 @@ fn row_dot(r: u32, j: u32, nv: u32, x: vec4<f32>) -> f32 {
 fn dense_stacked(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
+    l: DenseLanes,
 ) {
     counting_kernel = KERNEL_DENSE_STACKED;
+    let lid = l.lid;
     let lanes = DENSE_WORKGROUP * DENSE_STACK / DENSE_ROWS;
     let slot = lid / lanes;
     let lane = lid % lanes;
@@ -176,21 +178,10 @@ fn dense_stacked(
             }
         }
     }
-    stacked[2u * lid] = lo;
-    stacked[2u * lid + 1u] = hi;
-    workgroupBarrier();
-    for (var half = lanes / 2u; half > 0u; half = half / 2u) {
-        if (lane < half) {
-            stacked[2u * lid] += stacked[2u * (lid + half)];
-            if (DENSE_STACK > 4u) {
-                stacked[2u * lid + 1u] += stacked[2u * (lid + half) + 1u];
-            }
-        }
-        workgroupBarrier();
-    }
+    slot_sums(l, lanes, lo, hi);
     let r = first + lane;
     if (lane < DENSE_STACK && r < P.rows) {
-        let total = stacked[2u * slot * lanes + lane / 4u];
+        let total = slot_total(l, slot, lanes, lane / 4u);
         let i = P.row0 + r;
         st_operand(t * P.n_pad + i, finish(i, t, total[lane % 4u]));
     }

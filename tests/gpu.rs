@@ -225,23 +225,39 @@ fn every_dense_kernel_shape_matches_the_cpu() {
         shape(256, 4, 2),
         shape(64, 16, 4),
     ]);
+    // A stack's slots are summed by subgroups where the adapter has one
+    // subgroup size dividing a slot's lanes (lavapipe: 8 wide, so each
+    // stacked shape here), else by the tree: both are run.
+    let mut by_subgroups = 0;
     for s in all {
         if s.workgroup > cap || s.rows > s.workgroup / 4 * s.stack {
             continue;
         }
         g.set_dense_shape(Some(s)).unwrap();
         assert_eq!(g.dense_shape(130, 5), s);
-        let out = g.run_batch(&e, &ts, &mut |_| {}).unwrap();
-        for (k, (o, c)) in out.iter().zip(&cpu).enumerate() {
-            let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
-            all_close(
-                &o.final_state,
-                &c.final_state,
-                1e-5 * scale,
-                &format!("shape {s}, trial {k}"),
-            );
+        for subgroups in [true, false] {
+            g.set_subgroups(subgroups);
+            by_subgroups += usize::from(g.uses_dense_subgroups(s));
+            assert!(subgroups || !g.uses_dense_subgroups(s));
+            let out = g.run_batch(&e, &ts, &mut |_| {}).unwrap();
+            for (k, (o, c)) in out.iter().zip(&cpu).enumerate() {
+                let scale = c.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+                all_close(
+                    &o.final_state,
+                    &c.final_state,
+                    1e-5 * scale,
+                    &format!("shape {s}, subgroups {subgroups}, trial {k}"),
+                );
+            }
         }
         shapes += 1;
+    }
+    println!("stacked shapes summed by subgroups: {by_subgroups}");
+    if g.context().subgroup_sizes() == Some((8, 8)) {
+        assert_eq!(
+            by_subgroups, 4,
+            "lavapipe's 8-wide subgroups divide every stacked slot"
+        );
     }
     assert!(shapes >= 10, "only {shapes} shapes fit the adapter");
     // Shapes that are not powers of two, or exceed the adapter, are refused.

@@ -342,6 +342,7 @@ fn entry_points_have_the_rust_workgroups() {
                 stack: 1,
             },
             generated: None,
+            subgroups: false,
         },
         PipelineKey::Dense {
             shape: DenseShape {
@@ -350,6 +351,16 @@ fn entry_points_have_the_rust_workgroups() {
                 stack: 8,
             },
             generated: None,
+            subgroups: false,
+        },
+        PipelineKey::Dense {
+            shape: DenseShape {
+                workgroup: 256,
+                rows: 16,
+                stack: 8,
+            },
+            generated: None,
+            subgroups: true,
         },
         PipelineKey::DenseBatch(BatchShape::ALL[0]),
         PipelineKey::DenseBatch(BatchShape::ALL[3].with_split(4)),
@@ -383,7 +394,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 23, "every kernel of every family");
+    assert_eq!(seen, 24, "every kernel of every family");
 }
 
 #[test]

@@ -169,6 +169,16 @@ impl GpuContext {
         })
     }
 
+    /// The narrowest and widest subgroups of the adapter, where the device
+    /// has subgroup operations (`Features::SUBGROUP`).
+    pub fn subgroup_sizes(&self) -> Option<(u32, u32)> {
+        let info = self.adapter.get_info();
+        self.device
+            .features()
+            .contains(wgpu::Features::SUBGROUP)
+            .then_some((info.subgroup_min_size, info.subgroup_max_size))
+    }
+
     /// Fails with the first error the device reported since the last check.
     pub fn check(&self) -> Result<()> {
         let mut errors = self.errors.lock().expect("error list");

@@ -21,6 +21,10 @@ use std::sync::LazyLock;
 const COMMON_WGSL: &str = include_str!("../../../shaders/common.wgsl");
 /// The fused dense row kernel (shaders/dense.wgsl).
 const DENSE_WGSL: &str = include_str!("../../../shaders/dense.wgsl");
+/// The portable sums of `dense_stacked`'s slots (shaders/dense_sums_tree.wgsl).
+const DENSE_SUMS_TREE_WGSL: &str = include_str!("../../../shaders/dense_sums_tree.wgsl");
+/// The same with subgroup operations (shaders/dense_sums_subgroup.wgsl).
+const DENSE_SUMS_SUBGROUP_WGSL: &str = include_str!("../../../shaders/dense_sums_subgroup.wgsl");
 /// The dense family's operand and M bindings and their loads and stores.
 const DENSE_OPERAND_WGSL: &str = include_str!("../../../shaders/dense_operand.wgsl");
 /// The partial sums' binding and its loads and stores.
@@ -180,9 +184,23 @@ fn module_with(header: &str, parts: &[&str]) -> String {
     s
 }
 
-/// Dense family: header, common definitions and the fused row kernel.
+/// Dense family: header, common definitions and the fused row kernels,
+/// with the portable slot sums.
 pub static DENSE_SOURCE: LazyLock<String> =
-    LazyLock::new(|| module(&[DENSE_OPERAND_WGSL, DENSE_WGSL]));
+    LazyLock::new(|| module(&[DENSE_OPERAND_WGSL, DENSE_WGSL, DENSE_SUMS_TREE_WGSL]));
+/// Dense family with subgroup sums of `dense_stacked`'s slots, for adapters
+/// with `Features::SUBGROUP` and one subgroup size dividing the slots'
+/// lanes ([`dense_subgroups`]).
+pub static DENSE_SUBGROUP_SOURCE: LazyLock<String> =
+    LazyLock::new(|| module(&[DENSE_OPERAND_WGSL, DENSE_WGSL, DENSE_SUMS_SUBGROUP_WGSL]));
+
+/// Whether `dense_stacked` of `shape` may sum its slots with subgroup
+/// operations on an adapter whose subgroups are `min` to `max` invocations
+/// wide: only where every subgroup has one size that divides a slot's lanes
+/// (so that no subgroup spans two slots), and the rows are stacked.
+pub fn dense_subgroups(shape: DenseShape, min: u32, max: u32) -> bool {
+    shape.stack > 1 && min == max && min > 0 && shape.lanes().is_multiple_of(min)
+}
 /// Structured family: header, common definitions, reductions, projections
 /// and update, with the portable workgroup sums, and the convolution
 /// passes (which share its bindings).
@@ -258,6 +276,7 @@ impl Sources {
     pub fn iter(&self) -> std::vec::IntoIter<(&'static str, &'static str)> {
         let mut v = vec![
             ("dense", DENSE_SOURCE.as_str()),
+            ("dense subgroups", DENSE_SUBGROUP_SOURCE.as_str()),
             ("structured", STRUCTURED_SOURCE.as_str()),
             ("structured subgroups", STRUCTURED_SUBGROUP_SOURCE.as_str()),
             ("metrics", METRICS_SOURCE.as_str()),
@@ -636,5 +655,25 @@ mod tests {
         let s = dense_shape(&small, 100_000, 1, gpu);
         assert_eq!((s.workgroup, s.lanes()), (64, 64));
         assert_eq!(s.to_string(), "64x8s8");
+    }
+
+    #[test]
+    fn dense_subgroups_only_where_subgroups_tile_the_slots() {
+        let shape = |workgroup, rows, stack| DenseShape {
+            workgroup,
+            rows,
+            stack,
+        };
+        // NVIDIA (32 wide): the hardware's B = 1 shape, 256 lanes a slot.
+        assert!(dense_subgroups(shape(256, 8, 8), 32, 32));
+        assert!(dense_subgroups(shape(256, 64, 8), 32, 32));
+        // 16 lanes a slot: a 32-wide subgroup would span two slots.
+        assert!(!dense_subgroups(shape(256, 128, 8), 32, 32));
+        assert!(dense_subgroups(shape(256, 128, 8), 16, 16));
+        // Sizes that vary (32 to 64 on some adapters): the tree.
+        assert!(!dense_subgroups(shape(256, 8, 8), 32, 64));
+        // One row per thread (dense_step) never, nor an adapter reporting 0.
+        assert!(!dense_subgroups(shape(256, 8, 1), 32, 32));
+        assert!(!dense_subgroups(shape(256, 8, 8), 0, 0));
     }
 }

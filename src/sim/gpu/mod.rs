@@ -244,9 +244,10 @@ impl GpuBackend {
             .unwrap_or_else(|| kernels::convolution_staged(self.ctx.adapter.get_info().device_type))
     }
 
-    /// Whether the structured kernels may use subgroup operations (the
-    /// default, where the adapter has `Features::SUBGROUP`); `false` runs
-    /// the portable workgroup sums everywhere (for tests of both).
+    /// Whether the structured kernels and `dense_stacked` may use subgroup
+    /// operations (the default, where the adapter has `Features::SUBGROUP`);
+    /// `false` runs the portable workgroup sums everywhere (for tests of
+    /// both).
     pub fn set_subgroups(&mut self, on: bool) {
         self.subgroups = on;
     }
@@ -285,6 +286,16 @@ impl GpuBackend {
                 .device
                 .features()
                 .contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// Whether `dense_stacked` of `shape` sums its slots with subgroup
+    /// operations here (see [`kernels::dense_subgroups`]).
+    pub fn uses_dense_subgroups(&self, shape: kernels::DenseShape) -> bool {
+        self.subgroups
+            && self
+                .ctx
+                .subgroup_sizes()
+                .is_some_and(|(min, max)| kernels::dense_subgroups(shape, min, max))
     }
 
     /// The launch of `batch` trials of `experiment` on this backend: what

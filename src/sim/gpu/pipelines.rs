@@ -17,6 +17,9 @@ pub enum PipelineKey {
         shape: kernels::DenseShape,
         /// The weights it generates (`RANDOM` and its parameters), if any.
         generated: Option<Generated>,
+        /// `dense_stacked` sums its slots with subgroup operations (built
+        /// from [`kernels::DENSE_SUBGROUP_SOURCE`]).
+        subgroups: bool,
     },
     /// `dense_batch` of a batch shape (and `dense_batch_finish` when its
     /// columns are split).
@@ -79,9 +82,15 @@ impl PipelineKey {
 
     fn module(self) -> (&'static str, &'static str, &'static [Kernel]) {
         match self {
-            PipelineKey::Dense { shape, .. } => (
+            PipelineKey::Dense {
+                shape, subgroups, ..
+            } => (
                 "dense.wgsl",
-                kernels::DENSE_SOURCE.as_str(),
+                if subgroups {
+                    kernels::DENSE_SUBGROUP_SOURCE.as_str()
+                } else {
+                    kernels::DENSE_SOURCE.as_str()
+                },
                 if shape.stack > 1 {
                     &[Kernel::DenseStacked]
                 } else {
@@ -160,7 +169,9 @@ impl Pipelines {
         let layout = self.layout(ctx, key.family());
         let (label, source, entries) = key.module();
         let constants: Vec<(&str, f64)> = match key {
-            PipelineKey::Dense { shape, generated } => {
+            PipelineKey::Dense {
+                shape, generated, ..
+            } => {
                 let mut c = vec![
                     ("DENSE_WORKGROUP", f64::from(shape.workgroup)),
                     ("DENSE_ROWS", f64::from(shape.rows)),

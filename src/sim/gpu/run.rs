@@ -215,6 +215,10 @@ impl<'a> Run<'a> {
                 PipelineKey::Dense {
                     shape: row_shape,
                     generated: generated(&form),
+                    subgroups: subgroups
+                        && ctx.subgroup_sizes().is_some_and(|(min, max)| {
+                            super::kernels::dense_subgroups(row_shape, min, max)
+                        }),
                 },
             ),
         };
