@@ -1277,6 +1277,50 @@ fn packed_projections_by_pattern_and_by_block_match_the_cpu() {
     }
 }
 
+/// A ring of 4096 × 1025 + 1 neurons has 1026 partial sums a projection,
+/// which `project_finish` adds in one workgroup a projection, each thread
+/// four loads at a time (`total_of_partials`: the 4-load loop runs, then the
+/// remainder). The run is the CPU's, alone and as 2 trials (tolerance as
+/// `same`). About 12 s here (4.2 million neurons on the software adapter
+/// and the f64 CPU).
+#[test]
+fn many_partial_sums_a_projection_match_the_cpu() {
+    use attractor::sim::gpu::kernels::{PROJECT_CHUNK, STRUCTURED_WORKGROUP};
+    let n = PROJECT_CHUNK * 1025 + 1;
+    let e = exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        activation = {{ kind = "relu" }}
+        weights = {{ kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }}
+        [[input]]
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.5
+        [simulation]
+        duration = 0.003
+        dt = 0.0005
+        record_every = 3
+        "#
+    ));
+    let groups = gpu().launch(&e, 1).projection_groups();
+    assert_eq!(groups, 1026);
+    assert!(groups > 3 * STRUCTURED_WORKGROUP, "the 4-load loop runs");
+    same(&e, 1e-5);
+    // The batch's states (its early metrics include the bump's position
+    // while the profile is still nearly flat, an angle of sums that nearly
+    // cancel).
+    batch_matches_on(
+        &mut gpu(),
+        &e,
+        &trials(&e, 2),
+        1e-5,
+        false,
+        "many partials, ",
+    );
+}
+
 /// Fewer than 4 packed patterns: the update's one chunk of patterns ends
 /// inside its first 4 (signed sums over P < 4 projections, the rest 0), and
 /// its projections come from the update alone (no `project_rest`). N = 77
