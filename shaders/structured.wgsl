@@ -262,6 +262,24 @@ fn packed_product(pb: u32, set0: u32, lid: u32, first: ptr<function, vec4<f32>>)
     return product;
 }
 
+// The same without staging (FLAG_PACKED_STAGED unset, beside project_rest:
+// the earlier kernels, which `bench --tune` times): neuron i reads its word
+// of every pattern, and the projection of each.
+fn packed_product_by_neuron(pb: u32, i: u32, first: ptr<function, vec4<f32>>) -> f32 {
+    let place = packed_place(i);
+    let head = min(P.rank, 4u);
+    var product = 0.0;
+    for (var r = 0u; r < head; r++) {
+        let u = packed_sign(packed_word(place.x, place.y + r), i);
+        *first += unit4(r) * u;
+        product += proj_turned(pb, r) * u;
+    }
+    for (var r = head; r < P.rank; r++) {
+        product += proj_turned(pb, r) * packed_sign(packed_word(place.x, place.y + r), i);
+    }
+    return product;
+}
+
 // Dispatch (the n_groups × blocks workgroups folded over x and y within
 // the grid limit, B), blocks = ceil(R / 4) (the prologue: every projection
 // of the initial operand) or ceil((R - 4) / 4) (project_rest: the
@@ -348,11 +366,14 @@ fn structured_step(
         let i = set0 + lid;
         var product = 0.0;
         var first = vec4<f32>(0.0);
-        if (PACKED) {
+        let staged = PACKED && (P.flags & FLAG_PACKED_STAGED) != 0u;
+        if (staged) {
             product = packed_product(pb, set0, lid, &first);
         }
         if (i < P.n) {
-            if (!PACKED) {
+            if (PACKED && !staged) {
+                product = packed_product_by_neuron(pb, i, &first);
+            } else if (!PACKED) {
                 for (var r = 0u; r < P.rank; r++) {
                     let u = u_at(r, i);
                     first += unit4(r) * u;

@@ -154,7 +154,8 @@ enum Tuned {
     Spans(u32),
     /// The convolution passes staged in workgroup memory or not.
     Staged(bool),
-    /// Packed projections by pattern or by blocks of 4.
+    /// Packed patterns by pattern (`packed_project` and the staged product)
+    /// or by blocks of 4 (`project_rest` and the product by neuron).
     ByPattern(bool),
 }
 

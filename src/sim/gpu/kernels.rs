@@ -11,7 +11,7 @@ pub use super::batch::{
 };
 pub use super::layout::{
     layout, layout_entries, Family, StepParams, TrialParams, FLAG_DIAG, FLAG_H_UNIFORM,
-    FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
+    FLAG_PACKED_STAGED, FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
 };
 use crate::analysis::metrics::SumLayout;
 use crate::model::{Activation, Dynamics, RingProfile, Stage};
@@ -140,6 +140,7 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("FLAG_DIAG", FLAG_DIAG),
         ("FLAG_U_IS_V", FLAG_U_IS_V),
         ("FLAG_H_UNIFORM", FLAG_H_UNIFORM),
+        ("FLAG_PACKED_STAGED", FLAG_PACKED_STAGED),
         ("MOVING_VEC4S", 2 * MAX_MOVING as u32),
     ];
     v.extend(Kernel::ALL.map(|k| (k.constant(), k.code())));

@@ -42,9 +42,10 @@ pub struct Launch {
     /// hardware GPU ([`super::kernels::convolution_staged`]); false
     /// unless set.
     pub staged: bool,
-    /// Packed patterns' projections 4 and up run by pattern
-    /// (`packed_project`: a thread per pattern, its words read coalesced)
-    /// rather than by blocks of 4 (`project_rest`): the default.
+    /// Packed patterns run by pattern (the default): the projections 4 and
+    /// up by `packed_project` (a thread per pattern, its words read
+    /// coalesced) and the update's product from staged words, rather than
+    /// by blocks of 4 (`project_rest`) and by neuron.
     pub by_pattern: bool,
 }
 

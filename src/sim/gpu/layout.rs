@@ -45,7 +45,8 @@ pub struct StepParams {
     pub n_epochs: u32,
     /// R of a structured operator.
     pub rank: u32,
-    /// Bits [`FLAG_DIAG`], [`FLAG_U_IS_V`], [`FLAG_H_UNIFORM`].
+    /// Bits [`FLAG_DIAG`], [`FLAG_U_IS_V`], [`FLAG_H_UNIFORM`],
+    /// [`FLAG_PACKED_STAGED`].
     pub flags: u32,
     /// Workgroups whose partial sums this dispatch writes or adds (the
     /// projection pass's, or the metric pass's at a record).
@@ -84,6 +85,11 @@ pub const FLAG_DIAG: u32 = 1;
 pub const FLAG_U_IS_V: u32 = 2;
 /// `StepParams.flags`: h is `h_uniform` at every neuron this step.
 pub const FLAG_H_UNIFORM: u32 = 4;
+/// `StepParams.flags`: the update's product of packed patterns stages
+/// their words and the signed sums of their projections in workgroup
+/// memory (the default, with `packed_project`); unset, each neuron reads
+/// its word of every pattern (with `project_rest`).
+pub const FLAG_PACKED_STAGED: u32 = 8;
 
 /// Most moving input profiles on at one step on the GPU.
 pub const MAX_MOVING: usize = 4;

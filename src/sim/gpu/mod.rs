@@ -225,10 +225,12 @@ impl GpuBackend {
         self.convolution_staged = staged;
     }
 
-    /// Runs the packed patterns' projections 4 and up by pattern
-    /// (`packed_project`, a thread per pattern: the default) or, `false`,
-    /// by blocks of 4 patterns (`project_rest`, for tests of both and
-    /// `attractor bench --tune`).
+    /// Runs the packed patterns by pattern (the default): the projections
+    /// 4 and up by `packed_project` (a thread per pattern) and the update's
+    /// product from staged words ([`kernels::FLAG_PACKED_STAGED`]), each
+    /// word read once a step; or, `false`, the earlier kernels, by blocks of
+    /// 4 patterns (`project_rest`) and each neuron reading its word of every
+    /// pattern (for tests of both and `attractor bench --tune`).
     pub fn set_by_pattern(&mut self, on: bool) {
         self.by_pattern = on;
     }

@@ -6,7 +6,7 @@ use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
-use super::layout::{FLAG_DIAG, FLAG_U_IS_V};
+use super::layout::{FLAG_DIAG, FLAG_PACKED_STAGED, FLAG_U_IS_V};
 use super::ledger::{Counted, Ledger, Requests};
 use super::operator::generated;
 use super::operator::OperatorShape;
@@ -76,8 +76,9 @@ pub struct Build {
     /// The convolution passes staged in workgroup memory, overriding the
     /// adapter's default.
     pub convolution_staged: Option<bool>,
-    /// Packed projections by pattern (`packed_project`, the default) or by
-    /// blocks of 4 (`project_rest`).
+    /// Packed patterns by pattern (`packed_project` and the staged product,
+    /// the default) or by blocks of 4 (`project_rest` and the product by
+    /// neuron).
     pub by_pattern: bool,
     /// The structured kernels use subgroup operations where the device
     /// has them.
@@ -288,7 +289,9 @@ impl<'a> Run<'a> {
             batch: batch as u32,
             n_epochs: exp.inputs.len() as u32,
             rank,
-            flags: if has_diag { FLAG_DIAG } else { 0 } | if u_is_v { FLAG_U_IS_V } else { 0 },
+            flags: if has_diag { FLAG_DIAG } else { 0 }
+                | if u_is_v { FLAG_U_IS_V } else { 0 }
+                | if by_pattern { FLAG_PACKED_STAGED } else { 0 },
             n_groups: proj_groups,
             metric_rows: sum_layout.table_rows as u32,
             metric_row0: sum_layout.table_row0 as u32,

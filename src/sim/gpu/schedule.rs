@@ -371,7 +371,7 @@ impl Schedule {
                     // U = V: kept in registers), rows 4.. by project_rest.
                     let first = r.min(4);
                     let turned = u64::from(g.turned_pairs);
-                    let mut traffic = if packed {
+                    let mut traffic = if packed && g.by_pattern {
                         // The words staged once per trial, and each set of
                         // STRUCTURED_WORKGROUP neurons reads every
                         // projection (a turned pair's partner too) for its
