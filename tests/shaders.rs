@@ -247,7 +247,7 @@ fn every_dense_batch_shape_fits_webgpu_limits() {
     for (s, (_, source)) in BatchShape::ALL.iter().zip(DENSE_BATCH_SOURCES.iter()) {
         assert_eq!(s.trial_threads * s.row_threads(), BatchShape::THREADS);
         assert!(BatchShape::THREADS <= limits.max_compute_invocations_per_workgroup);
-        let floats = (s.rows() + s.trials()) * BatchShape::K;
+        let floats = (s.rows() + s.trials()) * s.k();
         assert!(
             4 * floats <= limits.max_compute_workgroup_storage_size,
             "{s:?}"

@@ -7,8 +7,8 @@
 /// accumulating `rows_per_thread` × `trials_per_thread` products, so that a
 /// workgroup covers [`Self::trials`] trials (a batch of up to 256 in one
 /// tile: M read once per step) and [`Self::rows`] rows, the columns
-/// staged [`Self::K`] at a time. Workgroup memory: (rows + trials) × K
-/// floats, at most 10 KiB (WebGPU guarantees 16 KiB).
+/// staged [`Self::k`] at a time. Workgroup memory: (rows + trials) × K
+/// floats, at most 16 KiB (what WebGPU guarantees).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BatchShape {
     /// Rows per thread (DB_RM).
@@ -26,8 +26,9 @@ pub struct BatchShape {
 impl BatchShape {
     /// Threads per workgroup (DB_THREADS).
     pub const THREADS: u32 = 256;
-    /// Columns staged per slice (DB_K), a multiple of 4.
-    pub const K: u32 = 8;
+    /// Workgroup memory the staged slices may take: 16 KiB, what every
+    /// WebGPU adapter has.
+    pub const STAGE_BYTES: u32 = 16 << 10;
 
     const fn new(rows_per_thread: u32, trials_per_thread: u32, trial_threads: u32) -> Self {
         BatchShape {
@@ -73,6 +74,17 @@ impl BatchShape {
         Self::THREADS / self.trial_threads
     }
 
+    /// Columns staged per slice (DB_K): 16 where the slices of M and the
+    /// operands fit [`Self::STAGE_BYTES`] (two barriers per 16 columns),
+    /// else 8 (the tile of 256 trials).
+    pub fn k(self) -> u32 {
+        if (self.rows() + self.trials()) * 16 * 4 <= Self::STAGE_BYTES {
+            16
+        } else {
+            8
+        }
+    }
+
     /// Rows per workgroup (DB_ROWS).
     pub fn rows(self) -> u32 {
         self.rows_per_thread * self.row_threads()
@@ -82,7 +94,7 @@ impl BatchShape {
     pub fn wgsl_constants(self) -> String {
         [
             ("DB_THREADS", Self::THREADS),
-            ("DB_K", Self::K),
+            ("DB_K", self.k()),
             ("DB_RM", self.rows_per_thread),
             ("DB_RB", self.trials_per_thread),
             ("DB_TT", self.trial_threads),
