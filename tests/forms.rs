@@ -59,6 +59,13 @@ fn every_kind() -> Vec<Weights> {
         },
         random(true),
         random(false),
+        Weights::Sparse {
+            n,
+            csr: Arc::new(
+                attractor::model::Csr::from_triplets(n, &[0, 5, 35], &[3, 5, 0], &[1.0, -2.0, 0.5])
+                    .unwrap(),
+            ),
+        },
     ]
 }
 

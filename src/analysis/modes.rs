@@ -397,6 +397,17 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
             Some(*bits),
         ),
         Some(Form::Convolution(k)) => (None, None, Some(*k), None),
+        // Expanded for the dense solve, within its limit.
+        Some(Form::Sparse(csr)) if n <= DENSE_LIMIT => {
+            (Some(Cow::Owned(csr.to_dense())), None, None, None)
+        }
+        Some(Form::Sparse(csr)) => {
+            return Err(Error::Analysis(format!(
+                "network.n = {n}: the spectrum of sparse weights ({} entries) is found by a dense \
+                 solve, limited to N ≤ {DENSE_LIMIT}",
+                csr.nnz()
+            )))
+        }
     };
     let (eig, method) = if let Some(bits) = packed {
         (

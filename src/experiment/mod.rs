@@ -6,6 +6,7 @@ mod inputs;
 pub mod npy;
 pub mod overrides;
 pub mod schema;
+mod sparse;
 mod values;
 
 use crate::error::{Error, Result};

@@ -7,12 +7,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// Sparse matrices by the paths of their files and N.
+type SparseCache = HashMap<(Vec<PathBuf>, usize), Arc<crate::model::Csr>>;
+
 /// The files of experiments whose relative paths start at one folder, with
 /// the arrays read so far (shared by clones).
 #[derive(Clone, Debug, Default)]
 pub struct Files {
     base: PathBuf,
     read: Arc<Mutex<HashMap<PathBuf, Arc<Array>>>>,
+    /// The sparse matrices built so far, by their files and N.
+    sparse: Arc<Mutex<SparseCache>>,
     /// How many files were read from disk.
     reads: Arc<Mutex<usize>>,
 }
@@ -59,6 +64,27 @@ impl Files {
             .lock()
             .expect("file cache")
             .insert(path, Arc::new(array));
+    }
+
+    /// The sparse matrix of N = `n` in the files `paths`, built by `build`
+    /// the first time only.
+    pub fn sparse(
+        &self,
+        paths: &[&Path],
+        n: usize,
+        build: impl FnOnce() -> Result<crate::model::Csr>,
+    ) -> Result<Arc<crate::model::Csr>> {
+        let key = (paths.iter().map(|p| self.path(p)).collect::<Vec<_>>(), n);
+        if let Some(m) = self.sparse.lock().expect("sparse cache").get(&key) {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(build()?);
+        *self.reads.lock().expect("read count") += paths.len();
+        self.sparse
+            .lock()
+            .expect("sparse cache")
+            .insert(key, m.clone());
+        Ok(m)
     }
 
     /// How many `.npy` files were read from disk (each path once).

@@ -125,6 +125,23 @@ pub enum WeightsSpec {
         /// N×R .npy.
         v: PathBuf,
     },
+    /// Sparse weights from data: a scipy `.npz` (`path`) or COO triplets
+    /// (`rows`, `cols`, `values`: three 1-D `.npy` files); row i is the
+    /// postsynaptic neuron, entries at the same place are summed.
+    Sparse {
+        /// The `.npz` `scipy.sparse.save_npz` wrote (CSR, CSC or COO).
+        #[serde(default)]
+        path: Option<PathBuf>,
+        /// Or the row index of each entry (.npy of integers).
+        #[serde(default)]
+        rows: Option<PathBuf>,
+        /// The column index of each entry (.npy of integers).
+        #[serde(default)]
+        cols: Option<PathBuf>,
+        /// The value of each entry (.npy of floats).
+        #[serde(default)]
+        values: Option<PathBuf>,
+    },
     /// Gaussian random weights g J / sqrt(p N), generated from the seed.
     Random {
         /// The gain g.
@@ -299,6 +316,31 @@ impl WeightsSpec {
                     }
                 }
             },
+            WeightsSpec::Sparse {
+                path,
+                rows,
+                cols,
+                values,
+            } => {
+                let csr = match (path, rows, cols, values) {
+                    (Some(p), None, None, None) => files.sparse(&[p], n, || {
+                        super::sparse::read_npz(files, "network.weights.path", p, n)
+                    })?,
+                    (None, Some(r), Some(c), Some(v)) => files.sparse(&[r, c, v], n, || {
+                        super::sparse::read_triplets(files, r, c, v, n)
+                    })?,
+                    _ => {
+                        return Err(Error::invalid(
+                            "network.weights",
+                            "a sparse matrix",
+                            "must give either `path` (the .npz scipy.sparse.save_npz writes) or \
+                             all three of `rows`, `cols` and `values` (.npy files of COO \
+                             triplets)",
+                        ))
+                    }
+                };
+                Weights::Sparse { n, csr }
+            }
             WeightsSpec::LowRank { u, v } => {
                 let check = |r: usize, c: usize| {
                     (r != n || c == 0).then(|| format!("an N×R array with N = {n} and R ≥ 1"))

@@ -8,7 +8,7 @@
 //! models and bench match on the form or its shape, exhaustively, so that
 //! the compiler lists every place a new form must be handled.
 
-use super::{GaussianKernel, PatternBits, Rotation};
+use super::{Csr, GaussianKernel, PatternBits, Rotation};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -39,6 +39,8 @@ pub enum Form<'a> {
     Generated(Generator),
     /// A kernel of the distance on a torus: a 2D circulant (`gaussian`).
     Convolution(&'a GaussianKernel),
+    /// Stored entries in compressed rows (`sparse`).
+    Sparse(&'a Arc<Csr>),
 }
 
 impl Form<'_> {
@@ -49,6 +51,7 @@ impl Form<'_> {
             Form::Structured(s) => s.n,
             Form::Generated(g) => g.n,
             Form::Convolution(k) => k.n(),
+            Form::Sparse(csr) => csr.n(),
         }
     }
 
@@ -73,6 +76,11 @@ impl Form<'_> {
             Form::Convolution(k) => Shape::Convolution {
                 side: k.side,
                 terms: k.terms.len(),
+            },
+            Form::Sparse(csr) => Shape::Sparse {
+                n: csr.n(),
+                nnz: csr.nnz(),
+                longest_row: csr.longest_row(),
             },
         }
     }
@@ -110,13 +118,25 @@ pub enum Shape {
         /// The Gaussians.
         terms: usize,
     },
+    /// Stored entries in compressed rows.
+    Sparse {
+        /// N.
+        n: usize,
+        /// The entries.
+        nnz: usize,
+        /// The most entries in one row.
+        longest_row: usize,
+    },
 }
 
 impl Shape {
     /// N.
     pub fn n(&self) -> usize {
         match *self {
-            Shape::Dense { n } | Shape::Packed { n, .. } | Shape::Generated { n } => n,
+            Shape::Dense { n }
+            | Shape::Packed { n, .. }
+            | Shape::Generated { n }
+            | Shape::Sparse { n, .. } => n,
             Shape::Structured(s) => s.n,
             Shape::Convolution { side, .. } => side * side,
         }

@@ -16,6 +16,7 @@ mod method;
 mod motion;
 pub mod patterns;
 mod plan;
+mod sparse;
 mod weights;
 
 pub use activation::Activation;
@@ -29,6 +30,7 @@ pub use motion::{
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
+pub use sparse::{Csr, SparseError};
 pub use weights::{largest, ring_angles, Weights};
 
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 
 use super::form::{Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 use super::theta;
-use super::{GaussianKernel, PatternBits, Rotation};
+use super::{Csr, GaussianKernel, PatternBits, Rotation};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -97,6 +97,14 @@ pub enum Weights {
         /// memory) instead of generating its rows at every product.
         materialise: bool,
     },
+    /// Sparse M from data (`sparse`): the stored entries in compressed
+    /// rows, row i the postsynaptic neuron.
+    Sparse {
+        /// N.
+        n: usize,
+        /// The entries (shared: cloning the weights does not copy them).
+        csr: Arc<Csr>,
+    },
 }
 
 /// cos theta_i and sin theta_i of a ring of `n` (theta_i = -pi + 2 pi i / N).
@@ -140,7 +148,8 @@ impl Weights {
             | Weights::Hebbian { n, .. }
             | Weights::LowRank { n, .. }
             | Weights::PackedHebbian { n, .. }
-            | Weights::Random { n, .. } => *n,
+            | Weights::Random { n, .. }
+            | Weights::Sparse { n, .. } => *n,
             Weights::Diagonal { values } => values.len(),
             Weights::Gaussian(k) => k.n(),
         }
@@ -157,6 +166,7 @@ impl Weights {
             Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => "hebbian",
             Weights::LowRank { .. } => "low_rank",
             Weights::Random { .. } => "random",
+            Weights::Sparse { .. } => "sparse",
         }
     }
 
@@ -181,6 +191,7 @@ impl Weights {
                 materialise: false, ..
             } => Form::Generated(self.generator()),
             Weights::PackedHebbian { n, bits } => Form::Packed { n: *n, bits },
+            Weights::Sparse { csr, .. } => Form::Sparse(csr),
             Weights::Gaussian(k) => Form::Convolution(k),
             Weights::Diagonal { .. }
             | Weights::Ring { .. }
@@ -222,6 +233,11 @@ impl Weights {
             Weights::Gaussian(k) => Shape::Convolution {
                 side: k.side,
                 terms: k.terms.len(),
+            },
+            Weights::Sparse { csr, .. } => Shape::Sparse {
+                n,
+                nnz: csr.nnz(),
+                longest_row: csr.longest_row(),
             },
             Weights::Diagonal { .. } => structured(0, false, true, false),
             Weights::Ring { .. } => structured(3, false, false, true),
@@ -279,7 +295,8 @@ impl Weights {
             Weights::Dense { .. }
             | Weights::Diagonal { .. }
             | Weights::LowRank { .. }
-            | Weights::Random { .. } => Geometry::none(),
+            | Weights::Random { .. }
+            | Weights::Sparse { .. } => Geometry::none(),
         }
     }
 
@@ -306,7 +323,8 @@ impl Weights {
             | Weights::Gaussian(_)
             | Weights::Hebbian { .. }
             | Weights::PackedHebbian { .. }
-            | Weights::LowRank { .. } => unreachable!("only random weights have a generator"),
+            | Weights::LowRank { .. }
+            | Weights::Sparse { .. } => unreachable!("only random weights have a generator"),
         }
     }
 
@@ -322,7 +340,8 @@ impl Weights {
             | Weights::Gaussian(_)
             | Weights::Hebbian { .. }
             | Weights::PackedHebbian { .. }
-            | Weights::LowRank { .. } => None,
+            | Weights::LowRank { .. }
+            | Weights::Sparse { .. } => None,
         }
     }
 
@@ -337,7 +356,8 @@ impl Weights {
             | Weights::Gaussian(_)
             | Weights::Hebbian { .. }
             | Weights::LowRank { .. }
-            | Weights::Random { .. } => None,
+            | Weights::Random { .. }
+            | Weights::Sparse { .. } => None,
         }
     }
 
@@ -354,7 +374,8 @@ impl Weights {
             | Weights::Hebbian { .. }
             | Weights::PackedHebbian { .. }
             | Weights::LowRank { .. }
-            | Weights::Random { .. } => None,
+            | Weights::Random { .. }
+            | Weights::Sparse { .. } => None,
         }
     }
 
@@ -371,7 +392,8 @@ impl Weights {
             | Weights::Torus { .. }
             | Weights::Gaussian(_)
             | Weights::LowRank { .. }
-            | Weights::Random { .. } => None,
+            | Weights::Random { .. }
+            | Weights::Sparse { .. } => None,
         }
     }
 
@@ -387,7 +409,8 @@ impl Weights {
             | Weights::Gaussian(_)
             | Weights::PackedHebbian { .. }
             | Weights::LowRank { .. }
-            | Weights::Random { .. } => None,
+            | Weights::Random { .. }
+            | Weights::Sparse { .. } => None,
         }
     }
 
@@ -420,6 +443,7 @@ impl Weights {
             | Weights::PackedHebbian { .. } => true,
             // Independent entries: symmetric only when there is one.
             Weights::Random { n, .. } => *n <= 1,
+            Weights::Sparse { csr, .. } => csr.is_symmetric(),
             Weights::LowRank { n, rank, u, v } => {
                 let scale = u.iter().chain(v).fold(0.0f64, |a, x| a.max(x.abs()));
                 let tol = 1e-12 * scale * scale * *rank as f64;
@@ -446,6 +470,7 @@ impl Weights {
                 .to_dense(),
             Form::Generated(g) => g.matrix(),
             Form::Convolution(k) => k.to_dense(),
+            Form::Sparse(csr) => csr.to_dense(),
         }
     }
 
@@ -465,7 +490,10 @@ impl Weights {
         };
         let s = 2.0 / n as f64;
         Some(match self {
-            Weights::Dense { .. } | Weights::Random { .. } | Weights::Gaussian(_) => return None,
+            Weights::Dense { .. }
+            | Weights::Random { .. }
+            | Weights::Gaussian(_)
+            | Weights::Sparse { .. } => return None,
             Weights::Diagonal { values } => StructuredForm {
                 diag: Some(values.clone()),
                 ..none
@@ -557,7 +585,8 @@ impl Weights {
             Weights::Dense { .. }
             | Weights::Diagonal { .. }
             | Weights::LowRank { .. }
-            | Weights::Random { .. } => Vec::new(),
+            | Weights::Random { .. }
+            | Weights::Sparse { .. } => Vec::new(),
         }
     }
 
@@ -590,6 +619,7 @@ impl Weights {
                 s
             }
             Weights::LowRank { v, .. } => divide(v),
+            Weights::Sparse { csr, .. } => divide(Arc::make_mut(csr).values_mut()),
             Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => 1.0,
             Weights::Gaussian(k) => {
                 let s = largest(k.terms.iter().map(|t| t.amplitude));
@@ -640,6 +670,15 @@ impl Weights {
             Weights::LowRank { u, v, .. } => {
                 floats(u);
                 floats(v)
+            }
+            Weights::Sparse { csr, .. } => {
+                let places = csr.row_ptr().iter().map(|&p| p as f64);
+                floats(
+                    &places
+                        .chain(csr.cols().iter().map(|&c| f64::from(c)))
+                        .collect::<Vec<_>>(),
+                );
+                floats(csr.values());
             }
             Weights::Random {
                 n,

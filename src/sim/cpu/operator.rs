@@ -52,6 +52,66 @@ pub enum Operator<T> {
     Packed(PackedOperator<T>),
     /// A kernel on a periodic sheet, applied by FFT.
     Convolution(std::sync::Arc<crate::model::Convolution>),
+    /// Stored entries in compressed rows.
+    Sparse(SparseOperator<T>),
+}
+
+/// Sparse M: the compressed rows (shared with the weights) and their
+/// values in `T`, multiplied over blocks of rows of about equal numbers of
+/// entries in parallel. Each row is summed alone, in column order, so the
+/// product has the same bits whatever the number of threads.
+#[derive(Clone, Debug)]
+pub struct SparseOperator<T> {
+    /// The rows' places and columns.
+    pub csr: std::sync::Arc<crate::model::Csr>,
+    /// The values in `T`, row by row.
+    pub values: Vec<T>,
+    /// The row blocks the product shares out.
+    pub blocks: Vec<std::ops::Range<usize>>,
+}
+
+/// Blocks of rows a sparse product shares out per thread (so that a few
+/// slow blocks do not hold the others up).
+pub const SPARSE_BLOCKS_PER_THREAD: usize = 4;
+
+impl<T: Matvec> SparseOperator<T> {
+    fn new(csr: &std::sync::Arc<crate::model::Csr>) -> Self {
+        let parts = SPARSE_BLOCKS_PER_THREAD * rayon::current_num_threads();
+        SparseOperator {
+            values: csr.values().par_iter().map(|&x| c::<T>(x)).collect(),
+            blocks: csr.row_blocks(parts),
+            csr: csr.clone(),
+        }
+    }
+
+    /// y = M x.
+    fn apply(&self, x: &[T], y: &mut [T]) {
+        let (ptr, cols, values) = (self.csr.row_ptr(), self.csr.cols(), &self.values[..]);
+        let rows = |range: std::ops::Range<usize>, yb: &mut [T]| {
+            for (i, yi) in range.zip(yb) {
+                let (a, b) = (ptr[i], ptr[i + 1]);
+                let mut s = T::zero();
+                for (&j, &v) in cols[a..b].iter().zip(&values[a..b]) {
+                    s = s + v * x[j as usize];
+                }
+                *yi = s;
+            }
+        };
+        if self.csr.nnz() < 4096 {
+            return rows(0..self.csr.n(), y);
+        }
+        // Split y at the blocks' ends, one task per block.
+        let mut parts = Vec::with_capacity(self.blocks.len());
+        let mut rest = y;
+        for b in &self.blocks {
+            let (head, tail) = rest.split_at_mut(b.len());
+            parts.push((b.clone(), head));
+            rest = tail;
+        }
+        parts
+            .into_par_iter()
+            .for_each(|(range, yb)| rows(range, yb));
+    }
 }
 
 /// Hebbian weights from bit-packed ±1 patterns, without their values
@@ -91,6 +151,7 @@ impl<T: Matvec> Operator<T> {
                 Operator::Convolution(std::sync::Arc::new(crate::model::Convolution::new(k)))
             }
             Form::Structured(form) => Self::from_form(&form),
+            Form::Sparse(csr) => Operator::Sparse(SparseOperator::new(csr)),
         }
     }
 
@@ -132,7 +193,8 @@ impl<T: Matvec> Operator<T> {
             Operator::Dense { .. }
             | Operator::Generated(_)
             | Operator::Packed(_)
-            | Operator::Convolution(_) => &[],
+            | Operator::Convolution(_)
+            | Operator::Sparse(_) => &[],
         }
     }
 
@@ -141,7 +203,10 @@ impl<T: Matvec> Operator<T> {
     pub fn projections(&self) -> usize {
         match self {
             Operator::Structured { coef, .. } => coef.len(),
-            Operator::Dense { .. } | Operator::Generated(_) | Operator::Convolution(_) => 0,
+            Operator::Dense { .. }
+            | Operator::Generated(_)
+            | Operator::Convolution(_)
+            | Operator::Sparse(_) => 0,
             Operator::Packed(p) => p.bits.p(),
         }
     }
@@ -154,7 +219,8 @@ impl<T: Matvec> Operator<T> {
             Operator::Dense { .. }
             | Operator::Generated(_)
             | Operator::Packed(_)
-            | Operator::Convolution(_) => None,
+            | Operator::Convolution(_)
+            | Operator::Sparse(_) => None,
         }
     }
 
@@ -165,7 +231,8 @@ impl<T: Matvec> Operator<T> {
             Operator::Dense { .. }
             | Operator::Generated(_)
             | Operator::Packed(_)
-            | Operator::Convolution(_) => None,
+            | Operator::Convolution(_)
+            | Operator::Sparse(_) => None,
         }
     }
 
@@ -180,6 +247,7 @@ impl<T: Matvec> Operator<T> {
     pub fn apply_turned(&self, x: &[T], y: &mut [T], proj: &mut Vec<T>, kappa: &[T]) {
         match self {
             Operator::Dense { n, m } => T::matvec(m, *n, x, y),
+            Operator::Sparse(s) => s.apply(x, y),
             Operator::Convolution(conv) => conv.apply_turned(x, y, kappa),
             Operator::Packed(p) => {
                 let threads = rayon::current_num_threads();
@@ -244,7 +312,8 @@ impl<T> Operator<T> {
             Operator::Dense { .. }
             | Operator::Generated(_)
             | Operator::Packed(_)
-            | Operator::Convolution(_) => None,
+            | Operator::Convolution(_)
+            | Operator::Sparse(_) => None,
         }
     }
 }
@@ -292,6 +361,14 @@ pub fn step_cost(shape: &Shape, size: f64, h_uniform: bool) -> (f64, f64, f64) {
             let w = 4.0 * n;
             (w + 52.0 * n, w, 5.0 * n * n.log2() + n)
         }
+        // The values and columns (4 bytes) and the row places (8 bytes a
+        // row) once; x gathered by column (counted once: N floats, from the
+        // cache where it fits), y written, and the update's state read and
+        // written with the input, about 6 vectors.
+        Shape::Sparse { nnz, .. } => {
+            let w = nnz as f64 * (size + 4.0) + 8.0 * n;
+            (w + 6.0 * size * n, w, 2.0 * nnz as f64)
+        }
     }
 }
 
@@ -310,12 +387,18 @@ pub fn weight_memory(shape: &Shape, real: u64, threads: usize) -> u64 {
         // (complex f64), about 3 N f64 in all.
         Shape::Convolution { .. } => 3 * n,
         Shape::Structured(s) => (s.rows_stored() as u64).saturating_mul(n),
+        Shape::Sparse { .. } => 0,
     };
     match *shape {
         // The bits (shared by the run) and the overlaps' partial sums.
         Shape::Packed { n, patterns, .. } => {
             PatternBits::bytes(n, patterns).saturating_add((patterns as u64).saturating_mul(8 * 64))
         }
+        // The weights' entries (f64 values, 4-byte columns, 8-byte row
+        // places) and the run's values in its precision.
+        Shape::Sparse { n, nnz, .. } => (nnz as u64)
+            .saturating_mul(8 + 4 + real)
+            .saturating_add(8 * (n as u64 + 1)),
         // As given (f64), the form or dense copy in the run's precision,
         // and a metric table or a form being built (f64).
         Shape::Dense { .. }

@@ -88,7 +88,9 @@ impl OperatorShape {
                 row_kernel_only: true,
                 generated: true,
             },
-            Shape::Dense { .. } => OperatorShape::Dense {
+            // Sparse M is stepped as a dense matrix on the GPU (its rows
+            // expanded at upload).
+            Shape::Dense { .. } | Shape::Sparse { .. } => OperatorShape::Dense {
                 blocks: row_blocks(n, max_binding),
                 row_shape,
                 row_kernel_only,
@@ -236,9 +238,11 @@ pub fn generated(form: &Form) -> Option<Generated> {
             scale: (g.scale() as f32).to_bits(),
             sparsity: (g.sparsity as f32).to_bits(),
         }),
-        Form::Dense { .. } | Form::Structured(_) | Form::Packed { .. } | Form::Convolution(_) => {
-            None
-        }
+        Form::Dense { .. }
+        | Form::Structured(_)
+        | Form::Packed { .. }
+        | Form::Convolution(_)
+        | Form::Sparse(_) => None,
     }
 }
 
@@ -291,14 +295,29 @@ pub fn upload(
                 metric: None,
             }
         }
-        Form::Dense { m, .. } => {
+        Form::Dense { .. } | Form::Sparse(_) => {
             let mut blocks = Vec::new();
             for (row0, rows) in row_blocks(n, max_binding) {
                 let (row0, rows) = (row0 as usize, rows as usize);
                 let mut data = vec![0.0f32; rows * n_pad];
                 for r in 0..rows {
-                    for j in 0..n {
-                        data[r * n_pad + j] = m[(row0 + r) * n + j] as f32;
+                    let row = &mut data[r * n_pad..r * n_pad + n];
+                    match form {
+                        Form::Sparse(csr) => {
+                            let (cols, values) = csr.row(row0 + r);
+                            for (&j, &v) in cols.iter().zip(values) {
+                                row[j as usize] = v as f32;
+                            }
+                        }
+                        Form::Dense { m, .. } => {
+                            for (j, x) in row.iter_mut().enumerate() {
+                                *x = m[(row0 + r) * n + j] as f32;
+                            }
+                        }
+                        Form::Structured(_)
+                        | Form::Packed { .. }
+                        | Form::Generated(_)
+                        | Form::Convolution(_) => unreachable!("a stored matrix"),
                     }
                 }
                 blocks.push((

@@ -1,0 +1,288 @@
+//! Sparse weights from data (`kind = "sparse"`): every file format scipy
+//! writes reads to the same matrix, the CSR product is the dense one, runs
+//! match dense runs of the same M on both backends, and bad files are
+//! refused naming the key. The files in tests/data/sparse are made by
+//! scripts/make_sparse_fixtures.py: one 7×7 matrix with an empty row and a
+//! duplicate entry, and files that must be refused.
+
+mod common;
+
+use attractor::model::{Csr, Weights};
+use attractor::sim::cpu::CpuBackend;
+use attractor::sim::Backend;
+use common::*;
+
+fn network(weights: &str) -> String {
+    format!(
+        r#"
+        [network]
+        n = 7
+        tau = 0.01
+        activation = {{ kind = "tanh" }}
+        weights = {weights}
+        [[input]]
+        kind = "uniform"
+        value = 0.3
+        [simulation]
+        duration = 0.05
+        dt = 0.001
+        record_every = 10
+        "#
+    )
+}
+
+fn dir() -> &'static str {
+    "tests/data/sparse"
+}
+
+fn sparse(weights: &str) -> attractor::Experiment {
+    exp(&network(weights))
+}
+
+fn error(weights: &str) -> String {
+    attractor::Experiment::from_toml(
+        &network(weights),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        "test",
+        &[],
+    )
+    .expect_err("refused")
+    .to_string()
+}
+
+#[test]
+fn every_format_reads_to_the_same_matrix() {
+    let dense = sparse(&format!(
+        r#"{{ kind = "file", path = "{}/dense.npy" }}"#,
+        dir()
+    ));
+    let m = dense.network.weights.to_dense();
+    for weights in [
+        format!(
+            r#"{{ kind = "sparse", path = "{}/csr_f64_i32.npz" }}"#,
+            dir()
+        ),
+        format!(
+            r#"{{ kind = "sparse", path = "{}/csc_f32_i64.npz" }}"#,
+            dir()
+        ),
+        format!(r#"{{ kind = "sparse", path = "{}/coo_f64.npz" }}"#, dir()),
+        format!(
+            r#"{{ kind = "sparse", rows = "{d}/rows.npy", cols = "{d}/cols.npy", values = "{d}/values.npy" }}"#,
+            d = dir()
+        ),
+    ] {
+        let e = sparse(&weights);
+        assert_eq!(e.network.weights.kind(), "sparse");
+        // Every value is exact in f32 (the CSC file's), and the duplicate
+        // (5, 2) of the COO files is summed: 0.25 + 0.5.
+        assert_eq!(e.network.weights.to_dense(), m, "{weights}");
+        assert_eq!(m[5 * 7 + 2], 0.75);
+        match &e.network.weights {
+            Weights::Sparse { csr, .. } => {
+                assert_eq!(csr.nnz(), 9);
+                assert_eq!(csr.row(3).0.len(), 0, "row 3 is empty");
+            }
+            w => panic!("{}", w.kind()),
+        }
+    }
+}
+
+/// y = M x by the CSR product against the dense product, in f64, for
+/// random matrices with empty rows and duplicate entries (summed); the
+/// same bits on 1 and 4 threads. 1e-12 relative: two sums of the same
+/// terms in different orders.
+#[test]
+fn the_csr_product_is_the_dense_product() {
+    use attractor::sim::cpu::operator::Operator;
+    for (n, nnz, seed) in [
+        (1usize, 1usize, 1u64),
+        (50, 300, 2),
+        (700, 20_000, 3),
+        (3000, 60_000, 4),
+    ] {
+        let mut s = seed;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s >> 33
+        };
+        // Rows drawn from the first half only: the second half is empty.
+        let rows: Vec<u64> = (0..nnz).map(|_| next() % (n as u64).div_ceil(2)).collect();
+        let cols: Vec<u64> = (0..nnz).map(|_| next() % n as u64).collect();
+        let values: Vec<f64> = (0..nnz)
+            .map(|_| next() as f64 / 2f64.powi(31) - 0.5)
+            .collect();
+        let csr = Csr::from_triplets(n, &rows, &cols, &values).unwrap();
+        let w = Weights::Sparse {
+            n,
+            csr: std::sync::Arc::new(csr),
+        };
+        let x: Vec<f64> = (0..n).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+        let m = w.to_dense();
+        let dense: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| m[i * n + j] * x[j]).sum())
+            .collect();
+        let scale = m.iter().map(|v| v.abs()).sum::<f64>().max(1.0) * 6.0;
+        let product = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let op = Operator::<f64>::new(&w);
+                let mut y = vec![f64::NAN; n];
+                op.apply(&x, &mut y, &mut Vec::new());
+                y
+            })
+        };
+        let y1 = product(1);
+        assert_eq!(product(4), y1, "N = {n}: the same bits on 1 and 4 threads");
+        for i in 0..n {
+            close(y1[i], dense[i], 1e-12 * scale, &format!("N = {n}, row {i}"));
+        }
+    }
+}
+
+/// A run with sparse weights is the run with the same M dense, on the CPU
+/// (f64: within 1e-12 of the state's scale, the products differing only
+/// in summation order).
+#[test]
+fn a_sparse_run_is_the_dense_run() {
+    let d = sparse(&format!(
+        r#"{{ kind = "file", path = "{}/dense.npy" }}"#,
+        dir()
+    ));
+    let s = sparse(&format!(
+        r#"{{ kind = "sparse", path = "{}/csr_f64_i32.npz" }}"#,
+        dir()
+    ));
+    let (rd, rs) = (run(&d), run(&s));
+    all_close(&rs.final_state, &rd.final_state, 1e-12, "final state");
+    assert_eq!(rs.metric_names, rd.metric_names);
+    // The CPU's cost counts the 9 entries, not N²: in memory each an f64
+    // value, a 4-byte column and the run's f64 copy, with 8 bytes per row
+    // place (N + 1); per product each value and column once, the row
+    // places once.
+    let cost = CpuBackend.cost(&s, 1);
+    assert_eq!(cost.memory.weights, 9 * (8 + 4 + 8) + 8 * 8);
+    assert_eq!(cost.weight_bytes_per_step, (9 * (8 + 4) + 8 * 7) as f64);
+}
+
+#[test]
+fn bad_files_are_refused_naming_the_key() {
+    let d = dir();
+    let cases = [
+        (
+            format!(r#"{{ kind = "sparse", path = "{d}/dense.npy" }}"#),
+            vec!["network.weights.path", "dense", "kind = \"file\""],
+        ),
+        (
+            format!(r#"{{ kind = "sparse", path = "{d}/dense_savez.npz" }}"#),
+            vec!["network.weights.path", "no `format` array"],
+        ),
+        (
+            format!(r#"{{ kind = "sparse", path = "{d}/csr_6x6.npz" }}"#),
+            vec!["network.weights.path", "shape [6, 6]", "N = 7"],
+        ),
+        (
+            format!(r#"{{ kind = "sparse", path = "{d}/missing.npz" }}"#),
+            vec!["network.weights.path", "cannot be read"],
+        ),
+        (
+            format!(
+                r#"{{ kind = "sparse", rows = "{d}/rows.npy", cols = "{d}/cols_out_of_range.npy", values = "{d}/values.npy" }}"#
+            ),
+            vec!["network.weights", "column index 7", "outside 0..7"],
+        ),
+        (
+            format!(
+                r#"{{ kind = "sparse", rows = "{d}/rows.npy", cols = "{d}/cols.npy", values = "{d}/values_nan.npy" }}"#
+            ),
+            vec!["network.weights", "entry 4", "NaN", "finite"],
+        ),
+        (
+            format!(
+                r#"{{ kind = "sparse", rows = "{d}/values.npy", cols = "{d}/cols.npy", values = "{d}/values.npy" }}"#
+            ),
+            vec!["network.weights.rows", "floats", "integers"],
+        ),
+        (
+            format!(r#"{{ kind = "sparse", rows = "{d}/rows.npy", values = "{d}/values.npy" }}"#),
+            vec![
+                "network.weights",
+                "all three of `rows`, `cols` and `values`",
+            ],
+        ),
+        (
+            format!(r#"{{ kind = "sparse", path = "{d}/coo_f64.npz", rows = "{d}/rows.npy" }}"#),
+            vec!["network.weights", "either `path`"],
+        ),
+    ];
+    for (weights, words) in cases {
+        let e = error(&weights);
+        for w in words {
+            assert!(e.contains(w), "{weights}: `{w}` not in: {e}");
+        }
+    }
+}
+
+/// The GPU steps sparse weights (expanded to a dense matrix at upload) as
+/// the CPU does: alone and as 3 trials of the batch kernel's row tile,
+/// within 1e-5 of the state's scale (f32 against f64, 50 steps).
+#[test]
+fn the_gpu_runs_sparse_weights_as_the_cpu() {
+    use attractor::sim::gpu::GpuBackend;
+    let e = sparse(&format!(
+        r#"{{ kind = "sparse", path = "{}/csc_f32_i64.npz" }}"#,
+        dir()
+    ));
+    let mut g = GpuBackend::new().expect("a GPU adapter (CI installs lavapipe)");
+    let cpu = run(&e);
+    let scale = cpu.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+    let gpu = g.run(&e, &mut |_| {}).expect("GPU run");
+    all_close(
+        &gpu.final_state,
+        &cpu.final_state,
+        1e-5 * scale,
+        "one trial",
+    );
+    let trials: Vec<attractor::sim::Trial> = (0..3)
+        .map(|k| {
+            let mut t = attractor::sim::Trial::of(&e);
+            t.trial = k;
+            t.m_scale = 1.0 - 0.2 * f64::from(k);
+            t
+        })
+        .collect();
+    let batch = g.run_batch(&e, &trials, &mut |_| {}).expect("GPU batch");
+    for (k, t) in trials.iter().enumerate() {
+        let alone = attractor::sim::cpu::run_trial::<f64>(&e, t, &mut |_| {});
+        all_close(
+            &batch[k].final_state,
+            &alone.final_state,
+            1e-5 * scale,
+            &format!("trial {k}"),
+        );
+    }
+}
+
+/// `modes` of sparse weights is the dense solve of the same M.
+#[test]
+fn modes_of_sparse_weights_are_the_dense_ones() {
+    use attractor::analysis::modes::analyse;
+    let d = analyse(&sparse(&format!(
+        r#"{{ kind = "file", path = "{}/dense.npy" }}"#,
+        dir()
+    )))
+    .unwrap();
+    let s = analyse(&sparse(&format!(
+        r#"{{ kind = "sparse", path = "{}/coo_f64.npz" }}"#,
+        dir()
+    )))
+    .unwrap();
+    assert_eq!(s.weights, "sparse");
+    assert_eq!(s.spectral_radius, d.spectral_radius);
+    assert_eq!(s.symmetric, d.symmetric);
+}
