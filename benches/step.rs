@@ -30,6 +30,9 @@ fn sizes(op: OperatorKind) -> Vec<usize> {
         (OperatorKind::Gaussian, false) => vec![65536],
         (OperatorKind::Torus, true) => vec![1024],
         (OperatorKind::Torus, false) => vec![65536],
+        (OperatorKind::Sparse, true) => vec![1024],
+        // Within what the GPU holds expanded to a dense matrix.
+        (OperatorKind::Sparse, false) => vec![4096],
     }
 }
 
@@ -45,6 +48,7 @@ fn bench_backend(c: &mut Criterion, backend: &mut dyn Backend, name: &str) {
         OperatorKind::Random,
         OperatorKind::Gaussian,
         OperatorKind::Torus,
+        OperatorKind::Sparse,
     ] {
         let mut group = c.benchmark_group(format!("{name}/{op:?}").to_lowercase());
         group.sample_size(10);

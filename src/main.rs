@@ -242,15 +242,22 @@ struct BenchArgs {
     /// Backends to measure [default: cpu, and gpu when an adapter exists].
     #[arg(long, value_enum)]
     backend: Vec<attractor::bench::BenchBackend>,
-    /// Operators [default: dense, ring, hebbian; packed and random on request].
+    /// Operators [default: dense, ring, hebbian; the others on request].
     #[arg(long, value_enum)]
     operator: Vec<attractor::bench::OperatorKind>,
-    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian and packed 16384, random 1024 4096].
+    /// Sizes N [default: dense 1024 4096, ring 65536 1048576, hebbian and packed 16384, random 1024 4096, sparse 100000].
     #[arg(long)]
     n: Vec<usize>,
     /// Patterns of the Hebbian and packed cases.
     #[arg(long, default_value_t = attractor::bench::HEBBIAN_PATTERNS)]
     patterns: usize,
+    /// Partners per neuron of the sparse cases.
+    #[arg(long, default_value_t = attractor::bench::SPARSE_DEGREE)]
+    degree: usize,
+    /// How the sparse cases' in-degrees spread: fixed, or lognormal (mean
+    /// --degree, heavy-tailed).
+    #[arg(long, value_enum, default_value_t)]
+    degree_spread: attractor::bench::DegreeSpread,
     /// Trials stepped together.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -296,6 +303,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         operator,
         n,
         patterns,
+        degree,
+        degree_spread,
         batch,
         reps,
         seconds,
@@ -311,6 +320,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         operators: operator,
         sizes: n,
         patterns,
+        degree,
+        spread: degree_spread,
         batch,
         reps,
         seconds,
@@ -346,9 +357,10 @@ fn bench(args: BenchArgs) -> Result<()> {
         println!(
             "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
             r.backend,
-            match r.patterns {
-                Some(p) => format!("{:?}", r.operator).to_lowercase() + &format!(" P={p}"),
-                None => format!("{:?}", r.operator).to_lowercase(),
+            match (r.patterns, r.degree) {
+                (Some(p), _) => format!("{:?}", r.operator).to_lowercase() + &format!(" P={p}"),
+                (None, Some(k)) => format!("{:?}", r.operator).to_lowercase() + &format!(" K={k}"),
+                (None, None) => format!("{:?}", r.operator).to_lowercase(),
             },
             r.n,
             r.batch,

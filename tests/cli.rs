@@ -763,7 +763,7 @@ fn bench_reports_json_lines() {
 
 #[test]
 fn bench_refuses_bad_counts_before_printing() {
-    for flag in ["--patterns", "--batch", "--reps"] {
+    for flag in ["--patterns", "--degree", "--batch", "--reps"] {
         let o = bin()
             .args(["bench", "--backend", "cpu", flag, "0"])
             .output()
@@ -839,6 +839,40 @@ fn bench_torus_cases_count_four_rows() {
         "{err}"
     );
     assert!(o.stdout.is_empty(), "{}", text(&o));
+}
+
+#[test]
+fn bench_sparse_cases_count_their_entries() {
+    // N = 2000 neurons, log-normal in-degrees of mean 10: a step reads
+    // each value and column once (4 bytes each in f32), the N + 1 row
+    // places (8 bytes each, counted as 8 N), and about 6 state vectors;
+    // the product is 2 flops an entry.
+    let j = &bench_lines(&[
+        "--backend",
+        "cpu",
+        "--operator",
+        "sparse",
+        "--n",
+        "2000",
+        "--degree",
+        "10",
+        "--degree-spread",
+        "lognormal",
+    ])[0];
+    let degrees =
+        attractor::bench::sparse::degrees(2000, 10, attractor::bench::DegreeSpread::Lognormal);
+    let nnz = degrees.iter().sum::<usize>() as f64;
+    assert!(degrees.iter().max().unwrap() > &50, "a heavy tail");
+    assert_eq!(j["operator"], "sparse");
+    assert_eq!(j["degree"].as_u64(), Some(10));
+    assert_eq!(j["degree_spread"], "lognormal");
+    let weights = 8.0 * nnz + 8.0 * 2000.0;
+    assert_eq!(j["weight_bytes_per_step"].as_f64().unwrap(), weights);
+    assert_eq!(
+        j["bytes_per_step"].as_f64().unwrap(),
+        weights + 6.0 * 4.0 * 2000.0
+    );
+    assert_eq!(j["flops_per_step"].as_f64().unwrap(), 2.0 * nnz);
 }
 
 fn bench_lines(args: &[&str]) -> Vec<serde_json::Value> {

@@ -286,3 +286,121 @@ fn modes_of_sparse_weights_are_the_dense_ones() {
     assert_eq!(s.spectral_radius, d.spectral_radius);
     assert_eq!(s.symmetric, d.symmetric);
 }
+
+/// A sparse ring of N neurons, each with K random partners weighted by
+/// the cosine kernel scaled by N/K: (2/K)(-lambda0 + lambda1 cos(theta_i -
+/// theta_j)), lambda0 = 0.5, lambda1 = 1.5.
+fn sparse_ring(n: usize, k: usize) -> Csr {
+    let mut s = 12345u64;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    let (mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let theta = |i: usize| -std::f64::consts::PI + 2.0 * std::f64::consts::PI * i as f64 / n as f64;
+    for i in 0..n {
+        let mut chosen = std::collections::BTreeSet::new();
+        while chosen.len() < k {
+            chosen.insert((next() % n as u64) as usize);
+        }
+        for j in chosen {
+            rows.push(i as u64);
+            cols.push(j as u64);
+            values.push(2.0 / k as f64 * (-0.5 + 1.5 * (theta(i) - theta(j)).cos()));
+        }
+    }
+    Csr::from_triplets(n, &rows, &cols, &values).unwrap()
+}
+
+/// Beyond the dense solve, `modes` runs an Arnoldi process: at N = 2000
+/// (where the dense solve still runs, to compare) its converged Ritz
+/// values hold the spectral radius and the eigenvalues of largest real
+/// part (the ring's two modes near lambda1, far outside the bulk of the
+/// random partners) to 1e-8 relative, the Krylov test's own threshold.
+/// About 20 to 60 s here: the dense Schur solve of the 2000 × 2000 matrix it
+/// is checked against (the size the check is meant at).
+#[test]
+fn krylov_eigenvalues_match_the_dense_solve() {
+    use attractor::analysis::{krylov, modes::analyse};
+    let n = 2000;
+    let csr = std::sync::Arc::new(sparse_ring(n, 200));
+    let mut e = exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        weights = {{ kind = "diagonal", values = [{}] }}
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        "#,
+        vec!["0.0"; n].join(", ")
+    ));
+    e.network.weights = Weights::Sparse {
+        n,
+        csr: csr.clone(),
+    };
+    let dense = analyse(&e).unwrap();
+    assert!(dense.method.contains("dense"), "{}", dense.method);
+    let (ritz, method) = krylov::spectrum(&csr, 4096).unwrap();
+    assert!(method.contains("Arnoldi"), "{method}");
+    let radius = ritz.iter().map(|(l, _)| l.norm()).fold(0.0, f64::max);
+    let want = dense.spectral_radius.unwrap();
+    close(radius, want, 1e-8 * want, "spectral radius");
+    // The two modes of largest real part (the cos and sin modes, split by
+    // the random partners), each among the converged Ritz values.
+    let top: Vec<&attractor::analysis::modes::Mode> = dense.modes.iter().take(2).collect();
+    for m in &top {
+        assert!(m.eigenvalue_re > 1.2, "an outlier: {}", m.eigenvalue_re);
+        let found = ritz.iter().any(|(l, _)| {
+            (l.re - m.eigenvalue_re).abs() <= 1e-8 * want
+                && (l.im - m.eigenvalue_im).abs() <= 1e-8 * want
+        });
+        assert!(
+            found,
+            "{} + {}i not among {:?}",
+            m.eigenvalue_re, m.eigenvalue_im, ritz
+        );
+    }
+    // The Ritz values never claim an eigenvalue the dense solve lacks.
+    for (l, _) in &ritz {
+        let near = dense.modes.iter().any(|m| {
+            (m.eigenvalue_re - l.re).abs() <= 1e-6 * want
+                && (m.eigenvalue_im - l.im).abs() <= 1e-6 * want
+        });
+        assert!(near, "a Ritz value {l} that is no eigenvalue");
+    }
+}
+
+/// Past N = 4096 `modes` of sparse weights takes the Arnoldi path.
+#[test]
+fn modes_of_large_sparse_weights_use_arnoldi() {
+    use attractor::analysis::modes::analyse;
+    let n = 5000;
+    let mut e = exp(r#"
+        [network]
+        n = 1
+        tau = 0.01
+        weights = { kind = "diagonal", values = [0.0] }
+        [simulation]
+        duration = 0.01
+        dt = 0.001
+        "#);
+    e.network.n = n;
+    e.initial = vec![0.0; n];
+    e.network.weights = Weights::Sparse {
+        n,
+        csr: std::sync::Arc::new(sparse_ring(n, 100)),
+    };
+    let r = analyse(&e).unwrap();
+    assert!(r.method.contains("Arnoldi"), "{}", r.method);
+    let top = &r.modes[0];
+    assert!(
+        (top.eigenvalue_re - 1.5).abs() < 0.2,
+        "{}",
+        top.eigenvalue_re
+    );
+    assert!(r.spectral_radius.unwrap() >= top.eigenvalue_re);
+}

@@ -78,20 +78,37 @@ def _jsonable(v: Any) -> Any:
 _FILE_KEYS = {"path", "u", "v"}
 
 
+def _is_sparse(x: Any) -> bool:
+    """Whether ``x`` is a scipy.sparse matrix or array (any format)."""
+    return hasattr(x, "tocoo") and hasattr(x, "nnz") and hasattr(x, "shape")
+
+
 def _take_arrays(v: Any, key: str, arrays: Dict[str, np.ndarray]) -> Any:
     """A copy of ``v`` where each numpy array under a file key (``path``,
     ``u``, ``v``) is replaced by a name the engine takes it under, the
-    arrays collected in ``arrays``."""
+    arrays collected in ``arrays``. A scipy.sparse matrix as ``path`` (of
+    ``kind = "file"`` or ``"sparse"``) becomes sparse weights: its COO
+    triplets, handed over as ``rows``, ``cols`` and ``values``."""
     if isinstance(v, Mapping):
         out = {}
+        sparse = False
         for k, x in v.items():
             sub = f"{key}.{k}" if key else str(k)
-            if k in _FILE_KEYS and isinstance(x, np.ndarray):
+            if k == "path" and _is_sparse(x):
+                coo = x.tocoo()
+                for part, a in (("rows", coo.row), ("cols", coo.col), ("values", coo.data)):
+                    name = f"<scipy.sparse {len(arrays)}: {key}.{part}>"
+                    arrays[name] = np.ascontiguousarray(a, dtype=np.float64)
+                    out[part] = name
+                sparse = True
+            elif k in _FILE_KEYS and isinstance(x, np.ndarray):
                 name = f"<numpy array {len(arrays)}: {sub}>"
                 arrays[name] = np.ascontiguousarray(x, dtype=np.float64)
                 out[k] = name
             else:
                 out[k] = _take_arrays(x, sub, arrays)
+        if sparse:
+            out["kind"] = "sparse"
         return out
     if isinstance(v, (list, tuple)):
         return [_take_arrays(x, f"{key}.{i}", arrays) for i, x in enumerate(v)]
@@ -172,7 +189,9 @@ class Experiment:
         A numpy array may stand wherever the file names a ``.npy`` file
         (``weights = {"kind": "file", "path": M}``, low-rank ``u`` and ``v``,
         Hebbian ``path`` of patterns, an input's or the initial state's
-        ``path``): it is used as that file would be, without writing one.
+        ``path``): it is used as that file would be, without writing one. A
+        scipy.sparse matrix (any format) as the weights' ``path`` makes
+        sparse weights (``kind = "sparse"``) of its entries, without a file.
         Elsewhere numpy arrays and scalars are taken as lists and numbers."""
         arrays: Dict[str, np.ndarray] = {}
         d = _take_arrays(d, "", arrays)

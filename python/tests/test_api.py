@@ -393,6 +393,45 @@ def test_numpy_arrays_equal_npy_files(tmp_path: Path) -> None:
     assert np.allclose(attractor.modes(e2).eigenvalues.real, 0.1)
 
 
+def test_scipy_sparse_matrices_are_sparse_weights(tmp_path: Path) -> None:
+    """A scipy.sparse matrix in any format stands where a weight array
+    does (``kind = "file"`` or ``"sparse"``): the run is the one of the same
+    matrix dense, bit for bit up to the sums' order (1e-12), and of the
+    same matrix from the .npz scipy writes; duplicates are summed."""
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(3)
+    n = 40
+    dense = np.where(rng.random((n, n)) < 0.1, rng.standard_normal((n, n)) * 0.3, 0.0)
+    dense[5] = 0.0  # an empty row
+    np.save(tmp_path / "m.npy", dense)
+    coo = sp.coo_matrix(dense)
+    # A duplicate: (0, 1) split in two entries.
+    dup = sp.coo_matrix(
+        (np.r_[coo.data, 0.25, -0.25], (np.r_[coo.row, 0, 0], np.r_[coo.col, 1, 1])), shape=(n, n)
+    )
+    sp.save_npz(tmp_path / "m.npz", sp.csr_matrix(dense))
+    base = linear({"kind": "file", "path": "m.npy"}, n, tmp_path, True)
+    np.save(tmp_path / "h.npy", rng.standard_normal(n))
+    np.save(tmp_path / "x0.npy", rng.standard_normal(n))
+    want = attractor.run(attractor.Experiment.from_dict(base, base_dir=tmp_path), backend="cpu")
+    for weights in (
+        {"kind": "file", "path": sp.csr_matrix(dense)},
+        {"kind": "sparse", "path": sp.csc_matrix(dense)},
+        {"path": dup, "kind": "file"},
+        {"kind": "sparse", "path": "m.npz"},
+    ):
+        e = attractor.Experiment.from_dict(linear(weights, n, tmp_path, True), base_dir=tmp_path)
+        assert 'kind = "sparse"' in e.toml
+        r = attractor.run(e, backend="cpu")
+        np.testing.assert_allclose(r.rates, want.rates, rtol=0, atol=1e-12)
+    # An index out of range is refused naming the key.
+    bad = sp.coo_matrix(([1.0], ([0], [n])), shape=(n, n + 1))
+    d = linear({"kind": "file", "path": bad}, n, tmp_path, False)
+    d["initial"] = {"kind": "zeros"}
+    with pytest.raises(attractor.ExperimentError, match="network.weights.*outside 0..40"):
+        attractor.Experiment.from_dict(d)
+
+
 LONG_RUN = """
 import sys, attractor
 exp = attractor.Experiment.from_toml(sys.argv[1]).with_overrides(

@@ -401,13 +401,18 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         Some(Form::Sparse(csr)) if n <= DENSE_LIMIT => {
             (Some(Cow::Owned(csr.to_dense())), None, None, None)
         }
-        Some(Form::Sparse(csr)) => {
-            return Err(Error::Analysis(format!(
-                "network.n = {n}: the spectrum of sparse weights ({} entries) is found by a dense \
-                 solve, limited to N ≤ {DENSE_LIMIT}",
-                csr.nnz()
-            )))
-        }
+        // Beyond it: the Arnoldi process below.
+        Some(Form::Sparse(_)) => (None, None, None, None),
+    };
+    let krylov = match &form {
+        Some(Form::Sparse(csr)) if n > DENSE_LIMIT => Some(*csr),
+        Some(Form::Sparse(_))
+        | Some(Form::Dense { .. })
+        | Some(Form::Generated(_))
+        | Some(Form::Structured(_))
+        | Some(Form::Packed { .. })
+        | Some(Form::Convolution(_))
+        | None => None,
     };
     let (eig, method) = if let Some(bits) = packed {
         (
@@ -464,6 +469,8 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         )
     } else if let Some(m) = &dense {
         dense_eigenvalues(n, m, symmetric)?
+    } else if let Some(csr) = krylov {
+        super::krylov::spectrum(csr, DENSE_LIMIT)?
     } else {
         let g = circular_law.expect("only random weights skip the form");
         (

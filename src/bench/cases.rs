@@ -1,6 +1,7 @@
 //! The cases `attractor bench` measures: an operator (a form of M), N,
 //! P for the Hebbian cases, and the experiment of each.
 
+use super::sparse::{DegreeSpread, SPARSE_DEGREE};
 use crate::error::Result;
 use crate::model::{Experiment, Weights};
 use rayon::prelude::*;
@@ -33,6 +34,11 @@ pub enum OperatorKind {
     /// uniform mode and the cos/sin pair of each axis; not in the default
     /// list.
     Torus,
+    /// Sparse weights: each neuron with `--degree` random partners (100
+    /// unless it says otherwise; `--degree-spread lognormal` for
+    /// heavy-tailed in-degrees): the values, columns and row places are the
+    /// weight bytes; not in the default list.
+    Sparse,
 }
 
 /// Patterns of the Hebbian cases unless `--patterns` says otherwise.
@@ -47,6 +53,10 @@ pub struct Case {
     pub n: usize,
     /// P, the patterns of a Hebbian case (unused otherwise).
     pub patterns: usize,
+    /// K, the partners per neuron of a sparse case (unused otherwise).
+    pub degree: usize,
+    /// How a sparse case's in-degrees spread.
+    pub spread: DegreeSpread,
 }
 
 impl Case {
@@ -56,6 +66,8 @@ impl Case {
             operator,
             n,
             patterns: HEBBIAN_PATTERNS,
+            degree: SPARSE_DEGREE,
+            spread: DegreeSpread::Fixed,
         }
     }
 }
@@ -66,6 +78,8 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         operator: op,
         n,
         patterns,
+        degree,
+        spread,
     } = case;
     let weights = match op {
         OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
@@ -74,6 +88,8 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         OperatorKind::Hebbian => format!("{{ kind = \"hebbian\", patterns = {patterns} }}"),
         // One pattern here; the case's are drawn a word at a time below.
         OperatorKind::Packed => "{ kind = \"hebbian\", patterns = 1, packed = true }".to_string(),
+        // The matrix is drawn below.
+        OperatorKind::Sparse => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
         // Spectral radius 0.9: a stable network.
         OperatorKind::Random => {
             "{ kind = \"random\", g = 0.9, seed = 1, materialise = false }".to_string()
@@ -83,7 +99,8 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
                                    inhibition = 0.9, sigma_inhibition = 1.6 }"
             .to_string(),
     };
-    let n_file = if op == OperatorKind::Dense { 1 } else { n };
+    let stored = matches!(op, OperatorKind::Dense | OperatorKind::Sparse);
+    let n_file = if stored { 1 } else { n };
     let toml = format!(
         r#"
         [network]
@@ -115,6 +132,16 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         };
         e.network.overlaps =
             (patterns > crate::experiment::schema::ALL_OVERLAPS_UP_TO).then(|| vec![0]);
+    }
+    if op == OperatorKind::Sparse {
+        let csr = super::sparse::matrix(n, degree, spread);
+        e.network.n = n;
+        e.network.weights = Weights::Sparse {
+            n,
+            csr: std::sync::Arc::new(csr),
+        };
+        e.inputs[0].h = vec![0.1; n];
+        e.initial = vec![0.0; n];
     }
     if op == OperatorKind::Dense {
         // A random M scaled to spectral radius ~0.9: a stable network.
@@ -162,5 +189,6 @@ pub fn default_sizes(op: OperatorKind) -> Vec<usize> {
         OperatorKind::Hebbian | OperatorKind::Packed => vec![16384],
         OperatorKind::Random => vec![1024, 4096],
         OperatorKind::Gaussian | OperatorKind::Torus => vec![65536, 1 << 20],
+        OperatorKind::Sparse => vec![100_000],
     }
 }

@@ -222,6 +222,8 @@ fn result(
         n: case.n,
         patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
             .then_some(case.patterns),
+        degree: (case.operator == OperatorKind::Sparse).then_some(case.degree),
+        degree_spread: (case.operator == OperatorKind::Sparse).then_some(case.spread),
         batch,
         steps_per_submit: timed.steps,
         seconds_per_step: per_step,
@@ -263,6 +265,10 @@ pub struct BenchResult {
     pub n: usize,
     /// P, the patterns of a Hebbian case.
     pub patterns: Option<usize>,
+    /// K, the partners per neuron of a sparse case (their mean when spread).
+    pub degree: Option<usize>,
+    /// How a sparse case's in-degrees spread.
+    pub degree_spread: Option<super::DegreeSpread>,
     /// Trials stepped together.
     pub batch: usize,
     /// Steps recorded per submit (GPU) or between records (CPU).

@@ -15,6 +15,7 @@
 mod cases;
 mod measure;
 pub mod plan;
+pub mod sparse;
 
 use crate::error::Result;
 use crate::sim::cpu::probe::{cpu_peak_gflops, CpuBandwidth, CPU_PROBE};
@@ -23,6 +24,7 @@ use crate::sim::gpu::{context, kernels, GpuBackend};
 use cases::shape_of;
 pub use cases::{default_sizes, experiment, Case, OperatorKind, HEBBIAN_PATTERNS};
 pub use measure::{count_steps, measure_cpu, measure_gpu, BenchResult, COUNTED_STEPS};
+pub use sparse::{DegreeSpread, SPARSE_DEGREE};
 use std::path::Path;
 
 /// A backend to benchmark.
@@ -45,6 +47,10 @@ pub struct BenchPlan {
     pub sizes: Vec<usize>,
     /// P, the patterns of the Hebbian cases.
     pub patterns: usize,
+    /// K, the partners per neuron of the sparse cases.
+    pub degree: usize,
+    /// How the sparse cases' in-degrees spread.
+    pub spread: DegreeSpread,
     /// Trials stepped together.
     pub batch: usize,
     /// Timed repetitions per case.
@@ -74,6 +80,13 @@ impl BenchPlan {
             return Err(crate::Error::invalid(
                 "--patterns",
                 self.patterns,
+                "must be at least 1",
+            ));
+        }
+        if self.degree < 1 {
+            return Err(crate::Error::invalid(
+                "--degree",
+                self.degree,
                 "must be at least 1",
             ));
         }
@@ -243,6 +256,8 @@ pub fn run(
                             operator: op,
                             n,
                             patterns: plan.patterns,
+                            degree: plan.degree,
+                            spread: plan.spread,
                         };
                         let before = reader.measure();
                         let mut cpu = crate::sim::cpu::CpuBackend;
@@ -276,6 +291,8 @@ pub fn run(
                             operator: op,
                             n,
                             patterns: plan.patterns,
+                            degree: plan.degree,
+                            spread: plan.spread,
                         };
                         // The default shape first, then (tune) every other one.
                         let dense = op == OperatorKind::Dense;
@@ -442,6 +459,8 @@ pub fn plans(bench: &BenchPlan, limits: Option<&str>) -> Result<Vec<plan::CasePl
                 operator: op,
                 n,
                 patterns: bench.patterns,
+                degree: bench.degree,
+                spread: bench.spread,
             };
             all.push(plan::plan_case(case, bench.batch, &limits, &name, device));
         }

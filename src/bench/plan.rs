@@ -56,6 +56,18 @@ pub fn case_sizes(case: Case) -> CaseSizes {
             sums(p, 0, false),
             0,
         ),
+        OperatorKind::Sparse => {
+            let d = super::sparse::degrees(n, case.degree, case.spread);
+            (
+                Shape::Sparse {
+                    n,
+                    nnz: d.iter().sum(),
+                    longest_row: d.iter().copied().max().unwrap_or(0),
+                },
+                sums(0, 0, false),
+                0,
+            )
+        }
         OperatorKind::Gaussian => (
             Shape::Convolution {
                 side: (n as f64).sqrt().round() as usize,
@@ -211,11 +223,14 @@ mod tests {
             OperatorKind::Packed,
             OperatorKind::Random,
             OperatorKind::Gaussian,
+            OperatorKind::Sparse,
         ] {
             let case = Case {
                 operator: op,
                 n: 64,
                 patterns: 7,
+                degree: 9,
+                spread: super::super::DegreeSpread::Lognormal,
             };
             let e = super::super::experiment(case, 1).unwrap();
             let sizes = case_sizes(case);

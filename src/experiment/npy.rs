@@ -55,6 +55,15 @@ impl Files {
         Ok(a)
     }
 
+    /// The array handed over for path `p` ([`Files::provide`]), if any.
+    pub fn provided(&self, p: &Path) -> Option<Arc<Array>> {
+        self.read
+            .lock()
+            .expect("file cache")
+            .get(&self.path(p))
+            .cloned()
+    }
+
     /// Hands over the array for path `p` (as an experiment names it), so
     /// that the experiments built through these files take it without
     /// reading a file: arrays made in memory (e.g. numpy's).

@@ -196,6 +196,24 @@ pub fn read_triplets(
 ) -> Result<Csr> {
     let read = |key: &str, p: &Path| -> Result<(std::path::PathBuf, Numbers)> {
         let path = files.path(p);
+        // An array handed over in memory (Python's): f64 values, whole
+        // numbers standing for integers.
+        if let Some(a) = files.provided(p) {
+            if a.shape.len() != 1 {
+                let reason = format!("has shape {:?}; expected a 1-D array", a.shape);
+                return Err(npy_error(key, &path, reason));
+            }
+            let whole = a
+                .data
+                .iter()
+                .all(|x| x.fract() == 0.0 && x.abs() < 2f64.powi(53));
+            let n = if whole && !key.ends_with("values") {
+                Numbers::Ints(a.data.iter().map(|&x| x as i128).collect())
+            } else {
+                Numbers::Floats(a.data.clone())
+            };
+            return Ok((path, n));
+        }
         let bytes = bytes_of(key, &path)?;
         let what = key.rsplit('.').next().unwrap_or(key);
         let n = numbers(&bytes, what)

@@ -150,6 +150,53 @@ impl Csr {
         }
     }
 
+    /// The matrix from its compressed rows as they are: `row_ptr` of
+    /// length N + 1 from 0, non-decreasing, ending at the number of
+    /// entries; each row's columns strictly increasing and below N; every
+    /// value finite.
+    pub fn from_rows(
+        n: usize,
+        row_ptr: Vec<usize>,
+        cols: Vec<u32>,
+        values: Vec<f64>,
+    ) -> Result<Self, SparseError> {
+        if row_ptr.len() != n + 1 || row_ptr[0] != 0 || row_ptr[n] != cols.len() {
+            return Err(format!(
+                "the row places must be N + 1 = {} numbers from 0 to the {} entries",
+                n + 1,
+                cols.len()
+            ));
+        }
+        if cols.len() != values.len() {
+            return Err(format!(
+                "{} columns but {} values; they must agree",
+                cols.len(),
+                values.len()
+            ));
+        }
+        for (i, w) in row_ptr.windows(2).enumerate() {
+            if w[1] < w[0] {
+                return Err(format!("row {i} ends before it starts"));
+            }
+            let row = &cols[w[0]..w[1]];
+            if row.windows(2).any(|c| c[1] <= c[0]) || row.last().is_some_and(|&c| c as usize >= n)
+            {
+                return Err(format!(
+                    "row {i}'s columns are not strictly increasing within 0..{n}"
+                ));
+            }
+        }
+        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!("value {k} is {}; values must be finite", values[k]));
+        }
+        Ok(Csr {
+            n,
+            row_ptr,
+            cols,
+            values,
+        })
+    }
+
     /// N.
     pub fn n(&self) -> usize {
         self.n
@@ -282,6 +329,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(csc, m);
+    }
+
+    #[test]
+    fn rows_as_they_are_are_checked() {
+        let m = Csr::from_rows(3, vec![0, 1, 3, 3], vec![1, 0, 2], vec![1.0, 2.5, 5.0]).unwrap();
+        assert_eq!(m.to_dense()[3], 2.5);
+        assert!(Csr::from_rows(3, vec![0, 1, 3, 3], vec![1, 2, 0], vec![1.0; 3]).is_err());
+        assert!(Csr::from_rows(3, vec![0, 1, 3, 3], vec![1, 0, 3], vec![1.0; 3]).is_err());
+        assert!(Csr::from_rows(3, vec![0, 1, 3], vec![1, 0, 2], vec![1.0; 3]).is_err());
+        assert!(
+            Csr::from_rows(3, vec![0, 1, 3, 3], vec![1, 0, 2], vec![1.0, f64::NAN, 1.0]).is_err()
+        );
     }
 
     #[test]
