@@ -415,3 +415,74 @@ fn convolution_kernels_request_what_the_schedule_says() {
         }
     }
 }
+
+/// `sparse_step` requests what the schedule says, for light rows with
+/// empty ones (N = 1000: 2 lanes a row), a heavy row (N = 3001, one row of
+/// 2500 entries: a workgroup of its own), long rows (32 lanes) and
+/// log-normal in-degrees, at B = 1, 3 and 64 (1, 1 and 16 trial tiles a
+/// workgroup).
+#[test]
+fn the_sparse_kernel_requests_what_the_schedule_says() {
+    use attractor::model::{Csr, Weights};
+    let random = |n: usize, per_row: &dyn Fn(usize) -> usize, seed: u64| {
+        let mut s = seed;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s >> 33
+        };
+        let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            for _ in 0..per_row(i) {
+                r.push(i as u64);
+                c.push(next() % n as u64);
+                v.push((next() % 2001) as f64 / 1000.0 - 1.0);
+            }
+        }
+        Csr::from_triplets(n, &r, &c, &v).unwrap()
+    };
+    let cases = [
+        (
+            "empty rows",
+            random(1000, &|i| if i % 3 == 0 { 0 } else { 7 }, 1),
+        ),
+        (
+            "a heavy row",
+            random(3001, &|i| if i == 1234 { 2500 } else { 3 }, 2),
+        ),
+        ("long rows", random(300, &|_| 150, 3)),
+        (
+            "log-normal",
+            attractor::bench::sparse::matrix(5000, 20, attractor::bench::DegreeSpread::Lognormal),
+        ),
+    ];
+    for (what, m) in cases {
+        let n = m.n();
+        let mut e = exp(r#"
+            [network]
+            n = 1
+            tau = 0.01
+            activation = { kind = "tanh" }
+            weights = { kind = "diagonal", values = [0.0] }
+            [[input]]
+            kind = "uniform"
+            value = 0.2
+            [simulation]
+            duration = 0.01
+            dt = 0.0005
+            method = "rk4"
+            record_every = 2
+            "#);
+        e.network.n = n;
+        e.network.weights = Weights::Sparse {
+            n,
+            csr: std::sync::Arc::new(m),
+        };
+        e.inputs[0].h = vec![0.2; n];
+        e.initial = vec![0.1; n];
+        for b in [1, 3, 64] {
+            counted_as_scheduled(&format!("sparse, {what}"), &e, b);
+        }
+    }
+}

@@ -333,6 +333,7 @@ fn entry_points_have_the_rust_workgroups() {
         Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
         Kernel::DenseBatch | Kernel::DenseBatchFinish => Some(BatchShape::THREADS),
         Kernel::DenseRow | Kernel::DenseStacked => None,
+        Kernel::SparseStep => Some(256),
     };
     let keys = [
         PipelineKey::Dense {
@@ -363,6 +364,11 @@ fn entry_points_have_the_rust_workgroups() {
             subgroups: true,
         },
         PipelineKey::DenseBatch(BatchShape::ALL[0]),
+        PipelineKey::Sparse {
+            lanes: 4,
+            groups: 2,
+            heavy: 1,
+        },
         PipelineKey::DenseBatch(BatchShape::ALL[3].with_split(4)),
         PipelineKey::Structured {
             subgroups: false,
@@ -394,7 +400,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 24, "every kernel of every family");
+    assert_eq!(seen, 25, "every kernel of every family");
 }
 
 #[test]

@@ -228,9 +228,9 @@ fn bad_files_are_refused_naming_the_key() {
     }
 }
 
-/// The GPU steps sparse weights (expanded to a dense matrix at upload) as
-/// the CPU does: alone and as 3 trials of the batch kernel's row tile,
-/// within 1e-5 of the state's scale (f32 against f64, 50 steps).
+/// The GPU steps sparse weights (`sparse_step`) as the CPU does: alone and
+/// as 3 trials, within 1e-5 of the state's scale (f32 against f64, 50
+/// steps).
 #[test]
 fn the_gpu_runs_sparse_weights_as_the_cpu() {
     use attractor::sim::gpu::GpuBackend;
@@ -403,4 +403,120 @@ fn modes_of_large_sparse_weights_use_arnoldi() {
         top.eigenvalue_re
     );
     assert!(r.spectral_radius.unwrap() >= top.eigenvalue_re);
+}
+
+/// A network of sparse `m` (tanh, a uniform input of 0.2, 20 Euler steps
+/// from a state that varies by neuron).
+fn network_of(m: Csr) -> attractor::Experiment {
+    let n = m.n();
+    let mut e = exp(r#"
+        [network]
+        n = 1
+        tau = 0.01
+        activation = { kind = "tanh" }
+        weights = { kind = "diagonal", values = [0.0] }
+        [[input]]
+        kind = "uniform"
+        value = 0.2
+        [simulation]
+        duration = 0.02
+        dt = 0.001
+        record_every = 10
+        "#);
+    e.network.n = n;
+    e.network.weights = Weights::Sparse {
+        n,
+        csr: std::sync::Arc::new(m),
+    };
+    e.inputs[0].h = vec![0.2; n];
+    e.initial = (0..n).map(|i| ((i % 11) as f64 - 5.0) / 10.0).collect();
+    e
+}
+
+/// The sparse matrices the GPU kernel is checked on: light rows with every
+/// third row empty (N = 1000, mean about 4.7 entries: 2 lanes a row), one
+/// heavy row of 2500 entries among rows of 3 (N = 3001: a workgroup of its
+/// own), long rows (N = 300, 150 entries each: 32 lanes a row), and
+/// log-normal in-degrees (N = 5000, mean 20).
+pub fn gpu_cases() -> Vec<(&'static str, Csr)> {
+    let random = |n: usize, per_row: &dyn Fn(usize) -> usize, seed: u64| {
+        let mut s = seed;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s >> 33
+        };
+        let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            for _ in 0..per_row(i) {
+                r.push(i as u64);
+                c.push(next() % n as u64);
+                v.push((next() % 2001) as f64 / 1000.0 - 1.0);
+            }
+        }
+        Csr::from_triplets(n, &r, &c, &v).unwrap()
+    };
+    use attractor::bench::{sparse::matrix, DegreeSpread};
+    vec![
+        (
+            "empty rows",
+            random(1000, &|i| if i % 3 == 0 { 0 } else { 7 }, 1),
+        ),
+        (
+            "a heavy row",
+            random(3001, &|i| if i == 1234 { 2500 } else { 3 }, 2),
+        ),
+        ("long rows", random(300, &|_| 150, 3)),
+        ("log-normal", matrix(5000, 20, DegreeSpread::Lognormal)),
+    ]
+}
+
+/// `sparse_step` gives the CPU's run for each case alone and as batches
+/// of 3 and 64 trials (their own scales and states): within 1e-5 of the
+/// state's scale plus 4 times the CPU f32 run's own rounding error (the GPU
+/// sums each row in another order).
+#[test]
+fn the_sparse_kernel_matches_the_cpu() {
+    use attractor::sim::gpu::GpuBackend;
+    let mut g = GpuBackend::new().expect("a GPU adapter (CI installs lavapipe)");
+    let cases = gpu_cases();
+    let heavy: Vec<usize> = cases.iter().map(|(_, m)| m.heavy_rows()).collect();
+    assert_eq!(heavy[1], 1, "the heavy row is heavy");
+    for (what, m) in cases {
+        let e = network_of(m);
+        let cpu32 =
+            attractor::sim::cpu::run_trial::<f32>(&e, &attractor::sim::Trial::of(&e), &mut |_| {});
+        for b in [1u32, 3, 64] {
+            let trials: Vec<attractor::sim::Trial> = (0..b)
+                .map(|k| {
+                    let mut t = attractor::sim::Trial::of(&e);
+                    t.trial = k;
+                    t.m_scale = 1.0 - 0.01 * f64::from(k);
+                    t.h_scale = 1.0 + 0.02 * f64::from(k);
+                    t
+                })
+                .collect();
+            let out = g.run_batch(&e, &trials, &mut |_| {}).expect("GPU batch");
+            for (k, t) in trials
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k < 3 || *k == 63)
+            {
+                let cpu = attractor::sim::cpu::run_trial::<f64>(&e, t, &mut |_| {});
+                let scale = cpu.final_state.iter().fold(1e-3f64, |a, x| a.max(x.abs()));
+                let f32_err = cpu32
+                    .final_state
+                    .iter()
+                    .zip(&run(&e).final_state)
+                    .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
+                all_close(
+                    &out[k].final_state,
+                    &cpu.final_state,
+                    1e-5 * scale + 4.0 * f32_err,
+                    &format!("{what}, B = {b}, trial {k}"),
+                );
+            }
+        }
+    }
 }

@@ -63,6 +63,10 @@ pub fn case_sizes(case: Case) -> CaseSizes {
                     n,
                     nnz: d.iter().sum(),
                     longest_row: d.iter().copied().max().unwrap_or(0),
+                    heavy_rows: {
+                        let t = crate::model::heavy_row_threshold(n, d.iter().sum());
+                        d.iter().filter(|&&k| k > t).count()
+                    },
                 },
                 sums(0, 0, false),
                 0,

@@ -81,6 +81,7 @@ impl Form<'_> {
                 n: csr.n(),
                 nnz: csr.nnz(),
                 longest_row: csr.longest_row(),
+                heavy_rows: csr.heavy_rows(),
             },
         }
     }
@@ -126,6 +127,8 @@ pub enum Shape {
         nnz: usize,
         /// The most entries in one row.
         longest_row: usize,
+        /// Rows far longer than the mean ([`super::heavy_row_threshold`]).
+        heavy_rows: usize,
     },
 }
 

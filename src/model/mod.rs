@@ -30,7 +30,7 @@ pub use motion::{
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
-pub use sparse::{Csr, SparseError};
+pub use sparse::{heavy_row_threshold, Csr, SparseError, HEAVY_ROW_FACTOR, HEAVY_ROW_MIN};
 pub use weights::{largest, ring_angles, Weights};
 
 use serde::{Deserialize, Serialize};

@@ -15,6 +15,20 @@ pub struct Csr {
     values: Vec<f64>,
 }
 
+/// A row is heavy when it has more than this many times the mean entries
+/// per row, and at least [`HEAVY_ROW_MIN`]: a backend gives it a team of
+/// its own (heavy-tailed in-degrees would otherwise leave one row's
+/// thread working long after the others).
+pub const HEAVY_ROW_FACTOR: usize = 32;
+/// The fewest entries of a heavy row.
+pub const HEAVY_ROW_MIN: usize = 1024;
+
+/// The length beyond which a row of a matrix of `nnz` entries in `n` rows
+/// is heavy.
+pub fn heavy_row_threshold(n: usize, nnz: usize) -> usize {
+    (HEAVY_ROW_FACTOR * nnz / n.max(1)).max(HEAVY_ROW_MIN)
+}
+
 /// What is wrong with sparse data ([`Csr::from_triplets`] and friends):
 /// a sentence naming the entry and the rule, for the caller to prefix with
 /// the key.
@@ -231,6 +245,22 @@ impl Csr {
     /// The values, to be scaled in place.
     pub fn values_mut(&mut self) -> &mut [f64] {
         &mut self.values
+    }
+
+    /// Rows longer than [`heavy_row_threshold`].
+    pub fn heavy_rows(&self) -> usize {
+        let t = heavy_row_threshold(self.n, self.nnz());
+        self.row_ptr.windows(2).filter(|w| w[1] - w[0] > t).count()
+    }
+
+    /// The rows in the order a backend takes them: the heavy ones first,
+    /// then the others, each in order.
+    pub fn rows_heavy_first(&self) -> Vec<u32> {
+        let t = heavy_row_threshold(self.n, self.nnz());
+        let long = |i: &usize| self.row_ptr[i + 1] - self.row_ptr[*i] > t;
+        let heavy = (0..self.n).filter(long);
+        let light = (0..self.n).filter(|i| !long(i));
+        heavy.chain(light).map(|i| i as u32).collect()
     }
 
     /// The most entries in one row.

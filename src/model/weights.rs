@@ -238,6 +238,7 @@ impl Weights {
                 n,
                 nnz: csr.nnz(),
                 longest_row: csr.longest_row(),
+                heavy_rows: csr.heavy_rows(),
             },
             Weights::Diagonal { .. } => structured(0, false, true, false),
             Weights::Ring { .. } => structured(3, false, false, true),

@@ -227,7 +227,17 @@ impl Buffers {
             GpuOperator::Structured {
                 diag, coef, bits, ..
             } => (diag.as_ref().unwrap_or(&self.dummy), coef, bits),
-            GpuOperator::Dense(_) => (&self.dummy, &self.dummy, &none),
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (&self.dummy, &self.dummy, &none),
+        };
+        let d = &self.dummy;
+        let (places, columns, values, rows) = match op {
+            GpuOperator::Sparse {
+                places,
+                columns,
+                values,
+                rows,
+            } => (places, columns, values, rows),
+            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => (d, d, d, d),
         };
         let bits_at = |k: usize| bits.get(k).unwrap_or(&self.dummy);
         let mut entries = vec![
@@ -248,6 +258,10 @@ impl Buffers {
             buf(13, &self.trials),
             buf(26, &self.counted),
             buf(10, &self.partials),
+            buf(27, places),
+            buf(28, columns),
+            buf(29, values),
+            buf(30, rows),
         ];
         entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {

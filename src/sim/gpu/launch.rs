@@ -140,6 +140,14 @@ impl Launch {
         self.n.div_ceil(super::kernels::PROJECT_CHUNK)
     }
 
+    /// Trial tiles of `DENSE_TILE` per `sparse_step` workgroup
+    /// (`SPARSE_GROUPS`): enough for the batch, at most 16, and at most
+    /// 256 threads with the light rows' `lanes`.
+    pub fn sparse_groups(&self, lanes: u32) -> u32 {
+        let tiles = self.batch.div_ceil(super::kernels::DENSE_TILE).max(1);
+        tiles.next_power_of_two().min(16).min(256 / lanes.max(1))
+    }
+
     /// Workgroups of the metric pass.
     pub fn metric_groups(&self) -> u32 {
         self.n.div_ceil(super::kernels::METRIC_CHUNK)
@@ -152,7 +160,9 @@ impl Launch {
             OperatorShape::Dense {
                 row_kernel_only, ..
             } => row_kernel_only,
-            OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => true,
+            OperatorShape::Structured { .. }
+            | OperatorShape::Convolution { .. }
+            | OperatorShape::Sparse { .. } => true,
         };
         (!rows_only && self.batch > super::kernels::DENSE_TILE)
             .then(|| super::kernels::BatchShape::for_batch(self.batch).with_split(self.batch_split))
@@ -164,7 +174,9 @@ impl Launch {
         self.staged
             && match self.op {
                 OperatorShape::Convolution { .. } => true,
-                OperatorShape::Dense { .. } | OperatorShape::Structured { .. } => false,
+                OperatorShape::Dense { .. }
+                | OperatorShape::Structured { .. }
+                | OperatorShape::Sparse { .. } => false,
             }
     }
 
@@ -177,7 +189,9 @@ impl Launch {
             OperatorShape::Dense { blocks, .. } => {
                 blocks.iter().map(|&(_, r)| u64::from(r)).max().unwrap_or(0)
             }
-            OperatorShape::Structured { .. } | OperatorShape::Convolution { .. } => 0,
+            OperatorShape::Structured { .. }
+            | OperatorShape::Convolution { .. }
+            | OperatorShape::Sparse { .. } => 0,
         };
         let split = u64::from(self.batch_shape().map_or(1, |s| s.split));
         let spans = if split > 1 { split * rows } else { 0 };

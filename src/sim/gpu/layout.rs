@@ -143,7 +143,8 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 /// Which bind group layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
-    /// Bindings 0..=7 (1 and 2 the operand ping-pong), 12, 13; both dense kernels.
+    /// Bindings 0..=7 (1 and 2 the operand ping-pong), 12, 13, and 27..=30
+    /// (sparse M); the dense and sparse kernels.
     Dense,
     /// Also 8..=11 (projections, diagonal, partial sums, coefficients) and
     /// 15 (U); the operand bindings hold one unused float.
@@ -201,6 +202,11 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
         storage(13, true),
         storage(26, false),
         storage(10, false),
+        // Sparse M: row places, columns, values, the row list.
+        storage(27, true),
+        storage(28, true),
+        storage(29, true),
+        storage(30, true),
     ];
     if family != Family::Dense {
         entries.extend([

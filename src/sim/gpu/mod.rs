@@ -31,6 +31,7 @@ mod batch;
 mod buffers;
 pub mod context;
 pub mod cost;
+mod dense_shape;
 mod encode;
 mod inputs;
 pub mod kernels;

@@ -26,6 +26,17 @@ pub fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buff
         })
 }
 
+/// A labelled storage buffer of 32-bit words (one zero when empty).
+pub fn storage_words(ctx: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffer {
+    let data: &[u32] = if data.is_empty() { &[0] } else { data };
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+}
+
 /// The operator's shape on the GPU.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OperatorShape {
@@ -63,6 +74,24 @@ pub enum OperatorShape {
         /// The Gaussians.
         terms: u32,
     },
+    /// Sparse M in compressed rows: `sparse_step`.
+    Sparse {
+        /// The entries.
+        nnz: u64,
+        /// Heavy rows, a workgroup each (taken first).
+        heavy: u32,
+        /// Lanes per light row ([`sparse_lanes`]).
+        lanes: u32,
+    },
+}
+
+/// Lanes `sparse_step` gives each light row of a matrix with `mean`
+/// entries a row: a thread per row below 4 entries, then a power of two
+/// near half the mean, up to a subgroup of 32 for rows of 64 entries and
+/// more (each lane then sums about 2 entries or more).
+pub fn sparse_lanes(mean: f64) -> u32 {
+    let half = (mean / 2.0).max(1.0) as u32;
+    (1u32 << (31 - half.leading_zeros())).clamp(1, 32)
 }
 
 impl OperatorShape {
@@ -88,9 +117,14 @@ impl OperatorShape {
                 row_kernel_only: true,
                 generated: true,
             },
-            // Sparse M is stepped as a dense matrix on the GPU (its rows
-            // expanded at upload).
-            Shape::Dense { .. } | Shape::Sparse { .. } => OperatorShape::Dense {
+            Shape::Sparse {
+                nnz, heavy_rows, ..
+            } => OperatorShape::Sparse {
+                nnz: nnz as u64,
+                heavy: heavy_rows as u32,
+                lanes: sparse_lanes(nnz as f64 / n.max(1) as f64),
+            },
+            Shape::Dense { .. } => OperatorShape::Dense {
                 blocks: row_blocks(n, max_binding),
                 row_shape,
                 row_kernel_only,
@@ -126,14 +160,17 @@ impl OperatorShape {
             OperatorShape::Structured { packed: true, .. } => n.div_ceil(32) * 4,
             OperatorShape::Structured { packed: false, .. }
             | OperatorShape::Dense { .. }
-            | OperatorShape::Convolution { .. } => n * 4,
+            | OperatorShape::Convolution { .. }
+            | OperatorShape::Sparse { .. } => n * 4,
         }
     }
 
     /// Rows of the structured table that are read (not all ones); 0 for dense.
     pub fn stored_rows(&self) -> u64 {
         match self {
-            OperatorShape::Dense { .. } | OperatorShape::Convolution { .. } => 0,
+            OperatorShape::Dense { .. }
+            | OperatorShape::Convolution { .. }
+            | OperatorShape::Sparse { .. } => 0,
             OperatorShape::Structured {
                 rank, unit_row0, ..
             } => u64::from(*rank) - u64::from(*unit_row0),
@@ -158,6 +195,18 @@ pub enum GpuOperator {
     /// padded to N rounded up to 4 (vec4 loads); for generated `random`
     /// weights one block of every row bound to a placeholder.
     Dense(Vec<(u32, u32, wgpu::Buffer)>),
+    /// Sparse M: its row places (N + 1), columns and values, and the rows
+    /// in the order `sparse_step` takes them (heavy first).
+    Sparse {
+        /// Row i's entries are `places[i] .. places[i + 1] - 1` (u32).
+        places: wgpu::Buffer,
+        /// Each entry's column (u32).
+        columns: wgpu::Buffer,
+        /// Each entry's value (f32).
+        values: wgpu::Buffer,
+        /// The rows, heavy first (u32).
+        rows: wgpu::Buffer,
+    },
     /// diag(d) + sum_r coef_r U_r V_r^T.
     Structured {
         /// R.
@@ -189,6 +238,15 @@ impl GpuOperator {
     pub fn bytes(&self) -> u64 {
         match self {
             GpuOperator::Dense(blocks) => blocks.iter().map(|b| b.2.size()).sum(),
+            GpuOperator::Sparse {
+                places,
+                columns,
+                values,
+                rows,
+            } => [places, columns, values, rows]
+                .iter()
+                .map(|b| b.size())
+                .sum(),
             GpuOperator::Structured {
                 v,
                 u,
@@ -295,7 +353,28 @@ pub fn upload(
                 metric: None,
             }
         }
-        Form::Dense { .. } | Form::Sparse(_) => {
+        Form::Sparse(csr) => {
+            let places: Vec<u32> = csr
+                .row_ptr()
+                .iter()
+                .map(|&p| u32::try_from(p))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| {
+                    crate::error::Error::invalid(
+                        "network.weights",
+                        format!("{} entries", csr.nnz()),
+                        "the GPU holds at most 2^32 - 1 sparse entries; use --backend cpu",
+                    )
+                })?;
+            let values: Vec<f32> = csr.values().iter().map(|&v| v as f32).collect();
+            GpuOperator::Sparse {
+                places: storage_words(ctx, "attractor sparse row places", &places),
+                columns: storage_words(ctx, "attractor sparse columns", csr.cols()),
+                values: storage_buffer(ctx, "attractor sparse values", &values),
+                rows: storage_words(ctx, "attractor sparse rows", &csr.rows_heavy_first()),
+            }
+        }
+        Form::Dense { .. } => {
             let mut blocks = Vec::new();
             for (row0, rows) in row_blocks(n, max_binding) {
                 let (row0, rows) = (row0 as usize, rows as usize);
@@ -303,12 +382,6 @@ pub fn upload(
                 for r in 0..rows {
                     let row = &mut data[r * n_pad..r * n_pad + n];
                     match form {
-                        Form::Sparse(csr) => {
-                            let (cols, values) = csr.row(row0 + r);
-                            for (&j, &v) in cols.iter().zip(values) {
-                                row[j as usize] = v as f32;
-                            }
-                        }
                         Form::Dense { m, .. } => {
                             for (j, x) in row.iter_mut().enumerate() {
                                 *x = m[(row0 + r) * n + j] as f32;
@@ -317,7 +390,8 @@ pub fn upload(
                         Form::Structured(_)
                         | Form::Packed { .. }
                         | Form::Generated(_)
-                        | Form::Convolution(_) => unreachable!("a stored matrix"),
+                        | Form::Convolution(_)
+                        | Form::Sparse(_) => unreachable!("a dense matrix"),
                     }
                 }
                 blocks.push((

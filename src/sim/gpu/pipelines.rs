@@ -24,6 +24,15 @@ pub enum PipelineKey {
     /// `dense_batch` of a batch shape (and `dense_batch_finish` when its
     /// columns are split).
     DenseBatch(kernels::BatchShape),
+    /// `sparse_step` with its override constants.
+    Sparse {
+        /// Lanes per light row (`SPARSE_LANES`).
+        lanes: u32,
+        /// Trial tiles per workgroup (`SPARSE_GROUPS`).
+        groups: u32,
+        /// Heavy rows, a workgroup each (`SPARSE_HEAVY`).
+        heavy: u32,
+    },
     /// `project_partial`, `project_finish`, `structured_step`,
     /// `project_rest` (their workgroup sums with subgroup operations when
     /// `subgroups`), and the convolution passes `conv_rows`, `conv_step`.
@@ -62,7 +71,9 @@ impl PipelineKey {
     /// The bind group layout these pipelines use.
     pub fn family(self) -> Family {
         match self {
-            PipelineKey::Dense { .. } | PipelineKey::DenseBatch(_) => Family::Dense,
+            PipelineKey::Dense { .. } | PipelineKey::DenseBatch(_) | PipelineKey::Sparse { .. } => {
+                Family::Dense
+            }
             PipelineKey::Structured { .. } => Family::Structured,
             PipelineKey::Metrics { .. } => Family::Metrics,
             PipelineKey::Probe => Family::Probe,
@@ -96,6 +107,11 @@ impl PipelineKey {
                 } else {
                     &[Kernel::DenseRow]
                 },
+            ),
+            PipelineKey::Sparse { .. } => (
+                "sparse.wgsl",
+                kernels::DENSE_SOURCE.as_str(),
+                &[Kernel::SparseStep],
             ),
             PipelineKey::DenseBatch(shape) => (
                 "dense_batch.wgsl",
@@ -189,6 +205,15 @@ impl Pipelines {
                 c
             }
             PipelineKey::DenseBatch(shape) => vec![("DB_SPLIT", f64::from(shape.split))],
+            PipelineKey::Sparse {
+                lanes,
+                groups,
+                heavy,
+            } => vec![
+                ("SPARSE_LANES", f64::from(lanes)),
+                ("SPARSE_GROUPS", f64::from(groups)),
+                ("SPARSE_HEAVY", f64::from(heavy)),
+            ],
             PipelineKey::Structured { packed, staged, .. } => {
                 let mut c = vec![("CONVOLUTION_STAGED", f64::from(u8::from(staged)))];
                 if let Some(words) = packed {

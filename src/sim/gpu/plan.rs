@@ -87,6 +87,13 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
             }
             (false, r, r)
         }
+        OperatorShape::Sparse { nnz, .. } => {
+            v.push(weight("row places", floats(n + 1)));
+            v.push(weight("columns", floats(nnz)));
+            v.push(weight("values", floats(nnz)));
+            v.push(weight("row list", floats(n)));
+            (true, 0, 0)
+        }
         OperatorShape::Convolution { side, terms } => {
             let t = u64::from(terms);
             v.push(weight("taps", floats(2 * t * u64::from(side))));

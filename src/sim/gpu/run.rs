@@ -167,18 +167,21 @@ impl<'a> Run<'a> {
             GpuOperator::Structured {
                 bits, bits_words, ..
             } => (!bits.is_empty()).then_some(*bits_words),
-            GpuOperator::Dense(_) => None,
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => None,
         };
         let (rank, dense) = match &op {
             GpuOperator::Structured { rank, .. } => (*rank, false),
-            GpuOperator::Dense(_) => (0, true),
+            // Sparse M steps through the operand ping-pong, as dense does.
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (0, true),
         };
         let n_partials = geometry.partial_sums(u64::from(rank));
         // Per trial: the R projections, or a Gaussian kernel's 2R row
         // passes of N (even and odd taps).
         let proj_per_trial = match geometry.op {
             OperatorShape::Convolution { .. } => 2 * rank as usize * n,
-            OperatorShape::Dense { .. } | OperatorShape::Structured { .. } => rank as usize,
+            OperatorShape::Dense { .. }
+            | OperatorShape::Structured { .. }
+            | OperatorShape::Sparse { .. } => rank as usize,
         };
         let mut buf = Buffers::new(
             &scoped_bytes("allocating the state"),
@@ -200,7 +203,18 @@ impl<'a> Run<'a> {
         let align = u64::from(limits.min_uniform_buffer_offset_alignment)
             .max(std::mem::size_of::<StepParams>() as u64);
 
+        let sparse = match geometry.op {
+            OperatorShape::Sparse { heavy, lanes, .. } => Some(PipelineKey::Sparse {
+                lanes,
+                groups: geometry.sparse_groups(lanes),
+                heavy,
+            }),
+            OperatorShape::Dense { .. }
+            | OperatorShape::Structured { .. }
+            | OperatorShape::Convolution { .. } => None,
+        };
         let (family, key) = match geometry.batch_shape() {
+            _ if sparse.is_some() => (Family::Dense, sparse.expect("a sparse key")),
             _ if !dense => (
                 Family::Structured,
                 PipelineKey::Structured {
@@ -239,7 +253,9 @@ impl<'a> Run<'a> {
                 metric: Some(m), ..
             } => m,
             GpuOperator::Structured { v, .. } if sum_layout.table_rows > 0 => v,
-            GpuOperator::Structured { .. } | GpuOperator::Dense(_) => &buf.dummy,
+            GpuOperator::Structured { .. } | GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => {
+                &buf.dummy
+            }
         };
         let (groups, metric_group) = ctx.scoped("binding the buffers", || {
             let groups = match &op {
@@ -252,6 +268,10 @@ impl<'a> Run<'a> {
                 GpuOperator::Structured { v, u, .. } => {
                     let g = buf.bind(ctx, &layout, family, &op, v, u.as_ref(), 0);
                     vec![[g.clone(), g]]
+                }
+                GpuOperator::Sparse { .. } => {
+                    vec![[0, 1]
+                        .map(|cur| buf.bind(ctx, &layout, family, &op, &buf.dummy, None, cur))]
                 }
             };
             let metric_group = buf.bind(
@@ -273,7 +293,7 @@ impl<'a> Run<'a> {
             GpuOperator::Structured {
                 u, unit_row0, diag, ..
             } => (u.is_none(), *unit_row0, diag.is_some()),
-            GpuOperator::Dense(_) => (false, false, false),
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (false, false, false),
         };
         let base = StepParams {
             n: n as u32,

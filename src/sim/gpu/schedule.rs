@@ -43,7 +43,8 @@ fn table_binding(op: &OperatorShape) -> u32 {
         OperatorShape::Structured { packed: true, .. } => BITS_BINDING,
         OperatorShape::Structured { packed: false, .. }
         | OperatorShape::Dense { .. }
-        | OperatorShape::Convolution { .. } => 7,
+        | OperatorShape::Convolution { .. }
+        | OperatorShape::Sparse { .. } => 7,
     }
 }
 
@@ -84,6 +85,10 @@ impl Dispatch {
             Region::TableU,
             Region::TableV,
             Region::Diag,
+            Region::RowPlaces,
+            Region::Columns,
+            Region::Values,
+            Region::RowList,
         ]
         .into_iter()
         .map(|r| self.bytes_in(r))
@@ -273,6 +278,47 @@ impl Schedule {
                         ]
                     })
                     .collect(),
+                &OperatorShape::Sparse { nnz, heavy, lanes } => {
+                    // Workgroups: one per heavy row, then rows of `lanes`
+                    // lanes; each of a workgroup's trial groups a tile of
+                    // DENSE_TILE trials (`tiles` in all, `ty` workgroups
+                    // over them).
+                    let tile = super::kernels::DENSE_TILE;
+                    let groups = g.sparse_groups(lanes);
+                    let per_wg = 256 / (lanes * groups);
+                    let light = g.n - heavy;
+                    let x = heavy + light.div_ceil(per_wg);
+                    let tiles = g.batch.div_ceil(tile);
+                    let ty = tiles.div_ceil(groups);
+                    let (gx, gz) = g.grid(x);
+                    // The threads that read a row, over all tiles: its
+                    // lanes per tile.
+                    let readers = u64::from(tiles)
+                        * (u64::from(heavy) * u64::from(256 / groups)
+                            + u64::from(light) * u64::from(lanes));
+                    let reread = u64::from(tiles) * nnz * f;
+                    let mut traffic = vec![
+                        Traffic::read(Region::RowList, n * f, u64::from(ty))
+                            .requesting(readers * f),
+                        Traffic::read(Region::RowPlaces, (n + 1) * f, u64::from(ty))
+                            .requesting(2 * readers * f),
+                        Traffic::read(Region::Columns, nnz * f, u64::from(ty)).requesting(reread),
+                        Traffic::read(Region::Values, nnz * f, u64::from(ty)).requesting(reread),
+                        // Each entry gathers its column's vec4 for every trial.
+                        Traffic::read(Region::Operand, b * u64::from(g.n_pad()) * f, 1)
+                            .requesting(16 * nnz * b),
+                        Traffic::write(Region::Operand, b * n * f),
+                    ];
+                    traffic.extend(update(stage, n, u64::from(ty)));
+                    vec![Dispatch {
+                        kernel: Kernel::SparseStep,
+                        slot: 0,
+                        row0: 0,
+                        rows: g.n,
+                        workgroups: [gx, ty, gz],
+                        traffic,
+                    }]
+                }
                 &OperatorShape::Convolution { side, terms } => {
                     let (gx, gy) = g.grid(g.n.div_ceil(super::kernels::CONVOLUTION_WORKGROUP));
                     let (t, side) = (u64::from(terms), u64::from(side));

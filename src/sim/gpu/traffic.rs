@@ -10,8 +10,9 @@ pub const CACHE_BYTES: u64 = 4 << 20;
 
 /// The bindings of the weights: M or the table V (7), the diagonal (9),
 /// the table U (15), the packed bits (16: the counting build counts every
-/// bit binding there).
-pub const WEIGHT_BINDINGS: [u32; 4] = [7, 9, 15, 16];
+/// bit binding there), sparse M's row places, columns, values and row list
+/// (27 to 30).
+pub const WEIGHT_BINDINGS: [u32; 8] = [7, 9, 15, 16, 27, 28, 29, 30];
 
 /// The binding the counting build counts every packed bit binding under.
 pub const BITS_BINDING: u32 = 16;
@@ -47,6 +48,14 @@ pub enum Region {
     Partials,
     /// A record's metric sums.
     MetricSums,
+    /// Sparse M's row places.
+    RowPlaces,
+    /// Sparse M's columns.
+    Columns,
+    /// Sparse M's values.
+    Values,
+    /// Sparse M's rows in the order its kernel takes them.
+    RowList,
 }
 
 impl Region {
@@ -68,6 +77,10 @@ impl Region {
             Region::Trials => 13,
             Region::MetricSums => 14,
             Region::TableU => 15,
+            Region::RowPlaces => 27,
+            Region::Columns => 28,
+            Region::Values => 29,
+            Region::RowList => 30,
         }
     }
 }

@@ -1,0 +1,113 @@
+// Sparse M in compressed rows (`sparse` weights), fused with the update as
+// dense_step is. A workgroup of 256 threads takes either one heavy row
+// (the first SPARSE_HEAVY workgroups: rows far longer than the mean, all
+// 256 / SPARSE_GROUPS lanes on it) or 256 / (SPARSE_LANES SPARSE_GROUPS)
+// light rows of SPARSE_LANES lanes each (1: a thread per row for short
+// rows, up to a subgroup's width for long ones), in the order of the row
+// list (heavy rows first). Each of its SPARSE_GROUPS trial groups takes a
+// tile of up to DENSE_TILE trials, so a row's entries are read once per
+// workgroup for SPARSE_GROUPS DENSE_TILE trials (the other groups' reads
+// of them hit the cache): lane k sums entries k, k + lanes, ... of the row
+// times the operand it gathers, the lanes sum in a tree in workgroup
+// memory, and its first lanes apply the update to the tile's trials. Dispatch
+// (SPARSE_HEAVY + light workgroups folded over x and z, ceil(B /
+// (SPARSE_GROUPS DENSE_TILE)), overflow). The host sets SPARSE_LANES,
+// SPARSE_GROUPS and SPARSE_HEAVY from the row lengths and the batch
+// (src/sim/gpu/operator.rs, `OperatorShape::of`, and launch.rs).
+
+override SPARSE_LANES: u32 = 1u;
+override SPARSE_GROUPS: u32 = 1u;
+override SPARSE_HEAVY: u32 = 0u;
+
+// Row i's entries are row_places[i] .. row_places[i + 1] - 1.
+@group(0) @binding(27) var<storage, read> row_places: array<u32>;
+@group(0) @binding(28) var<storage, read> columns: array<u32>;
+@group(0) @binding(29) var<storage, read> values: array<f32>;
+// The rows in the order the workgroups take them: heavy first.
+@group(0) @binding(30) var<storage, read> row_list: array<u32>;
+
+fn ld_row_place(k: u32) -> u32 {
+    count(27u, false, 4u);
+    return row_places[k];
+}
+
+fn ld_column(k: u32) -> u32 {
+    count(28u, false, 4u);
+    return columns[k];
+}
+
+fn ld_value(k: u32) -> f32 {
+    count(29u, false, 4u);
+    return values[k];
+}
+
+fn ld_row(k: u32) -> u32 {
+    count(30u, false, 4u);
+    return row_list[k];
+}
+
+// Operand j of trial t (a vec4 load of its column block, one component).
+fn gathered(t: u32, j: u32) -> f32 {
+    let v = ld_operand(t * (P.n_pad / 4u) + j / 4u);
+    let c = j % 4u;
+    return select(select(v.x, v.y, c == 1u), select(v.z, v.w, c == 3u), c >= 2u);
+}
+
+const SPARSE_THREADS: u32 = 256u;
+var<workgroup> sparse_partial: array<f32, SPARSE_THREADS * DENSE_TILE>;
+
+@compute @workgroup_size(SPARSE_THREADS)
+fn sparse_step(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    counting_kernel = KERNEL_SPARSE_STEP;
+    let w = wid.x + wid.z * groups.x;
+    let heavy = w < SPARSE_HEAVY;
+    // The same for the whole workgroup.
+    let lanes = select(SPARSE_LANES, SPARSE_THREADS / SPARSE_GROUPS, heavy);
+    let per_row = lanes * SPARSE_GROUPS;
+    let slot = lid / per_row;
+    let group = (lid / lanes) % SPARSE_GROUPS;
+    let lane = lid % lanes;
+    let q = select(SPARSE_HEAVY + (w - SPARSE_HEAVY) * (SPARSE_THREADS / per_row) + slot, w, heavy);
+    let t0 = (wid.y * SPARSE_GROUPS + group) * DENSE_TILE;
+    let live = q < P.n && t0 < P.batch;
+    var nt = 0u;
+    if (live) {
+        nt = min(DENSE_TILE, P.batch - t0);
+    }
+    var s = array<f32, DENSE_TILE>();
+    var row = 0u;
+    if (live) {
+        row = ld_row(q);
+        let end = ld_row_place(row + 1u);
+        for (var k = ld_row_place(row) + lane; k < end; k += lanes) {
+            let v = ld_value(k);
+            let j = ld_column(k);
+            for (var tt = 0u; tt < nt; tt++) {
+                s[tt] += v * gathered(t0 + tt, j);
+            }
+        }
+    }
+    for (var tt = 0u; tt < DENSE_TILE; tt++) {
+        sparse_partial[tt * SPARSE_THREADS + lid] = s[tt];
+    }
+    workgroupBarrier();
+    // Sum each (row, trial group)'s lanes (contiguous threads).
+    for (var half = lanes / 2u; half > 0u; half = half / 2u) {
+        if (lane < half) {
+            for (var tt = 0u; tt < DENSE_TILE; tt++) {
+                sparse_partial[tt * SPARSE_THREADS + lid] += sparse_partial[tt * SPARSE_THREADS + lid + half];
+            }
+        }
+        workgroupBarrier();
+    }
+    // The first lanes write the tile's trials (one lane writes them all).
+    let first = lid - lane;
+    for (var tt = lane; live && tt < nt; tt += lanes) {
+        let t = t0 + tt;
+        st_operand(t * P.n_pad + row, finish(row, t, sparse_partial[tt * SPARSE_THREADS + first]));
+    }
+}
