@@ -98,7 +98,9 @@ if [ $dry = 1 ]; then
   case_ "ring 4096" --operator ring --n 4096
   case_ "packed 4096 P=16" --operator packed --n 4096 --patterns 16
   case_ "gaussian 32^2" --operator gaussian --n 1024
+  case_ "sparse 2000 K=20 lognormal" --operator sparse --n 2000 --degree 20 --degree-spread lognormal
   peers=(--n 64)
+  sparse_peer=(--n 2000 --degree 20 --steps 5)
 else
   limit=150 reps=3 seconds=0.2
   log "the GPU goal cases"
@@ -111,7 +113,10 @@ else
   case_ "packed 10^6 P=10^5" --operator packed --n 1000000 --patterns 100000
   case_ "gaussian 1024^2" --operator gaussian --n 1048576
   case_ "torus 4096^2" --operator torus --n 16777216
+  case_ "sparse 10^6 K=50" --operator sparse --n 1000000 --degree 50
+  case_ "sparse 10^6 K=50 lognormal" --operator sparse --n 1000000 --degree 50 --degree-spread lognormal
   peers=(--n 512 4096 16384)
+  sparse_peer=(--n 1000000 --degree 50 --steps 100)
 fi
 
 if python3 -c 'import torch' 2>/dev/null; then
@@ -124,6 +129,14 @@ if python3 -c 'import torch' 2>/dev/null; then
     timeout 120 python3 benches/peers/torch_step.py $args --steps 100 2>>"$out/torch.err" |
       while IFS= read -r l; do record "$l"; done
   done
+  if python3 -c 'import scipy' 2>/dev/null; then
+    log "peer: torch.sparse_csr_tensor on the GPU"
+    device=cuda
+    python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null || device=cpu
+    # shellcheck disable=SC2068
+    timeout 120 python3 benches/peers/sparse_step.py ${sparse_peer[@]} --peers torch \
+      --device "$device" 2>>"$out/torch.err" | while IFS= read -r l; do record "$l"; done
+  fi
 else
   log "PyTorch does not import: no GPU peer"
 fi
