@@ -484,5 +484,9 @@ fn the_sparse_kernel_requests_what_the_schedule_says() {
         for b in [1, 3, 64] {
             counted_as_scheduled(&format!("sparse, {what}"), &e, b);
         }
+        // Light rows of 32 lanes (the adapter's choice here is one).
+        counted_on(&format!("sparse, {what}, 32 lanes"), &e, 3, &|g| {
+            g.set_sparse_lanes(Some(32)).unwrap()
+        });
     }
 }

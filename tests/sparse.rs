@@ -473,18 +473,37 @@ pub fn gpu_cases() -> Vec<(&'static str, Csr)> {
 }
 
 /// `sparse_step` gives the CPU's run for each case alone and as batches
-/// of 3 and 64 trials (their own scales and states): within 1e-5 of the
-/// state's scale plus 4 times the CPU f32 run's own rounding error (the GPU
-/// sums each row in another order).
+/// of 3 and 64 trials (their own scales and states), with the adapter's
+/// lanes a light row (one on this software adapter) and with 8: within
+/// 1e-5 of the state's scale plus 4 times the CPU f32 run's own rounding
+/// error (the GPU sums each row in another order). About 20 s here.
 #[test]
 fn the_sparse_kernel_matches_the_cpu() {
+    use attractor::sim::gpu::operator::OperatorShape;
     use attractor::sim::gpu::GpuBackend;
     let mut g = GpuBackend::new().expect("a GPU adapter (CI installs lavapipe)");
     let cases = gpu_cases();
     let heavy: Vec<usize> = cases.iter().map(|(_, m)| m.heavy_rows()).collect();
     assert_eq!(heavy[1], 1, "the heavy row is heavy");
-    for (what, m) in cases {
+    assert!(
+        g.set_sparse_lanes(Some(3)).is_err(),
+        "lanes are a power of two"
+    );
+    for ((what, m), lanes) in cases
+        .into_iter()
+        .flat_map(|c| [(c.clone(), None), (c, Some(8))])
+    {
+        g.set_sparse_lanes(lanes).unwrap();
         let e = network_of(m);
+        match g.launch(&e, 1).op {
+            OperatorShape::Sparse { lanes: l, .. } => {
+                if let Some(want) = lanes {
+                    assert_eq!(l, want, "{what}");
+                }
+            }
+            op => panic!("{what}: {op:?}"),
+        }
+        let what = format!("{what}, lanes {lanes:?}");
         let cpu32 =
             attractor::sim::cpu::run_trial::<f32>(&e, &attractor::sim::Trial::of(&e), &mut |_| {});
         for b in [1u32, 3, 64] {

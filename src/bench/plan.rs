@@ -164,7 +164,7 @@ pub fn plan_case(
     device: wgpu::DeviceType,
 ) -> CasePlan {
     let sizes = case_sizes(case);
-    let launch = Launch {
+    let mut launch = Launch {
         batch_split: kernels::batch_split(case.n, batch, binding_limit(limits), device),
         staged: kernels::convolution_staged(device),
         ..Launch::new(
@@ -181,6 +181,7 @@ pub fn plan_case(
             false,
         )
     };
+    launch.op = launch.op.on(device, None);
     let plan = Plan::of(&launch, sizes.inputs, limits);
     let schedule = Schedule::new(&launch);
     CasePlan {

@@ -67,6 +67,7 @@ pub struct GpuBackend {
     by_pattern: bool,
     subgroups: bool,
     counting: bool,
+    sparse_lanes: Option<u32>,
 }
 
 impl GpuBackend {
@@ -81,6 +82,7 @@ impl GpuBackend {
             convolution_staged: None,
             by_pattern: true,
             subgroups: true,
+            sparse_lanes: None,
             counting: false,
         })
     }
@@ -96,6 +98,7 @@ impl GpuBackend {
             convolution_staged: None,
             by_pattern: true,
             subgroups: true,
+            sparse_lanes: None,
             counting: false,
         })
     }
@@ -183,6 +186,20 @@ impl GpuBackend {
                 self.ctx.adapter.get_info().device_type,
             )
         })
+    }
+
+    /// Gives each light row of sparse M `lanes` lanes (a power of two up
+    /// to 32) instead of [`operator::OperatorShape::on`]'s choice (for
+    /// tests of every lane count on a software adapter); `None` restores
+    /// the choice.
+    pub fn set_sparse_lanes(&mut self, lanes: Option<u32>) -> Result<()> {
+        if let Some(k) = lanes {
+            if !k.is_power_of_two() || k > 32 {
+                return Err(Error::invalid("sparse lanes", k, "a power of two up to 32"));
+            }
+        }
+        self.sparse_lanes = lanes;
+        Ok(())
     }
 
     /// Splits the columns of `dense_batch` into `split` spans instead of
@@ -278,6 +295,7 @@ impl GpuBackend {
             by_pattern: self.by_pattern,
             subgroups: self.subgroups,
             counting: self.counting,
+            sparse_lanes: self.sparse_lanes,
         }
     }
 
@@ -304,7 +322,8 @@ impl GpuBackend {
     /// The launch of `batch` trials of `experiment` on this backend: what
     /// a run would encode depends on it (see [`schedule::Schedule`]).
     pub fn launch(&self, experiment: &Experiment, batch: usize) -> launch::Launch {
-        launch::Launch {
+        let device = self.ctx.adapter.get_info().device_type;
+        let mut l = launch::Launch {
             counting: self.counting,
             batch_split: self.batch_split(experiment.network.n, batch),
             staged: self.convolution_staged(),
@@ -317,7 +336,9 @@ impl GpuBackend {
                 self.dense_shape(experiment.network.n, batch),
                 self.dense_shape.is_some(),
             )
-        }
+        };
+        l.op = l.op.on(device, self.sparse_lanes);
+        l
     }
 
     /// Caps the workgroups of one grid dimension below the adapter's limit,

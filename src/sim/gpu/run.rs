@@ -85,6 +85,8 @@ pub struct Build {
     pub subgroups: bool,
     /// The counting build: every load and store counted.
     pub counting: bool,
+    /// Lanes per light sparse row, overriding the adapter's default.
+    pub sparse_lanes: Option<u32>,
 }
 
 impl<'a> Run<'a> {
@@ -106,6 +108,7 @@ impl<'a> Run<'a> {
             by_pattern,
             subgroups,
             counting,
+            sparse_lanes,
         } = build;
         let net = &exp.network;
         let n = net.n;
@@ -127,7 +130,7 @@ impl<'a> Run<'a> {
             kernels::batch_split(n, batch, max_binding, ctx.adapter.get_info().device_type)
         });
         let device = ctx.adapter.get_info().device_type;
-        let geometry = Launch {
+        let mut geometry = Launch {
             counting,
             batch_split,
             staged: convolution_staged.unwrap_or_else(|| kernels::convolution_staged(device)),
@@ -141,6 +144,7 @@ impl<'a> Run<'a> {
                 dense_shape.is_some(),
             )
         };
+        geometry.op = geometry.op.on(device, sparse_lanes);
         // Every binding and grid within the limits, before anything is made.
         let plan = Plan::of(&geometry, exp.input_values(), limits);
         plan.check(&ctx.summary.name)?;
