@@ -7,6 +7,8 @@
 //! the schedule does not list, fails here. Exact equality: both sides are
 //! integer byte counts of the same dispatches.
 
+mod common;
+
 use attractor::model::Experiment;
 use attractor::sim::gpu::kernels::{DenseShape, Kernel};
 use attractor::sim::gpu::GpuBackend;
@@ -423,25 +425,8 @@ fn convolution_kernels_request_what_the_schedule_says() {
 /// workgroup).
 #[test]
 fn the_sparse_kernel_requests_what_the_schedule_says() {
-    use attractor::model::{Csr, Weights};
-    let random = |n: usize, per_row: &dyn Fn(usize) -> usize, seed: u64| {
-        let mut s = seed;
-        let mut next = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            s >> 33
-        };
-        let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..n {
-            for _ in 0..per_row(i) {
-                r.push(i as u64);
-                c.push(next() % n as u64);
-                v.push((next() % 2001) as f64 / 1000.0 - 1.0);
-            }
-        }
-        Csr::from_triplets(n, &r, &c, &v).unwrap()
-    };
+    use attractor::model::Weights;
+    let random = common::random_sparse;
     let cases = [
         (
             "empty rows",

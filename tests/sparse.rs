@@ -439,24 +439,7 @@ fn network_of(m: Csr) -> attractor::Experiment {
 /// own), long rows (N = 300, 150 entries each: 32 lanes a row), and
 /// log-normal in-degrees (N = 5000, mean 20).
 pub fn gpu_cases() -> Vec<(&'static str, Csr)> {
-    let random = |n: usize, per_row: &dyn Fn(usize) -> usize, seed: u64| {
-        let mut s = seed;
-        let mut next = move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            s >> 33
-        };
-        let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..n {
-            for _ in 0..per_row(i) {
-                r.push(i as u64);
-                c.push(next() % n as u64);
-                v.push((next() % 2001) as f64 / 1000.0 - 1.0);
-            }
-        }
-        Csr::from_triplets(n, &r, &c, &v).unwrap()
-    };
+    let random = random_sparse;
     use attractor::bench::{sparse::matrix, DegreeSpread};
     vec![
         (

@@ -2,7 +2,8 @@
 //! presynaptic partners (`--degree`), the in-degrees fixed or spread
 //! log-normally (`--degree-spread lognormal`: heavy-tailed, mean K), drawn
 //! from the counter-based generator so that a case is the same matrix on
-//! every machine and in the peers' scripts' reading of it.
+//! every machine (the peers' scripts draw one of the same sizes and
+//! distribution with numpy).
 
 use crate::model::Csr;
 use crate::rng::{normal, uniform_at, Stream};

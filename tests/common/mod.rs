@@ -121,3 +121,28 @@ pub fn bump(n: usize, c: f64, epsilon: f64, theta0: f64) -> Vec<f64> {
         })
         .collect()
 }
+
+/// A sparse N×N matrix whose row i has `per_row(i)` entries at random
+/// columns (repeats summed) with values in [-1, 1], from a seeded LCG.
+pub fn random_sparse(
+    n: usize,
+    per_row: &dyn Fn(usize) -> usize,
+    seed: u64,
+) -> attractor::model::Csr {
+    let mut s = seed;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        for _ in 0..per_row(i) {
+            r.push(i as u64);
+            c.push(next() % n as u64);
+            v.push((next() % 2001) as f64 / 1000.0 - 1.0);
+        }
+    }
+    attractor::model::Csr::from_triplets(n, &r, &c, &v).unwrap()
+}
