@@ -91,6 +91,14 @@ enum Command {
     },
 }
 
+/// `--degree-spread`: the names of the spreads, listed in errors and help.
+fn spread_parser() -> impl clap::builder::TypedValueParser<Value = attractor::bench::DegreeSpread> {
+    use attractor::bench::DegreeSpread;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(DegreeSpread::ALL.map(DegreeSpread::name))
+        .map(|s| s.parse::<DegreeSpread>().expect("a listed spread"))
+}
+
 fn main() -> ExitCode {
     // Output piped into a reader that stops early (`attractor modes ... |
     // head`) ends the process quietly, as other command-line tools do,
@@ -256,7 +264,7 @@ struct BenchArgs {
     degree: usize,
     /// How the sparse cases' in-degrees spread: fixed, or lognormal (mean
     /// --degree, heavy-tailed).
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value = "fixed", value_parser = spread_parser())]
     degree_spread: attractor::bench::DegreeSpread,
     /// Trials stepped together.
     #[arg(long, default_value_t = 1)]

@@ -463,6 +463,7 @@ fn the_sparse_kernel_requests_what_the_schedule_says() {
         e.network.weights = Weights::Sparse {
             n,
             csr: std::sync::Arc::new(m),
+            origin: attractor::model::SparseOrigin::Data,
         };
         e.inputs[0].h = vec![0.2; n];
         e.initial = vec![0.1; n];

@@ -5,6 +5,18 @@
 use attractor::model::{largest, Gaussian, GaussianKernel, PatternBits, Weights};
 use std::sync::Arc;
 
+/// The weights an experiment file's `[network.weights]` table `weights`
+/// gives a network of `n` neurons.
+fn drawn(weights: &str, n: usize) -> Weights {
+    let text = format!(
+        "[network]\nn = {n}\ntau = 0.01\n{weights}\n[simulation]\nduration = 0.01\ndt = 0.001\n"
+    );
+    attractor::model::Experiment::from_toml(&text, std::path::Path::new("."), "drawn", &[])
+        .unwrap()
+        .network
+        .weights
+}
+
 /// One network of every kind (and both forms of `random`), N = 36.
 fn every_kind() -> Vec<Weights> {
     let n = 36;
@@ -65,7 +77,10 @@ fn every_kind() -> Vec<Weights> {
                 attractor::model::Csr::from_triplets(n, &[0, 5, 35], &[3, 5, 0], &[1.0, -2.0, 0.5])
                     .unwrap(),
             ),
+            origin: attractor::model::SparseOrigin::Data,
         },
+        drawn("[network.weights]\nkind = \"ring\"\nlambda1 = 2.0\ndegree = 7", n),
+        drawn("[network.weights]\nkind = \"random\"\ng = 1.5\ndegree = 7\ndegree_spread = \"lognormal\"", n),
     ]
 }
 

@@ -118,6 +118,7 @@ fn the_csr_product_is_the_dense_product() {
         let w = Weights::Sparse {
             n,
             csr: std::sync::Arc::new(csr),
+            origin: attractor::model::SparseOrigin::Data,
         };
         let x: Vec<f64> = (0..n).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
         let m = w.to_dense();
@@ -341,6 +342,7 @@ fn krylov_eigenvalues_match_the_dense_solve() {
     e.network.weights = Weights::Sparse {
         n,
         csr: csr.clone(),
+        origin: attractor::model::SparseOrigin::Data,
     };
     let dense = analyse(&e).unwrap();
     assert!(dense.method.contains("dense"), "{}", dense.method);
@@ -393,6 +395,7 @@ fn modes_of_large_sparse_weights_use_arnoldi() {
     e.network.weights = Weights::Sparse {
         n,
         csr: std::sync::Arc::new(sparse_ring(n, 100)),
+        origin: attractor::model::SparseOrigin::Data,
     };
     let r = analyse(&e).unwrap();
     assert!(r.method.contains("Arnoldi"), "{}", r.method);
@@ -427,6 +430,7 @@ fn network_of(m: Csr) -> attractor::Experiment {
     e.network.weights = Weights::Sparse {
         n,
         csr: std::sync::Arc::new(m),
+        origin: attractor::model::SparseOrigin::Data,
     };
     e.inputs[0].h = vec![0.2; n];
     e.initial = (0..n).map(|i| ((i % 11) as f64 - 5.0) / 10.0).collect();

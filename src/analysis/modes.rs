@@ -374,10 +374,11 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     let w = &net.weights;
     let symmetric = w.is_symmetric();
     let circular_law = w.circular_law();
-    // Random weights beyond the dense solver: the circular law alone, no
-    // form built (a materialised matrix would be N² entries).
+    // Generated random weights beyond the dense solver: the circular law
+    // alone, no form built (a materialised matrix would be N² entries);
+    // drawn sparse ones go to the Krylov solve below.
     let form = match circular_law {
-        Some(_) if n > DENSE_LIMIT => None,
+        Some(_) if n > DENSE_LIMIT && w.kind() != "sparse" => None,
         Some(_) | None => Some(w.form()),
     };
     // What the solves read: the dense entries (stored or generated), the
@@ -470,7 +471,15 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     } else if let Some(m) = &dense {
         dense_eigenvalues(n, m, symmetric)?
     } else if let Some(csr) = krylov {
-        super::krylov::spectrum(csr, DENSE_LIMIT)?
+        let (e, mut method) = super::krylov::spectrum(csr, DENSE_LIMIT)?;
+        if let (true, Some(g)) = (e.is_empty(), circular_law) {
+            method.push_str(&format!(
+                "; none converges here, as the eigenvalues of random weights fill the disk \
+                 |lambda| ≤ |g| = {g} without an isolated edge: the spectral radius below is \
+                 the circular law's"
+            ));
+        }
+        (e, method)
     } else {
         let g = circular_law.expect("only random weights skip the form");
         (

@@ -139,6 +139,7 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         e.network.weights = Weights::Sparse {
             n,
             csr: std::sync::Arc::new(csr),
+            origin: crate::model::SparseOrigin::Data,
         };
         e.inputs[0].h = vec![0.1; n];
         e.initial = vec![0.0; n];

@@ -104,7 +104,7 @@ impl BenchPlan {
         });
         if let Some(what) = sheet {
             for &n in &self.sizes {
-                crate::experiment::schema::sheet_side(n, "--n", what)?;
+                crate::experiment::sheet_side(n, "--n", what)?;
             }
         }
         Ok(())

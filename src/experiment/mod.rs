@@ -8,18 +8,19 @@ pub mod overrides;
 pub mod schema;
 mod sparse;
 mod values;
+mod weights;
 
 use crate::error::{Error, Result};
 use crate::model::{Dynamics, Network, Weights};
 pub use inputs::cue;
 use inputs::{resolve_initial, resolve_input, Resolved};
 pub use npy::Files;
-pub use schema::random_patterns;
 use schema::{ExperimentFile, InitialSpec};
 use std::path::Path;
 pub(crate) use values::deserialize;
 pub use values::parse_table;
 use values::positive;
+pub use weights::{random_patterns, sheet_side};
 
 pub use crate::model::{Experiment, RecordOptions, Simulation};
 

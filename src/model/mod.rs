@@ -10,7 +10,9 @@
 
 mod activation;
 mod convolution;
+pub mod draw;
 mod form;
+mod identity;
 mod kernel;
 mod method;
 mod motion;
@@ -21,6 +23,7 @@ mod weights;
 
 pub use activation::Activation;
 pub use convolution::Convolution;
+pub use draw::DegreeSpread;
 pub use form::{random_row, Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 pub use kernel::{Gaussian, GaussianKernel};
 pub use method::{Method, Stage, StepConstants};
@@ -30,7 +33,9 @@ pub use motion::{
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
-pub use sparse::{heavy_row_threshold, Csr, SparseError, HEAVY_ROW_FACTOR, HEAVY_ROW_MIN};
+pub use sparse::{
+    heavy_row_threshold, Csr, SparseError, SparseOrigin, HEAVY_ROW_FACTOR, HEAVY_ROW_MIN,
+};
 pub use weights::{largest, ring_angles, Weights};
 
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,23 @@
 
 use std::ops::Range;
 
+/// What is known of sparse weights beyond their entries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SparseOrigin {
+    /// Read from data (`sparse`): the entries only.
+    Data,
+    /// Drawn from the ring's cosine kernel (`ring` with a `degree`): the
+    /// neurons lie on a ring, so the bump's metrics apply.
+    Ring,
+    /// Drawn as random weights g J / sqrt(K_i) (`random` with a
+    /// `degree`): each neuron's input variance is g² per unit of
+    /// presynaptic variance, the eigenvalues fill the disk of radius |g|.
+    Random {
+        /// The gain g.
+        g: f64,
+    },
+}
+
 /// An N×N matrix in compressed sparse rows: row i's entries are
 /// `values[row_ptr[i]..row_ptr[i + 1]]` at columns `cols[..]` of the same
 /// range, the columns of a row strictly increasing (duplicates summed).

@@ -4,7 +4,7 @@
 
 use super::form::{Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 use super::theta;
-use super::{Csr, GaussianKernel, PatternBits, Rotation};
+use super::{Csr, GaussianKernel, PatternBits, Rotation, SparseOrigin};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -97,13 +97,16 @@ pub enum Weights {
         /// memory) instead of generating its rows at every product.
         materialise: bool,
     },
-    /// Sparse M from data (`sparse`): the stored entries in compressed
-    /// rows, row i the postsynaptic neuron.
+    /// Sparse M from data (`sparse`) or drawn (`ring` or `random` with a
+    /// `degree`): the stored entries in compressed rows, row i the
+    /// postsynaptic neuron.
     Sparse {
         /// N.
         n: usize,
         /// The entries (shared: cloning the weights does not copy them).
         csr: Arc<Csr>,
+        /// Where they come from (a drawn ring has the ring's metrics).
+        origin: SparseOrigin,
     },
 }
 
@@ -293,6 +296,16 @@ impl Weights {
                 patterns: bits.p(),
                 ..Geometry::none()
             },
+            // A drawn ring: the ring's places and metrics (its metric table
+            // holds cos and sin), no turn (a sparse M cannot rotate).
+            Weights::Sparse {
+                origin: SparseOrigin::Ring,
+                ..
+            } => Geometry {
+                dims: 1,
+                metric_rows: 0..2,
+                ..Geometry::none()
+            },
             Weights::Dense { .. }
             | Weights::Diagonal { .. }
             | Weights::LowRank { .. }
@@ -333,7 +346,11 @@ impl Weights {
     /// circular law of `random` weights: |g|); `None` for other kinds.
     pub fn circular_law(&self) -> Option<f64> {
         match self {
-            Weights::Random { g, .. } => Some(g.abs()),
+            Weights::Random { g, .. }
+            | Weights::Sparse {
+                origin: SparseOrigin::Random { g },
+                ..
+            } => Some(g.abs()),
             Weights::Dense { .. }
             | Weights::Diagonal { .. }
             | Weights::Ring { .. }
@@ -564,7 +581,11 @@ impl Weights {
     /// without the rest of the form; empty where there are none.
     pub fn metric_table(&self) -> Vec<f64> {
         match self {
-            Weights::Ring { .. } => {
+            Weights::Ring { .. }
+            | Weights::Sparse {
+                origin: SparseOrigin::Ring,
+                ..
+            } => {
                 let (cos, sin) = ring_angles(self.n());
                 [cos, sin].concat()
             }
@@ -588,109 +609,6 @@ impl Weights {
             | Weights::LowRank { .. }
             | Weights::Random { .. }
             | Weights::Sparse { .. } => Vec::new(),
-        }
-    }
-
-    /// Divides M by its largest parameter (the ring's by lambda1) and
-    /// returns that factor, so that weights differing only by a scale of M
-    /// become equal; Hebbian weights (whose patterns are also the metrics'
-    /// tables) stay as they are, factor 1.
-    pub fn split_scale(&mut self) -> f64 {
-        fn divide(v: &mut [f64]) -> f64 {
-            let s = largest(v.iter().copied());
-            v.iter_mut().for_each(|x| *x /= s);
-            s
-        }
-        match self {
-            Weights::Dense { m, .. } => divide(m),
-            Weights::Diagonal { values } => divide(values),
-            Weights::Ring {
-                lambda0, lambda1, ..
-            }
-            | Weights::Torus {
-                lambda0, lambda1, ..
-            } => {
-                let s = if *lambda1 != 0.0 {
-                    *lambda1
-                } else {
-                    largest([*lambda0])
-                };
-                *lambda0 /= s;
-                *lambda1 /= s;
-                s
-            }
-            Weights::LowRank { v, .. } => divide(v),
-            Weights::Sparse { csr, .. } => divide(Arc::make_mut(csr).values_mut()),
-            Weights::Hebbian { .. } | Weights::PackedHebbian { .. } => 1.0,
-            Weights::Gaussian(k) => {
-                let s = largest(k.terms.iter().map(|t| t.amplitude));
-                k.terms.iter_mut().for_each(|t| t.amplitude /= s);
-                s
-            }
-            Weights::Random { g, .. } => {
-                let s = largest([*g]);
-                *g /= s;
-                s
-            }
-        }
-    }
-
-    /// Feeds the kind and every number that defines M to `put` (for keys
-    /// that say whether two networks have the same M), without forming any
-    /// table: the given parameters determine the form.
-    pub fn fingerprint(&self, put: &mut dyn FnMut(&[u8])) {
-        put(self.kind().as_bytes());
-        let mut floats = |v: &[f64]| {
-            for x in v {
-                put(&x.to_bits().to_le_bytes());
-            }
-        };
-        match self {
-            Weights::Dense { m, .. } => floats(m),
-            Weights::Diagonal { values } => floats(values),
-            Weights::Ring {
-                lambda0, lambda1, ..
-            } => floats(&[*lambda0, *lambda1]),
-            Weights::Torus {
-                side,
-                lambda0,
-                lambda1,
-                ..
-            } => floats(&[*side as f64, *lambda0, *lambda1]),
-            Weights::Gaussian(k) => {
-                floats(&[k.side as f64]);
-                for t in &k.terms {
-                    floats(&[t.amplitude, t.sigma]);
-                }
-            }
-            Weights::Hebbian { xi, .. } => floats(xi),
-            Weights::PackedHebbian { bits, .. } => {
-                put(&(bits.p() as u64).to_le_bytes());
-                put(bytemuck::cast_slice(bits.data()));
-            }
-            Weights::LowRank { u, v, .. } => {
-                floats(u);
-                floats(v)
-            }
-            Weights::Sparse { csr, .. } => {
-                let places = csr.row_ptr().iter().map(|&p| p as f64);
-                floats(
-                    &places
-                        .chain(csr.cols().iter().map(|&c| f64::from(c)))
-                        .collect::<Vec<_>>(),
-                );
-                floats(csr.values());
-            }
-            Weights::Random {
-                n,
-                g,
-                sparsity,
-                seed,
-                ..
-            } => {
-                floats(&[*n as f64, *g, *sparsity]);
-                put(&seed.to_le_bytes());
-            }
         }
     }
 }

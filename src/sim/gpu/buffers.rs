@@ -236,6 +236,7 @@ impl Buffers {
                 columns,
                 values,
                 rows,
+                ..
             } => (places, columns, values, rows),
             GpuOperator::Dense(_) | GpuOperator::Structured { .. } => (d, d, d, d),
         };

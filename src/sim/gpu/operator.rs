@@ -233,6 +233,8 @@ pub enum GpuOperator {
         values: wgpu::Buffer,
         /// The rows, heavy first (u32).
         rows: wgpu::Buffer,
+        /// The metrics' table of a drawn ring (cos, sin); `None` otherwise.
+        metric: Option<wgpu::Buffer>,
     },
     /// diag(d) + sum_r coef_r U_r V_r^T.
     Structured {
@@ -270,10 +272,18 @@ impl GpuOperator {
                 columns,
                 values,
                 rows,
-            } => [places, columns, values, rows]
-                .iter()
-                .map(|b| b.size())
-                .sum(),
+                metric,
+            } => [
+                Some(places),
+                Some(columns),
+                Some(values),
+                Some(rows),
+                metric.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(wgpu::Buffer::size)
+            .sum(),
             GpuOperator::Structured {
                 v,
                 u,
@@ -399,6 +409,9 @@ pub fn upload(
                 columns: storage_words(ctx, "attractor sparse columns", csr.cols()),
                 values: storage_buffer(ctx, "attractor sparse values", &values),
                 rows: storage_words(ctx, "attractor sparse rows", &csr.rows_heavy_first()),
+                metric: Some(weights.metric_table())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| storage_buffer(ctx, "attractor metric table", &f32s(&t))),
             }
         }
         Form::Dense { .. } => {

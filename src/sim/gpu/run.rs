@@ -255,6 +255,9 @@ impl<'a> Run<'a> {
         let metric_table = match &op {
             GpuOperator::Structured {
                 metric: Some(m), ..
+            }
+            | GpuOperator::Sparse {
+                metric: Some(m), ..
             } => m,
             GpuOperator::Structured { v, .. } if sum_layout.table_rows > 0 => v,
             GpuOperator::Structured { .. } | GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => {
