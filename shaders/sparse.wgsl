@@ -8,8 +8,10 @@
 // tile of up to DENSE_TILE trials, so a row's entries are read once per
 // workgroup for SPARSE_GROUPS DENSE_TILE trials (the other groups' reads
 // of them hit the cache): lane k sums entries k, k + lanes, ... of the row
-// times the operand it gathers, the lanes sum in a tree in workgroup
-// memory, and its first lanes apply the update to the tile's trials. Dispatch
+// times the operand it gathers, the lanes' sums are added (`sparse_sums`:
+// a tree in workgroup memory, shaders/dense_sums_tree.wgsl, or subgroup
+// shuffles, shaders/dense_sums_subgroup.wgsl), and its lanes apply the
+// update to the tile's trials. Dispatch
 // (SPARSE_HEAVY + light workgroups folded over x and z, ceil(B /
 // (SPARSE_GROUPS DENSE_TILE)), overflow). The host sets SPARSE_LANES,
 // SPARSE_GROUPS and SPARSE_HEAVY from the row lengths and the batch
@@ -18,6 +20,9 @@
 override SPARSE_LANES: u32 = 1u;
 override SPARSE_GROUPS: u32 = 1u;
 override SPARSE_HEAVY: u32 = 0u;
+// The adapter's subgroup width where `sparse_sums` uses subgroup shuffles
+// (every subgroup of one size); 0 with the tree.
+override SPARSE_SUBGROUP: u32 = 0u;
 
 // Row i's entries are row_places[i] .. row_places[i + 1] - 1.
 @group(0) @binding(27) var<storage, read> row_places: array<u32>;
@@ -91,23 +96,11 @@ fn sparse_step(
             }
         }
     }
-    for (var tt = 0u; tt < DENSE_TILE; tt++) {
-        sparse_partial[tt * SPARSE_THREADS + lid] = s[tt];
-    }
-    workgroupBarrier();
-    // Sum each (row, trial group)'s lanes (contiguous threads).
-    for (var half = lanes / 2u; half > 0u; half = half / 2u) {
-        if (lane < half) {
-            for (var tt = 0u; tt < DENSE_TILE; tt++) {
-                sparse_partial[tt * SPARSE_THREADS + lid] += sparse_partial[tt * SPARSE_THREADS + lid + half];
-            }
-        }
-        workgroupBarrier();
-    }
-    // The first lanes write the tile's trials (one lane writes them all).
-    let first = lid - lane;
+    // Each (row, trial group)'s lanes are contiguous threads; every lane
+    // gets their totals.
+    let total = sparse_sums(lid, lane, lanes, s);
     for (var tt = lane; live && tt < nt; tt += lanes) {
         let t = t0 + tt;
-        st_operand(t * P.n_pad + row, finish(row, t, sparse_partial[tt * SPARSE_THREADS + first]));
+        st_operand(t * P.n_pad + row, finish(row, t, total[tt]));
     }
 }

@@ -275,9 +275,11 @@ struct BenchArgs {
     /// Seconds one timed run should take (sets the steps per submit).
     #[arg(long, default_value_t = 0.2)]
     seconds: f64,
-    /// GPU dense cases: time every shape of the dense kernel (threads per
-    /// workgroup × rows per workgroup) the adapter allows, not only the
-    /// default choice, and name the fastest.
+    /// GPU cases: time every shape of the dense kernel (threads per
+    /// workgroup × rows per workgroup) the adapter allows, the batch
+    /// kernel's column spans, the convolution staged or not, packed
+    /// projections by pattern or by block, and sparse rows' lanes (1 to
+    /// 32), not only the default choice, and name the fastest.
     #[arg(long)]
     tune: bool,
     /// GPU cases: also run the counting build of the kernels (each load and
@@ -343,7 +345,7 @@ fn bench(args: BenchArgs) -> Result<()> {
     }
     if !json {
         println!(
-            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>7}",
+            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9}  shape",
             "",
             "operator",
             "n",
@@ -357,13 +359,12 @@ fn bench(args: BenchArgs) -> Result<()> {
             "bw GB/s",
             "fraction",
             "GFLOP/s",
-            "shape"
         );
     }
     let row = |r: &BenchResult| {
         let shape = r.shape_label();
         println!(
-            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2} {:>7}",
+            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2}  {}",
             r.backend,
             match (r.patterns, r.degree) {
                 (Some(p), _) => format!("{:?}", r.operator).to_lowercase() + &format!(" P={p}"),

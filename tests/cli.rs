@@ -991,7 +991,7 @@ fn bench_tune_times_every_dense_kernel_shape_on_the_gpu() {
 }
 
 #[test]
-fn bench_tune_times_both_convolution_and_packed_kernels_on_the_gpu() {
+fn bench_tune_times_convolution_packed_and_sparse_kernels_on_the_gpu() {
     // The software adapter's default first (the passes read memory), then
     // the passes staged in workgroup memory (a hardware GPU's default):
     // the same dispatches, the staged row pass requesting a row per
@@ -1034,6 +1034,28 @@ fn bench_tune_times_both_convolution_and_packed_kernels_on_the_gpu() {
         })
         .collect();
     assert_eq!(by_pattern, [true, false]);
+    // Sparse rows: the software adapter's one lane a row first, then 2 to
+    // 32 lanes, all one dispatch a step over the same bytes.
+    let lines = bench_lines(&[
+        "--backend",
+        "gpu",
+        "--operator",
+        "sparse",
+        "--n",
+        "2000",
+        "--degree",
+        "40",
+        "--tune",
+    ]);
+    let lanes: Vec<u64> = lines
+        .iter()
+        .map(|j| {
+            assert_eq!(j["dispatches_per_step"].as_f64().unwrap(), 1.0, "{j}");
+            assert_eq!(j["bytes_per_step"], lines[0]["bytes_per_step"], "{j}");
+            j["sparse_lanes"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(lanes, [1, 2, 4, 8, 16, 32]);
 }
 
 /// On a machine without a display a successful run prints no line starting

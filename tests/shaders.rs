@@ -17,7 +17,10 @@ fn every_shader_parses_and_validates() {
         let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
         if subgroups {
             v.subgroup_stages(naga::valid::ShaderStages::COMPUTE)
-                .subgroup_operations(naga::valid::SubgroupOperationSet::ARITHMETIC);
+                .subgroup_operations(
+                    naga::valid::SubgroupOperationSet::ARITHMETIC
+                        | naga::valid::SubgroupOperationSet::SHUFFLE,
+                );
         }
         v.validate(&module)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
@@ -368,6 +371,13 @@ fn entry_points_have_the_rust_workgroups() {
             lanes: 4,
             groups: 2,
             heavy: 1,
+            subgroup: 0,
+        },
+        PipelineKey::Sparse {
+            lanes: 32,
+            groups: 1,
+            heavy: 2,
+            subgroup: 32,
         },
         PipelineKey::DenseBatch(BatchShape::ALL[3].with_split(4)),
         PipelineKey::Structured {
@@ -400,7 +410,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 25, "every kernel of every family");
+    assert_eq!(seen, 26, "every kernel of every family");
 }
 
 #[test]

@@ -476,11 +476,23 @@ fn the_sparse_kernel_matches_the_cpu() {
         g.set_sparse_lanes(Some(3)).is_err(),
         "lanes are a power of two"
     );
-    for ((what, m), lanes) in cases
-        .into_iter()
-        .flat_map(|c| [(c.clone(), None), (c, Some(8))])
-    {
+    // The lanes summed by subgroup shuffles where the adapter has them
+    // (llvmpipe: 8 wide; 4 lanes are half a subgroup, a heavy row 32
+    // subgroups), and by the workgroup-memory tree.
+    for ((what, m), lanes, subgroups) in cases.into_iter().flat_map(|c| {
+        [
+            (c.clone(), None, true),
+            (c.clone(), Some(4), true),
+            (c, Some(32), false),
+        ]
+    }) {
         g.set_sparse_lanes(lanes).unwrap();
+        g.set_subgroups(subgroups);
+        if g.context().subgroup_sizes() == Some((8, 8)) {
+            // lavapipe: the shuffles run where asked for.
+            println!("sparse lanes summed by 8-wide subgroups: {subgroups}");
+            assert_eq!(g.sparse_subgroup(), if subgroups { 8 } else { 0 });
+        }
         let e = network_of(m);
         match g.launch(&e, 1).op {
             OperatorShape::Sparse { lanes: l, .. } => {
@@ -490,7 +502,7 @@ fn the_sparse_kernel_matches_the_cpu() {
             }
             op => panic!("{what}: {op:?}"),
         }
-        let what = format!("{what}, lanes {lanes:?}");
+        let what = format!("{what}, lanes {lanes:?}, subgroups {subgroups}");
         let cpu32 =
             attractor::sim::cpu::run_trial::<f32>(&e, &attractor::sim::Trial::of(&e), &mut |_| {});
         for b in [1u32, 3, 64] {

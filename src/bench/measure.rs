@@ -249,6 +249,7 @@ fn result(
         batch_split: None,
         staged: None,
         by_pattern: None,
+        sparse_lanes: None,
     }
 }
 
@@ -336,6 +337,8 @@ pub struct BenchResult {
     pub staged: Option<bool>,
     /// Whether the packed projections ran by pattern (GPU packed cases).
     pub by_pattern: Option<bool>,
+    /// The lanes of each light row of `sparse_step` (GPU sparse cases).
+    pub sparse_lanes: Option<u32>,
 }
 
 impl BenchResult {
@@ -358,13 +361,19 @@ impl BenchResult {
             }
             .to_string(),
             (_, _, _, Some(k)) => format!("split {k}"),
-            _ => match (self.staged, self.by_pattern) {
-                (Some(true), _) => "staged".into(),
-                (Some(false), _) => "memory".into(),
-                (None, Some(true)) => "by pattern".into(),
-                (None, Some(false)) => "by block".into(),
-                (None, None) => "-".into(),
+            _ => match (self.staged, self.by_pattern, self.sparse_lanes) {
+                (Some(true), _, _) => "staged".into(),
+                (Some(false), _, _) => "memory".into(),
+                (None, Some(true), _) => "by pattern".into(),
+                (None, Some(false), _) => "by block".into(),
+                (None, None, Some(k)) => lanes_label(k),
+                (None, None, None) => "-".into(),
             },
         }
     }
+}
+
+/// How a tuned sparse case is labelled: its lanes a light row.
+pub fn lanes_label(k: u32) -> String {
+    format!("{k} lane{}", if k == 1 { "" } else { "s" })
 }

@@ -170,6 +170,19 @@ enum Tuned {
     /// Packed patterns by pattern (`packed_project` and the staged product)
     /// or by blocks of 4 (`project_rest` and the product by neuron).
     ByPattern(bool),
+    /// `sparse_step` with this many lanes a light row.
+    Lanes(u32),
+}
+
+/// The lanes a light row of sparse M gets in `op` (1 for other forms).
+fn sparse_lanes_of(op: &crate::sim::gpu::operator::OperatorShape) -> u32 {
+    use crate::sim::gpu::operator::OperatorShape;
+    match *op {
+        OperatorShape::Sparse { lanes, .. } => lanes,
+        OperatorShape::Dense { .. }
+        | OperatorShape::Structured { .. }
+        | OperatorShape::Convolution { .. } => 1,
+    }
 }
 
 /// The dense kernel shapes `tune` tries on an adapter whose largest
@@ -298,8 +311,21 @@ pub fn run(
                         let dense = op == OperatorKind::Dense;
                         let convolution = op == OperatorKind::Gaussian;
                         let packed = op == OperatorKind::Packed;
+                        let sparse = op == OperatorKind::Sparse;
                         let mut shapes = vec![Tuned::Default];
                         let mut default_label = String::new();
+                        if plan.tune && sparse {
+                            // Every lane count from a thread a row to a
+                            // subgroup of 32.
+                            let lanes = sparse_lanes_of(&g.launch(&shape_of(case)?, batch).op);
+                            default_label = measure::lanes_label(lanes);
+                            shapes.extend(
+                                (0..=5)
+                                    .map(|k| 1 << k)
+                                    .filter(|&k| k != lanes)
+                                    .map(Tuned::Lanes),
+                            );
+                        }
                         if plan.tune && convolution {
                             let staged = g.convolution_staged();
                             default_label = staged_label(staged).into();
@@ -340,8 +366,10 @@ pub fn run(
                         for shape in shapes {
                             let (mut row, mut spans, mut staged, mut by_pattern) =
                                 (None, None, None, true);
+                            let mut lanes = None;
                             match shape {
                                 Tuned::Default => {}
+                                Tuned::Lanes(k) => lanes = Some(k),
                                 Tuned::Row(s) => row = Some(s),
                                 Tuned::Spans(k) => spans = Some(k),
                                 Tuned::Staged(s) => staged = Some(s),
@@ -351,6 +379,7 @@ pub fn run(
                             g.set_batch_split(spans)?;
                             g.set_convolution_staged(staged);
                             g.set_by_pattern(by_pattern);
+                            g.set_sparse_lanes(lanes)?;
                             let mut r = measure_gpu(
                                 &mut g, case, batch, reps, seconds, bandwidth, plan.count,
                             )?;
@@ -374,6 +403,9 @@ pub fn run(
                             if packed {
                                 r.by_pattern = Some(launch.by_pattern);
                             }
+                            if sparse {
+                                r.sparse_lanes = Some(sparse_lanes_of(&launch.op));
+                            }
                             report(BenchEvent::Case(&r))?;
                             if best
                                 .as_ref()
@@ -389,9 +421,11 @@ pub fn run(
                         g.set_batch_split(None)?;
                         g.set_convolution_staged(None);
                         g.set_by_pattern(true);
-                        if let (true, Some(best)) =
-                            (plan.tune && (dense || convolution || packed), &best)
-                        {
+                        g.set_sparse_lanes(None)?;
+                        if let (true, Some(best)) = (
+                            plan.tune && (dense || convolution || packed || sparse),
+                            &best,
+                        ) {
                             report(BenchEvent::Fastest {
                                 n,
                                 best,

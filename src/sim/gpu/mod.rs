@@ -309,6 +309,15 @@ impl GpuBackend {
                 .contains(wgpu::Features::SUBGROUP)
     }
 
+    /// The subgroup width `sparse_step` sums a row's lanes with here (see
+    /// [`operator::sparse_subgroup`]); 0: the workgroup-memory tree.
+    pub fn sparse_subgroup(&self) -> u32 {
+        match (self.subgroups, self.ctx.subgroup_sizes()) {
+            (true, Some((min, max))) => operator::sparse_subgroup(min, max),
+            (true, None) | (false, _) => 0,
+        }
+    }
+
     /// Whether `dense_stacked` of `shape` sums its slots with subgroup
     /// operations here (see [`kernels::dense_subgroups`]).
     pub fn uses_dense_subgroups(&self, shape: kernels::DenseShape) -> bool {

@@ -94,6 +94,18 @@ pub fn sparse_lanes(mean: f64) -> u32 {
     (1u32 << (31 - half.leading_zeros())).clamp(1, 32)
 }
 
+/// The subgroup width `sparse_step` sums its lanes with on an adapter
+/// whose subgroups are `min` to `max` invocations wide: that width where
+/// every subgroup has it (a power of two, so that a row's lanes and a
+/// subgroup tile each other), else 0 (the workgroup-memory tree).
+pub fn sparse_subgroup(min: u32, max: u32) -> u32 {
+    if min == max && min.is_power_of_two() && min <= 256 {
+        min
+    } else {
+        0
+    }
+}
+
 impl OperatorShape {
     /// The GPU's shape of M of shape `shape`: dense row blocks of at most
     /// `max_binding` bytes (`dense_step` with `row_shape`, for every batch

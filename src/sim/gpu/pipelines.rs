@@ -32,6 +32,10 @@ pub enum PipelineKey {
         groups: u32,
         /// Heavy rows, a workgroup each (`SPARSE_HEAVY`).
         heavy: u32,
+        /// The lanes' sums by subgroup shuffles in subgroups of this width
+        /// (`SPARSE_SUBGROUP`, built from
+        /// [`kernels::DENSE_SUBGROUP_SOURCE`]); 0: by the tree.
+        subgroup: u32,
     },
     /// `project_partial`, `project_finish`, `structured_step`,
     /// `project_rest` (their workgroup sums with subgroup operations when
@@ -108,9 +112,13 @@ impl PipelineKey {
                     &[Kernel::DenseRow]
                 },
             ),
-            PipelineKey::Sparse { .. } => (
+            PipelineKey::Sparse { subgroup, .. } => (
                 "sparse.wgsl",
-                kernels::DENSE_SOURCE.as_str(),
+                if subgroup > 0 {
+                    kernels::DENSE_SUBGROUP_SOURCE.as_str()
+                } else {
+                    kernels::DENSE_SOURCE.as_str()
+                },
                 &[Kernel::SparseStep],
             ),
             PipelineKey::DenseBatch(shape) => (
@@ -209,10 +217,12 @@ impl Pipelines {
                 lanes,
                 groups,
                 heavy,
+                subgroup,
             } => vec![
                 ("SPARSE_LANES", f64::from(lanes)),
                 ("SPARSE_GROUPS", f64::from(groups)),
                 ("SPARSE_HEAVY", f64::from(heavy)),
+                ("SPARSE_SUBGROUP", f64::from(subgroup)),
             ],
             PipelineKey::Structured { packed, staged, .. } => {
                 let mut c = vec![("CONVOLUTION_STAGED", f64::from(u8::from(staged)))];

@@ -8,9 +8,9 @@ use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
 use super::layout::{FLAG_DIAG, FLAG_PACKED_STAGED, FLAG_U_IS_V};
 use super::ledger::{Counted, Ledger, Requests};
-use super::operator::generated;
 use super::operator::OperatorShape;
 use super::operator::{self, GpuOperator};
+use super::operator::{generated, sparse_subgroup};
 use super::pipelines::{PipelineKey, Pipelines};
 use super::plan::Plan;
 use super::schedule::{Kernel, Schedule};
@@ -212,6 +212,10 @@ impl<'a> Run<'a> {
                 lanes,
                 groups: geometry.sparse_groups(lanes),
                 heavy,
+                subgroup: match (subgroups, ctx.subgroup_sizes()) {
+                    (true, Some((min, max))) => sparse_subgroup(min, max),
+                    (true, None) | (false, _) => 0,
+                },
             }),
             OperatorShape::Dense { .. }
             | OperatorShape::Structured { .. }
