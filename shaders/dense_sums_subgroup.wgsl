@@ -70,5 +70,7 @@ fn sparse_sums(lid: u32, lane: u32, lanes: u32, s_in: array<f32, DENSE_TILE>) ->
             total[tt] += sparse_partial[tt * SPARSE_THREADS + k];
         }
     }
+    // Read before a next call writes the slots again.
+    workgroupBarrier();
     return total;
 }

@@ -51,5 +51,7 @@ fn sparse_sums(lid: u32, lane: u32, lanes: u32, s: array<f32, DENSE_TILE>) -> ar
     for (var tt = 0u; tt < DENSE_TILE; tt++) {
         total[tt] = sparse_partial[tt * SPARSE_THREADS + lid - lane];
     }
+    // Read before a next call writes the slots again.
+    workgroupBarrier();
     return total;
 }

@@ -77,30 +77,41 @@ fn sparse_step(
     let group = (lid / lanes) % SPARSE_GROUPS;
     let lane = lid % lanes;
     let q = select(SPARSE_HEAVY + (w - SPARSE_HEAVY) * (SPARSE_THREADS / per_row) + slot, w, heavy);
-    let t0 = (wid.y * SPARSE_GROUPS + group) * DENSE_TILE;
-    let live = q < P.n && t0 < P.batch;
-    var nt = 0u;
-    if (live) {
-        nt = min(DENSE_TILE, P.batch - t0);
-    }
-    var s = array<f32, DENSE_TILE>();
+    // The row, when it exists and the group has a tile of trials.
+    let row_live = q < P.n && group * DENSE_TILE < P.batch;
     var row = 0u;
-    if (live) {
+    var start = 0u;
+    var end = 0u;
+    if (row_live) {
         row = ld_row(q);
-        let end = ld_row_place(row + 1u);
-        for (var k = ld_row_place(row) + lane; k < end; k += lanes) {
-            let v = ld_value(k);
-            let j = ld_column(k);
-            for (var tt = 0u; tt < nt; tt++) {
-                s[tt] += v * gathered(t0 + tt, j);
+        start = ld_row_place(row);
+        end = ld_row_place(row + 1u);
+    }
+    // The batch in chunks of SPARSE_GROUPS tiles: each chunk reads the row
+    // again right away (from cache), so the matrix leaves memory once a step.
+    for (var base = 0u; base < P.batch; base += SPARSE_GROUPS * DENSE_TILE) {
+        let t0 = base + group * DENSE_TILE;
+        let live = row_live && t0 < P.batch;
+        var nt = 0u;
+        if (live) {
+            nt = min(DENSE_TILE, P.batch - t0);
+        }
+        var s = array<f32, DENSE_TILE>();
+        if (live) {
+            for (var k = start + lane; k < end; k += lanes) {
+                let v = ld_value(k);
+                let j = ld_column(k);
+                for (var tt = 0u; tt < nt; tt++) {
+                    s[tt] += v * gathered(t0 + tt, j);
+                }
             }
         }
-    }
-    // Each (row, trial group)'s lanes are contiguous threads; every lane
-    // gets their totals.
-    let total = sparse_sums(lid, lane, lanes, s);
-    for (var tt = lane; live && tt < nt; tt += lanes) {
-        let t = t0 + tt;
-        st_operand(t * P.n_pad + row, finish(row, t, total[tt]));
+        // Each (row, trial group)'s lanes are contiguous threads; every
+        // lane gets their totals.
+        let total = sparse_sums(lid, lane, lanes, s);
+        for (var tt = lane; live && tt < nt; tt += lanes) {
+            let t = t0 + tt;
+            st_operand(t * P.n_pad + row, finish(row, t, total[tt]));
+        }
     }
 }

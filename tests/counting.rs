@@ -467,7 +467,8 @@ fn the_sparse_kernel_requests_what_the_schedule_says() {
         };
         e.inputs[0].h = vec![0.2; n];
         e.initial = vec![0.1; n];
-        for b in [1, 3, 64] {
+        // 130 trials: chunks of 64, the last of 2 (the row read again).
+        for b in [1, 3, 64, 130] {
             counted_as_scheduled(&format!("sparse, {what}"), &e, b);
         }
         // Light rows of 32 lanes (the adapter's choice here is one).

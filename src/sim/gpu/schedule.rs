@@ -281,41 +281,40 @@ impl Schedule {
                 &OperatorShape::Sparse { nnz, heavy, lanes } => {
                     // Workgroups: one per heavy row, then rows of `lanes`
                     // lanes; each of a workgroup's trial groups a tile of
-                    // DENSE_TILE trials (`tiles` in all, `ty` workgroups
-                    // over them).
+                    // DENSE_TILE trials, the batch's `tiles` taken in
+                    // chunks of `groups` tiles by the same workgroup (the
+                    // row re-read from cache: one pass over memory).
                     let tile = super::kernels::DENSE_TILE;
                     let groups = g.sparse_groups(lanes);
                     let per_wg = 256 / (lanes * groups);
                     let light = g.n - heavy;
                     let x = heavy + light.div_ceil(per_wg);
                     let tiles = g.batch.div_ceil(tile);
-                    let ty = tiles.div_ceil(groups);
                     let (gx, gz) = g.grid(x);
-                    // The threads that read a row, over all tiles: its
-                    // lanes per tile.
-                    let readers = u64::from(tiles)
+                    // The threads that look a row up: its lanes in each
+                    // group with a tile.
+                    let readers = u64::from(tiles.min(groups))
                         * (u64::from(heavy) * u64::from(256 / groups)
                             + u64::from(light) * u64::from(lanes));
                     let reread = u64::from(tiles) * nnz * f;
                     let mut traffic = vec![
-                        Traffic::read(Region::RowList, n * f, u64::from(ty))
-                            .requesting(readers * f),
-                        Traffic::read(Region::RowPlaces, (n + 1) * f, u64::from(ty))
+                        Traffic::read(Region::RowList, n * f, 1).requesting(readers * f),
+                        Traffic::read(Region::RowPlaces, (n + 1) * f, 1)
                             .requesting(2 * readers * f),
-                        Traffic::read(Region::Columns, nnz * f, u64::from(ty)).requesting(reread),
-                        Traffic::read(Region::Values, nnz * f, u64::from(ty)).requesting(reread),
+                        Traffic::read(Region::Columns, nnz * f, 1).requesting(reread),
+                        Traffic::read(Region::Values, nnz * f, 1).requesting(reread),
                         // Each entry gathers its column's vec4 for every trial.
                         Traffic::read(Region::Operand, b * u64::from(g.n_pad()) * f, 1)
                             .requesting(16 * nnz * b),
                         Traffic::write(Region::Operand, b * n * f),
                     ];
-                    traffic.extend(update(stage, n, u64::from(ty)));
+                    traffic.extend(update(stage, n, 1));
                     vec![Dispatch {
                         kernel: Kernel::SparseStep,
                         slot: 0,
                         row0: 0,
                         rows: g.n,
-                        workgroups: [gx, ty, gz],
+                        workgroups: [gx, 1, gz],
                         traffic,
                     }]
                 }
