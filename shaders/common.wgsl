@@ -346,3 +346,39 @@ fn move_stage_point(s: u32, yn: f32) -> f32 {
     st_y(s, yn);
     return operand(yn);
 }
+
+// e^y and tanh(x) as the CPU's f32 activations compute them (the twins of
+// `exp_f32` and `tanh_f32` in src/real.rs): Vulkan bounds the built-ins'
+// errors loosely (tanh's is inherited from an expression of exp's, an
+// absolute rather than a relative error near 0), so the GPU evaluates the
+// same formulas, measured within 2 ulp on the CPU.
+fn exp_f32(y_in: f32) -> f32 {
+    let y = clamp(y_in, -87.0, 88.0);
+    let n = round(y * 1.442695);
+    let r = (y - n * 0.6933594) - n * -2.1219444e-4;
+    var p = 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    return p * bitcast<f32>(u32(i32(n) + 127) << 23u);
+}
+
+fn tanh_f32(x: f32) -> f32 {
+    let a = min(abs(x), 9.1);
+    let s = a * a;
+    var p = -929569.0 / 638512875.0;
+    p = p * s + 21844.0 / 6081075.0;
+    p = p * s - 1382.0 / 155925.0;
+    p = p * s + 62.0 / 2835.0;
+    p = p * s - 17.0 / 315.0;
+    p = p * s + 2.0 / 15.0;
+    p = p * s - 1.0 / 3.0;
+    let small = a + (a * s) * p;
+    let large = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
+    let t = select(large, small, a < 0.55);
+    return select(t, -t, x < 0.0);
+}

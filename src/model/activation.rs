@@ -72,16 +72,17 @@ impl Activation {
         }
     }
 
-    /// Evaluates F(x) in any float type.
+    /// Evaluates F(x) in any float type: tanh and exp as [`crate::Real`]
+    /// computes them (libm in f64, vectorisable approximations in f32).
     #[inline(always)]
     pub fn apply<T: crate::Real>(&self, x: T) -> T {
         use crate::real::c;
         match *self {
             Activation::Linear {} => x,
             Activation::Relu {} => x.max(T::zero()),
-            Activation::Tanh { beta } => (c::<T>(beta) * x).tanh(),
+            Activation::Tanh { beta } => (c::<T>(beta) * x).act_tanh(),
             Activation::Sigmoid { beta, threshold } => {
-                T::one() / (T::one() + (-c::<T>(beta) * (x - c(threshold))).exp())
+                T::one() / (T::one() + (-c::<T>(beta) * (x - c(threshold))).act_exp())
             }
             Activation::Clip { min, max } => x.max(c(min)).min(c(max)),
             Activation::Step { threshold } => {
@@ -182,8 +183,8 @@ impl Activation {
     pub const WGSL: [(&'static str, &'static str); 6] = [
         ("linear", "v"),
         ("relu", "max(v, 0.0)"),
-        ("tanh", "tanh(p0 * v)"),
-        ("sigmoid", "1.0 / (1.0 + exp(-p0 * (v - p1)))"),
+        ("tanh", "tanh_f32(p0 * v)"),
+        ("sigmoid", "1.0 / (1.0 + exp_f32(-p0 * (v - p1)))"),
         ("clip", "min(max(v, p0), p1)"),
         ("step", "select(0.0, 1.0, v > p0)"),
     ];
