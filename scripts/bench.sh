@@ -62,6 +62,21 @@ if python3 -c 'import numpy' 2>/dev/null; then
     --attractor "$bin" | tee -a "$jsonl"
   python3 benches/peers/structured_step.py --operator hebbian --n 2000 --patterns 100 | tee -a "$jsonl"
   python3 benches/peers/structured_step.py --operator hebbian --n 10000 --patterns 500 | tee -a "$jsonl"
+  # The continuous Hopfield network as users run it (current dynamics,
+  # tanh(4 I)), beside the engine's own run of it, alternated 3 times.
+  for round in 1 2 3; do
+    for case in "2000 100 1.0" "10000 500 0.25"; do
+      set -- $case
+      log "Hopfield N = $1, P = $2, round $round: attractor run, then numpy and JAX"
+      "$bin" run examples/pattern_completion.toml --backend cpu --set network.n="$1" \
+        --set network.weights.patterns="$2" --set network.activation.beta=4.0 \
+        --set 'simulation.precision="f32"' --set 'simulation.method="euler"' \
+        --set simulation.duration="$3" --set simulation.record_every=100 \
+        --out "$out/hopfield" 2>&1 | grep steps
+      python3 benches/peers/structured_step.py --operator hebbian --dynamics current \
+        --activation tanh --beta 4 --n "$1" --patterns "$2" | tee -a "$jsonl"
+    done
+  done
   log "peer: numpy"
   python3 benches/peers/numpy_step.py --n 1024 4096 8192 --steps 200 | tee -a "$jsonl"
   # A shared machine's memory bandwidth drifts within seconds, so the dense

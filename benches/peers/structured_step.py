@@ -4,6 +4,9 @@ the Hebbian network written as a user would in numpy and in JAX (jit, the
 steps fused by lax.fori_loop), f32, the same equations as the bench's cases:
 
     v <- v + dt/tau * (-v + relu(h + M v)),  h = 0.1, dt/tau = 0.01
+    --dynamics current --activation tanh --beta B (a continuous Hopfield
+    network as users run it):
+    I <- I + dt/tau * (-I + h + M tanh(B I))
     ring:    M v = (2/N) (-lambda0 sum(v) + lambda1 (cos (cos . v) + sin (sin . v))),
              lambda0 = 0.5, lambda1 = 1.5, theta_i = 2 pi i / N
     hebbian: M v = (1/N) X^T (X v) - (P/N) v,  X the P x N patterns (+-1)
@@ -12,10 +15,13 @@ One JSON line per case: {"peer", "operator", "n", "patterns", "steps",
 "seconds_per_step"}. With --attractor BIN, each ring case first runs BIN on
 the same network for 100 steps and checks that numpy (and JAX) reach its
 final state from its initial state within 1e-5 (f32 sums in another order
-differ by about 1e-7 per step); the Hebbian patterns here are numpy's own.
+differ by about 1e-7 per step; with current dynamics the rates F(I) from
+I = 0); the Hebbian patterns here are numpy's own.
 
     python3 structured_step.py --operator ring --n 512 4096 65536 1000000
     python3 structured_step.py --operator hebbian --n 2000 --patterns 100
+    python3 structured_step.py --operator hebbian --dynamics current \
+        --activation tanh --beta 4 --n 2000 --patterns 100
 """
 import argparse, json, os, subprocess, tempfile, time
 import numpy as np
@@ -28,10 +34,23 @@ ap.add_argument("--seconds", type=float, default=0.5, help="about this long per 
 ap.add_argument("--reps", type=int, default=5, help="timings per case (median reported)")
 ap.add_argument("--peer", choices=["numpy", "jax", "both"], default="both")
 ap.add_argument("--attractor", help="attractor binary: check the numbers against it")
+ap.add_argument("--dynamics", choices=["rate", "current"], default="rate")
+ap.add_argument("--activation", choices=["relu", "tanh"], default="relu")
+ap.add_argument("--beta", type=float, default=1.0, help="tanh's gain")
 a = ap.parse_args()
 
 A = np.float32(0.01)  # dt / tau
 H = np.float32(0.1)
+B = np.float32(a.beta)
+
+
+def update(xp, x, mv_of):
+    """One Euler step of the chosen dynamics and activation, with `mv_of`
+    the product by M (xp: numpy or jax.numpy)."""
+    f = (lambda u: xp.maximum(u, 0)) if a.activation == "relu" else (lambda u: xp.tanh(B * u))
+    if a.dynamics == "rate":
+        return x + A * (-x + f(H + mv_of(x)))
+    return x + A * (-x + H + mv_of(f(x)))
 
 
 def tables(n, p):
@@ -48,15 +67,13 @@ def numpy_step(n, p, t):
         s0, s1 = np.float32(-2 * 0.5 / n), np.float32(2 * 1.5 / n)
 
         def step(v):
-            mv = s0 * v.sum() + s1 * (cos * (cos @ v) + sin * (sin @ v))
-            return v + A * (-v + np.maximum(H + mv, 0))
+            return update(np, v, lambda u: s0 * u.sum() + s1 * (cos * (cos @ u) + sin * (sin @ u)))
     else:
         (x,) = t
         c, d = np.float32(1 / n), np.float32(-p / n)
 
         def step(v):
-            mv = c * (x.T @ (x @ v)) + d * v
-            return v + A * (-v + np.maximum(H + mv, 0))
+            return update(np, v, lambda u: c * (x.T @ (x @ u)) + d * u)
     return step
 
 
@@ -68,15 +85,13 @@ def jax_steps(n, p, t):
         s0, s1 = jnp.float32(-2 * 0.5 / n), jnp.float32(2 * 1.5 / n)
 
         def step(_, v):
-            mv = s0 * v.sum() + s1 * (cos * (cos @ v) + sin * (sin @ v))
-            return v + A * (-v + jnp.maximum(H + mv, 0))
+            return update(jnp, v, lambda u: s0 * u.sum() + s1 * (cos * (cos @ u) + sin * (sin @ u)))
     else:
         x = jnp.asarray(t[0])
         c, d = jnp.float32(1 / n), jnp.float32(-p / n)
 
         def step(_, v):
-            mv = c * (x.T @ (x @ v)) + d * v
-            return v + A * (-v + jnp.maximum(H + mv, 0))
+            return update(jnp, v, lambda u: c * (x.T @ (x @ u)) + d * u)
 
     @jax.jit
     def run(v, k):
@@ -90,11 +105,14 @@ def attractor_run(n, p, steps):
     rates.npy's first and last rows."""
     weights = ('{ kind = "ring", lambda0 = 0.5, lambda1 = 1.5 }' if a.operator == "ring"
                else '{ kind = "hebbian", patterns = %d }' % p)
+    activation = ('{ kind = "relu" }' if a.activation == "relu"
+                  else '{ kind = "tanh", beta = %r }' % a.beta)
     toml = f"""
 [network]
 n = {n}
 tau = 0.01
-activation = {{ kind = "relu" }}
+dynamics = "{a.dynamics}"
+activation = {activation}
 weights = {weights}
 [[input]]
 kind = "uniform"
@@ -151,8 +169,14 @@ for n in a.n:
     v0 = np.random.default_rng(1).random(n, dtype=np.float32)
     if a.attractor and a.operator == "ring":
         start, end = attractor_run(n, p, 100)
+        # rates.npy holds the rates: with current dynamics F(I), from I = 0.
+        rates = ((lambda u: u) if a.dynamics == "rate" else
+                 (lambda u: np.maximum(u, 0)) if a.activation == "relu" else
+                 (lambda u: np.tanh(B * u)))
+        if a.dynamics == "current":
+            start = np.zeros(n, dtype=np.float32)
         for name, f in peers.items():
-            err = float(np.abs(f(start, 100) - end).max())
+            err = float(np.abs(rates(f(start, 100)) - end).max())
             print(json.dumps({"peer": name, "operator": a.operator, "n": n,
                               "check": "max |peer - attractor| after 100 steps",
                               "value": err, "ok": err < 1e-5}), flush=True)
@@ -161,4 +185,5 @@ for n in a.n:
         s, k = timed(f, v0)
         print(json.dumps({"peer": name, "operator": a.operator, "n": n,
                           "patterns": p if a.operator == "hebbian" else None,
+                          "dynamics": a.dynamics, "activation": a.activation,
                           "steps": k, "seconds_per_step": s}), flush=True)
