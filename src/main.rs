@@ -91,6 +91,19 @@ enum Command {
     },
 }
 
+/// `--dynamics`: rate or current, listed in errors and help.
+fn dynamics_parser() -> impl clap::builder::TypedValueParser<Value = attractor::model::Dynamics> {
+    use attractor::model::Dynamics;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["rate", "current"]).map(|s| {
+        if s == "current" {
+            Dynamics::Current
+        } else {
+            Dynamics::Rate
+        }
+    })
+}
+
 /// `--degree-spread`: the names of the spreads, listed in errors and help.
 fn spread_parser() -> impl clap::builder::TypedValueParser<Value = attractor::bench::DegreeSpread> {
     use attractor::bench::DegreeSpread;
@@ -266,6 +279,15 @@ struct BenchArgs {
     /// --degree, heavy-tailed).
     #[arg(long, default_value = "fixed", value_parser = spread_parser())]
     degree_spread: attractor::bench::DegreeSpread,
+    /// The activation F of every case: a kind (linear, relu, tanh,
+    /// sigmoid, clip, step) or an inline table as in an experiment file,
+    /// `{ kind = "tanh", beta = 4.0 }`.
+    #[arg(long, default_value = "relu")]
+    activation: String,
+    /// The dynamics of every case: rate (tau dv/dt = -v + F(h + M v)) or
+    /// current (tau dI/dt = -I + h + M F(I)).
+    #[arg(long, default_value = "rate", value_parser = dynamics_parser())]
+    dynamics: attractor::model::Dynamics,
     /// Trials stepped together.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -315,6 +337,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         patterns,
         degree,
         degree_spread,
+        activation,
+        dynamics,
         batch,
         reps,
         seconds,
@@ -332,6 +356,8 @@ fn bench(args: BenchArgs) -> Result<()> {
         patterns,
         degree,
         spread: degree_spread,
+        activation: bench::parse_activation(&activation)?,
+        dynamics,
         batch,
         reps,
         seconds,
@@ -364,13 +390,9 @@ fn bench(args: BenchArgs) -> Result<()> {
     let row = |r: &BenchResult| {
         let shape = r.shape_label();
         println!(
-            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9.3} {:>9.2}  {}",
+            "{:<4} {:<12} {:>9} {:>6} {:>6} {:>11.3e} {:>11} {:>5} {:>11.3e} {:>8.2} {:>8.1} {:>9} {:>9.2}  {}",
             r.backend,
-            match (r.patterns, r.degree) {
-                (Some(p), _) => format!("{:?}", r.operator).to_lowercase() + &format!(" P={p}"),
-                (None, Some(k)) => format!("{:?}", r.operator).to_lowercase() + &format!(" K={k}"),
-                (None, None) => format!("{:?}", r.operator).to_lowercase(),
-            },
+            r.case_label(),
             r.n,
             r.batch,
             r.steps_per_submit,
@@ -382,7 +404,11 @@ fn bench(args: BenchArgs) -> Result<()> {
             r.bytes_per_step,
             r.gbytes_per_second,
             r.bandwidth_gbytes_per_second,
-            r.fraction_of_bandwidth,
+            format!(
+                "{:.3}{}",
+                r.fraction_of_bandwidth,
+                if r.cache_resident { "*" } else { " " }
+            ),
             r.gflops_per_second,
             shape
         );

@@ -779,6 +779,133 @@ fn bench_refuses_bad_counts_before_printing() {
 }
 
 #[test]
+fn bench_takes_the_activation_and_dynamics_users_run() {
+    // The continuous Hopfield network as users run it: current dynamics,
+    // tanh(4 I); the JSON says so, and the table's case names both.
+    let j = &bench_lines(&[
+        "--backend",
+        "cpu",
+        "--operator",
+        "hebbian",
+        "--n",
+        "300",
+        "--patterns",
+        "5",
+        "--activation",
+        r#"{ kind = "tanh", beta = 4.0 }"#,
+        "--dynamics",
+        "current",
+    ])[0];
+    assert_eq!(j["activation"]["kind"], "tanh");
+    assert_eq!(j["activation"]["beta"].as_f64(), Some(4.0));
+    assert_eq!(j["dynamics"], "current");
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--operator",
+            "hebbian",
+            "--n",
+            "300",
+            "--reps",
+            "1",
+            "--seconds",
+            "0.001",
+            "--activation",
+            "sigmoid",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("hebbian P=16 sigmoid(1, 0)"),
+        "{}",
+        text(&o)
+    );
+    // A kind that does not exist, and a bad parameter: errors naming the
+    // option, before any case runs.
+    for (value, says) in [
+        (
+            "tanhh",
+            "key `--activation` = tanhh: a kind (linear, relu, tanh",
+        ),
+        (
+            r#"{ kind = "tanh", beta = -1.0 }"#,
+            "key `--activation.beta` = -1",
+        ),
+    ] {
+        let o = bin()
+            .args(["bench", "--backend", "cpu", "--activation", value])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{value} was accepted");
+        assert!(
+            o.stdout.is_empty() || !text(&o).contains("cpu  "),
+            "{}",
+            text(&o)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn bench_labels_the_cases_that_run_from_the_cache() {
+    // A ring of 256 neurons touches 4 KiB a step, a dense N = 2048 matrix
+    // 16 MiB: each case's working set is reported, compared with the
+    // last-level cache where the OS reports it, and the bandwidth it is a
+    // fraction of was measured over that many bytes (or 1 GiB), naming the
+    // fastest read kernel.
+    for (op, n, ws) in [("ring", "256", 4.0 * 256.0 * 4.0), ("dense", "2048", 0.0)] {
+        let j = &bench_lines(&["--backend", "cpu", "--operator", op, "--n", n])[0];
+        let set = j["working_set_bytes"].as_f64().unwrap();
+        if ws > 0.0 {
+            assert_eq!(set, ws, "{op}");
+        } else {
+            assert!(set >= 2048.0 * 2048.0 * 4.0, "{op}: {set}");
+        }
+        match j["last_level_cache_bytes"].as_f64() {
+            Some(c) => assert_eq!(j["cache_resident"].as_bool(), Some(set <= c), "{op}"),
+            None => assert_eq!(j["cache_resident"].as_bool(), Some(false), "{op}"),
+        }
+        assert!(j["fraction_of_bandwidth"].as_f64().is_some_and(|f| f > 0.0));
+        let probe = j["bandwidth_probe"].as_str().unwrap();
+        assert!(
+            ["sums", "four streams", "avx-512 sums", "dense product"]
+                .iter()
+                .any(|k| probe.ends_with(&format!("fastest: {k}"))),
+            "{probe}"
+        );
+    }
+}
+
+#[test]
+fn bench_refuses_a_dense_case_larger_than_memory() {
+    // N = 2^20: 8 TiB of f64 entries. An error naming --n, before drawing.
+    let o = bin()
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--operator",
+            "dense",
+            "--n",
+            "1048576",
+        ])
+        .env("ATTRACTOR_MEMORY_BYTES", "1000000000")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("key `--n` = 1048576"), "{err}");
+    assert!(err.contains("the dense case's matrix"), "{err}");
+}
+
+#[test]
 fn bench_hebbian_cases_take_their_patterns() {
     // P = 7 random patterns at N = 64: the fused step reads the state,
     // writes it, and reads the 7 pattern rows and the diagonal once (the

@@ -185,9 +185,10 @@ fn the_fused_step_is_the_separate_passes_bit_for_bit() {
         fused_equals_unfused::<f32>(&e, &format!("ring current exp f32 N = {n}"));
     }
     // Hebbian: a diagonal, current dynamics; P = 300 makes tiles (blocks)
-    // of 512 (f32) and 256 (f64) neurons, several in each chunk of 1024 and
-    // the last one short, and is
-    // above the parallel threshold at N = 2001, as is N = 50000 with P = 3.
+    // of 64 neurons, the register blocks (the fused step's projections by
+    // Lanes::dot_block, the separate pass's by Lanes::dot_rows), 16 in each
+    // chunk of 1024 and the last one short, and is above the parallel
+    // threshold at N = 2001, as is N = 50000 with P = 3.
     for (n, p) in [(4099, 7), (2001, 300), (50_000, 3)] {
         let e = hebbian(n, p, "current");
         fused_equals_unfused::<f32>(&e, &format!("hebbian current f32 N = {n} P = {p}"));

@@ -3,7 +3,7 @@
 
 use super::sparse::{DegreeSpread, SPARSE_DEGREE};
 use crate::error::Result;
-use crate::model::{Experiment, Weights};
+use crate::model::{Activation, Dynamics, Experiment, Weights};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -45,7 +45,7 @@ pub enum OperatorKind {
 pub const HEBBIAN_PATTERNS: usize = 16;
 
 /// The network of one case: the operator, N and (Hebbian) the patterns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Case {
     /// The operator.
     pub operator: OperatorKind,
@@ -57,6 +57,10 @@ pub struct Case {
     pub degree: usize,
     /// How a sparse case's in-degrees spread.
     pub spread: DegreeSpread,
+    /// The activation F (relu unless asked).
+    pub activation: Activation,
+    /// The dynamics (rate unless asked).
+    pub dynamics: Dynamics,
 }
 
 impl Case {
@@ -68,11 +72,44 @@ impl Case {
             patterns: HEBBIAN_PATTERNS,
             degree: SPARSE_DEGREE,
             spread: DegreeSpread::Fixed,
+            activation: Activation::Relu {},
+            dynamics: Dynamics::Rate,
         }
     }
 }
 
-/// The experiment of a case: a rate network with relu, Euler steps, f32.
+/// `--activation`: a kind (`tanh`, with its default parameters) or an
+/// inline table as in an experiment file (`{ kind = "tanh", beta = 4.0 }`),
+/// checked as `network.activation` is; an error names the option.
+pub fn parse_activation(text: &str) -> Result<Activation> {
+    let table = if text.trim_start().starts_with('{') {
+        text.to_string()
+    } else {
+        format!("{{ kind = \"{}\" }}", text.trim())
+    };
+    #[derive(serde::Deserialize)]
+    struct Holder {
+        a: Activation,
+    }
+    let a = toml::from_str::<Holder>(&format!("a = {table}"))
+        .map_err(|e| {
+            crate::Error::invalid(
+                "--activation",
+                text,
+                format!(
+                    "a kind (linear, relu, tanh, sigmoid, clip, step) or an inline table \
+                     such as {{ kind = \"tanh\", beta = 4.0 }} ({})",
+                    e.message()
+                ),
+            )
+        })?
+        .a;
+    a.validate("--activation")?;
+    Ok(a)
+}
+
+/// The experiment of a case: a network with the case's activation and
+/// dynamics (relu and rate unless asked), Euler steps, f32.
 pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
     let Case {
         operator: op,
@@ -80,6 +117,8 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         patterns,
         degree,
         spread,
+        activation,
+        dynamics,
     } = case;
     let weights = match op {
         OperatorKind::Dense => "{ kind = \"diagonal\", values = [0.0] }".to_string(),
@@ -122,6 +161,8 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         steps as f64 * 0.0001
     );
     let mut e = Experiment::from_toml(&toml, std::path::Path::new("."), "bench", &[])?;
+    e.network.activation = activation;
+    e.network.dynamics = dynamics;
     if op == OperatorKind::Packed {
         // P N bits of random words (32 units a draw: the goal's 12.5 GB in
         // seconds), and the overlaps a file of as many patterns records.
@@ -145,6 +186,14 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
         e.initial = vec![0.0; n];
     }
     if op == OperatorKind::Dense {
+        // Its N² f64 entries, then the run's copy in f32, before drawing.
+        let entries = (n as u64).saturating_mul(n as u64);
+        crate::memory::check(
+            "--n",
+            n,
+            "the dense case's matrix (N² entries in f64 and f32)",
+            entries.saturating_mul(12),
+        )?;
         // A random M scaled to spectral radius ~0.9: a stable network.
         let s = 0.9 * (3.0 / n as f64).sqrt();
         let m: Vec<f64> = (0..n * n)

@@ -187,6 +187,12 @@ fn time_steps(
     })
 }
 
+/// The distinct bytes a step of a bench case touches (one stage, Euler): M
+/// once (its trials share it) and every trial's vectors.
+pub(crate) fn working_set(cost: &crate::sim::Cost, batch: usize) -> f64 {
+    cost.weight_bytes_per_step / batch as f64 + cost.bytes_per_step - cost.weight_bytes_per_step
+}
+
 /// The result of a timed case: the bytes the encoder counted where there
 /// is a ledger, else the backend's cost; the flops of the cost.
 fn result(
@@ -224,6 +230,8 @@ fn result(
             .then_some(case.patterns),
         degree: (case.operator == OperatorKind::Sparse).then_some(case.degree),
         degree_spread: (case.operator == OperatorKind::Sparse).then_some(case.spread),
+        activation: case.activation,
+        dynamics: case.dynamics,
         batch,
         steps_per_submit: timed.steps,
         seconds_per_step: per_step,
@@ -240,6 +248,9 @@ fn result(
         gflops_per_second: flops / per_step / 1e9,
         bandwidth_gbytes_per_second: bandwidth,
         fraction_of_bandwidth: gbs / bandwidth,
+        working_set_bytes: working_set(cost, batch),
+        last_level_cache_bytes: None,
+        cache_resident: false,
         bandwidth_probe: String::new(),
         peak_gflops_per_second: f64::NAN,
         fraction_of_peak: f64::NAN,
@@ -270,6 +281,10 @@ pub struct BenchResult {
     pub degree: Option<usize>,
     /// How a sparse case's in-degrees spread.
     pub degree_spread: Option<super::DegreeSpread>,
+    /// The activation F.
+    pub activation: crate::model::Activation,
+    /// The dynamics.
+    pub dynamics: crate::model::Dynamics,
     /// Trials stepped together.
     pub batch: usize,
     /// Steps recorded per submit (GPU) or between records (CPU).
@@ -312,8 +327,19 @@ pub struct BenchResult {
     /// [`CpuBandwidth`](crate::sim::cpu::probe::CpuBandwidth),
     /// [`gpu_probes`](crate::sim::gpu::probe::gpu_probes)).
     pub bandwidth_gbytes_per_second: f64,
-    /// gbytes_per_second / bandwidth.
+    /// gbytes_per_second / bandwidth (for a CPU case whose working set
+    /// fits in the last-level cache, `cache_resident`, a fraction of the
+    /// cache's read bandwidth, not the memory's).
     pub fraction_of_bandwidth: f64,
+    /// The distinct bytes a step touches: M (or its form's tables) once
+    /// and the trials' vectors, as the backend's cost counts them.
+    pub working_set_bytes: f64,
+    /// The CPU's last-level cache, bytes, where the OS reports it (CPU
+    /// cases).
+    pub last_level_cache_bytes: Option<u64>,
+    /// Whether the working set fits in the last-level cache (CPU cases):
+    /// the case runs from the cache, and its bandwidth is the cache's.
+    pub cache_resident: bool,
     /// How the bandwidth was measured.
     pub bandwidth_probe: String,
     /// The machine's measured f32 arithmetic peak, GFLOP/s (see
@@ -342,6 +368,34 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
+    /// The case as the table prints it: the operator, its P or K, and the
+    /// activation and dynamics where they are not relu and rate
+    /// (`hebbian P=500 tanh(4) current`).
+    pub fn case_label(&self) -> String {
+        use crate::model::{Activation, Dynamics};
+        let mut label = format!("{:?}", self.operator).to_lowercase();
+        match (self.patterns, self.degree) {
+            (Some(p), _) => label += &format!(" P={p}"),
+            (None, Some(k)) => label += &format!(" K={k}"),
+            (None, None) => {}
+        }
+        let f = match self.activation {
+            Activation::Relu {} => String::new(),
+            Activation::Linear {} => "linear".into(),
+            Activation::Tanh { beta } => format!("tanh({beta})"),
+            Activation::Sigmoid { beta, threshold } => format!("sigmoid({beta}, {threshold})"),
+            Activation::Clip { min, max } => format!("clip({min}, {max})"),
+            Activation::Step { threshold } => format!("step({threshold})"),
+        };
+        if !f.is_empty() {
+            label += &format!(" {f}");
+        }
+        if self.dynamics == Dynamics::Current {
+            label += " current";
+        }
+        label
+    }
+
     /// The kernel's shape as the table prints it: `256x8s8` for the dense
     /// row kernels (threads x rows, rows per thread), `split 8` for the
     /// dense batch kernel, `staged` or `memory` for the convolution

@@ -18,11 +18,13 @@ pub mod plan;
 pub mod sparse;
 
 use crate::error::Result;
-use crate::sim::cpu::probe::{cpu_peak_gflops, CpuBandwidth, CPU_PROBE};
+use crate::sim::cpu::probe::{cpu_peak_gflops, last_level_cache_bytes, CpuBandwidth, CPU_PROBE};
 use crate::sim::gpu::probe::{gpu_probes, GPU_PROBE};
 use crate::sim::gpu::{context, kernels, GpuBackend};
 use cases::shape_of;
-pub use cases::{default_sizes, experiment, Case, OperatorKind, HEBBIAN_PATTERNS};
+pub use cases::{
+    default_sizes, experiment, parse_activation, Case, OperatorKind, HEBBIAN_PATTERNS,
+};
 pub use measure::{count_steps, measure_cpu, measure_gpu, BenchResult, COUNTED_STEPS};
 pub use sparse::{DegreeSpread, SPARSE_DEGREE};
 use std::path::Path;
@@ -51,6 +53,10 @@ pub struct BenchPlan {
     pub degree: usize,
     /// How the sparse cases' in-degrees spread.
     pub spread: DegreeSpread,
+    /// The activation of every case.
+    pub activation: crate::model::Activation,
+    /// The dynamics of every case.
+    pub dynamics: crate::model::Dynamics,
     /// Trials stepped together.
     pub batch: usize,
     /// Timed repetitions per case.
@@ -90,6 +96,7 @@ impl BenchPlan {
                 "must be at least 1",
             ));
         }
+        self.activation.validate("--activation")?;
         if self.reps < 1 {
             return Err(crate::Error::invalid(
                 "--reps",
@@ -251,15 +258,25 @@ pub fn run(
                 let adapter = format!("{} threads", rayon::current_num_threads());
                 let reader = CpuBandwidth::new();
                 let peak = cpu_peak_gflops();
+                let llc = last_level_cache_bytes();
                 report(BenchEvent::Backend {
                     backend: "cpu",
                     description: format!(
-                        "{adapter} ({}); bandwidth measured before each case; f32 peak \
-                         {peak:.1} GFLOP/s",
+                        "{adapter} ({}); bandwidth measured before and after each case, \
+                         over 1 GiB and over its working set; f32 peak {peak:.1} GFLOP/s; \
+                         {}",
                         if crate::sim::cpu::matvec::simd_available() {
                             "AVX2+FMA dense kernel"
                         } else {
                             "portable dense kernel"
+                        },
+                        match llc {
+                            Some(c) => format!(
+                                "* the working set fits in the {} MiB last-level cache: a \
+                                 fraction of the cache's bandwidth",
+                                c >> 20
+                            ),
+                            None => "the last-level cache's size is not reported".into(),
                         }
                     ),
                 })?;
@@ -271,15 +288,45 @@ pub fn run(
                             patterns: plan.patterns,
                             degree: plan.degree,
                             spread: plan.spread,
+                            activation: plan.activation,
+                            dynamics: plan.dynamics,
                         };
-                        let before = reader.measure();
+                        // The case is measured against the fastest read of
+                        // 1 GiB and of as many bytes as it touches (read
+                        // from the cache where they fit, and partly so for
+                        // a set a few times the cache), before and after.
+                        let shape = shape_of(case)?;
+                        let cost = crate::sim::cpu::cost::cost(&shape, batch, 1);
+                        let ws = measure::working_set(&cost, batch) as u64;
+                        let resident = llc.is_some_and(|c| ws <= c);
+                        let probe = || {
+                            let whole = reader.measure_over(reader.bytes());
+                            if ws as usize >= reader.bytes() {
+                                whole
+                            } else {
+                                let set = reader.measure_over(ws as usize);
+                                if set.0 > whole.0 {
+                                    set
+                                } else {
+                                    whole
+                                }
+                            }
+                        };
+                        let (before, kernel) = probe();
                         let mut cpu = crate::sim::cpu::CpuBackend;
                         let mut r =
                             measure_cpu(&mut cpu, &adapter, case, batch, reps, seconds, before)?;
-                        let bandwidth = before.max(reader.measure());
+                        let after = probe();
+                        let (bandwidth, kernel) = if after.0 > before {
+                            after
+                        } else {
+                            (before, kernel)
+                        };
                         r.bandwidth_gbytes_per_second = bandwidth;
+                        r.last_level_cache_bytes = llc;
+                        r.cache_resident = resident;
                         r.fraction_of_bandwidth = r.gbytes_per_second / bandwidth;
-                        r.bandwidth_probe = CPU_PROBE.into();
+                        r.bandwidth_probe = format!("{CPU_PROBE}; fastest: {}", kernel.name());
                         r.peak_gflops_per_second = peak;
                         r.fraction_of_peak = r.gflops_per_second / peak;
                         report(BenchEvent::Case(&r))?;
@@ -306,6 +353,8 @@ pub fn run(
                             patterns: plan.patterns,
                             degree: plan.degree,
                             spread: plan.spread,
+                            activation: plan.activation,
+                            dynamics: plan.dynamics,
                         };
                         // The default shape first, then (tune) every other one.
                         let dense = op == OperatorKind::Dense;
@@ -495,6 +544,8 @@ pub fn plans(bench: &BenchPlan, limits: Option<&str>) -> Result<Vec<plan::CasePl
                 patterns: bench.patterns,
                 degree: bench.degree,
                 spread: bench.spread,
+                activation: bench.activation,
+                dynamics: bench.dynamics,
             };
             all.push(plan::plan_case(case, bench.batch, &limits, &name, device));
         }

@@ -236,6 +236,8 @@ mod tests {
                 patterns: 7,
                 degree: 9,
                 spread: super::super::DegreeSpread::Lognormal,
+                activation: crate::model::Activation::Relu {},
+                dynamics: crate::model::Dynamics::Rate,
             };
             let e = super::super::experiment(case, 1).unwrap();
             let sizes = case_sizes(case);

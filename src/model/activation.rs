@@ -101,19 +101,22 @@ impl Activation {
     /// same numbers as [`Self::apply`] element by element).
     #[inline(always)]
     pub fn map_slice<T: crate::Real>(&self, out: &mut [T], pre: impl Fn(usize, T) -> T) {
-        let a = *self;
-        let mut run = |a: Activation| {
+        // A function inlined into each arm (a closure would be one function
+        // called from six places, compiled once with the kind unknown).
+        #[inline(always)]
+        fn run<T: crate::Real>(a: Activation, out: &mut [T], pre: &impl Fn(usize, T) -> T) {
             for (j, o) in out.iter_mut().enumerate() {
                 *o = a.apply(pre(j, *o));
             }
-        };
+        }
+        let a = *self;
         match a {
-            Activation::Linear {} => run(Activation::Linear {}),
-            Activation::Relu {} => run(Activation::Relu {}),
-            Activation::Tanh { .. } => run(a),
-            Activation::Sigmoid { .. } => run(a),
-            Activation::Clip { .. } => run(a),
-            Activation::Step { .. } => run(a),
+            Activation::Linear {} => run(Activation::Linear {}, out, &pre),
+            Activation::Relu {} => run(Activation::Relu {}, out, &pre),
+            Activation::Tanh { .. } => run(a, out, &pre),
+            Activation::Sigmoid { .. } => run(a, out, &pre),
+            Activation::Clip { .. } => run(a, out, &pre),
+            Activation::Step { .. } => run(a, out, &pre),
         }
     }
 

@@ -15,7 +15,7 @@
 use super::lanes::{Lanes, CHUNK};
 use super::operator::Operator;
 use super::structured::{Expansion, Parts};
-use super::table::rows_read;
+use super::table::{rows_read, REGISTERS};
 use crate::model::{Activation, Dynamics, Stage, StepConstants};
 use crate::real::{c, Real};
 use crate::rng::{self, Stream};
@@ -371,6 +371,29 @@ fn chunk_body<T: Real>(
             xb
         };
         let rank = p.coef.len();
+        if let Ok(ob) = <&[T; REGISTERS]>::try_from(ob) {
+            // A register block (the tables of many rows): the operand in
+            // registers, each row's products added in turn.
+            match p.v.small_rows_at(i0, bl) {
+                Some((rows, stride)) => {
+                    Lanes::dot_block_small(&mut s.lanes, job.e.read_rows(), rows, stride, ob)
+                }
+                None => {
+                    let (rows, stride) = p.v.rows_at(i0, bl);
+                    Lanes::dot_block(&mut s.lanes, job.e.read_rows(), rows, stride, ob)
+                }
+            }
+            for (r, l) in s.lanes[..rank].iter_mut().enumerate() {
+                if p.uniform[r] {
+                    l.sum(ob);
+                }
+            }
+            if job.sum {
+                s.lanes[rank].sum(ob);
+            }
+            b0 += bl;
+            continue;
+        }
         let row = |r: usize| p.v.row(r, i0, bl);
         let mut r = 0;
         while r < rank {

@@ -84,6 +84,55 @@ impl<T: Real> Lanes<T> {
         lanes[..R].copy_from_slice(&l);
     }
 
+    /// [`Lanes::dot_rows`] of each row `r` of `read` (row r is
+    /// `&rows[r * stride..][..W]`) with one block `b` of W neurons (a
+    /// multiple of 8), into `lanes[r]`: b is loaded once and kept in
+    /// registers while every row's products are added, and each row's sums
+    /// are those [`Lanes::dot_rows`] gives it, bit for bit.
+    #[inline(always)]
+    pub fn dot_block<const W: usize>(
+        lanes: &mut [Lanes<T>],
+        read: &[usize],
+        rows: &[T],
+        stride: usize,
+        b: &[T; W],
+    ) {
+        const { assert!(W.is_multiple_of(8)) };
+        for &r in read {
+            let row: &[T; W] = rows[r * stride..][..W].try_into().unwrap();
+            let mut acc = lanes[r].acc;
+            for j in 0..W / 8 {
+                for k in 0..8 {
+                    acc[k] = row[8 * j + k].mul_add(b[8 * j + k], acc[k]);
+                }
+            }
+            lanes[r].acc = acc;
+        }
+    }
+
+    /// [`Lanes::dot_block`] of rows stored as bytes (small integers,
+    /// converted exactly): the same sums, bit for bit.
+    #[inline(always)]
+    pub fn dot_block_small<const W: usize>(
+        lanes: &mut [Lanes<T>],
+        read: &[usize],
+        rows: &[i8],
+        stride: usize,
+        b: &[T; W],
+    ) {
+        const { assert!(W.is_multiple_of(8)) };
+        for &r in read {
+            let row: &[i8; W] = rows[r * stride..][..W].try_into().unwrap();
+            let mut acc = lanes[r].acc;
+            for j in 0..W / 8 {
+                for k in 0..8 {
+                    acc[k] = small::<T>(row[8 * j + k]).mul_add(b[8 * j + k], acc[k]);
+                }
+            }
+            lanes[r].acc = acc;
+        }
+    }
+
     /// The dot product of the blocks added by [`Lanes::dot`] (or
     /// [`Lanes::dot_rows`]).
     #[inline(always)]
@@ -113,6 +162,12 @@ impl<T: Real> Lanes<T> {
     pub fn sum_total(&self) -> T {
         self.acc.iter().copied().sum::<T>() + self.tail
     }
+}
+
+/// A small integer as a float (exact).
+#[inline(always)]
+pub(crate) fn small<T: Real>(v: i8) -> T {
+    <T as num_traits::NumCast>::from(v).unwrap_or_else(T::zero)
 }
 
 /// Dot product with eight independent accumulators: vectorises, and in f32

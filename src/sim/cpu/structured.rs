@@ -3,8 +3,8 @@
 //! expansion y_i = d_i x_i + sum_r proj_r U_r,i (the CPU twin of
 //! `structured.wgsl`'s projection and update passes).
 
-use super::lanes::{chunk_sum, Lanes, CHUNK, PARALLEL_WORK};
-use super::table::Table;
+use super::lanes::{chunk_sum, small, Lanes, CHUNK, PARALLEL_WORK};
+use super::table::{Table, REGISTERS};
 use crate::model::Rotation;
 use crate::real::Real;
 use rayon::prelude::*;
@@ -127,13 +127,14 @@ impl<T: Real> Parts<'_, T> {
 pub(crate) struct Expansion<'a, T> {
     proj: &'a [T],
     u: &'a Table<T>,
-    uniform: &'a [bool],
     diag: Option<&'a [T]>,
     /// The sum of the uniform rows' projections (a constant term).
     base: T,
     /// The ring's two read rows (cos, sin) when they are all there is: then
     /// one fused pass, a0 + a1 cos_i + a2 sin_i.
     two: Option<(usize, usize)>,
+    /// The rows read (not uniform), in order.
+    read_rows: Vec<usize>,
 }
 
 impl<'a, T: Real> Expansion<'a, T> {
@@ -152,24 +153,20 @@ impl<'a, T: Real> Expansion<'a, T> {
         let mut e = Expansion {
             proj,
             u,
-            uniform,
             diag,
             base,
             two: None,
+            read_rows: (0..proj.len()).filter(|&r| !uniform[r]).collect(),
         };
-        if e.read().count() == 2 && diag.is_none() {
-            let two = {
-                let mut it = e.read();
-                it.next().zip(it.next())
-            };
-            e.two = two;
+        if let (&[a, b], None) = (&e.read_rows[..], diag) {
+            e.two = Some((a, b));
         }
         e
     }
 
     /// The rows read (not uniform), in order.
-    fn read(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.proj.len()).filter(|&r| !self.uniform[r])
+    pub(crate) fn read_rows(&self) -> &[usize] {
+        &self.read_rows
     }
 
     /// y = the expansion at neurons off.., x the operand at the same neurons
@@ -203,35 +200,70 @@ impl<'a, T: Real> Expansion<'a, T> {
             }
             None => y.iter_mut().for_each(|yi| *yi = base),
         }
-        // Four rows per pass over y (one load and store of y for four
-        // terms), each y_i's terms still added in row order.
-        let mut rows = self.read();
-        loop {
-            let mut g = [0; 4];
-            let mut m = 0;
-            while m < 4 {
-                match rows.next() {
-                    Some(r) => g[m] = r,
-                    None => break,
-                }
-                m += 1;
-            }
-            if m == 4 {
-                let [p0, p1, p2, p3] = g.map(|r| proj[r]);
-                let [u0, u1, u2, u3] = g.map(row);
+        let read: &[usize] = &self.read_rows;
+        let (rows, stride) = u.rows_at(off, len);
+        if stride > REGISTERS {
+            // Wide tiles (few rows): four rows per pass over y (one load
+            // and store of y for four terms), each y_i's terms still added
+            // in row order.
+            let mut groups = read.chunks_exact(4);
+            for g in groups.by_ref() {
+                let [p0, p1, p2, p3] = [0, 1, 2, 3].map(|q| proj[g[q]]);
+                let [u0, u1, u2, u3] = [0, 1, 2, 3].map(|q| row(g[q]));
                 for j in 0..len {
                     let t = p1.mul_add(u1[j], p0.mul_add(u0[j], y[j]));
                     y[j] = p3.mul_add(u3[j], p2.mul_add(u2[j], t));
                 }
-                continue;
             }
-            for &r in &g[..m] {
+            for &r in groups.remainder() {
                 let p = proj[r];
                 for (yi, ur) in y.iter_mut().zip(row(r)) {
                     *yi = p.mul_add(*ur, *yi);
                 }
             }
-            break;
+            return;
+        }
+        // Tiles of at most [`REGISTERS`] neurons (many rows, read as one
+        // stream): blocks whose sums stay in registers while every row's
+        // term is added to them (one load of each table entry, independent
+        // chains of fused multiply-adds, y stored once), each y_i's terms
+        // still added in row order.
+        let mut j0 = 0;
+        if let Some((small_rows, stride)) = u.small_rows_at(off, len) {
+            // The same, the entries read as bytes.
+            while j0 + REGISTERS <= len {
+                let mut acc: [T; REGISTERS] = y[j0..j0 + REGISTERS].try_into().unwrap();
+                for &r in read {
+                    let p = proj[r];
+                    let ur: &[i8; REGISTERS] = small_rows[r * stride + j0..][..REGISTERS]
+                        .try_into()
+                        .unwrap();
+                    for k in 0..REGISTERS {
+                        acc[k] = p.mul_add(small::<T>(ur[k]), acc[k]);
+                    }
+                }
+                y[j0..j0 + REGISTERS].copy_from_slice(&acc);
+                j0 += REGISTERS;
+            }
+        }
+        while j0 + REGISTERS <= len {
+            let mut acc: [T; REGISTERS] = y[j0..j0 + REGISTERS].try_into().unwrap();
+            for &r in read {
+                let p = proj[r];
+                let ur: &[T; REGISTERS] = rows[r * stride + j0..][..REGISTERS].try_into().unwrap();
+                for k in 0..REGISTERS {
+                    acc[k] = p.mul_add(ur[k], acc[k]);
+                }
+            }
+            y[j0..j0 + REGISTERS].copy_from_slice(&acc);
+            j0 += REGISTERS;
+        }
+        for &r in read {
+            let p = proj[r];
+            let ur = &rows[r * stride + j0..][..len - j0];
+            for (yi, u) in y[j0..].iter_mut().zip(ur) {
+                *yi = p.mul_add(*u, *yi);
+            }
         }
     }
 }
@@ -264,6 +296,55 @@ mod tests {
     use super::*;
     use crate::model::theta;
     use crate::sim::cpu::lanes::{long_dot, long_sum};
+
+    /// The expansion of many rows (register blocks of 64 neurons and the
+    /// rest of a tile, with the entries kept as bytes where they are small
+    /// integers) and of a few (four rows per pass over y) is, at every
+    /// neuron, d_i x_i + base and then each read row's term added by a
+    /// fused multiply-add in row order, bit for bit.
+    #[test]
+    fn the_expansion_adds_each_row_in_order() {
+        for (rows, n, tile, integers) in [
+            (300, 1000, 64, false),
+            (300, 1000, 64, true),
+            (300, 150, 64, true),
+            (7, 1000, 1024, false),
+            (7, 70, 8, false),
+        ] {
+            let src: Vec<f64> = (0..rows * n)
+                .map(|k| match integers {
+                    true => (k * 7919 % 7) as f64 - 3.0,
+                    false => ((k * 7919 % 1013) as f64 - 506.0) / 300.0,
+                })
+                .collect();
+            let table = Table::<f32>::new(&src, rows, n, tile);
+            assert_eq!(table.small_rows_at(0, 8).is_some(), integers);
+            let uniform: Vec<bool> = (0..rows).map(|r| r % 5 == 1).collect();
+            let proj: Vec<f32> = (0..rows).map(|r| (r as f32 - 3.5) / 9.0).collect();
+            let d: Vec<f32> = (0..n).map(|i| (i % 13) as f32 / 7.0).collect();
+            let x: Vec<f32> = (0..n).map(|i| ((i * 31 % 17) as f32 - 8.0) / 5.0).collect();
+            let e = Expansion::new(&proj, &table, &uniform, Some(&d));
+            let mut y = vec![0.0f32; n];
+            for t0 in (0..n).step_by(tile) {
+                let t1 = (t0 + tile).min(n);
+                e.tile_block(t0, &x[t0..t1], &mut y[t0..t1]);
+            }
+            let base = (0..rows)
+                .filter(|&r| uniform[r])
+                .fold(0.0f32, |a, r| a + proj[r]);
+            for i in 0..n {
+                let mut want = d[i].mul_add(x[i], base);
+                for r in (0..rows).filter(|&r| !uniform[r]) {
+                    want = proj[r].mul_add(src[r * n + i] as f32, want);
+                }
+                assert_eq!(
+                    y[i].to_bits(),
+                    want.to_bits(),
+                    "{rows} rows, tile {tile}, neuron {i}"
+                );
+            }
+        }
+    }
 
     /// The fused ring projections are the three separate long reductions,
     /// bit for bit, below and above the parallel threshold, at lengths that
