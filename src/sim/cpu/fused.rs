@@ -12,7 +12,7 @@
 //! expression is the same, and each chunk's projection sums go through the
 //! same [`Lanes`] in the same order, block after block.
 
-use super::lanes::{Lanes, CHUNK};
+use super::lanes::{small, Lanes, CHUNK};
 use super::operator::Operator;
 use super::structured::{Expansion, Parts};
 use super::table::{rows_read, REGISTERS};
@@ -374,14 +374,10 @@ fn chunk_body<T: Real>(
         if let Ok(ob) = <&[T; REGISTERS]>::try_from(ob) {
             // A register block (the tables of many rows): the operand in
             // registers, each row's products added in turn.
+            let read = job.e.read_rows();
             match p.v.small_rows_at(i0, bl) {
-                Some((rows, stride)) => {
-                    Lanes::dot_block_small(&mut s.lanes, job.e.read_rows(), rows, stride, ob)
-                }
-                None => {
-                    let (rows, stride) = p.v.rows_at(i0, bl);
-                    Lanes::dot_block(&mut s.lanes, job.e.read_rows(), rows, stride, ob)
-                }
+                Some(rows) => Lanes::dot_block(&mut s.lanes, read, rows, ob, small::<T>),
+                None => Lanes::dot_block(&mut s.lanes, read, p.v.rows_at(i0, bl), ob, |v| v),
             }
             for (r, l) in s.lanes[..rank].iter_mut().enumerate() {
                 if p.uniform[r] {

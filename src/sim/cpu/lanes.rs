@@ -85,48 +85,26 @@ impl<T: Real> Lanes<T> {
     }
 
     /// [`Lanes::dot_rows`] of each row `r` of `read` (row r is
-    /// `&rows[r * stride..][..W]`) with one block `b` of W neurons (a
-    /// multiple of 8), into `lanes[r]`: b is loaded once and kept in
-    /// registers while every row's products are added, and each row's sums
-    /// are those [`Lanes::dot_rows`] gives it, bit for bit.
+    /// `&rows[r * stride..][..W]`, its entries read by `value`: floats as
+    /// they are, or bytes converted exactly) with one block `b` of W
+    /// neurons (a multiple of 8), into `lanes[r]`: b is loaded once and kept
+    /// in registers while every row's products are added, and each row's
+    /// sums are those [`Lanes::dot_rows`] gives it, bit for bit.
     #[inline(always)]
-    pub fn dot_block<const W: usize>(
+    pub fn dot_block<E: Copy, const W: usize>(
         lanes: &mut [Lanes<T>],
         read: &[usize],
-        rows: &[T],
-        stride: usize,
+        (rows, stride): (&[E], usize),
         b: &[T; W],
+        value: impl Fn(E) -> T,
     ) {
         const { assert!(W.is_multiple_of(8)) };
         for &r in read {
-            let row: &[T; W] = rows[r * stride..][..W].try_into().unwrap();
+            let row: &[E; W] = rows[r * stride..][..W].try_into().unwrap();
             let mut acc = lanes[r].acc;
             for j in 0..W / 8 {
                 for k in 0..8 {
-                    acc[k] = row[8 * j + k].mul_add(b[8 * j + k], acc[k]);
-                }
-            }
-            lanes[r].acc = acc;
-        }
-    }
-
-    /// [`Lanes::dot_block`] of rows stored as bytes (small integers,
-    /// converted exactly): the same sums, bit for bit.
-    #[inline(always)]
-    pub fn dot_block_small<const W: usize>(
-        lanes: &mut [Lanes<T>],
-        read: &[usize],
-        rows: &[i8],
-        stride: usize,
-        b: &[T; W],
-    ) {
-        const { assert!(W.is_multiple_of(8)) };
-        for &r in read {
-            let row: &[i8; W] = rows[r * stride..][..W].try_into().unwrap();
-            let mut acc = lanes[r].acc;
-            for j in 0..W / 8 {
-                for k in 0..8 {
-                    acc[k] = small::<T>(row[8 * j + k]).mul_add(b[8 * j + k], acc[k]);
+                    acc[k] = value(row[8 * j + k]).mul_add(b[8 * j + k], acc[k]);
                 }
             }
             lanes[r].acc = acc;

@@ -228,36 +228,10 @@ impl<'a, T: Real> Expansion<'a, T> {
         // term is added to them (one load of each table entry, independent
         // chains of fused multiply-adds, y stored once), each y_i's terms
         // still added in row order.
-        let mut j0 = 0;
-        if let Some((small_rows, stride)) = u.small_rows_at(off, len) {
-            // The same, the entries read as bytes.
-            while j0 + REGISTERS <= len {
-                let mut acc: [T; REGISTERS] = y[j0..j0 + REGISTERS].try_into().unwrap();
-                for &r in read {
-                    let p = proj[r];
-                    let ur: &[i8; REGISTERS] = small_rows[r * stride + j0..][..REGISTERS]
-                        .try_into()
-                        .unwrap();
-                    for k in 0..REGISTERS {
-                        acc[k] = p.mul_add(small::<T>(ur[k]), acc[k]);
-                    }
-                }
-                y[j0..j0 + REGISTERS].copy_from_slice(&acc);
-                j0 += REGISTERS;
-            }
-        }
-        while j0 + REGISTERS <= len {
-            let mut acc: [T; REGISTERS] = y[j0..j0 + REGISTERS].try_into().unwrap();
-            for &r in read {
-                let p = proj[r];
-                let ur: &[T; REGISTERS] = rows[r * stride + j0..][..REGISTERS].try_into().unwrap();
-                for k in 0..REGISTERS {
-                    acc[k] = p.mul_add(ur[k], acc[k]);
-                }
-            }
-            y[j0..j0 + REGISTERS].copy_from_slice(&acc);
-            j0 += REGISTERS;
-        }
+        let j0 = match u.small_rows_at(off, len) {
+            Some(bytes) => register_blocks(y, read, proj, bytes, small::<T>),
+            None => register_blocks(y, read, proj, (rows, stride), |v| v),
+        };
         for &r in read {
             let p = proj[r];
             let ur = &rows[r * stride + j0..][..len - j0];
@@ -266,6 +240,34 @@ impl<'a, T: Real> Expansion<'a, T> {
             }
         }
     }
+}
+
+/// The expansion's register blocks of a tile: for each whole block of
+/// [`REGISTERS`] neurons of `y`, every row of `read` added in order (row r
+/// is `&rows[r * stride..]`, its entries read by `value`) to the block's
+/// sums held in registers; returns where the whole blocks end.
+#[inline(always)]
+fn register_blocks<T: Real, E: Copy>(
+    y: &mut [T],
+    read: &[usize],
+    proj: &[T],
+    (rows, stride): (&[E], usize),
+    value: impl Fn(E) -> T,
+) -> usize {
+    let mut j0 = 0;
+    while j0 + REGISTERS <= y.len() {
+        let mut acc: [T; REGISTERS] = y[j0..j0 + REGISTERS].try_into().unwrap();
+        for &r in read {
+            let p = proj[r];
+            let ur: &[E; REGISTERS] = rows[r * stride + j0..][..REGISTERS].try_into().unwrap();
+            for k in 0..REGISTERS {
+                acc[k] = p.mul_add(value(ur[k]), acc[k]);
+            }
+        }
+        y[j0..j0 + REGISTERS].copy_from_slice(&acc);
+        j0 += REGISTERS;
+    }
+    j0
 }
 
 /// y = the [`Expansion`] of `proj` for operand x, in chunks of neurons (in
