@@ -44,7 +44,7 @@ log "CPU Mexican hat on a sheet (FFT) and the cosine torus: 256², 1024²"
 bench --backend cpu --operator gaussian --n 65536 --n 1048576
 bench --backend cpu --operator torus --n 65536 --n 1048576
 
-if "$bin" devices --json | grep -q '"device_type": "\(discrete\|integrated\)"'; then
+if "$bin" devices --json | grep '"device_type": "\(discrete\|integrated\)"' >/dev/null; then
   log "hardware GPU: the goal cases"
   bench --backend gpu --operator dense --n 512 --n 16384
   bench --backend gpu --operator dense --n 16384 --batch 64

@@ -45,7 +45,7 @@ log() { echo "== $*" >&2; }
 record() { printf '%s\n' "$1" | tee -a "$jsonl"; }
 
 # The Vulkan loader: wgpu finds no adapter without it.
-if ! ldconfig -p 2>/dev/null | grep -q libvulkan; then
+if ! ldconfig -p 2>/dev/null | grep libvulkan >/dev/null; then
   if ls .gl/*.deb >/dev/null 2>&1; then
     log "no Vulkan loader: unpacking .gl/*.deb"
     for f in .gl/*.deb; do dpkg -x "$f" /; done
@@ -58,7 +58,14 @@ want='"device_type": "discrete"' what="discrete GPU adapter"
 if [ $dry = 1 ]; then
   want='"device_type"' what="GPU adapter"
 fi
-found() { "$bin" devices --json 2>/dev/null | grep -q "$want"; }
+# The listing is read whole before it is searched: `grep -q` in a pipe stops
+# reading at its first match, and the listing's later lines then fail to
+# write, which pipefail reports as no adapter.
+found() {
+  local listing
+  listing=$("$bin" devices --json 2>/dev/null) || return 1
+  grep -q "$want" <<<"$listing"
+}
 if ! found && [ -z "${VK_DRIVER_FILES:-}" ] &&
   [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json

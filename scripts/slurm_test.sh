@@ -76,10 +76,10 @@ CONF
 slurmctld
 slurmd
 for _ in $(seq 60); do
-  sinfo -h -o %t 2>/dev/null | grep -q idle && break
+  sinfo -h -o %t 2>/dev/null | grep idle >/dev/null && break
   sleep 1
 done
-sinfo -h -o %t | grep -q idle || { echo "the test cluster did not come up" >&2; cat "$work"/*.log >&2; exit 1; }
+sinfo -h -o %t | grep idle >/dev/null || { echo "the test cluster did not come up" >&2; cat "$work"/*.log >&2; exit 1; }
 
 # Rows of a results.csv without the header, sorted: shards and the whole
 # sweep must hold the same rows.
