@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::model::{BackendChoice, Experiment};
 use crate::output::{self, Written};
-use crate::sim::{choice, Recording, Stop};
+use crate::sim::{choice, Backend, Recording, Stop};
 use crate::sweep::{folder::SweepFolder, summary::PointSummary, Shard, Sweep, SweepReport};
 use std::path::{Path, PathBuf};
 
@@ -24,18 +24,83 @@ pub fn run_dir(exp: &Experiment, out: Option<PathBuf>) -> PathBuf {
     out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name))
 }
 
-/// Runs `exp` on the backend `choice` picks and writes every output to
-/// `out`. The folder is checked before the run (an error names `--out`),
-/// `note` hears which backend was picked before the run starts, and
-/// `progress` the steps done.
+/// Where a job runs: the backend and the GPU adapters it opens; what is
+/// not given comes from the experiment file (`simulation.backend`,
+/// `simulation.device`).
+#[derive(Clone, Debug)]
+pub struct Placement {
+    /// The names errors give `device` and `devices`: `--device` and
+    /// `--devices` on the command line, `device` and `devices` in Python.
+    pub keys: (&'static str, &'static str),
+    /// `--backend`.
+    pub backend: Option<BackendChoice>,
+    /// `--device`: an index as `attractor devices` lists it, a PCI bus id,
+    /// a UUID or part of a name.
+    pub device: Option<String>,
+    /// `--devices` (sweeps): `all`, or a list of devices, each of which
+    /// runs batches from its own thread.
+    pub devices: Option<String>,
+}
+
+/// One backend per device.
+pub type Backends = Vec<Box<dyn Backend>>;
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            keys: ("--device", "--devices"),
+            backend: None,
+            device: None,
+            devices: None,
+        }
+    }
+}
+
+impl Placement {
+    /// The backends a sweep with base experiment `base` runs on, one per
+    /// device, and the note saying which.
+    pub fn sweep_backends(&self, base: &Experiment) -> Result<(Backends, Option<String>)> {
+        let choice = self.backend.unwrap_or(base.simulation.backend);
+        let (device_key, devices_key) = self.keys;
+        match &self.devices {
+            Some(list) => {
+                if let Some(d) = &self.device {
+                    return Err(crate::Error::invalid(
+                        devices_key,
+                        format!("{list:?}"),
+                        format!("{device_key} = {d:?} also chooses the sweep's adapters; give one"),
+                    ));
+                }
+                let (backends, note) = choice::select_many(choice, devices_key, list)?;
+                Ok((backends, Some(note)))
+            }
+            None => {
+                let (backend, note) = choice::select(choice, self.device_for(base))?;
+                Ok((vec![backend], note))
+            }
+        }
+    }
+
+    /// The device a run of `exp` opens: `device` over `simulation.device`.
+    pub fn device_for<'a>(&'a self, exp: &'a Experiment) -> choice::Device<'a> {
+        let given = self.device.as_deref().map(|d| (self.keys.0, d));
+        choice::device_of(given, exp.simulation.device.as_deref())
+    }
+}
+
+/// Runs `exp` where `placement` says and writes every output to `out`.
+/// The folder is checked before the run (an error names `--out`), `note`
+/// hears which backend was picked before the run starts, and `progress`
+/// the steps done.
 pub fn run_experiment(
     exp: &Experiment,
-    choice: BackendChoice,
+    placement: &Placement,
     out: &Path,
     note: &mut dyn FnMut(&str),
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunDone> {
-    let (mut backend, picked) = choice::select(choice)?;
+    let choice = placement.backend.unwrap_or(exp.simulation.backend);
+    let (mut backend, picked) = choice::select(choice, placement.device_for(exp))?;
     // A folder that cannot take the outputs fails now, not after the run.
     output::prepare_dir("--out", out)?;
     if let Some(p) = picked {
@@ -59,10 +124,12 @@ pub struct SweepDone {
 
 /// Runs `shard` of the sweep `sw` (read from `path`) into `out` (default
 /// `runs/<name>`, or its shard's folder), continuing a folder of the same
-/// sweep when `resume`, on the backend `choice` picks (the base
-/// experiment's `simulation.backend` when `None`). `note` hears which
-/// backend was picked, `start` the runs of the shard and those already
-/// done before any runs, `progress` the runs finished as batches end.
+/// sweep when `resume`, where `placement` says (the base experiment's
+/// `simulation.backend` and `simulation.device` for what it leaves out;
+/// with `devices`, batches run on every device at once). `note` hears
+/// which backend was picked, `start` the runs of the shard and those
+/// already done before any runs, `progress` the runs finished as batches
+/// end.
 #[allow(clippy::too_many_arguments)]
 pub fn run_sweep(
     sw: &Sweep,
@@ -70,23 +137,19 @@ pub fn run_sweep(
     out: Option<PathBuf>,
     shard: Shard,
     resume: bool,
-    choice: Option<BackendChoice>,
+    placement: &Placement,
     note: &mut dyn FnMut(&str),
     start: &mut dyn FnMut(usize, usize),
     progress: &mut dyn FnMut(usize),
 ) -> Result<SweepDone> {
     let dir = out.unwrap_or_else(|| SweepFolder::default_dir(sw, shard));
     let mut folder = SweepFolder::open(&dir, sw, path, shard, resume)?;
-    let choice = match choice {
-        Some(c) => c,
-        None => sw.base_experiment()?.simulation.backend,
-    };
-    let (mut backend, picked) = choice::select(choice)?;
+    let (mut backends, picked) = placement.sweep_backends(&sw.base_experiment()?)?;
     if let Some(p) = picked {
         note(&p);
     }
     start(sw.runs_in(shard), folder.done.len());
-    let report = folder.run(sw, shard, backend.as_mut(), progress, &Stop::default())?;
+    let report = folder.run(sw, shard, &mut backends, progress, &Stop::default())?;
     let summaries = folder.summarize(&sw.keys)?;
     Ok(SweepDone {
         report,

@@ -30,6 +30,11 @@ enum Command {
         /// Backend (auto, cpu or gpu); overrides simulation.backend.
         #[arg(long)]
         backend: Option<BackendChoice>,
+        /// The GPU adapter: an index as `attractor devices` lists it, a PCI
+        /// bus id, a UUID or part of a name; overrides simulation.device and
+        /// the GPUs a scheduler bound (CUDA_VISIBLE_DEVICES, SLURM_STEP_GPUS).
+        #[arg(long)]
+        device: Option<String>,
         /// Override any key of the file, e.g. --set network.weights.lambda1=2.0 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
@@ -54,6 +59,16 @@ enum Command {
         /// Backend (auto, cpu or gpu); overrides the base experiment's simulation.backend.
         #[arg(long)]
         backend: Option<BackendChoice>,
+        /// The GPU adapter: an index as `attractor devices` lists it, a PCI
+        /// bus id, a UUID or part of a name; overrides simulation.device and
+        /// the GPUs a scheduler bound (CUDA_VISIBLE_DEVICES, SLURM_STEP_GPUS).
+        #[arg(long)]
+        device: Option<String>,
+        /// Run batches on several GPU adapters at once, each from its own
+        /// thread: `all` (the GPUs the scheduler bound, else every hardware
+        /// adapter) or a list of devices as --device takes them (`0,1`).
+        #[arg(long, value_name = "all|LIST", conflicts_with = "device")]
+        devices: Option<String>,
         /// No progress bar or summary table on stderr.
         #[arg(long, short)]
         quiet: bool,
@@ -142,9 +157,20 @@ fn dispatch(cli: Cli) -> Result<()> {
             experiment,
             out,
             backend,
+            device,
             overrides,
             quiet,
-        } => run(experiment, out, backend, overrides, quiet),
+        } => run(
+            experiment,
+            out,
+            jobs::Placement {
+                backend,
+                device,
+                ..Default::default()
+            },
+            overrides,
+            quiet,
+        ),
         Command::Devices { json } => devices(json),
         Command::Bench(args) => bench(args),
         Command::Sweep {
@@ -153,8 +179,22 @@ fn dispatch(cli: Cli) -> Result<()> {
             shard,
             resume,
             backend,
+            device,
+            devices,
             quiet,
-        } => run_sweep(sweep, out, shard, resume, backend, quiet),
+        } => run_sweep(
+            sweep,
+            out,
+            shard,
+            resume,
+            jobs::Placement {
+                backend,
+                device,
+                devices,
+                ..Default::default()
+            },
+            quiet,
+        ),
         Command::Merge { shards, out } => merge(shards, out),
         Command::Modes {
             experiment,
@@ -182,7 +222,7 @@ fn run_sweep(
     out: Option<PathBuf>,
     shard: Option<String>,
     resume: bool,
-    backend: Option<BackendChoice>,
+    placement: jobs::Placement,
     quiet: bool,
 ) -> Result<()> {
     use attractor::sweep::{summary, Shard, Sweep};
@@ -199,7 +239,7 @@ fn run_sweep(
         out,
         shard,
         resume,
-        backend,
+        &placement,
         &mut |note| {
             if !quiet {
                 eprintln!("{note}");
@@ -291,6 +331,10 @@ struct BenchArgs {
     /// Trials stepped together.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// The GPU adapter of the GPU cases: an index as `attractor devices`
+    /// lists it, a PCI bus id, a UUID or part of a name.
+    #[arg(long)]
+    device: Option<String>,
     /// Timed repetitions per case (the median is reported).
     #[arg(long, default_value_t = 3)]
     reps: usize,
@@ -344,6 +388,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         seconds,
         tune,
         count,
+        device,
         json,
         plan: planned,
         limits,
@@ -363,6 +408,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         seconds,
         tune,
         count,
+        device,
     };
     // Bad counts are refused before anything is printed.
     plan.check()?;
@@ -498,9 +544,10 @@ fn print_plans(plans: &[attractor::bench::plan::CasePlan], json: bool) -> Result
 }
 
 fn devices(json: bool) -> Result<()> {
-    use attractor::sim::gpu::context;
-    let list: Vec<context::AdapterSummary> =
-        context::adapters().iter().map(context::summary).collect();
+    use attractor::sim::gpu::{devices, pick};
+    let list = devices::summaries(&devices::adapters());
+    // The adapter a run without --device opens, and why.
+    let pick = pick::pick(&list, None, &pick::process_env);
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -509,17 +556,33 @@ fn devices(json: bool) -> Result<()> {
         println!(
             "{}
 auto runs on the CPU.",
-            context::NO_ADAPTER
+            devices::NO_ADAPTER
         );
         return Ok(());
     }
-    for (k, a) in list.iter().enumerate() {
+    let chosen = pick.as_ref().ok().and_then(|p| p.as_ref()).map(|p| p.index);
+    for a in &list {
+        let bus = if a.pci_bus_id.is_empty() {
+            "no PCI bus id".to_string()
+        } else {
+            format!("PCI {}", a.pci_bus_id)
+        };
+        let memory = a
+            .memory_bytes
+            .map(|b| format!(", {} MiB", b >> 20))
+            .unwrap_or_default();
+        let uuid = a
+            .uuid
+            .as_ref()
+            .map(|u| format!(", {u}"))
+            .unwrap_or_default();
         println!(
-            "{} {}
-    type {}, backend {}, driver {}
+            "{} {}: {}
+    type {}, backend {}, {bus}{uuid}{memory}, driver {}
     max storage binding {} MiB, max buffer {} MiB, \
              {} invocations per workgroup, {} workgroups per dimension",
-            if k == 0 { "*" } else { " " },
+            if Some(a.index) == chosen { "*" } else { " " },
+            a.index,
             a.name,
             a.device_type,
             a.backend,
@@ -530,7 +593,15 @@ auto runs on the CPU.",
             a.max_compute_workgroups_per_dimension
         );
     }
-    println!("* = the adapter `auto` and `--backend gpu` use");
+    match pick {
+        Ok(Some(p)) => println!(
+            "* = the adapter --backend gpu opens ({}); auto too unless it is a software adapter \
+             (auto then runs on the CPU). --device INDEX|PCI-BUS-ID|NAME chooses another.",
+            p.chosen_by
+        ),
+        Ok(None) => {}
+        Err(e) => println!("{e}"),
+    }
     Ok(())
 }
 
@@ -546,12 +617,11 @@ fn load(path: &std::path::Path, overrides: &[String]) -> Result<Experiment> {
 fn run(
     path: PathBuf,
     out: Option<PathBuf>,
-    backend: Option<BackendChoice>,
+    placement: jobs::Placement,
     overrides: Vec<String>,
     quiet: bool,
 ) -> Result<()> {
     let exp = load(&path, &overrides)?;
-    let choice = backend.unwrap_or(exp.simulation.backend);
     let out = jobs::run_dir(&exp, out);
     let chatty = !quiet;
     let steps = exp.simulation.steps;
@@ -567,7 +637,7 @@ fn run(
     });
     let done = jobs::run_experiment(
         &exp,
-        choice,
+        &placement,
         &out,
         &mut |note| {
             if chatty {

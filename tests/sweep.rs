@@ -425,6 +425,11 @@ fn bad_sweep_files_fail_before_anything_runs() {
             "\"simulation.backend\" = [\"cpu\", \"gpu\"]",
             vec!["simulation.backend", "one backend", "--backend"],
         ),
+        (
+            "\"simulation.noise\" = [0.02, 0.05]",
+            "\"simulation.device\" = [0, 1]",
+            vec!["simulation.device", "--devices"],
+        ),
     ] {
         let p = dir.path().join("bad.toml");
         std::fs::write(&p, base.replace(replace, with)).unwrap();

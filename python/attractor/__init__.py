@@ -306,16 +306,25 @@ def _tqdm_progress() -> Progress:
     return update
 
 
+def _device(device: Union[None, int, str]) -> Optional[str]:
+    """A device as the engine takes it: an index or a string."""
+    return None if device is None else str(device)
+
+
 def run(
     experiment: Union[Experiment, Mapping[str, Any], PathLike],
     backend: Optional[str] = None,
     out: Optional[PathLike] = None,
     progress: Union[None, bool, Progress] = None,
+    device: Union[None, int, str] = None,
 ) -> Result:
     """Simulates ``experiment`` (an :class:`Experiment`, a dict or a path).
 
     backend: "auto", "cpu" or "gpu" (default: the experiment's
-    ``simulation.backend``, itself "auto" unless set). out: write the usual
+    ``simulation.backend``, itself "auto" unless set). device: the GPU
+    adapter, an index as :func:`devices` lists it, a PCI bus id, a UUID or
+    part of a name (default: ``simulation.device``, else the GPU the
+    scheduler bound, else the first). out: write the usual
     output folder (summary.json, rates.npy, metrics.csv, plots) there.
     progress: ``True`` for a tqdm bar (a line on stderr without tqdm), or a callable
     ``f(steps_done, steps)`` called at most ten times a second.
@@ -325,7 +334,9 @@ def run(
     records up to then in ``.result`` (and written to ``out``).
     """
     exp = _as_experiment(experiment)
-    d = _native.run(exp._native, backend, None if out is None else os.fspath(out), _progress(progress))
+    d = _native.run(
+        exp._native, backend, None if out is None else os.fspath(out), _progress(progress), _device(device)
+    )
     result = _result(d)
     if d["fault"] is not None:
         raise BackendError(f"run `{exp.name}` stopped: {d['fault']}", result)
@@ -390,9 +401,10 @@ def run_batch(
     trials: Sequence[Mapping[str, Any]],
     backend: Optional[str] = None,
     progress: Union[None, bool, Progress] = None,
+    device: Union[None, int, str] = None,
 ) -> BatchResult:
     """Runs many trials of one experiment together, sharing one copy of M
-    (on the GPU, stepped as one batch).
+    (on the GPU, stepped as one batch; ``device`` as in :func:`run`).
 
     Each trial is a dict of any of: ``seed`` (noise seed; default the
     experiment's), ``trial`` (the trial word of the noise counter; default
@@ -421,7 +433,9 @@ def run_batch(
         initials.append(None if x is None else np.ascontiguousarray(x, dtype=np.float64).ravel())
     seeds = [exp._native.seed if s is None else s for s in seeds]
     noises = [exp._native.noise if v is None else v for v in noises]
-    ds = _native.run_batch(exp._native, seeds, words, ms, hs, noises, initials, backend, _progress(progress))
+    ds = _native.run_batch(
+        exp._native, seeds, words, ms, hs, noises, initials, backend, _progress(progress), _device(device)
+    )
     results = [_result(d) for d in ds]
     if not results:
         raise ExperimentError("key `trials` = []: at least one trial")
@@ -500,6 +514,8 @@ def sweep(
     progress: Union[None, bool, Progress] = None,
     base_dir: PathLike = ".",
     name: str = "sweep",
+    device: Union[None, int, str] = None,
+    devices: Union[None, str, Sequence[Union[int, str]]] = None,
 ) -> SweepResult:
     """Runs a sweep (``attractor sweep``): a grid of experiments, seeded
     trials, retention times, from a sweep file or a dict of its tables
@@ -509,7 +525,10 @@ def sweep(
     "K/N" (every N-th grid point from K) or "slurm" (K and N from the job
     array); ``resume`` continues an interrupted sweep in ``out``. Results
     are appended as runs finish, so an interrupted sweep (Ctrl-C included)
-    keeps what it did."""
+    keeps what it did. ``device`` chooses the GPU adapter as in
+    :func:`run`; ``devices`` (``"all"``, or a list such as ``[0, 1]``) runs
+    batches on several adapters at once, each from its own thread, with
+    the rows one adapter would give."""
     import tempfile
 
     written: Optional[str] = None
@@ -535,6 +554,8 @@ def sweep(
             resume,
             backend,
             _progress(progress),
+            _device(device),
+            None if devices is None else devices if isinstance(devices, str) else ",".join(map(str, devices)),
         )
     finally:
         if written is not None:

@@ -282,20 +282,26 @@ fn progress_fn<'a>(
     }
 }
 
-/// Runs `trials` of `exp` on the backend `choice` picks, without the GIL,
+/// Runs `trials` of `exp` on the backend `choice` picks (on the GPU
+/// adapter `device` names, else `simulation.device`'s), without the GIL,
 /// interruptible, reporting to `progress`: the recordings and the note on
 /// the backend picked.
 fn run_trials(
     py: Python<'_>,
     exp: &Experiment,
     choice: BackendChoice,
+    device: Option<&str>,
     trials: &[Trial],
     progress: &Option<Py<PyAny>>,
 ) -> PyResult<(Vec<Recording>, Option<String>)> {
     let steps = exp.simulation.steps;
     let mut callback_error: Option<PyErr> = None;
     let outcome = interruptible(py, |stop| {
-        let (mut b, note) = sim::choice::select(choice)?;
+        let device = sim::choice::device_of(
+            device.map(|d| ("device", d)),
+            exp.simulation.device.as_deref(),
+        );
+        let (mut b, note) = sim::choice::select(choice, device)?;
         let mut tell = progress_fn(progress, steps, &mut callback_error, stop);
         Ok((b.run_batch_until(exp, trials, &mut tell, stop)?, note))
     });
@@ -310,13 +316,14 @@ fn run_trials(
 /// steps)` now and then, and writing the usual output folder to `out` when
 /// given. The GIL is released while the network is stepped.
 #[pyfunction]
-#[pyo3(signature = (experiment, backend=None, out=None, progress=None))]
+#[pyo3(signature = (experiment, backend=None, out=None, progress=None, device=None))]
 fn run<'py>(
     py: Python<'py>,
     experiment: &NativeExperiment,
     backend: Option<&str>,
     out: Option<PathBuf>,
     progress: Option<Py<PyAny>>,
+    device: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let exp = &experiment.exp;
     let choice = choose(py, exp, backend)?;
@@ -324,7 +331,7 @@ fn run<'py>(
         // Before the run: a folder that cannot take the outputs fails now.
         output::prepare_dir("out", o).map_err(|e| err(py, e))?;
     }
-    let (mut recs, note) = run_trials(py, exp, choice, &[Trial::of(exp)], &progress)?;
+    let (mut recs, note) = run_trials(py, exp, choice, device, &[Trial::of(exp)], &progress)?;
     let rec = recs.remove(0);
     let written = match &out {
         Some(o) => {
@@ -345,7 +352,7 @@ fn run<'py>(
 /// experiment's) together, sharing one copy of M (on the GPU one batch):
 /// one result dict per trial, in order.
 #[pyfunction]
-#[pyo3(signature = (experiment, seeds, words, m_scales, h_scales, noises, initials, backend=None, progress=None))]
+#[pyo3(signature = (experiment, seeds, words, m_scales, h_scales, noises, initials, backend=None, progress=None, device=None))]
 #[allow(clippy::too_many_arguments)]
 fn run_batch<'py>(
     py: Python<'py>,
@@ -358,6 +365,7 @@ fn run_batch<'py>(
     initials: Vec<Option<PyReadonlyArray1<'py, f64>>>,
     backend: Option<&str>,
     progress: Option<Py<PyAny>>,
+    device: Option<&str>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let exp = &experiment.exp;
     let choice = choose(py, exp, backend)?;
@@ -392,7 +400,7 @@ fn run_batch<'py>(
             initial,
         });
     }
-    let (recs, note) = run_trials(py, exp, choice, &trials, &progress)?;
+    let (recs, note) = run_trials(py, exp, choice, device, &trials, &progress)?;
     recs.into_iter()
         .map(|rec| {
             let d = recording(py, exp, rec, None)?;
@@ -405,9 +413,12 @@ fn run_batch<'py>(
 /// Runs the sweep file `path` (`attractor sweep`) into `out` (default
 /// runs/<name>, or its shard folder): the shard "K/N" or "slurm" when
 /// given, `resume` continuing an interrupted sweep there. Calls
-/// `progress(runs_done, runs)`. Returns the folder and what ran.
+/// `progress(runs_done, runs)`. `device` chooses the GPU adapter; `devices`
+/// (`"all"` or `"0,1"`) runs batches on several at once. Returns the folder
+/// and what ran.
 #[pyfunction]
-#[pyo3(signature = (path, out=None, shard=None, resume=false, backend=None, progress=None))]
+#[pyo3(signature = (path, out=None, shard=None, resume=false, backend=None, progress=None, device=None, devices=None))]
+#[allow(clippy::too_many_arguments)]
 fn sweep<'py>(
     py: Python<'py>,
     path: PathBuf,
@@ -416,6 +427,8 @@ fn sweep<'py>(
     resume: bool,
     backend: Option<&str>,
     progress: Option<Py<PyAny>>,
+    device: Option<String>,
+    devices: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use attractor::sweep::{self, folder::SweepFolder, Shard, Sweep};
     let sw = Sweep::load(&path).map_err(|e| err(py, e))?;
@@ -431,14 +444,20 @@ fn sweep<'py>(
     let started = Instant::now();
     let outcome = interruptible(py, |stop| -> Result<sweep::SweepReport, Error> {
         let mut folder = SweepFolder::open(&out, &sw, &path, shard, resume)?;
-        let (mut b, _note) = sim::choice::select(choice)?;
+        let placement = attractor::jobs::Placement {
+            keys: ("device", "devices"),
+            backend: Some(choice),
+            device,
+            devices,
+        };
+        let (mut backends, _note) = placement.sweep_backends(&base)?;
         let mut runs = folder.done.len() as u64;
         let mut tell = progress_fn(&progress, total, &mut callback_error, stop);
         tell(runs);
         let report = folder.run(
             &sw,
             shard,
-            b.as_mut(),
+            &mut backends,
             &mut |k| {
                 runs += k as u64;
                 tell(runs);
@@ -475,9 +494,8 @@ fn modes_json(py: Python<'_>, experiment: &NativeExperiment) -> PyResult<String>
 /// the first is the one `auto` and `gpu` use.
 #[pyfunction]
 fn devices_json(py: Python<'_>) -> PyResult<String> {
-    use attractor::sim::gpu::context;
-    let list: Vec<context::AdapterSummary> =
-        py.detach(|| context::adapters().iter().map(context::summary).collect());
+    use attractor::sim::gpu::devices;
+    let list = py.detach(|| devices::summaries(&devices::adapters()));
     serde_json::to_string(&list).map_err(|e| raise(py, "AttractorError", e.to_string()))
 }
 

@@ -556,3 +556,39 @@ def test_the_examples_reproduce_the_readme(tmp_path: Path) -> None:
     assert "lambda1 = 1.9" in ring and "amplitude 0.017" in ring
     hop = run("pattern_completion.py")
     assert "flip 0.25: overlap 0.381 -> 1.000" in hop and "monotone: True" in hop
+
+
+def test_device_chooses_the_adapter_and_devices_spread_a_sweep(tmp_path: Path) -> None:
+    """``device=`` opens the adapter it names and the run's summary says
+    why; one that matches nothing is an error listing the adapters; a sweep
+    over ``devices=[0, 0]`` (the one adapter opened twice, two batches)
+    gives the one-device rows, bit for bit: the same kernels step each
+    batch, whichever device takes it."""
+    listed = attractor.devices()
+    assert listed, "no GPU adapter (install mesa-vulkan-drivers)"
+    assert [a["index"] for a in listed] == list(range(len(listed)))
+    assert all("pci_bus_id" in a and "memory_bytes" in a for a in listed)
+    r = attractor.run(EXAMPLES / "autapse.toml", backend="gpu", device=0)
+    assert r.adapter == listed[0]["name"]
+    assert r.summary["adapter_chosen_by"] == "device = 0"
+    with pytest.raises(attractor.ExperimentError, match="the adapters are"):
+        attractor.run(EXAMPLES / "autapse.toml", backend="gpu", device=99)
+    d = {
+        "base": "ring_memory.toml",
+        "trials": 2,
+        "grid": {"network.weights.lambda0": [0.0, 0.1], "network.n": [64]},
+        "retention": {"metric": "bump_amplitude", "threshold": 0.5},
+    }
+    one = attractor.sweep(d, out=tmp_path / "one", backend="gpu", base_dir=EXAMPLES, name="d")
+    two = attractor.sweep(
+        d, out=tmp_path / "two", backend="gpu", base_dir=EXAMPLES, name="d", devices=[0, 0]
+    )
+    assert one.ran == two.ran == 4 and two.batches == 2
+
+    def ordered(t: np.ndarray) -> np.ndarray:
+        return t[np.lexsort((t["trial"], t["point"]))]
+
+    a, b = ordered(one.results), ordered(two.results)
+    for name in a.dtype.names:
+        if "seconds" not in name:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -20,7 +20,7 @@ pub mod sparse;
 use crate::error::Result;
 use crate::sim::cpu::probe::{cpu_peak_gflops, last_level_cache_bytes, CpuBandwidth, CPU_PROBE};
 use crate::sim::gpu::probe::{gpu_probes, GPU_PROBE};
-use crate::sim::gpu::{context, kernels, GpuBackend};
+use crate::sim::gpu::{kernels, GpuBackend};
 use cases::shape_of;
 pub use cases::{
     default_sizes, experiment, parse_activation, Case, OperatorKind, HEBBIAN_PATTERNS,
@@ -68,6 +68,9 @@ pub struct BenchPlan {
     /// GPU cases: also count the bytes the kernels move (the counting
     /// build, [`measure::count_steps`]).
     pub count: bool,
+    /// The GPU adapter (`--device`): an index, PCI bus id, UUID or part of
+    /// a name; `None` opens the bound or first adapter.
+    pub device: Option<String>,
 }
 
 impl BenchPlan {
@@ -227,7 +230,7 @@ pub fn run(
     plan.check()?;
     let backends = if plan.backends.is_empty() {
         let mut b = vec![BenchBackend::Cpu];
-        if !context::adapters().is_empty() {
+        if !crate::sim::gpu::devices::adapters().is_empty() {
             b.push(BenchBackend::Gpu);
         }
         b
@@ -335,7 +338,7 @@ pub fn run(
                 }
             }
             BenchBackend::Gpu => {
-                let mut g = GpuBackend::new()?;
+                let mut g = GpuBackend::open(plan.device.as_deref().map(|d| ("--device", d)))?;
                 let (bandwidth, peak) = gpu_probes(g.context())?;
                 let adapter = g.context().summary.name.clone();
                 report(BenchEvent::Backend {
@@ -516,7 +519,7 @@ pub fn plans(bench: &BenchPlan, limits: Option<&str>) -> Result<Vec<plan::CasePl
             wgpu::DeviceType::DiscreteGpu,
         ),
         None => {
-            let g = GpuBackend::new()?;
+            let g = GpuBackend::open(bench.device.as_deref().map(|d| ("--device", d)))?;
             let info = g.context().adapter.get_info();
             (g.limits(), info.name, info.device_type)
         }

@@ -136,6 +136,10 @@ fn resolve(
         seed: sim.seed,
         record_every: sim.record_every,
         backend: sim.backend,
+        device: sim.device.as_ref().map(|d| match d {
+            schema::DeviceSpec::Index(i) => i.to_string(),
+            schema::DeviceSpec::Name(s) => s.clone(),
+        }),
         precision: sim.precision,
     };
 

@@ -357,9 +357,23 @@ pub struct SimulationSpec {
     /// Backend.
     #[serde(default)]
     pub backend: BackendChoice,
+    /// The GPU adapter: an index as `attractor devices` lists it, a PCI
+    /// bus id, a UUID or part of a name.
+    #[serde(default)]
+    pub device: Option<DeviceSpec>,
     /// CPU precision.
     #[serde(default)]
     pub precision: Precision,
+}
+
+/// `simulation.device`: an index, or a string (PCI bus id, UUID, name).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum DeviceSpec {
+    /// An index as `attractor devices` lists it.
+    Index(u64),
+    /// A PCI bus id, a UUID or part of an adapter's name.
+    Name(String),
 }
 
 /// `[record]`.

@@ -65,6 +65,9 @@ pub struct Simulation {
     pub record_every: u64,
     /// Requested backend.
     pub backend: BackendChoice,
+    /// The GPU adapter `simulation.device` names (an index, PCI bus id,
+    /// UUID or part of a name), if any.
+    pub device: Option<String>,
     /// CPU precision.
     pub precision: Precision,
 }

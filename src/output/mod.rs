@@ -130,6 +130,8 @@ pub fn summary(exp: &Experiment, rec: &Recording) -> Value {
         "name": exp.name,
         "backend": rec.backend,
         "adapter": rec.adapter,
+        "adapter_pci_bus_id": rec.adapter_pci_bus_id,
+        "adapter_chosen_by": rec.adapter_chosen_by,
         "precision": rec.precision,
         "n": exp.network.n,
         "tau": exp.network.tau,

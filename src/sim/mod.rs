@@ -111,8 +111,9 @@ impl Stop {
     }
 }
 
-/// A simulation backend.
-pub trait Backend {
+/// A simulation backend (`Send`: a sweep over several devices runs each
+/// backend from a thread of its own).
+pub trait Backend: Send {
     /// "cpu" or "gpu".
     fn name(&self) -> &'static str;
     /// The adapter's name, for GPU backends.

@@ -53,6 +53,11 @@ pub struct Recording {
     pub backend: String,
     /// GPU adapter name, if any.
     pub adapter: Option<String>,
+    /// The GPU adapter's PCI bus id, where its driver gives one.
+    pub adapter_pci_bus_id: Option<String>,
+    /// Why the run opened that adapter: `--device 1`,
+    /// `CUDA_VISIBLE_DEVICES=2`, or `the first adapter listed`.
+    pub adapter_chosen_by: Option<String>,
     /// Float type used.
     pub precision: String,
     /// Wall-clock seconds of the stepping.
@@ -87,6 +92,8 @@ impl Recording {
             final_state: Vec::new(),
             backend: backend.into(),
             adapter,
+            adapter_pci_bus_id: None,
+            adapter_chosen_by: None,
             precision: precision.into(),
             wall_seconds: 0.0,
         }

@@ -175,28 +175,26 @@ impl SweepFolder {
         self.results.append(&f.row)
     }
 
-    /// Runs `sweep`'s `shard` into this folder: the runs it does not hold
-    /// yet ([`super::run`]), each appended as its batch ends, `progress`
+    /// Runs `sweep`'s `shard` into this folder on `backends` (more than one:
+    /// each from its own thread, [`super::spread`]): the runs it does not
+    /// hold yet ([`super::run`]), each appended as its batch ends, `progress`
     /// told how many finished. The summary outputs are for
     /// [`SweepFolder::summarize`] after.
     pub fn run(
         &mut self,
         sweep: &Sweep,
         shard: Shard,
-        backend: &mut dyn crate::sim::Backend,
+        backends: &mut [Box<dyn crate::sim::Backend>],
         progress: &mut dyn FnMut(usize),
         stop: &crate::sim::Stop,
     ) -> Result<super::SweepReport> {
         let done = std::mem::take(&mut self.done);
-        let report = super::run(
-            sweep,
-            shard,
-            backend,
-            &done,
-            &mut |f| self.append(&f),
-            progress,
-            stop,
-        );
+        let mut emit = |f: super::Finished| self.append(&f);
+        let report = match backends {
+            [] => Err(Error::Unavailable("a sweep needs a backend".into())),
+            [one] => super::run(sweep, shard, one.as_mut(), &done, &mut emit, progress, stop),
+            many => super::spread::run(sweep, shard, many, &done, &mut emit, progress, stop),
+        };
         self.done = done;
         report
     }

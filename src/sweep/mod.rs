@@ -9,6 +9,7 @@ pub mod folder;
 pub mod merge;
 pub mod plots;
 pub mod results;
+pub mod spread;
 pub mod summary;
 
 use crate::analysis::metrics::Metrics;
@@ -187,6 +188,17 @@ impl Sweep {
                     "cannot vary within a sweep, which runs every point on one backend: \
                      choose it with `attractor sweep --backend` or the base experiment's \
                      simulation.backend",
+                ));
+            }
+            if key == "simulation.device" {
+                // The devices are the sweep's, each taking whatever batch
+                // comes next.
+                return Err(Error::invalid(
+                    format!("grid.\"{key}\""),
+                    v,
+                    "cannot vary within a sweep, whose devices take whichever batch comes \
+                     next: choose them with `attractor sweep --device` or `--devices`, or \
+                     the base experiment's simulation.device",
                 ));
             }
             let list = match v {
@@ -495,38 +507,27 @@ pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
 /// Most trials in one batch.
 pub const MAX_BATCH: usize = 256;
 
-/// Runs the trials of `shard` that `done` does not hold. Consecutive grid
-/// points whose experiments differ only by scales of M and of the input,
-/// noise, seed and initial state run as one batch (up to [`MAX_BATCH`]
-/// trials) sharing one copy of M; each finished trial goes to `emit` as
-/// soon as its batch ends. A requested `stop` ends the sweep with
-/// [`Error::Interrupted`] (the batch under way is not emitted).
-pub fn run(
-    sweep: &Sweep,
-    shard: Shard,
-    backend: &mut dyn Backend,
-    done: &std::collections::HashSet<(usize, u32)>,
-    emit: &mut dyn FnMut(Finished) -> Result<()>,
-    progress: &mut dyn FnMut(usize),
-    stop: &crate::sim::Stop,
-) -> Result<SweepReport> {
-    struct Member {
-        point: usize,
-        trial: u32,
-        exp: Experiment,
-        m_scale: f64,
-        h_scale: f64,
-    }
-    let mut report = SweepReport::default();
-    let mut group: Option<(String, Experiment, Vec<Member>)> = None;
-    let mut flush = |group: &mut Option<(String, Experiment, Vec<Member>)>,
-                     backend: &mut dyn Backend,
-                     report: &mut SweepReport|
-     -> Result<()> {
-        let Some((_, base, members)) = group.take() else {
-            return Ok(());
-        };
-        let trials: Vec<Trial> = members
+/// One trial of a batch: its grid point, trial, experiment and the scales
+/// of M and of h its canonical form takes.
+pub struct Member {
+    point: usize,
+    trial: u32,
+    exp: Experiment,
+    m_scale: f64,
+    h_scale: f64,
+}
+
+/// Trials that share one copy of M: their canonical experiment and each
+/// trial's own part.
+pub struct Batch {
+    base: Experiment,
+    members: Vec<Member>,
+}
+
+impl Batch {
+    /// The trials as a backend steps them.
+    pub fn trials(&self) -> Vec<Trial> {
+        self.members
             .iter()
             .map(|m| Trial {
                 seed: m.exp.simulation.seed,
@@ -536,15 +537,35 @@ pub fn run(
                 noise: m.exp.simulation.noise,
                 initial: Some(m.exp.initial.clone()),
             })
-            .collect();
-        let recs = backend.run_batch_until(&base, &trials, &mut |_| {}, stop)?;
+            .collect()
+    }
+
+    /// Steps the batch on `backend`.
+    pub fn run(
+        &self,
+        backend: &mut dyn Backend,
+        stop: &crate::sim::Stop,
+    ) -> Result<Vec<Recording>> {
+        let recs = backend.run_batch_until(&self.base, &self.trials(), &mut |_| {}, stop)?;
         // A backend that failed mid-batch: its rows would be incomplete; the
         // sweep stops and --resume runs the batch again.
         if let Some(f) = recs.iter().find_map(|r| r.fault.clone()) {
             return Err(Error::Gpu(f));
         }
+        Ok(recs)
+    }
+
+    /// Hands each trial's results to `emit`.
+    pub fn emit(
+        &self,
+        sweep: &Sweep,
+        recs: &[Recording],
+        emit: &mut dyn FnMut(Finished) -> Result<()>,
+        progress: &mut dyn FnMut(usize),
+        report: &mut SweepReport,
+    ) -> Result<()> {
         report.batches += 1;
-        for (m, rec) in members.iter().zip(&recs) {
+        for (m, rec) in self.members.iter().zip(recs) {
             emit(Finished {
                 point: m.point,
                 trial: m.trial,
@@ -559,7 +580,22 @@ pub fn run(
             progress(1);
         }
         Ok(())
-    };
+    }
+}
+
+/// Forms the batches of the trials of `shard` that `done` does not hold,
+/// in grid order, and hands each to `each` as it is complete: consecutive
+/// grid points whose experiments differ only by scales of M and of the
+/// input, noise, seed and initial state share a batch (up to
+/// [`MAX_BATCH`] trials). Counts the skipped trials in `report`.
+pub fn batches(
+    sweep: &Sweep,
+    shard: Shard,
+    done: &std::collections::HashSet<(usize, u32)>,
+    report: &mut SweepReport,
+    each: &mut dyn FnMut(Batch) -> Result<()>,
+) -> Result<()> {
+    let mut group: Option<(String, Batch)> = None;
     for p in (0..sweep.points.len()).filter(|&p| shard.owns(p)) {
         for k in 0..sweep.trials {
             if done.contains(&(p, k)) {
@@ -570,20 +606,61 @@ pub fn run(
             let (canon, m_scale, h_scale, key) = canonical(&exp);
             let fits = group
                 .as_ref()
-                .is_some_and(|(gk, _, members)| *gk == key && members.len() < MAX_BATCH);
+                .is_some_and(|(gk, b)| *gk == key && b.members.len() < MAX_BATCH);
             if !fits {
-                flush(&mut group, backend, &mut report)?;
-                group = Some((key, canon, Vec::new()));
+                if let Some((_, b)) = group.take() {
+                    each(b)?;
+                }
+                let batch = Batch {
+                    base: canon,
+                    members: Vec::new(),
+                };
+                group = Some((key, batch));
             }
-            group.as_mut().expect("a group is open").2.push(Member {
-                point: p,
-                trial: k,
-                exp,
-                m_scale,
-                h_scale,
-            });
+            group
+                .as_mut()
+                .expect("a group is open")
+                .1
+                .members
+                .push(Member {
+                    point: p,
+                    trial: k,
+                    exp,
+                    m_scale,
+                    h_scale,
+                });
         }
     }
-    flush(&mut group, backend, &mut report)?;
+    match group {
+        Some((_, b)) => each(b),
+        None => Ok(()),
+    }
+}
+
+/// Runs the trials of `shard` that `done` does not hold on `backend`.
+/// Consecutive grid points whose experiments differ only by scales of M
+/// and of the input, noise, seed and initial state run as one batch (up to
+/// [`MAX_BATCH`] trials) sharing one copy of M; each finished trial goes to
+/// `emit` as soon as its batch ends. (On several devices at once, see
+/// `spread`: every row is what one backend alone gives.) A requested `stop`
+/// ends the sweep with [`Error::Interrupted`] (the batch under way is not
+/// emitted).
+pub fn run(
+    sweep: &Sweep,
+    shard: Shard,
+    backend: &mut dyn Backend,
+    done: &std::collections::HashSet<(usize, u32)>,
+    emit: &mut dyn FnMut(Finished) -> Result<()>,
+    progress: &mut dyn FnMut(usize),
+    stop: &crate::sim::Stop,
+) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    let mut ran = SweepReport::default();
+    batches(sweep, shard, done, &mut report, &mut |b| {
+        let recs = b.run(backend, stop)?;
+        b.emit(sweep, &recs, emit, progress, &mut ran)
+    })?;
+    report.ran = ran.ran;
+    report.batches = ran.batches;
     Ok(report)
 }

@@ -79,6 +79,12 @@ impl Backend for CpuBackend {
 
 /// Runs `trials` in precision `T`, all sharing one copy of M: one trial
 /// with progress, or independent trials one per core.
+///
+/// The trials run on rayon's threads, so that a step's parallel loops find
+/// every core free: were the stepping thread outside the pool, the pool's
+/// threads would wait for its serial work (inputs, records) by spinning,
+/// on the cores it needs. This thread only reports the progress they
+/// publish.
 fn run_batch<T: Matvec>(
     experiment: &Experiment,
     trials: &[Trial],
@@ -86,24 +92,77 @@ fn run_batch<T: Matvec>(
     stop: &Stop,
 ) -> Vec<Recording> {
     let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
-    if let [trial] = trials {
-        return vec![run_trial_with(experiment, trial, op, progress, stop)];
-    }
-    // The first trial runs on this thread and reports progress (the trials
-    // advance together); the others go to rayon's threads. Each looks at
-    // `stop` where it would report progress.
-    let mut rest = Vec::new();
-    let first = rayon::in_place_scope(|s| {
-        s.spawn(|_| {
-            rest = trials[1..]
-                .par_iter()
-                .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}, stop))
-                .collect();
-        });
-        run_trial_with(experiment, &trials[0], op.clone(), progress, stop)
+    let recs = on_the_pool(progress, |report| {
+        if let [trial] = trials {
+            return vec![run_trial_with(experiment, trial, op, report, stop)];
+        }
+        // The first trial reports progress (the trials advance together);
+        // each looks at `stop` where it would report progress.
+        let (first, rest) = rayon::join(
+            || run_trial_with(experiment, &trials[0], op.clone(), report, stop),
+            || {
+                trials[1..]
+                    .par_iter()
+                    .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}, stop))
+                    .collect::<Vec<_>>()
+            },
+        );
+        std::iter::once(first).chain(rest).collect()
     });
-    progress(experiment.simulation.steps);
-    std::iter::once(first).chain(rest).collect()
+    if trials.len() > 1 {
+        progress(experiment.simulation.steps);
+    }
+    recs
+}
+
+/// Runs `work` on one of rayon's threads and passes the steps it reports
+/// on to `progress` from this thread, at least every 50 ms while it runs
+/// and once more when it ends (called from rayon's threads, only then).
+/// A panic in `work` resumes here.
+fn on_the_pool<R: Send>(
+    progress: &mut dyn FnMut(u64),
+    work: impl FnOnce(&mut (dyn FnMut(u64) + Send)) -> R + Send,
+) -> R {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+    const UNSET: u64 = u64::MAX;
+    let done = AtomicU64::new(UNSET);
+    let ended = AtomicBool::new(false);
+    if rayon::current_thread_index().is_some() {
+        // Already on the pool: a thread parked here would be one fewer to
+        // run the work, so it runs here and reports when it ends.
+        let r = work(&mut |k| done.store(k, Relaxed));
+        let k = done.load(Relaxed);
+        if k != UNSET {
+            progress(k);
+        }
+        return r;
+    }
+    let here = std::thread::current();
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let r = rayon::scope(|_| work(&mut |k| done.store(k, Relaxed)));
+            ended.store(true, Relaxed);
+            here.unpark();
+            r
+        });
+        let mut told = UNSET;
+        loop {
+            let finished = ended.load(Relaxed);
+            let k = done.load(Relaxed);
+            if k != told && k != UNSET {
+                progress(k);
+                told = k;
+            }
+            if finished || worker.is_finished() {
+                break;
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(50));
+        }
+        match worker.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Runs `experiment` as written on the CPU in precision `T`.
@@ -181,12 +240,15 @@ fn run_trial_with<T: Matvec>(
                 rec.metrics.push(metrics.from_sums(&sums, trial.m_scale));
                 if kept > 0 {
                     let act = net.activation;
-                    let current = net.dynamics == Dynamics::Current;
-                    rec.rates.extend(
-                        x.iter()
-                            .step_by(stride)
-                            .map(|&xi| f(if current { act.apply(xi) } else { xi }) as f32),
-                    );
+                    if net.dynamics == Dynamics::Current {
+                        let rate = |&xi: &T| f(act.apply(xi)) as f32;
+                        rec.rates.extend(x.iter().step_by(stride).map(rate));
+                    } else if stride == 1 {
+                        rec.rates.extend(x.iter().map(|&xi| f(xi) as f32));
+                    } else {
+                        rec.rates
+                            .extend(x.iter().step_by(stride).map(|&xi| f(xi) as f32));
+                    }
                 }
                 return;
             }
@@ -254,4 +316,47 @@ fn run_trial_with<T: Matvec>(
     rec.final_state = x.iter().map(|&a| f(a)).collect();
     rec.add_motion_metrics(experiment);
     rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_the_pool;
+
+    #[test]
+    fn the_work_runs_on_the_pool_and_its_progress_reaches_this_thread() {
+        let caller = std::thread::current().id();
+        let mut told = Vec::new();
+        let (on_pool, thread) = on_the_pool(&mut |k| told.push(k), |report| {
+            for k in [256, 512, 1000] {
+                report(k);
+            }
+            (
+                rayon::current_thread_index().is_some(),
+                std::thread::current().id(),
+            )
+        });
+        assert!(on_pool, "the work ran outside rayon's pool");
+        assert_ne!(thread, caller);
+        // Progress is sampled, but the last step reported always arrives,
+        // and steps never go backwards.
+        assert_eq!(told.last(), Some(&1000));
+        assert!(told.windows(2).all(|w| w[0] < w[1]), "{told:?}");
+        // From inside the pool it runs in place (a parked worker could
+        // leave the pool without threads) and still reports its end.
+        let mut inner = Vec::new();
+        let nested = rayon::scope(|_| {
+            on_the_pool(&mut |k| inner.push(k), |report| {
+                report(7);
+                std::thread::current().id()
+            })
+        });
+        assert_eq!(inner, [7]);
+        assert_ne!(nested, caller);
+    }
+
+    #[test]
+    #[should_panic(expected = "the work's own panic")]
+    fn a_panic_in_the_work_resumes_on_this_thread() {
+        on_the_pool(&mut |_| {}, |_| -> () { panic!("the work's own panic") });
+    }
 }

@@ -1,114 +1,13 @@
 //! The one owner of GPU state: instance, adapter choice, device and queue.
 
+use super::devices::{self, AdapterSummary, NO_ADAPTER};
+use super::pick;
 use crate::error::{Error, Result};
-use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Longest wait for one submit before the run fails with a timeout.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// What `attractor devices` shows of an adapter.
-#[derive(Clone, Debug, Serialize)]
-pub struct AdapterSummary {
-    /// Adapter name, e.g. "NVIDIA H100" or "llvmpipe (LLVM 15.0.6, 256 bits)".
-    pub name: String,
-    /// Graphics API: vulkan, metal, dx12, ...
-    pub backend: String,
-    /// discrete, integrated, virtual, cpu (software) or other.
-    pub device_type: String,
-    /// Driver name and version.
-    pub driver: String,
-    /// Largest storage buffer binding, bytes.
-    pub max_storage_buffer_binding_size: u64,
-    /// Largest buffer, bytes.
-    pub max_buffer_size: u64,
-    /// Most invocations per workgroup.
-    pub max_compute_invocations_per_workgroup: u32,
-    /// Most workgroups per dispatch dimension.
-    pub max_compute_workgroups_per_dimension: u32,
-}
-
-fn kind(t: wgpu::DeviceType) -> (&'static str, u8) {
-    match t {
-        wgpu::DeviceType::DiscreteGpu => ("discrete", 0),
-        wgpu::DeviceType::IntegratedGpu => ("integrated", 1),
-        wgpu::DeviceType::VirtualGpu => ("virtual", 2),
-        wgpu::DeviceType::Other => ("other", 3),
-        wgpu::DeviceType::Cpu => ("cpu (software)", 4),
-    }
-}
-
-/// Describes an adapter.
-pub fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
-    let info = adapter.get_info();
-    let limits = adapter.limits();
-    AdapterSummary {
-        name: info.name.clone(),
-        backend: format!("{:?}", info.backend).to_lowercase(),
-        device_type: kind(info.device_type).0.into(),
-        driver: format!("{} {}", info.driver, info.driver_info)
-            .trim()
-            .to_string(),
-        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
-        max_buffer_size: limits.max_buffer_size,
-        max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
-        max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
-    }
-}
-
-/// Points `XDG_RUNTIME_DIR` at a private folder when it is unset or not a
-/// folder, once per process, before the first wgpu instance. Mesa's Vulkan
-/// drivers (their Wayland support) otherwise print `error: XDG_RUNTIME_DIR
-/// is invalid or not set in the environment.` on headless machines each time
-/// adapters are enumerated; an empty folder of our own has no display in it,
-/// so nothing changes but the message.
-pub fn quiet_headless() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let valid =
-            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
-        if valid {
-            return;
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-            // Set once, before any wgpu instance (whose driver threads read
-            // the environment) exists.
-            let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
-            let dir = std::env::temp_dir().join(format!("attractor-runtime-{uid}"));
-            let made = std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&dir)
-                .or_else(|e| if dir.is_dir() { Ok(()) } else { Err(e) });
-            if made.is_ok() {
-                std::env::set_var("XDG_RUNTIME_DIR", &dir);
-            }
-        }
-    });
-}
-
-/// Every compute-capable adapter wgpu finds, best first: discrete GPUs, then
-/// integrated, virtual, other, and software adapters last.
-pub fn adapters() -> Vec<wgpu::Adapter> {
-    quiet_headless();
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let mut list = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
-    list.retain(|a| {
-        a.get_downlevel_capabilities()
-            .flags
-            .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
-    });
-    list.sort_by_key(|a| kind(a.get_info().device_type).1);
-    list
-}
-
-/// The message for a machine without an adapter.
-pub const NO_ADAPTER: &str = "no GPU adapter found: wgpu sees no Vulkan, Metal or DX12 device. \
-    On Linux install a Vulkan driver: your GPU vendor's, or Mesa's (`apt-get install \
-    mesa-vulkan-drivers`, which includes the lavapipe software adapter); or run with --backend cpu";
 
 /// Device, queue and the adapter they came from, with errors the device
 /// reports outside any call (validation, loss) collected for the next check.
@@ -121,22 +20,36 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     /// The adapter's description.
     pub summary: AdapterSummary,
+    /// Why this adapter: `--device 1`, `CUDA_VISIBLE_DEVICES=2`, or `the
+    /// first adapter listed`.
+    pub chosen_by: String,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
 impl GpuContext {
-    /// Opens the best adapter (see [`adapters`]) with its full limits.
+    /// Opens the first adapter listed, or the one the scheduler bound to
+    /// this process (see [`pick::binding`]).
     pub fn new() -> Result<Self> {
-        let adapter = adapters()
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Unavailable(NO_ADAPTER.into()))?;
-        Self::with_adapter(adapter)
+        Self::open(None)
     }
 
-    /// Opens `adapter`.
-    pub fn with_adapter(adapter: wgpu::Adapter) -> Result<Self> {
-        let summary = summary(&adapter);
+    /// Opens the adapter `device` (a key, for errors, and its value)
+    /// names, else as [`GpuContext::new`].
+    pub fn open(device: Option<(&str, &str)>) -> Result<Self> {
+        let mut adapters = devices::adapters();
+        let list = devices::summaries(&adapters);
+        let chosen = pick::pick(&list, device, &pick::process_env)?
+            .ok_or_else(|| Error::Unavailable(NO_ADAPTER.into()))?;
+        let adapter = adapters.swap_remove(chosen.index);
+        Self::with_adapter(adapter, list[chosen.index].clone(), chosen.chosen_by)
+    }
+
+    /// Opens `adapter`, described by `summary`, chosen as `chosen_by` says.
+    pub fn with_adapter(
+        adapter: wgpu::Adapter,
+        summary: AdapterSummary,
+        chosen_by: String,
+    ) -> Result<Self> {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("attractor device"),
             // GPU time measured on the GPU (see `timing`) and subgroup sums
@@ -165,6 +78,7 @@ impl GpuContext {
             device,
             queue,
             summary,
+            chosen_by,
             errors,
         })
     }

@@ -32,6 +32,7 @@ mod buffers;
 pub mod context;
 pub mod cost;
 mod dense_shape;
+pub mod devices;
 mod encode;
 mod inputs;
 pub mod kernels;
@@ -39,6 +40,7 @@ pub mod launch;
 pub mod layout;
 pub mod ledger;
 pub mod operator;
+pub mod pick;
 pub mod pipelines;
 pub mod plan;
 pub mod probe;
@@ -71,26 +73,23 @@ pub struct GpuBackend {
 }
 
 impl GpuBackend {
-    /// Opens the best adapter.
+    /// Opens the first adapter listed, or the one the scheduler bound to
+    /// this process (see [`pick::binding`]).
     pub fn new() -> Result<Self> {
-        Ok(GpuBackend {
-            ctx: GpuContext::new()?,
-            pipelines: Pipelines::default(),
-            caps: Caps::default(),
-            dense_shape: None,
-            batch_split: None,
-            convolution_staged: None,
-            by_pattern: true,
-            subgroups: true,
-            sparse_lanes: None,
-            counting: false,
-        })
+        Self::on(GpuContext::new()?)
     }
 
-    /// Opens `adapter`.
-    pub fn with_adapter(adapter: wgpu::Adapter) -> Result<Self> {
+    /// Opens the adapter `device` (a key, for errors, and its value: an
+    /// index, PCI bus id, UUID or part of a name) names, else as
+    /// [`GpuBackend::new`].
+    pub fn open(device: Option<(&str, &str)>) -> Result<Self> {
+        Self::on(GpuContext::open(device)?)
+    }
+
+    /// Runs on `ctx`.
+    pub fn on(ctx: GpuContext) -> Result<Self> {
         Ok(GpuBackend {
-            ctx: GpuContext::with_adapter(adapter)?,
+            ctx,
             pipelines: Pipelines::default(),
             caps: Caps::default(),
             dense_shape: None,

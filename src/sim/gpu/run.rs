@@ -439,7 +439,13 @@ impl<'a> Run<'a> {
         let kept = exp.record.kept(n);
         let record_steps = sim.record_steps();
         let adapter = Some(self.ctx.summary.name.clone());
-        let new_recording = || Recording::empty(exp, "gpu", adapter.clone(), "f32");
+        let new_recording = || {
+            let mut r = Recording::empty(exp, "gpu", adapter.clone(), "f32");
+            let bus = &self.ctx.summary.pci_bus_id;
+            r.adapter_pci_bus_id = (!bus.is_empty()).then(|| bus.clone());
+            r.adapter_chosen_by = Some(self.ctx.chosen_by.clone());
+            r
+        };
         let mut recs: Vec<Recording> = self.trials.iter().map(|_| new_recording()).collect();
         let act = exp.network.activation;
         let current = exp.network.dynamics == Dynamics::Current;
