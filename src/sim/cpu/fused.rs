@@ -24,12 +24,15 @@ use rayon::prelude::*;
 /// From this much work per step, N (R' + 2) with R' the weight rows a
 /// block reads, a fused step spreads its chunks of 1024 neurons over
 /// rayon's threads, one task per thread; below, one thread steps without a
-/// fork-join. Measured on the 2-core Xeon VM of BENCHMARKS.md (2026-12-02,
-/// f32 rings, `attractor bench --backend cpu --operator ring`, one thread
-/// against two): one thread took 8.6, 17, 34 and 68 µs at N = 8192, 16384,
-/// 32768 and 65536, two threads 14.7, 19.8, 34.9 and 51.6 µs (a fork-join
-/// costs about 10 µs there): two pay from N = 65536 with the ring's 2 rows.
-pub const PARALLEL_WORK: usize = 1 << 18;
+/// fork-join. A run steps on one of rayon's threads (`cpu::run_batch`), so
+/// a fork-join is a push to its own queue and a steal. Measured on the
+/// 2-core AMD EPYC VM of BENCHMARKS.md (2026-12-04, f32, `attractor bench
+/// --backend cpu`, three or four rounds alternated, one thread against
+/// two): rings of N = 8192 3.9–4.1 µs against 3.3–7.5, N = 16384 7.8–8.1
+/// against 5.3–5.6, N = 32768 16.6–17.1 against 9.8–10.4; the Hopfield
+/// network at N = 2000, P = 100 (tanh, current) 27.6–32.3 against
+/// 15.1–21.2. Two pay from N (R' + 2) ≈ 2^16.
+pub const PARALLEL_WORK: usize = 1 << 16;
 
 /// The input h of a step.
 #[derive(Clone, Copy, Debug)]

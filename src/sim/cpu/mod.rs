@@ -116,7 +116,8 @@ fn run_batch<T: Matvec>(
 }
 
 /// Runs `work` on one of rayon's threads and passes the steps it reports
-/// on to `progress` from this thread, at least every 50 ms while it runs
+/// on to `progress` from this thread, each millisecond while it runs (a
+/// stop a callback requests so takes effect within a millisecond or so)
 /// and once more when it ends (called from rayon's threads, only then).
 /// A panic in `work` resumes here.
 fn on_the_pool<R: Send>(
@@ -156,7 +157,7 @@ fn on_the_pool<R: Send>(
             if finished || worker.is_finished() {
                 break;
             }
-            std::thread::park_timeout(std::time::Duration::from_millis(50));
+            std::thread::park_timeout(std::time::Duration::from_millis(1));
         }
         match worker.join() {
             Ok(r) => r,
