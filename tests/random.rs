@@ -323,4 +323,29 @@ fn bad_random_weights_name_the_key() {
         .to_string();
         assert!(err.contains(key), "{set}: {err}");
     }
+    // Drawn sparse weights whose entries overflow f64 (g z / sqrt(K) with
+    // g = 1e308; 2 lambda1 cos / K with lambda1 = 1e308, K = 1) are an error
+    // naming the key, not a panic.
+    for (weights, key) in [
+        (
+            r#"{ kind = "random", g = 1e308, degree = 20 }"#,
+            "network.weights.g",
+        ),
+        (
+            r#"{ kind = "ring", lambda1 = 1e308, degree = 1 }"#,
+            "network.weights.lambda1",
+        ),
+    ] {
+        let toml = format!(
+            "[network]\nn = 64\ntau = 0.01\nweights = {weights}\n\
+             [simulation]\nduration = 0.01\ndt = 0.001\n"
+        );
+        let err = attractor::Experiment::from_toml(&toml, std::path::Path::new("."), "t", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(key) && err.contains("too large"),
+            "{weights}: {err}"
+        );
+    }
 }

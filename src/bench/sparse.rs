@@ -29,4 +29,5 @@ pub fn matrix(n: usize, k: usize, spread: DegreeSpread) -> Csr {
     draw::draw(n, &degrees(n, k, spread), SEED, |i, j, _| {
         scale * normal(SEED, Stream::Weights, j as u32, i as u32, 2)
     })
+    .expect("entries of a standard normal times 0.9 are finite")
 }

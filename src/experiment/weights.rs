@@ -72,7 +72,14 @@ impl WeightsSpec {
                         let csr = draw::draw(n, &degrees, *seed, |i, j, ki| {
                             let c = cos[i] * cos[j] + sin[i] * sin[j];
                             2.0 / ki as f64 * (-lambda0 + lambda1 * c)
-                        });
+                        })
+                        .map_err(|e| {
+                            Error::invalid(
+                                "network.weights.lambda1",
+                                lambda1,
+                                format!("too large with lambda0 = {lambda0}: {e}"),
+                            )
+                        })?;
                         Weights::Sparse {
                             n,
                             csr: Arc::new(csr),
@@ -256,7 +263,8 @@ impl WeightsSpec {
                 let degrees = drawn_degrees(n, *k, *degree_spread, *seed)?;
                 let csr = draw::draw(n, &degrees, *seed, |i, j, ki| {
                     g * weight_normals(*seed, i as u32, (j / 4) as u32)[j % 4] / (ki as f64).sqrt()
-                });
+                })
+                .map_err(|e| Error::invalid("network.weights.g", g, format!("too large: {e}")))?;
                 Weights::Sparse {
                     n,
                     csr: Arc::new(csr),
