@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::model::{BackendChoice, Experiment};
 use crate::output::{self, Written};
-use crate::sim::{choice, Backend, Recording, Stop};
+use crate::sim::{choice, Recording, Stop};
 use crate::sweep::{folder::SweepFolder, summary::PointSummary, Shard, Sweep, SweepReport};
 use std::path::{Path, PathBuf};
 
@@ -42,9 +42,6 @@ pub struct Placement {
     pub devices: Option<String>,
 }
 
-/// One backend per device.
-pub type Backends = Vec<Box<dyn Backend>>;
-
 impl Default for Placement {
     fn default() -> Self {
         Placement {
@@ -59,7 +56,7 @@ impl Default for Placement {
 impl Placement {
     /// The backends a sweep with base experiment `base` runs on, one per
     /// device, and the note saying which.
-    pub fn sweep_backends(&self, base: &Experiment) -> Result<(Backends, Option<String>)> {
+    pub fn sweep_backends(&self, base: &Experiment) -> Result<(choice::Backends, Option<String>)> {
         let choice = self.backend.unwrap_or(base.simulation.backend);
         let (device_key, devices_key) = self.keys;
         match &self.devices {

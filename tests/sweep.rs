@@ -663,3 +663,119 @@ fn a_sweep_reads_each_file_once() {
     attractor::output::write_npy_f32(&dir.path().join("x0.npy"), &[n as u64], &[9.0; 8]).unwrap();
     assert_eq!(sw.experiment(2, 1).unwrap().initial[1], 1.0 / 8.0);
 }
+
+/// Keeps the rows of `file` in `dir` whose grid point `keep` accepts.
+fn keep_rows(dir: &Path, file: &str, keep: impl Fn(usize) -> bool) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap().to_string()];
+    kept.extend(
+        lines
+            .filter(|l| keep(l.split(',').next().unwrap().parse().unwrap()))
+            .map(String::from),
+    );
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_sweep_over_two_devices_gives_the_one_device_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three shapes of M (three batches), four trials each.
+    let s = write_sweep(dir.path(), 64, &[1.9, 2.05, 2.2], 2);
+    one_batch_per_lambda(dir.path());
+    // Rows fully sorted: two devices write them in the order batches end.
+    let sorted = |p: &Path| {
+        let mut v = rows(p);
+        v.sort();
+        v
+    };
+    // Without -q: the note naming the devices and the summary line.
+    let loud = |out: &Path, extra: &[&str]| {
+        bin()
+            .arg("sweep")
+            .arg(&s)
+            .arg("--out")
+            .arg(out)
+            .args(["--backend", "gpu"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let one = dir.path().join("one");
+    let o = sweep(&s, &one, &["--backend", "gpu"]);
+    assert!(
+        o.status.success(),
+        "the GPU tests need an adapter: {}",
+        text(&o)
+    );
+    let want = sorted(&one.join("results.csv"));
+    assert_eq!(want.len(), 12);
+
+    // Two devices on the one adapter: the same rows, bit for bit (the same
+    // kernels step each batch; which device ran it does not matter).
+    let two = dir.path().join("two");
+    let o = loud(&two, &["--devices", "0,0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("on 2 devices"), "{}", text(&o));
+    assert_eq!(sorted(&two.join("results.csv")), want);
+    assert_eq!(
+        sorted(&two.join("drift.csv")),
+        sorted(&one.join("drift.csv"))
+    );
+    assert!(two.join("summary.csv").exists());
+
+    // --resume: the rows of points 2 to 5 lost, the two devices run only
+    // those again.
+    for file in ["results.csv", "drift.csv"] {
+        keep_rows(&two, file, |p| p < 2);
+    }
+    let o = loud(&two, &["--devices", "0,0", "--resume"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("8 runs in") && text(&o).contains("4 already done"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sorted(&two.join("results.csv")), want);
+
+    // --shard: the shard's rows of the one-device sweep.
+    let shard = dir.path().join("shard");
+    let o = sweep(
+        &s,
+        &shard,
+        &["--backend", "gpu", "--devices", "0,0", "--shard", "1/2"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let odd: Vec<Vec<String>> = want
+        .iter()
+        .filter(|r| r[0].parse::<usize>().unwrap() % 2 == 1)
+        .cloned()
+        .collect();
+    assert_eq!(sorted(&shard.join("results.csv")), odd);
+
+    // Bad lists name --devices; with --device too, the two are refused.
+    let o = sweep(
+        &s,
+        &dir.path().join("bad"),
+        &["--backend", "gpu", "--devices", "0,9"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("`--devices` = \"9\""),
+        "{}",
+        text(&o)
+    );
+    let o = bin()
+        .arg("sweep")
+        .arg(&s)
+        .arg("--out")
+        .arg(dir.path().join("bad2"))
+        .args(["--devices", "0", "--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("the backend is cpu"),
+        "{}",
+        text(&o)
+    );
+}

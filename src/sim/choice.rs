@@ -11,6 +11,9 @@ use super::Backend;
 use crate::error::{Error, Result};
 use crate::model::BackendChoice;
 
+/// One backend per device.
+pub type Backends = Vec<Box<dyn Backend>>;
+
 /// The key and value that name a GPU adapter: `("--device", "1")` or
 /// `("simulation.device", "H200")`.
 pub type Device<'a> = Option<(&'a str, &'a str)>;
@@ -102,7 +105,7 @@ pub fn select_many(
     choice: BackendChoice,
     key: &str,
     list_of_devices: &str,
-) -> Result<(Vec<Box<dyn Backend>>, String)> {
+) -> Result<(Backends, String)> {
     if choice == BackendChoice::Cpu {
         return Err(Error::invalid(
             key,
@@ -118,7 +121,7 @@ pub fn select_many(
         Some(b) if list_of_devices.trim() == "all" => format!("{}={}", b.variable, b.value),
         _ => format!("{key} {list_of_devices}"),
     };
-    let mut backends: Vec<Box<dyn Backend>> = Vec::new();
+    let mut backends: Backends = Vec::new();
     let mut names = Vec::new();
     for &i in &chosen {
         // One device per entry: two entries naming one adapter open two

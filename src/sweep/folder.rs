@@ -176,7 +176,7 @@ impl SweepFolder {
     }
 
     /// Runs `sweep`'s `shard` into this folder on `backends` (more than one:
-    /// each from its own thread, [`super::spread`]): the runs it does not
+    /// each from its own thread): the runs it does not
     /// hold yet ([`super::run`]), each appended as its batch ends, `progress`
     /// told how many finished. The summary outputs are for
     /// [`SweepFolder::summarize`] after.

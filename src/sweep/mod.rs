@@ -9,7 +9,7 @@ pub mod folder;
 pub mod merge;
 pub mod plots;
 pub mod results;
-pub mod spread;
+mod spread;
 pub mod summary;
 
 use crate::analysis::metrics::Metrics;
@@ -509,7 +509,7 @@ pub const MAX_BATCH: usize = 256;
 
 /// One trial of a batch: its grid point, trial, experiment and the scales
 /// of M and of h its canonical form takes.
-pub struct Member {
+struct Member {
     point: usize,
     trial: u32,
     exp: Experiment,
@@ -519,14 +519,14 @@ pub struct Member {
 
 /// Trials that share one copy of M: their canonical experiment and each
 /// trial's own part.
-pub struct Batch {
+struct Batch {
     base: Experiment,
     members: Vec<Member>,
 }
 
 impl Batch {
     /// The trials as a backend steps them.
-    pub fn trials(&self) -> Vec<Trial> {
+    fn trials(&self) -> Vec<Trial> {
         self.members
             .iter()
             .map(|m| Trial {
@@ -541,11 +541,7 @@ impl Batch {
     }
 
     /// Steps the batch on `backend`.
-    pub fn run(
-        &self,
-        backend: &mut dyn Backend,
-        stop: &crate::sim::Stop,
-    ) -> Result<Vec<Recording>> {
+    fn run(&self, backend: &mut dyn Backend, stop: &crate::sim::Stop) -> Result<Vec<Recording>> {
         let recs = backend.run_batch_until(&self.base, &self.trials(), &mut |_| {}, stop)?;
         // A backend that failed mid-batch: its rows would be incomplete; the
         // sweep stops and --resume runs the batch again.
@@ -556,7 +552,7 @@ impl Batch {
     }
 
     /// Hands each trial's results to `emit`.
-    pub fn emit(
+    fn emit(
         &self,
         sweep: &Sweep,
         recs: &[Recording],
@@ -588,7 +584,7 @@ impl Batch {
 /// grid points whose experiments differ only by scales of M and of the
 /// input, noise, seed and initial state share a batch (up to
 /// [`MAX_BATCH`] trials). Counts the skipped trials in `report`.
-pub fn batches(
+fn batches(
     sweep: &Sweep,
     shard: Shard,
     done: &std::collections::HashSet<(usize, u32)>,

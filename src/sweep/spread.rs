@@ -64,7 +64,7 @@ pub fn run(
         };
         let formed = batches(sweep, shard, done, &mut counted, &mut |b| {
             if halt.requested() {
-                return Err(Error::Gpu("a device failed".into()));
+                return Err(Error::Gpu("the sweep stopped".into()));
             }
             to_run
                 .send(b)
