@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cluster path against a real scheduler: starts a one-node Slurm cluster
 # on this machine (munged, slurmctld, slurmd with a generated slurm.conf),
-# submits the README's job-array script (scripts/slurm_sweep.sh) for a
+# submits the guide's job-array script (docs/guide/sweeps.md, scripts/slurm_sweep.sh) for a
 # sweep with `sbatch --array`, merges the shards and checks the result
 # equals the unsharded sweep; then requeues a task killed mid-run
 # (`scontrol requeue`) and checks that --resume loses and repeats nothing.
@@ -97,7 +97,7 @@ merged_equals_whole() {
   echo "slurm: $3: merged = unsharded sweep ($(rows "$2/whole/results.csv" | wc -l) rows)"
 }
 
-# 1. The README's script as a job array of 4 tasks over a small ring sweep.
+# 1. The guide's script as a job array of 4 tasks over a small ring sweep.
 cd "$work"
 cat > base.toml <<'TOML'
 [network]

@@ -1,7 +1,7 @@
 //! The `attractor` command line: a thin layer over the library.
 
 use anyhow::{Context, Result};
-use attractor::analysis::modes;
+use attractor::analysis::{modes, modes_table};
 use attractor::jobs;
 use attractor::sim::BackendChoice;
 use attractor::Experiment;
@@ -94,9 +94,15 @@ enum Command {
     Modes {
         /// The experiment file (TOML).
         experiment: PathBuf,
-        /// Print JSON instead of a table.
+        /// Print JSON instead of a table (every mode).
         #[arg(long)]
         json: bool,
+        /// How many modes of largest real part the table lists.
+        #[arg(long, value_name = "K", default_value_t = modes_table::TOP)]
+        top: usize,
+        /// List every mode (the table of the whole spectrum).
+        #[arg(long)]
+        all: bool,
         /// Also draw the eigenvalues in the complex plane into this PNG.
         #[arg(long, value_name = "PNG")]
         plot: Option<PathBuf>,
@@ -199,6 +205,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Modes {
             experiment,
             json,
+            top,
+            all,
             plot,
             overrides,
         } => {
@@ -210,7 +218,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", modes::format_table(&report));
+                print!(
+                    "{}",
+                    modes_table::format_table(&report, (!all).then_some(top))
+                );
             }
             Ok(())
         }
@@ -502,33 +513,8 @@ fn print_plans(plans: &[attractor::bench::plan::CasePlan], json: bool) -> Result
     for p in plans {
         if json {
             println!("{}", serde_json::to_string(p)?);
-            continue;
-        }
-        let case = match p.patterns {
-            Some(pat) => format!("{:?} N = {} P = {pat}", p.operator, p.n),
-            None => format!("{:?} N = {}", p.operator, p.n),
-        }
-        .to_lowercase();
-        println!(
-            "{case}, batch {}, within {}: {} ({} in {} buffers)",
-            p.batch,
-            p.limits,
-            if p.fits { "fits" } else { "does not fit" },
-            attractor::memory::human(p.bytes),
-            p.buffers.len()
-        );
-        let largest = p.buffers.iter().max_by_key(|b| b.1);
-        if let Some((name, bytes)) = largest {
-            println!(
-                "    largest buffer `{name}`: {}",
-                attractor::memory::human(*bytes)
-            );
-        }
-        for (entry, grid) in &p.dispatches {
-            println!("    {entry:<16} {grid:?}");
-        }
-        for e in &p.exceeded {
-            println!("    exceeds: {e}");
+        } else {
+            print!("{}", p.describe());
         }
     }
     match plans.iter().find(|p| !p.fits) {

@@ -236,7 +236,13 @@ fn output_into_a_closed_pipe_ends_quietly() {
     // the rest of the table must not panic in print!.
     use std::io::{BufRead, BufReader};
     let mut child = bin()
-        .args(["modes", "examples/chaos.toml", "--set", "network.n=1500"])
+        .args([
+            "modes",
+            "examples/chaos.toml",
+            "--all",
+            "--set",
+            "network.n=1500",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -249,6 +255,52 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `modes` summarises by default: the 10 modes of largest real part, a
+/// line counting the rest, the histogram of every real part; at most 40
+/// lines for the chaos example (N = 1000) and the Mexican-hat sheet
+/// (N = 4096, 500 or more distinct modes). `--all` lists one line per mode
+/// of the JSON report (the whole table, as before the summary), and
+/// `--top 3` lists three.
+#[test]
+fn modes_summarises_and_all_lists_every_mode() {
+    for example in ["examples/chaos.toml", "examples/mexican_hat.toml"] {
+        let modes = |args: &[&str]| {
+            let o = bin().arg("modes").arg(example).args(args).output().unwrap();
+            assert!(o.status.success(), "{example}: {}", text(&o));
+            String::from_utf8(o.stdout).unwrap()
+        };
+        // A line of the table: the mode's index, then its eigenvalue.
+        let rows = |t: &str| {
+            t.lines()
+                .filter(|l| {
+                    let mut w = l.split_whitespace();
+                    w.next().is_some_and(|k| k.parse::<usize>().is_ok())
+                        && w.next().is_some_and(|e| e.contains('.'))
+                })
+                .count()
+        };
+        let j: serde_json::Value = serde_json::from_str(&modes(&["--json"])).unwrap();
+        let listed = j["modes"].as_array().unwrap();
+        assert!(listed.len() > 400, "{example}: {} modes", listed.len());
+        let total: u64 = listed
+            .iter()
+            .map(|m| m["multiplicity"].as_u64().unwrap())
+            .sum();
+        let summary = modes(&[]);
+        assert!(summary.lines().count() <= 40, "{example}:\n{summary}");
+        assert_eq!(rows(&summary), 10, "{summary}");
+        assert!(
+            summary.contains(&format!("and {} more modes", listed.len() - 10))
+                && summary.contains(&format!("real parts of all {total} eigenvalues")),
+            "{summary}"
+        );
+        let all = modes(&["--all"]);
+        assert_eq!(rows(&all), listed.len(), "{example}");
+        assert!(!all.contains("more modes"), "{example}");
+        assert_eq!(rows(&modes(&["--top", "3"])), 3);
+    }
 }
 
 #[test]
@@ -1341,11 +1393,12 @@ fn output_folder_faults_are_clear_errors() {
     );
 }
 
-/// The README's Slurm job-array script is scripts/slurm_sweep.sh, the file
-/// scripts/slurm_test.sh submits to a real cluster.
+/// The guide's Slurm job-array script (docs/guide/sweeps.md) is
+/// scripts/slurm_sweep.sh, the file scripts/slurm_test.sh submits to a
+/// real cluster.
 #[test]
 fn the_readme_slurm_script_is_the_tested_one() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/guide/sweeps.md")).unwrap();
     let script = std::fs::read_to_string(root().join("scripts/slurm_sweep.sh")).unwrap();
     assert!(readme.contains(&format!("```bash\n{script}```")));
     let test = std::fs::read_to_string(root().join("scripts/slurm_test.sh")).unwrap();

@@ -289,3 +289,43 @@ fn torus_inputs_name_their_keys() {
         "{e}"
     );
 }
+
+/// sheet.png draws the sheet square: in each of its seven sheet panels
+/// the cells (coloured by viridis, never grey) cover a square of pixels,
+/// so a round bump is drawn round. The bounding box of the first panel's
+/// coloured pixels is measured from the PNG itself; 2 px of slack allow
+/// for the cells' edges rounding to whole pixels.
+#[test]
+fn the_sheet_is_drawn_square() {
+    let e = example("torus", &["simulation.duration=0.1"]);
+    let rec = cpu(&e);
+    let dir = tempfile::tempdir().unwrap();
+    attractor::output::write_run(dir.path(), &e, &rec).unwrap();
+    let decoder = png::Decoder::new(std::fs::File::open(dir.path().join("sheet.png")).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0u8; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.line_size / info.width as usize;
+    let (w, h) = (info.width as usize, info.height as usize);
+    // Panels: 4 across, 2 down, below the figure's title.
+    for (col, row) in [(0, 0), (1, 0), (3, 0), (2, 1)] {
+        let (x0, x1) = (col * w / 4, (col + 1) * w / 4);
+        let (y0, y1) = (row * h / 2, (row + 1) * h / 2);
+        let mut bbox = (usize::MAX, 0, usize::MAX, 0);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let p = &buf[y * info.line_size + x * channels..][..3];
+                let (lo, hi) = (p.iter().min().unwrap(), p.iter().max().unwrap());
+                if hi - lo > 40 {
+                    bbox = (bbox.0.min(x), bbox.1.max(x), bbox.2.min(y), bbox.3.max(y));
+                }
+            }
+        }
+        let (bw, bh) = (bbox.1 + 1 - bbox.0, bbox.3 + 1 - bbox.2);
+        assert!(bw > 150, "panel ({col}, {row}): {bw} px wide");
+        assert!(
+            bw.abs_diff(bh) <= 2,
+            "panel ({col}, {row}): {bw} × {bh} px, not square"
+        );
+    }
+}

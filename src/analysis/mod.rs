@@ -4,5 +4,6 @@
 pub mod krylov;
 pub mod metrics;
 pub mod modes;
+pub mod modes_table;
 pub mod retention;
 pub mod ring;

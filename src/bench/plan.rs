@@ -139,6 +139,41 @@ pub struct CasePlan {
     pub dispatches: Vec<(String, [u32; 3])>,
 }
 
+impl CasePlan {
+    /// The plan as lines of text: the case, whether it fits, its largest
+    /// buffer, its dispatches and each limit it exceeds.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let case = match self.patterns {
+            Some(pat) => format!("{:?} N = {} P = {pat}", self.operator, self.n),
+            None => format!("{:?} N = {}", self.operator, self.n),
+        }
+        .to_lowercase();
+        let mut s = format!(
+            "{case}, batch {}, within {}: {} ({} in {} buffers)\n",
+            self.batch,
+            self.limits,
+            if self.fits { "fits" } else { "does not fit" },
+            crate::memory::human(self.bytes),
+            self.buffers.len()
+        );
+        if let Some((name, bytes)) = self.buffers.iter().max_by_key(|b| b.1) {
+            let _ = writeln!(
+                s,
+                "    largest buffer `{name}`: {}",
+                crate::memory::human(*bytes)
+            );
+        }
+        for (entry, grid) in &self.dispatches {
+            let _ = writeln!(s, "    {entry:<16} {grid:?}");
+        }
+        for e in &self.exceeded {
+            let _ = writeln!(s, "    exceeds: {e}");
+        }
+        s
+    }
+}
+
 /// The limits `--limits` names: one of [`LIMIT_NAMES`]; an error names the
 /// key and what is allowed.
 pub fn limits_named(name: &str) -> Result<wgpu::Limits> {

@@ -1,6 +1,7 @@
 //! The bench plot: time per step against N.
 
-use super::plots::{legend_at, render, FONT};
+use super::legend::legend_at;
+use super::plots::{render, FONT};
 use crate::error::Result;
 use plotters::prelude::*;
 use std::path::Path;

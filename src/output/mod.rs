@@ -4,7 +4,9 @@
 //! crash never leaves a half-written file under its final name.
 
 pub mod bench_plot;
+pub mod legend;
 pub mod plots;
+pub mod sheet;
 
 use crate::error::{Error, Result};
 use crate::model::Experiment;
@@ -192,9 +194,9 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
             }
             if exp.network.weights.geometry().dims == 2 && rec.kept == exp.network.n {
                 let p = put("sheet.png");
-                plots::torus_sheet(&p, exp, rec)?;
+                sheet::torus_sheet(&p, exp, rec)?;
                 let p = put("sheet.gif");
-                plots::torus_gif(&p, exp, rec)?;
+                sheet::torus_gif(&p, exp, rec)?;
             }
             if exp.network.n == 2 && rec.kept == 2 {
                 let p = put("state_space.png");

@@ -9,34 +9,9 @@ use plotters::style::colors::colormaps::ViridisRGB;
 use std::path::Path;
 use std::sync::Once;
 
+use super::legend::{along, beside_width, draw_beside, legend_clear_of, Chart, BESIDE_FROM};
+
 pub(crate) const FONT: &str = "sans-serif";
-
-/// Draws the legend of the labelled series of `chart`.
-pub(crate) fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> Result<(), String>
-where
-    DB: DrawingBackend + 'a,
-    CT: plotters::coord::CoordTranslate,
-{
-    legend_at(chart, SeriesLabelPosition::MiddleRight)
-}
-
-/// [`legend`] at `position`.
-pub(crate) fn legend_at<'a, DB, CT>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String>
-where
-    DB: DrawingBackend + 'a,
-    CT: plotters::coord::CoordTranslate,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
-}
 
 /// One panel of a stacked figure: f64 axes over `x` × `y` on `area`, mesh
 /// and axis labels drawn.
@@ -46,14 +21,7 @@ pub(crate) fn panel<'a, DB: DrawingBackend + 'a>(
     y: std::ops::Range<f64>,
     x_desc: &str,
     y_desc: &str,
-) -> Result<
-    ChartContext<
-        'a,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-    String,
-> {
+) -> Result<Chart<'a, DB>, String> {
     let mut chart = ChartBuilder::on(area)
         .margin(8)
         .x_label_area_size(35)
@@ -70,7 +38,7 @@ pub(crate) fn panel<'a, DB: DrawingBackend + 'a>(
 }
 
 /// Registers the bundled font once (plots need no system fonts).
-fn fonts() {
+pub(crate) fn fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = plotters::style::register_font(
@@ -81,7 +49,7 @@ fn fonts() {
     });
 }
 
-fn err(path: &Path, e: impl std::fmt::Display) -> Error {
+pub(crate) fn err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Output {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -90,7 +58,7 @@ fn err(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// A temporary file beside `path` (in its folder), ending in `suffix`: a
 /// picture is drawn there and renamed into place ([`super::finish_atomic`]).
-fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
+pub(crate) fn temp_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -154,7 +122,10 @@ pub fn rates_image(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
         records
     );
     if kept <= 16 {
-        return render(path, (900, 500), |root| {
+        let label = |j: usize| format!("neuron {}", j * exp.record.stride);
+        let beside = (kept >= BESIDE_FROM).then(|| beside_width(label(kept).len()));
+        return render(path, (900 + beside.unwrap_or(0), 500), |root| {
+            let (root, strip) = root.split_horizontally(900);
             let (lo, hi) = range(rec.rates.iter().map(|&x| x as f64));
             let mut chart = ChartBuilder::on(&root)
                 .caption(&title, (FONT, 20))
@@ -177,10 +148,24 @@ pub fn rates_image(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
                         color.stroke_width(2),
                     ))
                     .map_err(|e| e.to_string())?
-                    .label(format!("neuron {}", j * exp.record.stride))
+                    .label(label(j))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
             }
-            legend(&mut chart)?;
+            if beside.is_some() {
+                let entries: Vec<(String, RGBAColor)> = (0..kept)
+                    .map(|j| (label(j), Palette99::pick(j).to_rgba()))
+                    .collect();
+                return draw_beside(&strip, &entries, 60, FONT);
+            }
+            let lines: Vec<Vec<(f64, f64)>> = (0..kept)
+                .map(|j| {
+                    (0..records)
+                        .map(|k| (rec.t[k], rec.rates[k * kept + j] as f64))
+                        .collect()
+                })
+                .collect();
+            let lines: Vec<&[(f64, f64)]> = lines.iter().map(Vec::as_slice).collect();
+            legend_clear_of(&mut chart, &along(&lines), (kept, label(kept).len()))?;
             Ok(())
         });
     }
@@ -282,12 +267,23 @@ pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()
     let t0 = rec.t[0];
     let t1 = (*rec.t.last().unwrap()).max(t0 + exp.simulation.dt);
     let height = 40 + 220 * panels.len() as u32;
-    render(path, (900, height), |root| {
+    // A panel of many curves has its legend beside it; the others keep the
+    // same width, so that their time axes line up.
+    let longest = |cols: &[usize]| cols.iter().map(|&k| rec.metric_names[k].len()).max();
+    let beside = panels
+        .iter()
+        .filter(|(_, cols)| cols.len() >= BESIDE_FROM)
+        .filter_map(|(_, cols)| longest(cols))
+        .max()
+        .map(beside_width);
+    render(path, (900 + beside.unwrap_or(0), height), |root| {
         let root = root
             .titled(&format!("{}: metrics", exp.name), (FONT, 22))
             .map_err(|e| e.to_string())?;
+        let (root, strip) = root.split_horizontally(900);
         let areas = root.split_evenly((panels.len(), 1));
-        for ((name, cols), area) in panels.iter().zip(areas) {
+        let strips = strip.split_evenly((panels.len(), 1));
+        for (((name, cols), area), strip) in panels.iter().zip(areas).zip(strips) {
             let (lo, hi) = range(
                 cols.iter()
                     .flat_map(|&k| rec.metrics.iter().map(move |r| r[k])),
@@ -310,8 +306,28 @@ pub fn metrics_plot(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
                 }
             }
-            if cols.len() > 1 {
-                legend(&mut chart)?;
+            if cols.len() >= BESIDE_FROM {
+                let entries: Vec<(String, RGBAColor)> = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &k)| (rec.metric_names[k].clone(), Palette99::pick(j).to_rgba()))
+                    .collect();
+                draw_beside(&strip, &entries, 20, FONT)?;
+            } else if cols.len() > 1 {
+                let lines: Vec<Vec<(f64, f64)>> = cols
+                    .iter()
+                    .map(|&k| {
+                        rec.t
+                            .iter()
+                            .zip(&rec.metrics)
+                            .map(|(t, r)| (*t, r[k]))
+                            .filter(|p| p.1.is_finite())
+                            .collect()
+                    })
+                    .collect();
+                let lines: Vec<&[(f64, f64)]> = lines.iter().map(Vec::as_slice).collect();
+                let chars = cols.iter().map(|&k| rec.metric_names[k].len()).max();
+                legend_clear_of(&mut chart, &along(&lines), (cols.len(), chars.unwrap_or(0)))?;
             }
         }
         Ok(())
@@ -389,7 +405,17 @@ pub fn ring_profiles(path: &Path, exp: &Experiment, rec: &Recording) -> Result<(
                 .label(format!("t = {:.3} s", rec.t[k]))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        legend(&mut chart)?;
+        let lines: Vec<Vec<(f64, f64)>> = ends
+            .iter()
+            .map(|&k| {
+                let row = &rec.rates[k * kept..(k + 1) * kept];
+                (0..kept)
+                    .map(|m| (crate::model::theta(m * stride, n), row[m] as f64))
+                    .collect()
+            })
+            .collect();
+        let lines: Vec<&[(f64, f64)]> = lines.iter().map(Vec::as_slice).collect();
+        legend_clear_of(&mut chart, &along(&lines), (ends.len(), 12))?;
         Ok(())
     })
 }
@@ -455,7 +481,13 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
                 .draw_series([Circle::new(last, 5, BLACK.filled())])
                 .map_err(|e| e.to_string())?;
         }
-        legend(&mut chart)?;
+        let axes: Vec<[(f64, f64); 2]> = eig
+            .iter()
+            .map(|(_, ex, ey)| [(-lim * ex, -lim * ey), (lim * ex, lim * ey)])
+            .collect();
+        let mut lines: Vec<&[(f64, f64)]> = axes.iter().map(|a| &a[..]).collect();
+        lines.push(&pts);
+        legend_clear_of(&mut chart, &along(&lines), (eig.len() + 1, 28))?;
         Ok(())
     })
 }
@@ -521,152 +553,21 @@ pub fn spectrum(path: &Path, r: &crate::analysis::modes::ModesReport) -> Result<
             .map_err(|e| e.to_string())?
             .label("eigenvalue")
             .legend(|(x, y)| Circle::new((x + 10, y), 3, BLACK.filled()));
-        legend(&mut chart)?;
+        let circle: Vec<(f64, f64)> = r
+            .circular_law
+            .map(|g| {
+                (0..=64)
+                    .map(|k| {
+                        let a = 2.0 * std::f64::consts::PI * k as f64 / 64.0;
+                        (g * a.cos(), g * a.sin())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut covered = along(&[&[(1.0, -lim), (1.0, lim)], &circle]);
+        covered.extend(&pts);
+        let entries = 2 + usize::from(r.circular_law.is_some());
+        legend_clear_of(&mut chart, &covered, (entries, 30))?;
         Ok(())
     })
-}
-
-/// The rates of record `k` of a torus run as a side × side grid, row-major
-/// (row = y), averaged into at most `cells` × `cells`: (values, cells per side).
-fn sheet_cells(rec: &Recording, side: usize, k: usize, cells: usize) -> (Vec<f64>, usize) {
-    let m = side.min(cells);
-    let row = &rec.rates[k * rec.kept..(k + 1) * rec.kept];
-    let mut sum = vec![0.0f64; m * m];
-    let mut count = vec![0u32; m * m];
-    for (i, &v) in row.iter().enumerate() {
-        let (y, x) = (i / side * m / side, i % side * m / side);
-        sum[y * m + x] += f64::from(v);
-        count[y * m + x] += 1;
-    }
-    for (s, c) in sum.iter_mut().zip(&count) {
-        *s /= f64::from((*c).max(1));
-    }
-    (sum, m)
-}
-
-/// Draws `values` (m × m, row = y) over [-pi, pi)² on `area`, coloured
-/// from `lo` to `hi`, with `title` above.
-fn draw_sheet<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    values: &[f64],
-    m: usize,
-    (lo, hi): (f64, f64),
-    title: &str,
-) -> Result<(), String> {
-    let pi = std::f64::consts::PI;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 15))
-        .margin(6)
-        .x_label_area_size(28)
-        .y_label_area_size(36)
-        .build_cartesian_2d(-pi..pi, -pi..pi)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_labels(5)
-        .y_labels(5)
-        .x_desc("x")
-        .y_desc("y")
-        .draw()
-        .map_err(|e| e.to_string())?;
-    let d = 2.0 * pi / m as f64;
-    chart
-        .draw_series((0..m * m).map(|c| {
-            let (x0, y0) = (-pi + (c % m) as f64 * d, -pi + (c / m) as f64 * d);
-            let color = ViridisRGB::get_color_normalized(values[c], lo, hi);
-            Rectangle::new([(x0, y0), (x0 + d, y0 + d)], color.filled())
-        }))
-        .map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// The records a torus picture shows: `count` evenly spaced, first and last included.
-fn snapshot_records(records: usize, count: usize) -> Vec<usize> {
-    let count = count.min(records).max(1);
-    let mut ks: Vec<usize> = (0..count)
-        .map(|j| j * (records - 1) / (count - 1).max(1))
-        .collect();
-    ks.dedup();
-    ks
-}
-
-/// sheet.png (torus networks, every neuron kept): the sheet at seven records
-/// and the bump's path (bump_x, bump_y over the run) on the torus.
-pub fn torus_sheet(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
-    let side = exp.network.weights.geometry().side;
-    let ks = snapshot_records(rec.t.len(), 7);
-    let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
-    let bx = rec.metric("bump_x").unwrap_or_default();
-    let by = rec.metric("bump_y").unwrap_or_default();
-    let amplitude = rec.metric("bump_amplitude").unwrap_or_default();
-    let pi = std::f64::consts::PI;
-    render(path, (1200, 820), |root| {
-        let root = root
-            .titled(
-                &format!("{}: the sheet ({side} × {side})", exp.name),
-                (FONT, 22),
-            )
-            .map_err(|e| e.to_string())?;
-        let areas = root.split_evenly((2, 4));
-        for (area, &k) in areas.iter().zip(&ks) {
-            let (cells, m) = sheet_cells(rec, side, k, 96);
-            draw_sheet(area, &cells, m, (lo, hi), &format!("t = {:.3} s", rec.t[k]))?;
-        }
-        // The bump's path, where it has one (amplitude above 1% of its largest).
-        let top = amplitude.iter().copied().fold(0.0f64, f64::max);
-        let area = &areas[7];
-        let mut chart = ChartBuilder::on(area)
-            .caption("bump path (bump_x, bump_y)", (FONT, 15))
-            .margin(6)
-            .x_label_area_size(28)
-            .y_label_area_size(36)
-            .build_cartesian_2d(-pi..pi, -pi..pi)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_labels(5)
-            .y_labels(5)
-            .x_desc("x")
-            .y_desc("y")
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let n = bx.len().min(by.len()).min(amplitude.len());
-        chart
-            .draw_series((0..n).filter(|&k| amplitude[k] > 0.01 * top).map(|k| {
-                let c = ViridisRGB::get_color_normalized(k as f64, 0.0, n.max(2) as f64 - 1.0);
-                Circle::new((bx[k], by[k]), 2, c.filled())
-            }))
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    })
-}
-
-/// sheet.gif (torus networks, every neuron kept): the sheet over the run,
-/// at most 60 frames of evenly spaced records, 100 ms each.
-pub fn torus_gif(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()> {
-    fonts();
-    let side = exp.network.weights.geometry().side;
-    let ks = snapshot_records(rec.t.len(), 60);
-    let (lo, hi) = range(rec.rates.iter().map(|&x| f64::from(x)));
-    let tmp = temp_beside(path, ".gif")?;
-    {
-        let root = BitMapBackend::gif(tmp.path(), (360, 380), 100)
-            .map_err(|e| err(path, e))?
-            .into_drawing_area();
-        for &k in &ks {
-            root.fill(&WHITE).map_err(|e| err(path, e))?;
-            let (cells, m) = sheet_cells(rec, side, k, 64);
-            draw_sheet(
-                &root,
-                &cells,
-                m,
-                (lo, hi),
-                &format!("{}: t = {:.3} s", exp.name, rec.t[k]),
-            )
-            .map_err(|e| err(path, e))?;
-            root.present().map_err(|e| err(path, e))?;
-        }
-    }
-    super::finish_atomic(tmp, path)
 }

@@ -3,7 +3,8 @@
 
 use super::summary::PointSummary;
 use crate::error::Result;
-use crate::output::plots::{legend, panel, range, render, FONT};
+use crate::output::legend::{along, legend_clear_of};
+use crate::output::plots::{panel, range, render, FONT};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
@@ -16,7 +17,7 @@ fn mean_sd_line<'a, DB: DrawingBackend + 'a>(
     color: RGBAColor,
     label: &str,
     clip: (f64, f64),
-) -> std::result::Result<(), String> {
+) -> std::result::Result<Vec<(f64, f64)>, String> {
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let series = chart
         .draw_series(LineSeries::new(
@@ -41,7 +42,15 @@ fn mean_sd_line<'a, DB: DrawingBackend + 'a>(
             )
         }))
         .map_err(|e| e.to_string())?;
-    Ok(())
+    // What the line covers, for a legend to keep clear of: its points
+    // and the ends of its error bars.
+    let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
+    let mut covered = along(&[&line]);
+    covered.extend(
+        pts.iter()
+            .flat_map(|p| [(p.0, p.1 - p.2), (p.0, p.1 + p.2)]),
+    );
+    Ok(covered)
 }
 
 /// The sweep summaries grouped by their values of every grid key but
@@ -96,6 +105,7 @@ pub fn sweep_retention(path: &Path, keys: &[String], s: &[PointSummary]) -> Resu
             let mut chart = panel(area, x0..x1, 0.0..top, &key, "retention (s)")?;
             // Group by the other keys' values.
             let groups = groups_except(keys, s, ki);
+            let mut covered = Vec::new();
             for (gi, (label, idx)) in groups.iter().enumerate() {
                 let color = Palette99::pick(gi).to_rgba();
                 let pts: Vec<(f64, f64, f64)> = idx
@@ -118,10 +128,11 @@ pub fn sweep_retention(path: &Path, keys: &[String], s: &[PointSummary]) -> Resu
                         )
                     })
                     .collect();
-                mean_sd_line(&mut chart, pts, color, label, (0.0, top))?;
+                covered.extend(mean_sd_line(&mut chart, pts, color, label, (0.0, top))?);
             }
             if groups.len() > 1 {
-                legend(&mut chart)?;
+                let chars = groups.iter().map(|g| g.0.len()).max().unwrap_or(0);
+                legend_clear_of(&mut chart, &covered, (groups.len(), chars))?;
             }
         }
         Ok(())
@@ -154,6 +165,8 @@ pub fn sweep_drift(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<(
             .y_desc("mean drift^2 (rad^2)")
             .draw()
             .map_err(|e| e.to_string())?;
+        let (mut entries, mut chars) = (0, 0);
+        let mut lines: Vec<&[(f64, f64)]> = Vec::new();
         for (i, p) in s
             .iter()
             .filter(|p| !p.drift_variance.is_empty())
@@ -166,6 +179,8 @@ pub fn sweep_drift(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<(
                 .map(|(k, v)| format!("{k} = {v}"))
                 .collect::<Vec<_>>()
                 .join(", ");
+            (entries, chars) = (entries + 1, chars.max(label.len()));
+            lines.push(&p.drift_variance);
             chart
                 .draw_series(LineSeries::new(
                     p.drift_variance.iter().copied(),
@@ -175,7 +190,7 @@ pub fn sweep_drift(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<(
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        legend(&mut chart)?;
+        legend_clear_of(&mut chart, &along(&lines), (entries, chars))?;
         Ok(())
     })
 }
@@ -224,20 +239,22 @@ pub fn sweep_finals(path: &Path, keys: &[String], s: &[PointSummary]) -> Result<
                 let (y0, y1) = range(vals.iter().flat_map(|(m, d)| [m - d, m + d]));
                 let mut chart = panel(&area, x0..x1, y0..y1, &key, name)?;
                 let groups = groups_except(keys, s, 0);
+                let mut covered = Vec::new();
                 for (gi, (label, idx)) in groups.iter().enumerate() {
                     let color = Palette99::pick(gi).to_rgba();
                     let pts: Vec<(f64, f64, f64)> =
                         idx.iter().map(|&i| (xs[i], vals[i].0, vals[i].1)).collect();
-                    mean_sd_line(
+                    covered.extend(mean_sd_line(
                         &mut chart,
                         pts,
                         color,
                         label,
                         (f64::NEG_INFINITY, f64::INFINITY),
-                    )?;
+                    )?);
                 }
                 if groups.len() > 1 {
-                    legend(&mut chart)?;
+                    let chars = groups.iter().map(|g| g.0.len()).max().unwrap_or(0);
+                    legend_clear_of(&mut chart, &covered, (groups.len(), chars))?;
                 }
             }
             Ok(())
