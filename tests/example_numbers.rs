@@ -29,6 +29,16 @@ struct Quote {
     measure: fn(&Runs) -> f64,
 }
 
+/// A [`Quote`]: the words, the number as written, the tolerance, the measure.
+fn q(text: &'static str, value: &'static str, tolerance: f64, measure: fn(&Runs) -> f64) -> Quote {
+    Quote {
+        text,
+        value,
+        tolerance,
+        measure,
+    }
+}
+
 /// An example, run and analysed on first use.
 struct Runs {
     e: Experiment,
@@ -37,6 +47,14 @@ struct Runs {
 }
 
 impl Runs {
+    fn new(e: Experiment) -> Self {
+        Runs {
+            e,
+            rec: OnceLock::new(),
+            modes: OnceLock::new(),
+        }
+    }
+
     fn rec(&self) -> &Recording {
         self.rec.get_or_init(|| match self.e.simulation.precision {
             Precision::F32 => run32(&self.e),
@@ -106,11 +124,7 @@ fn header(name: &str) -> String {
 /// `overrides`.
 fn check(name: &str, overrides: &[&str], quotes: &[Quote]) {
     let comment = header(name);
-    let runs = Runs {
-        e: example(name, overrides),
-        rec: OnceLock::new(),
-        modes: OnceLock::new(),
-    };
+    let runs = Runs::new(example(name, overrides));
     for q in quotes {
         assert!(
             comment.contains(q.text),
@@ -137,54 +151,14 @@ fn autapse() {
         "autapse",
         &[],
         &[
-            Quote {
-                text: SS,
-                value: "0.5",
-                tolerance: 0.005,
-                measure: |r| r.rates(Some(0.3))[0],
-            },
-            Quote {
-                text: SS,
-                value: "1",
-                tolerance: 0.005,
-                measure: |r| r.rates(Some(0.3))[1],
-            },
-            Quote {
-                text: SS,
-                value: "2",
-                tolerance: 0.005,
-                measure: |r| r.rates(Some(0.3))[2],
-            },
-            Quote {
-                text: SS,
-                value: "2.94",
-                tolerance: 0.005,
-                measure: |r| r.rates(Some(0.3))[3],
-            },
-            Quote {
-                text: TC,
-                value: "5",
-                tolerance: 0.1,
-                measure: |r| 1e3 * r.rise_time(0, 0.0, 0.3),
-            },
-            Quote {
-                text: TC,
-                value: "10",
-                tolerance: 0.1,
-                measure: |r| 1e3 * r.rise_time(1, 0.0, 0.3),
-            },
-            Quote {
-                text: TC,
-                value: "20",
-                tolerance: 0.1,
-                measure: |r| 1e3 * r.rise_time(2, 0.0, 0.3),
-            },
-            Quote {
-                text: TC,
-                value: "29.4",
-                tolerance: 0.1,
-                measure: |r| 1e3 * r.rise_time(3, 0.0, 0.3),
-            },
+            q(SS, "0.5", 0.005, |r| r.rates(Some(0.3))[0]),
+            q(SS, "1", 0.005, |r| r.rates(Some(0.3))[1]),
+            q(SS, "2", 0.005, |r| r.rates(Some(0.3))[2]),
+            q(SS, "2.94", 0.005, |r| r.rates(Some(0.3))[3]),
+            q(TC, "5", 0.1, |r| 1e3 * r.rise_time(0, 0.0, 0.3)),
+            q(TC, "10", 0.1, |r| 1e3 * r.rise_time(1, 0.0, 0.3)),
+            q(TC, "20", 0.1, |r| 1e3 * r.rise_time(2, 0.0, 0.3)),
+            q(TC, "29.4", 0.1, |r| 1e3 * r.rise_time(3, 0.0, 0.3)),
         ],
     );
 }
@@ -199,18 +173,8 @@ fn chaos() {
         "chaos",
         &[],
         &[
-            Quote {
-                text: TEXT,
-                value: "0.35",
-                tolerance: 0.02,
-                measure: |r| r.late_mean("rate_variance"),
-            },
-            Quote {
-                text: TEXT,
-                value: "0.342",
-                tolerance: 0.02,
-                measure: |r| r.late_mean("rate_variance"),
-            },
+            q(TEXT, "0.35", 0.02, |r| r.late_mean("rate_variance")),
+            q(TEXT, "0.342", 0.02, |r| r.late_mean("rate_variance")),
         ],
     );
 }
@@ -223,18 +187,12 @@ fn head_turns() {
         "head_turns",
         &[],
         &[
-            Quote {
-                text: "3.0 rad after the first turn",
-                value: "3.0",
-                tolerance: 0.01,
-                measure: |r| r.at("bump_theta", 1.0),
-            },
-            Quote {
-                text: "3.0 - 2.0 = 1.0 rad at the end",
-                value: "1.0",
-                tolerance: 0.01,
-                measure: |r| r.last("bump_theta"),
-            },
+            q("3.0 rad after the first turn", "3.0", 0.01, |r| {
+                r.at("bump_theta", 1.0)
+            }),
+            q("3.0 - 2.0 = 1.0 rad at the end", "1.0", 0.01, |r| {
+                r.last("bump_theta")
+            }),
         ],
     );
 }
@@ -260,55 +218,41 @@ fn heavy_tailed() {
         "heavy_tailed",
         &[],
         &[
-            Quote {
-                text: "a median of 61",
-                value: "61",
-                tolerance: 1.0,
-                measure: |r| {
-                    let mut d = degrees(&r.e);
-                    d.sort_unstable();
-                    d[d.len() / 2] as f64
-                },
-            },
-            Quote {
-                text: "1 neuron in 34 over 400",
-                value: "34",
-                tolerance: 1.0,
-                measure: |r| {
-                    let d = degrees(&r.e);
-                    d.len() as f64 / d.iter().filter(|&&k| k > 400).count() as f64
-                },
-            },
-            Quote {
-                text: "rate_variance averages 0.339",
-                value: "0.339",
-                tolerance: 0.003,
-                measure: |r| r.late_mean("rate_variance"),
-            },
-            Quote {
-                text: "eigenvalues fill the disk |lambda| ≤ g = 1.5",
-                value: "1.5",
-                tolerance: 1e-12,
-                measure: |r| r.modes().spectral_radius.unwrap(),
-            },
+            q("a median of 61", "61", 1.0, |r| {
+                let mut d = degrees(&r.e);
+                d.sort_unstable();
+                d[d.len() / 2] as f64
+            }),
+            q("1 neuron in 34 over 400", "34", 1.0, |r| {
+                let d = degrees(&r.e);
+                d.len() as f64 / d.iter().filter(|&&k| k > 400).count() as f64
+            }),
+            q("rate_variance averages 0.339", "0.339", 0.003, |r| {
+                r.late_mean("rate_variance")
+            }),
+            q(
+                "eigenvalues fill the disk |lambda| ≤ g = 1.5",
+                "1.5",
+                1e-12,
+                |r| r.modes().spectral_radius.unwrap(),
+            ),
         ],
     );
     check(
         "heavy_tailed",
         &[],
-        &[Quote {
-            text: "(examples/chaos.toml at N = 4000: 0.338)",
-            value: "0.338",
-            tolerance: 0.01,
-            measure: |_| {
-                let dense = Runs {
-                    e: example("chaos", &["network.n=4000", "simulation.duration=1.0"]),
-                    rec: OnceLock::new(),
-                    modes: OnceLock::new(),
-                };
+        &[q(
+            "(examples/chaos.toml at N = 4000: 0.338)",
+            "0.338",
+            0.01,
+            |_| {
+                let dense = Runs::new(example(
+                    "chaos",
+                    &["network.n=4000", "simulation.duration=1.0"],
+                ));
                 dense.late_mean("rate_variance")
             },
-        }],
+        )],
     );
 }
 
@@ -319,15 +263,15 @@ fn integrator() {
     check(
         "integrator",
         &[],
-        &[Quote {
-            text: "time constant tau / (1 - 0.95) = 0.2 s",
-            value: "0.2",
-            tolerance: 1e-3,
-            measure: |r| {
+        &[q(
+            "time constant tau / (1 - 0.95) = 0.2 s",
+            "0.2",
+            1e-3,
+            |r| {
                 let (a, b) = (r.rates(Some(0.11))[1], r.rates(Some(0.21))[1]);
                 -0.1 / (b / a).ln()
             },
-        }],
+        )],
     );
 }
 
@@ -338,24 +282,15 @@ fn mexican_hat() {
         "mexican_hat",
         &[],
         &[
-            Quote {
-                text: "have gains 3.0 to 3.3 > 1",
-                value: "3.3",
-                tolerance: 0.05,
-                measure: |r| r.modes().modes[0].eigenvalue_re,
-            },
-            Quote {
-                text: "have gains 3.0 to 3.3 > 1",
-                value: "3.0",
-                tolerance: 0.05,
-                measure: |r| r.modes().modes[1].eigenvalue_re,
-            },
-            Quote {
-                text: "the uniform mode -2.1",
-                value: "-2.1",
-                tolerance: 0.05,
-                measure: |r| r.modes().modes.last().unwrap().eigenvalue_re,
-            },
+            q("have gains 3.0 to 3.3 > 1", "3.3", 0.05, |r| {
+                r.modes().modes[0].eigenvalue_re
+            }),
+            q("have gains 3.0 to 3.3 > 1", "3.0", 0.05, |r| {
+                r.modes().modes[1].eigenvalue_re
+            }),
+            q("the uniform mode -2.1", "-2.1", 0.05, |r| {
+                r.modes().modes.last().unwrap().eigenvalue_re
+            }),
         ],
     );
 }
@@ -368,42 +303,27 @@ fn mutual_excitation_and_inhibition() {
         "mutual_excitation",
         &[],
         &[
-            Quote {
-                text: "(I - M)^-1 h = (2.78, 2.22)",
-                value: "2.78",
-                tolerance: 0.005,
-                measure: |r| r.rates(None)[0],
-            },
-            Quote {
-                text: "(I - M)^-1 h = (2.78, 2.22)",
-                value: "2.22",
-                tolerance: 0.005,
-                measure: |r| r.rates(None)[1],
-            },
-            Quote {
-                text: "gain 1/(1 - 0.8) = 5",
-                value: "5",
-                tolerance: 1e-9,
-                measure: |r| r.modes().modes[0].gain.unwrap(),
-            },
+            q("(I - M)^-1 h = (2.78, 2.22)", "2.78", 0.005, |r| {
+                r.rates(None)[0]
+            }),
+            q("(I - M)^-1 h = (2.78, 2.22)", "2.22", 0.005, |r| {
+                r.rates(None)[1]
+            }),
+            q("gain 1/(1 - 0.8) = 5", "5", 1e-9, |r| {
+                r.modes().modes[0].gain.unwrap()
+            }),
         ],
     );
     check(
         "mutual_inhibition",
         &[],
         &[
-            Quote {
-                text: "(I - M)^-1 h = (2.78, -2.22)",
-                value: "2.78",
-                tolerance: 0.005,
-                measure: |r| r.rates(None)[0],
-            },
-            Quote {
-                text: "(I - M)^-1 h = (2.78, -2.22)",
-                value: "-2.22",
-                tolerance: 0.005,
-                measure: |r| r.rates(None)[1],
-            },
+            q("(I - M)^-1 h = (2.78, -2.22)", "2.78", 0.005, |r| {
+                r.rates(None)[0]
+            }),
+            q("(I - M)^-1 h = (2.78, -2.22)", "-2.22", 0.005, |r| {
+                r.rates(None)[1]
+            }),
         ],
     );
 }
@@ -415,18 +335,12 @@ fn path_integration() {
         "path_integration",
         &[],
         &[
-            Quote {
-                text: "(1.400 at t = 1 s)",
-                value: "1.400",
-                tolerance: 5e-4,
-                measure: |r| r.last("bump_theta"),
-            },
-            Quote {
-                text: "bump_speed reads 2.000",
-                value: "2.000",
-                tolerance: 5e-4,
-                measure: |r| r.last("bump_speed"),
-            },
+            q("(1.400 at t = 1 s)", "1.400", 5e-4, |r| {
+                r.last("bump_theta")
+            }),
+            q("bump_speed reads 2.000", "2.000", 5e-4, |r| {
+                r.last("bump_speed")
+            }),
         ],
     );
 }
@@ -438,18 +352,12 @@ fn pattern_completion() {
         "pattern_completion",
         &[],
         &[
-            Quote {
-                text: "overlap_0 = 0.5 tanh(1) = 0.381",
-                value: "0.381",
-                tolerance: 5e-4,
-                measure: |r| r.rec().metric("overlap_0").unwrap()[0],
-            },
-            Quote {
-                text: "(overlap_0 -> 1.000)",
-                value: "1.000",
-                tolerance: 5e-4,
-                measure: |r| r.last("overlap_0"),
-            },
+            q("overlap_0 = 0.5 tanh(1) = 0.381", "0.381", 5e-4, |r| {
+                r.rec().metric("overlap_0").unwrap()[0]
+            }),
+            q("(overlap_0 -> 1.000)", "1.000", 5e-4, |r| {
+                r.last("overlap_0")
+            }),
         ],
     );
 }
@@ -463,22 +371,14 @@ fn selective_amplification() {
         "selective_amplification",
         &[],
         &[
-            Quote {
-                text: "the peak 0.772",
-                value: "0.772",
-                tolerance: 0.005,
-                measure: |r| r.rates(None).into_iter().fold(0.0, f64::max),
-            },
-            Quote {
-                text: "half-width theta_c = 86.6 degrees",
-                value: "86.6",
-                tolerance: 0.8,
-                measure: |r| {
-                    let v = r.rates(None);
-                    let active = v.iter().filter(|&&x| x > 1e-6).count();
-                    active as f64 / v.len() as f64 * 180.0
-                },
-            },
+            q("the peak 0.772", "0.772", 0.005, |r| {
+                r.rates(None).into_iter().fold(0.0, f64::max)
+            }),
+            q("half-width theta_c = 86.6 degrees", "86.6", 0.8, |r| {
+                let v = r.rates(None);
+                let active = v.iter().filter(|&&x| x > 1e-6).count();
+                active as f64 / v.len() as f64 * 180.0
+            }),
         ],
     );
 }
@@ -493,50 +393,30 @@ fn sparse_ring() {
         "sparse_ring",
         &[],
         &[
-            Quote {
-                text: "after 1 s bump_theta = 1.024",
-                value: "1.024",
-                tolerance: 5e-4,
-                measure: |r| r.last("bump_theta"),
-            },
-            Quote {
-                text: "(a slow drift, 0.024 rad/s)",
-                value: "0.024",
-                tolerance: 5e-4,
-                measure: |r| r.last("bump_theta") - 1.0,
-            },
-            Quote {
-                text: "bump_amplitude = 0.526",
-                value: "0.526",
-                tolerance: 5e-4,
-                measure: |r| r.last("bump_amplitude"),
-            },
-            Quote {
-                text: "against the structured ring's 0.540",
-                value: "0.540",
-                tolerance: 5e-4,
-                measure: |r| {
-                    let mut e = r.e.clone();
-                    e.network.weights = Weights::Ring {
-                        n: e.network.n,
-                        lambda0: 0.0,
-                        lambda1: 2.1,
-                    };
-                    last(&run(&e), "bump_amplitude")
-                },
-            },
-            Quote {
-                text: "lambda1 = 2.1 (2.1001 ± 0.0002i)",
-                value: "2.1001",
-                tolerance: 5e-5,
-                measure: |r| r.modes().modes[0].eigenvalue_re,
-            },
-            Quote {
-                text: "lambda1 = 2.1 (2.1001 ± 0.0002i)",
-                value: "0.0002",
-                tolerance: 5e-5,
-                measure: |r| r.modes().modes[0].eigenvalue_im.abs(),
-            },
+            q("after 1 s bump_theta = 1.024", "1.024", 5e-4, |r| {
+                r.last("bump_theta")
+            }),
+            q("(a slow drift, 0.024 rad/s)", "0.024", 5e-4, |r| {
+                r.last("bump_theta") - 1.0
+            }),
+            q("bump_amplitude = 0.526", "0.526", 5e-4, |r| {
+                r.last("bump_amplitude")
+            }),
+            q("against the structured ring's 0.540", "0.540", 5e-4, |r| {
+                let mut e = r.e.clone();
+                e.network.weights = Weights::Ring {
+                    n: e.network.n,
+                    lambda0: 0.0,
+                    lambda1: 2.1,
+                };
+                last(&run(&e), "bump_amplitude")
+            }),
+            q("lambda1 = 2.1 (2.1001 ± 0.0002i)", "2.1001", 5e-5, |r| {
+                r.modes().modes[0].eigenvalue_re
+            }),
+            q("lambda1 = 2.1 (2.1001 ± 0.0002i)", "0.0002", 5e-5, |r| {
+                r.modes().modes[0].eigenvalue_im.abs()
+            }),
         ],
     );
 }
@@ -549,18 +429,12 @@ fn torus() {
         "torus",
         &[],
         &[
-            Quote {
-                text: "(0.5 + 1.4, -1.0 + 0.7) = (1.9, -0.3)",
-                value: "1.9",
-                tolerance: 0.01,
-                measure: |r| r.last("bump_x"),
-            },
-            Quote {
-                text: "(0.5 + 1.4, -1.0 + 0.7) = (1.9, -0.3)",
-                value: "-0.3",
-                tolerance: 0.01,
-                measure: |r| r.last("bump_y"),
-            },
+            q("(0.5 + 1.4, -1.0 + 0.7) = (1.9, -0.3)", "1.9", 0.01, |r| {
+                r.last("bump_x")
+            }),
+            q("(0.5 + 1.4, -1.0 + 0.7) = (1.9, -0.3)", "-0.3", 0.01, |r| {
+                r.last("bump_y")
+            }),
         ],
     );
 }
@@ -573,30 +447,21 @@ fn tracking() {
         "tracking",
         &[],
         &[
-            Quote {
-                text: "(bump_speed = 0.9995)",
-                value: "0.9995",
-                tolerance: 5e-5,
-                measure: |r| r.last("bump_speed"),
-            },
-            Quote {
-                text: "bump_lag in metrics.csv: 0.134 rad",
-                value: "0.134",
-                tolerance: 5e-4,
-                measure: |r| r.last("bump_lag"),
-            },
-            Quote {
-                text: "13.4 tau * speed at small speeds",
-                value: "13.4",
-                tolerance: 0.05,
-                measure: |r| r.last("bump_lag") / (r.e.network.tau * 1.0),
-            },
-            Quote {
-                text: "atan(tau * speed) = tau * speed (0.010 rad)",
-                value: "0.010",
-                tolerance: 5e-4,
-                measure: |r| (r.e.network.tau * 1.0).atan(),
-            },
+            q("(bump_speed = 0.9995)", "0.9995", 5e-5, |r| {
+                r.last("bump_speed")
+            }),
+            q("bump_lag in metrics.csv: 0.134 rad", "0.134", 5e-4, |r| {
+                r.last("bump_lag")
+            }),
+            q("13.4 tau * speed at small speeds", "13.4", 0.05, |r| {
+                r.last("bump_lag") / (r.e.network.tau * 1.0)
+            }),
+            q(
+                "atan(tau * speed) = tau * speed (0.010 rad)",
+                "0.010",
+                5e-4,
+                |r| (r.e.network.tau * 1.0).atan(),
+            ),
         ],
     );
 }
