@@ -15,6 +15,7 @@ pictures=(
   "autapse rates.png autapse_rates.png"
   "bistable rates.png bistable_rates.png"
   "chaos rates.png chaos_rates.png"
+  "ei_oscillation metrics.png ei_oscillation_metrics.png"
   "gain_modulation profiles.png gain_modulation_profiles.png"
   "head_turns metrics.png head_turns_metrics.png"
   "head_turns rates.png head_turns_rates.png"
@@ -32,6 +33,7 @@ pictures=(
   "sparse_ring profiles.png sparse_ring_profiles.png"
   "torus sheet.png torus_sheet.png"
   "torus sheet.gif torus_sheet.gif"
+  "wilson_cowan state_space.png wilson_cowan_state_space.png"
   "winner_takes_all profiles.png winner_takes_all_profiles.png"
 )
 for p in "${pictures[@]}"; do

@@ -465,3 +465,136 @@ fn tracking() {
         ],
     );
 }
+
+/// mu = (lambda - 1) / tau of the first mode: its rate in 1/s (a network
+/// of populations reports lambda = 1 + tau mu, tau the first population's).
+fn mu(r: &Runs) -> (f64, f64) {
+    let (m, tau) = (&r.modes().modes[0], r.modes().tau);
+    ((m.eigenvalue_re - 1.0) / tau, m.eigenvalue_im / tau)
+}
+
+/// The angular frequency of `name` from its sign changes over the run,
+/// each placed by linear interpolation between records.
+fn crossing_frequency(r: &Runs, name: &str) -> f64 {
+    let rec = r.rec();
+    let v = rec.metric(name).unwrap();
+    let z: Vec<f64> = (0..v.len() - 1)
+        .filter(|&k| v[k] * v[k + 1] < 0.0)
+        .map(|k| rec.t[k] - v[k] * (rec.t[k + 1] - rec.t[k]) / (v[k + 1] - v[k]))
+        .collect();
+    std::f64::consts::PI * (z.len() - 1) as f64 / (z[z.len() - 1] - z[0])
+}
+
+#[test]
+fn wilson_cowan() {
+    // Steady states: 1 s is 75 e-foldings of the slowest mode, so the rates
+    // are at their fixed points to rounding; quoted to 4 decimals. The
+    // eigenvalues are those of a 2×2 matrix, exact to rounding.
+    let d = |r: &Runs| (r.last("I.mean_rate") - r.at("I.mean_rate", 1.0)) / 0.5;
+    check(
+        "wilson_cowan",
+        &[],
+        &[
+            q("det(1 - W) = -1 / 4.25 = -0.2353", "-0.2353", 1e-4, d),
+            q("I.mean_rate from 1.5294 to 1.4118", "1.5294", 1e-4, |r| {
+                r.at("I.mean_rate", 1.0)
+            }),
+            q("I.mean_rate from 1.5294 to 1.4118", "1.4118", 1e-4, |r| {
+                r.last("I.mean_rate")
+            }),
+            q("E.mean_rate from 0.8235 to 0.5294", "0.8235", 1e-4, |r| {
+                r.at("E.mean_rate", 1.0)
+            }),
+            q("E.mean_rate from 0.8235 to 0.5294", "0.5294", 1e-4, |r| {
+                r.last("E.mean_rate")
+            }),
+            q("eigenvalues are -75 ± 125i per second", "-75", 1e-9, |r| {
+                mu(r).0
+            }),
+            q("eigenvalues are -75 ± 125i per second", "125", 1e-9, |r| {
+                mu(r).1
+            }),
+            q("period 2 pi / 125 = 50.3 ms", "50.3", 0.05, |r| {
+                1e3 * r.modes().modes[0].period.unwrap()
+            }),
+            q("(Re lambda = -0.5, Im lambda = ±2.5", "-0.5", 1e-9, |r| {
+                r.modes().modes[0].eigenvalue_re
+            }),
+            q("(Re lambda = -0.5, Im lambda = ±2.5", "2.5", 1e-9, |r| {
+                r.modes().modes[0].eigenvalue_im.abs()
+            }),
+        ],
+    );
+}
+
+#[test]
+fn ei_oscillation() {
+    // The frequency of the run from its 32 sign changes: rk4 at
+    // omega dt = 0.01 is exact to ~1e-8, the interpolation of each
+    // crossing between records 0.5 ms apart to ~1e-4 s, quoted to 0.1.
+    check(
+        "ei_oscillation",
+        &[],
+        &[
+            q("-2.5 ± 102.4i per second", "-2.5", 1e-6, |r| mu(r).0),
+            q("-2.5 ± 102.4i per second", "102.4", 0.05, |r| mu(r).1),
+            q("oscillate at 102.4 rad/s", "102.4", 0.05, |r| {
+                crossing_frequency(r, "E.mean_rate")
+            }),
+            q("(period 61.3 ms)", "61.3", 0.05, |r| {
+                1e3 * r.modes().modes[0].period.unwrap()
+            }),
+            q("decay over 400 ms", "400", 0.5, |r| {
+                1e3 * r.modes().modes[0].time_constant.unwrap()
+            }),
+            q("the 98 other modes", "98", 0.0, |r| {
+                r.modes().modes[2..]
+                    .iter()
+                    .map(|m| m.multiplicity as f64)
+                    .sum()
+            }),
+        ],
+    );
+}
+
+#[test]
+fn ei_ring() {
+    // The fixed point after 0.7 s without the cue (70 tau_E); the angle
+    // within 0.005 rad of the cue's (the 256 neurons' grid is 0.025 rad),
+    // the amplitude quoted to 0.01.
+    check(
+        "ei_ring",
+        &[],
+        &[
+            q("E.bump_theta = 1.00 rad at the end", "1.00", 0.005, |r| {
+                r.last("E.bump_theta")
+            }),
+            q("E.bump_amplitude 0.58", "0.58", 0.005, |r| {
+                r.last("E.bump_amplitude")
+            }),
+            q("I.mean_rate = 2 E.mean_rate", "2", 1e-6, |r| {
+                r.last("I.mean_rate") / r.last("E.mean_rate")
+            }),
+            q("lambda0 = w_EI w_IE / 2 = 0.2", "0.2", 1e-4, |r| {
+                // The one-population ring of that lambda0 ends with E's
+                // rates: the worst difference, added to the quote.
+                let one = example(
+                    "ring_memory",
+                    &[
+                        "network.n=256",
+                        "network.weights.lambda0=0.2",
+                        "network.weights.lambda1=3",
+                        "input.0.epsilon=0.5",
+                    ],
+                );
+                let rec = run(&one);
+                let e = &r.rates(None)[..256];
+                let worst = row(&rec, rec.t.len() - 1)
+                    .iter()
+                    .zip(e)
+                    .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
+                0.2 + worst
+            }),
+        ],
+    );
+}

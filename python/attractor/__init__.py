@@ -247,7 +247,9 @@ class Result:
 
     ``rates`` is float32 [records, kept neurons] (the engine's buffer, not
     copied); ``metrics`` maps each metric of ``metrics.csv`` to its column;
-    ``summary`` is ``summary.json``.
+    ``summary`` is ``summary.json``; ``populations`` maps each population
+    of a network of several to its columns of ``rates`` (the kept neurons
+    that are its own), empty for one population.
     """
 
     t: np.ndarray
@@ -261,6 +263,7 @@ class Result:
     steps_done: int
     wall_seconds: float
     written: Optional[List[str]] = field(default=None)
+    populations: Dict[str, np.ndarray] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
@@ -345,15 +348,28 @@ def run(
     return result
 
 
+def _by_population(rates: np.ndarray, summary: Dict[str, Any]) -> Dict[str, np.ndarray]:
+    """The columns of ``rates`` each population keeps (every
+    ``rates_stride``-th neuron of the network), as rates_NAME.npy holds them."""
+    stride = summary.get("rates_stride", 1)
+    kept = np.arange(rates.shape[1]) * stride
+    out = {}
+    for p in summary.get("populations", []):
+        mine = (kept >= p["first_neuron"]) & (kept < p["first_neuron"] + p["n"])
+        out[p["name"]] = rates[:, mine]
+    return out
+
+
 def _result(d: Dict[str, Any]) -> Result:
     """A :class:`Result` from the native run's dict."""
     names = d["metric_names"]
     m = d["metrics"]
+    summary = json.loads(d["summary_json"])
     return Result(
         t=d["t"],
         rates=d["rates"],
         metrics={k: m[:, j] for j, k in enumerate(names)},
-        summary=json.loads(d["summary_json"]),
+        summary=summary,
         backend=d["backend"],
         adapter=d["adapter"],
         precision=d["precision"],
@@ -361,6 +377,7 @@ def _result(d: Dict[str, Any]) -> Result:
         steps_done=d["steps_done"],
         wall_seconds=d["wall_seconds"],
         written=None if d["written"] is None else [os.fspath(p) for p in d["written"]],
+        populations=_by_population(d["rates"], summary),
     )
 
 

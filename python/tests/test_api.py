@@ -592,3 +592,40 @@ def test_device_chooses_the_adapter_and_devices_spread_a_sweep(tmp_path: Path) -
     for name in a.dtype.names:
         if "seconds" not in name:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_populations_and_projections_from_dicts() -> None:
+    # The paradoxical effect of examples/wilson_cowan.toml, as dicts:
+    # E = 80 and I = 20 identical units with pair weights w / n_from keep
+    # the population means of the 2-unit system, whose fixed point before
+    # and after h_I rises by 0.5 is (0.8235, 1.5294) -> (0.5294, 1.4118).
+    exp = {
+        "population": [
+            {"name": "E", "n": 80, "tau": 0.02, "activation": {"kind": "relu"}},
+            {"name": "I", "n": 20, "tau": 0.01, "activation": {"kind": "relu"}},
+        ],
+        "projection": [
+            {"from": "E", "to": "E", "weights": {"kind": "uniform", "value": 2.0 / 80}},
+            {"from": "I", "to": "E", "sign": "inhibitory", "weights": {"kind": "uniform", "value": 2.5 / 20}},
+            {"from": "E", "to": "I", "weights": {"kind": "uniform", "value": 2.5 / 80}},
+            {"from": "I", "to": "I", "sign": "inhibitory", "weights": {"kind": "uniform", "value": 1.0 / 20}},
+        ],
+        "input": [
+            {"population": "E", "kind": "uniform", "value": 3.0},
+            {"population": "I", "kind": "uniform", "value": 1.0},
+            {"population": "I", "kind": "uniform", "value": 0.5, "start": 1.0},
+        ],
+        "simulation": {"duration": 2.0, "dt": 0.0005, "method": "exponential", "record_every": 100},
+        "record": {"stride": 3},
+    }
+    r = attractor.run(exp, backend="cpu")
+    # Every third neuron kept: 27 of E (0, 3, ..., 78) and 7 of I (81, ..., 99).
+    assert r.populations["E"].shape == (len(r.t), 27)
+    assert r.populations["I"].shape == (len(r.t), 7)
+    k = int(np.argmin(np.abs(r.t - 1.0)))
+    # Fixed points reached to rounding after 1 s (75 e-foldings); rates
+    # are float32 (1e-6 relative).
+    np.testing.assert_allclose(r.populations["I"][k], 6.5 / 4.25, rtol=1e-5)
+    np.testing.assert_allclose(r.populations["I"][-1], 6.0 / 4.25, rtol=1e-5)
+    np.testing.assert_allclose(r.metrics["E.mean_rate"][-1], 2.25 / 4.25, rtol=1e-9)
+    assert r.summary["populations"][1]["tau"] == 0.01

@@ -30,6 +30,10 @@ pub struct Metrics {
     /// Whether the population variance of the rates is a metric (random
     /// networks: the order parameter of the transition to chaos).
     variance: bool,
+    /// Each population's name, neurons and whether it is a ring (networks
+    /// of several): its mean rate follows the others as `NAME.mean_rate`,
+    /// a ring's bump as `NAME.bump_theta` and `NAME.bump_amplitude`.
+    populations: Vec<(String, std::ops::Range<usize>, bool)>,
 }
 
 /// ln cosh(x), without overflow for large |x|.
@@ -73,6 +77,11 @@ impl Metrics {
             energy_beta,
             // Random weights: the order parameter of the transition to chaos.
             variance: network.weights.circular_law().is_some(),
+            populations: network
+                .populations
+                .iter()
+                .map(|p| (p.name.clone(), p.range(), p.ring))
+                .collect(),
         }
     }
 
@@ -97,6 +106,13 @@ impl Metrics {
         }
         if self.variance {
             names.push("rate_variance".into());
+        }
+        for (p, _, ring) in &self.populations {
+            names.push(format!("{p}.mean_rate"));
+            if *ring {
+                names.push(format!("{p}.bump_theta"));
+                names.push(format!("{p}.bump_amplitude"));
+            }
         }
         names
     }
@@ -145,6 +161,20 @@ impl Metrics {
         if self.variance {
             let squares: f64 = v.iter().map(|&a| f(a) * f(a)).sum();
             out.push(variance(out[0], squares / n));
+        }
+        for (_, r, ring) in &self.populations {
+            let v = &v[r.clone()];
+            let m = v.len();
+            out.push(v.iter().map(|&a| f(a)).sum::<f64>() / m as f64);
+            if *ring {
+                // As a ring network's bump, over this population's angles.
+                let (c, s) = v.iter().enumerate().fold((0.0, 0.0), |(c, s), (i, &a)| {
+                    let t = crate::model::theta(i, m);
+                    (c + f(a) * t.cos(), s + f(a) * t.sin())
+                });
+                out.push(bump_angle(c, s));
+                out.push(2.0 / m as f64 * c.hypot(s));
+            }
         }
         out
     }

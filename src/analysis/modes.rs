@@ -241,6 +241,45 @@ fn dense_eigenvalues(n: usize, m: &[f64], symmetric: bool) -> Result<(Spectrum, 
     })
 }
 
+/// The eigenvalues of a network of several populations, as those of one
+/// population of time constant tau (the first population's): the
+/// linearised system tau_i dx_i/dt = -x_i + sum_j M_ij x_j has the
+/// eigenvalues mu of T^-1 (M - I), T = diag(tau_i); reported as
+/// lambda = 1 + tau mu, the eigenvalues of I + tau T^-1 (M - I), so that a
+/// mode's time constant tau / |1 - Re lambda| = 1 / |Re mu| and period
+/// 2 pi tau / |Im lambda| = 2 pi / |Im mu| are in seconds as for one population.
+fn populations_eigenvalues(net: &crate::model::Network, m: &[f64]) -> Result<(Spectrum, String)> {
+    let n = net.n;
+    let taus = crate::model::neuron_taus(&net.populations, n, net.tau);
+    let a = DMatrix::from_fn(n, n, |i, j| {
+        let delta = if i == j { 1.0 } else { 0.0 };
+        delta + net.tau / taus[i] * (m[i * n + j] - delta)
+    });
+    // Populations of identical neurons give eigenvalues of high
+    // multiplicity, on which the Schur iteration at machine precision can
+    // stall: then again at 1e-12, which moves no eigenvalue by more.
+    let e = eigenvalues(a.clone())
+        .or_else(|| {
+            nalgebra::linalg::Schur::try_new(a, 1e-12, SCHUR_ITERATIONS)
+                .map(|s| s.complex_eigenvalues().iter().copied().collect())
+        })
+        .ok_or_else(|| {
+            Error::Analysis(format!(
+                "{n} neurons: the Schur decomposition did not converge in {SCHUR_ITERATIONS} \
+                 iterations"
+            ))
+        })?;
+    Ok((
+        e.into_iter().map(|l| (l, 1)).collect(),
+        format!(
+            "dense solve of I + tau T^-1 (M - I), T the diagonal of each neuron's population's \
+             time constant and tau = {} s the first population's: each mode's time constant and \
+             period are in seconds",
+            net.tau
+        ),
+    ))
+}
+
 /// The most Schur iterations an eigen-solve takes (nalgebra's own default
 /// never stops, and some nearly diagonal matrices never converge).
 const SCHUR_ITERATIONS: usize = 100_000;
@@ -468,8 +507,15 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                  eigenvalues fill the disk |lambda| ≤ |g| = {g})"
             ),
         )
+    } else if let (true, Some(m)) = (net.has_populations(), &dense) {
+        populations_eigenvalues(net, m)?
     } else if let Some(m) = &dense {
         dense_eigenvalues(n, m, symmetric)?
+    } else if net.has_populations() {
+        return Err(Error::Analysis(format!(
+            "{n} neurons in all: the modes of several populations (each with its own tau) come \
+             from a dense solve, limited to N ≤ {DENSE_LIMIT}"
+        )));
     } else if let Some(csr) = krylov {
         let (e, mut method) = super::krylov::spectrum(csr, DENSE_LIMIT)?;
         if let (true, Some(g)) = (e.is_empty(), circular_law) {
@@ -567,7 +613,11 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         name: experiment.name.clone(),
         n,
         tau: net.tau,
-        weights: w.kind().into(),
+        weights: if net.has_populations() {
+            format!("projections between {} populations", net.populations.len())
+        } else {
+            w.kind().into()
+        },
         activation: net.activation.kind().into(),
         symmetric,
         method,

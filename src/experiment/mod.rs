@@ -5,13 +5,14 @@
 mod inputs;
 pub mod npy;
 pub mod overrides;
+mod populations;
 pub mod schema;
 mod sparse;
 mod values;
 mod weights;
 
 use crate::error::{Error, Result};
-use crate::model::{Dynamics, Network, Weights};
+use crate::model::{Dynamics, Network, Population, Weights};
 pub use inputs::cue;
 use inputs::{resolve_initial, resolve_input, Resolved};
 pub use npy::Files;
@@ -71,25 +72,9 @@ fn resolve(
     default_name: &str,
     toml: String,
 ) -> Result<Experiment> {
-    let net = &f.network;
+    let (net, pops, geometry) = network(&f, files)?;
     let n = net.n;
-    if n == 0 {
-        return Err(Error::invalid("network.n", 0, "must be at least 1"));
-    }
-    if n > u32::MAX as usize {
-        return Err(Error::invalid("network.n", n, "must be below 2^32"));
-    }
-    let tau = positive("network.tau", net.tau)?;
-    net.activation.validate("network.activation")?;
-
-    // The state vectors (and one per input epoch) before anything is allocated.
-    crate::memory::check(
-        "network.n",
-        n,
-        "the state vectors",
-        (n as u64).saturating_mul(8 * (12 + f.input.len() as u64)),
-    )?;
-    let weights = net.weights.resolve(n, files)?;
+    let weights = &net.weights;
 
     let sim = &f.simulation;
     let dt = positive("simulation.dt", sim.dt)?;
@@ -146,13 +131,79 @@ fn resolve(
     let mut inputs = Vec::with_capacity(f.input.len());
     let mut velocity = Vec::new();
     for (i, table) in f.input.iter().enumerate() {
-        match resolve_input(i, table.clone(), &weights, n, files)? {
-            Resolved::Input(e) => inputs.push(e),
-            Resolved::Velocity(v) => velocity.push(v),
+        let mut table = table.clone();
+        let Some(name) = table.remove("population") else {
+            match resolve_input(i, table, weights, n, files)? {
+                Resolved::Input(e) => inputs.push(e),
+                Resolved::Velocity(_) if !pops.is_empty() => {
+                    return Err(Error::invalid(
+                        format!("input[{i}].kind"),
+                        "\"velocity\"",
+                        "turns a ring's kernel; networks of several populations have none to turn",
+                    ))
+                }
+                Resolved::Velocity(v) => velocity.push(v),
+            }
+            continue;
+        };
+        let key = format!("input[{i}].population");
+        if pops.is_empty() {
+            return Err(Error::invalid(
+                key,
+                name,
+                "applies to networks of [[population]] tables; this file has one [network]",
+            ));
+        }
+        let name: String = deserialize(name, &key)?;
+        let k = pops.iter().position(|p| p.name == name);
+        let pop = populations::find(&pops, &key, &name)?;
+        let geometry = &geometry[k.unwrap_or(0)];
+        match resolve_input(i, table, geometry, pop.n, files)? {
+            Resolved::Input(mut e) => {
+                if !matches!(e.motion, crate::model::Motion::Still) {
+                    return Err(Error::invalid(
+                        key,
+                        format!("\"{name}\""),
+                        "takes inputs that stand still (no velocity, trajectory or frames) in this version",
+                    ));
+                }
+                let mut h = vec![0.0; n];
+                h[pop.range()].copy_from_slice(&e.h);
+                e.h = h;
+                inputs.push(e);
+            }
+            Resolved::Velocity(_) => {
+                return Err(Error::invalid(
+                    format!("input[{i}].kind"),
+                    "\"velocity\"",
+                    "turns a ring's kernel; networks of several populations have none to turn",
+                ))
+            }
         }
     }
 
-    let initial = resolve_initial(&f.initial, &weights, n, sim.seed, files)?;
+    // Each population's bias: an input on throughout.
+    for (k, (spec, pop)) in f.population.iter().zip(&pops).enumerate() {
+        if let Some(b) = &spec.bias {
+            let key = format!("population[{k}].bias");
+            let mut h = vec![0.0; n];
+            h[pop.range()].copy_from_slice(&populations::per_neuron(&key, b, pop.n, files)?);
+            inputs.push(crate::model::InputEpoch {
+                start: 0.0,
+                end: f64::INFINITY,
+                h,
+                motion: crate::model::Motion::Still,
+                entry: f.input.len() + k,
+            });
+        }
+    }
+
+    let mut initial = resolve_initial(&f.initial, weights, n, sim.seed, files)?;
+    for (k, (spec, pop)) in f.population.iter().zip(&pops).enumerate() {
+        if let Some(x) = &spec.initial {
+            initial[pop.range()].copy_from_slice(&populations::initial(k, x, pop.n)?);
+        }
+    }
 
     let record_steps = simulation.records();
     let kept = if f.record.rates {
@@ -174,17 +225,10 @@ fn resolve(
         ));
     }
 
-    let overlaps = resolve_overlaps(&f, &weights)?;
+    let overlaps = resolve_overlaps(&f, weights)?;
     let exp = Experiment {
         name: f.name.clone().unwrap_or_else(|| default_name.to_string()),
-        network: Network {
-            n,
-            tau,
-            dynamics: net.dynamics,
-            activation: net.activation,
-            weights,
-            overlaps,
-        },
+        network: Network { overlaps, ..net },
         inputs,
         velocity,
         initial,
@@ -197,6 +241,82 @@ fn resolve(
     };
     check_memory(&exp)?;
     Ok(exp)
+}
+
+/// The network of the file: `[network]` (one population) or the
+/// `[[population]]` and `[[projection]]` tables, with each population's
+/// weights for the geometry of its inputs (none for one population).
+fn network(f: &ExperimentFile, files: &Files) -> Result<(Network, Vec<Population>, Vec<Weights>)> {
+    let states = |key: &str, n: usize| {
+        // The state vectors (and one per input epoch) before anything is allocated.
+        crate::memory::check(
+            key,
+            n,
+            "the state vectors",
+            (n as u64).saturating_mul(8 * (12 + f.input.len() as u64)),
+        )
+    };
+    match (&f.network, f.population.is_empty()) {
+        (Some(net), true) => {
+            if !f.projection.is_empty() {
+                return Err(Error::invalid(
+                    "projection",
+                    format!("{} [[projection]] tables", f.projection.len()),
+                    "connect [[population]] tables; a file with [network] has its weights in [network.weights]",
+                ));
+            }
+            let n = net.n;
+            if n == 0 {
+                return Err(Error::invalid("network.n", 0, "must be at least 1"));
+            }
+            if n > u32::MAX as usize {
+                return Err(Error::invalid("network.n", n, "must be below 2^32"));
+            }
+            let tau = positive("network.tau", net.tau)?;
+            net.activation.validate("network.activation")?;
+            states("network.n", n)?;
+            let weights = net.weights.resolve(n, files)?;
+            let network = Network {
+                n,
+                tau,
+                dynamics: net.dynamics,
+                activation: net.activation,
+                weights,
+                overlaps: None,
+                populations: Vec::new(),
+            };
+            Ok((network, Vec::new(), Vec::new()))
+        }
+        (None, false) => {
+            let mut pops = populations::populations(&f.population, files)?;
+            let n: usize = pops.iter().map(|p| p.n).sum();
+            states("population", n)?;
+            let block = populations::block(&pops, &f.projection, files)?;
+            for (p, w) in pops.iter_mut().zip(&block.geometry) {
+                p.ring = w.geometry().dims == 1;
+            }
+            let first = &pops[0];
+            let network = Network {
+                n,
+                tau: first.tau,
+                dynamics: first.dynamics,
+                activation: first.activation,
+                weights: block.weights,
+                overlaps: None,
+                populations: pops.clone(),
+            };
+            Ok((network, pops, block.geometry))
+        }
+        (Some(_), false) => Err(Error::invalid(
+            "population",
+            format!("{} [[population]] tables", f.population.len()),
+            "cannot be given with [network]: give [network] for one population, or \
+             [[population]] and [[projection]] tables for several",
+        )),
+        (None, true) => Err(Error::Schema(
+            "missing `[network]` (one population) or `[[population]]` tables (several)".into(),
+        )),
+    }
 }
 
 /// `record.overlaps`: `None` for every pattern's overlap, else the

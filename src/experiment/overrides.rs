@@ -16,7 +16,9 @@ pub fn parse_value(text: &str) -> Value {
 
 /// Applies one `key=value` override to `table`. Dotted keys walk into
 /// tables, creating them if absent; a numeric part indexes an array
-/// (`input.0.c=2` sets `c` of the first `[[input]]`).
+/// (`input.0.c=2` sets `c` of the first `[[input]]`), a name picks the
+/// table of that name (`population.E.tau=0.01`; a projection is named by
+/// its `name`, else its `from` then its `to`: `projection.EI.weights.value`).
 pub fn apply(table: &mut Table, given: &str) -> Result<()> {
     let fail = |reason: String| Error::Override {
         given: given.to_string(),
@@ -59,9 +61,21 @@ fn set_in_value(
         Value::Table(t) => set_in_table(t, parts, depth, value),
         Value::Array(a) => {
             let len = a.len();
-            let i: usize = part.parse().map_err(|_| {
-                format!("`{here}` is a list; `{part}` must be an index below {len}")
-            })?;
+            let i: usize = match part.parse() {
+                Ok(i) => i,
+                Err(_) => by_name(a, part).ok_or_else(|| {
+                    let names: Vec<String> = a.iter().filter_map(name_of).collect();
+                    if names.is_empty() {
+                        format!("`{here}` is a list; `{part}` must be an index below {len}")
+                    } else {
+                        format!(
+                            "`{here}` is a list; `{part}` must be an index below {len} or one of \
+                             its names: {}",
+                            names.join(", ")
+                        )
+                    }
+                })?,
+            };
             let slot = a
                 .get_mut(i)
                 .ok_or_else(|| format!("`{here}` has {len} entries; index {i} is out of range"))?;
@@ -76,6 +90,25 @@ fn set_in_value(
             "`{here}` is the value {other}, not a table, so it has no key `{part}`"
         )),
     }
+}
+
+/// The name of a table in a list: its `name`, or for a projection without
+/// one its `from` then its `to` (`EI`).
+fn name_of(v: &Value) -> Option<String> {
+    let t = v.as_table()?;
+    if let Some(n) = t.get("name").and_then(Value::as_str) {
+        return Some(n.to_string());
+    }
+    let from = t.get("from")?.as_str()?;
+    let to = t.get("to")?.as_str()?;
+    Some(format!("{from}{to}"))
+}
+
+/// The index of the table named `name` in a list (`population.E.tau`,
+/// `projection.EI.weights.value`).
+fn by_name(list: &[Value], name: &str) -> Option<usize> {
+    list.iter()
+        .position(|v| name_of(v).as_deref() == Some(name))
 }
 
 #[cfg(test)]

@@ -12,8 +12,15 @@ pub struct ExperimentFile {
     /// Run name; defaults to the file's stem.
     #[serde(default)]
     pub name: Option<String>,
-    /// `[network]`.
-    pub network: NetworkSpec,
+    /// `[network]`: one population (or `[[population]]` tables instead).
+    #[serde(default)]
+    pub network: Option<NetworkSpec>,
+    /// `[[population]]` tables: several populations instead of `[network]`.
+    #[serde(default)]
+    pub population: Vec<PopulationSpec>,
+    /// `[[projection]]` tables: the weights between populations.
+    #[serde(default)]
+    pub projection: Vec<ProjectionSpec>,
     /// `[[input]]` epochs; entries are read one by one to name their index in errors.
     #[serde(default)]
     pub input: Vec<toml::Table>,
@@ -45,10 +52,112 @@ pub struct NetworkSpec {
     pub weights: WeightsSpec,
 }
 
-/// `[network.weights]`.
+/// One `[[population]]` table.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationSpec {
+    /// Its name, unique: projections, inputs, metrics and outputs use it.
+    pub name: String,
+    /// Its number of neurons.
+    pub n: usize,
+    /// Its time constant in seconds: one for every neuron, n numbers, or
+    /// the path of a length-n `.npy`.
+    pub tau: PerNeuron,
+    /// A constant input added to h throughout (default 0): one number, n
+    /// numbers or the path of a length-n `.npy`.
+    #[serde(default)]
+    pub bias: Option<PerNeuron>,
+    /// `rate` (default) or `current`.
+    #[serde(default)]
+    pub dynamics: Dynamics,
+    /// Its activation; linear by default.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Its noise sigma (default: `simulation.noise`).
+    #[serde(default)]
+    pub noise: Option<f64>,
+    /// Its initial state: one number for every neuron, or n numbers
+    /// (default: what `[initial]` gives these neurons, zeros without it).
+    #[serde(default)]
+    pub initial: Option<NumberOrList>,
+}
+
+/// A value per neuron: one number for all, a list, or a `.npy` file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum PerNeuron {
+    /// The same number everywhere.
+    Number(f64),
+    /// One number each.
+    List(Vec<f64>),
+    /// A length-n `.npy`, relative to the experiment file.
+    File(PathBuf),
+}
+
+/// One number, or a list of numbers.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum NumberOrList {
+    /// The same number everywhere.
+    Number(f64),
+    /// One number each.
+    List(Vec<f64>),
+}
+
+/// One `[[projection]]` table: the block (to, from) of M.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionSpec {
+    /// Its name for `--set projection.NAME.…` (default: `from` then `to`,
+    /// `EI` for a projection from E to I).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The presynaptic population.
+    pub from: String,
+    /// The postsynaptic population.
+    pub to: String,
+    /// Its weights: row i a neuron of `to`, column j one of `from`.
+    pub weights: WeightsSpec,
+    /// `excitatory` (every weight |w|) or `inhibitory` (every weight
+    /// -|w|): Dale's law; by default the weights as they are.
+    #[serde(default)]
+    pub sign: Option<Sign>,
+}
+
+impl ProjectionSpec {
+    /// Its name: `name`, or `from` then `to`.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", self.from, self.to))
+    }
+}
+
+/// The sign a projection's weights are given (Dale's law).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sign {
+    /// Every weight |w|.
+    Excitatory,
+    /// Every weight -|w|.
+    Inhibitory,
+}
+
+/// `[network.weights]` (or a projection's `weights`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WeightsSpec {
+    /// Every pair the same weight.
+    Uniform {
+        /// The weight of each pair.
+        value: f64,
+    },
+    /// `value` on the diagonal: neuron i to neuron i only.
+    Identity {
+        /// The weight (default 1).
+        #[serde(default = "one")]
+        value: f64,
+    },
     /// Inline rows.
     Matrix {
         /// N rows of N numbers.

@@ -16,6 +16,22 @@ impl WeightsSpec {
     /// `files`. Errors name the key, the value and what is allowed.
     pub fn resolve(&self, n: usize, files: &Files) -> Result<Weights> {
         Ok(match self {
+            WeightsSpec::Uniform { value } => {
+                let w = finite("network.weights.value", *value)?;
+                crate::memory::check(
+                    "network.n",
+                    n,
+                    "the N×N uniform matrix",
+                    (n as u64).saturating_mul(n as u64).saturating_mul(16),
+                )?;
+                Weights::Dense {
+                    n,
+                    m: vec![w; n * n],
+                }
+            }
+            WeightsSpec::Identity { value } => Weights::Diagonal {
+                values: vec![finite("network.weights.value", *value)?; n],
+            },
             WeightsSpec::Matrix { rows } => {
                 if rows.len() != n || rows.iter().any(|r| r.len() != n) {
                     let shape = rows.iter().map(|r| r.len().to_string()).collect::<Vec<_>>();

@@ -18,6 +18,7 @@ mod method;
 mod motion;
 pub mod patterns;
 mod plan;
+mod population;
 mod sparse;
 mod weights;
 
@@ -33,6 +34,7 @@ pub use motion::{
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
+pub use population::{neuron_taus, population_of, Population};
 pub use sparse::{
     heavy_row_threshold, Csr, SparseError, SparseOrigin, HEAVY_ROW_FACTOR, HEAVY_ROW_MIN,
 };
@@ -70,6 +72,19 @@ pub struct Network {
     /// |overlap| of the others after them (`overlap_max_rest`); `None`:
     /// every pattern's (and all networks without patterns).
     pub overlaps: Option<Vec<usize>>,
+    /// The populations, in the order of their neurons, for a network of
+    /// `[[population]]` tables; empty for one population (`[network]`).
+    /// With populations, `tau`, `dynamics` and `activation` above are the
+    /// first population's, and each population's own apply to its neurons.
+    pub populations: Vec<Population>,
+}
+
+impl Network {
+    /// Whether the network has several populations, each stepped with its
+    /// own constants.
+    pub fn has_populations(&self) -> bool {
+        !self.populations.is_empty()
+    }
 }
 
 /// One input epoch: `h` is added to the input while `start <= t < end`.

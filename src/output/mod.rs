@@ -128,7 +128,7 @@ pub fn summary(exp: &Experiment, rec: &Recording) -> Value {
         .map(|(k, v)| (k, if v.is_finite() { json!(v) } else { Value::Null }))
         .collect();
     let sim = &exp.simulation;
-    json!({
+    let mut summary = json!({
         "name": exp.name,
         "backend": rec.backend,
         "adapter": rec.adapter,
@@ -155,7 +155,24 @@ pub fn summary(exp: &Experiment, rec: &Recording) -> Value {
         "final": finals,
         "diverged": rec.divergence.map(|d| json!({"step": d.step, "t": d.t, "nan": d.nan})),
         "fault": rec.fault,
-    })
+    });
+    if exp.network.has_populations() {
+        summary["populations"] = json!(exp
+            .network
+            .populations
+            .iter()
+            .map(|p| json!({
+                "name": p.name,
+                "n": p.n,
+                "first_neuron": p.start,
+                "tau": p.tau,
+                "dynamics": p.dynamics,
+                "activation": p.activation.kind(),
+                "noise": p.noise.unwrap_or(sim.noise),
+            }))
+            .collect::<Vec<_>>());
+    }
+    summary
 }
 
 /// The files written by [`write_run`].
@@ -166,7 +183,7 @@ pub struct Written {
 }
 
 /// Writes every output of a run to `dir`: experiment.toml, metrics.csv,
-/// rates.npy, rates.png, profiles.png (ring networks), sheet.png and
+/// rates.npy (and rates_NAME.npy for each population), rates.png, profiles.png (ring networks), sheet.png and
 /// sheet.gif (torus networks, every neuron kept) and state_space.png (two
 /// neurons) when rates are kept, metrics.png and, last, summary.json.
 pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Written> {
@@ -184,6 +201,20 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
     if rec.kept > 0 {
         let p = put("rates.npy");
         write_npy_f32(&p, &[rec.t.len() as u64, rec.kept as u64], &rec.rates)?;
+        for pop in &exp.network.populations {
+            // The kept neurons (every stride-th of the network) of this population.
+            let stride = exp.record.stride;
+            let cols: Vec<usize> = (0..rec.kept)
+                .filter(|k| pop.range().contains(&(k * stride)))
+                .collect();
+            let data: Vec<f32> = rec
+                .rates
+                .chunks(rec.kept)
+                .flat_map(|row| cols.iter().map(move |&k| row[k]))
+                .collect();
+            let p = put(&format!("rates_{}.npy", pop.name));
+            write_npy_f32(&p, &[rec.t.len() as u64, cols.len() as u64], &data)?;
+        }
         if !rec.t.is_empty() {
             let p = put("rates.png");
             plots::rates_image(&p, exp, rec)?;

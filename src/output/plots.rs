@@ -445,6 +445,15 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
         }
         _ => Vec::new(),
     };
+    // The axes named by population for an E/I pair (rate of E, rate of I).
+    let names: Vec<String> = match &exp.network.populations[..] {
+        [a, b] => vec![format!("rate of {}", a.name), format!("rate of {}", b.name)],
+        _ => vec!["v0".into(), "v1".into()],
+    };
+    let pair = match &exp.network.populations[..] {
+        [a, b] => format!("({}, {})", a.name, b.name),
+        _ => "(v0, v1)".into(),
+    };
     render(path, (640, 640), |root| {
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{}: state space", exp.name), (FONT, 20))
@@ -455,8 +464,8 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("v0")
-            .y_desc("v1")
+            .x_desc(names[0].as_str())
+            .y_desc(names[1].as_str())
             .draw()
             .map_err(|e| e.to_string())?;
         for (j, (l, ex, ey)) in eig.iter().enumerate() {
@@ -474,7 +483,7 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), black.stroke_width(2)))
             .map_err(|e| e.to_string())?
-            .label("trajectory (v0, v1)")
+            .label(format!("trajectory {pair}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
         if let Some(&last) = pts.last() {
             chart

@@ -469,7 +469,7 @@ pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
     }
     let sim = &c.simulation;
     let net = &c.network;
-    let shape = format!(
+    let mut shape = format!(
         "{:?} {:?}",
         c.inputs
             .iter()
@@ -490,6 +490,9 @@ pub fn canonical(e: &Experiment) -> (Experiment, f64, f64, String) {
             c.record.stride,
         )
     );
+    if net.has_populations() {
+        shape.push_str(&format!(" {:?}", net.populations));
+    }
     let mut hash = Sha256::new();
     hash.update(shape.as_bytes());
     net.weights.fingerprint(&mut |b| hash.update(b));

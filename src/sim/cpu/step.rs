@@ -7,12 +7,49 @@ use super::fused::{self, FusedStep};
 use super::inputs::Inputs;
 use super::matvec::Matvec;
 use super::operator::Operator;
-use crate::model::{Activation, Dynamics, Experiment, Stage, StepConstants};
+use crate::model::{Activation, Dynamics, Experiment, Population, Stage, StepConstants};
 use crate::real::{c, Real};
 use crate::rng::{self, Stream};
 use crate::sim::Trial;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::Arc;
+
+/// One population of a network of several: its neurons, activation,
+/// dynamics, step constants and noise.
+#[derive(Clone, Debug)]
+pub struct Segment<T> {
+    range: Range<usize>,
+    activation: Activation,
+    dynamics: Dynamics,
+    k: StepConstants<T>,
+    /// sigma sqrt(dt / tau) of this population.
+    noise_scale: f64,
+    /// Each neuron's constants and noise scale, when their taus differ.
+    each: Option<(Vec<StepConstants<T>>, Vec<f64>)>,
+}
+
+/// The segments of `experiment`'s populations for a trial of noise
+/// `noise` (a population's own noise in place of it where it has one);
+/// empty for one population.
+fn segments<T: Real>(experiment: &Experiment, noise: f64) -> Vec<Segment<T>> {
+    let dt = experiment.simulation.dt;
+    let seg = |p: &Population| Segment {
+        range: p.range(),
+        activation: p.activation,
+        dynamics: p.dynamics,
+        k: StepConstants::new(dt, p.tau),
+        noise_scale: p.noise.unwrap_or(noise) * (dt / p.tau).sqrt(),
+        each: p.taus.as_ref().map(|taus| {
+            let sigma = p.noise.unwrap_or(noise);
+            (
+                taus.iter().map(|&t| StepConstants::new(dt, t)).collect(),
+                taus.iter().map(|&t| sigma * (dt / t).sqrt()).collect(),
+            )
+        }),
+    };
+    experiment.network.populations.iter().map(seg).collect()
+}
 
 /// The drive D(x) of the equation tau dx/dt = -x + D(x):
 /// D = F(h + M x) for rate dynamics, h + M F(x) for current dynamics.
@@ -26,6 +63,8 @@ pub struct Drive<T> {
     proj: Vec<T>,
     /// The turn of M's rotations in this step ([`Inputs::kappa`]).
     pub kappa: Vec<T>,
+    /// The populations of a network of several (empty for one).
+    segments: Vec<Segment<T>>,
 }
 
 impl<T: Matvec> Drive<T> {
@@ -40,11 +79,15 @@ impl<T: Matvec> Drive<T> {
             fx: vec![T::zero(); net.n],
             proj: Vec::new(),
             kappa: Vec::new(),
+            segments: segments(experiment, experiment.simulation.noise),
         }
     }
 
     /// out = D(x) for input h.
     pub fn eval(&mut self, x: &[T], h: &[T], out: &mut [T]) {
+        if !self.segments.is_empty() {
+            return self.eval_populations(x, h, out);
+        }
         let act = self.activation;
         match self.dynamics {
             Dynamics::Rate => {
@@ -59,6 +102,29 @@ impl<T: Matvec> Drive<T> {
                     .apply_turned(&self.fx, out, &mut self.proj, &self.kappa);
                 let g = self.m_scale;
                 each(out, |i, mfx| h[i] + g * mfx);
+            }
+        }
+    }
+
+    /// [`Drive::eval`] for several populations: M multiplies x over rate
+    /// populations and F(x) over current ones; each population's drive is
+    /// F(h + M·) (rate) or h + M· (current) with its own F.
+    fn eval_populations(&mut self, x: &[T], h: &[T], out: &mut [T]) {
+        self.fx.copy_from_slice(x);
+        for s in &self.segments {
+            if s.dynamics == Dynamics::Current {
+                each_activated(s.activation, &mut self.fx[s.range.clone()], |_, xi| xi);
+            }
+        }
+        self.op
+            .apply_turned(&self.fx, out, &mut self.proj, &self.kappa);
+        let g = self.m_scale;
+        for s in &self.segments {
+            let h = &h[s.range.clone()];
+            let out = &mut out[s.range.clone()];
+            match s.dynamics {
+                Dynamics::Rate => each_activated(s.activation, out, |i, mx| h[i] + g * mx),
+                Dynamics::Current => each(out, |i, mx| h[i] + g * mx),
             }
         }
     }
@@ -106,9 +172,14 @@ impl<T: Matvec> Stepper<T> {
             0
         };
         let net = &experiment.network;
-        let fused = FusedStep::new(&op, sim.method.stages(), net.activation, net.dynamics);
+        let fused = if net.has_populations() {
+            None
+        } else {
+            FusedStep::new(&op, sim.method.stages(), net.activation, net.dynamics)
+        };
         let mut drive = Drive::new(experiment, op);
         drive.m_scale = c(trial.m_scale);
+        drive.segments = segments(experiment, trial.noise);
         Stepper {
             drive,
             fused,
@@ -165,6 +236,47 @@ impl<T: Matvec> Stepper<T> {
         let staged = !y.is_empty();
         if staged {
             y.copy_from_slice(x);
+        }
+        if !drive.segments.is_empty() {
+            for &stage in self.stages {
+                drive.eval(if staged { &y[..] } else { &x[..] }, h, d);
+                for s in &drive.segments {
+                    let r = s.range.clone();
+                    let (ys, accs) = if staged {
+                        (&mut y[r.clone()], &mut acc[r.clone()])
+                    } else {
+                        (&mut [][..], &mut [][..])
+                    };
+                    match &s.each {
+                        None => update(stage, s.k, &mut x[r.clone()], ys, accs, &d[r]),
+                        Some((ks, _)) => {
+                            let x = &mut x[r.clone()];
+                            let d = &d[r];
+                            let staged = !ys.is_empty();
+                            for i in 0..x.len() {
+                                let (mut yi, mut ai) = (T::zero(), T::zero());
+                                let (y, a) = if staged {
+                                    (&mut ys[i], &mut accs[i])
+                                } else {
+                                    (&mut yi, &mut ai)
+                                };
+                                stage.update(ks[i], &mut x[i], y, a, d[i]);
+                            }
+                        }
+                    }
+                }
+            }
+            let (seed, trial) = (self.seed, self.trial);
+            for s in drive.segments.iter().filter(|s| s.noise_scale > 0.0) {
+                let (scale, start) = (s.noise_scale, s.range.start);
+                let scales = s.each.as_ref().map(|(_, n)| &n[..]);
+                each(&mut x[s.range.clone()], |i, xi| {
+                    let scale = scales.map_or(scale, |n| n[i]);
+                    let i = (start + i) as u32;
+                    xi + c::<T>(scale * rng::normal(seed, Stream::Noise, i, step as u32, trial))
+                });
+            }
+            return;
         }
         for &stage in self.stages {
             drive.eval(if staged { &y[..] } else { &x[..] }, h, d);
@@ -250,6 +362,14 @@ fn update_all<T: Real>(
 pub fn rates_of<T: Real>(experiment: &Experiment, x: &[T], v: &mut [T]) {
     let act = experiment.network.activation;
     v.copy_from_slice(x);
+    if experiment.network.has_populations() {
+        for p in &experiment.network.populations {
+            if p.dynamics == Dynamics::Current {
+                each_activated(p.activation, &mut v[p.range()], |_, xi| xi);
+            }
+        }
+        return;
+    }
     if experiment.network.dynamics == Dynamics::Current {
         each_activated(act, v, |_, xi| xi);
     }

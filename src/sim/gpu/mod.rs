@@ -479,6 +479,9 @@ impl Backend for GpuBackend {
         progress: &mut dyn FnMut(u64),
         stop: &super::Stop,
     ) -> Result<Vec<Recording>> {
+        if experiment.network.has_populations() {
+            return Err(super::populations_on_gpu());
+        }
         let limits = self.limits();
         let build = self.build();
         run::Run::new(

@@ -1,0 +1,390 @@
+//! `[[population]]` and `[[projection]]` tables resolved into one network:
+//! the populations one after another in the state vector, each projection
+//! the block (to, from) of one sparse M. Errors name the key
+//! (`population[1].tau`, `projection.EI.weights.g`).
+
+use super::npy::Files;
+use super::schema::{NumberOrList, PerNeuron, PopulationSpec, ProjectionSpec, Sign, WeightsSpec};
+use super::values::{finite, positive, vector};
+use crate::error::{Error, Result};
+use crate::model::{Csr, Form, Population, SparseOrigin, Weights};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The populations of the file, checked, with their first neurons.
+pub(super) fn populations(specs: &[PopulationSpec], files: &Files) -> Result<Vec<Population>> {
+    let mut out: Vec<Population> = Vec::with_capacity(specs.len());
+    let mut start = 0usize;
+    for (k, p) in specs.iter().enumerate() {
+        let key = |name: &str| format!("population[{k}].{name}");
+        let name_ok = !p.name.is_empty()
+            && p.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(Error::invalid(
+                key("name"),
+                format!("\"{}\"", p.name),
+                "must be a non-empty name of letters, digits, `_` and `-` (it names files and metrics)",
+            ));
+        }
+        if out.iter().any(|q| q.name == p.name) {
+            return Err(Error::invalid(
+                key("name"),
+                format!("\"{}\"", p.name),
+                "is the name of an earlier population; each population needs its own",
+            ));
+        }
+        if p.n == 0 {
+            return Err(Error::invalid(key("n"), 0, "must be at least 1"));
+        }
+        let taus = per_neuron(&key("tau"), &p.tau, p.n, files)?;
+        for (i, &t) in taus.iter().enumerate() {
+            let k = match p.tau {
+                PerNeuron::Number(_) => key("tau"),
+                PerNeuron::List(_) | PerNeuron::File(_) => format!("{}[{i}]", key("tau")),
+            };
+            positive(&k, t)?;
+        }
+        let tau = taus[0];
+        let same = taus.iter().all(|&t| t == tau);
+        p.activation.validate(&key("activation"))?;
+        if let Some(s) = p.noise {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(Error::invalid(
+                    key("noise"),
+                    s,
+                    "must be a finite number ≥ 0",
+                ));
+            }
+        }
+        out.push(Population {
+            name: p.name.clone(),
+            start,
+            n: p.n,
+            tau,
+            taus: (!same).then_some(taus),
+            dynamics: p.dynamics,
+            activation: p.activation,
+            noise: p.noise,
+            ring: false,
+        });
+        start = start.saturating_add(p.n);
+    }
+    if start > u32::MAX as usize {
+        return Err(Error::invalid(
+            "population",
+            format!("{start} neurons in all"),
+            "must be below 2^32 neurons in all",
+        ));
+    }
+    Ok(out)
+}
+
+/// The population named `name`, or an error naming `key` and listing them.
+pub(super) fn find<'a>(pops: &'a [Population], key: &str, name: &str) -> Result<&'a Population> {
+    pops.iter().find(|p| p.name == name).ok_or_else(|| {
+        let names: Vec<String> = pops.iter().map(|p| format!("\"{}\"", p.name)).collect();
+        Error::invalid(
+            key,
+            format!("\"{name}\""),
+            format!("must name a population of the file: {}", names.join(", ")),
+        )
+    })
+}
+
+/// The block matrix of every projection, and the weights each population's
+/// inputs take their geometry from (its own projection onto itself where
+/// it has one, for a ring's bump or a Hebbian pattern).
+pub(super) struct Block {
+    /// M of the whole network.
+    pub weights: Weights,
+    /// Per population, in order.
+    pub geometry: Vec<Weights>,
+}
+
+/// Resolves the projections into one sparse M over every population.
+pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files) -> Result<Block> {
+    let total: usize = pops.iter().map(|p| p.n).sum();
+    let mut geometry: Vec<Weights> = pops
+        .iter()
+        .map(|p| Weights::Diagonal {
+            values: vec![0.0; p.n],
+        })
+        .collect();
+    let (mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (k, spec) in specs.iter().enumerate() {
+        let label = spec.label();
+        if let Some(first) = seen.insert(label.clone(), k) {
+            return Err(Error::invalid(
+                format!("projection[{k}].name"),
+                format!("\"{label}\""),
+                format!(
+                    "is also projection[{first}]'s name; give one of them another `name` \
+                     (two projections between the same populations add up when both are wanted)"
+                ),
+            ));
+        }
+        let from = find(pops, &format!("projection[{k}].from"), &spec.from)?;
+        let to = find(pops, &format!("projection[{k}].to"), &spec.to)?;
+        let key = format!("projection.{label}.weights");
+        let mut put = |i: usize, j: usize, w: f64| {
+            if w != 0.0 {
+                let w = match spec.sign {
+                    None => w,
+                    Some(Sign::Excitatory) => w.abs(),
+                    Some(Sign::Inhibitory) => -w.abs(),
+                };
+                rows.push((to.start + i) as u64);
+                cols.push((from.start + j) as u64);
+                values.push(w);
+            }
+        };
+        if from.n == to.n {
+            let w = spec
+                .weights
+                .resolve(to.n, files)
+                .map_err(|e| rekey(e, &key, &to.name))?;
+            entries(&w, &key, &mut put)?;
+            if from.name == to.name {
+                geometry[pops.iter().position(|p| p.name == to.name).unwrap_or(0)] = w;
+            }
+        } else {
+            rectangular(&spec.weights, &key, to.n, from.n, files, &mut put)?;
+        }
+    }
+    let csr = Csr::from_triplets(total, &rows, &cols, &values)
+        .map_err(|e| Error::invalid("projection", "the projections", e))?;
+    Ok(Block {
+        weights: Weights::Sparse {
+            n: total,
+            csr: Arc::new(csr),
+            origin: SparseOrigin::Data,
+        },
+        geometry,
+    })
+}
+
+/// A value per neuron of a population of `n`: one number, n numbers or a
+/// length-n `.npy`, every one finite.
+pub(super) fn per_neuron(key: &str, spec: &PerNeuron, n: usize, files: &Files) -> Result<Vec<f64>> {
+    match spec {
+        PerNeuron::Number(x) => Ok(vec![finite(key, *x)?; n]),
+        PerNeuron::List(v) => vector(key, v.clone(), n),
+        PerNeuron::File(p) => {
+            let v = super::npy::read_vector(files, key, p, n)?;
+            for (i, x) in v.iter().enumerate() {
+                finite(&format!("{key}[{i}]"), *x)?;
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// A population's initial state from its `initial` (one number or n).
+pub(super) fn initial(k: usize, spec: &NumberOrList, n: usize) -> Result<Vec<f64>> {
+    let key = format!("population[{k}].initial");
+    match spec {
+        NumberOrList::Number(x) => Ok(vec![finite(&key, *x)?; n]),
+        NumberOrList::List(v) => vector(&key, v.clone(), n),
+    }
+}
+
+/// An error of weights resolved as a network's, named as the projection's.
+fn rekey(e: Error, key: &str, to: &str) -> Error {
+    let name = |k: String| {
+        if let Some(rest) = k.strip_prefix("network.weights") {
+            format!("{key}{rest}")
+        } else if k == "network.n" {
+            format!("population.{to}.n")
+        } else {
+            k
+        }
+    };
+    match e {
+        Error::Invalid {
+            key,
+            value,
+            allowed,
+        } => Error::Invalid {
+            key: name(key),
+            value,
+            allowed: allowed.replace("(network.n)", "(the population's n)"),
+        },
+        Error::Npy { key, path, reason } => Error::Npy {
+            key: name(key),
+            path,
+            reason,
+        },
+        other => other,
+    }
+}
+
+/// Every nonzero entry of square weights, as `put(i, j, M_ij)`.
+fn entries(w: &Weights, key: &str, put: &mut impl FnMut(usize, usize, f64)) -> Result<()> {
+    let n = w.n();
+    match w.form() {
+        Form::Sparse(csr) => {
+            for i in 0..n {
+                let (c, v) = csr.row(i);
+                for (&j, &x) in c.iter().zip(v) {
+                    put(i, j as usize, x);
+                }
+            }
+        }
+        Form::Generated(g) => {
+            for i in 0..n {
+                g.row(i, |j, x| put(i, j, x));
+            }
+        }
+        Form::Dense { .. } | Form::Structured(_) | Form::Packed { .. } | Form::Convolution(_) => {
+            // Stored as their dense matrix first: n² numbers.
+            crate::memory::check(
+                key,
+                w.kind(),
+                &format!("the {n}×{n} block of these weights"),
+                (n as u64).saturating_mul(n as u64).saturating_mul(8),
+            )?;
+            let m = w.to_dense();
+            for i in 0..n {
+                for j in 0..n {
+                    put(i, j, m[i * n + j]);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a projection between populations of different sizes
+/// (`rows` postsynaptic neurons, `cols` presynaptic ones): the kinds that
+/// need no square matrix.
+fn rectangular(
+    spec: &WeightsSpec,
+    key: &str,
+    rows: usize,
+    cols: usize,
+    files: &Files,
+    put: &mut impl FnMut(usize, usize, f64),
+) -> Result<()> {
+    match spec {
+        WeightsSpec::Uniform { value } => {
+            let w = finite(&format!("{key}.value"), *value)?;
+            for i in 0..rows {
+                for j in 0..cols {
+                    put(i, j, w);
+                }
+            }
+        }
+        WeightsSpec::Matrix { rows: m } => {
+            if m.len() != rows || m.iter().any(|r| r.len() != cols) {
+                return Err(Error::invalid(
+                    format!("{key}.rows"),
+                    format!("{} rows", m.len()),
+                    format!("must be {rows} rows (the `to` population's n) of {cols} numbers (the `from` population's n)"),
+                ));
+            }
+            for (i, r) in m.iter().enumerate() {
+                for (j, &x) in r.iter().enumerate() {
+                    put(i, j, finite(&format!("{key}.rows[{i}][{j}]"), x)?);
+                }
+            }
+        }
+        WeightsSpec::File { path } => {
+            let (_, _, m) = super::npy::read_matrix(
+                files,
+                &format!("{key}.path"),
+                path,
+                |r, c| {
+                    (r != rows || c != cols).then(|| {
+                    format!("a {rows}×{cols} matrix (the `to` population's n × the `from` population's n)")
+                })
+                },
+            )?;
+            for i in 0..rows {
+                for j in 0..cols {
+                    put(i, j, m[i * cols + j]);
+                }
+            }
+        }
+        WeightsSpec::Ring {
+            lambda0,
+            lambda1,
+            degree: None,
+            ..
+        } => {
+            // (2/N_from)(-lambda0 + lambda1 cos(theta_i - theta_j)), each
+            // population's neurons evenly around the ring.
+            let l0 = finite(&format!("{key}.lambda0"), *lambda0)?;
+            let l1 = finite(&format!("{key}.lambda1"), *lambda1)?;
+            for i in 0..rows {
+                let ti = crate::model::theta(i, rows);
+                for j in 0..cols {
+                    let tj = crate::model::theta(j, cols);
+                    put(i, j, 2.0 / cols as f64 * (-l0 + l1 * (ti - tj).cos()));
+                }
+            }
+        }
+        WeightsSpec::Random {
+            g,
+            sparsity,
+            seed,
+            degree: None,
+            ..
+        } => {
+            // g J_ij / sqrt(p N_from) where connection (i, j) exists.
+            let g = finite(&format!("{key}.g"), *g)?;
+            if !(*sparsity > 0.0 && *sparsity <= 1.0) {
+                return Err(Error::invalid(
+                    format!("{key}.sparsity"),
+                    sparsity,
+                    "must be a connection probability in (0, 1] (1: every connection exists)",
+                ));
+            }
+            let scale = g / (sparsity * cols as f64).sqrt();
+            let p = f64::from(*sparsity as f32);
+            for i in 0..rows {
+                for col4 in 0..cols.div_ceil(4) {
+                    let z = crate::rng::weight_normals(*seed, i as u32, col4 as u32);
+                    let u = crate::rng::connection_uniforms(*seed, i as u32, col4 as u32);
+                    for q in 0..4.min(cols - 4 * col4) {
+                        if p >= 1.0 || u[q] < p {
+                            put(i, 4 * col4 + q, scale * z[q]);
+                        }
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(Error::invalid(
+                format!("{key}.kind"),
+                format!("\"{}\"", kind_name(other)),
+                format!(
+                    "needs `from` and `to` of the same size ({rows} ≠ {cols}); between \
+                     populations of different sizes use uniform, matrix, file, ring \
+                     (without degree) or random (without degree)"
+                ),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// The `kind` a weights table was given.
+fn kind_name(spec: &WeightsSpec) -> &'static str {
+    match spec {
+        WeightsSpec::Uniform { .. } => "uniform",
+        WeightsSpec::Identity { .. } => "identity",
+        WeightsSpec::Matrix { .. } => "matrix",
+        WeightsSpec::Diagonal { .. } => "diagonal",
+        WeightsSpec::File { .. } => "file",
+        WeightsSpec::Ring { .. } => "ring",
+        WeightsSpec::Torus { .. } => "torus",
+        WeightsSpec::Gaussian { .. } => "gaussian",
+        WeightsSpec::Hebbian { .. } => "hebbian",
+        WeightsSpec::LowRank { .. } => "low_rank",
+        WeightsSpec::Sparse { .. } => "sparse",
+        WeightsSpec::Random { .. } => "random",
+    }
+}
