@@ -16,6 +16,7 @@ pictures=(
   "bistable rates.png bistable_rates.png"
   "chaos rates.png chaos_rates.png"
   "ei_oscillation metrics.png ei_oscillation_metrics.png"
+  "ei_ring rates_E.png ei_ring_rates_E.png"
   "gain_modulation profiles.png gain_modulation_profiles.png"
   "head_turns metrics.png head_turns_metrics.png"
   "head_turns rates.png head_turns_rates.png"

@@ -468,3 +468,70 @@ record_every = 10
     .to_string();
     assert!(err.contains("`population[0].tau[1]`"), "{err}");
 }
+
+/// A sweep over a population's tau and a population input, by name: every
+/// row's final I rate is the fixed point (6.5 - delta) / 4.25 of the
+/// paradoxical example whatever tau_I (the fixed point does not depend on
+/// it), in batches of several points.
+#[test]
+fn a_sweep_over_population_keys_reaches_each_fixed_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/wilson_cowan.toml");
+    let path = dir.path().join("sweep.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "base = {base:?}\ntrials = 2\n[grid]\n\"input.2.value\" = [0.25, 0.5, 1.0]\n\
+             \"population.I.tau\" = [0.005, 0.01]\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_attractor"))
+        .args(["sweep", "-q", "--backend", "cpu", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut r = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let head = r.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let (d, i) = (col("input.2.value"), col("I.mean_rate"));
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 12);
+    for row in rows {
+        let delta: f64 = row[d].parse().unwrap();
+        let got: f64 = row[i].parse().unwrap();
+        // 1 s after the step: 75 e-foldings or more, the fixed point to rounding.
+        close(got, (6.5 - delta) / 4.25, 1e-9, &format!("delta = {delta}"));
+    }
+}
+
+/// A run's folder holds each population's rates (its kept columns) and
+/// their picture where the population's first neuron is kept.
+#[test]
+fn each_population_has_its_rates_file_and_picture() {
+    let e = exp_with(THREE, &["record.stride=3"]);
+    let rec = run(&e);
+    let dir = tempfile::tempdir().unwrap();
+    attractor::output::write_run(dir.path(), &e, &rec).unwrap();
+    // Kept neurons 0, 3, ..., 15: A (0..7) keeps 0, 3, 6; B (7..12) 9;
+    // C (12..16) 12, 15. The .npy header states the shape.
+    for (name, cols) in [("A", 3), ("B", 1), ("C", 2)] {
+        let bytes = std::fs::read(dir.path().join(format!("rates_{name}.npy"))).unwrap();
+        let header = String::from_utf8_lossy(&bytes[..128]);
+        assert!(
+            header.contains(&format!("'shape': ({}, {cols}, )", rec.t.len())),
+            "{name}: {header}"
+        );
+    }
+    assert!(dir.path().join("rates_A.png").exists());
+    assert!(dir.path().join("rates_C.png").exists());
+    assert!(
+        !dir.path().join("rates_B.png").exists(),
+        "B's first neuron is not kept"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    assert!(summary.contains("\"first_neuron\": 12"), "{summary}");
+}

@@ -31,7 +31,15 @@ pub fn format_table(r: &ModesReport, top: Option<usize>) -> String {
         },
         r.method
     );
-    if r.activation != "linear" {
+    if r.weights.starts_with("projections between") {
+        let _ = writeln!(
+            s,
+            "several populations: these are the modes of the linearised system, each \
+             population with its own tau (activation {} of the first population; every unit \
+             in a linear range of slope 1)\n",
+            r.activation
+        );
+    } else if r.activation != "linear" {
         let _ = writeln!(
             s,
             "activation = {}: these are the modes of M, i.e. of the linear network (or of the \

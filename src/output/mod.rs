@@ -183,7 +183,8 @@ pub struct Written {
 }
 
 /// Writes every output of a run to `dir`: experiment.toml, metrics.csv,
-/// rates.npy (and rates_NAME.npy for each population), rates.png, profiles.png (ring networks), sheet.png and
+/// rates.npy (and rates_NAME.npy and rates_NAME.png for each population),
+/// rates.png, profiles.png (ring networks), sheet.png and
 /// sheet.gif (torus networks, every neuron kept) and state_space.png (two
 /// neurons) when rates are kept, metrics.png and, last, summary.json.
 pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Written> {
@@ -214,6 +215,17 @@ pub fn write_run(dir: &Path, exp: &Experiment, rec: &Recording) -> Result<Writte
                 .collect();
             let p = put(&format!("rates_{}.npy", pop.name));
             write_npy_f32(&p, &[rec.t.len() as u64, cols.len() as u64], &data)?;
+            // Its picture, where its kept neurons are every stride-th of its own.
+            if !rec.t.is_empty() && !cols.is_empty() && pop.start % stride == 0 {
+                let mut sub = exp.clone();
+                sub.name = format!("{}, population {}", exp.name, pop.name);
+                sub.network.n = pop.n;
+                let mut part = rec.clone();
+                part.rates = data;
+                part.kept = cols.len();
+                let p = put(&format!("rates_{}.png", pop.name));
+                plots::rates_image(&p, &sub, &part)?;
+            }
         }
         if !rec.t.is_empty() {
             let p = put("rates.png");
