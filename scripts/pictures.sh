@@ -13,6 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 # docs/NAME.png <- the file FILE of the run of examples/EXAMPLE.toml
 pictures=(
   "autapse rates.png autapse_rates.png"
+  "balanced metrics.png balanced_metrics.png"
   "bistable rates.png bistable_rates.png"
   "chaos rates.png chaos_rates.png"
   "ei_oscillation metrics.png ei_oscillation_metrics.png"

@@ -92,7 +92,7 @@ fn dense_step(
     let t0 = wid.y * DENSE_TILE;
     let nt = min(DENSE_TILE, P.batch - t0);
     let nv = P.n_pad / 4u;
-    var s = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    var s = array<f32, DENSE_TILE>();
     if (live) {
         let base = r * nv;
         for (var j = lane; j < nv; j += lanes) {

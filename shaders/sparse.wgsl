@@ -58,7 +58,6 @@ fn gathered(t: u32, j: u32) -> f32 {
     return select(select(v.x, v.y, c == 1u), select(v.z, v.w, c == 3u), c >= 2u);
 }
 
-const SPARSE_THREADS: u32 = 256u;
 var<workgroup> sparse_partial: array<f32, SPARSE_THREADS * DENSE_TILE>;
 
 @compute @workgroup_size(SPARSE_THREADS)

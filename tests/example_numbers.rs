@@ -598,3 +598,207 @@ fn ei_ring() {
         ],
     );
 }
+
+/// The mean of metric `name` over the records after `t0`.
+fn mean_after(rec: &Recording, name: &str, t0: f64) -> f64 {
+    let v = rec.metric(name).unwrap();
+    let late: Vec<f64> = (0..v.len())
+        .filter(|&k| rec.t[k] > t0)
+        .map(|k| v[k])
+        .collect();
+    late.iter().sum::<f64>() / late.len() as f64
+}
+
+/// The balanced network's W (2×2, in units of sqrt(K)) measured from the
+/// built M: the mean over a's neurons of their summed weights from b,
+/// divided by sqrt(K); and h = H / sqrt(K) from the inputs.
+fn balanced_theory(r: &Runs) -> ([[f64; 2]; 2], [f64; 2]) {
+    let sqrt_k = 20.0;
+    let Weights::Sparse { csr, .. } = &r.e.network.weights else {
+        panic!("populations give sparse M")
+    };
+    let pop = |i: usize| usize::from(i >= 2000);
+    let sizes = [2000.0, 500.0];
+    let mut w = [[0.0; 2]; 2];
+    for i in 0..csr.n() {
+        let (cols, values) = csr.row(i);
+        for (&j, &v) in cols.iter().zip(values) {
+            w[pop(i)][pop(j as usize)] += v;
+        }
+    }
+    for (a, row) in w.iter_mut().enumerate() {
+        for x in row.iter_mut() {
+            *x /= sizes[a] * sqrt_k;
+        }
+    }
+    let h = [20.0 / sqrt_k, 6.0 / sqrt_k];
+    (w, h)
+}
+
+/// The balanced network's averaged rates (E, I) at K = 100: a quarter of
+/// the connections and half the input (sqrt(K) h with sqrt(K) = 10).
+fn k100() -> [f64; 2] {
+    static RATES: OnceLock<[f64; 2]> = OnceLock::new();
+    *RATES.get_or_init(|| {
+        let e = example(
+            "balanced",
+            &[
+                "projection.EE.weights.sparsity=0.05",
+                "projection.EI.weights.sparsity=0.05",
+                "projection.IE.weights.sparsity=0.2",
+                "projection.II.weights.sparsity=0.2",
+                "input.0.value=10",
+                "input.1.value=3",
+            ],
+        );
+        let rec = run(&e);
+        [
+            mean_after(&rec, "E.mean_rate", 0.5),
+            mean_after(&rec, "I.mean_rate", 0.5),
+        ]
+    })
+}
+
+/// 1 + tau_E mu for the eigenvalues mu of T^-1 (sqrt(K) W - 1), W the
+/// designed [[1, -2], [1, -1]], T = diag(0.02, 0.01): (Re, |Im|).
+fn balanced_pair() -> (f64, f64) {
+    let a: [[f64; 2]; 2] = [
+        [(20.0 - 1.0) / 0.02, -40.0 / 0.02],
+        [20.0 / 0.01, (-20.0 - 1.0) / 0.01],
+    ];
+    let tr = a[0][0] + a[1][1];
+    let det = a[0][0] * a[1][1] - a[0][1] * a[1][0];
+    let im = (det - tr * tr / 4.0).sqrt();
+    (1.0 + 0.02 * tr / 2.0, 0.02 * im)
+}
+
+/// -W^-1 h, the balanced-state linear prediction.
+fn balanced_prediction(r: &Runs) -> [f64; 2] {
+    let (w, h) = balanced_theory(r);
+    let det = w[0][0] * w[1][1] - w[0][1] * w[1][0];
+    [
+        -(w[1][1] * h[0] - w[0][1] * h[1]) / det,
+        -(-w[1][0] * h[0] + w[0][0] * h[1]) / det,
+    ]
+}
+
+/// sqrt(K) (W r + h)_E with the run's averaged rates, and E's excitatory
+/// drive sqrt(K) (W_EE r_E + h_E).
+fn balanced_residual(r: &Runs) -> (f64, f64) {
+    let (w, h) = balanced_theory(r);
+    let rate = [
+        mean_after(r.rec(), "E.mean_rate", 0.5),
+        mean_after(r.rec(), "I.mean_rate", 0.5),
+    ];
+    let net = 20.0 * (w[0][0] * rate[0] + w[0][1] * rate[1] + h[0]);
+    let drive = 20.0 * (w[0][0] * rate[0] + h[0]);
+    (net, drive)
+}
+
+#[test]
+fn balanced() {
+    // W measured from the built M differs from [[1, -2], [1, -1]] by the
+    // sampling of the |J| and of the connection counts (up to 0.5%), which
+    // W^-1 (norm ~2.3) turns into up to 0.01 in the prediction. The run is
+    // chaotic: the average of E.mean_rate over 1.5 s (~75 correlation
+    // times of a trace whose standard deviation is 0.003) would move by
+    // ~3e-4 on another trajectory, so the averages are checked to 1e-3,
+    // the residual (20 times a difference of them) to 0.03, the drive and
+    // its ratio to their last digit; the K = 100 rates to 0.005 (two
+    // digits) and the fluctuations to their last digit.
+    check(
+        "balanced",
+        &[],
+        &[
+            q("W = g sqrt(2/pi) = [[1, -2], [1, -1]]", "-2", 0.01, |r| {
+                balanced_theory(r).0[0][1]
+            }),
+            q("W = g sqrt(2/pi) = [[1, -2], [1, -1]]", "-1", 0.01, |r| {
+                balanced_theory(r).0[1][1]
+            }),
+            q("prediction r_E = 0.4 and r_I = 0.7", "0.4", 0.01, |r| {
+                balanced_prediction(r)[0]
+            }),
+            q("prediction r_E = 0.4 and r_I = 0.7", "0.7", 0.01, |r| {
+                balanced_prediction(r)[1]
+            }),
+            q("E.mean_rate 0.476", "0.476", 1e-3, |r| {
+                mean_after(r.rec(), "E.mean_rate", 0.5)
+            }),
+            q("I.mean_rate 0.775", "0.775", 1e-3, |r| {
+                mean_after(r.rec(), "I.mean_rate", 0.5)
+            }),
+            q("sqrt(K) (W r + h)_E = -1.45", "-1.45", 0.03, |r| {
+                balanced_residual(r).0
+            }),
+            q("excitatory drive of 29.5", "29.5", 0.05, |r| {
+                balanced_residual(r).1
+            }),
+            q("is 4.9% of E's", "4.9", 0.1, |r| {
+                let (net, drive) = balanced_residual(r);
+                100.0 * net.abs() / drive
+            }),
+            q("the rates are 0.65 and 0.99", "0.65", 0.005, |_| k100()[0]),
+            q("the rates are 0.65 and 0.99", "0.99", 0.005, |_| k100()[1]),
+            q("temporal standard deviation 0.15", "0.15", 0.005, |r| {
+                // Each E neuron's standard deviation over the records
+                // after 0.5 s, averaged over the E neurons.
+                let rec = r.rec();
+                let ks: Vec<usize> = (0..rec.t.len()).filter(|&k| rec.t[k] > 0.5).collect();
+                let m = ks.len() as f64;
+                let sd: f64 = (0..2000)
+                    .map(|j| {
+                        let v: Vec<f64> = ks
+                            .iter()
+                            .map(|&k| f64::from(rec.rates[k * rec.kept + j]))
+                            .collect();
+                        let mean = v.iter().sum::<f64>() / m;
+                        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / m).sqrt()
+                    })
+                    .sum();
+                sd / 2000.0
+            }),
+            q(
+                "T^-1 (sqrt(K) W - 1): -10.5 ± 25.9i",
+                "-10.5",
+                0.05,
+                |_| balanced_pair().0,
+            ),
+            q("T^-1 (sqrt(K) W - 1): -10.5 ± 25.9i", "25.9", 0.05, |_| {
+                balanced_pair().1
+            }),
+            // The Arnoldi process's Ritz values, converged to 1e-8.
+            q(
+                "finds in the built M at -10.40 ± 26.05i",
+                "-10.40",
+                0.005,
+                |r| r.modes().modes[0].eigenvalue_re,
+            ),
+            q(
+                "finds in the built M at -10.40 ± 26.05i",
+                "26.05",
+                0.005,
+                |r| r.modes().modes[0].eigenvalue_im.abs(),
+            ),
+            q("(period 4.8 ms)", "4.8", 0.05, |r| {
+                1e3 * r.modes().modes[0].period.unwrap()
+            }),
+            q(
+                "standard deviation in time is 0.0028",
+                "0.0028",
+                3e-4,
+                |r| {
+                    let rec = r.rec();
+                    let v = rec.metric("E.mean_rate").unwrap();
+                    let late: Vec<f64> = (0..v.len())
+                        .filter(|&k| rec.t[k] > 0.5)
+                        .map(|k| v[k])
+                        .collect();
+                    let mean = late.iter().sum::<f64>() / late.len() as f64;
+                    (late.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / late.len() as f64)
+                        .sqrt()
+                },
+            ),
+        ],
+    );
+}

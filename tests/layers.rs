@@ -568,7 +568,14 @@ fn catch_all(pattern: &str) -> bool {
 
 /// The forms of M (the model's, and each backend's: `Operator`,
 /// `GpuOperator`, `OperatorShape`) and the weight kinds.
-const FORMS: [&str; 4] = ["Form::", "Shape::", "Weights::", "Operator::"];
+const FORMS: [&str; 6] = [
+    "Form::",
+    "Shape::",
+    "Weights::",
+    "Operator::",
+    "WeightsSpec::",
+    "OperatorKind::",
+];
 
 #[test]
 fn no_catch_all_arm_over_the_forms_of_m() {

@@ -395,6 +395,21 @@ dt = 0.001
         "population[2].tau",
         "> 0",
     );
+    // Sizes no machine holds are refused before anything is allocated:
+    // 2^40 neurons need 64 TiB of per-neuron values, and a uniform
+    // projection between two populations of 2^21 stores 2^42 connections.
+    fails(
+        "[[population]]\nname = \"X\"\nn = 1099511627776\ntau = 0.1",
+        "population[2].n",
+        "bytes",
+    );
+    fails(
+        "[[population]]\nname = \"X\"\nn = 2097152\ntau = 0.1\n\
+         [[population]]\nname = \"Y\"\nn = 2097152\ntau = 0.1\n\
+         [[projection]]\nfrom = \"X\"\nto = \"Y\"\nweights = { kind = \"uniform\", value = 1 }",
+        "projection.XY.weights",
+        "connections",
+    );
     fails(
         "[network]\nn = 2\ntau = 0.1\nweights = { kind = \"identity\" }",
         "population",

@@ -50,7 +50,13 @@ fn workgroup_constants_match_the_shaders() {
         &DENSE_SOURCE,
         format!("const DENSE_TILE: u32 = {DENSE_TILE}u;"),
     );
-    has(&DENSE_SOURCE, format!("var s = array<f32, {DENSE_TILE}>"));
+    // The tile's sums sized by the generated constant.
+    has(&DENSE_SOURCE, "var s = array<f32, DENSE_TILE>()".into());
+    has(
+        &DENSE_SOURCE,
+        format!("const SPARSE_THREADS: u32 = {SPARSE_THREADS}u;"),
+    );
+    has(&DENSE_SOURCE, "@workgroup_size(SPARSE_THREADS)".into());
     has(
         &STRUCTURED_SOURCE,
         format!("const STRUCTURED_WORKGROUP: u32 = {STRUCTURED_WORKGROUP}u;"),
@@ -336,7 +342,7 @@ fn entry_points_have_the_rust_workgroups() {
         Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
         Kernel::DenseBatch | Kernel::DenseBatchFinish => Some(BatchShape::THREADS),
         Kernel::DenseRow | Kernel::DenseStacked => None,
-        Kernel::SparseStep => Some(256),
+        Kernel::SparseStep => Some(attractor::sim::gpu::kernels::SPARSE_THREADS),
     };
     let keys = [
         PipelineKey::Dense {

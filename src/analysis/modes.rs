@@ -9,7 +9,7 @@
 //! shifted by d when d is constant, so no N×N matrix is formed.
 
 use crate::error::{Error, Result};
-use crate::model::{AnglePath, Experiment, Form, Motion, StructuredForm, Velocity};
+use crate::model::{AnglePath, Csr, Experiment, Form, Motion, StructuredForm, Velocity};
 use nalgebra::{Complex, DMatrix, DVector};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -248,13 +248,37 @@ fn dense_eigenvalues(n: usize, m: &[f64], symmetric: bool) -> Result<(Spectrum, 
 /// lambda = 1 + tau mu, the eigenvalues of I + tau T^-1 (M - I), so that a
 /// mode's time constant tau / |1 - Re lambda| = 1 / |Re mu| and period
 /// 2 pi tau / |Im lambda| = 2 pi / |Im mu| are in seconds as for one population.
-fn populations_eigenvalues(net: &crate::model::Network, m: &[f64]) -> Result<(Spectrum, String)> {
+/// All of them by a dense solve up to [`POPULATIONS_DENSE_LIMIT`] neurons,
+/// the outer ones by the Arnoldi process beyond.
+fn populations_eigenvalues(net: &crate::model::Network, m: &Csr) -> Result<(Spectrum, String)> {
     let n = net.n;
+    // I + tau T^-1 (M - I), row by row, sparse as M is.
     let taus = crate::model::neuron_taus(&net.populations, n, net.tau);
-    let a = DMatrix::from_fn(n, n, |i, j| {
-        let delta = if i == j { 1.0 } else { 0.0 };
-        delta + net.tau / taus[i] * (m[i * n + j] - delta)
-    });
+    let (mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, &tau_i) in taus.iter().enumerate() {
+        let r = net.tau / tau_i;
+        let (c, v) = m.row(i);
+        for (&j, &x) in c.iter().zip(v) {
+            rows.push(i as u64);
+            cols.push(u64::from(j));
+            values.push(r * x);
+        }
+        // Summed with M_ii where it has one.
+        rows.push(i as u64);
+        cols.push(i as u64);
+        values.push(1.0 - r);
+    }
+    let a = Csr::from_triplets(n, &rows, &cols, &values).map_err(Error::Analysis)?;
+    let what = format!(
+        "I + tau T^-1 (M - I), T the diagonal of each neuron's population's time constant and \
+         tau = {} s the first population's (each mode's time constant and period in seconds)",
+        net.tau
+    );
+    if n > POPULATIONS_DENSE_LIMIT {
+        let (e, method) = super::krylov::spectrum(&a, POPULATIONS_DENSE_LIMIT)?;
+        return Ok((e, format!("{what}, by the {method}")));
+    }
+    let a = DMatrix::from_row_slice(n, n, &a.to_dense());
     // Populations of identical neurons give eigenvalues of high
     // multiplicity, on which the Schur iteration at machine precision can
     // stall: then again at 1e-12, which moves no eigenvalue by more.
@@ -271,14 +295,14 @@ fn populations_eigenvalues(net: &crate::model::Network, m: &[f64]) -> Result<(Sp
         })?;
     Ok((
         e.into_iter().map(|l| (l, 1)).collect(),
-        format!(
-            "dense solve of I + tau T^-1 (M - I), T the diagonal of each neuron's population's \
-             time constant and tau = {} s the first population's: each mode's time constant and \
-             period are in seconds",
-            net.tau
-        ),
+        format!("dense solve of {what}"),
     ))
 }
+
+/// The largest network of several populations whose modes are all found
+/// by a dense solve (which takes seconds at this size); beyond it the
+/// Arnoldi process finds the outer ones.
+pub const POPULATIONS_DENSE_LIMIT: usize = 1024;
 
 /// The most Schur iterations an eigen-solve takes (nalgebra's own default
 /// never stops, and some nearly diagonal matrices never converge).
@@ -413,6 +437,13 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
     let w = &net.weights;
     let symmetric = w.is_symmetric();
     let circular_law = w.circular_law();
+    // Several populations: their block M is sparse, expanded (for the
+    // steady states) only within their dense solve's limit.
+    let dense_limit = if net.has_populations() {
+        POPULATIONS_DENSE_LIMIT
+    } else {
+        DENSE_LIMIT
+    };
     // Generated random weights beyond the dense solver: the circular law
     // alone, no form built (a materialised matrix would be N² entries);
     // drawn sparse ones go to the Krylov solve below.
@@ -438,7 +469,7 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         ),
         Some(Form::Convolution(k)) => (None, None, Some(*k), None),
         // Expanded for the dense solve, within its limit.
-        Some(Form::Sparse(csr)) if n <= DENSE_LIMIT => {
+        Some(Form::Sparse(csr)) if n <= dense_limit => {
             (Some(Cow::Owned(csr.to_dense())), None, None, None)
         }
         // Beyond it: the Arnoldi process below.
@@ -507,14 +538,14 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                  eigenvalues fill the disk |lambda| ≤ |g| = {g})"
             ),
         )
-    } else if let (true, Some(m)) = (net.has_populations(), &dense) {
-        populations_eigenvalues(net, m)?
+    } else if let (true, Some(Form::Sparse(csr))) = (net.has_populations(), &form) {
+        populations_eigenvalues(net, csr)?
     } else if let Some(m) = &dense {
         dense_eigenvalues(n, m, symmetric)?
     } else if net.has_populations() {
         return Err(Error::Analysis(format!(
-            "{n} neurons in all: the modes of several populations (each with its own tau) come \
-             from a dense solve, limited to N ≤ {DENSE_LIMIT}"
+            "{n} neurons in all: the modes of several populations (each with its own tau) are \
+             found from their block M in sparse rows, which these weights are not"
         )));
     } else if let Some(csr) = krylov {
         let (e, mut method) = super::krylov::spectrum(csr, DENSE_LIMIT)?;

@@ -41,6 +41,35 @@ pub enum OperatorKind {
     Sparse,
 }
 
+impl OperatorKind {
+    /// Whether the case's weights are stored matrices built once (dense
+    /// or sparse), not structure the file describes at every N.
+    pub fn is_stored(self) -> bool {
+        match self {
+            OperatorKind::Dense | OperatorKind::Sparse => true,
+            OperatorKind::Ring
+            | OperatorKind::Hebbian
+            | OperatorKind::Packed
+            | OperatorKind::Random
+            | OperatorKind::Gaussian
+            | OperatorKind::Torus => false,
+        }
+    }
+
+    /// Whether the case has patterns (`--patterns`).
+    pub fn has_patterns(self) -> bool {
+        match self {
+            OperatorKind::Hebbian | OperatorKind::Packed => true,
+            OperatorKind::Dense
+            | OperatorKind::Ring
+            | OperatorKind::Random
+            | OperatorKind::Gaussian
+            | OperatorKind::Torus
+            | OperatorKind::Sparse => false,
+        }
+    }
+}
+
 /// Patterns of the Hebbian cases unless `--patterns` says otherwise.
 pub const HEBBIAN_PATTERNS: usize = 16;
 
@@ -138,7 +167,7 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
                                    inhibition = 0.9, sigma_inhibition = 1.6 }"
             .to_string(),
     };
-    let stored = matches!(op, OperatorKind::Dense | OperatorKind::Sparse);
+    let stored = op.is_stored();
     let n_file = if stored { 1 } else { n };
     let toml = format!(
         r#"

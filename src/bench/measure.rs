@@ -231,8 +231,7 @@ fn result(
         adapter: adapter.to_string(),
         operator: case.operator,
         n: case.n,
-        patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
-            .then_some(case.patterns),
+        patterns: case.operator.has_patterns().then_some(case.patterns),
         degree: (case.operator == OperatorKind::Sparse).then_some(case.degree),
         degree_spread: (case.operator == OperatorKind::Sparse).then_some(case.spread),
         activation: case.activation,

@@ -110,7 +110,12 @@ impl BenchPlan {
         let sheet = self.operators.iter().find_map(|o| match o {
             OperatorKind::Torus => Some("torus"),
             OperatorKind::Gaussian => Some("gaussian kernel"),
-            _ => None,
+            OperatorKind::Dense
+            | OperatorKind::Ring
+            | OperatorKind::Hebbian
+            | OperatorKind::Packed
+            | OperatorKind::Random
+            | OperatorKind::Sparse => None,
         });
         if let Some(what) = sheet {
             for &n in &self.sizes {

@@ -227,8 +227,7 @@ pub fn plan_case(
         dispatches_per_step: schedule.dispatches_per_step(),
         operator: case.operator,
         n: case.n,
-        patterns: matches!(case.operator, OperatorKind::Hebbian | OperatorKind::Packed)
-            .then_some(case.patterns),
+        patterns: case.operator.has_patterns().then_some(case.patterns),
         batch,
         limits: name.to_string(),
         fits: plan.exceeded.is_empty(),

@@ -288,9 +288,17 @@ fn network(f: &ExperimentFile, files: &Files) -> Result<(Network, Vec<Population
             Ok((network, Vec::new(), Vec::new()))
         }
         (None, false) => {
-            let mut pops = populations::populations(&f.population, files)?;
-            let n: usize = pops.iter().map(|p| p.n).sum();
+            // Each population's states, then all of them, before any is
+            // allocated.
+            for (k, p) in f.population.iter().enumerate() {
+                states(&format!("population[{k}].n"), p.n)?;
+            }
+            let n = f
+                .population
+                .iter()
+                .fold(0usize, |a, p| a.saturating_add(p.n));
             states("population", n)?;
+            let mut pops = populations::populations(&f.population, files)?;
             let block = populations::block(&pops, &f.projection, files)?;
             for (p, w) in pops.iter_mut().zip(&block.geometry) {
                 p.ring = w.geometry().dims == 1;

@@ -81,6 +81,11 @@ pub(super) fn populations(specs: &[PopulationSpec], files: &Files) -> Result<Vec
     Ok(out)
 }
 
+/// Bytes a stored connection takes while the block is built: its triplet
+/// (row, column, value: 8 bytes each) and its place in the CSR (a u32
+/// column and an f64 value).
+const CONNECTION_BYTES: u64 = 24 + 12;
+
 /// The population named `name`, or an error naming `key` and listing them.
 pub(super) fn find<'a>(pops: &'a [Population], key: &str, name: &str) -> Result<&'a Population> {
     pops.iter().find(|p| p.name == name).ok_or_else(|| {
@@ -129,6 +134,13 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
         let from = find(pops, &format!("projection[{k}].from"), &spec.from)?;
         let to = find(pops, &format!("projection[{k}].to"), &spec.to)?;
         let key = format!("projection.{label}.weights");
+        let most = connections_at_most(&spec.weights, to.n, from.n);
+        crate::memory::check(
+            &key,
+            format!("{} ({}×{})", kind_name(&spec.weights), to.n, from.n),
+            &format!("up to {most} connections of this projection"),
+            most.saturating_mul(CONNECTION_BYTES),
+        )?;
         let mut put = |i: usize, j: usize, w: f64| {
             if w != 0.0 {
                 let w = match spec.sign {
@@ -356,10 +368,22 @@ fn rectangular(
                 }
             }
         }
-        other => {
+        WeightsSpec::Identity { .. }
+        | WeightsSpec::Diagonal { .. }
+        | WeightsSpec::Ring {
+            degree: Some(_), ..
+        }
+        | WeightsSpec::Random {
+            degree: Some(_), ..
+        }
+        | WeightsSpec::Torus { .. }
+        | WeightsSpec::Gaussian { .. }
+        | WeightsSpec::Hebbian { .. }
+        | WeightsSpec::LowRank { .. }
+        | WeightsSpec::Sparse { .. } => {
             return Err(Error::invalid(
                 format!("{key}.kind"),
-                format!("\"{}\"", kind_name(other)),
+                format!("\"{}\"", kind_name(spec)),
                 format!(
                     "needs `from` and `to` of the same size ({rows} ≠ {cols}); between \
                      populations of different sizes use uniform, matrix, file, ring \
@@ -369,6 +393,48 @@ fn rectangular(
         }
     }
     Ok(())
+}
+
+/// The most connections a projection of `spec` from `cols` neurons onto
+/// `rows` can store: every pair, but the expected count (with room for its
+/// spread) for random connectivity and the file's own count for sparse
+/// data, which are bounded when read.
+fn connections_at_most(spec: &WeightsSpec, rows: usize, cols: usize) -> u64 {
+    let pairs = (rows as u64).saturating_mul(cols as u64);
+    // Partners per neuron: K each, or a mean K (lognormal), given room.
+    let per_row = |k: usize| {
+        (rows as u64)
+            .saturating_mul(k as u64)
+            .saturating_mul(2)
+            .min(pairs)
+    };
+    match spec {
+        WeightsSpec::Identity { .. } | WeightsSpec::Diagonal { .. } => rows as u64,
+        // Counted, and their memory checked, as the files are read.
+        WeightsSpec::Sparse { .. } => 0,
+        WeightsSpec::Ring {
+            degree: Some(k), ..
+        }
+        | WeightsSpec::Random {
+            degree: Some(k), ..
+        } => per_row(*k),
+        WeightsSpec::Random { sparsity, .. }
+            if sparsity.is_finite() && *sparsity > 0.0 && *sparsity <= 1.0 =>
+        {
+            // Mean p·pairs, plus 6 standard deviations and one row.
+            let mean = sparsity * pairs as f64;
+            ((mean + 6.0 * mean.sqrt() + cols as f64) as u64).min(pairs)
+        }
+        WeightsSpec::Uniform { .. }
+        | WeightsSpec::Matrix { .. }
+        | WeightsSpec::File { .. }
+        | WeightsSpec::Ring { degree: None, .. }
+        | WeightsSpec::Random { .. }
+        | WeightsSpec::Torus { .. }
+        | WeightsSpec::Gaussian { .. }
+        | WeightsSpec::Hebbian { .. }
+        | WeightsSpec::LowRank { .. } => pairs,
+    }
 }
 
 /// The `kind` a weights table was given.

@@ -131,6 +131,7 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("DYNAMICS_CURRENT", dynamics_code(Dynamics::Current)),
         ("DENSE_TILE", DENSE_TILE),
         ("STRUCTURED_WORKGROUP", STRUCTURED_WORKGROUP),
+        ("SPARSE_THREADS", SPARSE_THREADS),
         ("METRIC_WORKGROUP", METRIC_WORKGROUP),
         ("CONVOLUTION_WORKGROUP", CONVOLUTION_WORKGROUP),
         ("CONVOLUTION_BLOCK", CONVOLUTION_BLOCK),
@@ -436,6 +437,10 @@ impl Kernel {
         }
     }
 }
+
+/// Threads per workgroup of the sparse kernel (`SPARSE_THREADS`): its
+/// light rows' lanes and trial groups share them.
+pub const SPARSE_THREADS: u32 = 256;
 
 /// Threads per workgroup of the structured kernels (`STRUCTURED_WORKGROUP`).
 pub const STRUCTURED_WORKGROUP: u32 = 256;

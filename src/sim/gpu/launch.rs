@@ -145,7 +145,10 @@ impl Launch {
     /// 256 threads with the light rows' `lanes`.
     pub fn sparse_groups(&self, lanes: u32) -> u32 {
         let tiles = self.batch.div_ceil(super::kernels::DENSE_TILE).max(1);
-        tiles.next_power_of_two().min(16).min(256 / lanes.max(1))
+        tiles
+            .next_power_of_two()
+            .min(16)
+            .min(super::kernels::SPARSE_THREADS / lanes.max(1))
     }
 
     /// Workgroups of the metric pass.

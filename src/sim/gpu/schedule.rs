@@ -286,7 +286,7 @@ impl Schedule {
                     // row re-read from cache: one pass over memory).
                     let tile = super::kernels::DENSE_TILE;
                     let groups = g.sparse_groups(lanes);
-                    let per_wg = 256 / (lanes * groups);
+                    let per_wg = super::kernels::SPARSE_THREADS / (lanes * groups);
                     let light = g.n - heavy;
                     let x = heavy + light.div_ceil(per_wg);
                     let tiles = g.batch.div_ceil(tile);
@@ -294,7 +294,7 @@ impl Schedule {
                     // The threads that look a row up: its lanes in each
                     // group with a tile.
                     let readers = u64::from(tiles.min(groups))
-                        * (u64::from(heavy) * u64::from(256 / groups)
+                        * (u64::from(heavy) * u64::from(super::kernels::SPARSE_THREADS / groups)
                             + u64::from(light) * u64::from(lanes));
                     let reread = u64::from(tiles) * nnz * f;
                     let mut traffic = vec![
