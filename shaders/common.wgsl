@@ -3,7 +3,7 @@
 // with a header generated from Rust (src/sim/gpu/kernels.rs, `header`): the
 // stage codes STAGE_*, the activation codes ACT_* with `activation(v)` itself,
 // the metric-sum positions, the dynamics, moving-input and noise-stream codes,
-// array sizes and workgroup sizes. Keep in sync with `StepParams` in
+// flags, array sizes and workgroup sizes. Keep in sync with `StepParams` in
 // src/sim/gpu/kernels.rs (tests/shaders.rs compares their layouts) and with
 // the CPU twins in src/model/method.rs (`Stage::update`, the twin of `finish`)
 // and src/rng.rs (Philox).
@@ -57,6 +57,21 @@ struct TrialParams {
     _pad2: u32,
 }
 
+// One population of a network of several (FLAG_SEGMENTS): neurons from the
+// previous segment's end to `end`, stepped with these constants in place of
+// StepParams's. Keep in sync with `Segment` in src/sim/gpu/layout.rs.
+struct Segment {
+    end: u32,
+    dynamics: u32,   // DYNAMICS_RATE or DYNAMICS_CURRENT
+    act_kind: u32,
+    act_p0: f32,
+    act_p1: f32,
+    a: f32,          // dt / tau of its neurons
+    decay: f32,      // exp(-dt / tau)
+    sqrt_a: f32,     // sqrt(dt / tau)
+    noise: f32,      // its own sigma, or negative: the trial's
+}
+
 @group(0) @binding(0) var<uniform> P: StepParams;
 // State of trial b, neuron i at b * N + i (x; the rk4 stage point y and
 // accumulator acc, one unused float for one-stage methods). The operand,
@@ -72,6 +87,8 @@ struct TrialParams {
 // all are); 0 if a dispatch carried a stage code this module does not know.
 @group(0) @binding(12) var<storage, read_write> first_bad: array<atomic<u32>>;
 @group(0) @binding(13) var<storage, read> trials: array<TrialParams>;
+// The populations, in the order of their neurons (read under FLAG_SEGMENTS).
+@group(0) @binding(31) var<storage, read> segments: array<Segment>;
 
 // The counting build: every load and store of a storage binding below goes
 // through a helper (ld_*, st_*) which, with the override COUNTING set,
@@ -146,6 +163,41 @@ fn operand(v: f32) -> f32 {
         return activation(v);
     }
     return v;
+}
+
+fn ld_segment(k: u32) -> Segment {
+    count(31u, false, 36u);
+    return segments[k];
+}
+
+// The segment of neuron i: the first whose end is past i, by a search of
+// ceil(log2 S) steps whatever i is (src/sim/gpu/launch.rs,
+// `segment_reads`, counts its reads): the answer lies in base .. base +
+// len - 1, and each step keeps the half that holds it.
+fn segment_of(i: u32) -> Segment {
+    var base = 0u;
+    var len = arrayLength(&segments);
+    while (len > 1u) {
+        let half = len / 2u;
+        if (ld_segment(base + half - 1u).end <= i) {
+            base += half;
+        }
+        len -= half;
+    }
+    return ld_segment(base);
+}
+
+// `operand` at neuron i: with its population's dynamics and activation
+// under FLAG_SEGMENTS.
+fn operand_at(i: u32, v: f32) -> f32 {
+    if ((P.flags & FLAG_SEGMENTS) != 0u) {
+        let g = segment_of(i);
+        if (g.dynamics == DYNAMICS_CURRENT) {
+            return activation_with(g.act_kind, g.act_p0, g.act_p1, v);
+        }
+        return v;
+    }
+    return operand(v);
 }
 
 fn input_at(i: u32) -> f32 {
@@ -267,15 +319,14 @@ fn normal_at(i: u32, t: TrialParams) -> f32 {
 }
 
 // The new state of a step: x only (the first rk4 stage starts from x).
-// Returns the operand of the next step.
-fn store_state(b: u32, i: u32, v: f32) -> f32 {
+fn keep_state(b: u32, i: u32, v: f32) {
     // Exponent bits all set: infinite or NaN.
     if ((bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u) {
         mark_bad(b, P.step + 1u);
     }
     st_x(b * P.n + i, v);
-    return operand(v);
 }
+
 
 // The stage point of state index s at this stage: x at the first (or only)
 // stage of a step, y at the later rk4 stages.
@@ -293,45 +344,75 @@ fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
     let t = ld_trial(b);
     let product = t.m_scale * product_unscaled;
     let h = t.h_scale * input_at(i);
+    // The network's constants, or those of neuron i's population.
+    var dynamics = P.dynamics;
+    var a = P.a;
+    var decay = P.decay;
+    var sigma = t.noise;
+    var sqrt_a = P.sqrt_a;
+    var act_kind = P.act_kind;
+    var act_p0 = P.act_p0;
+    var act_p1 = P.act_p1;
+    if ((P.flags & FLAG_SEGMENTS) != 0u) {
+        let g = segment_of(i);
+        dynamics = g.dynamics;
+        a = g.a;
+        decay = g.decay;
+        sqrt_a = g.sqrt_a;
+        act_kind = g.act_kind;
+        act_p0 = g.act_p0;
+        act_p1 = g.act_p1;
+        if (g.noise >= 0.0) {
+            sigma = g.noise;
+        }
+    }
     var d: f32;
-    if (P.dynamics == DYNAMICS_CURRENT) {
+    if (dynamics == DYNAMICS_CURRENT) {
         d = h + product;
     } else {
-        d = activation(h + product);
+        d = activation_with(act_kind, act_p0, act_p1, h + product);
     }
     let s = b * P.n + i;
     let xi = ld_x(s);
     var noise = 0.0;
-    if (t.noise > 0.0) {
-        noise = t.noise * P.sqrt_a * normal_at(i, t);
+    if (sigma > 0.0) {
+        noise = sigma * sqrt_a * normal_at(i, t);
     }
+    // The new state (or rk4 stage point) and the operand it gives.
+    var next: f32;
     switch P.stage {
         case STAGE_EULER: {
-            return store_state(b, i, xi + P.a * (d - xi) + noise);
+            next = xi + a * (d - xi) + noise;
+            keep_state(b, i, next);
         }
         case STAGE_EXPONENTIAL: {
-            return store_state(b, i, xi * P.decay + (1.0 - P.decay) * d + noise);
+            next = xi * decay + (1.0 - decay) * d + noise;
+            keep_state(b, i, next);
         }
         // rk4: k_s = D(y_s) - y_s (y_1 = x); acc = k1 + 2 k2 + 2 k3;
         // x + a / 6 (acc + k4).
         case STAGE_RK4_1: {
             let k = d - xi;
             st_acc(s, k);
-            return move_stage_point(s, xi + 0.5 * P.a * k);
+            next = xi + 0.5 * a * k;
+            st_y(s, next);
         }
         case STAGE_RK4_2: {
             let k = d - ld_y(s);
             st_acc(s, ld_acc(s) + 2.0 * k);
-            return move_stage_point(s, xi + 0.5 * P.a * k);
+            next = xi + 0.5 * a * k;
+            st_y(s, next);
         }
         case STAGE_RK4_3: {
             let k = d - ld_y(s);
             st_acc(s, ld_acc(s) + 2.0 * k);
-            return move_stage_point(s, xi + 1.0 * P.a * k);
+            next = xi + 1.0 * a * k;
+            st_y(s, next);
         }
         case STAGE_RK4_4: {
             let k = d - ld_y(s);
-            return store_state(b, i, xi + P.a / 6.0 * (ld_acc(s) + k) + noise);
+            next = xi + a / 6.0 * (ld_acc(s) + k) + noise;
+            keep_state(b, i, next);
         }
         default: {
             // A stage this module does not know: the host reports it.
@@ -339,12 +420,15 @@ fn finish(i: u32, b: u32, product_unscaled: f32) -> f32 {
             return 0.0;
         }
     }
+    return operand_with(dynamics, act_kind, act_p0, act_p1, next);
 }
 
-// The rk4 stage point y; returns the operand M multiplies at the next stage.
-fn move_stage_point(s: u32, yn: f32) -> f32 {
-    st_y(s, yn);
-    return operand(yn);
+// The operand of state value v for neurons of these dynamics and activation.
+fn operand_with(dynamics: u32, act_kind: u32, act_p0: f32, act_p1: f32, v: f32) -> f32 {
+    if (dynamics == DYNAMICS_CURRENT) {
+        return activation_with(act_kind, act_p0, act_p1, v);
+    }
+    return v;
 }
 
 // e^y and tanh(x) as the CPU's f32 activations compute them (the twins of

@@ -27,7 +27,7 @@ fn ld_diag(k: u32) -> f32 {
 // come from `SumLayout` (the generated header).
 fn term(k: u32, b: u32, i: u32) -> f32 {
     let xi = ld_x(b * P.n + i);
-    let v = operand(xi); // the rate: x, or F(x) for current dynamics
+    let v = operand_at(i, xi); // the rate: x, or F(x) for current dynamics
     if (k == SUM_RATES) {
         return v;
     }

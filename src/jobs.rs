@@ -61,9 +61,6 @@ impl Placement {
         let (device_key, devices_key) = self.keys;
         match &self.devices {
             Some(list) => {
-                if base.network.has_populations() {
-                    return Err(crate::sim::populations_on_gpu());
-                }
                 if let Some(d) = &self.device {
                     return Err(crate::Error::invalid(
                         devices_key,
@@ -75,7 +72,7 @@ impl Placement {
                 Ok((backends, Some(note)))
             }
             None => {
-                let (backend, note) = choice::select_for(choice, self.device_for(base), base)?;
+                let (backend, note) = choice::select(choice, self.device_for(base))?;
                 Ok((vec![backend], note))
             }
         }
@@ -100,7 +97,7 @@ pub fn run_experiment(
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunDone> {
     let choice = placement.backend.unwrap_or(exp.simulation.backend);
-    let (mut backend, picked) = choice::select_for(choice, placement.device_for(exp), exp)?;
+    let (mut backend, picked) = choice::select(choice, placement.device_for(exp))?;
     // A folder that cannot take the outputs fails now, not after the run.
     output::prepare_dir("--out", out)?;
     if let Some(p) = picked {

@@ -56,8 +56,8 @@ pub fn check(key: &str, value: impl std::fmt::Display, what: &str, bytes: u64) -
     ))
 }
 
-/// Bytes of memory of a GPU set by `ATTRACTOR_GPU_MEMORY_BYTES` (which
-/// stands for what the device reports, where it reports nothing).
+/// Bytes of memory of a GPU set by `ATTRACTOR_GPU_MEMORY_BYTES` (in place
+/// of what the vendor's tools report, and where they report nothing).
 pub fn device_override() -> Option<u64> {
     std::env::var("ATTRACTOR_GPU_MEMORY_BYTES")
         .ok()

@@ -477,3 +477,61 @@ fn the_sparse_kernel_requests_what_the_schedule_says() {
         });
     }
 }
+
+#[test]
+fn populations_request_what_the_schedule_says() {
+    // Each neuron's update and each metric term look its segment up in a
+    // search of ceil(log2 S) + 1 reads: S = 1, 2, 3 and 5 segments (the
+    // last from a population with a tau per neuron), every stage kind.
+    let pop = |name: &str, n: usize, tau: &str, extra: &str| {
+        format!("[[population]]\nname = \"{name}\"\nn = {n}\ntau = {tau}\n{extra}\n")
+    };
+    let cases = [
+        ("one segment", pop("E", 9, "0.02", "")),
+        (
+            "two",
+            pop("E", 9, "0.02", "") + &pop("I", 4, "0.01", "dynamics = \"current\""),
+        ),
+        (
+            "three",
+            pop("E", 9, "0.02", "activation = { kind = \"relu\" }")
+                + &pop("I", 4, "0.01", "")
+                + &pop("C", 6, "0.005", "noise = 0.1"),
+        ),
+        (
+            "five",
+            pop("E", 9, "0.02", "")
+                + &pop(
+                    "I",
+                    5,
+                    "[0.01, 0.01, 0.02, 0.01, 0.005]",
+                    "dynamics = \"current\"",
+                ),
+        ),
+    ];
+    for (what, pops) in cases {
+        let first = "E";
+        for method in ["euler", "rk4", "exponential"] {
+            let e = exp(&format!(
+                r#"{pops}
+                [[projection]]
+                from = "{first}"
+                to = "{first}"
+                weights = {{ kind = "ring", lambda0 = 0.2, lambda1 = 0.8 }}
+                [[input]]
+                population = "{first}"
+                kind = "uniform"
+                value = 0.3
+                [simulation]
+                duration = 0.01
+                dt = 0.0005
+                method = "{method}"
+                record_every = 2
+                "#
+            ));
+            for b in [1, 3] {
+                counted_as_scheduled(&format!("populations, {what}, {method}"), &e, b);
+            }
+        }
+    }
+}

@@ -472,17 +472,101 @@ fn examples_run_on_the_gpu_as_on_the_cpu() {
         )
         .unwrap();
         println!("{}", path.display());
-        if e.network.has_populations() {
-            // Several populations run on the CPU in this version: the GPU
-            // refuses them, naming the key, rather than running them wrong.
-            let err = gpu()
-                .run(&e, &mut |_| {})
-                .expect_err("the GPU refuses several populations")
-                .to_string();
-            assert!(err.contains("`simulation.backend`"), "{err}");
-            continue;
-        }
         same(&e, 1e-5);
+    }
+}
+
+/// Three populations, each with its own constants: a ring E (rate, relu,
+/// tau 20 ms), an I of a tau per neuron (current, sigmoid) and a C of its
+/// own noise (rate, tanh), with inputs to E and C.
+fn three_populations(method: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [[population]]
+        name = "E"
+        n = 40
+        tau = 0.02
+        activation = {{ kind = "relu" }}
+        initial = 0.2
+        [[population]]
+        name = "I"
+        n = 10
+        tau = [0.01, 0.01, 0.01, 0.005, 0.005, 0.01, 0.02, 0.02, 0.01, 0.01]
+        dynamics = "current"
+        activation = {{ kind = "sigmoid", beta = 2.0, threshold = 0.3 }}
+        initial = 0.1
+        [[population]]
+        name = "C"
+        n = 6
+        tau = 0.01
+        activation = {{ kind = "tanh", beta = 1.5 }}
+        noise = 0.3
+        [[projection]]
+        from = "E"
+        to = "E"
+        weights = {{ kind = "ring", lambda0 = -0.5, lambda1 = 1.6 }}
+        [[projection]]
+        from = "E"
+        to = "I"
+        weights = {{ kind = "uniform", value = 0.05 }}
+        [[projection]]
+        from = "I"
+        to = "E"
+        sign = "inhibitory"
+        weights = {{ kind = "uniform", value = 0.3 }}
+        [[projection]]
+        from = "I"
+        to = "C"
+        weights = {{ kind = "random", g = 1.5, sparsity = 0.5, seed = 4 }}
+        [[projection]]
+        from = "C"
+        to = "E"
+        weights = {{ kind = "random", g = 0.5, seed = 6 }}
+        [[input]]
+        population = "E"
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.4
+        [[input]]
+        population = "C"
+        kind = "uniform"
+        value = 0.5
+        start = 0.005
+        [simulation]
+        method = "{method}"
+        duration = 0.03
+        dt = 0.0005
+        record_every = 10
+        "#
+    ))
+}
+
+#[test]
+fn populations_step_on_the_gpu_as_on_the_cpu() {
+    // Each neuron steps with its population's tau (I's neuron by neuron),
+    // dynamics, activation and noise, and the per-population metrics (E's
+    // ring bump included) come from the GPU's sums. A neuron stepped with
+    // another population's constants is off by 1e-3 or more within a few
+    // steps; 1e-5 of the scale plus four times the CPU's own f32 error is
+    // what f32 arithmetic in another order allows.
+    for method in ["euler", "rk4", "exponential"] {
+        let mut e = three_populations(method);
+        let names = gpu_run(&e).metric_names;
+        assert!(
+            names.ends_with(&[
+                "E.mean_rate".to_string(),
+                "E.bump_theta".into(),
+                "E.bump_amplitude".into(),
+                "I.mean_rate".into(),
+                "C.mean_rate".into(),
+            ]),
+            "{names:?}"
+        );
+        same(&e, 1e-5);
+        // Trials of their own seed, noise, scale of M and of the input, in
+        // one batch (C keeps its own noise in every trial).
+        e.simulation.noise = 0.2;
+        batch_matches(&e, 3, 1e-5);
     }
 }
 

@@ -4,8 +4,7 @@
 //! form; errors that name the key.
 
 mod common;
-use attractor::model::{BackendChoice, Dynamics};
-use attractor::sim::choice;
+use attractor::model::Dynamics;
 use common::*;
 
 /// Three populations of different sizes, time constants, activations and
@@ -415,16 +414,6 @@ dt = 0.001
         "population",
         "cannot be given with [network]",
     );
-    let e = exp(base);
-    let err = choice::select_for(BackendChoice::Gpu, None, &e)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("`simulation.backend`") && err.contains("cpu"),
-        "{err}"
-    );
-    assert!(choice::select_for(BackendChoice::Auto, None, &e).is_ok());
     // An override naming no population lists the names.
     let err = attractor::Experiment::from_toml(
         base,

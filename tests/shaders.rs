@@ -274,10 +274,11 @@ fn every_dense_batch_shape_fits_webgpu_limits() {
 
 /// The Rust parameter structs have the WGSL structs' layout in every
 /// module: the same size, and `kappa` and `moving` (the vec4 members WGSL
-/// aligns to 16 bytes) at the same offsets.
+/// aligns to 16 bytes) at the same offsets; the same for the populations'
+/// `Segment`.
 #[test]
 fn parameter_structs_match_the_wgsl_layout() {
-    use attractor::sim::gpu::kernels::{StepParams, TrialParams};
+    use attractor::sim::gpu::kernels::{Segment, StepParams, TrialParams};
     for (name, source) in SOURCES {
         let module = naga::front::wgsl::parse_str(source).expect("parses");
         let mut seen = 0;
@@ -315,10 +316,19 @@ fn parameter_structs_match_the_wgsl_layout() {
                     seen += 1;
                     assert_eq!(*span as usize, std::mem::size_of::<TrialParams>(), "{name}");
                 }
+                Some("Segment") => {
+                    seen += 1;
+                    assert_eq!(*span as usize, std::mem::size_of::<Segment>(), "{name}");
+                    assert_eq!(
+                        offset("noise"),
+                        Some(std::mem::offset_of!(Segment, noise)),
+                        "{name}"
+                    );
+                }
                 _ => {}
             }
         }
-        assert_eq!(seen, 2, "{name} declares both parameter structs");
+        assert_eq!(seen, 3, "{name} declares the three parameter structs");
     }
 }
 

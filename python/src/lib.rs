@@ -301,7 +301,7 @@ fn run_trials(
             device.map(|d| ("device", d)),
             exp.simulation.device.as_deref(),
         );
-        let (mut b, note) = sim::choice::select_for(choice, device, exp)?;
+        let (mut b, note) = sim::choice::select(choice, device)?;
         let mut tell = progress_fn(progress, steps, &mut callback_error, stop);
         Ok((b.run_batch_until(exp, trials, &mut tell, stop)?, note))
     });

@@ -629,3 +629,9 @@ def test_populations_and_projections_from_dicts() -> None:
     np.testing.assert_allclose(r.populations["I"][-1], 6.0 / 4.25, rtol=1e-5)
     np.testing.assert_allclose(r.metrics["E.mean_rate"][-1], 2.25 / 4.25, rtol=1e-9)
     assert r.summary["populations"][1]["tau"] == 0.01
+    # The same network on the GPU: its f32 sums reach the fixed points to
+    # 1e-5 as well.
+    g = attractor.run(exp, backend="gpu")
+    assert g.backend == "gpu"
+    np.testing.assert_allclose(g.populations["I"][-1], 6.0 / 4.25, rtol=1e-5)
+    np.testing.assert_allclose(g.metrics["E.mean_rate"][-1], 2.25 / 4.25, rtol=1e-5)

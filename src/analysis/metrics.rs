@@ -226,7 +226,8 @@ fn variance(mean: f64, mean_square: f64) -> f64 {
 
 /// The sums over neurons from which [`Metrics::from_sums`] builds the
 /// metrics, in this order: sum v; sum table_t v for each table row (ring:
-/// cos, sin; Hebbian: xi^mu); and for the energy sum d_i v_i^2 (d = the
+/// cos, sin; Hebbian: xi^mu; then each population's rows,
+/// [`Metrics::population_table`]); and for the energy sum d_i v_i^2 (d = the
 /// Hebbian diagonal correction, negative), sum h v, sum (v I - ln cosh(beta I)/beta).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SumLayout {
@@ -279,11 +280,50 @@ impl Metrics {
     /// Which sums a backend that reduces on its own must deliver.
     pub fn sum_layout(&self) -> SumLayout {
         SumLayout {
-            table_rows: self.rows.len(),
+            table_rows: self.rows.len() + self.population_rows(),
             table_row0: self.rows.start,
             energy: self.energy_beta.is_some(),
             squares: self.variance,
         }
+    }
+
+    /// The table rows of the populations' metrics (after the network's
+    /// own rows): per population its indicator (sum v over its neurons),
+    /// then for a ring population cos theta and sin theta over its own
+    /// angles.
+    fn population_rows(&self) -> usize {
+        self.populations
+            .iter()
+            .map(|(_, _, ring)| if *ring { 3 } else { 1 })
+            .sum()
+    }
+
+    /// The populations' metric rows, N values each, one after another
+    /// (empty for a network of one population): per population 1 on its
+    /// neurons (its mean rate), then for a ring population cos theta and
+    /// sin theta over its own angles (its bump). A backend that reduces on
+    /// its own multiplies them with the rates as it does the network's own
+    /// table rows, which networks of several populations never have.
+    pub fn population_table(&self) -> Vec<f64> {
+        let mut t = Vec::with_capacity(self.population_rows() * self.n);
+        for (_, r, ring) in &self.populations {
+            let mut row = |value: &dyn Fn(usize) -> f64| {
+                t.extend((0..self.n).map(|i| {
+                    if r.contains(&i) {
+                        value(i - r.start)
+                    } else {
+                        0.0
+                    }
+                }));
+            };
+            row(&|_| 1.0);
+            if *ring {
+                let m = r.len();
+                row(&|i| crate::model::theta(i, m).cos());
+                row(&|i| crate::model::theta(i, m).sin());
+            }
+        }
+        t
     }
 
     /// The energy block of [`Metrics::sum_layout`] (sum d_i v_i^2, sum h v,
@@ -334,6 +374,17 @@ impl Metrics {
         }
         if self.variance {
             out.push(variance(out[0], sums[layout.squares_at()] / n));
+        }
+        let mut k = SumLayout::TABLE + self.rows.len();
+        for (_, r, ring) in &self.populations {
+            let m = r.len() as f64;
+            out.push(sums[k] / m);
+            if *ring {
+                let (c, s) = (sums[k + 1], sums[k + 2]);
+                out.push(bump_angle(c, s));
+                out.push(2.0 / m * c.hypot(s));
+            }
+            k += if *ring { 3 } else { 1 };
         }
         out
     }

@@ -34,7 +34,7 @@ pub use motion::{
 };
 pub use patterns::PatternBits;
 pub use plan::{BackendChoice, Experiment, Precision, RecordOptions, Simulation};
-pub use population::{neuron_taus, population_of, Population};
+pub use population::{neuron_taus, population_of, NeuronKind, Population};
 pub use sparse::{
     heavy_row_threshold, Csr, SparseError, SparseOrigin, HEAVY_ROW_FACTOR, HEAVY_ROW_MIN,
 };

@@ -38,6 +38,53 @@ impl Population {
     }
 }
 
+/// The neurons `range` step with `dynamics` and `activation`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NeuronKind {
+    /// The neurons.
+    pub range: Range<usize>,
+    /// Their dynamics.
+    pub dynamics: Dynamics,
+    /// Their activation.
+    pub activation: Activation,
+}
+
+impl super::Network {
+    /// The dynamics and activation of the network's neurons: one run per
+    /// population, or one over all neurons for a network of one.
+    pub fn kinds(&self) -> Vec<NeuronKind> {
+        if self.populations.is_empty() {
+            return vec![NeuronKind {
+                range: 0..self.n,
+                dynamics: self.dynamics,
+                activation: self.activation,
+            }];
+        }
+        self.populations
+            .iter()
+            .map(|p| NeuronKind {
+                range: p.range(),
+                dynamics: p.dynamics,
+                activation: p.activation,
+            })
+            .collect()
+    }
+
+    /// Rates from states in place: F(x) over the neurons of current
+    /// dynamics, x itself over those of rate dynamics. `x` holds whole
+    /// trials of N one after another.
+    pub fn rates_in_place(&self, x: &mut [f32]) {
+        let kinds = self.kinds();
+        for trial in x.chunks_mut(self.n.max(1)) {
+            for k in kinds.iter().filter(|k| k.dynamics == Dynamics::Current) {
+                for v in &mut trial[k.range.clone()] {
+                    *v = k.activation.apply(*v);
+                }
+            }
+        }
+    }
+}
+
 /// The population each neuron of `populations` belongs to, as the index of
 /// the population; `None` for a one-population network (no table).
 pub fn population_of(populations: &[Population], i: usize) -> Option<usize> {

@@ -9,7 +9,7 @@ use super::gpu::pick;
 use super::gpu::GpuBackend;
 use super::Backend;
 use crate::error::{Error, Result};
-use crate::model::{BackendChoice, Experiment};
+use crate::model::BackendChoice;
 
 /// One backend per device.
 pub type Backends = Vec<Box<dyn Backend>>;
@@ -94,28 +94,6 @@ pub fn select(choice: BackendChoice, device: Device) -> Result<(Box<dyn Backend>
                 Err(e) => cpu(format!("the GPU could not be opened ({e})")),
             }
         }
-    }
-}
-
-/// [`select`] for `experiment`: a network of several populations runs on
-/// the CPU backend (`auto` picks it, `gpu` is an error naming
-/// `simulation.backend`), every other on what `select` picks.
-pub fn select_for(
-    choice: BackendChoice,
-    device: Device,
-    experiment: &Experiment,
-) -> Result<(Box<dyn Backend>, Option<String>)> {
-    if !experiment.network.has_populations() {
-        return select(choice, device);
-    }
-    match choice {
-        BackendChoice::Gpu => Err(super::populations_on_gpu()),
-        BackendChoice::Cpu | BackendChoice::Auto => Ok((
-            Box::new(CpuBackend),
-            (choice == BackendChoice::Auto).then(|| {
-                "backend auto: a network of several populations runs on the CPU".to_string()
-            }),
-        )),
     }
 }
 

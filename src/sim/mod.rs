@@ -179,13 +179,3 @@ pub trait Backend: Send {
         Ok(r.remove(0))
     }
 }
-
-/// The error of a network of several populations sent to the GPU.
-pub fn populations_on_gpu() -> crate::error::Error {
-    crate::error::Error::invalid(
-        "simulation.backend",
-        "\"gpu\"",
-        "networks of several populations ([[population]] tables) run on the CPU backend in \
-         this version; set simulation.backend = \"cpu\" or \"auto\"",
-    )
-}

@@ -2,10 +2,11 @@
 //! (made in advance, two per operand ping-pong).
 
 use super::context::GpuContext;
-use super::kernels::{Family, StepParams, TrialParams};
+use super::kernels::{Family, Segment, StepParams, TrialParams};
 use super::operator::{storage_buffer, GpuOperator};
+use crate::analysis::metrics::Metrics;
 use crate::error::Result;
-use crate::model::{Dynamics, Experiment};
+use crate::model::Experiment;
 use crate::sim::Trial;
 use wgpu::util::DeviceExt;
 
@@ -47,6 +48,12 @@ pub struct Buffers {
     pub dummy: wgpu::Buffer,
     /// The counting build's counters (`COUNTED_SLOTS` per kernel).
     pub counted: wgpu::Buffer,
+    /// The populations' segment table (one unread segment for a network
+    /// of one population).
+    pub segments: wgpu::Buffer,
+    /// The populations' metric rows ([`Metrics::population_table`]), the
+    /// metric pass's table; `None` for one population.
+    pub population_table: Option<wgpu::Buffer>,
 }
 
 /// Bytes of the counters of the counting build (`counting`: `COUNTED_SLOTS`
@@ -78,8 +85,10 @@ impl Buffers {
             &self.staging,
             &self.dummy,
             &self.counted,
+            &self.segments,
         ]
         .into_iter()
+        .chain(&self.population_table)
         .map(wgpu::Buffer::size)
         .sum()
     }
@@ -109,15 +118,22 @@ impl Buffers {
             .flat_map(|t| t.initial(exp).iter().map(|&v| v as f32))
             .collect();
         let mut operand0 = vec![0.0f32; if dense { batch * n_pad } else { 0 }];
-        for b in (0..batch).filter(|_| dense) {
-            for i in 0..n {
-                let v = x0[b * n + i];
-                operand0[b * n_pad + i] = if net.dynamics == Dynamics::Current {
-                    net.activation.apply(v)
-                } else {
-                    v
-                };
+        if dense {
+            // The rates: F(x) over current neurons, x over rate neurons.
+            let mut rates = x0.clone();
+            net.rates_in_place(&mut rates);
+            for b in 0..batch {
+                operand0[b * n_pad..b * n_pad + n].copy_from_slice(&rates[b * n..(b + 1) * n]);
             }
+        }
+        let population_table: Vec<f32> = Metrics::shape(net)
+            .population_table()
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let mut segments = super::segments::table(exp);
+        if segments.is_empty() {
+            segments.push(Segment::default());
         }
         let trial_params: Vec<TrialParams> = trials.iter().map(trial_params).collect();
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
@@ -196,6 +212,13 @@ impl Buffers {
                 "attractor counted",
                 &[0.0; counted_bytes(false) as usize / 4],
             ),
+            segments: init(
+                "attractor segments",
+                bytemuck::cast_slice(&segments),
+                wgpu::BufferUsages::STORAGE,
+            ),
+            population_table: (!population_table.is_empty())
+                .then(|| storage_buffer(ctx, "attractor population table", &population_table)),
         })
     }
 
@@ -263,6 +286,7 @@ impl Buffers {
             buf(28, columns),
             buf(29, values),
             buf(30, rows),
+            buf(31, &self.segments),
         ];
         entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {

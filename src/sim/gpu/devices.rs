@@ -136,6 +136,13 @@ pub fn summaries(adapters: &[wgpu::Adapter]) -> Vec<AdapterSummary> {
     list
 }
 
+/// The memory a run on the adapter `summary` describes may use: `set`
+/// (`ATTRACTOR_GPU_MEMORY_BYTES`) where given, else what the vendor's
+/// tools report ([`add_vendor_details`]); `None` where neither says.
+pub fn memory_of(summary: &AdapterSummary, set: Option<u64>) -> Option<u64> {
+    set.or(summary.memory_bytes)
+}
+
 /// The message for a machine without an adapter.
 pub const NO_ADAPTER: &str = "no GPU adapter found: wgpu sees no Vulkan, Metal or DX12 device. \
     On Linux install a Vulkan driver: your GPU vendor's, or Mesa's (`apt-get install \
@@ -253,6 +260,35 @@ pub fn add_vendor_details(list: &mut [AdapterSummary]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_uses_the_memory_the_vendor_reports_unless_set() {
+        let mut a = summary_of_nothing();
+        assert_eq!(memory_of(&a, None), None);
+        assert_eq!(memory_of(&a, Some(1 << 30)), Some(1 << 30));
+        // nvidia-smi's 143771 MiB of an H200.
+        a.memory_bytes = Some(143_771 << 20);
+        assert_eq!(memory_of(&a, None), Some(143_771 << 20));
+        assert_eq!(memory_of(&a, Some(1 << 30)), Some(1 << 30));
+    }
+
+    fn summary_of_nothing() -> AdapterSummary {
+        AdapterSummary {
+            index: 0,
+            name: "a GPU".into(),
+            backend: "vulkan".into(),
+            device_type: "discrete".into(),
+            driver: String::new(),
+            max_storage_buffer_binding_size: 1 << 31,
+            max_buffer_size: 1 << 40,
+            max_compute_invocations_per_workgroup: 1024,
+            max_compute_workgroups_per_dimension: 65535,
+            vendor: NVIDIA,
+            pci_bus_id: "0000:18:00.0".into(),
+            uuid: None,
+            memory_bytes: None,
+        }
+    }
 
     #[test]
     fn bus_ids_read_in_every_form_tools_write() {

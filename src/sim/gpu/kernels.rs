@@ -15,8 +15,8 @@ pub use super::dense_shape::{
     SOFTWARE_DENSE_WORKGROUP,
 };
 pub use super::layout::{
-    layout, layout_entries, Family, StepParams, TrialParams, FLAG_DIAG, FLAG_H_UNIFORM,
-    FLAG_PACKED_STAGED, FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
+    layout, layout_entries, Family, Segment, StepParams, TrialParams, FLAG_DIAG, FLAG_H_UNIFORM,
+    FLAG_PACKED_STAGED, FLAG_SEGMENTS, FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
 };
 use crate::analysis::metrics::SumLayout;
 use crate::model::{Activation, Dynamics, RingProfile, Stage};
@@ -95,10 +95,10 @@ pub fn header() -> String {
         writeln!(h, "const {name}: f32 = {value:?};").expect("string");
     }
     h.push_str(
-        "\n// F(v) with the parameters act_p0, act_p1 of StepParams. An unknown code\n\
+        "\n// F(v) of activation code `kind` with parameters p0, p1. An unknown code\n\
          // gives NaN, which stops the run, rather than another activation.\n\
-         fn activation(v: f32) -> f32 {\n    let p0 = P.act_p0;\n    let p1 = P.act_p1;\n    \
-         switch P.act_kind {\n",
+         fn activation_with(kind: u32, p0: f32, p1: f32, v: f32) -> f32 {\n    \
+         switch kind {\n",
     );
     for (kind, body) in Activation::WGSL {
         writeln!(
@@ -110,7 +110,10 @@ pub fn header() -> String {
     }
     h.push_str(
         "        default: { return bitcast<f32>(0x7fc00000u | (bitcast<u32>(v) & 0u)); }\n    \
-         }\n}\n\n",
+         }\n}\n\n\
+         // F(v) with the parameters act_kind, act_p0, act_p1 of StepParams.\n\
+         fn activation(v: f32) -> f32 {\n    \
+         return activation_with(P.act_kind, P.act_p0, P.act_p1, v);\n}\n\n",
     );
     h
 }
@@ -149,6 +152,7 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("FLAG_U_IS_V", FLAG_U_IS_V),
         ("FLAG_H_UNIFORM", FLAG_H_UNIFORM),
         ("FLAG_PACKED_STAGED", FLAG_PACKED_STAGED),
+        ("FLAG_SEGMENTS", FLAG_SEGMENTS),
         ("MOVING_VEC4S", 2 * MAX_MOVING as u32),
     ];
     v.extend(Kernel::ALL.map(|k| (k.constant(), k.code())));

@@ -47,6 +47,9 @@ pub struct Launch {
     /// coalesced) and the update's product from staged words, rather than
     /// by blocks of 4 (`project_rest`) and by neuron.
     pub by_pattern: bool,
+    /// Entries of the populations' segment table (0: one population, the
+    /// table not read).
+    pub segments: u32,
 }
 
 impl Launch {
@@ -63,7 +66,7 @@ impl Launch {
         row_kernel_only: bool,
     ) -> Self {
         let sums = crate::analysis::metrics::Metrics::shape(&exp.network).sum_layout();
-        Launch::new(
+        let launch = Launch::new(
             &exp.network.weights.shape(),
             batch,
             exp.simulation.method.stages().to_vec(),
@@ -79,7 +82,11 @@ impl Launch {
             max_binding,
             row_shape,
             row_kernel_only,
-        )
+        );
+        Launch {
+            segments: super::segments::table(exp).len() as u32,
+            ..launch
+        }
     }
 
     /// The launch of `batch` trials of a network of M's shape `shape`,
@@ -116,6 +123,17 @@ impl Launch {
             batch_split: 1,
             staged: false,
             by_pattern: true,
+            segments: 0,
+        }
+    }
+
+    /// Reads of the segment table that one look-up of a neuron's segment
+    /// makes (`segment_of` in common.wgsl: a search of fixed length, then
+    /// the segment): ceil(log2 S) + 1; none without populations.
+    pub fn segment_reads(&self) -> u64 {
+        match self.segments {
+            0 => 0,
+            s => u64::from(s.next_power_of_two().trailing_zeros()) + 1,
         }
     }
 

@@ -46,7 +46,7 @@ pub struct StepParams {
     /// R of a structured operator.
     pub rank: u32,
     /// Bits [`FLAG_DIAG`], [`FLAG_U_IS_V`], [`FLAG_H_UNIFORM`],
-    /// [`FLAG_PACKED_STAGED`].
+    /// [`FLAG_PACKED_STAGED`], [`FLAG_SEGMENTS`].
     pub flags: u32,
     /// Workgroups whose partial sums this dispatch writes or adds (the
     /// projection pass's, or the metric pass's at a record).
@@ -90,6 +90,37 @@ pub const FLAG_H_UNIFORM: u32 = 4;
 /// memory (the default, with `packed_project`); unset, each neuron reads
 /// its word of every pattern (with `project_rest`).
 pub const FLAG_PACKED_STAGED: u32 = 8;
+
+/// `StepParams.flags`: the network has several populations, each with its
+/// own constants in the segment table (binding 31, [`Segment`]).
+pub const FLAG_SEGMENTS: u32 = 16;
+
+/// One population of a network of several, in the segment table
+/// (`Segment` in common.wgsl): its neurons end at `end` (they start at the
+/// previous segment's end), its dynamics, activation, step constants and
+/// noise stand in for `StepParams`'s at its neurons.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Segment {
+    /// One past its last neuron.
+    pub end: u32,
+    /// `DYNAMICS_RATE` or `DYNAMICS_CURRENT`.
+    pub dynamics: u32,
+    /// Its activation's code.
+    pub act_kind: u32,
+    /// Its activation's first parameter.
+    pub act_p0: f32,
+    /// Its activation's second parameter.
+    pub act_p1: f32,
+    /// dt / tau of its neurons.
+    pub a: f32,
+    /// exp(-dt / tau).
+    pub decay: f32,
+    /// sqrt(dt / tau).
+    pub sqrt_a: f32,
+    /// Its own noise sigma, or -1: the trial's.
+    pub noise: f32,
+}
 
 /// Most moving input profiles on at one step on the GPU.
 pub const MAX_MOVING: usize = 4;
@@ -143,8 +174,9 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 /// Which bind group layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
-    /// Bindings 0..=7 (1 and 2 the operand ping-pong), 12, 13, and 27..=30
-    /// (sparse M); the dense and sparse kernels.
+    /// Bindings 0..=7 (1 and 2 the operand ping-pong), 12, 13, 27..=30
+    /// (sparse M) and 31 (the populations' segments); the dense and sparse
+    /// kernels.
     Dense,
     /// Also 8..=11 (projections, diagonal, partial sums, coefficients) and
     /// 15 (U); the operand bindings hold one unused float.
@@ -207,6 +239,8 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
         storage(28, true),
         storage(29, true),
         storage(30, true),
+        // The populations' segment table.
+        storage(31, true),
     ];
     if family != Family::Dense {
         entries.extend([
@@ -242,5 +276,6 @@ mod tests {
         assert_eq!(std::mem::offset_of!(StepParams, kappa), 112);
         assert_eq!(std::mem::size_of::<StepParams>(), 256);
         assert_eq!(std::mem::size_of::<TrialParams>(), 32);
+        assert_eq!(std::mem::size_of::<Segment>(), 36);
     }
 }

@@ -47,6 +47,7 @@ pub mod probe;
 mod readback;
 mod run;
 pub mod schedule;
+mod segments;
 pub mod timing;
 pub mod traffic;
 
@@ -468,7 +469,7 @@ impl Backend for GpuBackend {
     fn device_memory(&self) -> Option<(String, Option<u64>)> {
         Some((
             self.ctx.summary.name.clone(),
-            crate::memory::device_override(),
+            devices::memory_of(&self.ctx.summary, crate::memory::device_override()),
         ))
     }
 
@@ -479,9 +480,6 @@ impl Backend for GpuBackend {
         progress: &mut dyn FnMut(u64),
         stop: &super::Stop,
     ) -> Result<Vec<Recording>> {
-        if experiment.network.has_populations() {
-            return Err(super::populations_on_gpu());
-        }
         let limits = self.limits();
         let build = self.build();
         run::Run::new(

@@ -136,7 +136,19 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
         },
         state("unused", 4),
         state("counted", super::buffers::counted_bytes(launch.counting)),
+        state(
+            "segments",
+            std::mem::size_of::<super::kernels::Segment>() as u64
+                * u64::from(launch.segments.max(1)),
+        ),
     ]);
+    if launch.segments > 0 {
+        // Each population's metric rows (N floats each).
+        v.push(state(
+            "population table",
+            floats(launch.sums.table_rows as u64 * n),
+        ));
+    }
     v
 }
 

@@ -6,7 +6,7 @@ use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
-use super::layout::{FLAG_DIAG, FLAG_PACKED_STAGED, FLAG_U_IS_V};
+use super::layout::{FLAG_DIAG, FLAG_PACKED_STAGED, FLAG_SEGMENTS, FLAG_U_IS_V};
 use super::ledger::{Counted, Ledger, Requests};
 use super::operator::OperatorShape;
 use super::operator::{self, GpuOperator};
@@ -16,7 +16,7 @@ use super::plan::Plan;
 use super::schedule::{Kernel, Schedule};
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, Result};
-use crate::model::{Dynamics, Experiment};
+use crate::model::Experiment;
 use crate::real::f;
 use crate::sim::{Divergence, Recording, Trial};
 use std::cell::{Cell, RefCell};
@@ -255,8 +255,9 @@ impl<'a> Run<'a> {
         let layout = cache.layout(ctx, family);
         let metrics_layout = cache.layout(ctx, Family::Metrics);
 
-        // The metric table: rows of V (the ring's cos and sin, the Hebbian patterns).
-        let metric_table = match &op {
+        // The metric table: rows of V (the ring's cos and sin, the Hebbian
+        // patterns), or the populations' rows (their weights have none).
+        let own_table = match &op {
             GpuOperator::Structured {
                 metric: Some(m), ..
             }
@@ -268,6 +269,7 @@ impl<'a> Run<'a> {
                 &buf.dummy
             }
         };
+        let metric_table = buf.population_table.as_ref().unwrap_or(own_table);
         let (groups, metric_group) = ctx.scoped("binding the buffers", || {
             let groups = match &op {
                 GpuOperator::Dense(blocks) => blocks
@@ -322,7 +324,12 @@ impl<'a> Run<'a> {
             rank,
             flags: if has_diag { FLAG_DIAG } else { 0 }
                 | if u_is_v { FLAG_U_IS_V } else { 0 }
-                | if by_pattern { FLAG_PACKED_STAGED } else { 0 },
+                | if by_pattern { FLAG_PACKED_STAGED } else { 0 }
+                | if net.has_populations() {
+                    FLAG_SEGMENTS
+                } else {
+                    0
+                },
             n_groups: proj_groups,
             metric_rows: sum_layout.table_rows as u32,
             metric_row0: sum_layout.table_row0 as u32,
@@ -447,16 +454,10 @@ impl<'a> Run<'a> {
             r
         };
         let mut recs: Vec<Recording> = self.trials.iter().map(|_| new_recording()).collect();
-        let act = exp.network.activation;
-        let current = exp.network.dynamics == Dynamics::Current;
         let keep_rates = |x: &[f32], rec: &mut Recording| {
-            rec.rates.extend(x.iter().step_by(stride).map(|&xi| {
-                if current {
-                    act.apply(xi)
-                } else {
-                    xi
-                }
-            }));
+            let mut v = x.to_vec();
+            exp.network.rates_in_place(&mut v);
+            rec.rates.extend(v.iter().step_by(stride));
         };
 
         let start = Instant::now();

@@ -168,6 +168,11 @@ impl Schedule {
         // common.wgsl): each (neuron, trial) reads its trial's parameters
         // (all of TrialParams), the input epochs on (passes: those of the
         // grid over the input vectors), and the state the stage needs.
+        // Each neuron of a network of several populations also looks its
+        // segment up once.
+        let segment = std::mem::size_of::<super::kernels::Segment>() as u64;
+        let segments = u64::from(g.segments) * segment;
+        let lookup = g.segment_reads() * segment;
         let update = |stage: Stage, rows: u64, input_passes: u64| {
             let cells = b * rows;
             let mut t = vec![
@@ -175,6 +180,9 @@ impl Schedule {
                 Traffic::read(Region::Input, epochs * rows * f, input_passes)
                     .requesting(cells * epochs * f),
             ];
+            if segments > 0 {
+                t.push(Traffic::read(Region::Segments, segments, 1).requesting(cells * lookup));
+            }
             let (reads, writes) = state_traffic(stage);
             t.extend(reads.into_iter().map(|r| Traffic::read(r, cells * f, 1)));
             t.extend(writes.into_iter().map(|r| Traffic::write(r, cells * f)));
@@ -591,6 +599,13 @@ impl Schedule {
                 Traffic::read(Region::Input, epochs * n * f, b),
             ]);
         }
+        // Each term of a network of several populations looks up its
+        // neuron's segment (for the neuron's rate).
+        let segment = std::mem::size_of::<super::kernels::Segment>() as u64;
+        partial.push(
+            Traffic::read(Region::Segments, u64::from(g.segments) * segment, 1)
+                .requesting(k * cells * g.segment_reads() * segment),
+        );
         partial.push(Traffic::write(Region::Partials, b * k * mg * f));
         partial.retain(|t| t.requested > 0);
         // Each sum's workgroups, and the sums, folded within the grid limit.

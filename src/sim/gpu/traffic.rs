@@ -56,6 +56,8 @@ pub enum Region {
     Values,
     /// Sparse M's rows in the order its kernel takes them.
     RowList,
+    /// The populations' segment table.
+    Segments,
 }
 
 impl Region {
@@ -81,6 +83,7 @@ impl Region {
             Region::Columns => 28,
             Region::Values => 29,
             Region::RowList => 30,
+            Region::Segments => 31,
         }
     }
 }
