@@ -478,7 +478,7 @@ fn examples_run_on_the_gpu_as_on_the_cpu() {
 
 /// Three populations, each with its own constants: a ring E (rate, relu,
 /// tau 20 ms), an I of a tau per neuron (current, sigmoid) and a C of its
-/// own noise (rate, tanh), with inputs to E and C.
+/// own noise and a bias per neuron (rate, tanh), with inputs to E and C.
 fn three_populations(method: &str) -> Experiment {
     exp(&format!(
         r#"
@@ -501,6 +501,7 @@ fn three_populations(method: &str) -> Experiment {
         tau = 0.01
         activation = {{ kind = "tanh", beta = 1.5 }}
         noise = 0.3
+        bias = [0.1, -0.1, 0.2, 0.0, 0.3, -0.2]
         [[projection]]
         from = "E"
         to = "E"

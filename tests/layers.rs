@@ -567,14 +567,16 @@ fn catch_all(pattern: &str) -> bool {
 }
 
 /// The forms of M (the model's, and each backend's: `Operator`,
-/// `GpuOperator`, `OperatorShape`) and the weight kinds.
-const FORMS: [&str; 6] = [
+/// `GpuOperator`, `OperatorShape`), the weight kinds and the GPU pipelines
+/// built for them.
+const FORMS: [&str; 7] = [
     "Form::",
     "Shape::",
     "Weights::",
     "Operator::",
     "WeightsSpec::",
     "OperatorKind::",
+    "PipelineKey::",
 ];
 
 #[test]

@@ -234,7 +234,7 @@ impl Pipelines {
             PipelineKey::Metrics {
                 packed: Some(words),
             } => vec![("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))],
-            _ => Vec::new(),
+            PipelineKey::Metrics { packed: None } | PipelineKey::Probe => Vec::new(),
         };
         let mut constants = constants;
         if counting {
