@@ -16,6 +16,13 @@
 // (SPARSE_GROUPS DENSE_TILE)), overflow). The host sets SPARSE_LANES,
 // SPARSE_GROUPS and SPARSE_HEAVY from the row lengths and the batch
 // (src/sim/gpu/operator.rs, `OperatorShape::of`, and launch.rs).
+//
+// A network's structured projections are kept as factored terms coef u
+// v^T (u over the target population's rows, v over the source's
+// columns): `factor_project` (dispatch (T, B)) first sums each term's v .
+// operand of each trial, times coef, into factor_proj[b T + t]; then
+// sparse_step adds u_i factor_proj[b T + t] of every term whose rows hold
+// row i to the row's sum before the update. P.rank is T (0: no terms).
 
 override SPARSE_LANES: u32 = 1u;
 override SPARSE_GROUPS: u32 = 1u;
@@ -30,6 +37,53 @@ override SPARSE_SUBGROUP: u32 = 0u;
 @group(0) @binding(29) var<storage, read> values: array<f32>;
 // The rows in the order the workgroups take them: heavy first.
 @group(0) @binding(30) var<storage, read> row_list: array<u32>;
+
+// One factored term. Keep in sync with `FactorTerm` in src/sim/gpu/layout.rs.
+struct FactorTerm {
+    row0: u32,    // first row (the target population's first neuron)
+    rows: u32,
+    col0: u32,    // first column (the source population's first neuron)
+    cols: u32,
+    u_at: u32,    // u's first number in factor_numbers
+    v_at: u32,    // v's first number in factor_numbers
+    coef: f32,
+    pad: u32,
+}
+@group(0) @binding(32) var<storage, read> factor_terms: array<FactorTerm>;
+// Every term's u then v.
+@group(0) @binding(33) var<storage, read> factor_numbers: array<f32>;
+// coef (v . operand of trial b) of term t at b T + t.
+@group(0) @binding(34) var<storage, read_write> factor_proj: array<f32>;
+
+fn ld_factor_term(t: u32) -> FactorTerm {
+    count(32u, false, 32u);
+    return factor_terms[t];
+}
+
+fn ld_factor_rows(t: u32) -> vec2<u32> {
+    count(32u, false, 8u);
+    return vec2<u32>(factor_terms[t].row0, factor_terms[t].rows);
+}
+
+fn ld_factor_u_at(t: u32) -> u32 {
+    count(32u, false, 4u);
+    return factor_terms[t].u_at;
+}
+
+fn ld_factor_number(k: u32) -> f32 {
+    count(33u, false, 4u);
+    return factor_numbers[k];
+}
+
+fn ld_factor_proj(k: u32) -> f32 {
+    count(34u, false, 4u);
+    return factor_proj[k];
+}
+
+fn st_factor_proj(k: u32, v: f32) {
+    count(34u, true, 4u);
+    factor_proj[k] = v;
+}
 
 fn ld_row_place(k: u32) -> u32 {
     count(27u, false, 4u);
@@ -59,6 +113,53 @@ fn gathered(t: u32, j: u32) -> f32 {
 }
 
 var<workgroup> sparse_partial: array<f32, SPARSE_THREADS * DENSE_TILE>;
+
+// coef (v . operand) of term t of trial b, workgroup w = b T + t (folded
+// over x and z): each thread sums every SPARSE_THREADS-th column, then a
+// tree in workgroup memory.
+@compute @workgroup_size(SPARSE_THREADS)
+fn factor_project(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    counting_kernel = KERNEL_FACTOR_PROJECT;
+    let w = wid.x + wid.z * groups.x;
+    // The same for the whole workgroup: no barrier is skipped by part of it.
+    if (w >= P.rank * P.batch) {
+        return;
+    }
+    let t = w % P.rank;
+    let b = w / P.rank;
+    let term = ld_factor_term(t);
+    var s = 0.0;
+    for (var j = lid; j < term.cols; j += SPARSE_THREADS) {
+        s += ld_factor_number(term.v_at + j) * gathered(b, term.col0 + j);
+    }
+    sparse_partial[lid] = s;
+    workgroupBarrier();
+    for (var half = SPARSE_THREADS / 2u; half > 0u; half >>= 1u) {
+        if (lid < half) {
+            sparse_partial[lid] += sparse_partial[lid + half];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        st_factor_proj(b * P.rank + t, term.coef * sparse_partial[0]);
+    }
+}
+
+// sum over the terms whose rows hold `row` of u_row factor_proj[b T + t].
+fn factor_sum(row: u32, b: u32) -> f32 {
+    var s = 0.0;
+    for (var t = 0u; t < P.rank; t++) {
+        let rows = ld_factor_rows(t);
+        if (row >= rows.x && row - rows.x < rows.y) {
+            s += ld_factor_number(ld_factor_u_at(t) + row - rows.x) * ld_factor_proj(b * P.rank + t);
+        }
+    }
+    return s;
+}
 
 @compute @workgroup_size(SPARSE_THREADS)
 fn sparse_step(
@@ -110,7 +211,7 @@ fn sparse_step(
         let total = sparse_sums(lid, lane, lanes, s);
         for (var tt = lane; live && tt < nt; tt += lanes) {
             let t = t0 + tt;
-            st_operand(t * P.n_pad + row, finish(row, t, total[tt]));
+            st_operand(t * P.n_pad + row, finish(row, t, total[tt] + factor_sum(row, t)));
         }
     }
 }

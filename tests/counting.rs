@@ -464,6 +464,7 @@ fn the_sparse_kernel_requests_what_the_schedule_says() {
             n,
             csr: std::sync::Arc::new(m),
             origin: attractor::model::SparseOrigin::Data,
+            factors: std::sync::Arc::new(attractor::model::Factors::none(n)),
         };
         e.inputs[0].h = vec![0.2; n];
         e.initial = vec![0.1; n];

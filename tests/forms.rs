@@ -78,6 +78,7 @@ fn every_kind() -> Vec<Weights> {
                     .unwrap(),
             ),
             origin: attractor::model::SparseOrigin::Data,
+            factors: std::sync::Arc::new(attractor::model::Factors::none(n)),
         },
         drawn("[network.weights]\nkind = \"ring\"\nlambda1 = 2.0\ndegree = 7", n),
         drawn("[network.weights]\nkind = \"random\"\ng = 1.5\ndegree = 7\ndegree_spread = \"lognormal\"", n),

@@ -552,6 +552,13 @@ fn populations_step_on_the_gpu_as_on_the_cpu() {
     // what f32 arithmetic in another order allows.
     for method in ["euler", "rk4", "exponential"] {
         let mut e = three_populations(method);
+        // E -> E (a ring: its uniform, cos and sin terms), E -> I and
+        // I -> E (uniform) are factored terms: factor_project and their sum
+        // in sparse_step are checked too.
+        assert!(matches!(
+            e.network.weights.shape(),
+            attractor::model::Shape::Sparse { factors: 5, .. }
+        ));
         let names = gpu_run(&e).metric_names;
         assert!(
             names.ends_with(&[

@@ -395,8 +395,9 @@ dt = 0.001
         "> 0",
     );
     // Sizes no machine holds are refused before anything is allocated:
-    // 2^40 neurons need 64 TiB of per-neuron values, and a uniform
-    // projection between two populations of 2^21 stores 2^42 connections.
+    // 2^40 neurons need 64 TiB of per-neuron values, and a random
+    // projection with every connection between two populations of 2^21
+    // stores 2^42 of them (a uniform one is kept as one factored term).
     fails(
         "[[population]]\nname = \"X\"\nn = 1099511627776\ntau = 0.1",
         "population[2].n",
@@ -405,7 +406,7 @@ dt = 0.001
     fails(
         "[[population]]\nname = \"X\"\nn = 2097152\ntau = 0.1\n\
          [[population]]\nname = \"Y\"\nn = 2097152\ntau = 0.1\n\
-         [[projection]]\nfrom = \"X\"\nto = \"Y\"\nweights = { kind = \"uniform\", value = 1 }",
+         [[projection]]\nfrom = \"X\"\nto = \"Y\"\nweights = { kind = \"random\", g = 1 }",
         "projection.XY.weights",
         "connections",
     );
@@ -538,4 +539,120 @@ fn each_population_has_its_rates_file_and_picture() {
     );
     let summary = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
     assert!(summary.contains("\"first_neuron\": 12"), "{summary}");
+}
+
+/// An E ring of 64 and an I population of 24: a ring E -> E, a ring of
+/// different sizes E -> I, a uniform inhibitory I -> E and the identity
+/// I -> I.
+const FACTORED: &str = r#"
+[[population]]
+name = "E"
+n = 64
+tau = 0.02
+activation = { kind = "relu" }
+initial = 0.1
+
+[[population]]
+name = "I"
+n = 24
+tau = 0.01
+dynamics = "current"
+activation = { kind = "tanh", beta = 1.5 }
+
+[[projection]]
+from = "E"
+to = "E"
+weights = { kind = "ring", lambda0 = 0.3, lambda1 = 1.2 }
+
+[[projection]]
+from = "E"
+to = "I"
+weights = { kind = "ring", lambda0 = 0.1, lambda1 = 0.5 }
+
+[[projection]]
+from = "I"
+to = "E"
+sign = "inhibitory"
+weights = { kind = "uniform", value = 0.02 }
+
+[[projection]]
+from = "I"
+to = "I"
+weights = { kind = "identity", value = 0.4 }
+
+[[input]]
+population = "E"
+kind = "bump"
+c = 1.0
+epsilon = 0.5
+
+[simulation]
+duration = 0.03
+dt = 0.0005
+"#;
+
+#[test]
+fn structured_projections_are_kept_as_factors() {
+    let e = exp(FACTORED);
+    // The rings' uniform, cos and sin terms (3 + 3) and the uniform one are
+    // kept as factors: only the identity's 24 entries are stored.
+    match e.network.weights.shape() {
+        attractor::model::Shape::Sparse {
+            nnz,
+            factors,
+            factor_rows,
+            factor_columns,
+            ..
+        } => {
+            assert_eq!((nnz, factors), (24, 7));
+            assert_eq!(factor_rows, 3 * 64 + 3 * 24 + 64);
+            assert_eq!(factor_columns, 3 * 64 + 3 * 64 + 24);
+        }
+        other => panic!("a sparse block, not {other:?}"),
+    }
+    // The block they make is the projections' entries (sums of three
+    // products of numbers of order 1: 1e-15 of rounding).
+    let m = e.network.weights.to_dense();
+    let n = 88;
+    let theta = |i: usize, k: usize| {
+        -std::f64::consts::PI + 2.0 * std::f64::consts::PI * i as f64 / k as f64
+    };
+    for i in 0..n {
+        for j in 0..n {
+            let want = match (i < 64, j < 64) {
+                (true, true) => 2.0 / 64.0 * (-0.3 + 1.2 * (theta(i, 64) - theta(j, 64)).cos()),
+                (false, true) => {
+                    2.0 / 64.0 * (-0.1 + 0.5 * (theta(i - 64, 24) - theta(j, 64)).cos())
+                }
+                (true, false) => -0.02,
+                (false, false) => {
+                    if i == j {
+                        0.4
+                    } else {
+                        0.0
+                    }
+                }
+            };
+            close(m[i * n + j], want, 1e-15, &format!("M[{i}][{j}]"));
+        }
+    }
+    // The run steps the factored block as the written-out Euler step does
+    // with its dense matrix (rates.npy is f32: 1e-6).
+    let rec = run(&e);
+    for (k, w) in reference(&e).iter().enumerate() {
+        all_close(&row(&rec, k), w, 1e-6, &format!("record {k}"));
+    }
+}
+
+#[test]
+fn a_ring_of_a_million_neurons_needs_no_square_block() {
+    // As entries this E -> E ring would be 10^12 connections (36 TB while
+    // built); as factors it is 3 terms of 2 × 10^6 numbers each.
+    let e = exp(&FACTORED.replace("n = 64", "n = 1000000"));
+    match e.network.weights.shape() {
+        attractor::model::Shape::Sparse { nnz, factors, .. } => {
+            assert_eq!((nnz, factors), (24, 7));
+        }
+        other => panic!("a sparse block, not {other:?}"),
+    }
 }

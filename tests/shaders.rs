@@ -352,7 +352,9 @@ fn entry_points_have_the_rust_workgroups() {
         Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
         Kernel::DenseBatch | Kernel::DenseBatchFinish => Some(BatchShape::THREADS),
         Kernel::DenseRow | Kernel::DenseStacked => None,
-        Kernel::SparseStep => Some(attractor::sim::gpu::kernels::SPARSE_THREADS),
+        Kernel::SparseStep | Kernel::FactorProject => {
+            Some(attractor::sim::gpu::kernels::SPARSE_THREADS)
+        }
     };
     let keys = [
         PipelineKey::Dense {

@@ -119,6 +119,7 @@ fn the_csr_product_is_the_dense_product() {
             n,
             csr: std::sync::Arc::new(csr),
             origin: attractor::model::SparseOrigin::Data,
+            factors: std::sync::Arc::new(attractor::model::Factors::none(n)),
         };
         let x: Vec<f64> = (0..n).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
         let m = w.to_dense();
@@ -343,6 +344,7 @@ fn krylov_eigenvalues_match_the_dense_solve() {
         n,
         csr: csr.clone(),
         origin: attractor::model::SparseOrigin::Data,
+        factors: std::sync::Arc::new(attractor::model::Factors::none(n)),
     };
     let dense = analyse(&e).unwrap();
     assert!(dense.method.contains("dense"), "{}", dense.method);
@@ -396,6 +398,7 @@ fn modes_of_large_sparse_weights_use_arnoldi() {
         n,
         csr: std::sync::Arc::new(sparse_ring(n, 100)),
         origin: attractor::model::SparseOrigin::Data,
+        factors: std::sync::Arc::new(attractor::model::Factors::none(n)),
     };
     let r = analyse(&e).unwrap();
     assert!(r.method.contains("Arnoldi"), "{}", r.method);
@@ -431,6 +434,7 @@ fn network_of(m: Csr) -> attractor::Experiment {
         n,
         csr: std::sync::Arc::new(m),
         origin: attractor::model::SparseOrigin::Data,
+        factors: std::sync::Arc::new(attractor::model::Factors::none(n)),
     };
     e.inputs[0].h = vec![0.2; n];
     e.initial = (0..n).map(|i| ((i % 11) as f64 - 5.0) / 10.0).collect();

@@ -7,7 +7,7 @@
 //! stability), which is what `modes` needs of a large network.
 
 use crate::error::{Error, Result};
-use crate::model::Csr;
+use crate::model::{Csr, Factors};
 use nalgebra::{Complex, DMatrix, DVector};
 use rayon::prelude::*;
 
@@ -21,8 +21,8 @@ pub const KRYLOV_DIMENSION: usize = 160;
 /// y|| is at most this fraction of the largest |theta|.
 pub const CONVERGED: f64 = 1e-8;
 
-/// y = M x in f64, rows in parallel.
-fn product(m: &Csr, x: &[f64], y: &mut [f64]) {
+/// y = M x in f64, rows in parallel, then the factored terms.
+fn product(m: &Csr, factors: &Factors, x: &[f64], y: &mut [f64]) {
     y.par_iter_mut().enumerate().for_each(|(i, yi)| {
         let (cols, values) = m.row(i);
         *yi = cols
@@ -31,6 +31,7 @@ fn product(m: &Csr, x: &[f64], y: &mut [f64]) {
             .map(|(&j, &v)| v * x[j as usize])
             .sum();
     });
+    factors.add_product(x, y);
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -41,7 +42,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// was accepted at), from an Arnoldi process of `dim` vectors started at a
 /// fixed pseudo-random vector; `None` where the subspace's small
 /// eigenproblem does not converge.
-pub fn ritz_values(m: &Csr, dim: usize) -> Option<Vec<(Complex<f64>, f64)>> {
+pub fn ritz_values(m: &Csr, factors: &Factors, dim: usize) -> Option<Vec<(Complex<f64>, f64)>> {
     let n = m.n();
     let dim = dim.min(n).max(1);
     let mut v: Vec<Vec<f64>> = Vec::with_capacity(dim + 1);
@@ -55,7 +56,7 @@ pub fn ritz_values(m: &Csr, dim: usize) -> Option<Vec<(Complex<f64>, f64)>> {
     let mut w = vec![0.0; n];
     let mut used = dim;
     for k in 0..dim {
-        product(m, &v[k], &mut w);
+        product(m, factors, &v[k], &mut w);
         // Modified Gram–Schmidt, twice (the second pass keeps the basis
         // orthogonal to rounding).
         for _ in 0..2 {
@@ -115,6 +116,15 @@ pub fn ritz_values(m: &Csr, dim: usize) -> Option<Vec<(Complex<f64>, f64)>> {
 /// done, after the memory check of its Krylov vectors (`dense_limit`: the
 /// dense solve's largest N, for the message).
 pub fn spectrum(csr: &Csr, dense_limit: usize) -> Result<(Spectrum, String)> {
+    spectrum_with(csr, &Factors::none(csr.n()), dense_limit)
+}
+
+/// [`spectrum`] of the entries plus terms kept as factors.
+pub fn spectrum_with(
+    csr: &Csr,
+    factors: &Factors,
+    dense_limit: usize,
+) -> Result<(Spectrum, String)> {
     let n = csr.n();
     let dim = KRYLOV_DIMENSION.min(n);
     crate::memory::check(
@@ -123,7 +133,7 @@ pub fn spectrum(csr: &Csr, dense_limit: usize) -> Result<(Spectrum, String)> {
         "the Krylov vectors of the spectrum",
         (dim as u64 + 2) * n as u64 * 8,
     )?;
-    let ritz = ritz_values(csr, dim).ok_or_else(|| {
+    let ritz = ritz_values(csr, factors, dim).ok_or_else(|| {
         Error::Analysis(format!(
             "network.n = {n}: the Arnoldi process's {dim}×{dim} eigenproblem did not converge"
         ))

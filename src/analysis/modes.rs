@@ -9,7 +9,7 @@
 //! shifted by d when d is constant, so no N×N matrix is formed.
 
 use crate::error::{Error, Result};
-use crate::model::{AnglePath, Csr, Experiment, Form, Motion, StructuredForm, Velocity};
+use crate::model::{AnglePath, Csr, Experiment, Factors, Form, Motion, StructuredForm, Velocity};
 use nalgebra::{Complex, DMatrix, DVector};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -250,7 +250,11 @@ fn dense_eigenvalues(n: usize, m: &[f64], symmetric: bool) -> Result<(Spectrum, 
 /// 2 pi tau / |Im lambda| = 2 pi / |Im mu| are in seconds as for one population.
 /// All of them by a dense solve up to [`POPULATIONS_DENSE_LIMIT`] neurons,
 /// the outer ones by the Arnoldi process beyond.
-fn populations_eigenvalues(net: &crate::model::Network, m: &Csr) -> Result<(Spectrum, String)> {
+fn populations_eigenvalues(
+    net: &crate::model::Network,
+    m: &Csr,
+    factors: &Factors,
+) -> Result<(Spectrum, String)> {
     let n = net.n;
     // I + tau T^-1 (M - I), row by row, sparse as M is.
     let taus = crate::model::neuron_taus(&net.populations, n, net.tau);
@@ -269,16 +273,21 @@ fn populations_eigenvalues(net: &crate::model::Network, m: &Csr) -> Result<(Spec
         values.push(1.0 - r);
     }
     let a = Csr::from_triplets(n, &rows, &cols, &values).map_err(Error::Analysis)?;
+    // The factored terms scaled as M's rows are.
+    let ratios: Vec<f64> = taus.iter().map(|&t| net.tau / t).collect();
+    let a_factors = factors.scale_rows(&ratios);
     let what = format!(
         "I + tau T^-1 (M - I), T the diagonal of each neuron's population's time constant and \
          tau = {} s the first population's (each mode's time constant and period in seconds)",
         net.tau
     );
     if n > POPULATIONS_DENSE_LIMIT {
-        let (e, method) = super::krylov::spectrum(&a, POPULATIONS_DENSE_LIMIT)?;
+        let (e, method) = super::krylov::spectrum_with(&a, &a_factors, POPULATIONS_DENSE_LIMIT)?;
         return Ok((e, format!("{what}, by the {method}")));
     }
-    let a = DMatrix::from_row_slice(n, n, &a.to_dense());
+    let mut dense = a.to_dense();
+    a_factors.add_to_dense(&mut dense);
+    let a = DMatrix::from_row_slice(n, n, &dense);
     // Populations of identical neurons give eigenvalues of high
     // multiplicity, on which the Schur iteration at machine precision can
     // stall: then again at 1e-12, which moves no eigenvalue by more.
@@ -469,15 +478,15 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
         ),
         Some(Form::Convolution(k)) => (None, None, Some(*k), None),
         // Expanded for the dense solve, within its limit.
-        Some(Form::Sparse(csr)) if n <= dense_limit => {
-            (Some(Cow::Owned(csr.to_dense())), None, None, None)
+        Some(Form::Sparse(_, _)) if n <= dense_limit => {
+            (Some(Cow::Owned(w.to_dense())), None, None, None)
         }
         // Beyond it: the Arnoldi process below.
-        Some(Form::Sparse(_)) => (None, None, None, None),
+        Some(Form::Sparse(_, _)) => (None, None, None, None),
     };
     let krylov = match &form {
-        Some(Form::Sparse(csr)) if n > DENSE_LIMIT => Some(*csr),
-        Some(Form::Sparse(_))
+        Some(Form::Sparse(csr, factors)) if n > DENSE_LIMIT => Some((*csr, *factors)),
+        Some(Form::Sparse(_, _))
         | Some(Form::Dense { .. })
         | Some(Form::Generated(_))
         | Some(Form::Structured(_))
@@ -538,8 +547,8 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
                  eigenvalues fill the disk |lambda| ≤ |g| = {g})"
             ),
         )
-    } else if let (true, Some(Form::Sparse(csr))) = (net.has_populations(), &form) {
-        populations_eigenvalues(net, csr)?
+    } else if let (true, Some(Form::Sparse(csr, factors))) = (net.has_populations(), &form) {
+        populations_eigenvalues(net, csr, factors)?
     } else if let Some(m) = &dense {
         dense_eigenvalues(n, m, symmetric)?
     } else if net.has_populations() {
@@ -547,8 +556,8 @@ pub fn analyse(experiment: &Experiment) -> Result<ModesReport> {
             "{n} neurons in all: the modes of several populations (each with its own tau) are \
              found from their block M in sparse rows, which these weights are not"
         )));
-    } else if let Some(csr) = krylov {
-        let (e, mut method) = super::krylov::spectrum(csr, DENSE_LIMIT)?;
+    } else if let Some((csr, factors)) = krylov {
+        let (e, mut method) = super::krylov::spectrum_with(csr, factors, DENSE_LIMIT)?;
         if let (true, Some(g)) = (e.is_empty(), circular_law) {
             method.push_str(&format!(
                 "; none converges here, as the eigenvalues of random weights fill the disk \

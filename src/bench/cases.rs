@@ -210,6 +210,7 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
             n,
             csr: std::sync::Arc::new(csr),
             origin: crate::model::SparseOrigin::Data,
+            factors: std::sync::Arc::new(crate::model::Factors::none(n)),
         };
         e.inputs[0].h = vec![0.1; n];
         e.initial = vec![0.0; n];

@@ -67,6 +67,9 @@ pub fn case_sizes(case: Case) -> CaseSizes {
                         let t = crate::model::heavy_row_threshold(n, d.iter().sum());
                         d.iter().filter(|&&k| k > t).count()
                     },
+                    factors: 0,
+                    factor_rows: 0,
+                    factor_columns: 0,
                 },
                 sums(0, 0, false),
                 0,

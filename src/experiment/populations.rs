@@ -7,7 +7,7 @@ use super::npy::Files;
 use super::schema::{NumberOrList, PerNeuron, PopulationSpec, ProjectionSpec, Sign, WeightsSpec};
 use super::values::{finite, positive, vector};
 use crate::error::{Error, Result};
-use crate::model::{Csr, Form, Population, SparseOrigin, Weights};
+use crate::model::{Csr, Factor, Factors, Form, Population, SparseOrigin, Weights};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -118,6 +118,7 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
         })
         .collect();
     let (mut rows, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let mut terms: Vec<Factor> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (k, spec) in specs.iter().enumerate() {
         let label = spec.label();
@@ -134,13 +135,28 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
         let from = find(pops, &format!("projection[{k}].from"), &spec.from)?;
         let to = find(pops, &format!("projection[{k}].to"), &spec.to)?;
         let key = format!("projection.{label}.weights");
-        let most = connections_at_most(&spec.weights, to.n, from.n);
-        crate::memory::check(
-            &key,
-            format!("{} ({}×{})", kind_name(&spec.weights), to.n, from.n),
-            &format!("up to {most} connections of this projection"),
-            most.saturating_mul(CONNECTION_BYTES),
-        )?;
+        let shape = format!("{} ({}×{})", kind_name(&spec.weights), to.n, from.n);
+        let check_entries = || {
+            let most = connections_at_most(&spec.weights, to.n, from.n);
+            crate::memory::check(
+                &key,
+                &shape,
+                &format!("up to {most} connections of this projection"),
+                most.saturating_mul(CONNECTION_BYTES),
+            )
+        };
+        let check_terms = |terms: &[Factor]| {
+            let numbers: usize = terms.iter().map(|t| t.u.len() + t.v.len()).sum();
+            crate::memory::check(
+                &key,
+                &shape,
+                &format!("the {} factored terms of this projection", terms.len()),
+                (numbers as u64).saturating_mul(16),
+            )
+        };
+        if !factorable(&spec.weights) {
+            check_entries()?;
+        }
         let mut put = |i: usize, j: usize, w: f64| {
             if w != 0.0 {
                 let w = match spec.sign {
@@ -153,17 +169,70 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
                 values.push(w);
             }
         };
-        if from.n == to.n {
+        let cheaper = |rank: usize| rank * (to.n + from.n) < to.n * from.n;
+        if let WeightsSpec::Uniform { value } = spec.weights {
+            // Every pair the same value: one term (u, v all ones) where
+            // that stores fewer numbers than the entries.
+            let w = finite(&format!("{key}.value"), value)?;
+            if cheaper(1) {
+                let coef = match spec.sign {
+                    None => w,
+                    Some(Sign::Excitatory) => w.abs(),
+                    Some(Sign::Inhibitory) => -w.abs(),
+                };
+                let t = vec![Factor {
+                    to: to.start,
+                    from: from.start,
+                    coef,
+                    u: vec![1.0; to.n],
+                    v: vec![1.0; from.n],
+                }];
+                check_terms(&t)?;
+                terms.extend(t.into_iter().filter(|t| t.coef != 0.0));
+                continue;
+            }
+            check_entries()?;
+            rectangular(&spec.weights, &key, to.n, from.n, files, &mut put)?;
+        } else if from.n == to.n {
             let w = spec
                 .weights
                 .resolve(to.n, files)
                 .map_err(|e| rekey(e, &key, &to.name))?;
-            entries(&w, &key, &mut put)?;
+            match square_factors(&w, spec.sign.is_none(), to.start, from.start)
+                .filter(|(t, _)| cheaper(t.len()))
+            {
+                Some((t, diag)) => {
+                    check_terms(&t)?;
+                    for (i, d) in diag.into_iter().enumerate() {
+                        put(i, i, d);
+                    }
+                    terms.extend(t);
+                }
+                None => {
+                    if factorable(&spec.weights) {
+                        check_entries()?;
+                    }
+                    entries(&w, &key, &mut put)?;
+                }
+            }
             if from.name == to.name {
                 geometry[pops.iter().position(|p| p.name == to.name).unwrap_or(0)] = w;
             }
         } else {
-            rectangular(&spec.weights, &key, to.n, from.n, files, &mut put)?;
+            match ring_factors(&spec.weights, spec.sign.is_none(), &key, to, from)?
+                .filter(|t| cheaper(t.len()))
+            {
+                Some(t) => {
+                    check_terms(&t)?;
+                    terms.extend(t);
+                }
+                None => {
+                    if factorable(&spec.weights) {
+                        check_entries()?;
+                    }
+                    rectangular(&spec.weights, &key, to.n, from.n, files, &mut put)?;
+                }
+            }
         }
     }
     let csr = Csr::from_triplets(total, &rows, &cols, &values)
@@ -173,9 +242,115 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
             n: total,
             csr: Arc::new(csr),
             origin: SparseOrigin::Data,
+            factors: Arc::new(Factors { n: total, terms }),
         },
         geometry,
     })
+}
+
+/// Kinds a projection may keep as factors (ring without a degree,
+/// uniform, low rank, Hebbian, torus): their entries' memory is checked
+/// only when they are stored as entries after all.
+fn factorable(spec: &WeightsSpec) -> bool {
+    match spec {
+        WeightsSpec::Ring { degree: None, .. }
+        | WeightsSpec::Uniform { .. }
+        | WeightsSpec::LowRank { .. }
+        | WeightsSpec::Hebbian { .. }
+        | WeightsSpec::Torus { .. } => true,
+        WeightsSpec::Ring {
+            degree: Some(_), ..
+        }
+        | WeightsSpec::Identity { .. }
+        | WeightsSpec::Diagonal { .. }
+        | WeightsSpec::Matrix { .. }
+        | WeightsSpec::File { .. }
+        | WeightsSpec::Random { .. }
+        | WeightsSpec::Gaussian { .. }
+        | WeightsSpec::Sparse { .. } => false,
+    }
+}
+
+/// The terms of square weights of a structured form (a ring, torus, low
+/// rank or float Hebbian projection), from the neurons at `from`
+/// onto those at `to`, and its diagonal (stored as entries); `None` for
+/// the other forms, or with a `sign` (`unsigned` false: a sign changes
+/// entries one by one).
+fn square_factors(
+    w: &Weights,
+    unsigned: bool,
+    to: usize,
+    from: usize,
+) -> Option<(Vec<Factor>, Vec<f64>)> {
+    let s = match w.form() {
+        Form::Structured(s) if unsigned => s,
+        Form::Structured(_)
+        | Form::Dense { .. }
+        | Form::Packed { .. }
+        | Form::Generated(_)
+        | Form::Convolution(_)
+        | Form::Sparse(_, _) => return None,
+    };
+    let n = s.n;
+    let u = s.u_rows();
+    let terms = (0..s.rank())
+        .filter(|&r| s.coef[r] != 0.0)
+        .map(|r| Factor {
+            to,
+            from,
+            coef: s.coef[r],
+            u: u[r * n..(r + 1) * n].to_vec(),
+            v: s.v_row(r).to_vec(),
+        })
+        .collect();
+    Some((terms, s.diag.clone().unwrap_or_default()))
+}
+
+/// The terms of a ring projection between populations of different sizes
+/// ((2/N_from)(-lambda0 + lambda1 cos(theta_i - theta_j)) = a uniform term
+/// and the cos and sin terms); `None` for other kinds or with a `sign`.
+fn ring_factors(
+    spec: &WeightsSpec,
+    unsigned: bool,
+    key: &str,
+    to: &Population,
+    from: &Population,
+) -> Result<Option<Vec<Factor>>> {
+    let WeightsSpec::Ring {
+        lambda0,
+        lambda1,
+        degree: None,
+        ..
+    } = spec
+    else {
+        return Ok(None);
+    };
+    if !unsigned {
+        return Ok(None);
+    }
+    let l0 = finite(&format!("{key}.lambda0"), *lambda0)?;
+    let l1 = finite(&format!("{key}.lambda1"), *lambda1)?;
+    let scale = 2.0 / from.n as f64;
+    let angles = |n: usize, f: fn(f64) -> f64| -> Vec<f64> {
+        (0..n).map(|i| f(crate::model::theta(i, n))).collect()
+    };
+    let term = |coef: f64, u: Vec<f64>, v: Vec<f64>| Factor {
+        to: to.start,
+        from: from.start,
+        coef,
+        u,
+        v,
+    };
+    Ok(Some(
+        [
+            term(-scale * l0, vec![1.0; to.n], vec![1.0; from.n]),
+            term(scale * l1, angles(to.n, f64::cos), angles(from.n, f64::cos)),
+            term(scale * l1, angles(to.n, f64::sin), angles(from.n, f64::sin)),
+        ]
+        .into_iter()
+        .filter(|t| t.coef != 0.0)
+        .collect(),
+    ))
 }
 
 /// A value per neuron of a population of `n`: one number, n numbers or a
@@ -237,7 +412,12 @@ fn rekey(e: Error, key: &str, to: &str) -> Error {
 fn entries(w: &Weights, key: &str, put: &mut impl FnMut(usize, usize, f64)) -> Result<()> {
     let n = w.n();
     match w.form() {
-        Form::Sparse(csr) => {
+        Form::Sparse(csr, factors) => {
+            let mut dense_terms = vec![0.0; if factors.terms.is_empty() { 0 } else { n * n }];
+            factors.add_to_dense(&mut dense_terms);
+            for (k, &x) in dense_terms.iter().enumerate() {
+                put(k / n, k % n, x);
+            }
             for i in 0..n {
                 let (c, v) = csr.row(i);
                 for (&j, &x) in c.iter().zip(v) {

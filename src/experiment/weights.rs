@@ -6,7 +6,8 @@ use super::schema::{WeightsSpec, MATERIALISE_UP_TO};
 use super::values::{finite, positive, vector};
 use crate::error::{Error, Result};
 use crate::model::{
-    draw, ring_angles, DegreeSpread, Gaussian, GaussianKernel, PatternBits, SparseOrigin, Weights,
+    draw, ring_angles, DegreeSpread, Factors, Gaussian, GaussianKernel, PatternBits, SparseOrigin,
+    Weights,
 };
 use crate::rng::weight_normals;
 use std::sync::Arc;
@@ -100,6 +101,7 @@ impl WeightsSpec {
                             n,
                             csr: Arc::new(csr),
                             origin: SparseOrigin::Ring,
+                            factors: Arc::new(Factors::none(n)),
                         }
                     }
                 }
@@ -240,6 +242,7 @@ impl WeightsSpec {
                     n,
                     csr,
                     origin: SparseOrigin::Data,
+                    factors: Arc::new(Factors::none(n)),
                 }
             }
             WeightsSpec::LowRank { u, v } => {
@@ -285,6 +288,7 @@ impl WeightsSpec {
                     n,
                     csr: Arc::new(csr),
                     origin: SparseOrigin::Random { g },
+                    factors: Arc::new(Factors::none(n)),
                 }
             }
             WeightsSpec::Random {

@@ -8,7 +8,7 @@
 //! models and bench match on the form or its shape, exhaustively, so that
 //! the compiler lists every place a new form must be handled.
 
-use super::{Csr, GaussianKernel, PatternBits, Rotation};
+use super::{Csr, Factors, GaussianKernel, PatternBits, Rotation};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -39,8 +39,10 @@ pub enum Form<'a> {
     Generated(Generator),
     /// A kernel of the distance on a torus: a 2D circulant (`gaussian`).
     Convolution(&'a GaussianKernel),
-    /// Stored entries in compressed rows (`sparse`).
-    Sparse(&'a Arc<Csr>),
+    /// Stored entries in compressed rows (`sparse`, a network's
+    /// projections), plus terms kept as their factors (a network's
+    /// structured projections: none for other weights).
+    Sparse(&'a Arc<Csr>, &'a Factors),
 }
 
 impl Form<'_> {
@@ -51,7 +53,7 @@ impl Form<'_> {
             Form::Structured(s) => s.n,
             Form::Generated(g) => g.n,
             Form::Convolution(k) => k.n(),
-            Form::Sparse(csr) => csr.n(),
+            Form::Sparse(csr, _) => csr.n(),
         }
     }
 
@@ -77,11 +79,14 @@ impl Form<'_> {
                 side: k.side,
                 terms: k.terms.len(),
             },
-            Form::Sparse(csr) => Shape::Sparse {
+            Form::Sparse(csr, factors) => Shape::Sparse {
                 n: csr.n(),
                 nnz: csr.nnz(),
                 longest_row: csr.longest_row(),
                 heavy_rows: csr.heavy_rows(),
+                factors: factors.terms.len(),
+                factor_rows: factors.rows(),
+                factor_columns: factors.columns(),
             },
         }
     }
@@ -129,6 +134,12 @@ pub enum Shape {
         longest_row: usize,
         /// Rows far longer than the mean ([`super::heavy_row_threshold`]).
         heavy_rows: usize,
+        /// Terms kept as factors ([`super::Factors`]).
+        factors: usize,
+        /// Their rows in all (each u's length).
+        factor_rows: usize,
+        /// Their columns in all (each v's length).
+        factor_columns: usize,
     },
 }
 

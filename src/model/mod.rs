@@ -11,6 +11,7 @@
 mod activation;
 mod convolution;
 pub mod draw;
+mod factors;
 mod form;
 mod identity;
 mod kernel;
@@ -25,6 +26,7 @@ mod weights;
 pub use activation::Activation;
 pub use convolution::Convolution;
 pub use draw::DegreeSpread;
+pub use factors::{Factor, Factors};
 pub use form::{random_row, Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 pub use kernel::{Gaussian, GaussianKernel};
 pub use method::{Method, Stage, StepConstants};

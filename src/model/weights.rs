@@ -4,7 +4,7 @@
 
 use super::form::{Form, Generator, Geometry, Shape, StructuredForm, StructuredShape};
 use super::theta;
-use super::{Csr, GaussianKernel, PatternBits, Rotation, SparseOrigin};
+use super::{Csr, Factors, GaussianKernel, PatternBits, Rotation, SparseOrigin};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -107,6 +107,9 @@ pub enum Weights {
         csr: Arc<Csr>,
         /// Where they come from (a drawn ring has the ring's metrics).
         origin: SparseOrigin,
+        /// Terms kept as their factors beside the entries (a network's
+        /// structured projections); none for weights of one population.
+        factors: Arc<Factors>,
     },
 }
 
@@ -194,7 +197,7 @@ impl Weights {
                 materialise: false, ..
             } => Form::Generated(self.generator()),
             Weights::PackedHebbian { n, bits } => Form::Packed { n: *n, bits },
-            Weights::Sparse { csr, .. } => Form::Sparse(csr),
+            Weights::Sparse { csr, factors, .. } => Form::Sparse(csr, factors),
             Weights::Gaussian(k) => Form::Convolution(k),
             Weights::Diagonal { .. }
             | Weights::Ring { .. }
@@ -237,11 +240,14 @@ impl Weights {
                 side: k.side,
                 terms: k.terms.len(),
             },
-            Weights::Sparse { csr, .. } => Shape::Sparse {
+            Weights::Sparse { csr, factors, .. } => Shape::Sparse {
                 n,
                 nnz: csr.nnz(),
                 longest_row: csr.longest_row(),
                 heavy_rows: csr.heavy_rows(),
+                factors: factors.terms.len(),
+                factor_rows: factors.rows(),
+                factor_columns: factors.columns(),
             },
             Weights::Diagonal { .. } => structured(0, false, true, false),
             Weights::Ring { .. } => structured(3, false, false, true),
@@ -461,7 +467,8 @@ impl Weights {
             | Weights::PackedHebbian { .. } => true,
             // Independent entries: symmetric only when there is one.
             Weights::Random { n, .. } => *n <= 1,
-            Weights::Sparse { csr, .. } => csr.is_symmetric(),
+            // Factored terms are not checked: general unless there are none.
+            Weights::Sparse { csr, factors, .. } => factors.terms.is_empty() && csr.is_symmetric(),
             Weights::LowRank { n, rank, u, v } => {
                 let scale = u.iter().chain(v).fold(0.0f64, |a, x| a.max(x.abs()));
                 let tol = 1e-12 * scale * scale * *rank as f64;
@@ -488,7 +495,11 @@ impl Weights {
                 .to_dense(),
             Form::Generated(g) => g.matrix(),
             Form::Convolution(k) => k.to_dense(),
-            Form::Sparse(csr) => csr.to_dense(),
+            Form::Sparse(csr, factors) => {
+                let mut m = csr.to_dense();
+                factors.add_to_dense(&mut m);
+                m
+            }
         }
     }
 

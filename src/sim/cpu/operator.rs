@@ -68,19 +68,65 @@ pub struct SparseOperator<T> {
     pub values: Vec<T>,
     /// The row blocks the product shares out.
     pub blocks: Vec<std::ops::Range<usize>>,
+    /// The terms kept as factors, in `T`.
+    pub factors: Vec<FactorTerm<T>>,
 }
+
+/// A factored term in `T`: (first row, first column, coefficient, u, v).
+pub type FactorTerm<T> = (usize, usize, T, Vec<T>, Vec<T>);
+
+/// Neurons of a factored term's dot product summed per task: the partial
+/// sums are added in order, so the product has the same bits whatever the
+/// number of threads.
+const FACTOR_CHUNK: usize = 8192;
 
 /// Blocks of rows a sparse product shares out per thread (so that a few
 /// slow blocks do not hold the others up).
 pub const SPARSE_BLOCKS_PER_THREAD: usize = 4;
 
 impl<T: Matvec> SparseOperator<T> {
-    fn new(csr: &std::sync::Arc<crate::model::Csr>) -> Self {
+    fn new(csr: &std::sync::Arc<crate::model::Csr>, factors: &crate::model::Factors) -> Self {
         let parts = SPARSE_BLOCKS_PER_THREAD * rayon::current_num_threads();
+        let cv = |v: &[f64]| v.iter().map(|&x| c::<T>(x)).collect::<Vec<T>>();
         SparseOperator {
             values: csr.values().par_iter().map(|&x| c::<T>(x)).collect(),
             blocks: csr.row_blocks(parts),
             csr: csr.clone(),
+            factors: factors
+                .terms
+                .iter()
+                .map(|t| (t.to, t.from, c::<T>(t.coef), cv(&t.u), cv(&t.v)))
+                .collect(),
+        }
+    }
+
+    /// y += the factored terms' product: each term's v . x (in chunks of
+    /// [`FACTOR_CHUNK`], their sums added in order) times coef u.
+    fn add_factors(&self, x: &[T], y: &mut [T]) {
+        for (to, from, coef, u, v) in &self.factors {
+            let xs = &x[*from..*from + v.len()];
+            let dot =
+                |(vc, xc): (&[T], &[T])| vc.iter().zip(xc).fold(T::zero(), |s, (&a, &b)| s + a * b);
+            let s = if v.len() > FACTOR_CHUNK {
+                let parts: Vec<T> = v
+                    .par_chunks(FACTOR_CHUNK)
+                    .zip(xs.par_chunks(FACTOR_CHUNK))
+                    .map(dot)
+                    .collect();
+                parts.into_iter().fold(T::zero(), |a, b| a + b)
+            } else {
+                dot((v, xs))
+            } * *coef;
+            let ys = &mut y[*to..*to + u.len()];
+            if u.len() > FACTOR_CHUNK {
+                ys.par_iter_mut()
+                    .zip(u.par_iter())
+                    .for_each(|(yi, &ui)| *yi = *yi + ui * s);
+            } else {
+                for (yi, &ui) in ys.iter_mut().zip(u) {
+                    *yi = *yi + ui * s;
+                }
+            }
         }
     }
 
@@ -98,11 +144,12 @@ impl<T: Matvec> SparseOperator<T> {
             }
         };
         if self.csr.nnz() < 4096 {
-            return rows(0..self.csr.n(), y);
+            rows(0..self.csr.n(), y);
+            return self.add_factors(x, y);
         }
         // Split y at the blocks' ends, one task per block.
         let mut parts = Vec::with_capacity(self.blocks.len());
-        let mut rest = y;
+        let mut rest = &mut *y;
         for b in &self.blocks {
             let (head, tail) = rest.split_at_mut(b.len());
             parts.push((b.clone(), head));
@@ -111,6 +158,7 @@ impl<T: Matvec> SparseOperator<T> {
         parts
             .into_par_iter()
             .for_each(|(range, yb)| rows(range, yb));
+        self.add_factors(x, y);
     }
 }
 
@@ -151,7 +199,7 @@ impl<T: Matvec> Operator<T> {
                 Operator::Convolution(std::sync::Arc::new(crate::model::Convolution::new(k)))
             }
             Form::Structured(form) => Self::from_form(&form),
-            Form::Sparse(csr) => Operator::Sparse(SparseOperator::new(csr)),
+            Form::Sparse(csr, factors) => Operator::Sparse(SparseOperator::new(csr, factors)),
         }
     }
 

@@ -48,6 +48,9 @@ pub struct Buffers {
     pub dummy: wgpu::Buffer,
     /// The counting build's counters (`COUNTED_SLOTS` per kernel).
     pub counted: wgpu::Buffer,
+    /// Sparse M's factored terms' projections, [B][T] (one unread float
+    /// when there are none).
+    pub factor_proj: wgpu::Buffer,
     /// The populations' segment table (one unread segment for a network
     /// of one population).
     pub segments: wgpu::Buffer,
@@ -86,6 +89,7 @@ impl Buffers {
             &self.dummy,
             &self.counted,
             &self.segments,
+            &self.factor_proj,
         ]
         .into_iter()
         .chain(&self.population_table)
@@ -207,6 +211,7 @@ impl Buffers {
                 mapped_at_creation: false,
             }),
             dummy: storage_buffer(ctx, "attractor unused", &[]),
+            factor_proj: storage_buffer(ctx, "attractor factor projections", &[]),
             counted: storage_buffer(
                 ctx,
                 "attractor counted",
@@ -253,15 +258,17 @@ impl Buffers {
             GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (&self.dummy, &self.dummy, &none),
         };
         let d = &self.dummy;
-        let (places, columns, values, rows) = match op {
+        let (places, columns, values, rows, terms, numbers) = match op {
             GpuOperator::Sparse {
                 places,
                 columns,
                 values,
                 rows,
+                factor_terms,
+                factor_numbers,
                 ..
-            } => (places, columns, values, rows),
-            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => (d, d, d, d),
+            } => (places, columns, values, rows, factor_terms, factor_numbers),
+            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => (d, d, d, d, d, d),
         };
         let bits_at = |k: usize| bits.get(k).unwrap_or(&self.dummy);
         let mut entries = vec![
@@ -287,6 +294,9 @@ impl Buffers {
             buf(29, values),
             buf(30, rows),
             buf(31, &self.segments),
+            buf(32, terms),
+            buf(33, numbers),
+            buf(34, &self.factor_proj),
         ];
         entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {

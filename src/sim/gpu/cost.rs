@@ -49,7 +49,13 @@ pub fn flops_per_step(launch: &Launch) -> f64 {
         OperatorShape::Convolution { side, terms } => {
             2.0 * 2.0 * f64::from(terms) * f64::from(side) * n
         }
-        OperatorShape::Sparse { nnz, .. } => 2.0 * nnz as f64,
+        // Each entry, and each factored term's v . operand and u times it.
+        OperatorShape::Sparse {
+            nnz,
+            factor_rows,
+            factor_columns,
+            ..
+        } => 2.0 * (nnz + factor_rows + factor_columns) as f64,
     };
     b * launch.stages.len() as f64 * per
 }
@@ -75,8 +81,14 @@ pub fn minimum_bytes_per_step(g: &Launch) -> u64 {
             g.op.stored_rows() * (1 + u64::from(*separate_u)) * g.op.row_bytes(n)
                 + u64::from(*diag) * n * f
         }
-        // Values and columns, the row places and the row list.
-        OperatorShape::Sparse { nnz, .. } => 2 * nnz * f + (2 * n + 1) * f,
+        // Values and columns, the row places and the row list, every
+        // factored term's u and v.
+        OperatorShape::Sparse {
+            nnz,
+            factor_rows,
+            factor_columns,
+            ..
+        } => (2 * nnz + 2 * n + 1 + factor_rows + factor_columns) * f,
     };
     g.stages
         .iter()

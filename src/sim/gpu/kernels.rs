@@ -176,8 +176,8 @@ pub fn dynamics_code(dynamics: Dynamics) -> u32 {
 }
 
 /// Counters a kernel has in the counting build (`COUNTED_SLOTS`): the
-/// bytes read from and written to each binding 0 .. 31.
-pub const COUNTED_SLOTS: u32 = 64;
+/// bytes read from and written to each binding 0 .. 35.
+pub const COUNTED_SLOTS: u32 = 72;
 
 /// The mode of a played file's row in `StepParams.moving` (beside the
 /// ring profiles' [`RingProfile::BUMP`] and [`RingProfile::VON_MISES`]).
@@ -360,11 +360,14 @@ pub enum Kernel {
     /// `sparse_step`: sparse M's rows (compressed) times the operand of up
     /// to `SPARSE_GROUPS` tiles of trials, fused with the update.
     SparseStep,
+    /// `factor_project`: each factored term's coef (v . operand) of each
+    /// trial, before `sparse_step` adds the terms.
+    FactorProject,
 }
 
 impl Kernel {
     /// Every kernel, in the order of their codes ([`Kernel::code`]).
-    pub const ALL: [Kernel; 16] = [
+    pub const ALL: [Kernel; 17] = [
         Kernel::DenseRow,
         Kernel::DenseStacked,
         Kernel::DenseBatch,
@@ -381,6 +384,7 @@ impl Kernel {
         Kernel::ReadProbe,
         Kernel::FlopsProbe,
         Kernel::SparseStep,
+        Kernel::FactorProject,
     ];
 
     /// Its code (`KERNEL_*` in the shaders): its counters in the counting
@@ -416,6 +420,7 @@ impl Kernel {
             Kernel::ReadProbe => "KERNEL_READ_PROBE",
             Kernel::FlopsProbe => "KERNEL_FLOPS_PROBE",
             Kernel::SparseStep => "KERNEL_SPARSE_STEP",
+            Kernel::FactorProject => "KERNEL_FACTOR_PROJECT",
         }
     }
 
@@ -438,6 +443,7 @@ impl Kernel {
             Kernel::ReadProbe => "read_probe",
             Kernel::FlopsProbe => "flops_probe",
             Kernel::SparseStep => "sparse_step",
+            Kernel::FactorProject => "factor_project",
         }
     }
 }

@@ -153,6 +153,16 @@ impl Launch {
         }
     }
 
+    /// Sparse M's factored terms, T (0 for the other forms).
+    pub fn factor_terms(&self) -> u64 {
+        match self.op {
+            OperatorShape::Sparse { terms, .. } => u64::from(terms),
+            OperatorShape::Dense { .. }
+            | OperatorShape::Structured { .. }
+            | OperatorShape::Convolution { .. } => 0,
+        }
+    }
+
     /// Workgroups of the structured step and projection pass.
     pub fn projection_groups(&self) -> u32 {
         self.n.div_ceil(super::kernels::PROJECT_CHUNK)

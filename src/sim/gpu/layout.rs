@@ -122,6 +122,30 @@ pub struct Segment {
     pub noise: f32,
 }
 
+/// One factored term of sparse M (`FactorTerm` in shaders/sparse.wgsl):
+/// coef u v^T, u over `rows` rows from `row0`, v over `cols` columns from
+/// `col0`, their numbers in the factor buffer from `u_at` and `v_at`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct FactorTerm {
+    /// Its first row.
+    pub row0: u32,
+    /// Its rows.
+    pub rows: u32,
+    /// Its first column.
+    pub col0: u32,
+    /// Its columns.
+    pub cols: u32,
+    /// u's first number.
+    pub u_at: u32,
+    /// v's first number.
+    pub v_at: u32,
+    /// The coefficient.
+    pub coef: f32,
+    /// Unused (32 bytes a term).
+    pub pad: u32,
+}
+
 /// Most moving input profiles on at one step on the GPU.
 pub const MAX_MOVING: usize = 4;
 
@@ -241,6 +265,11 @@ pub fn layout_entries(family: Family) -> Vec<wgpu::BindGroupLayoutEntry> {
         storage(30, true),
         // The populations' segment table.
         storage(31, true),
+        // Sparse M's factored terms: the terms, their numbers, their
+        // projections.
+        storage(32, true),
+        storage(33, true),
+        storage(34, false),
     ];
     if family != Family::Dense {
         entries.extend([
@@ -277,5 +306,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<StepParams>(), 256);
         assert_eq!(std::mem::size_of::<TrialParams>(), 32);
         assert_eq!(std::mem::size_of::<Segment>(), 36);
+        assert_eq!(std::mem::size_of::<FactorTerm>(), 32);
     }
 }

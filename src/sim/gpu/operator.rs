@@ -82,6 +82,13 @@ pub enum OperatorShape {
         heavy: u32,
         /// Lanes per light row ([`sparse_lanes`]).
         lanes: u32,
+        /// Factored terms, T (`factor_project` runs before each step when
+        /// there are any).
+        terms: u32,
+        /// Their rows in all (each u's length).
+        factor_rows: u64,
+        /// Their columns in all (each v's length).
+        factor_columns: u64,
     },
 }
 
@@ -130,11 +137,19 @@ impl OperatorShape {
                 generated: true,
             },
             Shape::Sparse {
-                nnz, heavy_rows, ..
+                nnz,
+                heavy_rows,
+                factors,
+                factor_rows,
+                factor_columns,
+                ..
             } => OperatorShape::Sparse {
                 nnz: nnz as u64,
                 heavy: heavy_rows as u32,
                 lanes: sparse_lanes(nnz as f64 / n.max(1) as f64),
+                terms: factors as u32,
+                factor_rows: factor_rows as u64,
+                factor_columns: factor_columns as u64,
             },
             Shape::Dense { .. } => OperatorShape::Dense {
                 blocks: row_blocks(n, max_binding),
@@ -177,9 +192,15 @@ impl OperatorShape {
                 nnz,
                 heavy,
                 lanes: from_rows,
+                terms,
+                factor_rows,
+                factor_columns,
             } => OperatorShape::Sparse {
                 nnz,
                 heavy,
+                terms,
+                factor_rows,
+                factor_columns,
                 lanes: lanes.unwrap_or(if device == wgpu::DeviceType::Cpu {
                     1
                 } else {
@@ -247,6 +268,12 @@ pub enum GpuOperator {
         rows: wgpu::Buffer,
         /// The metrics' table of a drawn ring (cos, sin); `None` otherwise.
         metric: Option<wgpu::Buffer>,
+        /// The factored terms ([`super::layout::FactorTerm`]).
+        factor_terms: wgpu::Buffer,
+        /// Every term's u then v (f32).
+        factor_numbers: wgpu::Buffer,
+        /// T, the terms.
+        terms: u32,
     },
     /// diag(d) + sum_r coef_r U_r V_r^T.
     Structured {
@@ -285,12 +312,17 @@ impl GpuOperator {
                 values,
                 rows,
                 metric,
+                factor_terms,
+                factor_numbers,
+                ..
             } => [
                 Some(places),
                 Some(columns),
                 Some(values),
                 Some(rows),
                 metric.as_ref(),
+                Some(factor_terms),
+                Some(factor_numbers),
             ]
             .into_iter()
             .flatten()
@@ -349,7 +381,7 @@ pub fn generated(form: &Form) -> Option<Generated> {
         | Form::Structured(_)
         | Form::Packed { .. }
         | Form::Convolution(_)
-        | Form::Sparse(_) => None,
+        | Form::Sparse(_, _) => None,
     }
 }
 
@@ -402,7 +434,7 @@ pub fn upload(
                 metric: None,
             }
         }
-        Form::Sparse(csr) => {
+        Form::Sparse(csr, factors) => {
             let places: Vec<u32> = csr
                 .row_ptr()
                 .iter()
@@ -424,6 +456,29 @@ pub fn upload(
                 metric: Some(weights.metric_table())
                     .filter(|t| !t.is_empty())
                     .map(|t| storage_buffer(ctx, "attractor metric table", &f32s(&t))),
+                factor_terms: {
+                    // One zero term when there are none (no empty bindings).
+                    let mut terms = factor_terms(factors);
+                    if terms.is_empty() {
+                        terms.push(super::layout::FactorTerm::default());
+                    }
+                    ctx.device
+                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                            label: Some("attractor factor terms"),
+                            contents: bytemuck::cast_slice(&terms),
+                            usage: wgpu::BufferUsages::STORAGE,
+                        })
+                },
+                factor_numbers: storage_buffer(
+                    ctx,
+                    "attractor factor numbers",
+                    &factors
+                        .terms
+                        .iter()
+                        .flat_map(|t| t.u.iter().chain(&t.v).map(|&x| x as f32))
+                        .collect::<Vec<f32>>(),
+                ),
+                terms: factors.terms.len() as u32,
             }
         }
         Form::Dense { .. } => {
@@ -443,7 +498,7 @@ pub fn upload(
                         | Form::Packed { .. }
                         | Form::Generated(_)
                         | Form::Convolution(_)
-                        | Form::Sparse(_) => unreachable!("a dense matrix"),
+                        | Form::Sparse(_, _) => unreachable!("a dense matrix"),
                     }
                 }
                 blocks.push((
@@ -492,4 +547,29 @@ pub fn upload(
             metric: None,
         },
     })
+}
+
+/// The terms of `factors` as the GPU reads them: each u then v one after
+/// another in the factor buffer.
+pub fn factor_terms(factors: &crate::model::Factors) -> Vec<super::layout::FactorTerm> {
+    let mut at = 0u32;
+    factors
+        .terms
+        .iter()
+        .map(|t| {
+            let (nu, nv) = (t.u.len() as u32, t.v.len() as u32);
+            let term = super::layout::FactorTerm {
+                row0: t.to as u32,
+                rows: nu,
+                col0: t.from as u32,
+                cols: nv,
+                u_at: at,
+                v_at: at + nu,
+                coef: t.coef as f32,
+                pad: 0,
+            };
+            at += nu + nv;
+            term
+        })
+        .collect()
 }

@@ -119,7 +119,7 @@ impl PipelineKey {
                 } else {
                     kernels::DENSE_SOURCE.as_str()
                 },
-                &[Kernel::SparseStep],
+                &[Kernel::SparseStep, Kernel::FactorProject],
             ),
             PipelineKey::DenseBatch(shape) => (
                 "dense_batch.wgsl",

@@ -87,11 +87,24 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
             }
             (false, r, r)
         }
-        OperatorShape::Sparse { nnz, .. } => {
+        OperatorShape::Sparse {
+            nnz,
+            terms,
+            factor_rows,
+            factor_columns,
+            ..
+        } => {
             v.push(weight("row places", floats(n + 1)));
             v.push(weight("columns", floats(nnz)));
             v.push(weight("values", floats(nnz)));
             v.push(weight("row list", floats(n)));
+            // One zero term and one number when there are none.
+            let t = u64::from(terms);
+            v.push(weight("factor terms", 32 * t.max(1)));
+            v.push(weight(
+                "factor numbers",
+                floats(factor_rows + factor_columns),
+            ));
             (true, 0, 0)
         }
         OperatorShape::Convolution { side, terms } => {
@@ -136,6 +149,7 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
         },
         state("unused", 4),
         state("counted", super::buffers::counted_bytes(launch.counting)),
+        state("factor projections", floats(b * launch.factor_terms())),
         state(
             "segments",
             std::mem::size_of::<super::kernels::Segment>() as u64

@@ -197,6 +197,18 @@ impl<'a> Run<'a> {
             n_sums,
             n_partials,
         )?;
+        // Sparse M's factored terms: T, and their projections per trial.
+        let terms = match &op {
+            GpuOperator::Sparse { terms, .. } => *terms,
+            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => 0,
+        };
+        if terms > 0 {
+            buf.factor_proj = operator::storage_buffer(
+                ctx,
+                "attractor factor projections",
+                &vec![0.0; terms as usize * batch],
+            );
+        }
         if counting {
             buf.counted = operator::storage_buffer(
                 ctx,
@@ -321,7 +333,7 @@ impl<'a> Run<'a> {
             sqrt_a: a.sqrt() as f32,
             batch: batch as u32,
             n_epochs: exp.inputs.len() as u32,
-            rank,
+            rank: rank.max(terms),
             flags: if has_diag { FLAG_DIAG } else { 0 }
                 | if u_is_v { FLAG_U_IS_V } else { 0 }
                 | if by_pattern { FLAG_PACKED_STAGED } else { 0 }

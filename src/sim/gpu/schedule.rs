@@ -286,7 +286,14 @@ impl Schedule {
                         ]
                     })
                     .collect(),
-                &OperatorShape::Sparse { nnz, heavy, lanes } => {
+                &OperatorShape::Sparse {
+                    nnz,
+                    heavy,
+                    lanes,
+                    terms,
+                    factor_rows,
+                    factor_columns,
+                } => {
                     // Workgroups: one per heavy row, then rows of `lanes`
                     // lanes; each of a workgroup's trial groups a tile of
                     // DENSE_TILE trials, the batch's `tiles` taken in
@@ -299,8 +306,7 @@ impl Schedule {
                     let x = heavy + light.div_ceil(per_wg);
                     let tiles = g.batch.div_ceil(tile);
                     let (gx, gz) = g.grid(x);
-                    // The threads that look a row up: its lanes in each
-                    // group with a tile.
+                    // Threads looking a row up: its lanes in each group with a tile.
                     let readers = u64::from(tiles.min(groups))
                         * (u64::from(heavy) * u64::from(super::kernels::SPARSE_THREADS / groups)
                             + u64::from(light) * u64::from(lanes));
@@ -317,14 +323,35 @@ impl Schedule {
                         Traffic::write(Region::Operand, b * n * f),
                     ];
                     traffic.extend(update(stage, n, 1));
-                    vec![Dispatch {
+                    let mut dispatches = Vec::new();
+                    if terms > 0 {
+                        let (step, project) = super::traffic::factor_traffic(
+                            b,
+                            n,
+                            u64::from(terms),
+                            (factor_rows, factor_columns),
+                            u64::from(g.n_pad()),
+                        );
+                        traffic.extend(step);
+                        let (px, pz) = g.grid(terms * g.batch);
+                        dispatches.push(Dispatch {
+                            kernel: Kernel::FactorProject,
+                            slot: 0,
+                            row0: 0,
+                            rows: g.n,
+                            workgroups: [px, 1, pz],
+                            traffic: project,
+                        });
+                    }
+                    dispatches.push(Dispatch {
                         kernel: Kernel::SparseStep,
                         slot: 0,
                         row0: 0,
                         rows: g.n,
                         workgroups: [gx, 1, gz],
                         traffic,
-                    }]
+                    });
+                    dispatches
                 }
                 &OperatorShape::Convolution { side, terms } => {
                     let (gx, gy) = g.grid(g.n.div_ceil(super::kernels::CONVOLUTION_WORKGROUP));

@@ -11,8 +11,8 @@ pub const CACHE_BYTES: u64 = 4 << 20;
 /// The bindings of the weights: M or the table V (7), the diagonal (9),
 /// the table U (15), the packed bits (16: the counting build counts every
 /// bit binding there), sparse M's row places, columns, values and row list
-/// (27 to 30).
-pub const WEIGHT_BINDINGS: [u32; 8] = [7, 9, 15, 16, 27, 28, 29, 30];
+/// (27 to 30), its factored terms and their numbers (32, 33).
+pub const WEIGHT_BINDINGS: [u32; 10] = [7, 9, 15, 16, 27, 28, 29, 30, 32, 33];
 
 /// The binding the counting build counts every packed bit binding under.
 pub const BITS_BINDING: u32 = 16;
@@ -58,6 +58,9 @@ pub enum Region {
     RowList,
     /// The populations' segment table.
     Segments,
+    /// Sparse M's factored terms (their rows, columns, offsets and
+    /// coefficients).
+    FactorTerms,
 }
 
 impl Region {
@@ -84,6 +87,7 @@ impl Region {
             Region::Values => 29,
             Region::RowList => 30,
             Region::Segments => 31,
+            Region::FactorTerms => 32,
         }
     }
 }
@@ -161,4 +165,40 @@ impl Traffic {
             self.bytes * self.passes
         }
     }
+}
+
+/// The traffic of sparse M's `t` factored terms (`rows` and `columns` of
+/// them in all) for `b` trials of `n` neurons: (what `sparse_step` adds,
+/// `factor_project`'s). Each (row, trial) of the step reads every term's
+/// rows, and where they hold it u_at, u_i and the projection; the
+/// projection pass has a workgroup per (term, trial), each thread loading
+/// the term, and reads every column's v and operand once per trial.
+pub(super) fn factor_traffic(
+    b: u64,
+    n: u64,
+    t: u64,
+    (rows, columns): (u64, u64),
+    n_pad: u64,
+) -> (Vec<Traffic>, Vec<Traffic>) {
+    let f = 4;
+    let threads = u64::from(super::kernels::SPARSE_THREADS);
+    (
+        vec![
+            Traffic::read(Region::FactorTerms, 32 * t, 1).requesting(b * n * t * 8 + b * rows * f),
+            Traffic::read(Region::TableU, rows * f, 1)
+                .through(33)
+                .requesting(b * rows * f),
+            Traffic::read(Region::Projections, b * t * f, 1)
+                .through(34)
+                .requesting(b * rows * f),
+        ],
+        vec![
+            Traffic::read(Region::FactorTerms, 32 * t, 1).requesting(b * t * threads * 32),
+            Traffic::read(Region::TableV, columns * f, 1)
+                .through(33)
+                .requesting(b * columns * f),
+            Traffic::read(Region::Operand, b * n_pad * f, 1).requesting(16 * b * columns),
+            Traffic::write(Region::Projections, b * t * f).through(34),
+        ],
+    )
 }
