@@ -578,6 +578,98 @@ fn populations_step_on_the_gpu_as_on_the_cpu() {
     }
 }
 
+/// Every kind of factored term between populations of different sizes: a
+/// ring onto itself (its uniform, cos and sin terms) and onto a smaller
+/// population, uniform projections (one inhibitory), packed Hebbian
+/// patterns onto themselves (their diagonal stored as entries), beside a
+/// random projection stored as entries.
+fn factored_populations(method: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [[population]]
+        name = "E"
+        n = 48
+        tau = 0.02
+        activation = {{ kind = "relu" }}
+        initial = {bump}
+        [[population]]
+        name = "I"
+        n = 20
+        tau = 0.01
+        dynamics = "current"
+        activation = {{ kind = "tanh", beta = 1.5 }}
+        [[population]]
+        name = "H"
+        n = 40
+        tau = 0.015
+        activation = {{ kind = "tanh", beta = 2.0 }}
+        initial = 0.1
+        [[projection]]
+        from = "E"
+        to = "E"
+        weights = {{ kind = "ring", lambda0 = 0.2, lambda1 = 1.3 }}
+        [[projection]]
+        from = "E"
+        to = "I"
+        weights = {{ kind = "ring", lambda0 = 0.1, lambda1 = 0.6 }}
+        [[projection]]
+        from = "I"
+        to = "E"
+        sign = "inhibitory"
+        weights = {{ kind = "uniform", value = 0.04 }}
+        [[projection]]
+        from = "H"
+        to = "H"
+        weights = {{ kind = "hebbian", patterns = 3, seed = 2, packed = true }}
+        [[projection]]
+        from = "H"
+        to = "E"
+        weights = {{ kind = "uniform", value = 0.01 }}
+        [[projection]]
+        from = "E"
+        to = "H"
+        weights = {{ kind = "random", g = 0.8, sparsity = 0.5, seed = 7 }}
+        [[input]]
+        population = "E"
+        kind = "bump"
+        c = 1.0
+        epsilon = 0.4
+        [simulation]
+        method = "{method}"
+        duration = 0.02
+        dt = 0.0005
+        record_every = 10
+        "#,
+        // A bump at 1 rad from the start: E.bump_theta is defined at
+        // every record (a flat start has none, and its angle is noise).
+        bump = format!(
+            "{:?}",
+            (0..48)
+                .map(|i| 0.2 + 0.1 * (attractor::model::theta(i, 48) - 1.0).cos())
+                .collect::<Vec<f64>>()
+        )
+    ))
+}
+
+#[test]
+fn factored_projections_step_on_the_gpu_as_on_the_cpu() {
+    // factor_project's sums and each row's terms in sparse_step against the
+    // CPU's factored product: a term read at the wrong rows, columns or
+    // trial is off by 1e-3 or more within a few steps; 1e-5 of the scale
+    // plus four times the CPU's own f32 error is f32 in another order.
+    for method in ["euler", "rk4"] {
+        let mut e = factored_populations(method);
+        // 3 + 3 ring terms, 1 + 1 uniform, 3 patterns.
+        assert!(matches!(
+            e.network.weights.shape(),
+            attractor::model::Shape::Sparse { factors: 11, .. }
+        ));
+        same(&e, 1e-5);
+        e.simulation.noise = 0.2;
+        batch_matches(&e, 3, 1e-5);
+    }
+}
+
 fn trials(e: &Experiment, b: usize) -> Vec<attractor::sim::Trial> {
     (0..b)
         .map(|k| attractor::sim::Trial {

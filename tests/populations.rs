@@ -656,3 +656,37 @@ fn a_ring_of_a_million_neurons_needs_no_square_block() {
         other => panic!("a sparse block, not {other:?}"),
     }
 }
+
+#[test]
+fn hebbian_projections_as_factors_are_the_network_weights() {
+    // Packed and float patterns onto a population of 40 are kept as their 3
+    // terms and the diagonal -P/N: the block equals the weights of the same
+    // `hebbian` network of one population (sums of 3 products: 1e-15).
+    for packed in [false, true] {
+        let w = format!("{{ kind = \"hebbian\", patterns = 3, seed = 2, packed = {packed} }}");
+        let e = exp(&format!(
+            "[[population]]\nname = \"E\"\nn = 40\ntau = 0.01\n\
+             [[population]]\nname = \"H\"\nn = 40\ntau = 0.01\n\
+             [[projection]]\nfrom = \"H\"\nto = \"H\"\nweights = {w}\n\
+             [simulation]\nduration = 0.01\ndt = 0.001\n"
+        ));
+        assert!(matches!(
+            e.network.weights.shape(),
+            attractor::model::Shape::Sparse {
+                nnz: 40,
+                factors: 3,
+                ..
+            }
+        ));
+        let one = exp(&format!(
+            "[network]\nn = 40\ntau = 0.01\nweights = {w}\n\
+             [simulation]\nduration = 0.01\ndt = 0.001\n"
+        ));
+        let (m, want) = (e.network.weights.to_dense(), one.network.weights.to_dense());
+        for i in 0..40 {
+            for j in 0..40 {
+                close(m[(40 + i) * 80 + 40 + j], want[i * 40 + j], 1e-15, "H -> H");
+            }
+        }
+    }
+}

@@ -428,7 +428,7 @@ fn entry_points_have_the_rust_workgroups() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 26, "every kernel of every family");
+    assert_eq!(seen, 28, "every kernel of every family");
 }
 
 #[test]

@@ -272,7 +272,8 @@ fn factorable(spec: &WeightsSpec) -> bool {
 }
 
 /// The terms of square weights of a structured form (a ring, torus, low
-/// rank or float Hebbian projection), from the neurons at `from`
+/// rank or Hebbian projection, packed patterns expanded to floats), from
+/// the neurons at `from`
 /// onto those at `to`, and its diagonal (stored as entries); `None` for
 /// the other forms, or with a `sign` (`unsigned` false: a sign changes
 /// entries one by one).
@@ -284,6 +285,7 @@ fn square_factors(
 ) -> Option<(Vec<Factor>, Vec<f64>)> {
     let s = match w.form() {
         Form::Structured(s) if unsigned => s,
+        Form::Packed { .. } if unsigned => w.structured()?,
         Form::Structured(_)
         | Form::Dense { .. }
         | Form::Packed { .. }
