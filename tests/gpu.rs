@@ -584,6 +584,11 @@ fn populations_step_on_the_gpu_as_on_the_cpu() {
 /// patterns onto themselves (their diagonal stored as entries), beside a
 /// random projection stored as entries.
 fn factored_populations(method: &str) -> Experiment {
+    // A bump at 1 rad from the start: E.bump_theta is defined at every
+    // record (a flat start has none, and its angle is noise).
+    let bump: Vec<f64> = (0..48)
+        .map(|i| 0.2 + 0.1 * (attractor::model::theta(i, 48) - 1.0).cos())
+        .collect();
     exp(&format!(
         r#"
         [[population]]
@@ -591,7 +596,7 @@ fn factored_populations(method: &str) -> Experiment {
         n = 48
         tau = 0.02
         activation = {{ kind = "relu" }}
-        initial = {bump}
+        initial = {bump:?}
         [[population]]
         name = "I"
         n = 20
@@ -639,15 +644,7 @@ fn factored_populations(method: &str) -> Experiment {
         duration = 0.02
         dt = 0.0005
         record_every = 10
-        "#,
-        // A bump at 1 rad from the start: E.bump_theta is defined at
-        // every record (a flat start has none, and its angle is noise).
-        bump = format!(
-            "{:?}",
-            (0..48)
-                .map(|i| 0.2 + 0.1 * (attractor::model::theta(i, 48) - 1.0).cos())
-                .collect::<Vec<f64>>()
-        )
+        "#
     ))
 }
 
