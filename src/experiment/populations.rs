@@ -159,11 +159,7 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
         }
         let mut put = |i: usize, j: usize, w: f64| {
             if w != 0.0 {
-                let w = match spec.sign {
-                    None => w,
-                    Some(Sign::Excitatory) => w.abs(),
-                    Some(Sign::Inhibitory) => -w.abs(),
-                };
+                let w = signed(spec.sign, w);
                 rows.push((to.start + i) as u64);
                 cols.push((from.start + j) as u64);
                 values.push(w);
@@ -175,15 +171,10 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
             // that stores fewer numbers than the entries.
             let w = finite(&format!("{key}.value"), value)?;
             if cheaper(1) {
-                let coef = match spec.sign {
-                    None => w,
-                    Some(Sign::Excitatory) => w.abs(),
-                    Some(Sign::Inhibitory) => -w.abs(),
-                };
                 let t = vec![Factor {
                     to: to.start,
                     from: from.start,
-                    coef,
+                    coef: signed(spec.sign, w),
                     u: vec![1.0; to.n],
                     v: vec![1.0; from.n],
                 }];
@@ -248,6 +239,16 @@ pub(super) fn block(pops: &[Population], specs: &[ProjectionSpec], files: &Files
     })
 }
 
+/// A weight under a projection's `sign` (Dale's law): its magnitude,
+/// positive or negative, or itself without one.
+fn signed(sign: Option<Sign>, w: f64) -> f64 {
+    match sign {
+        None => w,
+        Some(Sign::Excitatory) => w.abs(),
+        Some(Sign::Inhibitory) => -w.abs(),
+    }
+}
+
 /// Kinds a projection may keep as factors (ring without a degree,
 /// uniform, low rank, Hebbian, torus): their entries' memory is checked
 /// only when they are stored as entries after all.
@@ -273,8 +274,7 @@ fn factorable(spec: &WeightsSpec) -> bool {
 
 /// The terms of square weights of a structured form (a ring, torus, low
 /// rank or Hebbian projection, packed patterns expanded to floats), from
-/// the neurons at `from`
-/// onto those at `to`, and its diagonal (stored as entries); `None` for
+/// the neurons at `from` onto those at `to`, and its diagonal (stored as entries); `None` for
 /// the other forms, or with a `sign` (`unsigned` false: a sign changes
 /// entries one by one).
 fn square_factors(
@@ -333,9 +333,10 @@ fn ring_factors(
     let l0 = finite(&format!("{key}.lambda0"), *lambda0)?;
     let l1 = finite(&format!("{key}.lambda1"), *lambda1)?;
     let scale = 2.0 / from.n as f64;
-    let angles = |n: usize, f: fn(f64) -> f64| -> Vec<f64> {
-        (0..n).map(|i| f(crate::model::theta(i, n))).collect()
-    };
+    let ((cos_to, sin_to), (cos_from, sin_from)) = (
+        crate::model::ring_angles(to.n),
+        crate::model::ring_angles(from.n),
+    );
     let term = |coef: f64, u: Vec<f64>, v: Vec<f64>| Factor {
         to: to.start,
         from: from.start,
@@ -346,8 +347,8 @@ fn ring_factors(
     Ok(Some(
         [
             term(-scale * l0, vec![1.0; to.n], vec![1.0; from.n]),
-            term(scale * l1, angles(to.n, f64::cos), angles(from.n, f64::cos)),
-            term(scale * l1, angles(to.n, f64::sin), angles(from.n, f64::sin)),
+            term(scale * l1, cos_to, cos_from),
+            term(scale * l1, sin_to, sin_from),
         ]
         .into_iter()
         .filter(|t| t.coef != 0.0)
