@@ -313,3 +313,94 @@ fn f32_precision_tracks_f64() {
     assert_eq!(b.precision, "f32");
     all_close(&a.final_state, &b.final_state, 5e-5, "f32 vs f64");
 }
+
+/// A network decaying to rest holds no subnormal number. In floating
+/// point, Euler's v - (dt/tau) v rounds back to v once v is a few ulps
+/// above zero in the subnormal range (below 10 ulps at dt/tau = 0.05), so
+/// without flushing the neurons stop there, and an x86 core pays ~100
+/// cycles for each operation on such a number (a ring of 65536 stepped
+/// about five times slower). The CPU backend flushes subnormals to zero on
+/// x86-64, as GPUs do in f32 (`sim::cpu::subnormal`), on the pool and on a
+/// calling thread that steps, whose own mode comes back after the run.
+/// (Flushed, (dt/tau) v becomes zero first, so v stops at about 20 times
+/// the smallest normal number: as fast to step as any other.)
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_decaying_network_holds_no_subnormal_number() {
+    use attractor::sim::cpu::subnormal::flushing;
+    use attractor::sim::{cpu::CpuBackend, Backend, Trial};
+    // M = 0 (a ring with both lambdas 0, the fused step) and a dense 2 x 2
+    // M with eigenvalues 0.1 and 0 (the separate passes): each neuron
+    // decays by at least 0.955 a step from at most 1, so it would be below
+    // f32's smallest normal (1.2e-38) after 1900 steps and below f64's
+    // (2.2e-308) after 15400; 20000 steps leave room.
+    let cases = [
+        (
+            "ring",
+            r#"{ kind = "ring", lambda0 = 0.0, lambda1 = 0.0 }"#,
+            64,
+        ),
+        (
+            "matrix",
+            r#"{ kind = "matrix", rows = [[0.1, 0.0], [0.0, 0.0]] }"#,
+            2,
+        ),
+    ];
+    for (what, weights, n) in cases {
+        let text = format!(
+            r#"
+            [network]
+            n = {n}
+            tau = 0.01
+            activation = {{ kind = "relu" }}
+            weights = {weights}
+            [initial]
+            kind = "random"
+            low = 0.5
+            high = 1.0
+            seed = 4
+            [simulation]
+            duration = 10.0
+            dt = 0.0005
+            record_every = 1000000
+            "#
+        );
+        let e = exp(&text);
+        assert!(!flushing(), "the test thread starts with IEEE subnormals");
+        let r64 = run(&e);
+        let r32 = run32(&e);
+        assert!(!flushing(), "{what}: the calling thread's mode came back");
+        assert_eq!(r64.steps_done, 20_000);
+        // Zero or normal; and far below where the neurons started.
+        let normal64 = |v: f64| v == 0.0 || (v.abs() >= f64::MIN_POSITIVE && v.abs() < 1e-300);
+        let normal32 =
+            |v: f64| v == 0.0 || (v.abs() >= f32::MIN_POSITIVE as f64 && v.abs() < 1e-35);
+        let f64_state = &r64.final_state;
+        assert!(
+            f64_state.iter().all(|&v| normal64(v)),
+            "{what} f64: {f64_state:?}"
+        );
+        let f32_state = &r32.final_state;
+        assert!(
+            f32_state.iter().all(|&v| normal32(v)),
+            "{what} f32: {f32_state:?}"
+        );
+        // The same through the backend, whose trials step on rayon's pool.
+        for precision in ["f32", "f64"] {
+            let e = exp_with(&text, &[&format!("simulation.precision={precision}")]);
+            let recs = CpuBackend
+                .run_batch(&e, &[Trial::of(&e)], &mut |_| {})
+                .unwrap();
+            let normal = if precision == "f32" {
+                normal32
+            } else {
+                normal64
+            };
+            let state = &recs[0].final_state;
+            assert!(
+                state.iter().all(|&v| normal(v)),
+                "{what} {precision} on the pool: {state:?}"
+            );
+        }
+    }
+}

@@ -10,8 +10,9 @@
 //! [`table`] (weight rows in tiles), [`structured`] (projections and
 //! expansion), [`matvec`] (the dense product), [`operator`] (y = M x in
 //! M's form), [`elementwise`], [`inputs`] (h at each step), [`step`],
-//! [`fused`], [`pages`] (huge pages), [`cost`] (what a step moves and a
-//! run needs), [`probe`] (the machine's bandwidth and peak).
+//! [`fused`], [`pages`] (huge pages), [`subnormal`] (flushed to zero),
+//! [`cost`] (what a step moves and a run needs), [`probe`] (the machine's
+//! bandwidth and peak).
 
 pub mod cost;
 pub mod elementwise;
@@ -24,6 +25,7 @@ pub mod pages;
 pub mod probe;
 pub mod step;
 pub mod structured;
+pub mod subnormal;
 pub mod table;
 
 use crate::analysis::metrics::{Metrics, SumLayout};
@@ -93,6 +95,7 @@ fn run_batch<T: Matvec>(
     stop: &Stop,
 ) -> Vec<Recording> {
     let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    subnormal::flush_on_the_pool();
     let recs = on_the_pool(progress, |report| {
         if let [trial] = trials {
             return vec![run_trial_with(experiment, trial, op, report, stop)];
@@ -195,6 +198,7 @@ pub fn run_trial<T: Matvec>(
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
     let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    subnormal::flush_on_the_pool();
     run_trial_with(experiment, trial, op, progress, &Stop::default())
 }
 
@@ -206,6 +210,9 @@ fn run_trial_with<T: Matvec>(
     progress: &mut dyn FnMut(u64),
     stop: &Stop,
 ) -> Recording {
+    // Subnormals flushed on the stepping thread as on the pool's
+    // (`subnormal`); this thread's mode comes back at the end.
+    let _flush = subnormal::Flush::here();
     let n = experiment.network.n;
     let net = &experiment.network;
     let sim = &experiment.simulation;
