@@ -153,7 +153,7 @@ fn mark_bad(b: u32, step: u32) {
 }
 
 fn ld_trial(b: u32) -> TrialParams {
-    count(13u, false, 32u);
+    count(13u, false, TRIAL_PARAMS_BYTES);
     return trials[b];
 }
 
@@ -166,7 +166,7 @@ fn operand(v: f32) -> f32 {
 }
 
 fn ld_segment(k: u32) -> Segment {
-    count(31u, false, 36u);
+    count(31u, false, SEGMENT_BYTES);
     return segments[k];
 }
 

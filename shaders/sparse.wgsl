@@ -56,7 +56,7 @@ struct FactorTerm {
 @group(0) @binding(34) var<storage, read_write> factor_proj: array<f32>;
 
 fn ld_factor_term(t: u32) -> FactorTerm {
-    count(32u, false, 32u);
+    count(32u, false, FACTOR_TERM_BYTES);
     return factor_terms[t];
 }
 

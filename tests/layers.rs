@@ -445,16 +445,29 @@ fn the_model_layer_imports_nothing_above_it() {
     // The analysis layer (metrics, modes) sits between the model and the engine.
     assert!(!graph["analysis"].contains("sim"), "analysis imports sim");
     assert!(!graph["output"].contains("sweep"), "output imports sweep");
-    // The backends' generic part knows neither backend: it imports no file
-    // of sim/cpu or sim/gpu.
+    // The backends' generic part knows neither backend: no file of sim/
+    // but choice.rs (which opens one) imports a file of sim/cpu or sim/gpu.
     let files = file_graph();
-    for dep in &files[&vec!["sim".to_string()]] {
-        assert!(
-            dep.len() < 2 || (dep[1] != "cpu" && dep[1] != "gpu"),
-            "sim/mod.rs imports {}",
-            dep.join("/")
-        );
+    let backend = |f: &[String]| f.len() >= 2 && f[0] == "sim" && (f[1] == "cpu" || f[1] == "gpu");
+    let mut generic = 0;
+    for (file, deps) in &files {
+        if file[0] != "sim" || backend(file) || file.last().is_some_and(|f| f == "choice") {
+            continue;
+        }
+        generic += 1;
+        for dep in deps {
+            assert!(
+                !backend(dep),
+                "{} imports {}",
+                file.join("/"),
+                dep.join("/")
+            );
+        }
     }
+    assert!(
+        generic >= 4,
+        "sim/mod.rs, cost.rs, inputs.rs and recording.rs are read"
+    );
 }
 
 /// The arms of every `match` in `code`: (patterns, whether one is a
@@ -604,6 +617,11 @@ fn no_catch_all_arm_over_the_forms_of_m() {
                 bad.push(format!("{}: {args}", file.display()));
             }
         }
+        // Nor an `==` or `!=` against one form: a test that picks out one
+        // form says nothing of a new one.
+        for c in comparisons_with_a_form(&text) {
+            bad.push(format!("{}: `{c}`", file.display()));
+        }
     }
     assert!(seen > 20, "found only {seen} matches over forms");
     assert!(
@@ -622,6 +640,32 @@ fn no_catch_all_arm_over_the_forms_of_m() {
         .map(|arms| arms.iter().any(|a| catch_all(a)))
         .collect();
     assert_eq!(found, [true, true, false]);
+    let sample = code("let d = op == OperatorKind::Dense; let s = k != crate::model::Form::Sparse; let t = a == b;");
+    assert_eq!(
+        comparisons_with_a_form(&sample),
+        ["== OperatorKind::Dense", "!= crate::model::Form::Sparse"]
+    );
+}
+
+/// Each `== X::…` or `!= X::…` in `code` whose X is one of [`FORMS`].
+fn comparisons_with_a_form(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for op in ["== ", "!= "] {
+        for (k, _) in code.match_indices(op) {
+            let rhs = &code[k + op.len()..];
+            let end = rhs
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rhs.len());
+            let word = &rhs[..end];
+            if FORMS
+                .iter()
+                .any(|f| word.starts_with(f) || word.contains(&format!("::{f}")))
+            {
+                out.push(format!("{op}{word}"));
+            }
+        }
+    }
+    out
 }
 
 #[test]

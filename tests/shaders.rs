@@ -278,7 +278,8 @@ fn every_dense_batch_shape_fits_webgpu_limits() {
 /// `Segment`.
 #[test]
 fn parameter_structs_match_the_wgsl_layout() {
-    use attractor::sim::gpu::kernels::{Segment, StepParams, TrialParams};
+    use attractor::sim::gpu::kernels::{FactorTerm, Segment, StepParams, TrialParams};
+    let mut factor_terms = 0;
     for (name, source) in SOURCES {
         let module = naga::front::wgsl::parse_str(source).expect("parses");
         let mut seen = 0;
@@ -325,11 +326,21 @@ fn parameter_structs_match_the_wgsl_layout() {
                         "{name}"
                     );
                 }
+                Some("FactorTerm") => {
+                    factor_terms += 1;
+                    assert_eq!(*span as usize, std::mem::size_of::<FactorTerm>(), "{name}");
+                    assert_eq!(
+                        offset("coef"),
+                        Some(std::mem::offset_of!(FactorTerm, coef)),
+                        "{name}"
+                    );
+                }
                 _ => {}
             }
         }
         assert_eq!(seen, 3, "{name} declares the three parameter structs");
     }
+    assert!(factor_terms > 0, "the sparse module declares FactorTerm");
 }
 
 /// Every entry point the backend dispatches exists in its module and runs

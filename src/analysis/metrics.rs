@@ -452,7 +452,7 @@ pub fn motion_columns(exp: &Experiment, t: &[f64], angles: &[Vec<f64>]) -> Vec<V
                         .filter(|e| e.first_step(dt) <= step && step < e.end_step(dt))
                         .filter_map(|e| match &e.motion {
                             Motion::Moving { path, .. } => Some((e.start, path)),
-                            _ => None,
+                            Motion::Still | Motion::Frames { .. } => None,
                         })
                         .max_by(|a, b| a.0.total_cmp(&b.0))
                         .map_or(f64::NAN, |(start, path)| {

@@ -68,6 +68,21 @@ impl OperatorKind {
             | OperatorKind::Sparse => false,
         }
     }
+
+    /// Whether the case has partners per neuron (`--degree`,
+    /// `--degree-spread`).
+    pub fn has_degree(self) -> bool {
+        match self {
+            OperatorKind::Sparse => true,
+            OperatorKind::Dense
+            | OperatorKind::Ring
+            | OperatorKind::Hebbian
+            | OperatorKind::Packed
+            | OperatorKind::Random
+            | OperatorKind::Gaussian
+            | OperatorKind::Torus => false,
+        }
+    }
 }
 
 /// Patterns of the Hebbian cases unless `--patterns` says otherwise.
@@ -192,57 +207,66 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
     let mut e = Experiment::from_toml(&toml, std::path::Path::new("."), "bench", &[])?;
     e.network.activation = activation;
     e.network.dynamics = dynamics;
-    if op == OperatorKind::Packed {
-        // P N bits of random words (32 units a draw: the goal's 12.5 GB in
-        // seconds), and the overlaps a file of as many patterns records.
-        let bits = crate::model::PatternBits::random_words(n, patterns, 1);
-        e.network.weights = Weights::PackedHebbian {
-            n,
-            bits: std::sync::Arc::new(bits),
-        };
-        e.network.overlaps =
-            (patterns > crate::experiment::schema::ALL_OVERLAPS_UP_TO).then(|| vec![0]);
-    }
-    if op == OperatorKind::Sparse {
-        let csr = super::sparse::matrix(n, degree, spread);
-        e.network.n = n;
-        e.network.weights = Weights::Sparse {
-            n,
-            csr: std::sync::Arc::new(csr),
-            origin: crate::model::SparseOrigin::Data,
-            factors: std::sync::Arc::new(crate::model::Factors::none(n)),
-        };
-        e.inputs[0].h = vec![0.1; n];
-        e.initial = vec![0.0; n];
-    }
-    if op == OperatorKind::Dense {
-        // Its N² f64 entries, then the run's copy in f32, before drawing.
-        let entries = (n as u64).saturating_mul(n as u64);
-        crate::memory::check(
-            "--n",
-            n,
-            "the dense case's matrix (N² entries in f64 and f32)",
-            entries.saturating_mul(12),
-        )?;
-        // A random M scaled to spectral radius ~0.9: a stable network.
-        let s = 0.9 * (3.0 / n as f64).sqrt();
-        let m: Vec<f64> = (0..n * n)
-            .into_par_iter()
-            .map(|k| {
-                s * (2.0
-                    * crate::rng::uniform_at(
-                        1,
-                        crate::rng::Stream::InitialRandom,
-                        k as u32,
-                        (k >> 32) as u32,
-                    )
-                    - 1.0)
-            })
-            .collect();
-        e.network.n = n;
-        e.network.weights = Weights::Dense { n, m };
-        e.inputs[0].h = vec![0.1; n];
-        e.initial = vec![0.0; n];
+    // The numbers the file does not describe (packed bits, a sparse or a
+    // dense matrix) are drawn here.
+    match op {
+        OperatorKind::Packed => {
+            // P N bits of random words (32 units a draw: the goal's 12.5 GB in
+            // seconds), and the overlaps a file of as many patterns records.
+            let bits = crate::model::PatternBits::random_words(n, patterns, 1);
+            e.network.weights = Weights::PackedHebbian {
+                n,
+                bits: std::sync::Arc::new(bits),
+            };
+            e.network.overlaps =
+                (patterns > crate::experiment::schema::ALL_OVERLAPS_UP_TO).then(|| vec![0]);
+        }
+        OperatorKind::Sparse => {
+            let csr = super::sparse::matrix(n, degree, spread);
+            e.network.n = n;
+            e.network.weights = Weights::Sparse {
+                n,
+                csr: std::sync::Arc::new(csr),
+                origin: crate::model::SparseOrigin::Data,
+                factors: std::sync::Arc::new(crate::model::Factors::none(n)),
+            };
+            e.inputs[0].h = vec![0.1; n];
+            e.initial = vec![0.0; n];
+        }
+        OperatorKind::Dense => {
+            // Its N² f64 entries, then the run's copy in f32, before drawing.
+            let entries = (n as u64).saturating_mul(n as u64);
+            crate::memory::check(
+                "--n",
+                n,
+                "the dense case's matrix (N² entries in f64 and f32)",
+                entries.saturating_mul(12),
+            )?;
+            // A random M scaled to spectral radius ~0.9: a stable network.
+            let s = 0.9 * (3.0 / n as f64).sqrt();
+            let m: Vec<f64> = (0..n * n)
+                .into_par_iter()
+                .map(|k| {
+                    s * (2.0
+                        * crate::rng::uniform_at(
+                            1,
+                            crate::rng::Stream::InitialRandom,
+                            k as u32,
+                            (k >> 32) as u32,
+                        )
+                        - 1.0)
+                })
+                .collect();
+            e.network.n = n;
+            e.network.weights = Weights::Dense { n, m };
+            e.inputs[0].h = vec![0.1; n];
+            e.initial = vec![0.0; n];
+        }
+        OperatorKind::Ring
+        | OperatorKind::Torus
+        | OperatorKind::Hebbian
+        | OperatorKind::Random
+        | OperatorKind::Gaussian => {}
     }
     Ok(e)
 }
@@ -252,13 +276,21 @@ pub fn experiment(case: Case, steps: u64) -> Result<Experiment> {
 /// entries.
 pub(crate) fn shape_of(case: Case) -> Result<Experiment> {
     let n = case.n;
-    if case.operator != OperatorKind::Dense {
-        return experiment(case, 1);
+    match case.operator {
+        OperatorKind::Dense => {
+            let mut e = experiment(Case { n: 1, ..case }, 1)?;
+            e.network.n = n;
+            e.network.weights = Weights::Dense { n, m: Vec::new() };
+            Ok(e)
+        }
+        OperatorKind::Ring
+        | OperatorKind::Torus
+        | OperatorKind::Hebbian
+        | OperatorKind::Packed
+        | OperatorKind::Random
+        | OperatorKind::Gaussian
+        | OperatorKind::Sparse => experiment(case, 1),
     }
-    let mut e = experiment(Case { n: 1, ..case }, 1)?;
-    e.network.n = n;
-    e.network.weights = Weights::Dense { n, m: Vec::new() };
-    Ok(e)
 }
 
 /// The sizes an operator is measured at when none are given.

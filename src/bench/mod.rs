@@ -171,6 +171,35 @@ fn by_pattern_label(by_pattern: bool) -> &'static str {
     }
 }
 
+/// What `--tune` varies for a case on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TuneAxis {
+    /// Nothing: the kernel has one shape.
+    Nothing,
+    /// The dense row kernel's shapes and the batch kernel's column spans.
+    DenseShapes,
+    /// The convolution passes staged or not.
+    Staged,
+    /// Packed patterns by pattern or by blocks.
+    ByPattern,
+    /// The lanes of a light sparse row.
+    Lanes,
+}
+
+/// What `--tune` varies for an operator's cases: every kind listed, so a
+/// new kind must say.
+fn tune_axis(op: OperatorKind) -> TuneAxis {
+    match op {
+        OperatorKind::Dense => TuneAxis::DenseShapes,
+        OperatorKind::Gaussian => TuneAxis::Staged,
+        OperatorKind::Packed => TuneAxis::ByPattern,
+        OperatorKind::Sparse => TuneAxis::Lanes,
+        OperatorKind::Ring | OperatorKind::Torus | OperatorKind::Hebbian | OperatorKind::Random => {
+            TuneAxis::Nothing
+        }
+    }
+}
+
 /// A kernel shape `tune` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tuned {
@@ -365,13 +394,17 @@ pub fn run(
                             dynamics: plan.dynamics,
                         };
                         // The default shape first, then (tune) every other one.
-                        let dense = op == OperatorKind::Dense;
-                        let convolution = op == OperatorKind::Gaussian;
-                        let packed = op == OperatorKind::Packed;
-                        let sparse = op == OperatorKind::Sparse;
+                        // The kind's kernel choice is labelled in every
+                        // row; `--tune` times its other values too.
+                        let kind_axis = tune_axis(op);
+                        let axis = if plan.tune {
+                            kind_axis
+                        } else {
+                            TuneAxis::Nothing
+                        };
                         let mut shapes = vec![Tuned::Default];
                         let mut default_label = String::new();
-                        if plan.tune && sparse {
+                        if axis == TuneAxis::Lanes {
                             // Every lane count from a thread a row to a
                             // subgroup of 32.
                             let lanes = sparse_lanes_of(&g.launch(&shape_of(case)?, batch).op);
@@ -383,17 +416,17 @@ pub fn run(
                                     .map(Tuned::Lanes),
                             );
                         }
-                        if plan.tune && convolution {
+                        if axis == TuneAxis::Staged {
                             let staged = g.convolution_staged();
                             default_label = staged_label(staged).into();
                             shapes.push(Tuned::Staged(!staged));
                         }
-                        if plan.tune && packed {
+                        if axis == TuneAxis::ByPattern {
                             let by_pattern = g.by_pattern();
                             default_label = by_pattern_label(by_pattern).into();
                             shapes.push(Tuned::ByPattern(!by_pattern));
                         }
-                        if plan.tune && dense {
+                        if axis == TuneAxis::DenseShapes {
                             // The row kernel at every shape (its default one
                             // is timed first already when the batch runs it),
                             // and the batch kernel's other column spans.
@@ -444,24 +477,22 @@ pub fn run(
                             r.bandwidth_probe = GPU_PROBE.into();
                             r.peak_gflops_per_second = peak;
                             r.fraction_of_peak = r.gflops_per_second / peak;
-                            match launch.batch_shape() {
-                                None if dense => {
+                            match (kind_axis, launch.batch_shape()) {
+                                (TuneAxis::DenseShapes, None) => {
                                     let s = g.dense_shape(n, batch);
                                     r.workgroup = Some(s.workgroup);
                                     r.rows_per_workgroup = Some(s.rows);
                                     r.rows_per_thread = Some(s.stack);
                                 }
-                                Some(s) if dense => r.batch_split = Some(s.split),
-                                _ => {}
-                            }
-                            if convolution {
-                                r.staged = Some(launch.convolution_staged());
-                            }
-                            if packed {
-                                r.by_pattern = Some(launch.by_pattern);
-                            }
-                            if sparse {
-                                r.sparse_lanes = Some(sparse_lanes_of(&launch.op));
+                                (TuneAxis::DenseShapes, Some(s)) => r.batch_split = Some(s.split),
+                                (TuneAxis::Staged, _) => {
+                                    r.staged = Some(launch.convolution_staged());
+                                }
+                                (TuneAxis::ByPattern, _) => r.by_pattern = Some(launch.by_pattern),
+                                (TuneAxis::Lanes, _) => {
+                                    r.sparse_lanes = Some(sparse_lanes_of(&launch.op));
+                                }
+                                (TuneAxis::Nothing, _) => {}
                             }
                             report(BenchEvent::Case(&r))?;
                             if best
@@ -479,10 +510,9 @@ pub fn run(
                         g.set_convolution_staged(None);
                         g.set_by_pattern(true);
                         g.set_sparse_lanes(None)?;
-                        if let (true, Some(best)) = (
-                            plan.tune && (dense || convolution || packed || sparse),
-                            &best,
-                        ) {
+                        if let (true, Some(best)) =
+                            (plan.tune && kind_axis != TuneAxis::Nothing, &best)
+                        {
                             report(BenchEvent::Fastest {
                                 n,
                                 best,

@@ -150,7 +150,7 @@ impl Experiment {
             .map(|e| {
                 let rows = match &e.motion {
                     super::Motion::Frames { rows, .. } => rows.len(),
-                    _ => 0,
+                    super::Motion::Still | super::Motion::Moving { .. } => 0,
                 };
                 (e.h.len() + rows) as u64
             })

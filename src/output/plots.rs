@@ -429,21 +429,22 @@ pub fn state_space(path: &Path, exp: &Experiment, rec: &Recording) -> Result<()>
     let (x0, x1) = range(pts.iter().map(|p| p.0).chain([0.0]));
     let (y0, y1) = range(pts.iter().map(|p| p.1).chain([0.0]));
     let lim = x0.abs().max(x1.abs()).max(y0.abs()).max(y1.abs());
-    let eig: Vec<(f64, f64, f64)> = match &exp.network.weights {
-        w if w.is_symmetric() => {
-            let m = nalgebra::DMatrix::from_row_slice(2, 2, &w.to_dense());
-            let e = m.symmetric_eigen();
-            (0..2)
-                .map(|c| {
-                    (
-                        e.eigenvalues[c],
-                        e.eigenvectors[(0, c)],
-                        e.eigenvectors[(1, c)],
-                    )
-                })
-                .collect()
-        }
-        _ => Vec::new(),
+    // The eigenvectors of a symmetric M (real, orthogonal) are drawn.
+    let w = &exp.network.weights;
+    let eig: Vec<(f64, f64, f64)> = if w.is_symmetric() {
+        let m = nalgebra::DMatrix::from_row_slice(2, 2, &w.to_dense());
+        let e = m.symmetric_eigen();
+        (0..2)
+            .map(|c| {
+                (
+                    e.eigenvalues[c],
+                    e.eigenvectors[(0, c)],
+                    e.eigenvectors[(1, c)],
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
     // The axes named by population for an E/I pair (rate of E, rate of I).
     let names: Vec<String> = match &exp.network.populations[..] {

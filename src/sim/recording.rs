@@ -1,7 +1,7 @@
 //! What a run produced: its records over time, where it stopped and why,
 //! and (on the GPU) what its encoder counted.
 
-use super::gpu::ledger::Ledger;
+use super::cost::Ledger;
 use crate::error::Error;
 use crate::model::Experiment;
 

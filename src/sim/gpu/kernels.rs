@@ -15,8 +15,8 @@ pub use super::dense_shape::{
     SOFTWARE_DENSE_WORKGROUP,
 };
 pub use super::layout::{
-    layout, layout_entries, Family, Segment, StepParams, TrialParams, FLAG_DIAG, FLAG_H_UNIFORM,
-    FLAG_PACKED_STAGED, FLAG_SEGMENTS, FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
+    layout, layout_entries, FactorTerm, Family, Segment, StepParams, TrialParams, FLAG_DIAG,
+    FLAG_H_UNIFORM, FLAG_PACKED_STAGED, FLAG_SEGMENTS, FLAG_U_IS_V, MAX_MOVING, MAX_TURNED,
 };
 use crate::analysis::metrics::SumLayout;
 use crate::model::{Activation, Dynamics, RingProfile, Stage};
@@ -154,6 +154,9 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("FLAG_PACKED_STAGED", FLAG_PACKED_STAGED),
         ("FLAG_SEGMENTS", FLAG_SEGMENTS),
         ("MOVING_VEC4S", 2 * MAX_MOVING as u32),
+        ("TRIAL_PARAMS_BYTES", bytes_of::<TrialParams>()),
+        ("SEGMENT_BYTES", bytes_of::<Segment>()),
+        ("FACTOR_TERM_BYTES", bytes_of::<FactorTerm>()),
     ];
     v.extend(Kernel::ALL.map(|k| (k.constant(), k.code())));
     v.extend(
@@ -165,6 +168,12 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         .map(|(name, stream)| (name, stream as u32)),
     );
     v
+}
+
+/// The size of a table's row type in bytes (what a counted load of a whole
+/// row reads: `TRIAL_PARAMS_BYTES`, `SEGMENT_BYTES`, `FACTOR_TERM_BYTES`).
+pub fn bytes_of<T>() -> u32 {
+    std::mem::size_of::<T>() as u32
 }
 
 /// The code of `StepParams.dynamics` (`DYNAMICS_RATE`, `DYNAMICS_CURRENT`).

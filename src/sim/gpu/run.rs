@@ -233,9 +233,9 @@ impl<'a> Run<'a> {
             | OperatorShape::Structured { .. }
             | OperatorShape::Convolution { .. } => None,
         };
-        let (family, key) = match geometry.batch_shape() {
-            _ if sparse.is_some() => (Family::Dense, sparse.expect("a sparse key")),
-            _ if !dense => (
+        let (family, key) = match (sparse, dense, geometry.batch_shape()) {
+            (Some(key), _, _) => (Family::Dense, key),
+            (None, false, _) => (
                 Family::Structured,
                 PipelineKey::Structured {
                     subgroups: subgroups
@@ -244,8 +244,8 @@ impl<'a> Run<'a> {
                     staged: geometry.convolution_staged(),
                 },
             ),
-            Some(shape) => (Family::Dense, PipelineKey::DenseBatch(shape)),
-            None => (
+            (None, true, Some(shape)) => (Family::Dense, PipelineKey::DenseBatch(shape)),
+            (None, true, None) => (
                 Family::Dense,
                 PipelineKey::Dense {
                     shape: row_shape,

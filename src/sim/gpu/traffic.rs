@@ -182,9 +182,11 @@ pub(super) fn factor_traffic(
 ) -> (Vec<Traffic>, Vec<Traffic>) {
     let f = 4;
     let threads = u64::from(super::kernels::SPARSE_THREADS);
+    let term = u64::from(super::kernels::bytes_of::<super::kernels::FactorTerm>());
     (
         vec![
-            Traffic::read(Region::FactorTerms, 32 * t, 1).requesting(b * n * t * 8 + b * rows * f),
+            Traffic::read(Region::FactorTerms, term * t, 1)
+                .requesting(b * n * t * 8 + b * rows * f),
             Traffic::read(Region::TableU, rows * f, 1)
                 .through(33)
                 .requesting(b * rows * f),
@@ -193,7 +195,7 @@ pub(super) fn factor_traffic(
                 .requesting(b * rows * f),
         ],
         vec![
-            Traffic::read(Region::FactorTerms, 32 * t, 1).requesting(b * t * threads * 32),
+            Traffic::read(Region::FactorTerms, term * t, 1).requesting(b * t * threads * term),
             Traffic::read(Region::TableV, columns * f, 1)
                 .through(33)
                 .requesting(b * columns * f),
