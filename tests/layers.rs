@@ -640,28 +640,37 @@ fn no_catch_all_arm_over_the_forms_of_m() {
         .map(|arms| arms.iter().any(|a| catch_all(a)))
         .collect();
     assert_eq!(found, [true, true, false]);
-    let sample = code("let d = op == OperatorKind::Dense; let s = k != crate::model::Form::Sparse; let t = a == b;");
+    let sample = code(
+        "let d = op == OperatorKind::Dense; let s = k != crate::model::Form::Sparse; \
+         let t = a == b; let u = OperatorShape::Dense != x; let v = y == &Form::Packed;",
+    );
     assert_eq!(
         comparisons_with_a_form(&sample),
-        ["== OperatorKind::Dense", "!= crate::model::Form::Sparse"]
+        [
+            "== OperatorKind::Dense",
+            "== Form::Packed",
+            "!= crate::model::Form::Sparse",
+            "!= OperatorShape::Dense",
+        ]
     );
 }
 
-/// Each `== X::…` or `!= X::…` in `code` whose X is one of [`FORMS`].
+/// Each comparison (`==`, `!=`) in `code` with one of the [`FORMS`] on
+/// either side (`op == Kind::X`, `Kind::X != op`, `x == &crate::a::Form::Y`,
+/// `OperatorShape::…`).
 fn comparisons_with_a_form(code: &str) -> Vec<String> {
+    let word_char = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
     let mut out = Vec::new();
-    for op in ["== ", "!= "] {
+    for op in ["==", "!="] {
         for (k, _) in code.match_indices(op) {
-            let rhs = &code[k + op.len()..];
-            let end = rhs
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rhs.len());
-            let word = &rhs[..end];
-            if FORMS
-                .iter()
-                .any(|f| word.starts_with(f) || word.contains(&format!("::{f}")))
-            {
-                out.push(format!("{op}{word}"));
+            let rhs = code[k + op.len()..].trim_start_matches([' ', '&', '(']);
+            let rhs = &rhs[..rhs.find(|c: char| !word_char(c)).unwrap_or(rhs.len())];
+            let lhs = code[..k].trim_end();
+            let lhs = &lhs[lhs.rfind(|c: char| !word_char(c)).map_or(0, |i| i + 1)..];
+            for word in [lhs, rhs] {
+                if FORMS.iter().any(|f| word.contains(f)) {
+                    out.push(format!("{op} {word}"));
+                }
             }
         }
     }

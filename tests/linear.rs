@@ -318,8 +318,8 @@ fn f32_precision_tracks_f64() {
 /// point, Euler's v - (dt/tau) v rounds back to v once v is a few ulps
 /// above zero in the subnormal range (below 10 ulps at dt/tau = 0.05), so
 /// without flushing the neurons stop there, and an x86 core pays ~100
-/// cycles for each operation on such a number (a ring of 65536 stepped
-/// about five times slower). The CPU backend flushes subnormals to zero on
+/// cycles for each operation on such a number (a ring of 65536 stepped 11
+/// to 12 times slower). The CPU backend flushes subnormals to zero on
 /// x86-64, as GPUs do in f32 (`sim::cpu::subnormal`), on the pool and on a
 /// calling thread that steps, whose own mode comes back after the run.
 /// (Flushed, (dt/tau) v becomes zero first, so v stops at about 20 times

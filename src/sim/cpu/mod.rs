@@ -94,8 +94,12 @@ fn run_batch<T: Matvec>(
     progress: &mut dyn FnMut(u64),
     stop: &Stop,
 ) -> Vec<Recording> {
-    let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
+    // Subnormals flushed (`subnormal`) before M is converted to T.
     subnormal::flush_on_the_pool();
+    let op = {
+        let _flush = subnormal::Flush::here();
+        Arc::new(Operator::<T>::new(&experiment.network.weights))
+    };
     let recs = on_the_pool(progress, |report| {
         if let [trial] = trials {
             return vec![run_trial_with(experiment, trial, op, report, stop)];
@@ -197,8 +201,11 @@ pub fn run_trial<T: Matvec>(
     trial: &Trial,
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
-    let op = Arc::new(Operator::<T>::new(&experiment.network.weights));
     subnormal::flush_on_the_pool();
+    let op = {
+        let _flush = subnormal::Flush::here();
+        Arc::new(Operator::<T>::new(&experiment.network.weights))
+    };
     run_trial_with(experiment, trial, op, progress, &Stop::default())
 }
 
