@@ -94,12 +94,7 @@ fn run_batch<T: Matvec>(
     progress: &mut dyn FnMut(u64),
     stop: &Stop,
 ) -> Vec<Recording> {
-    // Subnormals flushed (`subnormal`) before M is converted to T.
-    subnormal::flush_on_the_pool();
-    let op = {
-        let _flush = subnormal::Flush::here();
-        Arc::new(Operator::<T>::new(&experiment.network.weights))
-    };
+    let op = flushed_operator::<T>(experiment);
     let recs = on_the_pool(progress, |report| {
         if let [trial] = trials {
             return vec![run_trial_with(experiment, trial, op, report, stop)];
@@ -121,6 +116,14 @@ fn run_batch<T: Matvec>(
         progress(experiment.simulation.steps);
     }
     recs
+}
+
+/// M in precision `T`, converted with subnormals flushed on this thread
+/// and on the pool the run's loops use (`subnormal`), from now on there.
+fn flushed_operator<T: Matvec>(experiment: &Experiment) -> Arc<Operator<T>> {
+    subnormal::flush_on_the_pool();
+    let _flush = subnormal::Flush::here();
+    Arc::new(Operator::<T>::new(&experiment.network.weights))
 }
 
 /// Runs `work` on one of rayon's threads and passes the steps it reports
@@ -201,11 +204,7 @@ pub fn run_trial<T: Matvec>(
     trial: &Trial,
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
-    subnormal::flush_on_the_pool();
-    let op = {
-        let _flush = subnormal::Flush::here();
-        Arc::new(Operator::<T>::new(&experiment.network.weights))
-    };
+    let op = flushed_operator::<T>(experiment);
     run_trial_with(experiment, trial, op, progress, &Stop::default())
 }
 
