@@ -275,3 +275,38 @@ fn rk4_and_dense_steps_are_not_fused() {
     };
     assert!(!fused::<f32>(&e));
 }
+
+/// A trial run alone through the backend steps on rayon's pool, with the
+/// pool's other threads kept looking for work through its steps
+/// (`sim::cpu::awake`): which thread runs a half of a step changes, the
+/// numbers do not. The same bits on pools of one and of three threads as
+/// `cpu::run` gives on this thread, noise and records included, for a
+/// Hopfield step of register-free wide tiles (P = 100) and one of many
+/// chunks, both above the parallel threshold.
+#[test]
+fn a_trial_run_alone_has_the_bits_of_one_thread() {
+    use attractor::model::Precision;
+    use attractor::sim::cpu::CpuBackend;
+    use attractor::sim::Backend;
+    for (n, p) in [(2001, 100), (50_000, 3)] {
+        let mut e = hebbian(n, p, "current");
+        e.simulation.precision = Precision::F32;
+        let want = cpu::run::<f32>(&e, &mut |_| {});
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut recs = pool
+                .install(|| CpuBackend.run_batch(&e, &[Trial::of(&e)], &mut |_| {}))
+                .unwrap();
+            let got = recs.pop().unwrap();
+            let what = format!("N = {n}, P = {p}, {threads} threads");
+            assert_eq!(got.steps_done, want.steps_done, "{what}");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got.final_state), bits(&want.final_state), "{what}");
+            assert_eq!(got.metrics, want.metrics, "{what}: metrics");
+            assert_eq!(got.rates, want.rates, "{what}: rates");
+        }
+    }
+}

@@ -14,6 +14,7 @@
 
 use super::lanes::{small, Lanes, CHUNK};
 use super::operator::Operator;
+use super::pages::Aligned;
 use super::structured::{Expansion, Parts};
 use super::table::{rows_read, REGISTERS};
 use crate::model::{Activation, Dynamics, Stage, StepConstants};
@@ -106,16 +107,16 @@ pub struct FusedStep<T> {
 /// and the chunk's accumulators.
 #[derive(Clone, Debug)]
 struct Scratch<T> {
-    d: Vec<T>,
-    o: Vec<T>,
+    d: Aligned<T>,
+    o: Aligned<T>,
     lanes: Vec<Lanes<T>>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(block: usize, sums: usize) -> Self {
         Scratch {
-            d: vec![T::zero(); block],
-            o: vec![T::zero(); block],
+            d: Aligned::zeroed(block),
+            o: Aligned::zeroed(block),
             lanes: vec![Lanes::default(); sums],
         }
     }
@@ -151,6 +152,12 @@ impl<T: Real> FusedStep<T> {
             scratch: Scratch::new(block, rank + 1),
             pool: Vec::new(),
         })
+    }
+
+    /// Whether a step of `n` neurons spreads its chunks over rayon's
+    /// threads ([`PARALLEL_WORK`]).
+    pub fn forks(&self, n: usize) -> bool {
+        n * (self.block_rows + 2) >= PARALLEL_WORK
     }
 
     /// Neurons per block.
@@ -227,7 +234,7 @@ impl<T: Real> FusedStep<T> {
             step,
             sum,
         };
-        let bad = if n * (self.block_rows + 2) >= PARALLEL_WORK {
+        let bad = if self.forks(n) {
             let groups = rayon::current_num_threads().min(chunks);
             let per = chunks.div_ceil(groups);
             let groups = chunks.div_ceil(per);

@@ -14,6 +14,7 @@
 //! [`cost`] (what a step moves and a run needs), [`probe`] (the machine's
 //! bandwidth and peak).
 
+mod awake;
 pub mod cost;
 pub mod elementwise;
 pub mod fused;
@@ -97,16 +98,16 @@ fn run_batch<T: Matvec>(
     let op = flushed_operator::<T>(experiment);
     let recs = on_the_pool(progress, |report| {
         if let [trial] = trials {
-            return vec![run_trial_with(experiment, trial, op, report, stop)];
+            return vec![run_trial_with(experiment, trial, op, report, stop, true)];
         }
         // The first trial reports progress (the trials advance together);
         // each looks at `stop` where it would report progress.
         let (first, rest) = rayon::join(
-            || run_trial_with(experiment, &trials[0], op.clone(), report, stop),
+            || run_trial_with(experiment, &trials[0], op.clone(), report, stop, false),
             || {
                 trials[1..]
                     .par_iter()
-                    .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}, stop))
+                    .map(|t| run_trial_with(experiment, t, op.clone(), &mut |_| {}, stop, false))
                     .collect::<Vec<_>>()
             },
         );
@@ -205,16 +206,19 @@ pub fn run_trial<T: Matvec>(
     progress: &mut dyn FnMut(u64),
 ) -> Recording {
     let op = flushed_operator::<T>(experiment);
-    run_trial_with(experiment, trial, op, progress, &Stop::default())
+    run_trial_with(experiment, trial, op, progress, &Stop::default(), true)
 }
 
-/// [`run_trial`] with M already built as `op`.
+/// [`run_trial`] with M already built as `op`; `alone`: no other trial
+/// runs beside it (then, where its steps fork, the pool's other threads
+/// are kept awake through them, [`awake`]).
 fn run_trial_with<T: Matvec>(
     experiment: &Experiment,
     trial: &Trial,
     op: Arc<Operator<T>>,
     progress: &mut dyn FnMut(u64),
     stop: &Stop,
+    alone: bool,
 ) -> Recording {
     // Subnormals flushed on the stepping thread as on the pool's
     // (`subnormal`); this thread's mode comes back at the end.
@@ -230,10 +234,18 @@ fn run_trial_with<T: Matvec>(
     // a ring of 65536 recorded every 10 steps 40% of its step time.
     pages::advise_huge_pages(&rec.rates);
 
-    let mut x: Vec<T> = trial.initial(experiment).iter().map(|&v| c(v)).collect();
+    // On a cache line, as the tables and the step's scratch (`pages`).
+    let mut x: pages::Aligned<T> = pages::Aligned::build(n, false, |x| {
+        x.extend(trial.initial(experiment).iter().map(|&v| c::<T>(v)))
+    });
     let mut inputs = Inputs::<T>::new(experiment, trial.h_scale);
     let mut stepper = Stepper::<T>::new(experiment, trial, op.clone());
     let fused = stepper.is_fused();
+    let _awake = if alone && stepper.forks(n) {
+        awake::Awake::start()
+    } else {
+        None
+    };
     // The fused step's records take their metrics from its projections
     // (Metrics::from_sums), without the tables or another pass over the
     // rates (but for the Hopfield energy's elementwise sums).

@@ -4,7 +4,7 @@
 //! GPU's operator kernels.
 
 use super::matvec::Matvec;
-use super::pages::advise_huge_pages;
+use super::pages::Aligned;
 use super::structured::Parts;
 use super::table::{rows_read, tile_for, Table};
 use crate::model::{Form, Generator, PatternBits, Rotation, Shape, StructuredForm, Weights};
@@ -22,14 +22,14 @@ pub enum Operator<T> {
         /// N.
         n: usize,
         /// Entries, row-major.
-        m: Vec<T>,
+        m: Aligned<T>,
     },
     /// diag(d) + sum_r coef_r U_r V_r^T.
     Structured {
         /// N.
         n: usize,
         /// The diagonal d, if any.
-        diag: Option<Vec<T>>,
+        diag: Option<Aligned<T>>,
         /// The R coefficients.
         coef: Vec<T>,
         /// V, R rows of N.
@@ -183,10 +183,11 @@ impl<T: Matvec> Operator<T> {
     pub fn new(weights: &Weights) -> Self {
         match weights.form() {
             Form::Dense { n, m } => {
-                // M is streamed every step: back it with huge pages.
-                let mut entries = Vec::with_capacity(m.len());
-                advise_huge_pages(&entries);
-                entries.par_extend(m.par_iter().map(|&x| c::<T>(x)));
+                // M is streamed every step: back it with huge pages, from a
+                // cache line.
+                let entries = Aligned::build(m.len(), true, |e| {
+                    e.par_extend(m.par_iter().map(|&x| c::<T>(x)))
+                });
                 Operator::Dense { n, m: entries }
             }
             Form::Generated(g) => Operator::Generated(g),
@@ -215,18 +216,17 @@ impl<T: Matvec> Operator<T> {
     /// [`Operator::from_form`] with tiles of `tile` neurons, `uniform` the
     /// form's all-ones rows.
     fn tiled(form: &StructuredForm, uniform: Vec<bool>, tile: usize) -> Self {
-        let cv = |v: &[f64]| {
-            // Streamed every step: on huge pages.
-            let mut out = Vec::with_capacity(v.len());
-            advise_huge_pages(&out);
-            out.par_extend(v.par_iter().map(|&x| c::<T>(x)));
-            out
+        // Streamed every step: on huge pages, from a cache line.
+        let diag = |v: &[f64]| {
+            Aligned::build(v.len(), true, |out| {
+                out.par_extend(v.par_iter().map(|&x| c::<T>(x)))
+            })
         };
         let (n, rank) = (form.n, form.coef.len());
         Operator::Structured {
             n,
-            diag: form.diag.as_deref().map(cv),
-            coef: cv(&form.coef),
+            diag: form.diag.as_deref().map(diag),
+            coef: form.coef.iter().map(|&x| c::<T>(x)).collect(),
             v: Table::new(&form.v, rank, n, tile),
             u: form.u.as_deref().map(|u| Table::new(u, rank, n, tile)),
             uniform,

@@ -290,6 +290,15 @@ impl<T: Matvec> Stepper<T> {
         }
     }
 
+    /// Whether a step of `n` neurons forks over rayon's threads: the fused
+    /// step's chunks, or (the separate passes) the elementwise passes.
+    pub fn forks(&self, n: usize) -> bool {
+        match &self.fused {
+            Some(fz) => fz.forks(n),
+            None => n >= PARALLEL_N,
+        }
+    }
+
     /// Forgets what the fused step kept from the last state (for a state
     /// set from outside).
     pub fn reset(&mut self) {

@@ -2,7 +2,7 @@
 //! are one contiguous stream, whatever their number.
 
 use super::lanes::CHUNK;
-use super::pages::advise_huge_pages;
+use super::pages::Aligned;
 use crate::real::{c, Real};
 use rayon::prelude::*;
 
@@ -69,14 +69,14 @@ pub(crate) fn rows_read(uniform: &[bool], separate_u: bool, diag: bool) -> usize
 /// more than a core's prefetchers follow once R is in the hundreds).
 #[derive(Clone, Debug)]
 pub struct Table<T> {
-    data: Vec<T>,
+    data: Aligned<T>,
     /// The same entries as bytes, where every one is an integer from -128
     /// to 127 (Hebbian ±1 patterns) and the tiles are register blocks: a
     /// quarter of the f32 bytes to stream, converted exactly on the way. A
     /// Hopfield run at N = 10^4, P = 500 (f32, tanh, current dynamics): 4.0e-4
     /// –4.1e-4 s/step against 5.8e-4–6.2e-4 with the f32 entries (three
     /// alternated runs; numpy's two products 4.3e-4–5.6e-4 beside them).
-    small: Option<Vec<i8>>,
+    small: Option<Aligned<i8>>,
     rows: usize,
     n: usize,
     tile: usize,
@@ -93,21 +93,20 @@ impl<T: Real> Table<T> {
             tile >= n || (tile.is_power_of_two() && tile >= 8 && CHUNK.is_multiple_of(tile)),
             "tile {tile}"
         );
-        let mut data = Vec::with_capacity(src.len());
-        advise_huge_pages(&data);
-        data.par_extend((0..src.len()).into_par_iter().map(|k| {
-            let t0 = k / (tile * rows) * tile;
-            let tl = tile.min(n - t0);
-            let rem = k - t0 * rows;
-            c::<T>(src[rem / tl * n + t0 + rem % tl])
-        }));
+        let data = Aligned::build(src.len(), true, |data| {
+            data.par_extend((0..src.len()).into_par_iter().map(|k| {
+                let t0 = k / (tile * rows) * tile;
+                let tl = tile.min(n - t0);
+                let rem = k - t0 * rows;
+                c::<T>(src[rem / tl * n + t0 + rem % tl])
+            }))
+        });
         let fits = |v: f64| v.to_bits() == f64::from(v as i8).to_bits();
         let small = (tile <= REGISTERS && rows >= MANY_ROWS && src.par_iter().all(|&v| fits(v)))
             .then(|| {
-                let mut small = Vec::with_capacity(data.len());
-                advise_huge_pages(&small);
-                small.par_extend(data.par_iter().map(|v| v.to_f64().unwrap_or(0.0) as i8));
-                small
+                Aligned::build(data.len(), true, |small| {
+                    small.par_extend(data.par_iter().map(|v| v.to_f64().unwrap_or(0.0) as i8))
+                })
             });
         Table {
             data,
