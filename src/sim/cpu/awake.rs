@@ -28,6 +28,12 @@ thread_local! {
 /// tasks (a sleeping thread wakes in tens of microseconds).
 const TAKE_UP: Duration = Duration::from_millis(2);
 
+/// Fruitless looks for work a thread spins through before it yields its
+/// core to the system between looks (each look takes tens of nanoseconds:
+/// the gaps within a step are spun through, and a thread idle longer, or
+/// one that shares its core with another program, gives way).
+const SPINS: u32 = 256;
+
 /// The pool's other threads kept looking for work until this is dropped.
 #[derive(Debug)]
 pub(crate) struct Awake {
@@ -72,9 +78,21 @@ impl Awake {
             }
             SERVING.set(true);
             s.serving.fetch_add(1, Ordering::AcqRel);
+            let mut idle = 0;
             while !s.done.load(Ordering::Acquire) {
-                if let Some(rayon::Yield::Idle) = rayon::yield_now() {
-                    std::hint::spin_loop();
+                match rayon::yield_now() {
+                    Some(rayon::Yield::Executed) => idle = 0,
+                    Some(rayon::Yield::Idle) | None => {
+                        idle += 1;
+                        if idle < SPINS {
+                            std::hint::spin_loop();
+                        } else {
+                            // Long idle: offer the core to any other thread
+                            // that wants it (another process, the progress
+                            // poll), and keep looking when none does.
+                            std::thread::yield_now();
+                        }
+                    }
                 }
             }
             s.serving.fetch_sub(1, Ordering::AcqRel);
