@@ -310,3 +310,34 @@ fn a_trial_run_alone_has_the_bits_of_one_thread() {
         }
     }
 }
+
+/// Two trials run alone at the same time on one pool (as from two Python
+/// threads): one of them keeps the pool's other threads looking for work,
+/// neither holds the other's stepping thread, and both end, with the bits
+/// of one thread. Repeated, since which thread takes what varies.
+#[test]
+fn two_lone_trials_at_once_both_end_with_the_same_bits() {
+    use attractor::model::Precision;
+    use attractor::sim::cpu::CpuBackend;
+    use attractor::sim::Backend;
+    let mut e = hebbian(2001, 100, "current");
+    e.simulation.precision = Precision::F32;
+    let want = cpu::run::<f32>(&e, &mut |_| {});
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    for round in 0..5 {
+        let run = || CpuBackend.run_batch(&e, &[Trial::of(&e)], &mut |_| {});
+        let (a, b) = pool.install(|| rayon::join(run, run));
+        for rec in [a.unwrap().pop().unwrap(), b.unwrap().pop().unwrap()] {
+            assert_eq!(
+                bits(&rec.final_state),
+                bits(&want.final_state),
+                "round {round}"
+            );
+            assert_eq!(rec.metrics, want.metrics, "round {round}: metrics");
+        }
+    }
+}

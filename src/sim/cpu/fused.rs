@@ -154,10 +154,16 @@ impl<T: Real> FusedStep<T> {
         })
     }
 
-    /// Whether a step of `n` neurons spreads its chunks over rayon's
-    /// threads ([`PARALLEL_WORK`]).
-    pub fn forks(&self, n: usize) -> bool {
-        n * (self.block_rows + 2) >= PARALLEL_WORK
+    /// The tasks a step of `n` neurons spreads its chunks over, one per
+    /// group of consecutive chunks: as many as rayon has threads (at most
+    /// one per chunk) from [`PARALLEL_WORK`], else 1 (no fork).
+    pub fn groups(&self, n: usize) -> usize {
+        if n * (self.block_rows + 2) < PARALLEL_WORK {
+            return 1;
+        }
+        let chunks = n.div_ceil(CHUNK);
+        let per = chunks.div_ceil(rayon::current_num_threads().min(chunks));
+        chunks.div_ceil(per)
     }
 
     /// Neurons per block.
@@ -234,10 +240,9 @@ impl<T: Real> FusedStep<T> {
             step,
             sum,
         };
-        let bad = if self.forks(n) {
-            let groups = rayon::current_num_threads().min(chunks);
+        let groups = self.groups(n);
+        let bad = if groups > 1 {
             let per = chunks.div_ceil(groups);
-            let groups = chunks.div_ceil(per);
             let block = self.block;
             self.pool.resize_with(groups, || Scratch::new(block, sums));
             // One task per group of `per` consecutive chunks (a fork-join

@@ -10,9 +10,11 @@
 //! [`table`] (weight rows in tiles), [`structured`] (projections and
 //! expansion), [`matvec`] (the dense product), [`operator`] (y = M x in
 //! M's form), [`elementwise`], [`inputs`] (h at each step), [`step`],
-//! [`fused`], [`pages`] (huge pages), [`subnormal`] (flushed to zero),
-//! [`cost`] (what a step moves and a run needs), [`probe`] (the machine's
-//! bandwidth and peak).
+//! [`fused`], [`pages`] (huge pages, buffers that start on a cache line),
+//! [`subnormal`] (flushed to zero), `awake` (the pool's other threads kept
+//! looking for work through the steps of a trial run alone), [`cost`]
+//! (what a step moves and a run needs), [`probe`] (the machine's bandwidth
+//! and peak).
 
 mod awake;
 pub mod cost;
@@ -241,11 +243,10 @@ fn run_trial_with<T: Matvec>(
     let mut inputs = Inputs::<T>::new(experiment, trial.h_scale);
     let mut stepper = Stepper::<T>::new(experiment, trial, op.clone());
     let fused = stepper.is_fused();
-    let _awake = if alone && stepper.forks(n) {
-        awake::Awake::start()
-    } else {
-        None
-    };
+    let _stepping = awake::Stepping::here();
+    let _awake = alone
+        .then(|| awake::Awake::start(stepper.helpers(n)))
+        .flatten();
     // The fused step's records take their metrics from its projections
     // (Metrics::from_sums), without the tables or another pass over the
     // rates (but for the Hopfield energy's elementwise sums).

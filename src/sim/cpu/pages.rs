@@ -41,7 +41,6 @@ pub fn advise_huge_pages<T>(v: &Vec<T>) {
 /// load in two, and changed with what a process had allocated before: the
 /// same Hopfield step (N = 2000, P = 100) took 27 µs a step inside `bench`
 /// and 34 µs in a run of its own.
-#[derive(Debug)]
 pub struct Aligned<T> {
     /// The padding up to the first line, then the entries. Where they start
     /// follows from where the vector lies (it never moves).
@@ -49,7 +48,8 @@ pub struct Aligned<T> {
 }
 
 impl<T> Aligned<T> {
-    /// Entries of padding before the first line.
+    /// Entries of padding before the first line (`align_offset` of a
+    /// float's or a byte's pointer is at most 63: their sizes divide 64).
     #[inline(always)]
     fn off(v: &[T]) -> usize {
         v.as_ptr().align_offset(LINE).min(v.len())
@@ -89,6 +89,13 @@ impl<T: Clone> Clone for Aligned<T> {
         v.resize(v.as_ptr().align_offset(LINE), pad.clone());
         v.extend_from_slice(self);
         Aligned { v }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Aligned<T> {
+    /// The entries (not the padding).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 

@@ -290,12 +290,16 @@ impl<T: Matvec> Stepper<T> {
         }
     }
 
-    /// Whether a step of `n` neurons forks over rayon's threads: the fused
-    /// step's chunks, or (the separate passes) the elementwise passes.
-    pub fn forks(&self, n: usize) -> bool {
+    /// Other threads than the stepping one that a step of `n` neurons
+    /// gives work to in its forks: the fused step's groups of chunks but
+    /// one ([`FusedStep::groups`]), or, for the separate passes, the
+    /// elementwise passes' from [`PARALLEL_N`] (M's product may fork from
+    /// smaller N; it is not counted here).
+    pub fn helpers(&self, n: usize) -> usize {
         match &self.fused {
-            Some(fz) => fz.forks(n),
-            None => n >= PARALLEL_N,
+            Some(fz) => fz.groups(n) - 1,
+            None if n >= PARALLEL_N => rayon::current_num_threads() - 1,
+            None => 0,
         }
     }
 
