@@ -61,12 +61,8 @@ impl<T: Copy + Default> Aligned<T> {
     /// given (exactly `len`), backed by huge pages if `huge`
     /// ([`advise_huge_pages`]).
     pub fn build(len: usize, huge: bool, fill: impl FnOnce(&mut Vec<T>)) -> Self {
-        let mut v: Vec<T> = Vec::with_capacity(len + LINE / std::mem::size_of::<T>().max(1));
-        if huge {
-            advise_huge_pages(&v);
-        }
-        let off = v.as_ptr().align_offset(LINE);
-        v.resize(off, T::default());
+        let mut v = padded(len, huge, T::default());
+        let off = v.len();
         fill(&mut v);
         assert_eq!(v.len(), off + len, "an aligned buffer of {len}");
         assert_eq!(Self::off(&v), off, "the buffer moved while it was filled");
@@ -85,11 +81,21 @@ impl<T: Clone> Clone for Aligned<T> {
         let Some(pad) = self.v.first() else {
             return Aligned { v: Vec::new() };
         };
-        let mut v: Vec<T> = Vec::with_capacity(self.len() + LINE / std::mem::size_of::<T>().max(1));
-        v.resize(v.as_ptr().align_offset(LINE), pad.clone());
+        let mut v = padded(self.len(), false, pad.clone());
         v.extend_from_slice(self);
         Aligned { v }
     }
+}
+
+/// A vector with room for `len` entries after the padding `pad` up to its
+/// first cache line, holding that padding; on huge pages if `huge`.
+fn padded<T: Clone>(len: usize, huge: bool, pad: T) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(len + LINE / std::mem::size_of::<T>().max(1));
+    if huge {
+        advise_huge_pages(&v);
+    }
+    v.resize(v.as_ptr().align_offset(LINE), pad);
+    v
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Aligned<T> {
