@@ -281,15 +281,31 @@ fn rk4_and_dense_steps_are_not_fused() {
 /// (`sim::cpu::awake`): which thread runs a half of a step changes, the
 /// numbers do not. The same bits on pools of one and of three threads as
 /// `cpu::run` gives on this thread, noise and records included, for a
-/// Hopfield step of register-free wide tiles (P = 100) and one of many
-/// chunks, both above the parallel threshold.
+/// Hopfield step of register-free wide tiles (P = 100), one of many
+/// chunks, both above the parallel threshold, and a dense step whose
+/// product forks (N = 300: 90000 entries, over `PARALLEL_WORK`) though its
+/// elementwise passes do not.
 #[test]
 fn a_trial_run_alone_has_the_bits_of_one_thread() {
     use attractor::model::Precision;
     use attractor::sim::cpu::CpuBackend;
     use attractor::sim::Backend;
-    for (n, p) in [(2001, 100), (50_000, 3)] {
-        let mut e = hebbian(n, p, "current");
+    let dense = |n: usize| {
+        let mut e = ring(n, "rate", r#"{ kind = "relu" }"#, "euler");
+        // A non-symmetric M of entries that differ (so that the order of
+        // every row's sum shows in the bits).
+        let m = (0..n * n)
+            .map(|k| ((k * 7919 % 1009) as f64 / 1009.0 - 0.45) * 2.0 / n as f64)
+            .collect();
+        e.network.weights = Weights::Dense { n, m };
+        e
+    };
+    let cases = [
+        (hebbian(2001, 100, "current"), "Hopfield N = 2001, P = 100"),
+        (hebbian(50_000, 3, "current"), "Hopfield N = 50000, P = 3"),
+        (dense(300), "dense N = 300"),
+    ];
+    for (mut e, name) in cases {
         e.simulation.precision = Precision::F32;
         let want = cpu::run::<f32>(&e, &mut |_| {});
         for threads in [1, 3] {
@@ -301,13 +317,36 @@ fn a_trial_run_alone_has_the_bits_of_one_thread() {
                 .install(|| CpuBackend.run_batch(&e, &[Trial::of(&e)], &mut |_| {}))
                 .unwrap();
             let got = recs.pop().unwrap();
-            let what = format!("N = {n}, P = {p}, {threads} threads");
+            let what = format!("{name}, {threads} threads");
             assert_eq!(got.steps_done, want.steps_done, "{what}");
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got.final_state), bits(&want.final_state), "{what}");
             assert_eq!(got.metrics, want.metrics, "{what}: metrics");
             assert_eq!(got.rates, want.rates, "{what}: rates");
         }
+    }
+}
+
+/// A step keeps as many other threads awake as it gives work to: every
+/// other thread where M's product forks (a dense M of 90000 entries, over
+/// `PARALLEL_WORK`), none where neither it nor the elementwise passes do
+/// (64² entries, N under `PARALLEL_N`).
+#[test]
+fn a_dense_step_keeps_the_threads_its_product_forks_to() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    for (n, helpers) in [(300, 2), (64, 0)] {
+        let mut e = ring(n, "rate", r#"{ kind = "relu" }"#, "euler");
+        e.network.weights = Weights::Dense {
+            n,
+            m: vec![0.01; n * n],
+        };
+        let op = Arc::new(Operator::<f32>::new(&e.network.weights));
+        assert_eq!(op.forks(), n * n >= 1 << 16, "N = {n}");
+        let got = pool.install(|| Stepper::<f32>::new(&e, &Trial::of(&e), op).helpers(n));
+        assert_eq!(got, helpers, "N = {n}");
     }
 }
 

@@ -125,6 +125,12 @@ impl Convolution {
         }
     }
 
+    /// Whether a product transforms its rows and columns over rayon's
+    /// threads (sides from `PARALLEL_SIDE` up).
+    pub fn forks(&self) -> bool {
+        self.side >= PARALLEL_SIDE
+    }
+
     /// Neurons per side.
     pub fn side(&self) -> usize {
         self.side
@@ -202,7 +208,7 @@ impl Convolution {
         let side = self.side;
         let cols = side / 2 + 1;
         let n = side * side;
-        let par = side >= PARALLEL_SIDE;
+        let par = self.forks();
         let zero = Complex::new(0.0, 0.0);
         // Each task's buffers: a row of reals and the transforms' scratch.
         let real_scratch = || (Vec::new(), vec![zero; self.r2c.get_scratch_len()]);

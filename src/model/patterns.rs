@@ -205,7 +205,7 @@ pub fn overlaps<T: Real>(bits: &PatternBits, x: &[T], coef: T, s: &mut Vec<T>, t
             *o = *o * coef;
         }
     };
-    if n * p >= PARALLEL_WORK && p > 1 {
+    if forks(n, p) && p > 1 {
         // Ranges of patterns: enough for every thread, at least 16 words
         // (a 64-byte line) of each block.
         let len = p.div_ceil(4 * threads.max(1)).max(16);
@@ -215,6 +215,12 @@ pub fn overlaps<T: Real>(bits: &PatternBits, x: &[T], coef: T, s: &mut Vec<T>, t
     } else {
         range((0, &mut s[..]), p.max(1));
     }
+}
+
+/// Whether the product of N units and P patterns ([`field`], and
+/// [`overlaps`] for P > 1) shares its work over rayon's threads.
+pub fn forks(n: usize, p: usize) -> bool {
+    n * p >= PARALLEL_WORK
 }
 
 /// y_i = d x_i + sum_mu xi_i^mu s_mu for every unit.
@@ -233,7 +239,7 @@ pub fn field<T: Real>(bits: &PatternBits, s: &[T], d: T, x: &[T], y: &mut [T]) {
             *yi = d * x[j * UNITS + k] + acc[k];
         }
     };
-    if n * p >= PARALLEL_WORK {
+    if forks(n, p) {
         y.par_chunks_mut(UNITS).enumerate().for_each(word);
     } else {
         y.chunks_mut(UNITS).enumerate().for_each(word);

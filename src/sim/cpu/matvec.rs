@@ -69,11 +69,17 @@ pub fn matvec_f32(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
         let rows = &m[k * ROWS_PER_TASK * n..][..yb.len() * n];
         rows_f32(simd, rows, n, x, yb);
     };
-    if m.len() >= PARALLEL_WORK {
+    if forks(m.len()) {
         y.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(block);
     } else {
         y.chunks_mut(ROWS_PER_TASK).enumerate().for_each(block);
     }
+}
+
+/// Whether [`matvec_f32`] shares the rows of an M of `entries` over
+/// rayon's threads.
+pub fn forks(entries: usize) -> bool {
+    entries >= PARALLEL_WORK
 }
 
 /// y = M x for consecutive rows, on this thread: the AVX2 + FMA kernel when

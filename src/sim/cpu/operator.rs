@@ -143,7 +143,7 @@ impl<T: Matvec> SparseOperator<T> {
                 *yi = s;
             }
         };
-        if self.csr.nnz() < 4096 {
+        if self.csr.nnz() < SPARSE_PARALLEL_NNZ {
             rows(0..self.csr.n(), y);
             return self.add_factors(x, y);
         }
@@ -177,6 +177,14 @@ pub struct PackedOperator<T> {
 /// Rows of generated weights a task generates and multiplies at once (the
 /// dense kernel's four rows per load of x).
 pub const GENERATED_ROWS: usize = 4;
+
+/// Generated M's product shares its blocks of rows over the threads from
+/// this N up.
+const GENERATED_PARALLEL_N: usize = 64;
+
+/// A sparse product shares its blocks of rows over the threads from this
+/// many stored entries up.
+const SPARSE_PARALLEL_NNZ: usize = 4096;
 
 impl<T: Matvec> Operator<T> {
     /// Builds the operator for `weights`, converting to `T`.
@@ -311,7 +319,7 @@ impl<T: Matvec> Operator<T> {
                     }
                     T::rows(rows, n, x, yb);
                 };
-                if n >= 64 {
+                if n >= GENERATED_PARALLEL_N {
                     y.par_chunks_mut(GENERATED_ROWS)
                         .enumerate()
                         .for_each_init(Vec::new, block);
@@ -336,6 +344,21 @@ impl<T: Matvec> Operator<T> {
 }
 
 impl<T> Operator<T> {
+    /// Whether the product y = M x forks its work over rayon's threads
+    /// (each form's own threshold, as its product applies it).
+    pub fn forks(&self) -> bool {
+        match self {
+            Operator::Dense { m, .. } => super::matvec::forks(m.len()),
+            Operator::Structured { n, coef, .. } => {
+                n * coef.len().max(1) >= super::lanes::PARALLEL_WORK
+            }
+            Operator::Generated(g) => g.n >= GENERATED_PARALLEL_N,
+            Operator::Packed(p) => crate::model::patterns::forks(p.bits.n(), p.bits.p()),
+            Operator::Convolution(conv) => conv.forks(),
+            Operator::Sparse(s) => s.csr.nnz() >= SPARSE_PARALLEL_NNZ,
+        }
+    }
+
     /// The structured form's parts; `None` for dense and generated M.
     pub(crate) fn parts(&self) -> Option<Parts<'_, T>> {
         match self {

@@ -292,13 +292,13 @@ impl<T: Matvec> Stepper<T> {
 
     /// Other threads than the stepping one that a step of `n` neurons
     /// gives work to in its forks: the fused step's groups of chunks but
-    /// one ([`FusedStep::groups`]), or, for the separate passes, the
-    /// elementwise passes' from [`PARALLEL_N`] (M's product may fork from
-    /// smaller N; it is not counted here).
+    /// one ([`FusedStep::groups`]), or, for the separate passes, all of
+    /// them where M's product forks ([`Operator::forks`]) or the
+    /// elementwise passes do (from [`PARALLEL_N`]).
     pub fn helpers(&self, n: usize) -> usize {
         match &self.fused {
             Some(fz) => fz.groups(n) - 1,
-            None if n >= PARALLEL_N => rayon::current_num_threads() - 1,
+            None if n >= PARALLEL_N || self.drive.op.forks() => rayon::current_num_threads() - 1,
             None => 0,
         }
     }
