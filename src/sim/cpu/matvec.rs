@@ -76,8 +76,9 @@ pub fn matvec_f32(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Whether [`matvec_f32`] shares the rows of an M of `entries` over
-/// rayon's threads.
+/// Whether the dense product of an M of `entries` shares its rows over
+/// rayon's threads: [`matvec_f32`] and, in f64, [`dense_matvec`] (both
+/// from [`PARALLEL_WORK`]).
 pub fn forks(entries: usize) -> bool {
     entries >= PARALLEL_WORK
 }
