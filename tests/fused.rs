@@ -327,26 +327,132 @@ fn a_trial_run_alone_has_the_bits_of_one_thread() {
     }
 }
 
-/// A step keeps as many other threads awake as it gives work to: every
-/// other thread where M's product forks (a dense M of 90000 entries, over
-/// `PARALLEL_WORK`), none where neither it nor the elementwise passes do
-/// (64² entries, N under `PARALLEL_N`).
+/// A ring's weights (TOML).
+const RING: &str = r#"{ kind = "ring", lambda0 = 0.4, lambda1 = 1.7 }"#;
+
+/// A network of `n` neurons with the weights `weights` (TOML), a uniform
+/// input and random initial rates, stepped by `method`.
+fn network(n: usize, weights: &str, method: &str) -> Experiment {
+    exp(&format!(
+        r#"
+        [network]
+        n = {n}
+        tau = 0.01
+        activation = {{ kind = "relu" }}
+        weights = {weights}
+        [[input]]
+        kind = "uniform"
+        value = 0.2
+        [initial]
+        kind = "random"
+        low = 0.0
+        high = 0.5
+        seed = 3
+        [simulation]
+        duration = 0.001
+        dt = 0.0001
+        method = "{method}"
+        "#
+    ))
+}
+
+/// A step keeps as many other threads awake as it gives work to: where
+/// only M's product forks (N under `PARALLEL_N`), as many as its tasks
+/// but one, up to the pool's; none where it runs on one thread. Each form
+/// on either side of its own threshold, on a pool of 8.
 #[test]
-fn a_dense_step_keeps_the_threads_its_product_forks_to() {
+fn a_step_keeps_as_many_threads_as_its_product_has_tasks() {
+    use attractor::model::{Csr, Factor, Factors, SparseOrigin};
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
+        .num_threads(8)
         .build()
         .unwrap();
-    for (n, helpers) in [(300, 2), (64, 0)] {
-        let mut e = ring(n, "rate", r#"{ kind = "relu" }"#, "euler");
+    let dense = |n: usize| {
+        let mut e = network(n, RING, "euler");
         e.network.weights = Weights::Dense {
             n,
             m: vec![0.01; n * n],
         };
-        let op = Arc::new(Operator::<f32>::new(&e.network.weights));
-        assert_eq!(op.forks(), n * n >= 1 << 16, "N = {n}");
-        let got = pool.install(|| Stepper::<f32>::new(&e, &Trial::of(&e), op).helpers(n));
-        assert_eq!(got, helpers, "N = {n}");
+        e
+    };
+    // A sparse M of the diagonal's first `nnz` entries and, if `factor`,
+    // one factored term over every neuron.
+    let sparse = |n: usize, nnz: usize, factor: bool| {
+        let mut e = network(n, RING, "euler");
+        let idx: Vec<u64> = (0..nnz as u64).collect();
+        let csr = Csr::from_triplets(n, &idx, &idx, &vec![0.5; nnz]).unwrap();
+        let mut factors = Factors::none(n);
+        if factor {
+            factors.terms.push(Factor {
+                to: 0,
+                from: 0,
+                coef: 0.1,
+                u: vec![1.0; n],
+                v: vec![1.0; n],
+            });
+        }
+        e.network.weights = Weights::Sparse {
+            n,
+            csr: Arc::new(csr),
+            origin: SparseOrigin::Data,
+            factors: Arc::new(factors),
+        };
+        e
+    };
+    let generated = r#"{ kind = "random", g = 0.9, seed = 1, materialise = false }"#;
+    let gaussian = r#"{ kind = "gaussian", excitation = 0.6, sigma = 0.6, inhibition = 0.9, sigma_inhibition = 1.6 }"#;
+    let cases = [
+        // 2^16 entries: 4 blocks of 64 rows, 3 helpers of 7.
+        ("dense N = 256", dense(256), 3),
+        ("dense N = 255", dense(255), 0),
+        ("generated N = 64", network(64, generated, "euler"), 7),
+        ("generated N = 63", network(63, generated, "euler"), 0),
+        // N P = 2^16: 64 words of units.
+        (
+            "packed N = 2048, P = 32",
+            network(
+                2048,
+                r#"{ kind = "hebbian", patterns = 32, packed = true }"#,
+                "euler",
+            ),
+            7,
+        ),
+        (
+            "packed N = 2048, P = 31",
+            network(
+                2048,
+                r#"{ kind = "hebbian", patterns = 31, packed = true }"#,
+                "euler",
+            ),
+            0,
+        ),
+        (
+            "convolution side 64",
+            network(64 * 64, gaussian, "euler"),
+            7,
+        ),
+        (
+            "convolution side 63",
+            network(63 * 63, gaussian, "euler"),
+            0,
+        ),
+        // Unfused (rk4): N R from 2^16, 30 chunks of 1024.
+        ("ring N = 30000, rk4", network(30_000, RING, "rk4"), 7),
+        ("ring N = 1000, rk4", network(1000, RING, "rk4"), 0),
+        // 4 blocks a thread from 4096 entries.
+        ("sparse nnz = 4096", sparse(5000, 4096, false), 7),
+        ("sparse nnz = 4095", sparse(5000, 4095, false), 0),
+        // No entries, one term of 9000 neurons: two chunks of 8192.
+        ("sparse, a factored term", sparse(9000, 0, true), 1),
+    ];
+    for (name, e, helpers) in cases {
+        let got = pool.install(|| {
+            let op = Arc::new(Operator::<f32>::new(&e.network.weights));
+            let stepper = Stepper::<f32>::new(&e, &Trial::of(&e), op);
+            assert!(!stepper.is_fused(), "{name}: the separate passes");
+            stepper.helpers(e.network.n)
+        });
+        assert_eq!(got, helpers, "{name}");
     }
 }
 

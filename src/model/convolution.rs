@@ -127,8 +127,18 @@ impl Convolution {
 
     /// Whether a product transforms its rows and columns over rayon's
     /// threads (sides from `PARALLEL_SIDE` up).
-    pub fn forks(&self) -> bool {
+    fn forks(&self) -> bool {
         self.side >= PARALLEL_SIDE
+    }
+
+    /// The tasks a product shares out at once (a row or a column each; 1
+    /// where it runs on one thread).
+    pub(crate) fn tasks(&self) -> usize {
+        if self.forks() {
+            self.side
+        } else {
+            1
+        }
     }
 
     /// Neurons per side.

@@ -219,8 +219,18 @@ pub fn overlaps<T: Real>(bits: &PatternBits, x: &[T], coef: T, s: &mut Vec<T>, t
 
 /// Whether the product of N units and P patterns ([`field`], and
 /// [`overlaps`] for P > 1) shares its work over rayon's threads.
-pub fn forks(n: usize, p: usize) -> bool {
+pub(crate) fn forks(n: usize, p: usize) -> bool {
     n * p >= PARALLEL_WORK
+}
+
+/// The tasks [`field`] shares out for N units and P patterns (a word of
+/// units each; 1 where it runs on one thread).
+pub(crate) fn tasks(n: usize, p: usize) -> usize {
+    if forks(n, p) {
+        n.div_ceil(UNITS)
+    } else {
+        1
+    }
 }
 
 /// y_i = d x_i + sum_mu xi_i^mu s_mu for every unit.

@@ -8,6 +8,13 @@ use rayon::prelude::*;
 
 /// Work below this many multiply-adds stays on one thread.
 pub const PARALLEL_WORK: usize = 1 << 16;
+
+/// Whether `work` multiply-adds are shared over rayon's threads (from
+/// [`PARALLEL_WORK`]): the dense products' test, and the structured
+/// projections' and expansion's.
+pub fn forks(work: usize) -> bool {
+    work >= PARALLEL_WORK
+}
 /// Chunk length of parallel and compensated reductions: the projections'
 /// partial sums are per chunk of this many neurons, summed in order. Also
 /// the grain of the fused step's parallel split: 1024 rather than 4096
@@ -161,7 +168,7 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 /// parallel for large M): the reference loop, used in f64.
 pub fn dense_matvec<T: Real>(m: &[T], n: usize, x: &[T], y: &mut [T]) {
     let row = |(i, yi): (usize, &mut T)| *yi = dot(&m[i * n..(i + 1) * n], x);
-    if m.len() >= PARALLEL_WORK {
+    if forks(m.len()) {
         y.par_iter_mut().enumerate().for_each(row);
     } else {
         y.iter_mut().enumerate().for_each(row);

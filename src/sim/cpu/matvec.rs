@@ -14,7 +14,7 @@
 //! Each row's sum is computed by one thread in a fixed order, so the result
 //! does not depend on how rayon splits the rows.
 
-use super::lanes::{dense_matvec, dot, PARALLEL_WORK};
+use super::lanes::{dense_matvec, dot, forks};
 use crate::real::Real;
 use rayon::prelude::*;
 
@@ -74,13 +74,6 @@ pub fn matvec_f32(m: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
     } else {
         y.chunks_mut(ROWS_PER_TASK).enumerate().for_each(block);
     }
-}
-
-/// Whether the dense product of an M of `entries` shares its rows over
-/// rayon's threads: [`matvec_f32`] and, in f64, [`dense_matvec`] (both
-/// from [`PARALLEL_WORK`]).
-pub fn forks(entries: usize) -> bool {
-    entries >= PARALLEL_WORK
 }
 
 /// y = M x for consecutive rows, on this thread: the AVX2 + FMA kernel when
@@ -306,8 +299,8 @@ mod tests {
     /// what makes results independent of threads and batching.
     #[test]
     fn rows_are_computed_independently_of_blocking() {
-        let (rows, n) = (301, 333); // > PARALLEL_WORK: the parallel path.
-        assert!(rows * n >= PARALLEL_WORK);
+        let (rows, n) = (301, 333); // Over PARALLEL_WORK: the parallel path.
+        assert!(forks(rows * n));
         let m = values(rows * n, 7);
         let x = values(n, 8);
         let mut y = vec![0.0; rows];

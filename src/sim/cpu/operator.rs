@@ -80,9 +80,39 @@ pub type FactorTerm<T> = (usize, usize, T, Vec<T>, Vec<T>);
 /// number of threads.
 const FACTOR_CHUNK: usize = 8192;
 
+/// Whether a factored term's dot product or expansion of `len` neurons is
+/// shared over rayon's threads.
+fn factor_forks(len: usize) -> bool {
+    len > FACTOR_CHUNK
+}
+
 /// Blocks of rows a sparse product shares out per thread (so that a few
 /// slow blocks do not hold the others up).
 pub const SPARSE_BLOCKS_PER_THREAD: usize = 4;
+
+impl<T> SparseOperator<T> {
+    /// The tasks [`SparseOperator::apply`] shares out at once: its blocks
+    /// of rows (from [`SPARSE_PARALLEL_NNZ`] entries), or a factored
+    /// term's chunks, whichever are more (1 where it runs on one thread).
+    fn tasks(&self) -> usize {
+        let rows = if self.csr.nnz() < SPARSE_PARALLEL_NNZ {
+            1
+        } else {
+            self.blocks.len()
+        };
+        let factor = |len: usize| {
+            if factor_forks(len) {
+                len.div_ceil(FACTOR_CHUNK)
+            } else {
+                1
+            }
+        };
+        self.factors
+            .iter()
+            .map(|(_, _, _, u, v)| factor(u.len()).max(factor(v.len())))
+            .fold(rows, usize::max)
+    }
+}
 
 impl<T: Matvec> SparseOperator<T> {
     fn new(csr: &std::sync::Arc<crate::model::Csr>, factors: &crate::model::Factors) -> Self {
@@ -107,7 +137,7 @@ impl<T: Matvec> SparseOperator<T> {
             let xs = &x[*from..*from + v.len()];
             let dot =
                 |(vc, xc): (&[T], &[T])| vc.iter().zip(xc).fold(T::zero(), |s, (&a, &b)| s + a * b);
-            let s = if v.len() > FACTOR_CHUNK {
+            let s = if factor_forks(v.len()) {
                 let parts: Vec<T> = v
                     .par_chunks(FACTOR_CHUNK)
                     .zip(xs.par_chunks(FACTOR_CHUNK))
@@ -118,7 +148,7 @@ impl<T: Matvec> SparseOperator<T> {
                 dot((v, xs))
             } * *coef;
             let ys = &mut y[*to..*to + u.len()];
-            if u.len() > FACTOR_CHUNK {
+            if factor_forks(u.len()) {
                 ys.par_iter_mut()
                     .zip(u.par_iter())
                     .for_each(|(yi, &ui)| *yi = *yi + ui * s);
@@ -344,18 +374,25 @@ impl<T: Matvec> Operator<T> {
 }
 
 impl<T> Operator<T> {
-    /// Whether the product y = M x forks its work over rayon's threads
-    /// (each form's own threshold, as its product applies it).
-    pub fn forks(&self) -> bool {
+    /// The tasks the product y = M x shares out over rayon's threads at
+    /// once, each form by its own test (1 where it runs on one thread): so
+    /// many threads can take part in it. For dense M the blocks of
+    /// [`ROWS_PER_TASK`](super::matvec::ROWS_PER_TASK) rows of the f32
+    /// kernel (f64's loop splits finer).
+    pub fn tasks(&self) -> usize {
+        use super::lanes::{forks, CHUNK};
         match self {
-            Operator::Dense { m, .. } => super::matvec::forks(m.len()),
-            Operator::Structured { n, coef, .. } => {
-                n * coef.len().max(1) >= super::lanes::PARALLEL_WORK
+            Operator::Dense { n, m } if forks(m.len()) => n.div_ceil(super::matvec::ROWS_PER_TASK),
+            Operator::Dense { .. } => 1,
+            Operator::Structured { n, coef, .. } if forks(n * coef.len().max(1)) => {
+                n.div_ceil(CHUNK)
             }
-            Operator::Generated(g) => g.n >= GENERATED_PARALLEL_N,
-            Operator::Packed(p) => crate::model::patterns::forks(p.bits.n(), p.bits.p()),
-            Operator::Convolution(conv) => conv.forks(),
-            Operator::Sparse(s) => s.csr.nnz() >= SPARSE_PARALLEL_NNZ,
+            Operator::Structured { .. } => 1,
+            Operator::Generated(g) if g.n >= GENERATED_PARALLEL_N => g.n.div_ceil(GENERATED_ROWS),
+            Operator::Generated(_) => 1,
+            Operator::Packed(p) => crate::model::patterns::tasks(p.bits.n(), p.bits.p()),
+            Operator::Convolution(conv) => conv.tasks(),
+            Operator::Sparse(s) => s.tasks(),
         }
     }
 

@@ -292,14 +292,16 @@ impl<T: Matvec> Stepper<T> {
 
     /// Other threads than the stepping one that a step of `n` neurons
     /// gives work to in its forks: the fused step's groups of chunks but
-    /// one ([`FusedStep::groups`]), or, for the separate passes, all of
-    /// them where M's product forks ([`Operator::forks`]) or the
-    /// elementwise passes do (from [`PARALLEL_N`]).
+    /// one ([`FusedStep::groups`]), or, for the separate passes, every
+    /// other thread where the elementwise passes fork (from
+    /// [`PARALLEL_N`]), else as many as M's product has tasks but one
+    /// ([`Operator::tasks`]), up to the pool's.
     pub fn helpers(&self, n: usize) -> usize {
+        let threads = rayon::current_num_threads();
         match &self.fused {
             Some(fz) => fz.groups(n) - 1,
-            None if n >= PARALLEL_N || self.drive.op.forks() => rayon::current_num_threads() - 1,
-            None => 0,
+            None if n >= PARALLEL_N => threads - 1,
+            None => self.drive.op.tasks().clamp(1, threads) - 1,
         }
     }
 

@@ -3,7 +3,7 @@
 //! expansion y_i = d_i x_i + sum_r proj_r U_r,i (the CPU twin of
 //! `structured.wgsl`'s projection and update passes).
 
-use super::lanes::{chunk_sum, small, Lanes, CHUNK, PARALLEL_WORK};
+use super::lanes::{chunk_sum, forks, small, Lanes, CHUNK};
 use super::table::{Table, REGISTERS};
 use crate::model::Rotation;
 use crate::real::Real;
@@ -40,7 +40,7 @@ pub fn projections<T: Real>(rows: &Table<T>, uniform: &[bool], x: &[T], out: &mu
     };
     out.clear();
     out.resize(rank, T::zero());
-    if n * rank >= PARALLEL_WORK {
+    if forks(n * rank) {
         let parts: Vec<Vec<T>> = x
             .par_chunks(CHUNK)
             .enumerate()
@@ -286,7 +286,7 @@ fn expand<T: Real>(
         let off = k * CHUNK;
         e.block(off, &x[off..off + yc.len()], yc)
     };
-    if n * proj.len().max(1) >= PARALLEL_WORK {
+    if forks(n * proj.len().max(1)) {
         y.par_chunks_mut(CHUNK).enumerate().for_each(body);
     } else {
         y.chunks_mut(CHUNK).enumerate().for_each(body);
