@@ -15,6 +15,7 @@ pub const PARALLEL_WORK: usize = 1 << 16;
 pub fn forks(work: usize) -> bool {
     work >= PARALLEL_WORK
 }
+
 /// Chunk length of parallel and compensated reductions: the projections'
 /// partial sums are per chunk of this many neurons, summed in order. Also
 /// the grain of the fused step's parallel split: 1024 rather than 4096

@@ -93,7 +93,8 @@ pub const SPARSE_BLOCKS_PER_THREAD: usize = 4;
 impl<T> SparseOperator<T> {
     /// The tasks [`SparseOperator::apply`] shares out at once: its blocks
     /// of rows (from [`SPARSE_PARALLEL_NNZ`] entries), or a factored
-    /// term's chunks, whichever are more (1 where it runs on one thread).
+    /// term's chunks of [`FACTOR_CHUNK`] neurons (its dot product's and its
+    /// expansion's), whichever are more (1 where it runs on one thread).
     fn tasks(&self) -> usize {
         let rows = if self.csr.nnz() < SPARSE_PARALLEL_NNZ {
             1
@@ -149,9 +150,13 @@ impl<T: Matvec> SparseOperator<T> {
             } * *coef;
             let ys = &mut y[*to..*to + u.len()];
             if factor_forks(u.len()) {
-                ys.par_iter_mut()
-                    .zip(u.par_iter())
-                    .for_each(|(yi, &ui)| *yi = *yi + ui * s);
+                ys.par_chunks_mut(FACTOR_CHUNK)
+                    .zip(u.par_chunks(FACTOR_CHUNK))
+                    .for_each(|(yc, uc)| {
+                        for (yi, &ui) in yc.iter_mut().zip(uc) {
+                            *yi = *yi + ui * s;
+                        }
+                    });
             } else {
                 for (yi, &ui) in ys.iter_mut().zip(u) {
                     *yi = *yi + ui * s;
@@ -378,7 +383,10 @@ impl<T> Operator<T> {
     /// once, each form by its own test (1 where it runs on one thread): so
     /// many threads can take part in it. For dense M the blocks of
     /// [`ROWS_PER_TASK`](super::matvec::ROWS_PER_TASK) rows of the f32
-    /// kernel (f64's loop splits finer).
+    /// kernel (f64's loop splits finer), for packed bits the words of
+    /// units of the field (the overlaps may split finer where P is over
+    /// N / 2): where a product splits finer than counted, fewer threads
+    /// are kept awake than could take part, which costs speed only.
     pub fn tasks(&self) -> usize {
         use super::lanes::{forks, CHUNK};
         match self {
