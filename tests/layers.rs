@@ -7,6 +7,8 @@
 //! - no `match` over the forms of M, their shapes or the weight kinds has
 //!   a catch-all arm (`_ =>` or a bare binding), nor does a `matches!`
 //!   name them: the compiler lists every place a new form must be handled;
+//! - those matches are in the files listed for each enum ([`MATCHED_IN`]),
+//!   the places a new form or GPU kernel family is handled;
 //! - no source file is over 700 lines.
 //!
 //! An edge is a `crate::`, `super::`, `self::` or child-module path
@@ -709,4 +711,86 @@ fn the_command_line_parses_and_prints_only() {
         assert!(!text.contains(word), "main.rs uses {word}");
     }
     assert!(text.contains("jobs::run_experiment") && text.contains("jobs::run_sweep"));
+}
+
+/// Where each form of M is matched on, by file: the places a new form must
+/// be handled (the model's `Form` and `Shape`, the CPU's `Operator`), and
+/// those a new GPU kernel family must (its `OperatorShape`, its buffers'
+/// `GpuOperator`). docs/architecture.md's "where a change goes" counts
+/// these files; a match in another file would be one more place to touch.
+const MATCHED_IN: [(&str, &[&str]); 5] = [
+    (
+        "Form",
+        &[
+            "analysis/modes.rs",
+            "model/form.rs",
+            "model/weights.rs",
+            "sim/cpu/operator.rs",
+            "sim/gpu/operator.rs",
+        ],
+    ),
+    (
+        "Shape",
+        &[
+            "model/form.rs",
+            "sim/cpu/operator.rs",
+            "sim/gpu/operator.rs",
+        ],
+    ),
+    ("Operator", &["sim/cpu/operator.rs"]),
+    (
+        "OperatorShape",
+        &["sim/gpu/schedule.rs", "sim/gpu/shape.rs"],
+    ),
+    ("GpuOperator", &["sim/gpu/operator.rs"]),
+];
+
+/// Whether an arm's pattern names a variant of the enum `name` (`name::`
+/// not preceded by a letter, digit or `_`: `Shape::` is not
+/// `OperatorShape::`).
+fn names_variant(pattern: &str, name: &str) -> bool {
+    let path = format!("{name}::");
+    pattern.match_indices(&path).any(|(k, _)| {
+        !pattern[..k]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+#[test]
+fn the_forms_of_m_are_matched_on_in_their_files_only() {
+    let root = src();
+    let mut found: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for file in files(&root) {
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = code(&std::fs::read_to_string(&file).unwrap());
+        for arms in matches_of(&text) {
+            for (name, _) in MATCHED_IN {
+                if arms.iter().any(|a| names_variant(a, name)) {
+                    found.entry(name).or_default().insert(rel.clone());
+                }
+            }
+        }
+    }
+    for (name, allowed) in MATCHED_IN {
+        let allowed: BTreeSet<String> = allowed.iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            found.get(name).cloned().unwrap_or_default(),
+            allowed,
+            "the files with a match over `{name}`"
+        );
+    }
+    // The reader: `Shape::` is a variant of Shape, not of OperatorShape.
+    assert!(names_variant("crate::model::Shape::Dense { .. }", "Shape"));
+    assert!(!names_variant("OperatorShape::Dense { .. }", "Shape"));
+    assert!(names_variant(
+        "OperatorShape::Dense { .. }",
+        "OperatorShape"
+    ));
+    assert!(!names_variant("GpuOperator::Dense(_)", "Operator"));
 }

@@ -218,17 +218,6 @@ enum Tuned {
     Lanes(u32),
 }
 
-/// The lanes a light row of sparse M gets in `op` (1 for other forms).
-fn sparse_lanes_of(op: &crate::sim::gpu::operator::OperatorShape) -> u32 {
-    use crate::sim::gpu::operator::OperatorShape;
-    match *op {
-        OperatorShape::Sparse { lanes, .. } => lanes,
-        OperatorShape::Dense { .. }
-        | OperatorShape::Structured { .. }
-        | OperatorShape::Convolution { .. } => 1,
-    }
-}
-
 /// The dense kernel shapes `tune` tries on an adapter whose largest
 /// workgroup is `cap`: workgroups of 64 to 1024 threads, 16 to 256 lanes
 /// per row, one row per thread, and 8 rows per thread where a row has at
@@ -407,7 +396,7 @@ pub fn run(
                         if axis == TuneAxis::Lanes {
                             // Every lane count from a thread a row to a
                             // subgroup of 32.
-                            let lanes = sparse_lanes_of(&g.launch(&shape_of(case)?, batch).op);
+                            let lanes = g.launch(&shape_of(case)?, batch).op.light_row_lanes();
                             default_label = measure::lanes_label(lanes);
                             shapes.extend(
                                 (0..=5)
@@ -490,7 +479,7 @@ pub fn run(
                                 }
                                 (TuneAxis::ByPattern, _) => r.by_pattern = Some(launch.by_pattern),
                                 (TuneAxis::Lanes, _) => {
-                                    r.sparse_lanes = Some(sparse_lanes_of(&launch.op));
+                                    r.sparse_lanes = Some(launch.op.light_row_lanes());
                                 }
                                 (TuneAxis::Nothing, _) => {}
                             }

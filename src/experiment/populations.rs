@@ -4,10 +4,11 @@
 //! (`population[1].tau`, `projection.EI.weights.g`).
 
 use super::npy::Files;
-use super::schema::{NumberOrList, PerNeuron, PopulationSpec, ProjectionSpec, Sign, WeightsSpec};
+use super::schema::{NumberOrList, PerNeuron, PopulationSpec, ProjectionSpec, Sign};
 use super::values::{finite, positive, vector};
+use super::weights::WeightsSpec;
 use crate::error::{Error, Result};
-use crate::model::{Csr, Factor, Factors, Form, Population, SparseOrigin, Weights};
+use crate::model::{Csr, Factor, Factors, Population, SparseOrigin, Weights};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -283,16 +284,10 @@ fn square_factors(
     to: usize,
     from: usize,
 ) -> Option<(Vec<Factor>, Vec<f64>)> {
-    let s = match w.form() {
-        Form::Structured(s) if unsigned => s,
-        Form::Packed { .. } if unsigned => w.structured()?,
-        Form::Structured(_)
-        | Form::Dense { .. }
-        | Form::Packed { .. }
-        | Form::Generated(_)
-        | Form::Convolution(_)
-        | Form::Sparse(_, _) => return None,
-    };
+    if !unsigned {
+        return None;
+    }
+    let s = w.structured()?;
     let n = s.n;
     let u = s.u_rows();
     let terms = (0..s.rank())
@@ -413,40 +408,21 @@ fn rekey(e: Error, key: &str, to: &str) -> Error {
 
 /// Every nonzero entry of square weights, as `put(i, j, M_ij)`.
 fn entries(w: &Weights, key: &str, put: &mut impl FnMut(usize, usize, f64)) -> Result<()> {
+    if w.form().each_entry(put) {
+        return Ok(());
+    }
+    // Stored as their dense matrix first: n² numbers.
     let n = w.n();
-    match w.form() {
-        Form::Sparse(csr, factors) => {
-            let mut dense_terms = vec![0.0; if factors.terms.is_empty() { 0 } else { n * n }];
-            factors.add_to_dense(&mut dense_terms);
-            for (k, &x) in dense_terms.iter().enumerate() {
-                put(k / n, k % n, x);
-            }
-            for i in 0..n {
-                let (c, v) = csr.row(i);
-                for (&j, &x) in c.iter().zip(v) {
-                    put(i, j as usize, x);
-                }
-            }
-        }
-        Form::Generated(g) => {
-            for i in 0..n {
-                g.row(i, |j, x| put(i, j, x));
-            }
-        }
-        Form::Dense { .. } | Form::Structured(_) | Form::Packed { .. } | Form::Convolution(_) => {
-            // Stored as their dense matrix first: n² numbers.
-            crate::memory::check(
-                key,
-                w.kind(),
-                &format!("the {n}×{n} block of these weights"),
-                (n as u64).saturating_mul(n as u64).saturating_mul(8),
-            )?;
-            let m = w.to_dense();
-            for i in 0..n {
-                for j in 0..n {
-                    put(i, j, m[i * n + j]);
-                }
-            }
+    crate::memory::check(
+        key,
+        w.kind(),
+        &format!("the {n}×{n} block of these weights"),
+        (n as u64).saturating_mul(n as u64).saturating_mul(8),
+    )?;
+    let m = w.to_dense();
+    for i in 0..n {
+        for j in 0..n {
+            put(i, j, m[i * n + j]);
         }
     }
     Ok(())

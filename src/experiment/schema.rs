@@ -1,7 +1,9 @@
 //! The experiment file's schema (SPEC §2) as serde types. Unknown keys are
 //! errors (`deny_unknown_fields`); ranges are checked in `resolve`.
 
-use crate::model::{Activation, BackendChoice, DegreeSpread, Dynamics, Method, Precision};
+use super::values::one;
+use super::weights::WeightsSpec;
+use crate::model::{Activation, BackendChoice, Dynamics, Method, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -142,146 +144,6 @@ pub enum Sign {
     /// Every weight -|w|.
     Inhibitory,
 }
-
-/// `[network.weights]` (or a projection's `weights`).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum WeightsSpec {
-    /// Every pair the same weight.
-    Uniform {
-        /// The weight of each pair.
-        value: f64,
-    },
-    /// `value` on the diagonal: neuron i to neuron i only.
-    Identity {
-        /// The weight (default 1).
-        #[serde(default = "one")]
-        value: f64,
-    },
-    /// Inline rows.
-    Matrix {
-        /// N rows of N numbers.
-        rows: Vec<Vec<f64>>,
-    },
-    /// diag(values).
-    Diagonal {
-        /// N numbers.
-        values: Vec<f64>,
-    },
-    /// Dense N×N from a .npy file.
-    File {
-        /// Path, relative to the experiment file.
-        path: PathBuf,
-    },
-    /// Cosine ring kernel; with a `degree`, diluted: each neuron keeps
-    /// that many random partners, the kernel scaled by N/K (sparse).
-    Ring {
-        /// Uniform term (default 0).
-        #[serde(default)]
-        lambda0: f64,
-        /// Cosine term.
-        lambda1: f64,
-        /// Partners per neuron K (default: all N, the structured ring).
-        #[serde(default)]
-        degree: Option<usize>,
-        /// `fixed` (default: K each) or `lognormal` (mean K, heavy-tailed).
-        #[serde(default)]
-        degree_spread: DegreeSpread,
-        /// Seed of the partners (default 0, fixed across trials).
-        #[serde(default)]
-        seed: u64,
-    },
-    /// Cosine kernel on a periodic sheet of side × side neurons (a torus).
-    Torus {
-        /// Uniform term (default 0).
-        #[serde(default)]
-        lambda0: f64,
-        /// Cosine term of each axis.
-        lambda1: f64,
-    },
-    /// Gaussian kernel on a periodic sheet of side × side neurons, or a
-    /// Mexican hat (the Gaussian minus a wider inhibitory one), applied by
-    /// convolution.
-    Gaussian {
-        /// Gain of the uniform mode of the centre Gaussian.
-        excitation: f64,
-        /// Its width in radians.
-        sigma: f64,
-        /// Gain of the uniform mode of the surround (default 0: a plain
-        /// Gaussian), subtracted.
-        #[serde(default)]
-        inhibition: f64,
-        /// The surround's width in radians (needed when `inhibition` is not 0).
-        #[serde(default)]
-        sigma_inhibition: Option<f64>,
-    },
-    /// Hebbian outer products.
-    Hebbian {
-        /// Number of random ±1 patterns.
-        #[serde(default)]
-        patterns: Option<usize>,
-        /// Or a P×N .npy of patterns.
-        #[serde(default)]
-        path: Option<PathBuf>,
-        /// Seed of the random patterns (default 0, fixed across trials).
-        #[serde(default)]
-        seed: u64,
-        /// Store the ±1 patterns as bits, 32 per word (default false).
-        #[serde(default)]
-        packed: bool,
-    },
-    /// U V^T.
-    LowRank {
-        /// N×R .npy.
-        u: PathBuf,
-        /// N×R .npy.
-        v: PathBuf,
-    },
-    /// Sparse weights from data: a scipy `.npz` (`path`) or COO triplets
-    /// (`rows`, `cols`, `values`: three 1-D `.npy` files); row i is the
-    /// postsynaptic neuron, entries at the same place are summed.
-    Sparse {
-        /// The `.npz` `scipy.sparse.save_npz` wrote (CSR, CSC or COO).
-        #[serde(default)]
-        path: Option<PathBuf>,
-        /// Or the row index of each entry (.npy of integers).
-        #[serde(default)]
-        rows: Option<PathBuf>,
-        /// The column index of each entry (.npy of integers).
-        #[serde(default)]
-        cols: Option<PathBuf>,
-        /// The value of each entry (.npy of floats).
-        #[serde(default)]
-        values: Option<PathBuf>,
-    },
-    /// Gaussian random weights g J / sqrt(p N), generated from the seed.
-    Random {
-        /// The gain g.
-        g: f64,
-        /// Connection probability p in (0, 1] (default 1: dense).
-        #[serde(default = "one")]
-        sparsity: f64,
-        /// Seed of J and of the connections (default 0, fixed across trials).
-        #[serde(default)]
-        seed: u64,
-        /// Store M (N² floats) instead of generating it at every product;
-        /// by default stored up to N = [`MATERIALISE_UP_TO`].
-        #[serde(default)]
-        materialise: Option<bool>,
-        /// Partners per neuron K instead of a probability: M = g J / sqrt(K_i)
-        /// at K_i random partners of neuron i, stored sparse.
-        #[serde(default)]
-        degree: Option<usize>,
-        /// `fixed` (default: K each) or `lognormal` (mean K, heavy-tailed).
-        #[serde(default)]
-        degree_spread: DegreeSpread,
-    },
-}
-
-/// The largest N whose `random` weights are stored by default (64 MiB of
-/// f32): below it the stored matrix is read faster than its entries are
-/// generated; above it generating keeps memory O(N).
-pub const MATERIALISE_UP_TO: usize = 4096;
 
 /// One number per angle of a neuron's place: a number on a ring, a list
 /// `[x, y]` on a torus (angles, angular velocities).
@@ -526,9 +388,6 @@ impl Default for RecordSpec {
     }
 }
 
-fn one() -> f64 {
-    1.0
-}
 fn one_u64() -> u64 {
     1
 }

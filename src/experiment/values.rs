@@ -88,3 +88,8 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
         }
     })
 }
+
+/// 1: the default of a weight, a sparsity, a gain (serde's `default`).
+pub(super) fn one() -> f64 {
+    1.0
+}

@@ -46,6 +46,41 @@ pub enum Form<'a> {
 }
 
 impl Form<'_> {
+    /// Every nonzero entry as `put(i, j, M_ij)`, where the form gives
+    /// them without its N×N matrix: sparse M's rows (its factored terms
+    /// expanded first, N² numbers when it has any) and generated M's rows.
+    /// `false` for the other forms, whose entries are those of the dense
+    /// matrix ([`super::Weights::to_dense`]), and nothing is put.
+    pub fn each_entry(&self, put: &mut impl FnMut(usize, usize, f64)) -> bool {
+        match self {
+            Form::Sparse(csr, factors) => {
+                let n = csr.n();
+                let mut dense_terms = vec![0.0; if factors.terms.is_empty() { 0 } else { n * n }];
+                factors.add_to_dense(&mut dense_terms);
+                for (k, &x) in dense_terms.iter().enumerate() {
+                    put(k / n, k % n, x);
+                }
+                for i in 0..n {
+                    let (c, v) = csr.row(i);
+                    for (&j, &x) in c.iter().zip(v) {
+                        put(i, j as usize, x);
+                    }
+                }
+                true
+            }
+            Form::Generated(g) => {
+                for i in 0..g.n {
+                    g.row(i, |j, x| put(i, j, x));
+                }
+                true
+            }
+            Form::Dense { .. }
+            | Form::Structured(_)
+            | Form::Packed { .. }
+            | Form::Convolution(_) => false,
+        }
+    }
+
     /// N.
     pub fn n(&self) -> usize {
         match self {

@@ -250,27 +250,14 @@ impl Buffers {
                 resource: b.as_entire_binding(),
             }
         }
-        let none = Vec::new();
-        let (diag, coef, bits) = match op {
-            GpuOperator::Structured {
-                diag, coef, bits, ..
-            } => (diag.as_ref().unwrap_or(&self.dummy), coef, bits),
-            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (&self.dummy, &self.dummy, &none),
+        // M's buffers at their bindings, a placeholder where M has none.
+        let weights = op.bindings(&self.dummy);
+        let m = |at: u32| {
+            weights
+                .iter()
+                .find(|&&(b, _)| b == at)
+                .map_or(&self.dummy, |&(_, x)| x)
         };
-        let d = &self.dummy;
-        let (places, columns, values, rows, terms, numbers) = match op {
-            GpuOperator::Sparse {
-                places,
-                columns,
-                values,
-                rows,
-                factor_terms,
-                factor_numbers,
-                ..
-            } => (places, columns, values, rows, factor_terms, factor_numbers),
-            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => (d, d, d, d, d, d),
-        };
-        let bits_at = |k: usize| bits.get(k).unwrap_or(&self.dummy);
         let mut entries = vec![
             wgpu::BindGroupEntry {
                 binding: 0,
@@ -289,30 +276,30 @@ impl Buffers {
             buf(13, &self.trials),
             buf(26, &self.counted),
             buf(10, &self.partials),
-            buf(27, places),
-            buf(28, columns),
-            buf(29, values),
-            buf(30, rows),
+            buf(27, m(27)),
+            buf(28, m(28)),
+            buf(29, m(29)),
+            buf(30, m(30)),
             buf(31, &self.segments),
-            buf(32, terms),
-            buf(33, numbers),
+            buf(32, m(32)),
+            buf(33, m(33)),
             buf(34, &self.factor_proj),
         ];
         entries.extend([buf(1, &self.operand[cur]), buf(2, &self.operand[1 - cur])]);
         if family != Family::Dense {
             entries.extend([
                 buf(8, &self.proj),
-                buf(9, diag),
-                buf(11, coef),
+                buf(9, m(9)),
+                buf(11, m(11)),
                 buf(15, table_u.unwrap_or(table)),
-                buf(16, bits_at(0)),
-                buf(17, bits_at(1)),
-                buf(18, bits_at(2)),
-                buf(19, bits_at(3)),
-                buf(22, bits_at(4)),
-                buf(23, bits_at(5)),
-                buf(24, bits_at(6)),
-                buf(25, bits_at(7)),
+                buf(16, m(16)),
+                buf(17, m(17)),
+                buf(18, m(18)),
+                buf(19, m(19)),
+                buf(22, m(22)),
+                buf(23, m(23)),
+                buf(24, m(24)),
+                buf(25, m(25)),
             ]);
         }
         if family == Family::Metrics {

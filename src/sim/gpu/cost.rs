@@ -5,7 +5,6 @@
 
 use super::buffers::MAX_PARAM_BYTES;
 use super::launch::Launch;
-use super::operator::OperatorShape;
 use super::schedule::{state_traffic, Dispatch, Schedule};
 use crate::model::Experiment;
 use crate::sim::{Cost, Footprint};
@@ -36,60 +35,20 @@ pub fn cost(exp: &Experiment, launch: &Launch) -> Cost {
 }
 
 /// Floating-point operations of the products by M of a step of the
-/// batch, a multiply-add counted as 2: 2N² for dense and generated M (the
-/// generation itself is not counted), 4NR for a structured form of rank R
-/// (R projections and their expansion; P for packed patterns), and for a
-/// Gaussian kernel 2 side N multiply-adds per Gaussian and pass, two
-/// passes. Per stage.
+/// batch: each trial's product ([`super::shape::OperatorShape::flops`])
+/// at every stage.
 pub fn flops_per_step(launch: &Launch) -> f64 {
     let (b, n) = (f64::from(launch.batch), f64::from(launch.n));
-    let per = match launch.op {
-        OperatorShape::Dense { .. } => 2.0 * n * n,
-        OperatorShape::Structured { rank, .. } => 4.0 * f64::from(rank) * n,
-        OperatorShape::Convolution { side, terms } => {
-            2.0 * 2.0 * f64::from(terms) * f64::from(side) * n
-        }
-        // Each entry, and each factored term's v . operand and u times it.
-        OperatorShape::Sparse {
-            nnz,
-            factor_rows,
-            factor_columns,
-            ..
-        } => 2.0 * (nnz + factor_rows + factor_columns) as f64,
-    };
+    let per = launch.op.flops(n);
     b * launch.stages.len() as f64 * per
 }
 
 /// The fewest bytes a step of `g` can move: the weights' stored form read
-/// once per stage (M, or the table rows that are not all ones and the
-/// diagonal), each trial's state vectors read and written as the stage's
+/// once per stage ([`super::shape::OperatorShape::minimum_weight_bytes`]), each trial's state vectors read and written as the stage's
 /// equations need ([`state_traffic`]), and the input epochs on read once.
 pub fn minimum_bytes_per_step(g: &Launch) -> u64 {
     let (b, n, f) = (u64::from(g.batch), u64::from(g.n), 4u64);
-    let weights = match &g.op {
-        OperatorShape::Dense {
-            generated: true, ..
-        } => 0,
-        OperatorShape::Dense { .. } => n * n * f,
-        // The even taps, and the even row passes written and read.
-        OperatorShape::Convolution { side, terms } => {
-            u64::from(*terms) * (u64::from(*side) + 2 * u64::from(g.batch) * n) * f
-        }
-        OperatorShape::Structured {
-            separate_u, diag, ..
-        } => {
-            g.op.stored_rows() * (1 + u64::from(*separate_u)) * g.op.row_bytes(n)
-                + u64::from(*diag) * n * f
-        }
-        // Values and columns, the row places and the row list, every
-        // factored term's u and v.
-        OperatorShape::Sparse {
-            nnz,
-            factor_rows,
-            factor_columns,
-            ..
-        } => (2 * nnz + 2 * n + 1 + factor_rows + factor_columns) * f,
-    };
+    let weights = g.op.minimum_weight_bytes(n, b);
     g.stages
         .iter()
         .map(|&s| {

@@ -3,7 +3,7 @@
 //! the inputs on at once, the metric sums and the adapter's limits. A pure
 //! function of the experiment, the batch and the limits.
 
-use super::operator::OperatorShape;
+use super::shape::OperatorShape;
 use crate::analysis::metrics::SumLayout;
 use crate::model::{Experiment, Shape, Stage};
 
@@ -155,12 +155,7 @@ impl Launch {
 
     /// Sparse M's factored terms, T (0 for the other forms).
     pub fn factor_terms(&self) -> u64 {
-        match self.op {
-            OperatorShape::Sparse { terms, .. } => u64::from(terms),
-            OperatorShape::Dense { .. }
-            | OperatorShape::Structured { .. }
-            | OperatorShape::Convolution { .. } => 0,
-        }
+        self.op.factor_terms()
     }
 
     /// Workgroups of the structured step and projection pass.
@@ -169,14 +164,9 @@ impl Launch {
     }
 
     /// Trial tiles of `DENSE_TILE` per `sparse_step` workgroup
-    /// (`SPARSE_GROUPS`): enough for the batch, at most 16, and at most
-    /// 256 threads with the light rows' `lanes`.
+    /// ([`super::shape::sparse_groups`] of this batch).
     pub fn sparse_groups(&self, lanes: u32) -> u32 {
-        let tiles = self.batch.div_ceil(super::kernels::DENSE_TILE).max(1);
-        tiles
-            .next_power_of_two()
-            .min(16)
-            .min(super::kernels::SPARSE_THREADS / lanes.max(1))
+        super::shape::sparse_groups(self.batch, lanes)
     }
 
     /// Workgroups of the metric pass.
@@ -187,14 +177,7 @@ impl Launch {
     /// The dense batch kernel's shape for this batch, when it is used
     /// (more than `DENSE_TILE` trials).
     pub fn batch_shape(&self) -> Option<super::kernels::BatchShape> {
-        let rows_only = match self.op {
-            OperatorShape::Dense {
-                row_kernel_only, ..
-            } => row_kernel_only,
-            OperatorShape::Structured { .. }
-            | OperatorShape::Convolution { .. }
-            | OperatorShape::Sparse { .. } => true,
-        };
+        let rows_only = self.op.row_kernel_only();
         (!rows_only && self.batch > super::kernels::DENSE_TILE)
             .then(|| super::kernels::BatchShape::for_batch(self.batch).with_split(self.batch_split))
     }
@@ -202,13 +185,7 @@ impl Launch {
     /// Whether the convolution passes run staged: [`Launch::staged`] for a
     /// convolution (false for the other forms, whose kernels do not care).
     pub fn convolution_staged(&self) -> bool {
-        self.staged
-            && match self.op {
-                OperatorShape::Convolution { .. } => true,
-                OperatorShape::Dense { .. }
-                | OperatorShape::Structured { .. }
-                | OperatorShape::Sparse { .. } => false,
-            }
+        self.staged && self.op.convolution()
     }
 
     /// Floats of the partial sums: the projections' (`rank` a workgroup of
@@ -216,14 +193,7 @@ impl Launch {
     /// `dense_batch`'s sums (its spans × the largest row block), for every
     /// trial.
     pub fn partial_sums(&self, rank: u64) -> u64 {
-        let rows = match &self.op {
-            OperatorShape::Dense { blocks, .. } => {
-                blocks.iter().map(|&(_, r)| u64::from(r)).max().unwrap_or(0)
-            }
-            OperatorShape::Structured { .. }
-            | OperatorShape::Convolution { .. }
-            | OperatorShape::Sparse { .. } => 0,
-        };
+        let rows = self.op.largest_block();
         let split = u64::from(self.batch_shape().map_or(1, |s| s.split));
         let spans = if split > 1 { split * rows } else { 0 };
         (rank * u64::from(self.projection_groups()))

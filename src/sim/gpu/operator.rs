@@ -1,6 +1,6 @@
-//! M on the GPU, from its form ([`crate::model::Form`]): which kernel
-//! family steps it and how ([`OperatorShape`], from the model's shape),
-//! and its buffers ([`GpuOperator`]): the dense matrix as row blocks (each
+//! M on the GPU, from its form ([`crate::model::Form`]): its buffers
+//! ([`GpuOperator`]), for the kernel family its shape
+//! ([`super::shape::OperatorShape`]) names: the dense matrix as row blocks (each
 //! within the adapter's storage binding limit), the tables of the
 //! structured form exactly as the CPU operator reads them, the bits of
 //! packed Hebbian patterns, or a Gaussian kernel's taps. Every match over
@@ -8,6 +8,7 @@
 
 use super::context::GpuContext;
 use super::pipelines::Generated;
+use super::shape::{packed_split, row_blocks, sparse_lanes, OperatorShape};
 use crate::error::Result;
 use crate::model::{Form, Shape, Weights};
 use wgpu::util::DeviceExt;
@@ -35,82 +36,6 @@ pub fn storage_words(ctx: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffe
             contents: bytemuck::cast_slice(data),
             usage: wgpu::BufferUsages::STORAGE,
         })
-}
-
-/// The operator's shape on the GPU.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OperatorShape {
-    /// Dense M in row blocks (first row, rows).
-    Dense {
-        /// The row blocks, each within one storage binding.
-        blocks: Vec<(u32, u32)>,
-        /// `dense_step`'s shape.
-        row_shape: super::kernels::DenseShape,
-        /// `dense_step` for every batch size (a shape was set for it, as
-        /// `attractor bench --tune` does), not `dense_batch` above
-        /// `DENSE_TILE` trials.
-        row_kernel_only: bool,
-        /// M is generated in the kernel (`random` weights), not read:
-        /// one block, `dense_step` for every batch size, no weight bytes.
-        generated: bool,
-    },
-    /// diag(d) + sum_r coef_r U_r V_r^T.
-    Structured {
-        /// R.
-        rank: u32,
-        /// U is stored apart from V.
-        separate_u: bool,
-        /// There is a diagonal.
-        diag: bool,
-        /// Row 0 of the table is all ones (the ring's uniform mode): never read.
-        unit_row0: bool,
-        /// The table is bit-packed ±1 patterns: a row is ceil(N / 32) words.
-        packed: bool,
-    },
-    /// A Gaussian kernel on a torus: two separable passes per stage.
-    Convolution {
-        /// Neurons per side.
-        side: u32,
-        /// The Gaussians.
-        terms: u32,
-    },
-    /// Sparse M in compressed rows: `sparse_step`.
-    Sparse {
-        /// The entries.
-        nnz: u64,
-        /// Heavy rows, a workgroup each (taken first).
-        heavy: u32,
-        /// Lanes per light row ([`sparse_lanes`]).
-        lanes: u32,
-        /// Factored terms, T (`factor_project` runs before each step when
-        /// there are any).
-        terms: u32,
-        /// Their rows in all (each u's length).
-        factor_rows: u64,
-        /// Their columns in all (each v's length).
-        factor_columns: u64,
-    },
-}
-
-/// Lanes `sparse_step` gives each light row of a matrix with `mean`
-/// entries a row: a thread per row below 4 entries, then a power of two
-/// near half the mean, up to a subgroup of 32 for rows of 64 entries and
-/// more (each lane then sums about 2 entries or more).
-pub fn sparse_lanes(mean: f64) -> u32 {
-    let half = (mean / 2.0).max(1.0) as u32;
-    (1u32 << (31 - half.leading_zeros())).clamp(1, 32)
-}
-
-/// The subgroup width `sparse_step` sums its lanes with on an adapter
-/// whose subgroups are `min` to `max` invocations wide: that width where
-/// every subgroup has it (a power of two, so that a row's lanes and a
-/// subgroup tile each other), else 0 (the workgroup-memory tree).
-pub fn sparse_subgroup(min: u32, max: u32) -> u32 {
-    if min == max && min.is_power_of_two() && min <= 256 {
-        min
-    } else {
-        0
-    }
 }
 
 impl OperatorShape {
@@ -179,74 +104,6 @@ impl OperatorShape {
             },
         }
     }
-
-    /// The shape on an adapter of type `device`, with sparse light rows
-    /// given `lanes` lanes each where set: by default one on a software
-    /// adapter, whose invocations share a few cores and pay more for a
-    /// tree's barriers than extra lanes save (N = 2000, K = 100 on
-    /// llvmpipe, release build: 2.0e-2 s a step with 32 lanes, 4.2e-3 with
-    /// one); the other forms unchanged.
-    pub fn on(self, device: wgpu::DeviceType, lanes: Option<u32>) -> Self {
-        match self {
-            OperatorShape::Sparse {
-                nnz,
-                heavy,
-                lanes: from_rows,
-                terms,
-                factor_rows,
-                factor_columns,
-            } => OperatorShape::Sparse {
-                nnz,
-                heavy,
-                terms,
-                factor_rows,
-                factor_columns,
-                lanes: lanes.unwrap_or(if device == wgpu::DeviceType::Cpu {
-                    1
-                } else {
-                    from_rows
-                }),
-            },
-            OperatorShape::Dense { .. }
-            | OperatorShape::Structured { .. }
-            | OperatorShape::Convolution { .. } => self,
-        }
-    }
-
-    /// Bytes of one row of the structured table of N = `n` (f32, or bits
-    /// when packed).
-    pub fn row_bytes(&self, n: u64) -> u64 {
-        match self {
-            OperatorShape::Structured { packed: true, .. } => n.div_ceil(32) * 4,
-            OperatorShape::Structured { packed: false, .. }
-            | OperatorShape::Dense { .. }
-            | OperatorShape::Convolution { .. }
-            | OperatorShape::Sparse { .. } => n * 4,
-        }
-    }
-
-    /// Rows of the structured table that are read (not all ones); 0 for dense.
-    pub fn stored_rows(&self) -> u64 {
-        match self {
-            OperatorShape::Dense { .. }
-            | OperatorShape::Convolution { .. }
-            | OperatorShape::Sparse { .. } => 0,
-            OperatorShape::Structured {
-                rank, unit_row0, ..
-            } => u64::from(*rank) - u64::from(*unit_row0),
-        }
-    }
-}
-
-/// Row blocks (first row, rows) of a dense N×N matrix, rows padded to whole
-/// vec4s, each block within `max_binding` bytes.
-pub fn row_blocks(n: usize, max_binding: u64) -> Vec<(u32, u32)> {
-    let row_bytes = n.div_ceil(4) as u64 * 16;
-    let per_block = ((max_binding / row_bytes.max(1)) as usize).clamp(1, n.max(1));
-    (0..n)
-        .step_by(per_block)
-        .map(|r0| (r0 as u32, per_block.min(n - r0) as u32))
-        .collect()
 }
 
 /// The operator's GPU form.
@@ -350,6 +207,132 @@ impl GpuOperator {
             .sum(),
         }
     }
+
+    /// R, the projections of a structured form (0 for dense and sparse M).
+    pub fn rank(&self) -> u32 {
+        match self {
+            GpuOperator::Structured { rank, .. } => *rank,
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => 0,
+        }
+    }
+
+    /// Whether the step reads its operand through the ping-pong buffers:
+    /// dense M, and sparse M as dense does.
+    pub fn operand(&self) -> bool {
+        match self {
+            GpuOperator::Structured { .. } => false,
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => true,
+        }
+    }
+
+    /// Blocks of 32 units in each buffer of packed patterns' bits but the
+    /// last; `None` where M has no packed patterns.
+    pub fn packed_words(&self) -> Option<u32> {
+        match self {
+            GpuOperator::Structured {
+                bits, bits_words, ..
+            } => (!bits.is_empty()).then_some(*bits_words),
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => None,
+        }
+    }
+
+    /// Sparse M's factored terms, T (0 for the other forms).
+    pub fn factor_terms(&self) -> u32 {
+        match self {
+            GpuOperator::Sparse { terms, .. } => *terms,
+            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => 0,
+        }
+    }
+
+    /// The structured table's flags: (U is V, row 0 all ones, a
+    /// diagonal); all false for dense and sparse M.
+    pub fn table_flags(&self) -> (bool, bool, bool) {
+        match self {
+            GpuOperator::Structured {
+                u, unit_row0, diag, ..
+            } => (u.is_none(), *unit_row0, diag.is_some()),
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (false, false, false),
+        }
+    }
+
+    /// The metric table M brings: its own (a torus's, a drawn ring's), or
+    /// V's rows where the metrics read `rows` of them; else `none`.
+    pub fn metric_table<'a>(&'a self, rows: bool, none: &'a wgpu::Buffer) -> &'a wgpu::Buffer {
+        match self {
+            GpuOperator::Structured {
+                metric: Some(m), ..
+            }
+            | GpuOperator::Sparse {
+                metric: Some(m), ..
+            } => m,
+            GpuOperator::Structured { v, .. } if rows => v,
+            GpuOperator::Structured { .. } | GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => {
+                none
+            }
+        }
+    }
+
+    /// The tables the step's bind groups hold, a group (or a pair, one
+    /// for each side of the operand ping-pong) per entry: (the table at
+    /// binding 7, U at 15); dense M's row blocks, a structured form's V
+    /// and U, `none` for sparse M (whose entries are bound by
+    /// [`GpuOperator::bindings`]).
+    pub fn tables<'a>(
+        &'a self,
+        none: &'a wgpu::Buffer,
+    ) -> Vec<(&'a wgpu::Buffer, Option<&'a wgpu::Buffer>)> {
+        match self {
+            GpuOperator::Dense(blocks) => blocks.iter().map(|(_, _, b)| (b, None)).collect(),
+            GpuOperator::Structured { v, u, .. } => vec![(v, u.as_ref())],
+            GpuOperator::Sparse { .. } => vec![(none, None)],
+        }
+    }
+
+    /// M's buffers at their bindings but the table's (7) and U (15), each
+    /// binding M does not use given `none`: the diagonal (9) and
+    /// coefficients (11), the pattern bits (16 to 19, 22 to 25), sparse
+    /// M's row places, columns, values and row list (27 to 30) and its
+    /// factored terms and their numbers (32, 33).
+    pub fn bindings<'a>(&'a self, none: &'a wgpu::Buffer) -> Vec<(u32, &'a wgpu::Buffer)> {
+        let mut v = Vec::new();
+        let bits: &[wgpu::Buffer] = match self {
+            GpuOperator::Structured {
+                diag, coef, bits, ..
+            } => {
+                v.extend([(9, diag.as_ref().unwrap_or(none)), (11, coef)]);
+                bits
+            }
+            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => {
+                v.extend([(9, none), (11, none)]);
+                &[]
+            }
+        };
+        let bits_at = |k: usize| bits.get(k).unwrap_or(none);
+        v.extend((0..4).map(|k| (16 + k as u32, bits_at(k))));
+        v.extend((4..8).map(|k| (18 + k as u32, bits_at(k))));
+        match self {
+            GpuOperator::Sparse {
+                places,
+                columns,
+                values,
+                rows,
+                factor_terms,
+                factor_numbers,
+                ..
+            } => v.extend([
+                (27, places),
+                (28, columns),
+                (29, values),
+                (30, rows),
+                (32, factor_terms),
+                (33, factor_numbers),
+            ]),
+            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => {
+                v.extend([27, 28, 29, 30, 32, 33].map(|b| (b, none)));
+            }
+        }
+        v
+    }
 }
 
 /// The largest storage binding a run may use under `limits`.
@@ -357,15 +340,6 @@ pub fn binding_limit(limits: &wgpu::Limits) -> u64 {
     limits
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size)
-}
-
-/// How packed patterns of N = `n` units and P = `p` patterns are split over
-/// bindings of `max_binding` bytes: (blocks of 32 units in all, blocks per
-/// binding).
-pub fn packed_split(n: usize, p: usize, max_binding: u64) -> (usize, usize) {
-    let words = crate::model::PatternBits::words(n);
-    let per = ((max_binding / (p as u64 * 4).max(1)) as usize).clamp(1, words);
-    (words, per)
 }
 
 /// The parameters of generated `random` weights, `dense_step`'s override

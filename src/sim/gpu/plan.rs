@@ -7,7 +7,6 @@
 
 use super::kernels::{TrialParams, PACKED_BINDINGS};
 use super::launch::Launch;
-use super::operator::{packed_split, OperatorShape};
 use super::schedule::{Kernel, Schedule};
 use crate::error::{Error, Result};
 
@@ -39,82 +38,13 @@ pub fn buffers(launch: &Launch, inputs: u64, params_bytes: u64) -> Vec<Buffer> {
         weights: true,
         storage: true,
     };
-    let mut v = Vec::new();
-    // The projections each trial keeps, and the rows of the partial sums.
-    let (dense, proj, rank) = match launch.op {
-        OperatorShape::Dense {
-            ref blocks,
-            generated,
-            ..
-        } => {
-            if generated {
-                v.push(weight("M (generated)", 16));
-            } else {
-                for &(_, rows) in blocks {
-                    v.push(weight("M block", 4 * u64::from(rows) * n_pad));
-                }
-            }
-            (true, 0, 0)
-        }
-        OperatorShape::Structured {
-            rank,
-            separate_u,
-            diag,
-            packed,
-            ..
-        } => {
-            let r = u64::from(rank);
-            if packed {
-                v.push(weight("V (packed)", 16));
-                v.push(weight("coef", floats(r)));
-                v.push(weight("diag", floats(n)));
-                let (words, per) = packed_split(n as usize, rank as usize, launch.max_binding);
-                let mut left = words as u64;
-                while left > 0 {
-                    let w = left.min(per as u64);
-                    v.push(weight("pattern bits", 4 * w * r));
-                    left -= w;
-                }
-            } else {
-                v.push(weight("V", floats(r * n)));
-                if separate_u {
-                    v.push(weight("U", floats(r * n)));
-                }
-                v.push(weight("coef", floats(r)));
-                if diag {
-                    v.push(weight("diag", floats(n)));
-                }
-            }
-            (false, r, r)
-        }
-        OperatorShape::Sparse {
-            nnz,
-            terms,
-            factor_rows,
-            factor_columns,
-            ..
-        } => {
-            v.push(weight("row places", floats(n + 1)));
-            v.push(weight("columns", floats(nnz)));
-            v.push(weight("values", floats(nnz)));
-            v.push(weight("row list", floats(n)));
-            // One zero term and one number when there are none.
-            let t = u64::from(terms);
-            v.push(weight("factor terms", 32 * t.max(1)));
-            v.push(weight(
-                "factor numbers",
-                floats(factor_rows + factor_columns),
-            ));
-            (true, 0, 0)
-        }
-        OperatorShape::Convolution { side, terms } => {
-            let t = u64::from(terms);
-            v.push(weight("taps", floats(2 * t * u64::from(side))));
-            v.push(weight("coef", floats(t)));
-            v.push(weight("metric table", floats(4 * n)));
-            (false, 2 * t * n, t)
-        }
-    };
+    let m = launch.op.weight_buffers(n, n_pad, launch.max_binding);
+    let mut v: Vec<Buffer> = m
+        .buffers
+        .iter()
+        .map(|&(name, bytes)| weight(name, bytes))
+        .collect();
+    let (dense, proj, rank) = (m.operand, m.projections, m.rank);
     let staged = launch.stages.len() > 1;
     let partials = launch.partial_sums(rank);
     let state = |name, bytes| Buffer {

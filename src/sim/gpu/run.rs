@@ -8,9 +8,8 @@ use super::kernels::{self, Family, StepParams};
 use super::launch::Launch;
 use super::layout::{FLAG_DIAG, FLAG_PACKED_STAGED, FLAG_SEGMENTS, FLAG_U_IS_V};
 use super::ledger::{Counted, Ledger, Requests};
-use super::operator::OperatorShape;
+use super::operator::generated;
 use super::operator::{self, GpuOperator};
-use super::operator::{generated, sparse_subgroup};
 use super::pipelines::{PipelineKey, Pipelines};
 use super::plan::Plan;
 use super::schedule::{Kernel, Schedule};
@@ -167,26 +166,12 @@ impl<'a> Run<'a> {
         let n_sums = sum_layout.len() as u32;
         let proj_groups = geometry.projection_groups();
         let metric_groups = geometry.metric_groups();
-        let packed = match &op {
-            GpuOperator::Structured {
-                bits, bits_words, ..
-            } => (!bits.is_empty()).then_some(*bits_words),
-            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => None,
-        };
-        let (rank, dense) = match &op {
-            GpuOperator::Structured { rank, .. } => (*rank, false),
-            // Sparse M steps through the operand ping-pong, as dense does.
-            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (0, true),
-        };
+        let packed = op.packed_words();
+        let (rank, dense) = (op.rank(), op.operand());
         let n_partials = geometry.partial_sums(u64::from(rank));
         // Per trial: the R projections, or a Gaussian kernel's 2R row
         // passes of N (even and odd taps).
-        let proj_per_trial = match geometry.op {
-            OperatorShape::Convolution { .. } => 2 * rank as usize * n,
-            OperatorShape::Dense { .. }
-            | OperatorShape::Structured { .. }
-            | OperatorShape::Sparse { .. } => rank as usize,
-        };
+        let proj_per_trial = geometry.op.projections_per_trial(rank as usize, n);
         let mut buf = Buffers::new(
             &scoped_bytes("allocating the state"),
             ctx,
@@ -198,10 +183,7 @@ impl<'a> Run<'a> {
             n_partials,
         )?;
         // Sparse M's factored terms: T, and their projections per trial.
-        let terms = match &op {
-            GpuOperator::Sparse { terms, .. } => *terms,
-            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => 0,
-        };
+        let terms = op.factor_terms();
         if terms > 0 {
             buf.factor_proj = operator::storage_buffer(
                 ctx,
@@ -219,44 +201,18 @@ impl<'a> Run<'a> {
         let align = u64::from(limits.min_uniform_buffer_offset_alignment)
             .max(std::mem::size_of::<StepParams>() as u64);
 
-        let sparse = match geometry.op {
-            OperatorShape::Sparse { heavy, lanes, .. } => Some(PipelineKey::Sparse {
-                lanes,
-                groups: geometry.sparse_groups(lanes),
-                heavy,
-                subgroup: match (subgroups, ctx.subgroup_sizes()) {
-                    (true, Some((min, max))) => sparse_subgroup(min, max),
-                    (true, None) | (false, _) => 0,
-                },
-            }),
-            OperatorShape::Dense { .. }
-            | OperatorShape::Structured { .. }
-            | OperatorShape::Convolution { .. } => None,
-        };
-        let (family, key) = match (sparse, dense, geometry.batch_shape()) {
-            (Some(key), _, _) => (Family::Dense, key),
-            (None, false, _) => (
-                Family::Structured,
-                PipelineKey::Structured {
-                    subgroups: subgroups
-                        && ctx.device.features().contains(wgpu::Features::SUBGROUP),
-                    packed,
-                    staged: geometry.convolution_staged(),
-                },
-            ),
-            (None, true, Some(shape)) => (Family::Dense, PipelineKey::DenseBatch(shape)),
-            (None, true, None) => (
-                Family::Dense,
-                PipelineKey::Dense {
-                    shape: row_shape,
-                    generated: generated(&form),
-                    subgroups: subgroups
-                        && ctx.subgroup_sizes().is_some_and(|(min, max)| {
-                            super::kernels::dense_subgroups(row_shape, min, max)
-                        }),
-                },
-            ),
-        };
+        let (family, key) = geometry.op.pipeline(
+            geometry.batch,
+            geometry.batch_shape(),
+            geometry.convolution_staged(),
+            packed,
+            generated(&form),
+            if subgroups {
+                ctx.subgroup_sizes()
+            } else {
+                None
+            },
+        );
         let mut pipelines = HashMap::new();
         for key in [key, PipelineKey::Metrics { packed }] {
             let compiled = cache.get(ctx, key, counting)?;
@@ -269,36 +225,23 @@ impl<'a> Run<'a> {
 
         // The metric table: rows of V (the ring's cos and sin, the Hebbian
         // patterns), or the populations' rows (their weights have none).
-        let own_table = match &op {
-            GpuOperator::Structured {
-                metric: Some(m), ..
-            }
-            | GpuOperator::Sparse {
-                metric: Some(m), ..
-            } => m,
-            GpuOperator::Structured { v, .. } if sum_layout.table_rows > 0 => v,
-            GpuOperator::Structured { .. } | GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => {
-                &buf.dummy
-            }
-        };
+        let own_table = op.metric_table(sum_layout.table_rows > 0, &buf.dummy);
         let metric_table = buf.population_table.as_ref().unwrap_or(own_table);
         let (groups, metric_group) = ctx.scoped("binding the buffers", || {
-            let groups = match &op {
-                GpuOperator::Dense(blocks) => blocks
-                    .iter()
-                    .map(|(_, _, b)| {
-                        [0, 1].map(|cur| buf.bind(ctx, &layout, family, &op, b, None, cur))
-                    })
-                    .collect(),
-                GpuOperator::Structured { v, u, .. } => {
-                    let g = buf.bind(ctx, &layout, family, &op, v, u.as_ref(), 0);
-                    vec![[g.clone(), g]]
-                }
-                GpuOperator::Sparse { .. } => {
-                    vec![[0, 1]
-                        .map(|cur| buf.bind(ctx, &layout, family, &op, &buf.dummy, None, cur))]
-                }
-            };
+            // A pair of groups for each side of the operand ping-pong
+            // where the step reads one; one group twice otherwise.
+            let groups = op
+                .tables(&buf.dummy)
+                .into_iter()
+                .map(|(t, u)| {
+                    if dense {
+                        [0, 1].map(|cur| buf.bind(ctx, &layout, family, &op, t, u, cur))
+                    } else {
+                        let g = buf.bind(ctx, &layout, family, &op, t, u, 0);
+                        [g.clone(), g]
+                    }
+                })
+                .collect();
             let metric_group = buf.bind(
                 ctx,
                 &metrics_layout,
@@ -314,12 +257,7 @@ impl<'a> Run<'a> {
         let sim = &exp.simulation;
         let a = sim.dt / net.tau;
         let (act_kind, act_p0, act_p1) = net.activation.gpu_params();
-        let (u_is_v, unit_row0, has_diag) = match &op {
-            GpuOperator::Structured {
-                u, unit_row0, diag, ..
-            } => (u.is_none(), *unit_row0, diag.is_some()),
-            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => (false, false, false),
-        };
+        let (u_is_v, unit_row0, has_diag) = op.table_flags();
         let base = StepParams {
             n: n as u32,
             n_pad: n_pad as u32,

@@ -31,7 +31,7 @@
 
 pub use super::kernels::Kernel;
 pub use super::launch::Launch;
-pub use super::operator::OperatorShape;
+pub use super::shape::OperatorShape;
 pub use super::traffic::{Region, Traffic, BITS_BINDING, CACHE_BYTES, WEIGHT_BINDINGS};
 use crate::model::Stage;
 
