@@ -15,7 +15,8 @@
 // (SPARSE_HEAVY + light workgroups folded over x and z, ceil(B /
 // (SPARSE_GROUPS DENSE_TILE)), overflow). The host sets SPARSE_LANES,
 // SPARSE_GROUPS and SPARSE_HEAVY from the row lengths and the batch
-// (src/sim/gpu/operator.rs, `OperatorShape::of`, and launch.rs).
+// (src/sim/gpu/operator.rs, `OperatorShape::of`; src/sim/gpu/shape.rs,
+// `sparse_lanes`, `sparse_groups` and `OperatorShape::pipeline`).
 //
 // A network's structured projections are kept as factored terms coef u
 // v^T (u over the target population's rows, v over the source's

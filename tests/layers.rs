@@ -769,9 +769,10 @@ fn the_forms_of_m_are_matched_on_in_their_files_only() {
             .to_string_lossy()
             .replace('\\', "/");
         let text = code(&std::fs::read_to_string(&file).unwrap());
-        for arms in matches_of(&text) {
+        let lets = let_patterns(&text);
+        for pats in matches_of(&text).iter().chain(std::iter::once(&lets)) {
             for (name, _) in MATCHED_IN {
-                if arms.iter().any(|a| names_variant(a, name)) {
+                if pats.iter().any(|a| names_variant(a, name)) {
                     found.entry(name).or_default().insert(rel.clone());
                 }
             }
@@ -793,4 +794,30 @@ fn the_forms_of_m_are_matched_on_in_their_files_only() {
         "OperatorShape"
     ));
     assert!(!names_variant("GpuOperator::Dense(_)", "Operator"));
+    assert_eq!(
+        let_patterns(&code(
+            "if let Some(Form::Sparse(c, _)) = f { }\n\
+             let Shape::Dense { n } = s else { return };\n\
+             let x: Shape = Shape::Dense { n: 1 };"
+        )),
+        ["Some(Form::Sparse(c, _))", "Shape::Dense { n }", "x: Shape"]
+    );
+}
+
+/// The pattern of every `let` in `code` (`if let`, `while let`, `let …
+/// else` and plain bindings): the text between `let` and its ` = `.
+fn let_patterns(code: &str) -> Vec<String> {
+    code.match_indices("let ")
+        .filter(|&(k, _)| {
+            !code[..k]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .filter_map(|(k, _)| {
+            let rest = &code[k + 4..];
+            let end = rest.find(" = ")?;
+            (!rest[..end].contains(';')).then(|| rest[..end].trim().to_string())
+        })
+        .collect()
 }

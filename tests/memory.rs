@@ -53,10 +53,10 @@ fn each_backend_checks_its_own_memory_when_a_run_starts() {
     let e = Experiment::from_toml(RING, Path::new("."), "big-ring", &[]).unwrap();
     let cpu = CpuBackend.cost(&e, 1).memory;
     // Between what reading the file checks (the initial state, the time
-    // constants and the one input epoch, 3 N f64) and what a CPU run needs
-    // (its tables and state): the file reads, the CPU run is refused,
-    // naming the key of its largest need.
-    let parse = 100_000u64 * 8 * 3;
+    // constants, the one input epoch and the final state, 4 N f64) and
+    // what a CPU run needs (its tables and state): the file reads, the CPU
+    // run is refused, naming the key of its largest need.
+    let parse = 100_000u64 * 8 * 4;
     let host = (parse + cpu.total()) / 2;
     assert!(
         parse < host && host < cpu.total(),

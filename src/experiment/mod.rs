@@ -248,15 +248,16 @@ fn resolve(
 /// weights for the geometry of its inputs (none for one population).
 fn network(f: &ExperimentFile, files: &Files) -> Result<(Network, Vec<Population>, Vec<Weights>)> {
     let states = |key: &str, n: usize| {
-        // What the experiment itself holds per neuron, whatever the
+        // What every run keeps on the host per neuron, whatever the
         // backend, before any of it is allocated: the initial state, the
-        // populations' time constants and one vector per input epoch. A
-        // run's own state is its backend's to check when it starts.
+        // populations' time constants, one vector per input epoch and the
+        // final state. A run's working state is its backend's to check
+        // when it starts.
         crate::memory::check(
             key,
             n,
-            "the initial state and inputs",
-            (n as u64).saturating_mul(8 * (2 + f.input.len() as u64)),
+            "the initial state, inputs and final state",
+            (n as u64).saturating_mul(8 * (3 + f.input.len() as u64)),
         )
     };
     match (&f.network, f.population.is_empty()) {

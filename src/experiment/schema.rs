@@ -2,7 +2,7 @@
 //! errors (`deny_unknown_fields`); ranges are checked in `resolve`.
 
 use super::values::one;
-use super::weights::WeightsSpec;
+pub use super::weights::{WeightsSpec, MATERIALISE_UP_TO};
 use crate::model::{Activation, BackendChoice, Dynamics, Method, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
