@@ -55,9 +55,11 @@ fn modules() -> BTreeSet<String> {
 }
 
 /// `text` with comments, string and char literals blanked out (the
-/// same length, newlines kept), and cut at its first `#[cfg(test)]`.
+/// same length, newlines kept), and cut at its first `#[cfg(test)]` that
+/// starts a line (the test module; a test-only method inside an `impl`
+/// is indented, and what follows it is read).
 fn code(text: &str) -> String {
-    let text = text.split("#[cfg(test)]").next().unwrap();
+    let text = text.split("\n#[cfg(test)]").next().unwrap();
     let b = text.as_bytes();
     let mut out = b.to_vec();
     let blank = |out: &mut Vec<u8>, a: usize, z: usize| {
