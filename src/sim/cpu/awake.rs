@@ -136,8 +136,14 @@ fn serve(s: &State) {
     if STEPPING.get() || SERVING.get() || s.done.load(Ordering::Acquire) {
         return;
     }
-    if s.serving.fetch_add(1, Ordering::AcqRel) >= s.wanted {
-        s.serving.fetch_sub(1, Ordering::AcqRel);
+    // Take a place only while fewer than `wanted` serve: the count never
+    // passes `wanted`, not even for a moment.
+    if s.serving
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < s.wanted).then_some(n + 1)
+        })
+        .is_err()
+    {
         return;
     }
     SERVING.set(true);
