@@ -251,7 +251,7 @@ impl Buffers {
             }
         }
         // M's buffers at their bindings, a placeholder where M has none.
-        let weights = op.bindings(&self.dummy);
+        let weights = op.bindings();
         let m = |at: u32| {
             weights
                 .iter()

@@ -288,29 +288,21 @@ impl GpuOperator {
         }
     }
 
-    /// M's buffers at their bindings but the table's (7) and U (15), each
-    /// binding M does not use given `none`: the diagonal (9) and
-    /// coefficients (11), the pattern bits (16 to 19, 22 to 25), sparse
-    /// M's row places, columns, values and row list (27 to 30) and its
-    /// factored terms and their numbers (32, 33).
-    pub fn bindings<'a>(&'a self, none: &'a wgpu::Buffer) -> Vec<(u32, &'a wgpu::Buffer)> {
-        let mut v = Vec::new();
-        let bits: &[wgpu::Buffer] = match self {
+    /// M's own buffers at their bindings, but the table (7) and U (15):
+    /// the diagonal (9) and coefficients (11), the pattern bits (16 to 19,
+    /// 22 to 25), sparse M's row places, columns, values and row list (27
+    /// to 30) and its factored terms and their numbers (32, 33). A binding
+    /// not listed holds a placeholder.
+    pub fn bindings(&self) -> Vec<(u32, &wgpu::Buffer)> {
+        match self {
             GpuOperator::Structured {
                 diag, coef, bits, ..
             } => {
-                v.extend([(9, diag.as_ref().unwrap_or(none)), (11, coef)]);
-                bits
+                let mut v = vec![(11, coef)];
+                v.extend(diag.iter().map(|d| (9, d)));
+                v.extend([16, 17, 18, 19, 22, 23, 24, 25].into_iter().zip(bits));
+                v
             }
-            GpuOperator::Dense(_) | GpuOperator::Sparse { .. } => {
-                v.extend([(9, none), (11, none)]);
-                &[]
-            }
-        };
-        let bits_at = |k: usize| bits.get(k).unwrap_or(none);
-        v.extend((0..4).map(|k| (16 + k as u32, bits_at(k))));
-        v.extend((4..8).map(|k| (18 + k as u32, bits_at(k))));
-        match self {
             GpuOperator::Sparse {
                 places,
                 columns,
@@ -319,19 +311,16 @@ impl GpuOperator {
                 factor_terms,
                 factor_numbers,
                 ..
-            } => v.extend([
+            } => vec![
                 (27, places),
                 (28, columns),
                 (29, values),
                 (30, rows),
                 (32, factor_terms),
                 (33, factor_numbers),
-            ]),
-            GpuOperator::Dense(_) | GpuOperator::Structured { .. } => {
-                v.extend([27, 28, 29, 30, 32, 33].map(|b| (b, none)));
-            }
+            ],
+            GpuOperator::Dense(_) => Vec::new(),
         }
-        v
     }
 }
 
