@@ -583,17 +583,15 @@ fn catch_all(pattern: &str) -> bool {
             && p.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
 }
 
-/// The forms of M (the model's, and each backend's: `Operator`,
-/// `GpuOperator`, `OperatorShape`), the weight kinds and the GPU pipelines
-/// built for them.
-const FORMS: [&str; 7] = [
+/// The forms of M (the model's, and the CPU's `Operator`), the weight
+/// kinds and bench's operators.
+const FORMS: [&str; 6] = [
     "Form::",
     "Shape::",
     "Weights::",
     "Operator::",
     "WeightsSpec::",
     "OperatorKind::",
-    "PipelineKey::",
 ];
 
 #[test]
@@ -717,10 +715,10 @@ fn the_command_line_parses_and_prints_only() {
 
 /// Where each form of M is matched on, by file: the places a new form must
 /// be handled (the model's `Form` and `Shape`, the CPU's `Operator`), and
-/// those a new GPU kernel family must (its `OperatorShape`, its buffers'
-/// `GpuOperator`). docs/architecture.md's "where a change goes" counts
+/// the GPU's buffers of M (`GpuOperator`). M's shape on the GPU is no
+/// enum: each kernel family implements `KernelFamily` in its own file. docs/architecture.md's "where a change goes" counts
 /// these files; a match in another file would be one more place to touch.
-const MATCHED_IN: [(&str, &[&str]); 5] = [
+const MATCHED_IN: [(&str, &[&str]); 4] = [
     (
         "Form",
         &[
@@ -740,10 +738,6 @@ const MATCHED_IN: [(&str, &[&str]); 5] = [
         ],
     ),
     ("Operator", &["sim/cpu/operator.rs"]),
-    (
-        "OperatorShape",
-        &["sim/gpu/schedule.rs", "sim/gpu/shape.rs"],
-    ),
     ("GpuOperator", &["sim/gpu/operator.rs"]),
 ];
 

@@ -350,6 +350,7 @@ fn parameter_structs_match_the_wgsl_layout() {
 /// per pipeline), checked by name.
 #[test]
 fn entry_points_have_the_rust_workgroups() {
+    use attractor::sim::gpu::family::{dense, sparse, structured};
     use attractor::sim::gpu::kernels::*;
     use attractor::sim::gpu::pipelines::PipelineKey;
     let workgroup = |k: Kernel| match k {
@@ -367,60 +368,29 @@ fn entry_points_have_the_rust_workgroups() {
             Some(attractor::sim::gpu::kernels::SPARSE_THREADS)
         }
     };
+    let row = |rows, stack, subgroups| {
+        dense::row_pipeline(
+            DenseShape {
+                workgroup: 256,
+                rows,
+                stack,
+            },
+            None,
+            subgroups,
+        )
+    };
     let keys = [
-        PipelineKey::Dense {
-            shape: DenseShape {
-                workgroup: 256,
-                rows: 4,
-                stack: 1,
-            },
-            generated: None,
-            subgroups: false,
-        },
-        PipelineKey::Dense {
-            shape: DenseShape {
-                workgroup: 256,
-                rows: 16,
-                stack: 8,
-            },
-            generated: None,
-            subgroups: false,
-        },
-        PipelineKey::Dense {
-            shape: DenseShape {
-                workgroup: 256,
-                rows: 16,
-                stack: 8,
-            },
-            generated: None,
-            subgroups: true,
-        },
-        PipelineKey::DenseBatch(BatchShape::ALL[0]),
-        PipelineKey::Sparse {
-            lanes: 4,
-            groups: 2,
-            heavy: 1,
-            subgroup: 0,
-        },
-        PipelineKey::Sparse {
-            lanes: 32,
-            groups: 1,
-            heavy: 2,
-            subgroup: 32,
-        },
-        PipelineKey::DenseBatch(BatchShape::ALL[3].with_split(4)),
-        PipelineKey::Structured {
-            subgroups: false,
-            packed: None,
-            staged: false,
-        },
-        PipelineKey::Structured {
-            subgroups: true,
-            packed: None,
-            staged: true,
-        },
-        PipelineKey::Metrics { packed: None },
-        PipelineKey::Probe,
+        row(4, 1, false),
+        row(16, 8, false),
+        row(16, 8, true),
+        dense::batch_pipeline(BatchShape::ALL[0]),
+        sparse::pipeline(4, 2, 1, 0),
+        sparse::pipeline(32, 1, 2, 32),
+        dense::batch_pipeline(BatchShape::ALL[3].with_split(4)),
+        structured::pipeline(false, None, false),
+        structured::pipeline(true, None, true),
+        PipelineKey::metrics(None),
+        PipelineKey::probe(),
     ];
     let mut seen = 0;
     for key in keys {

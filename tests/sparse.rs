@@ -472,7 +472,7 @@ pub fn gpu_cases() -> Vec<(&'static str, Csr)> {
 /// lanes at every batch shape.
 #[test]
 fn the_sparse_kernel_matches_the_cpu() {
-    use attractor::sim::gpu::shape::OperatorShape;
+    use attractor::sim::gpu::family::sparse::SparseFamily;
     use attractor::sim::gpu::GpuBackend;
     let mut g = GpuBackend::new().expect("a GPU adapter (CI installs lavapipe)");
     let cases = gpu_cases();
@@ -500,13 +500,12 @@ fn the_sparse_kernel_matches_the_cpu() {
             assert_eq!(g.sparse_subgroup(), if subgroups { 8 } else { 0 });
         }
         let e = network_of(m);
-        match g.launch(&e, 1).op {
-            OperatorShape::Sparse { lanes: l, .. } => {
-                if let Some(want) = lanes {
-                    assert_eq!(l, want, "{what}");
-                }
-            }
-            op => panic!("{what}: {op:?}"),
+        let launch = g.launch(&e, 1);
+        let Some(sparse) = launch.op.family::<SparseFamily>() else {
+            panic!("{what}: {:?}", launch.op)
+        };
+        if let Some(want) = lanes {
+            assert_eq!(sparse.lanes, want, "{what}");
         }
         let what = format!("{what}, lanes {lanes:?}, subgroups {subgroups}");
         let cpu32 =

@@ -35,7 +35,7 @@ pub fn cost(exp: &Experiment, launch: &Launch) -> Cost {
 }
 
 /// Floating-point operations of the products by M of a step of the
-/// batch: each trial's product ([`super::shape::OperatorShape::flops`])
+/// batch: each trial's product ([`super::launch::KernelFamily::flops`])
 /// at every stage.
 pub fn flops_per_step(launch: &Launch) -> f64 {
     let (b, n) = (f64::from(launch.batch), f64::from(launch.n));
@@ -44,7 +44,7 @@ pub fn flops_per_step(launch: &Launch) -> f64 {
 }
 
 /// The fewest bytes a step of `g` can move: the weights' stored form read
-/// once per stage ([`super::shape::OperatorShape::minimum_weight_bytes`]), each trial's state vectors read and written as the stage's
+/// once per stage ([`super::launch::KernelFamily::minimum_weight_bytes`]), each trial's state vectors read and written as the stage's
 /// equations need ([`state_traffic`]), and the input epochs on read once.
 pub fn minimum_bytes_per_step(g: &Launch) -> u64 {
     let (b, n, f) = (u64::from(g.batch), u64::from(g.n), 4u64);

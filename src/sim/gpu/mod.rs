@@ -34,6 +34,7 @@ pub mod cost;
 mod dense_shape;
 pub mod devices;
 mod encode;
+pub mod family;
 mod inputs;
 pub mod kernels;
 pub mod launch;
@@ -48,7 +49,6 @@ mod readback;
 mod run;
 pub mod schedule;
 mod segments;
-pub mod shape;
 pub mod timing;
 pub mod traffic;
 
@@ -190,7 +190,7 @@ impl GpuBackend {
     }
 
     /// Gives each light row of sparse M `lanes` lanes (a power of two up
-    /// to 32) instead of [`shape::OperatorShape::on`]'s choice (for
+    /// to 32) instead of [`launch::KernelFamily::on`]'s choice (for
     /// tests of every lane count on a software adapter); `None` restores
     /// the choice.
     pub fn set_sparse_lanes(&mut self, lanes: Option<u32>) -> Result<()> {
@@ -311,10 +311,10 @@ impl GpuBackend {
     }
 
     /// The subgroup width `sparse_step` sums a row's lanes with here (see
-    /// [`shape::sparse_subgroup`]); 0: the workgroup-memory tree.
+    /// [`family::sparse::sparse_subgroup`]); 0: the workgroup-memory tree.
     pub fn sparse_subgroup(&self) -> u32 {
         match (self.subgroups, self.ctx.subgroup_sizes()) {
-            (true, Some((min, max))) => shape::sparse_subgroup(min, max),
+            (true, Some((min, max))) => family::sparse::sparse_subgroup(min, max),
             (true, None) | (false, _) => 0,
         }
     }

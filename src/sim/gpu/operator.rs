@@ -1,16 +1,22 @@
-//! M on the GPU, from its form ([`crate::model::Form`]): its buffers
-//! ([`GpuOperator`]), for the kernel family its shape
-//! ([`super::shape::OperatorShape`]) names: the dense matrix as row blocks (each
+//! M on the GPU, from its form ([`crate::model::Form`]): its kernel
+//! family ([`operator_shape`], and the [`Launch`] of a run), and its
+//! buffers ([`GpuOperator`]) for that family: the dense matrix as row blocks (each
 //! within the adapter's storage binding limit), the tables of the
 //! structured form exactly as the CPU operator reads them, the bits of
 //! packed Hebbian patterns, or a Gaussian kernel's taps. Every match over
 //! the model's forms on the GPU is in this file.
 
 use super::context::GpuContext;
+use super::family::convolution::ConvolutionFamily;
+use super::family::dense::{row_blocks, DenseFamily};
+use super::family::sparse::{sparse_lanes, SparseFamily};
+use super::family::structured::{packed_split, StructuredFamily};
+use super::kernels::DenseShape;
+use super::launch::{turned_pairs, Launch, OperatorShape};
 use super::pipelines::Generated;
-use super::shape::{packed_split, row_blocks, sparse_lanes, OperatorShape};
+use crate::analysis::metrics::SumLayout;
 use crate::error::Result;
-use crate::model::{Form, Shape, Weights};
+use crate::model::{Experiment, Form, Shape, Stage, Weights};
 use wgpu::util::DeviceExt;
 
 /// A labelled storage buffer holding `data` (one zero when empty: WebGPU
@@ -38,70 +44,145 @@ pub fn storage_words(ctx: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffe
         })
 }
 
-impl OperatorShape {
-    /// The GPU's shape of M of shape `shape`: dense row blocks of at most
-    /// `max_binding` bytes (`dense_step` with `row_shape`, for every batch
-    /// size when `row_kernel_only`), the structured tables (packed patterns
-    /// as bits), or the convolution passes.
+/// The GPU's shape of M of shape `shape`: its kernel family, dense row
+/// blocks of at most `max_binding` bytes (`dense_step` with `row_shape`,
+/// for every batch size when `row_kernel_only`), the structured tables
+/// (packed patterns as bits), the convolution passes or sparse rows.
+pub fn operator_shape(
+    shape: &Shape,
+    max_binding: u64,
+    row_shape: DenseShape,
+    row_kernel_only: bool,
+) -> OperatorShape {
+    let n = shape.n();
+    match *shape {
+        Shape::Convolution { side, terms } => OperatorShape::new(ConvolutionFamily {
+            side: side as u32,
+            terms: terms as u32,
+        }),
+        Shape::Generated { .. } => OperatorShape::new(DenseFamily {
+            blocks: vec![(0, n as u32)],
+            row_shape,
+            row_kernel_only: true,
+            generated: true,
+        }),
+        Shape::Sparse {
+            nnz,
+            heavy_rows,
+            factors,
+            factor_rows,
+            factor_columns,
+            ..
+        } => OperatorShape::new(SparseFamily {
+            nnz: nnz as u64,
+            heavy: heavy_rows as u32,
+            lanes: sparse_lanes(nnz as f64 / n.max(1) as f64),
+            terms: factors as u32,
+            factor_rows: factor_rows as u64,
+            factor_columns: factor_columns as u64,
+        }),
+        Shape::Dense { .. } => OperatorShape::new(DenseFamily {
+            blocks: row_blocks(n, max_binding),
+            row_shape,
+            row_kernel_only,
+            generated: false,
+        }),
+        Shape::Structured(s) => OperatorShape::new(StructuredFamily {
+            rank: s.rank as u32,
+            separate_u: s.separate_u,
+            diag: s.diag,
+            unit_row0: s.unit_row0,
+            packed: false,
+        }),
+        // The patterns as the rows of V = U, read as bits, and the
+        // diagonal correction.
+        Shape::Packed {
+            patterns,
+            unit_row0,
+            ..
+        } => OperatorShape::new(StructuredFamily {
+            rank: patterns as u32,
+            separate_u: false,
+            diag: true,
+            unit_row0,
+            packed: true,
+        }),
+    }
+}
+
+/// A launch's constructors, here where M's shape is chosen.
+impl Launch {
+    /// The launch of `batch` trials of `exp` on an adapter with `limits`,
+    /// the dense matrix split into row blocks of at most `max_binding` bytes
+    /// and `dense_step` run with `row_shape` (for every batch size when
+    /// `row_kernel_only`).
     pub fn of(
-        shape: &Shape,
+        exp: &Experiment,
+        batch: usize,
+        limits: &wgpu::Limits,
         max_binding: u64,
-        row_shape: super::kernels::DenseShape,
+        row_shape: DenseShape,
         row_kernel_only: bool,
     ) -> Self {
-        let n = shape.n();
-        match *shape {
-            Shape::Convolution { side, terms } => OperatorShape::Convolution {
-                side: side as u32,
-                terms: terms as u32,
+        let sums = crate::analysis::metrics::Metrics::shape(&exp.network).sum_layout();
+        let launch = Launch::new(
+            &exp.network.weights.shape(),
+            batch,
+            exp.simulation.method.stages().to_vec(),
+            // Uniform inputs are one number a step: no vector is read.
+            if exp.inputs_uniform() {
+                0
+            } else {
+                crate::sim::inputs::InputSchedule::new(exp).most_on()
             },
-            Shape::Generated { .. } => OperatorShape::Dense {
-                blocks: vec![(0, n as u32)],
-                row_shape,
-                row_kernel_only: true,
-                generated: true,
-            },
-            Shape::Sparse {
-                nnz,
-                heavy_rows,
-                factors,
-                factor_rows,
-                factor_columns,
-                ..
-            } => OperatorShape::Sparse {
-                nnz: nnz as u64,
-                heavy: heavy_rows as u32,
-                lanes: sparse_lanes(nnz as f64 / n.max(1) as f64),
-                terms: factors as u32,
-                factor_rows: factor_rows as u64,
-                factor_columns: factor_columns as u64,
-            },
-            Shape::Dense { .. } => OperatorShape::Dense {
-                blocks: row_blocks(n, max_binding),
-                row_shape,
-                row_kernel_only,
-                generated: false,
-            },
-            Shape::Structured(s) => OperatorShape::Structured {
-                rank: s.rank as u32,
-                separate_u: s.separate_u,
-                diag: s.diag,
-                unit_row0: s.unit_row0,
-                packed: false,
-            },
-            // The patterns as the rows of V = U, read as bits, and the
-            // diagonal correction.
-            Shape::Packed {
-                patterns,
-                unit_row0,
-                ..
-            } => OperatorShape::Structured {
-                rank: patterns as u32,
-                separate_u: false,
-                diag: true,
-                unit_row0,
-                packed: true,
-            },
+            sums,
+            turned_pairs(exp),
+            limits,
+            max_binding,
+            row_shape,
+            row_kernel_only,
+        );
+        Launch {
+            segments: super::segments::table(exp).len() as u32,
+            ..launch
+        }
+    }
+
+    /// The launch of `batch` trials of a network of M's shape `shape`,
+    /// stepped by `stages`, with at most `epochs_on` input epochs on at
+    /// once, a record's `sums` and `turned_pairs` rows pairs a velocity may
+    /// turn, built from those sizes alone
+    /// (no weights, no experiment: `attractor bench --plan`); the rest as
+    /// [`Launch::of`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shape: &Shape,
+        batch: usize,
+        stages: Vec<Stage>,
+        epochs_on: usize,
+        sums: SumLayout,
+        turned_pairs: usize,
+        limits: &wgpu::Limits,
+        max_binding: u64,
+        row_shape: DenseShape,
+        row_kernel_only: bool,
+    ) -> Self {
+        Launch {
+            n: shape.n() as u32,
+            batch: batch as u32,
+            op: operator_shape(shape, max_binding, row_shape, row_kernel_only),
+            stages,
+            epochs_on: epochs_on as u32,
+            metric_sums: sums.len() as u32,
+            max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_binding,
+            turned_pairs: turned_pairs as u32,
+            sums,
+            counting: false,
+            batch_split: 1,
+            staged: false,
+            by_pattern: true,
+            segments: 0,
         }
     }
 }

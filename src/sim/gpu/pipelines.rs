@@ -7,56 +7,23 @@ use super::kernels::{self, Family, Kernel};
 use crate::error::Result;
 use std::collections::HashMap;
 
-/// What a set of pipelines is compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PipelineKey {
-    /// `dense_step` with its override constants (threads per workgroup,
-    /// rows per workgroup, rows per thread).
-    Dense {
-        /// `DENSE_WORKGROUP`, `DENSE_ROWS`, `DENSE_STACK`.
-        shape: kernels::DenseShape,
-        /// The weights it generates (`RANDOM` and its parameters), if any.
-        generated: Option<Generated>,
-        /// `dense_stacked` sums its slots with subgroup operations (built
-        /// from [`kernels::DENSE_SUBGROUP_SOURCE`]).
-        subgroups: bool,
-    },
-    /// `dense_batch` of a batch shape (and `dense_batch_finish` when its
-    /// columns are split).
-    DenseBatch(kernels::BatchShape),
-    /// `sparse_step` with its override constants.
-    Sparse {
-        /// Lanes per light row (`SPARSE_LANES`).
-        lanes: u32,
-        /// Trial tiles per workgroup (`SPARSE_GROUPS`).
-        groups: u32,
-        /// Heavy rows, a workgroup each (`SPARSE_HEAVY`).
-        heavy: u32,
-        /// The lanes' sums by subgroup shuffles in subgroups of this width
-        /// (`SPARSE_SUBGROUP`, built from
-        /// [`kernels::DENSE_SUBGROUP_SOURCE`]); 0: by the tree.
-        subgroup: u32,
-    },
-    /// `project_partial`, `project_finish`, `structured_step`,
-    /// `project_rest` (their workgroup sums with subgroup operations when
-    /// `subgroups`), and the convolution passes `conv_rows`, `conv_step`.
-    Structured {
-        /// Built from [`kernels::STRUCTURED_SUBGROUP_SOURCE`].
-        subgroups: bool,
-        /// The table is bit-packed patterns (`PACKED`), with this many
-        /// blocks of 32 units per binding (`PACKED_WORDS`).
-        packed: Option<u32>,
-        /// The convolution passes stage the operand and the row passes in
-        /// workgroup memory (`CONVOLUTION_STAGED`).
-        staged: bool,
-    },
-    /// `metric_partial`, `metric_finish`.
-    Metrics {
-        /// The metric table is bit-packed patterns, as for `Structured`.
-        packed: Option<u32>,
-    },
-    /// `read_probe`, `flops_probe`: what the GPU can do (`attractor bench`).
-    Probe,
+/// What a set of pipelines is compiled for: a WGSL module, the kernels
+/// (entry points) built from it, their bind group layout's family and
+/// their override constants. Each kernel family makes its own keys (in its
+/// file of `family/`); the record's metrics and the probes have theirs
+/// here ([`PipelineKey::metrics`], [`PipelineKey::probe`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineKey {
+    /// The module's name, for messages ("dense.wgsl").
+    label: &'static str,
+    /// The WGSL module.
+    source: &'static str,
+    /// The kernels compiled, in the order [`Pipelines::get`] returns them.
+    kernels: &'static [Kernel],
+    /// The bind group layout they use.
+    family: Family,
+    /// The override constants, each value as its f64's bits.
+    constants: Vec<(&'static str, u64)>,
 }
 
 /// The parameters of generated `random` weights, as `dense_step`'s
@@ -72,92 +39,79 @@ pub struct Generated {
 }
 
 impl PipelineKey {
-    /// The bind group layout these pipelines use.
-    pub fn family(self) -> Family {
-        match self {
-            PipelineKey::Dense { .. } | PipelineKey::DenseBatch(_) | PipelineKey::Sparse { .. } => {
-                Family::Dense
-            }
-            PipelineKey::Structured { .. } => Family::Structured,
-            PipelineKey::Metrics { .. } => Family::Metrics,
-            PipelineKey::Probe => Family::Probe,
+    /// The `kernels` of the module `source` (named `label`), bound with
+    /// `family`'s layout, without override constants.
+    pub fn new(
+        label: &'static str,
+        source: &'static str,
+        kernels: &'static [Kernel],
+        family: Family,
+    ) -> Self {
+        PipelineKey {
+            label,
+            source,
+            kernels,
+            family,
+            constants: Vec::new(),
         }
+    }
+
+    /// The key with the override constant `name` set to `value`.
+    pub fn with(mut self, name: &'static str, value: f64) -> Self {
+        self.constants.push((name, value.to_bits()));
+        self
+    }
+
+    /// `metric_partial`, `metric_finish`: a record's sums (the metric
+    /// table bit-packed patterns with `packed` blocks of 32 units per
+    /// binding, as the structured kernels read them).
+    pub fn metrics(packed: Option<u32>) -> Self {
+        let key = PipelineKey::new(
+            "metrics.wgsl",
+            kernels::METRICS_SOURCE.as_str(),
+            &[Kernel::MetricPartial, Kernel::MetricFinish],
+            Family::Metrics,
+        );
+        match packed {
+            Some(words) => key
+                .with("PACKED", 1.0)
+                .with("PACKED_WORDS", f64::from(words)),
+            None => key,
+        }
+    }
+
+    /// `read_probe`, `flops_probe`: what the GPU can do (`attractor bench`).
+    pub fn probe() -> Self {
+        PipelineKey::new(
+            "probe.wgsl",
+            kernels::PROBE_SOURCE.as_str(),
+            &[Kernel::ReadProbe, Kernel::FlopsProbe],
+            Family::Probe,
+        )
+    }
+
+    /// The bind group layout these pipelines use.
+    pub fn family(&self) -> Family {
+        self.family
     }
 
     /// The kernels compiled for this key, in the order [`Pipelines::get`]
     /// returns them (each by its entry point, [`Kernel::entry_point`]).
-    pub fn kernels(self) -> &'static [Kernel] {
-        self.module().2
+    pub fn kernels(&self) -> &'static [Kernel] {
+        self.kernels
     }
 
     /// The WGSL module these pipelines are built from.
-    pub fn source(self) -> &'static str {
-        self.module().1
+    pub fn source(&self) -> &'static str {
+        self.source
     }
 
-    fn module(self) -> (&'static str, &'static str, &'static [Kernel]) {
-        match self {
-            PipelineKey::Dense {
-                shape, subgroups, ..
-            } => (
-                "dense.wgsl",
-                if subgroups {
-                    kernels::DENSE_SUBGROUP_SOURCE.as_str()
-                } else {
-                    kernels::DENSE_SOURCE.as_str()
-                },
-                if shape.stack > 1 {
-                    &[Kernel::DenseStacked]
-                } else {
-                    &[Kernel::DenseRow]
-                },
-            ),
-            PipelineKey::Sparse { subgroup, .. } => (
-                "sparse.wgsl",
-                if subgroup > 0 {
-                    kernels::DENSE_SUBGROUP_SOURCE.as_str()
-                } else {
-                    kernels::DENSE_SOURCE.as_str()
-                },
-                &[Kernel::SparseStep, Kernel::FactorProject],
-            ),
-            PipelineKey::DenseBatch(shape) => (
-                "dense_batch.wgsl",
-                kernels::dense_batch_source(shape),
-                if shape.split > 1 {
-                    &[Kernel::DenseBatch, Kernel::DenseBatchFinish]
-                } else {
-                    &[Kernel::DenseBatch]
-                },
-            ),
-            PipelineKey::Structured { subgroups, .. } => (
-                "structured.wgsl",
-                if subgroups {
-                    kernels::STRUCTURED_SUBGROUP_SOURCE.as_str()
-                } else {
-                    kernels::STRUCTURED_SOURCE.as_str()
-                },
-                &[
-                    Kernel::ProjectPartial,
-                    Kernel::ProjectFinish,
-                    Kernel::StructuredStep,
-                    Kernel::ProjectRest,
-                    Kernel::PackedProject,
-                    Kernel::ConvRows,
-                    Kernel::ConvStep,
-                ],
-            ),
-            PipelineKey::Metrics { .. } => (
-                "metrics.wgsl",
-                kernels::METRICS_SOURCE.as_str(),
-                &[Kernel::MetricPartial, Kernel::MetricFinish],
-            ),
-            PipelineKey::Probe => (
-                "probe.wgsl",
-                kernels::PROBE_SOURCE.as_str(),
-                &[Kernel::ReadProbe, Kernel::FlopsProbe],
-            ),
-        }
+    /// The override constants, by name.
+    pub fn constants(&self) -> Vec<(&'static str, f64)> {
+        self.constants
+            .iter()
+            .map(|&(name, bits)| (name, f64::from_bits(bits)))
+            .collect()
     }
 }
 
@@ -187,56 +141,12 @@ impl Pipelines {
         key: PipelineKey,
         counting: bool,
     ) -> Result<Vec<wgpu::ComputePipeline>> {
-        if let Some(p) = self.compiled.get(&(key, counting)) {
+        if let Some(p) = self.compiled.get(&(key.clone(), counting)) {
             return Ok(p.clone());
         }
         let layout = self.layout(ctx, key.family());
-        let (label, source, entries) = key.module();
-        let constants: Vec<(&str, f64)> = match key {
-            PipelineKey::Dense {
-                shape, generated, ..
-            } => {
-                let mut c = vec![
-                    ("DENSE_WORKGROUP", f64::from(shape.workgroup)),
-                    ("DENSE_ROWS", f64::from(shape.rows)),
-                    ("DENSE_STACK", f64::from(shape.stack)),
-                ];
-                if let Some(g) = generated {
-                    c.extend([
-                        ("RANDOM", 1.0),
-                        ("RANDOM_SEED_LO", f64::from(g.seed as u32)),
-                        ("RANDOM_SEED_HI", f64::from((g.seed >> 32) as u32)),
-                        ("RANDOM_SCALE", f64::from(f32::from_bits(g.scale))),
-                        ("RANDOM_SPARSITY", f64::from(f32::from_bits(g.sparsity))),
-                    ]);
-                }
-                c
-            }
-            PipelineKey::DenseBatch(shape) => vec![("DB_SPLIT", f64::from(shape.split))],
-            PipelineKey::Sparse {
-                lanes,
-                groups,
-                heavy,
-                subgroup,
-            } => vec![
-                ("SPARSE_LANES", f64::from(lanes)),
-                ("SPARSE_GROUPS", f64::from(groups)),
-                ("SPARSE_HEAVY", f64::from(heavy)),
-                ("SPARSE_SUBGROUP", f64::from(subgroup)),
-            ],
-            PipelineKey::Structured { packed, staged, .. } => {
-                let mut c = vec![("CONVOLUTION_STAGED", f64::from(u8::from(staged)))];
-                if let Some(words) = packed {
-                    c.extend([("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))]);
-                }
-                c
-            }
-            PipelineKey::Metrics {
-                packed: Some(words),
-            } => vec![("PACKED", 1.0), ("PACKED_WORDS", f64::from(words))],
-            PipelineKey::Metrics { packed: None } | PipelineKey::Probe => Vec::new(),
-        };
-        let mut constants = constants;
+        let (label, source, entries) = (key.label, key.source, key.kernels);
+        let mut constants = key.constants();
         if counting {
             constants.push(("COUNTING", 1.0));
         }

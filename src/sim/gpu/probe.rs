@@ -52,7 +52,7 @@ pub fn gpu_probes(ctx: &GpuContext) -> Result<(f64, f64)> {
     let dst = buf("bench probe target", size, U::STORAGE | U::COPY_DST);
     // The probe kernels, compiled and laid out as every other family.
     let mut cache = Pipelines::default();
-    let compiled = cache.get(ctx, PipelineKey::Probe, false)?;
+    let compiled = cache.get(ctx, PipelineKey::probe(), false)?;
     let layout = cache.layout(ctx, Family::Probe);
     let pipeline = ctx.scoped("binding the bandwidth probe", || {
         let pipeline = (compiled[0].clone(), compiled[1].clone());

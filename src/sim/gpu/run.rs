@@ -5,7 +5,7 @@
 use super::buffers::{Buffers, MAX_PARAM_BYTES};
 use super::context::GpuContext;
 use super::kernels::{self, Family, StepParams};
-use super::launch::Launch;
+use super::launch::{Launch, PipelineChoice};
 use super::layout::{FLAG_DIAG, FLAG_PACKED_STAGED, FLAG_SEGMENTS, FLAG_U_IS_V};
 use super::ledger::{Counted, Ledger, Requests};
 use super::operator::generated;
@@ -201,22 +201,23 @@ impl<'a> Run<'a> {
         let align = u64::from(limits.min_uniform_buffer_offset_alignment)
             .max(std::mem::size_of::<StepParams>() as u64);
 
-        let (family, key) = geometry.op.pipeline(
-            geometry.batch,
-            geometry.batch_shape(),
-            geometry.convolution_staged(),
-            packed,
-            generated(&form),
-            if subgroups {
+        let (family, key) = geometry.op.pipeline(PipelineChoice {
+            batch: geometry.batch,
+            batch_shape: geometry.batch_shape(),
+            staged: geometry.convolution_staged(),
+            packed_words: packed,
+            generated: generated(&form),
+            subgroups: if subgroups {
                 ctx.subgroup_sizes()
             } else {
                 None
             },
-        );
+        });
         let mut pipelines = HashMap::new();
-        for key in [key, PipelineKey::Metrics { packed }] {
+        for key in [key, PipelineKey::metrics(packed)] {
+            let kernels = key.kernels();
             let compiled = cache.get(ctx, key, counting)?;
-            for (kernel, p) in key.kernels().iter().zip(compiled) {
+            for (kernel, p) in kernels.iter().zip(compiled) {
                 pipelines.insert(*kernel, p);
             }
         }

@@ -1,7 +1,10 @@
 //! The bytes one dispatch moves in one buffer region ([`Traffic`]): the
 //! distinct bytes, the passes its grid makes over them, the binding they
 //! go through and the bytes its loads or stores request, cached or not
-//! (see [`super::schedule`]).
+//! (see [`super::schedule`]), and a dispatch's traffic ([`Dispatch`]).
+
+use super::kernels::Kernel;
+use crate::model::Stage;
 
 /// The largest region counted once however many passes read it: 4 MiB,
 /// less than the L2 cache of every GPU this engine targets (an H100 has
@@ -203,4 +206,102 @@ pub(super) fn factor_traffic(
             Traffic::write(Region::Projections, b * t * f).through(34),
         ],
     )
+}
+
+/// One dispatch of a schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dispatch {
+    /// Its kernel.
+    pub kernel: Kernel,
+    /// Its bind group: the dense row block, or 0.
+    pub slot: usize,
+    /// The first row and the rows of its dense row block (`StepParams.row0`,
+    /// `rows`); 0 and N otherwise.
+    pub row0: u32,
+    /// See `row0`.
+    pub rows: u32,
+    /// Workgroups in x, y, z.
+    pub workgroups: [u32; 3],
+    /// What it reads and writes.
+    pub traffic: Vec<Traffic>,
+}
+
+impl Dispatch {
+    /// The bytes it moves ([`Traffic::moved`] summed).
+    pub fn bytes(&self) -> u64 {
+        self.traffic.iter().map(Traffic::moved).sum()
+    }
+
+    /// The fewest bytes its equations need: every region it reads or
+    /// writes, once (its traffic without repeated passes).
+    pub fn distinct_bytes(&self) -> u64 {
+        self.traffic.iter().map(|t| t.bytes).sum()
+    }
+
+    /// The bytes it moves in the weights' regions (M, the tables, the diagonal).
+    pub fn weight_bytes(&self) -> u64 {
+        [
+            Region::Weights,
+            Region::TableU,
+            Region::TableV,
+            Region::Diag,
+            Region::RowPlaces,
+            Region::Columns,
+            Region::Values,
+            Region::RowList,
+        ]
+        .into_iter()
+        .map(|r| self.bytes_in(r))
+        .sum()
+    }
+
+    /// The bytes its loads and stores request ([`Traffic::requested`] summed).
+    pub fn requested(&self) -> u64 {
+        self.traffic.iter().map(|t| t.requested).sum()
+    }
+
+    /// The bytes it requests through `binding`, read (`write` false) or written.
+    pub fn requested_through(&self, binding: u32, write: bool) -> u64 {
+        self.traffic
+            .iter()
+            .filter(|t| t.binding == binding && t.write == write)
+            .map(|t| t.requested)
+            .sum()
+    }
+
+    /// The bytes it moves in `region`.
+    pub fn bytes_in(&self, region: Region) -> u64 {
+        self.traffic
+            .iter()
+            .filter(|t| t.region == region)
+            .map(Traffic::moved)
+            .sum()
+    }
+}
+
+/// The reads and writes of the state vectors (x, y, acc) at `stage`, as
+/// the update's equations need them (see [`Stage::update`]): x is read at
+/// every stage; the first rk4 stage starts from x and writes the stage
+/// point and accumulator; the middle ones also read them; the last reads
+/// them and writes x.
+pub fn state_traffic(stage: Stage) -> (Vec<Region>, Vec<Region>) {
+    use Region::*;
+    match stage {
+        Stage::Euler | Stage::Exponential => (vec![State], vec![State]),
+        Stage::Rk4(1) => (vec![State], vec![StagePoint, Accumulator]),
+        Stage::Rk4(4) => (vec![State, StagePoint, Accumulator], vec![State]),
+        Stage::Rk4(_) => (
+            vec![State, StagePoint, Accumulator],
+            vec![StagePoint, Accumulator],
+        ),
+    }
+}
+
+/// The stage point: x at a step's first stage, y at the later rk4 ones.
+pub fn stage_point(stage: Stage) -> Region {
+    if matches!(stage, Stage::Rk4(2..=4)) {
+        Region::StagePoint
+    } else {
+        Region::State
+    }
 }
