@@ -96,15 +96,15 @@ struct Segment {
 // read from binding b, counter 2 b + 1 those written, each a 64-bit count
 // in two words (low, high: a carry when the low word wraps). Unset, the
 // helpers are plain loads and stores (the branch is a constant false).
-// Each entry point sets counting_kernel to its KERNEL_* code first: the
-// counters are COUNTED_SLOTS per kernel.
+// The counters are COUNTED_SLOTS per kernel, from KERNEL COUNTED_SLOTS:
+// KERNEL is the code of the pipeline's entry point, set with COUNTING.
 override COUNTING: bool = false;
+override KERNEL: u32 = 0u;
 @group(0) @binding(26) var<storage, read_write> counted: array<atomic<u32>>;
-var<private> counting_kernel: u32;
 
 fn count(binding: u32, write: bool, bytes: u32) {
     if (COUNTING) {
-        let slot = counting_kernel * COUNTED_SLOTS + 2u * binding + select(0u, 1u, write);
+        let slot = KERNEL * COUNTED_SLOTS + 2u * binding + select(0u, 1u, write);
         let old = atomicAdd(&counted[2u * slot], bytes);
         if (old + bytes < old) {
             atomicAdd(&counted[2u * slot + 1u], 1u);

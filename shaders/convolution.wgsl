@@ -66,7 +66,6 @@ fn conv_rows(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_CONV_ROWS;
     let i = conv_neuron(wid, groups, lid);
     let b = wid.z;
     let side = P.side;
@@ -147,7 +146,6 @@ fn conv_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_CONV_STEP;
     let b = wid.z;
     let side = P.side;
     let turned = conv_turned();

@@ -83,7 +83,6 @@ fn dense_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_DENSE_STEP;
     let lanes = DENSE_WORKGROUP / DENSE_ROWS;
     let row_in_group = lid / lanes;
     let lane = lid % lanes;
@@ -147,7 +146,6 @@ fn dense_stacked(
     @builtin(num_workgroups) groups: vec3<u32>,
     l: DenseLanes,
 ) {
-    counting_kernel = KERNEL_DENSE_STACKED;
     let lid = l.lid;
     let lanes = DENSE_WORKGROUP * DENSE_STACK / DENSE_ROWS;
     let slot = lid / lanes;

@@ -61,7 +61,6 @@ fn dense_batch(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_DENSE_BATCH;
     let tt = lid % DB_TT;
     let tr = lid / DB_TT;
     let r0 = (wid.x + wid.z * groups.x) * DB_ROWS;
@@ -146,7 +145,6 @@ fn dense_batch_finish(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_DENSE_BATCH_FINISH;
     let e = (wid.x + wid.y * groups.x) * DB_THREADS + lid;
     if (e >= P.rows * P.batch) {
         return;

@@ -69,7 +69,6 @@ fn metric_partial(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_METRIC_PARTIAL;
     let at = wid.x + wid.y * groups.x;
     if (at >= P.n_groups * P.metric_sums) {
         return;
@@ -93,7 +92,6 @@ fn metric_finish(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_METRIC_FINISH;
     let k = wid.x + wid.y * groups.x;
     let b = wid.z;
     if (k >= P.metric_sums) {

@@ -124,7 +124,6 @@ fn factor_project(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_FACTOR_PROJECT;
     let w = wid.x + wid.z * groups.x;
     // The same for the whole workgroup: no barrier is skipped by part of it.
     if (w >= P.rank * P.batch) {
@@ -168,7 +167,6 @@ fn sparse_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_SPARSE_STEP;
     let w = wid.x + wid.z * groups.x;
     let heavy = w < SPARSE_HEAVY;
     // The same for the whole workgroup.

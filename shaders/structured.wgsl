@@ -298,7 +298,6 @@ fn project_partial(
     @builtin(num_workgroups) groups: vec3<u32>,
     lanes: Lanes,
 ) {
-    counting_kernel = KERNEL_PROJECT_PARTIAL;
     let rg = block_and_group(wid, groups, 0u);
     if (rg.x >= P.rank) {
         return;
@@ -314,7 +313,6 @@ fn project_rest(
     @builtin(num_workgroups) groups: vec3<u32>,
     lanes: Lanes,
 ) {
-    counting_kernel = KERNEL_PROJECT_REST;
     let rg = block_and_group(wid, groups, 4u);
     if (rg.x >= P.rank) {
         return;
@@ -330,7 +328,6 @@ fn project_finish(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_PROJECT_FINISH;
     let r = wid.x + wid.y * groups.x;
     let b = wid.z;
     if (r >= P.rank) {
@@ -351,7 +348,6 @@ fn structured_step(
     @builtin(num_workgroups) groups: vec3<u32>,
     lanes: Lanes,
 ) {
-    counting_kernel = KERNEL_STRUCTURED_STEP;
     let lid = lanes.lid;
     let g = wid.x + wid.y * groups.x;
     let b = wid.z;
@@ -415,7 +411,6 @@ fn packed_project(
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    counting_kernel = KERNEL_PACKED_PROJECT;
     let at = wid.x + wid.y * groups.x;
     let first = 4u + (at / P.n_groups) * STRUCTURED_WORKGROUP;
     let g = at % P.n_groups;

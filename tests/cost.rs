@@ -67,7 +67,7 @@ fn a_ring_step_is_at_most_two_dispatches() {
         let s = Schedule::new(&geometry(&e, 1));
         assert_eq!(s.dispatches_per_step(), 2, "N = {n}");
         let kernels: Vec<Kernel> = s.stages[0].iter().map(|d| d.kernel).collect();
-        assert_eq!(kernels, [Kernel::StructuredStep, Kernel::ProjectFinish]);
+        assert_eq!(kernels, [Kernel::STRUCTURED_STEP, Kernel::PROJECT_FINISH]);
         // The uniform row is never read; cos and sin once per step.
         assert_eq!(s.bytes_per_step_in(Region::TableU), 2 * n as u64 * 4);
         // rk4: two per stage.

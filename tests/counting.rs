@@ -141,7 +141,7 @@ fn dense_kernels_request_what_the_schedule_says() {
             let c = counted_with(&format!("dense {shape}"), &e, b, Some(shape));
             // The operand: 40 floats per trial for each stack of rows.
             let stacks = 37usize.div_ceil(stack as usize);
-            let read = c.measured(Kernel::DenseStacked, 1, false);
+            let read = c.measured(Kernel::DENSE_STACKED, 1, false);
             assert_eq!(read, (3 * 4 * stacks * b * 40 * 4) as u64, "{shape}");
         }
     }
@@ -155,15 +155,15 @@ fn dense_kernels_request_what_the_schedule_says() {
                 g.set_batch_split(Some(split as u32)).unwrap()
             });
             // 3 steps of 4 stages.
-            let sums = c.measured(Kernel::DenseBatchFinish, 10, false);
+            let sums = c.measured(Kernel::DENSE_BATCH_FINISH, 10, false);
             assert_eq!(sums, (3 * 4 * split * b * 37 * 4) as u64, "{split} spans");
-            assert_eq!(c.measured(Kernel::DenseBatch, 10, true), sums);
+            assert_eq!(c.measured(Kernel::DENSE_BATCH, 10, true), sums);
             assert_eq!(
-                c.measured(Kernel::DenseBatch, 7, false),
+                c.measured(Kernel::DENSE_BATCH, 7, false),
                 3 * 4 * 37 * 40 * 4,
                 "{split} spans"
             );
-            assert_eq!(c.measured(Kernel::DenseBatch, 2, true), 0);
+            assert_eq!(c.measured(Kernel::DENSE_BATCH, 2, true), 0);
         }
     }
     // Generated weights: nothing read of M.
@@ -180,7 +180,7 @@ fn dense_kernels_request_what_the_schedule_says() {
         record_every = 2
         "#);
     let c = counted_as_scheduled("generated", &e, 2);
-    assert_eq!(c.measured(Kernel::DenseRow, 7, false), 0);
+    assert_eq!(c.measured(Kernel::DENSE_ROW, 7, false), 0);
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn a_kernel_that_reads_m_twice_would_fail() {
     // rows of 40 floats per step here, counted, and the schedule says so.
     let e = dense(37, "euler");
     let c = counted_as_scheduled("dense", &e, 1);
-    assert_eq!(c.measured(Kernel::DenseRow, 7, false), 3 * 37 * 40 * 4);
+    assert_eq!(c.measured(Kernel::DENSE_ROW, 7, false), 3 * 37 * 40 * 4);
     assert_eq!(c.measured_weight_bytes_per_step(), (37 * 40 * 4) as f64);
 }
 
@@ -301,11 +301,11 @@ fn structured_kernels_request_what_the_schedule_says() {
         // patterns of ceil(5000 / 32) = 157 words, 3 steps.
         if by_pattern {
             assert_eq!(
-                c.measured(Kernel::PackedProject, 16, false),
+                c.measured(Kernel::PACKED_PROJECT, 16, false),
                 3 * 296 * 157 * 4
             );
         } else {
-            assert_eq!(c.measured(Kernel::PackedProject, 16, false), 0);
+            assert_eq!(c.measured(Kernel::PACKED_PROJECT, 16, false), 0);
         }
     }
     // A diagonal alone (R = 0: the step only).
@@ -409,7 +409,7 @@ fn convolution_kernels_request_what_the_schedule_says() {
                     _ => n as u64 * side,
                 };
                 assert_eq!(
-                    c.measured(Kernel::ConvRows, 3, false),
+                    c.measured(Kernel::CONV_ROWS, 3, false),
                     3 * 2 * per_trial * 4,
                     "{name}"
                 );

@@ -726,7 +726,7 @@ const MATCHED_IN: [(&str, &[&str]); 4] = [
             "model/form.rs",
             "model/weights.rs",
             "sim/cpu/operator.rs",
-            "sim/gpu/operator.rs",
+            "sim/gpu/operator/mod.rs",
         ],
     ),
     (
@@ -734,11 +734,11 @@ const MATCHED_IN: [(&str, &[&str]); 4] = [
         &[
             "model/form.rs",
             "sim/cpu/operator.rs",
-            "sim/gpu/operator.rs",
+            "sim/gpu/operator/mod.rs",
         ],
     ),
     ("Operator", &["sim/cpu/operator.rs"]),
-    ("GpuOperator", &["sim/gpu/operator.rs"]),
+    ("GpuOperator", &["sim/gpu/operator/mod.rs"]),
 ];
 
 /// Whether an arm's pattern names a variant of the enum `name` (`name::`

@@ -1,6 +1,6 @@
 //! Every WGSL module parses and validates with naga, without a GPU.
 
-use attractor::sim::gpu::kernels::SOURCES;
+use attractor::sim::gpu::operator::SOURCES;
 
 #[test]
 fn every_shader_parses_and_validates() {
@@ -350,23 +350,25 @@ fn parameter_structs_match_the_wgsl_layout() {
 /// per pipeline), checked by name.
 #[test]
 fn entry_points_have_the_rust_workgroups() {
-    use attractor::sim::gpu::family::{dense, sparse, structured};
     use attractor::sim::gpu::kernels::*;
+    use attractor::sim::gpu::operator::{dense, sparse, structured};
     use attractor::sim::gpu::pipelines::PipelineKey;
     let workgroup = |k: Kernel| match k {
-        Kernel::StructuredStep
-        | Kernel::ProjectPartial
-        | Kernel::ProjectRest
-        | Kernel::PackedProject
-        | Kernel::ProjectFinish => Some(STRUCTURED_WORKGROUP),
-        Kernel::MetricPartial | Kernel::MetricFinish => Some(METRIC_WORKGROUP),
-        Kernel::ConvRows | Kernel::ConvStep => Some(CONVOLUTION_WORKGROUP),
-        Kernel::ReadProbe | Kernel::FlopsProbe => Some(PROBE_WORKGROUP),
-        Kernel::DenseBatch | Kernel::DenseBatchFinish => Some(BatchShape::THREADS),
-        Kernel::DenseRow | Kernel::DenseStacked => None,
-        Kernel::SparseStep | Kernel::FactorProject => {
+        Kernel::STRUCTURED_STEP
+        | Kernel::PROJECT_PARTIAL
+        | Kernel::PROJECT_REST
+        | Kernel::PACKED_PROJECT
+        | Kernel::PROJECT_FINISH => Some(STRUCTURED_WORKGROUP),
+        Kernel::METRIC_PARTIAL | Kernel::METRIC_FINISH => Some(METRIC_WORKGROUP),
+        Kernel::CONV_ROWS | Kernel::CONV_STEP => Some(CONVOLUTION_WORKGROUP),
+        Kernel::READ_PROBE | Kernel::FLOPS_PROBE => Some(PROBE_WORKGROUP),
+        Kernel::DENSE_BATCH | Kernel::DENSE_BATCH_FINISH => Some(BatchShape::THREADS),
+        Kernel::DENSE_ROW | Kernel::DENSE_STACKED => None,
+        Kernel::SPARSE_STEP | Kernel::FACTOR_PROJECT => {
             Some(attractor::sim::gpu::kernels::SPARSE_THREADS)
         }
+        // Kernels are constants of their families: a new one joins the table.
+        other => panic!("{other:?} has no workgroup in this table"),
     };
     let row = |rows, stack, subgroups| {
         dense::row_pipeline(
@@ -402,6 +404,8 @@ fn entry_points_have_the_rust_workgroups() {
                 .iter()
                 .find(|e| e.name == k.entry_point())
                 .unwrap_or_else(|| panic!("{k:?}: no entry point {}", k.entry_point()));
+            // The kernel states the workgroup its family divides its grid by.
+            assert_eq!(k.workgroup(), workgroup(k), "{k:?}");
             match workgroup(k) {
                 Some(w) => assert_eq!(ep.workgroup_size, [w, 1, 1], "{k:?}"),
                 None => assert!(source.contains("@workgroup_size(DENSE_WORKGROUP)")),

@@ -472,7 +472,7 @@ pub fn gpu_cases() -> Vec<(&'static str, Csr)> {
 /// lanes at every batch shape.
 #[test]
 fn the_sparse_kernel_matches_the_cpu() {
-    use attractor::sim::gpu::family::sparse::SparseFamily;
+    use attractor::sim::gpu::operator::sparse::SparseFamily;
     use attractor::sim::gpu::GpuBackend;
     let mut g = GpuBackend::new().expect("a GPU adapter (CI installs lavapipe)");
     let cases = gpu_cases();

@@ -63,7 +63,7 @@ pub struct Buffers {
 /// per kernel, each two words), or of the placeholder bound in their place.
 pub const fn counted_bytes(counting: bool) -> u64 {
     if counting {
-        super::kernels::Kernel::ALL.len() as u64 * super::kernels::COUNTED_SLOTS as u64 * 8
+        super::kernels::MAX_KERNELS as u64 * super::kernels::COUNTED_SLOTS as u64 * 8
     } else {
         8
     }

@@ -5,6 +5,7 @@ use super::pick;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wgpu::util::DeviceExt;
 
 /// Longest wait for one submit before the run fails with a timeout.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -117,4 +118,29 @@ impl GpuContext {
         self.check()?;
         Ok(value)
     }
+}
+
+/// A labelled storage buffer holding `data` (one zero when empty: WebGPU
+/// has no empty bindings).
+pub fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buffer {
+    let data: &[f32] = if data.is_empty() { &[0.0] } else { data };
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        })
+}
+
+/// A labelled storage buffer of 32-bit words (one zero when empty).
+pub fn storage_words(ctx: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffer {
+    let data: &[u32] = if data.is_empty() { &[0] } else { data };
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
 }

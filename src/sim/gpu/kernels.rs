@@ -158,7 +158,6 @@ pub fn header_constants() -> Vec<(&'static str, u32)> {
         ("SEGMENT_BYTES", bytes_of::<Segment>()),
         ("FACTOR_TERM_BYTES", bytes_of::<FactorTerm>()),
     ];
-    v.extend(Kernel::ALL.map(|k| (k.constant(), k.code())));
     v.extend(
         [
             ("STREAM_NOISE", crate::rng::Stream::Noise),
@@ -192,12 +191,13 @@ pub const COUNTED_SLOTS: u32 = 72;
 /// ring profiles' [`RingProfile::BUMP`] and [`RingProfile::VON_MISES`]).
 pub const MOVING_FRAME: f32 = 2.0;
 
-fn module(parts: &[&str]) -> String {
+/// The header and `parts` after the common definitions: a module.
+pub fn module(parts: &[&str]) -> String {
     module_with(&header(), parts)
 }
 
 /// The header and `parts` after the common definitions.
-fn module_with(header: &str, parts: &[&str]) -> String {
+pub fn module_with(header: &str, parts: &[&str]) -> String {
     let mut s = header.to_string();
     for p in [COMMON_WGSL].iter().chain(parts) {
         s.push_str(p);
@@ -290,170 +290,88 @@ pub fn dense_batch_source(shape: BatchShape) -> &'static str {
 /// The bandwidth probe: header, common definitions (unused) and the probe.
 pub static PROBE_SOURCE: LazyLock<String> = LazyLock::new(|| module(&[PROBE_WGSL]));
 
-/// Every shader module the backend builds, by name (for validation):
-/// iterate it, or call [`Sources::iter`].
-pub const SOURCES: Sources = Sources;
-
-/// The list of shader modules behind [`SOURCES`].
-#[derive(Clone, Copy, Debug)]
-pub struct Sources;
-
-impl Sources {
-    /// (name, source) of every module.
-    pub fn iter(&self) -> std::vec::IntoIter<(&'static str, &'static str)> {
-        let mut v = vec![
-            ("dense", DENSE_SOURCE.as_str()),
-            ("dense subgroups", DENSE_SUBGROUP_SOURCE.as_str()),
-            ("structured", STRUCTURED_SOURCE.as_str()),
-            ("structured subgroups", STRUCTURED_SUBGROUP_SOURCE.as_str()),
-            ("metrics", METRICS_SOURCE.as_str()),
-            ("probe", PROBE_SOURCE.as_str()),
-        ];
-        v.extend(
-            DENSE_BATCH_SOURCES
-                .iter()
-                .map(|(n, s)| (n.as_str(), s.as_str())),
-        );
-        v.into_iter()
-    }
+/// A compute kernel: its WGSL entry point, and the threads per workgroup
+/// its grid is divided by where they are fixed (`None`: an override
+/// constant of its pipeline). Each kernel family names its own kernels
+/// in its file of `operator/` (`Kernel::DENSE_ROW`, ...); a record's and
+/// the probes' are here.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Kernel {
+    entry_point: &'static str,
+    workgroup: Option<u32>,
 }
 
-impl IntoIterator for Sources {
-    type Item = (&'static str, &'static str);
-    type IntoIter = std::vec::IntoIter<(&'static str, &'static str)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
+/// The most kernels given a code in one process (the counting build's
+/// counters are sized for them).
+pub const MAX_KERNELS: usize = 64;
 
-/// A compute kernel (its WGSL entry point).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused
-    /// with the update, one row per thread.
-    DenseRow,
-    /// `dense_stacked`: the same for one trial per workgroup with
-    /// `DENSE_STACK` rows per thread, which share its loads of the operand
-    /// (the B = 1 kernel on hardware GPUs).
-    DenseStacked,
-    /// `dense_batch`: a tiled product of M with the batch's operands, fused
-    /// with the update (or, split over the columns, the span's sums).
-    DenseBatch,
-    /// `dense_batch_finish`: the sums of a split `dense_batch` added and
-    /// the update applied.
-    DenseBatchFinish,
-    /// `project_partial`: partial sums of the projections of the initial state.
-    ProjectPartial,
-    /// `structured_step`: the update from the projections, fused with the
-    /// partial sums of the next operand's projections 0 to 3.
-    StructuredStep,
-    /// `project_rest`: partial sums of the projections 4 and up (R > 4).
-    ProjectRest,
-    /// `packed_project`: the same for packed patterns by pattern, a thread
-    /// per pattern reading its words coalesced.
-    PackedProject,
-    /// `project_finish`: the projections from their partial sums.
-    ProjectFinish,
-    /// `metric_partial`: partial sums of a record's metrics.
-    MetricPartial,
-    /// `metric_finish`: a record's metric sums.
-    MetricFinish,
-    /// `conv_rows`: the row pass of a Gaussian kernel.
-    ConvRows,
-    /// `conv_step`: the column pass, fused with the update.
-    ConvStep,
-    /// `read_probe`: the bandwidth probe of `attractor bench`.
-    ReadProbe,
-    /// `flops_probe`: the arithmetic probe of `attractor bench`.
-    FlopsProbe,
-    /// `sparse_step`: sparse M's rows (compressed) times the operand of up
-    /// to `SPARSE_GROUPS` tiles of trials, fused with the update.
-    SparseStep,
-    /// `factor_project`: each factored term's coef (v . operand) of each
-    /// trial, before `sparse_step` adds the terms.
-    FactorProject,
-}
+/// The kernels given a code, in code order.
+static CODES: std::sync::Mutex<Vec<Kernel>> = std::sync::Mutex::new(Vec::new());
 
 impl Kernel {
-    /// Every kernel, in the order of their codes ([`Kernel::code`]).
-    pub const ALL: [Kernel; 17] = [
-        Kernel::DenseRow,
-        Kernel::DenseStacked,
-        Kernel::DenseBatch,
-        Kernel::DenseBatchFinish,
-        Kernel::ProjectPartial,
-        Kernel::StructuredStep,
-        Kernel::ProjectRest,
-        Kernel::PackedProject,
-        Kernel::ProjectFinish,
-        Kernel::MetricPartial,
-        Kernel::MetricFinish,
-        Kernel::ConvRows,
-        Kernel::ConvStep,
-        Kernel::ReadProbe,
-        Kernel::FlopsProbe,
-        Kernel::SparseStep,
-        Kernel::FactorProject,
-    ];
+    /// The kernel of the WGSL entry point `entry_point`, whose grid is
+    /// divided by `workgroup` threads a workgroup where that is fixed.
+    pub const fn new(entry_point: &'static str, workgroup: Option<u32>) -> Self {
+        Kernel {
+            entry_point,
+            workgroup,
+        }
+    }
 
-    /// Its code (`KERNEL_*` in the shaders): its counters in the counting
-    /// build are `COUNTED_SLOTS` from `code × COUNTED_SLOTS`.
+    /// `metric_partial`: partial sums of a record's metrics.
+    pub const METRIC_PARTIAL: Kernel = Kernel::new("metric_partial", Some(METRIC_WORKGROUP));
+    /// `metric_finish`: a record's metric sums.
+    pub const METRIC_FINISH: Kernel = Kernel::new("metric_finish", Some(METRIC_WORKGROUP));
+    /// `read_probe`: the bandwidth probe of `attractor bench`.
+    pub const READ_PROBE: Kernel = Kernel::new("read_probe", Some(PROBE_WORKGROUP));
+    /// `flops_probe`: the arithmetic probe of `attractor bench`.
+    pub const FLOPS_PROBE: Kernel = Kernel::new("flops_probe", Some(PROBE_WORKGROUP));
+
+    /// Its code: its counters in the counting build are `COUNTED_SLOTS`
+    /// from `code × COUNTED_SLOTS`, and each counting pipeline is built
+    /// with its entry point's code as `KERNEL`. Codes are given in the
+    /// order kernels first ask for one in this process, at most
+    /// [`MAX_KERNELS`].
     pub fn code(self) -> u32 {
-        Kernel::ALL
-            .iter()
-            .position(|&k| k == self)
-            .expect("every kernel is listed") as u32
+        let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
+        let code = match codes.iter().position(|&k| k == self) {
+            Some(k) => k,
+            None => {
+                codes.push(self);
+                codes.len() - 1
+            }
+        };
+        assert!(code < MAX_KERNELS, "more than {MAX_KERNELS} kernels");
+        code as u32
+    }
+
+    /// Every kernel given a code so far, in code order (those never given
+    /// one have counted nothing).
+    pub fn coded() -> Vec<Kernel> {
+        CODES.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether it is one of a record's metric kernels (their own bind group).
     pub fn is_metric(self) -> bool {
-        matches!(self, Kernel::MetricPartial | Kernel::MetricFinish)
-    }
-
-    /// The name of its code in the shaders' header (`KERNEL_DENSE_STEP`, ...).
-    pub fn constant(self) -> &'static str {
-        match self {
-            Kernel::DenseRow => "KERNEL_DENSE_STEP",
-            Kernel::DenseStacked => "KERNEL_DENSE_STACKED",
-            Kernel::DenseBatch => "KERNEL_DENSE_BATCH",
-            Kernel::DenseBatchFinish => "KERNEL_DENSE_BATCH_FINISH",
-            Kernel::ProjectPartial => "KERNEL_PROJECT_PARTIAL",
-            Kernel::StructuredStep => "KERNEL_STRUCTURED_STEP",
-            Kernel::ProjectRest => "KERNEL_PROJECT_REST",
-            Kernel::PackedProject => "KERNEL_PACKED_PROJECT",
-            Kernel::ProjectFinish => "KERNEL_PROJECT_FINISH",
-            Kernel::MetricPartial => "KERNEL_METRIC_PARTIAL",
-            Kernel::MetricFinish => "KERNEL_METRIC_FINISH",
-            Kernel::ConvRows => "KERNEL_CONV_ROWS",
-            Kernel::ConvStep => "KERNEL_CONV_STEP",
-            Kernel::ReadProbe => "KERNEL_READ_PROBE",
-            Kernel::FlopsProbe => "KERNEL_FLOPS_PROBE",
-            Kernel::SparseStep => "KERNEL_SPARSE_STEP",
-            Kernel::FactorProject => "KERNEL_FACTOR_PROJECT",
-        }
+        self == Kernel::METRIC_PARTIAL || self == Kernel::METRIC_FINISH
     }
 
     /// The WGSL entry point.
     pub fn entry_point(self) -> &'static str {
-        match self {
-            Kernel::DenseRow => "dense_step",
-            Kernel::DenseStacked => "dense_stacked",
-            Kernel::DenseBatch => "dense_batch",
-            Kernel::DenseBatchFinish => "dense_batch_finish",
-            Kernel::ProjectPartial => "project_partial",
-            Kernel::StructuredStep => "structured_step",
-            Kernel::ProjectRest => "project_rest",
-            Kernel::PackedProject => "packed_project",
-            Kernel::ProjectFinish => "project_finish",
-            Kernel::MetricPartial => "metric_partial",
-            Kernel::MetricFinish => "metric_finish",
-            Kernel::ConvRows => "conv_rows",
-            Kernel::ConvStep => "conv_step",
-            Kernel::ReadProbe => "read_probe",
-            Kernel::FlopsProbe => "flops_probe",
-            Kernel::SparseStep => "sparse_step",
-            Kernel::FactorProject => "factor_project",
-        }
+        self.entry_point
+    }
+
+    /// The threads per workgroup its grid is divided by, where they are
+    /// fixed in its module (`@workgroup_size` of a generated constant);
+    /// `None` where they are an override constant of its pipeline.
+    pub fn workgroup(self) -> Option<u32> {
+        self.workgroup
+    }
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.entry_point)
     }
 }
 

@@ -5,7 +5,7 @@
 //! `operator.rs`, where M's shape is chosen).
 //!
 //! M's shape is a kernel family ([`KernelFamily`]): each family, in its
-//! own file under `family/`, states every fact of its kernels that a run,
+//! own file under `operator/`, states every fact of its kernels that a run,
 //! a plan, a cost or bench reads, and the dispatches of its steps. A new
 //! family implements the trait (the compiler lists every fact it must
 //! state) and is chosen for its forms in `OperatorShape::of`
@@ -214,7 +214,7 @@ pub struct PipelineChoice {
 
 /// A kernel family: the kernels that step M of one shape, and every fact
 /// of them that a run, a plan, a cost or bench reads without M's
-/// buffers. Each family is a file of `family/`; `OperatorShape::of`
+/// buffers. Each family is a file of `operator/`; `OperatorShape::of`
 /// (`operator.rs`) chooses one for M's shape. Every method is required,
 /// so a new family states each fact.
 pub trait KernelFamily: std::fmt::Debug + Send + Sync + 'static {

@@ -1,7 +1,7 @@
 //! What the GPU backend's encoder counted for a batch, as it recorded each
 //! dispatch of the schedule ([`super::schedule`]).
 
-use super::kernels::{Kernel, COUNTED_SLOTS};
+use super::kernels::{Kernel, COUNTED_SLOTS, MAX_KERNELS};
 use super::schedule::Dispatch;
 
 pub use crate::sim::cost::Ledger;
@@ -15,7 +15,7 @@ pub struct Requests(Vec<u64>);
 
 impl Default for Requests {
     fn default() -> Self {
-        Requests(vec![0; Kernel::ALL.len() * COUNTED_SLOTS as usize])
+        Requests(vec![0; MAX_KERNELS * COUNTED_SLOTS as usize])
     }
 }
 
@@ -86,7 +86,7 @@ impl Counted {
     /// the schedule's.
     pub fn differences(&self) -> Vec<Difference> {
         let mut v = Vec::new();
-        for kernel in Kernel::ALL {
+        for kernel in Kernel::coded() {
             for binding in 0..COUNTED_SLOTS / 2 {
                 for write in [false, true] {
                     let measured = self.measured(kernel, binding, write);

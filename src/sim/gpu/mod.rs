@@ -34,7 +34,6 @@ pub mod cost;
 mod dense_shape;
 pub mod devices;
 mod encode;
-pub mod family;
 mod inputs;
 pub mod kernels;
 pub mod launch;
@@ -311,10 +310,10 @@ impl GpuBackend {
     }
 
     /// The subgroup width `sparse_step` sums a row's lanes with here (see
-    /// [`family::sparse::sparse_subgroup`]); 0: the workgroup-memory tree.
+    /// [`operator::sparse::sparse_subgroup`]); 0: the workgroup-memory tree.
     pub fn sparse_subgroup(&self) -> u32 {
         match (self.subgroups, self.ctx.subgroup_sizes()) {
-            (true, Some((min, max))) => family::sparse::sparse_subgroup(min, max),
+            (true, Some((min, max))) => operator::sparse::sparse_subgroup(min, max),
             (true, None) | (false, _) => 0,
         }
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 /// What a set of pipelines is compiled for: a WGSL module, the kernels
 /// (entry points) built from it, their bind group layout's family and
 /// their override constants. Each kernel family makes its own keys (in its
-/// file of `family/`); the record's metrics and the probes have theirs
+/// file of `operator/`); the record's metrics and the probes have theirs
 /// here ([`PipelineKey::metrics`], [`PipelineKey::probe`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PipelineKey {
@@ -69,7 +69,7 @@ impl PipelineKey {
         let key = PipelineKey::new(
             "metrics.wgsl",
             kernels::METRICS_SOURCE.as_str(),
-            &[Kernel::MetricPartial, Kernel::MetricFinish],
+            &[Kernel::METRIC_PARTIAL, Kernel::METRIC_FINISH],
             Family::Metrics,
         );
         match packed {
@@ -85,7 +85,7 @@ impl PipelineKey {
         PipelineKey::new(
             "probe.wgsl",
             kernels::PROBE_SOURCE.as_str(),
-            &[Kernel::ReadProbe, Kernel::FlopsProbe],
+            &[Kernel::READ_PROBE, Kernel::FLOPS_PROBE],
             Family::Probe,
         )
     }
@@ -150,6 +150,14 @@ impl Pipelines {
         if counting {
             constants.push(("COUNTING", 1.0));
         }
+        // The counting build: each entry point counts under its code.
+        let constants_of = |k: &Kernel| {
+            let mut c = constants.clone();
+            if counting {
+                c.push(("KERNEL", f64::from(k.code())));
+            }
+            c
+        };
         let pipelines = ctx.scoped(
             &format!("building the compute pipelines of {label}"),
             || {
@@ -169,6 +177,7 @@ impl Pipelines {
                 entries
                     .iter()
                     .map(|k| {
+                        let constants = constants_of(k);
                         ctx.device
                             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                                 label: Some(k.entry_point()),

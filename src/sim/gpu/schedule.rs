@@ -107,7 +107,7 @@ impl Schedule {
         let (kx, ky) = g.grid(g.metric_sums);
         vec![
             Dispatch {
-                kernel: Kernel::MetricPartial,
+                kernel: Kernel::METRIC_PARTIAL,
                 slot: 0,
                 row0: 0,
                 rows: g.n,
@@ -115,7 +115,7 @@ impl Schedule {
                 traffic: partial,
             },
             Dispatch {
-                kernel: Kernel::MetricFinish,
+                kernel: Kernel::METRIC_FINISH,
                 slot: 0,
                 row0: 0,
                 rows: g.n,

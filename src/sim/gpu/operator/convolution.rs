@@ -10,6 +10,13 @@ use crate::sim::gpu::launch::{
 use crate::sim::gpu::pipelines::PipelineKey;
 use crate::sim::gpu::traffic::{stage_point, Dispatch, Region, Traffic};
 
+impl Kernel {
+    /// `conv_rows`: the row pass of a Gaussian kernel.
+    pub const CONV_ROWS: Kernel = Kernel::new("conv_rows", Some(kernels::CONVOLUTION_WORKGROUP));
+    /// `conv_step`: the column pass, fused with the update.
+    pub const CONV_STEP: Kernel = Kernel::new("conv_step", Some(kernels::CONVOLUTION_WORKGROUP));
+}
+
 /// A Gaussian kernel on a torus: two separable passes per stage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvolutionFamily {
@@ -131,7 +138,7 @@ impl KernelFamily for ConvolutionFamily {
             cells * side * f
         };
         let rows = Dispatch {
-            kernel: Kernel::ConvRows,
+            kernel: Kernel::CONV_ROWS,
             slot: 0,
             row0: 0,
             rows: g.n,
@@ -168,7 +175,7 @@ impl KernelFamily for ConvolutionFamily {
         traffic.extend(g.update_traffic(stage, n, b));
         traffic.retain(|t| t.requested > 0);
         let step = Dispatch {
-            kernel: Kernel::ConvStep,
+            kernel: Kernel::CONV_STEP,
             slot: 0,
             row0: 0,
             rows: g.n,

@@ -1,48 +1,39 @@
-//! M on the GPU, from its form ([`crate::model::Form`]): its kernel
-//! family ([`operator_shape`], and the [`Launch`] of a run), and its
-//! buffers ([`GpuOperator`]) for that family: the dense matrix as row blocks (each
-//! within the adapter's storage binding limit), the tables of the
-//! structured form exactly as the CPU operator reads them, the bits of
-//! packed Hebbian patterns, or a Gaussian kernel's taps. Every match over
-//! the model's forms on the GPU is in this file.
+//! M on the GPU, from its form ([`crate::model::Form`]): the kernel
+//! family that steps it ([`operator_shape`], and the [`Launch`] of a run),
+//! and its buffers ([`GpuOperator`]) for that family: the dense matrix as
+//! row blocks (each within the adapter's storage binding limit), the
+//! tables of the structured form exactly as the CPU operator reads them,
+//! the bits of packed Hebbian patterns, a Gaussian kernel's taps, or
+//! sparse M's compressed rows. Every match over the model's forms on the
+//! GPU is in this file.
+//!
+//! The kernel families are its children, a file each: [`dense`],
+//! [`structured`], [`convolution`] and [`sparse`]. Each states every fact
+//! of its kernels that a run, a plan, a cost or bench reads
+//! ([`KernelFamily`](super::launch::KernelFamily)), makes its pipelines
+//! and lists the dispatches of its steps. A new form with kernels of its
+//! own is a new child here, chosen for its shape in [`operator_shape`],
+//! its buffers a variant of [`GpuOperator`] and its shader modules listed
+//! in [`SOURCES`].
+
+pub mod convolution;
+pub mod dense;
+pub mod sparse;
+pub mod structured;
 
 use super::context::GpuContext;
-use super::family::convolution::ConvolutionFamily;
-use super::family::dense::{row_blocks, DenseFamily};
-use super::family::sparse::{sparse_lanes, SparseFamily};
-use super::family::structured::{packed_split, StructuredFamily};
-use super::kernels::DenseShape;
+pub use super::context::{storage_buffer, storage_words};
+use super::kernels::{self, DenseShape};
 use super::launch::{turned_pairs, Launch, OperatorShape};
 use super::pipelines::Generated;
 use crate::analysis::metrics::SumLayout;
 use crate::error::Result;
 use crate::model::{Experiment, Form, Shape, Stage, Weights};
+use convolution::ConvolutionFamily;
+use dense::{row_blocks, DenseFamily};
+use sparse::{sparse_lanes, SparseFamily};
+use structured::{packed_split, StructuredFamily};
 use wgpu::util::DeviceExt;
-
-/// A labelled storage buffer holding `data` (one zero when empty: WebGPU
-/// has no empty bindings).
-pub fn storage_buffer(ctx: &GpuContext, label: &str, data: &[f32]) -> wgpu::Buffer {
-    let data: &[f32] = if data.is_empty() { &[0.0] } else { data };
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::cast_slice(data),
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-        })
-}
-
-/// A labelled storage buffer of 32-bit words (one zero when empty).
-pub fn storage_words(ctx: &GpuContext, label: &str, data: &[u32]) -> wgpu::Buffer {
-    let data: &[u32] = if data.is_empty() { &[0] } else { data };
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::cast_slice(data),
-            usage: wgpu::BufferUsages::STORAGE,
-        })
-}
 
 /// The GPU's shape of M of shape `shape`: its kernel family, dense row
 /// blocks of at most `max_binding` bytes (`dense_step` with `row_shape`,
@@ -502,7 +493,7 @@ pub fn upload(
                     .map(|t| storage_buffer(ctx, "attractor metric table", &f32s(&t))),
                 factor_terms: {
                     // One zero term when there are none (no empty bindings).
-                    let mut terms = factor_terms(factors);
+                    let mut terms = sparse::factor_terms(factors);
                     if terms.is_empty() {
                         terms.push(super::layout::FactorTerm::default());
                     }
@@ -593,27 +584,42 @@ pub fn upload(
     })
 }
 
-/// The terms of `factors` as the GPU reads them: each u then v one after
-/// another in the factor buffer.
-pub fn factor_terms(factors: &crate::model::Factors) -> Vec<super::layout::FactorTerm> {
-    let mut at = 0u32;
-    factors
-        .terms
-        .iter()
-        .map(|t| {
-            let (nu, nv) = (t.u.len() as u32, t.v.len() as u32);
-            let term = super::layout::FactorTerm {
-                row0: t.to as u32,
-                rows: nu,
-                col0: t.from as u32,
-                cols: nv,
-                u_at: at,
-                v_at: at + nu,
-                coef: t.coef as f32,
-                pad: 0,
-            };
-            at += nu + nv;
-            term
-        })
-        .collect()
+/// Every shader module the backend builds, by name (for validation): the
+/// kernel families' and the record's and probes' modules;
+/// iterate it, or call [`Sources::iter`].
+pub const SOURCES: Sources = Sources;
+
+/// The list of shader modules behind [`SOURCES`].
+#[derive(Clone, Copy, Debug)]
+pub struct Sources;
+
+impl Sources {
+    /// (name, source) of every module.
+    pub fn iter(&self) -> std::vec::IntoIter<(&'static str, &'static str)> {
+        let mut v = vec![
+            ("dense", kernels::DENSE_SOURCE.as_str()),
+            ("dense subgroups", kernels::DENSE_SUBGROUP_SOURCE.as_str()),
+            ("structured", kernels::STRUCTURED_SOURCE.as_str()),
+            (
+                "structured subgroups",
+                kernels::STRUCTURED_SUBGROUP_SOURCE.as_str(),
+            ),
+            ("metrics", kernels::METRICS_SOURCE.as_str()),
+            ("probe", kernels::PROBE_SOURCE.as_str()),
+        ];
+        v.extend(
+            kernels::DENSE_BATCH_SOURCES
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_str())),
+        );
+        v.into_iter()
+    }
+}
+
+impl IntoIterator for Sources {
+    type Item = (&'static str, &'static str);
+    type IntoIter = std::vec::IntoIter<(&'static str, &'static str)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }

@@ -26,6 +26,23 @@ pub struct DenseFamily {
     pub generated: bool,
 }
 
+impl Kernel {
+    /// `dense_step`: rows of M operand for up to `DENSE_TILE` trials, fused
+    /// with the update, one row per thread (its workgroup an override).
+    pub const DENSE_ROW: Kernel = Kernel::new("dense_step", None);
+    /// `dense_stacked`: the same for one trial per workgroup with
+    /// `DENSE_STACK` rows per thread, which share its loads of the operand
+    /// (the B = 1 kernel on hardware GPUs).
+    pub const DENSE_STACKED: Kernel = Kernel::new("dense_stacked", None);
+    /// `dense_batch`: a tiled product of M with the batch's operands, fused
+    /// with the update (or, split over the columns, the span's sums).
+    pub const DENSE_BATCH: Kernel = Kernel::new("dense_batch", Some(BatchShape::THREADS));
+    /// `dense_batch_finish`: the sums of a split `dense_batch` added and
+    /// the update applied.
+    pub const DENSE_BATCH_FINISH: Kernel =
+        Kernel::new("dense_batch_finish", Some(BatchShape::THREADS));
+}
+
 /// Row blocks (first row, rows) of a dense N×N matrix, rows padded to whole
 /// vec4s, each block within `max_binding` bytes.
 pub fn row_blocks(n: usize, max_binding: u64) -> Vec<(u32, u32)> {
@@ -56,9 +73,9 @@ pub fn row_pipeline(
             kernels::DENSE_SOURCE.as_str()
         },
         if shape.stack > 1 {
-            &[Kernel::DenseStacked]
+            &[Kernel::DENSE_STACKED]
         } else {
-            &[Kernel::DenseRow]
+            &[Kernel::DENSE_ROW]
         },
         Family::Dense,
     )
@@ -83,9 +100,9 @@ pub fn batch_pipeline(shape: BatchShape) -> PipelineKey {
         "dense_batch.wgsl",
         kernels::dense_batch_source(shape),
         if shape.split > 1 {
-            &[Kernel::DenseBatch, Kernel::DenseBatchFinish]
+            &[Kernel::DENSE_BATCH, Kernel::DENSE_BATCH_FINISH]
         } else {
-            &[Kernel::DenseBatch]
+            &[Kernel::DENSE_BATCH]
         },
         Family::Dense,
     )
@@ -212,7 +229,7 @@ impl KernelFamily for DenseFamily {
                         let groups = rows.div_ceil(s.rows());
                         let tiles = g.batch.div_ceil(s.trials());
                         let operand = u64::from(groups) * b * np * f;
-                        (Kernel::DenseBatch, groups, tiles, operand)
+                        (Kernel::DENSE_BATCH, groups, tiles, operand)
                     }
                     // Each row slot's threads read the operands of the
                     // tile's trials (a thread's stacked rows share its
@@ -221,10 +238,10 @@ impl KernelFamily for DenseFamily {
                         let groups = rows.div_ceil(self.row_shape.rows);
                         let slots = u64::from(rows.div_ceil(self.row_shape.stack));
                         let (kernel, tiles) = if self.row_shape.stack > 1 {
-                            (Kernel::DenseStacked, g.batch)
+                            (Kernel::DENSE_STACKED, g.batch)
                         } else {
                             let tiles = g.batch.div_ceil(kernels::DENSE_TILE);
-                            (Kernel::DenseRow, tiles)
+                            (Kernel::DENSE_ROW, tiles)
                         };
                         (kernel, groups, tiles, slots * b * np * f)
                     }
@@ -269,7 +286,7 @@ impl KernelFamily for DenseFamily {
                         traffic,
                     },
                     Dispatch {
-                        kernel: Kernel::DenseBatchFinish,
+                        kernel: Kernel::DENSE_BATCH_FINISH,
                         slot,
                         row0,
                         rows,

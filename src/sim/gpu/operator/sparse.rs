@@ -10,6 +10,15 @@ use crate::sim::gpu::launch::{
 use crate::sim::gpu::pipelines::PipelineKey;
 use crate::sim::gpu::traffic::{self, Dispatch, Region, Traffic};
 
+impl Kernel {
+    /// `sparse_step`: sparse M's rows (compressed) times the operand of up
+    /// to `SPARSE_GROUPS` tiles of trials, fused with the update.
+    pub const SPARSE_STEP: Kernel = Kernel::new("sparse_step", Some(kernels::SPARSE_THREADS));
+    /// `factor_project`: each factored term's coef (v . operand) of each
+    /// trial, before `sparse_step` adds the terms.
+    pub const FACTOR_PROJECT: Kernel = Kernel::new("factor_project", Some(kernels::SPARSE_THREADS));
+}
+
 /// Sparse M in compressed rows: `sparse_step`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SparseFamily {
@@ -75,7 +84,7 @@ pub fn pipeline(lanes: u32, groups: u32, heavy: u32, subgroup: u32) -> PipelineK
         } else {
             kernels::DENSE_SOURCE.as_str()
         },
-        &[Kernel::SparseStep, Kernel::FactorProject],
+        &[Kernel::SPARSE_STEP, Kernel::FACTOR_PROJECT],
         Family::Dense,
     )
     .with("SPARSE_LANES", f64::from(lanes))
@@ -243,7 +252,7 @@ impl KernelFamily for SparseFamily {
             traffic.extend(step);
             let (px, pz) = g.grid(terms * g.batch);
             dispatches.push(Dispatch {
-                kernel: Kernel::FactorProject,
+                kernel: Kernel::FACTOR_PROJECT,
                 slot: 0,
                 row0: 0,
                 rows: g.n,
@@ -252,7 +261,7 @@ impl KernelFamily for SparseFamily {
             });
         }
         dispatches.push(Dispatch {
-            kernel: Kernel::SparseStep,
+            kernel: Kernel::SPARSE_STEP,
             slot: 0,
             row0: 0,
             rows: g.n,
@@ -261,4 +270,29 @@ impl KernelFamily for SparseFamily {
         });
         dispatches
     }
+}
+
+/// The terms of `factors` as the GPU reads them: each u then v one after
+/// another in the factor buffer.
+pub fn factor_terms(factors: &crate::model::Factors) -> Vec<crate::sim::gpu::layout::FactorTerm> {
+    let mut at = 0u32;
+    factors
+        .terms
+        .iter()
+        .map(|t| {
+            let (nu, nv) = (t.u.len() as u32, t.v.len() as u32);
+            let term = crate::sim::gpu::layout::FactorTerm {
+                row0: t.to as u32,
+                rows: nu,
+                col0: t.from as u32,
+                cols: nv,
+                u_at: at,
+                v_at: at + nu,
+                coef: t.coef as f32,
+                pad: 0,
+            };
+            at += nu + nv;
+            term
+        })
+        .collect()
 }

@@ -27,6 +27,26 @@ pub struct StructuredFamily {
     pub packed: bool,
 }
 
+impl Kernel {
+    /// `project_partial`: partial sums of the projections of the initial state.
+    pub const PROJECT_PARTIAL: Kernel =
+        Kernel::new("project_partial", Some(kernels::STRUCTURED_WORKGROUP));
+    /// `structured_step`: the update from the projections, fused with the
+    /// partial sums of the next operand's projections 0 to 3.
+    pub const STRUCTURED_STEP: Kernel =
+        Kernel::new("structured_step", Some(kernels::STRUCTURED_WORKGROUP));
+    /// `project_rest`: partial sums of the projections 4 and up (R > 4).
+    pub const PROJECT_REST: Kernel =
+        Kernel::new("project_rest", Some(kernels::STRUCTURED_WORKGROUP));
+    /// `packed_project`: the same for packed patterns by pattern, a thread
+    /// per pattern reading its words coalesced.
+    pub const PACKED_PROJECT: Kernel =
+        Kernel::new("packed_project", Some(kernels::STRUCTURED_WORKGROUP));
+    /// `project_finish`: the projections from their partial sums.
+    pub const PROJECT_FINISH: Kernel =
+        Kernel::new("project_finish", Some(kernels::STRUCTURED_WORKGROUP));
+}
+
 /// How packed patterns of N = `n` units and P = `p` patterns are split over
 /// bindings of `max_binding` bytes: (blocks of 32 units in all, blocks per
 /// binding).
@@ -53,13 +73,13 @@ pub fn pipeline(subgroups: bool, packed: Option<u32>, staged: bool) -> PipelineK
             kernels::STRUCTURED_SOURCE.as_str()
         },
         &[
-            Kernel::ProjectPartial,
-            Kernel::ProjectFinish,
-            Kernel::StructuredStep,
-            Kernel::ProjectRest,
-            Kernel::PackedProject,
-            Kernel::ConvRows,
-            Kernel::ConvStep,
+            Kernel::PROJECT_PARTIAL,
+            Kernel::PROJECT_FINISH,
+            Kernel::STRUCTURED_STEP,
+            Kernel::PROJECT_REST,
+            Kernel::PACKED_PROJECT,
+            Kernel::CONV_ROWS,
+            Kernel::CONV_STEP,
         ],
         Family::Structured,
     )
@@ -256,7 +276,7 @@ impl KernelFamily for StructuredFamily {
         }
         traffic.retain(|t| t.requested > 0);
         let mut list = vec![Dispatch {
-            kernel: Kernel::StructuredStep,
+            kernel: Kernel::STRUCTURED_STEP,
             slot: 0,
             row0: 0,
             rows: g.n,
@@ -287,7 +307,7 @@ impl KernelFamily for StructuredFamily {
                 let pattern_groups = (rank - 4).div_ceil(kernels::STRUCTURED_WORKGROUP);
                 let (x, y) = g.grid(groups * pattern_groups);
                 list.push(Dispatch {
-                    kernel: Kernel::PackedProject,
+                    kernel: Kernel::PACKED_PROJECT,
                     slot: 0,
                     row0: 0,
                     rows: g.n,
@@ -301,7 +321,7 @@ impl KernelFamily for StructuredFamily {
             } else {
                 let blocks = (rank - 4).div_ceil(4);
                 list.push(Dispatch {
-                    kernel: Kernel::ProjectRest,
+                    kernel: Kernel::PROJECT_REST,
                     slot: 0,
                     row0: 0,
                     rows: g.n,
@@ -319,7 +339,7 @@ impl KernelFamily for StructuredFamily {
         }
         let (fx, fy) = g.grid(rank);
         let finish = Dispatch {
-            kernel: Kernel::ProjectFinish,
+            kernel: Kernel::PROJECT_FINISH,
             slot: 0,
             row0: 0,
             rows: g.n,
@@ -334,7 +354,7 @@ impl KernelFamily for StructuredFamily {
             let blocks = rank.div_ceil(4);
             *prologue = vec![
                 Dispatch {
-                    kernel: Kernel::ProjectPartial,
+                    kernel: Kernel::PROJECT_PARTIAL,
                     slot: 0,
                     row0: 0,
                     rows: g.n,
