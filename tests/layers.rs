@@ -817,3 +817,54 @@ fn let_patterns(code: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Each GPU kernel family is a file of `sim/gpu/operator/` that states
+/// every fact of its kernels (`KernelFamily`): its family type and its
+/// kernels (`Kernel` constants) are named in `sim/gpu/operator/` only
+/// (`mod.rs` chooses the family for M's shape), so that no other file of
+/// the backend changes with a new family. docs/architecture.md's "where a
+/// change goes" counts on it.
+#[test]
+fn each_kernel_family_is_named_in_its_folder_only() {
+    let root = src();
+    let folder = root.join("sim/gpu/operator");
+    let mut names = Vec::new();
+    for file in files(&folder) {
+        let text = code(&std::fs::read_to_string(&file).unwrap());
+        for line in text.lines().map(str::trim) {
+            // `pub struct DenseFamily {`, `pub const DENSE_ROW: Kernel =`.
+            let words: Vec<&str> = line.split([' ', ':', '{', '(', '=']).collect();
+            match words.as_slice() {
+                ["pub", "struct", name, ..] if name.ends_with("Family") => {
+                    names.push(name.to_string())
+                }
+                ["pub", "const", name, "", "Kernel", ..] => names.push(name.to_string()),
+                _ => {}
+            }
+        }
+    }
+    for family in [
+        "DenseFamily",
+        "StructuredFamily",
+        "ConvolutionFamily",
+        "SparseFamily",
+    ] {
+        assert!(names.iter().any(|n| n == family), "{family} in {names:?}");
+    }
+    assert!(names.iter().any(|n| n == "SPARSE_STEP"), "{names:?}");
+    for file in files(&root) {
+        if file.starts_with(&folder) {
+            continue;
+        }
+        let text = code(&std::fs::read_to_string(&file).unwrap());
+        for name in &names {
+            let named = text.match_indices(name.as_str()).any(|(k, _)| {
+                let before = text[..k].chars().next_back();
+                let after = text[k + name.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            assert!(!named, "{} names {name}", file.display());
+        }
+    }
+}
