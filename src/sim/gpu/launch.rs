@@ -2,14 +2,14 @@
 //! batch, M's shape on the GPU ([`OperatorShape`]), the method's stages,
 //! the inputs on at once, the metric sums and the adapter's limits. A pure
 //! function of the experiment, the batch and the limits (made in
-//! `operator.rs`, where M's shape is chosen).
+//! `operator/mod.rs`, where M's shape is chosen).
 //!
 //! M's shape is a kernel family ([`KernelFamily`]): each family, in its
 //! own file under `operator/`, states every fact of its kernels that a run,
 //! a plan, a cost or bench reads, and the dispatches of its steps. A new
 //! family implements the trait (the compiler lists every fact it must
-//! state) and is chosen for its forms in `OperatorShape::of`
-//! (`operator.rs`).
+//! state) and is chosen for its forms in `operator_shape`
+//! (`operator/mod.rs`).
 
 use super::kernels::{BatchShape, Family};
 use super::pipelines::{Generated, PipelineKey};
@@ -214,16 +214,10 @@ pub struct PipelineChoice {
 
 /// A kernel family: the kernels that step M of one shape, and every fact
 /// of them that a run, a plan, a cost or bench reads without M's
-/// buffers. Each family is a file of `operator/`; `OperatorShape::of`
-/// (`operator.rs`) chooses one for M's shape. Every method is required,
+/// buffers. Each family is a file of `operator/`; `operator_shape`
+/// (`operator/mod.rs`) chooses one for M's shape. Every method is required,
 /// so a new family states each fact.
-pub trait KernelFamily: std::fmt::Debug + Send + Sync + 'static {
-    /// The family as `Any`, to compare shapes ([`OperatorShape`]'s `==`).
-    fn as_any(&self) -> &dyn std::any::Any;
-
-    /// Whether `other` is the same family with the same shape.
-    fn same(&self, other: &dyn KernelFamily) -> bool;
-
+pub trait KernelFamily: Same + std::fmt::Debug + Send + Sync + 'static {
     /// The shape on an adapter of type `device`, with sparse light rows
     /// given `lanes` lanes each where set (the families that do not
     /// depend on them unchanged).
@@ -284,10 +278,23 @@ pub trait KernelFamily: std::fmt::Debug + Send + Sync + 'static {
     fn stage(&self, g: &Launch, stage: Stage, prologue: &mut Vec<Dispatch>) -> Vec<Dispatch>;
 }
 
-/// Whether `other` is the family `family` with the same shape (the
-/// [`KernelFamily::same`] of every family).
-pub fn same_family<T: KernelFamily + PartialEq>(family: &T, other: &dyn KernelFamily) -> bool {
-    other.as_any().downcast_ref::<T>() == Some(family)
+/// A family's type behind `dyn`: what compares two shapes
+/// ([`OperatorShape`]'s `==`) and finds a family's own type
+/// ([`OperatorShape::family`]). Every `PartialEq` type has it.
+pub trait Same {
+    /// It, as `Any`.
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// Whether `other` is of its type and equal to it.
+    fn same(&self, other: &dyn std::any::Any) -> bool;
+}
+
+impl<T: PartialEq + 'static> Same for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn same(&self, other: &dyn std::any::Any) -> bool {
+        other.downcast_ref::<T>() == Some(self)
+    }
 }
 
 /// The operator's shape on the GPU: its kernel family, with every fact of
@@ -316,6 +323,6 @@ impl std::ops::Deref for OperatorShape {
 
 impl PartialEq for OperatorShape {
     fn eq(&self, other: &Self) -> bool {
-        self.0.same(other.0.as_ref())
+        self.0.same(other.0.as_any())
     }
 }

@@ -2,11 +2,12 @@
 //! passes per stage (`conv_rows`, then `conv_step` fused with the
 //! update), built with the structured kernels and sharing their bindings.
 
-use crate::model::Stage;
+use super::buffers::GpuOperator;
+use super::structured::f32s;
+use crate::model::{GaussianKernel, Stage};
+use crate::sim::gpu::context::{storage_buffer, GpuContext};
 use crate::sim::gpu::kernels::{self, Family, Kernel};
-use crate::sim::gpu::launch::{
-    same_family, KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers,
-};
+use crate::sim::gpu::launch::{KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers};
 use crate::sim::gpu::pipelines::PipelineKey;
 use crate::sim::gpu::traffic::{stage_point, Dispatch, Region, Traffic};
 
@@ -27,14 +28,6 @@ pub struct ConvolutionFamily {
 }
 
 impl KernelFamily for ConvolutionFamily {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn same(&self, other: &dyn KernelFamily) -> bool {
-        same_family(self, other)
-    }
-
     fn on(&self, _device: wgpu::DeviceType, _lanes: Option<u32>) -> OperatorShape {
         OperatorShape::new(self.clone())
     }
@@ -184,4 +177,27 @@ impl KernelFamily for ConvolutionFamily {
         };
         vec![rows, step]
     }
+}
+
+/// A Gaussian kernel's buffers: V the even taps g_t and the odd taps h_t
+/// of each Gaussian, rows of side each (g_0, h_0, g_1, h_1); coef the
+/// scales c_t; and the torus's metric table (cos x, sin x, cos y, sin y).
+pub fn upload(ctx: &GpuContext, k: &GaussianKernel, metric_table: &[f64]) -> GpuOperator {
+    let taps: Vec<f64> = (0..k.terms.len())
+        .flat_map(|t| [k.taps(t), k.odd_taps(t)].concat())
+        .collect();
+    let scales: Vec<f64> = (0..k.terms.len()).map(|t| k.scale(t)).collect();
+    super::structured::tables(
+        k.terms.len() as u32,
+        storage_buffer(ctx, "attractor taps", &f32s(&taps)),
+        None,
+        storage_buffer(ctx, "attractor coef", &f32s(&scales)),
+        None,
+        (false, Vec::new(), 0),
+        Some(storage_buffer(
+            ctx,
+            "attractor metric table",
+            &f32s(metric_table),
+        )),
+    )
 }

@@ -2,11 +2,11 @@
 //! for a few trials and the tiled `dense_batch` for many, each fused with
 //! the update; generated `random` M in the row kernels, never read.
 
+use super::buffers::GpuOperator;
 use crate::model::Stage;
+use crate::sim::gpu::context::{storage_buffer, GpuContext};
 use crate::sim::gpu::kernels::{self, BatchShape, DenseShape, Family, Kernel};
-use crate::sim::gpu::launch::{
-    same_family, KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers,
-};
+use crate::sim::gpu::launch::{KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers};
 use crate::sim::gpu::pipelines::{Generated, PipelineKey};
 use crate::sim::gpu::traffic::{Dispatch, Region, Traffic};
 
@@ -110,14 +110,6 @@ pub fn batch_pipeline(shape: BatchShape) -> PipelineKey {
 }
 
 impl KernelFamily for DenseFamily {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn same(&self, other: &dyn KernelFamily) -> bool {
-        same_family(self, other)
-    }
-
     fn on(&self, _device: wgpu::DeviceType, _lanes: Option<u32>) -> OperatorShape {
         OperatorShape::new(self.clone())
     }
@@ -270,7 +262,7 @@ impl KernelFamily for DenseFamily {
                 // sums; the finish adds them and updates.
                 let sums = u64::from(split) * b * r * f;
                 traffic.push(Traffic::write(Region::Partials, sums));
-                let (fx, fy) = g.grid((rows * g.batch).div_ceil(kernels::BatchShape::THREADS));
+                let (fx, fy) = g.grid((rows * g.batch).div_ceil(BatchShape::THREADS));
                 let mut finish = vec![
                     Traffic::read(Region::Partials, sums, 1),
                     Traffic::write(Region::Operand, b * r * f),
@@ -296,5 +288,52 @@ impl KernelFamily for DenseFamily {
                 ]
             })
             .collect()
+    }
+}
+
+/// Dense M of N = `n` (`m`, row-major) as row blocks of at most
+/// `max_binding` bytes, rows padded to N rounded up to 4 (vec4 loads).
+pub fn upload(ctx: &GpuContext, m: &[f64], n: usize, max_binding: u64) -> GpuOperator {
+    let n_pad = n.div_ceil(4) * 4;
+    let blocks: Vec<wgpu::Buffer> = row_blocks(n, max_binding)
+        .into_iter()
+        .map(|(row0, rows)| {
+            let (row0, rows) = (row0 as usize, rows as usize);
+            let mut data = vec![0.0f32; rows * n_pad];
+            for r in 0..rows {
+                let row = &mut data[r * n_pad..r * n_pad + n];
+                for (j, x) in row.iter_mut().enumerate() {
+                    *x = m[(row0 + r) * n + j] as f32;
+                }
+            }
+            storage_buffer(ctx, "attractor M block", &data)
+        })
+        .collect();
+    rows_of(blocks)
+}
+
+/// Generated `random` M: generated in the kernel (`dense_step`
+/// with `RANDOM` set), one block of every row bound to a placeholder.
+pub fn upload_generated(ctx: &GpuContext) -> GpuOperator {
+    rows_of(vec![storage_buffer(
+        ctx,
+        "attractor M (generated)",
+        &[0.0; 4],
+    )])
+}
+
+/// Row blocks read through the operand's ping-pong buffers.
+fn rows_of(blocks: Vec<wgpu::Buffer>) -> GpuOperator {
+    GpuOperator {
+        buffers: blocks.clone(),
+        tables: blocks.into_iter().map(|b| (b, None)).collect(),
+        bindings: Vec::new(),
+        metric: None,
+        metric_rows: None,
+        rank: 0,
+        operand: true,
+        packed_words: None,
+        factor_terms: 0,
+        table_flags: (false, false, false),
     }
 }

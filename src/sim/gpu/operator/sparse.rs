@@ -2,11 +2,13 @@
 //! the operands of tiles of trials, fused with the update), after
 //! `factor_project` where M has factored terms.
 
-use crate::model::Stage;
+use super::buffers::GpuOperator;
+use crate::error::{Error, Result};
+use crate::model::{Csr, Factors, Stage};
+use crate::sim::gpu::context::{storage_buffer, storage_words, GpuContext};
 use crate::sim::gpu::kernels::{self, Family, Kernel};
-use crate::sim::gpu::launch::{
-    same_family, KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers,
-};
+use crate::sim::gpu::launch::{KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers};
+use crate::sim::gpu::layout::FactorTerm;
 use crate::sim::gpu::pipelines::PipelineKey;
 use crate::sim::gpu::traffic::{self, Dispatch, Region, Traffic};
 
@@ -94,14 +96,6 @@ pub fn pipeline(lanes: u32, groups: u32, heavy: u32, subgroup: u32) -> PipelineK
 }
 
 impl KernelFamily for SparseFamily {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn same(&self, other: &dyn KernelFamily) -> bool {
-        same_family(self, other)
-    }
-
     /// By default one lane a light row on a software adapter, whose
     /// invocations share a few cores and pay more for a tree's barriers
     /// than extra lanes save (N = 2000, K = 100 on llvmpipe, release
@@ -274,14 +268,14 @@ impl KernelFamily for SparseFamily {
 
 /// The terms of `factors` as the GPU reads them: each u then v one after
 /// another in the factor buffer.
-pub fn factor_terms(factors: &crate::model::Factors) -> Vec<crate::sim::gpu::layout::FactorTerm> {
+pub fn factor_terms(factors: &Factors) -> Vec<FactorTerm> {
     let mut at = 0u32;
     factors
         .terms
         .iter()
         .map(|t| {
             let (nu, nv) = (t.u.len() as u32, t.v.len() as u32);
-            let term = crate::sim::gpu::layout::FactorTerm {
+            let term = FactorTerm {
                 row0: t.to as u32,
                 rows: nu,
                 col0: t.from as u32,
@@ -295,4 +289,80 @@ pub fn factor_terms(factors: &crate::model::Factors) -> Vec<crate::sim::gpu::lay
             term
         })
         .collect()
+}
+
+/// Sparse M's buffers: its row places (N + 1), columns and values, the
+/// rows in the order `sparse_step` takes them (heavy first), its factored
+/// terms and their numbers (each u then v), and the metrics' table of a
+/// drawn ring (`metric_table`) where there is one.
+pub fn upload(
+    ctx: &GpuContext,
+    csr: &Csr,
+    factors: &Factors,
+    metric_table: Option<Vec<f64>>,
+) -> Result<GpuOperator> {
+    let places: Vec<u32> = csr
+        .row_ptr()
+        .iter()
+        .map(|&p| u32::try_from(p))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            Error::invalid(
+                "network.weights",
+                format!("{} entries", csr.nnz()),
+                "the GPU holds at most 2^32 - 1 sparse entries; use --backend cpu",
+            )
+        })?;
+    let values: Vec<f32> = csr.values().iter().map(|&v| v as f32).collect();
+    // One zero term when there are none (no empty bindings).
+    let mut terms = factor_terms(factors);
+    if terms.is_empty() {
+        terms.push(FactorTerm::default());
+    }
+    let numbers: Vec<f32> = factors
+        .terms
+        .iter()
+        .flat_map(|t| t.u.iter().chain(&t.v).map(|&x| x as f32))
+        .collect();
+    let bindings = vec![
+        (
+            27,
+            storage_words(ctx, "attractor sparse row places", &places),
+        ),
+        (
+            28,
+            storage_words(ctx, "attractor sparse columns", csr.cols()),
+        ),
+        (29, storage_buffer(ctx, "attractor sparse values", &values)),
+        (
+            30,
+            storage_words(ctx, "attractor sparse rows", &csr.rows_heavy_first()),
+        ),
+        (
+            32,
+            storage_words(ctx, "attractor factor terms", bytemuck::cast_slice(&terms)),
+        ),
+        (
+            33,
+            storage_buffer(ctx, "attractor factor numbers", &numbers),
+        ),
+    ];
+    let metric = metric_table.map(|t| {
+        let t: Vec<f32> = t.iter().map(|&x| x as f32).collect();
+        storage_buffer(ctx, "attractor metric table", &t)
+    });
+    let mut buffers: Vec<wgpu::Buffer> = bindings.iter().map(|(_, b)| b.clone()).collect();
+    buffers.extend(metric.iter().cloned());
+    Ok(GpuOperator {
+        buffers,
+        tables: Vec::new(),
+        bindings,
+        metric,
+        metric_rows: None,
+        rank: 0,
+        operand: true,
+        packed_words: None,
+        factor_terms: factors.terms.len() as u32,
+        table_flags: (false, false, false),
+    })
 }

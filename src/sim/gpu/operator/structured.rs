@@ -4,11 +4,11 @@
 //! `project_rest` or `packed_project` for the projections 4 and up, and
 //! `project_finish`.
 
-use crate::model::Stage;
+use super::buffers::GpuOperator;
+use crate::model::{PatternBits, Stage, StructuredForm};
+use crate::sim::gpu::context::{storage_buffer, storage_words, GpuContext};
 use crate::sim::gpu::kernels::{self, Family, Kernel};
-use crate::sim::gpu::launch::{
-    same_family, KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers,
-};
+use crate::sim::gpu::launch::{KernelFamily, Launch, OperatorShape, PipelineChoice, WeightBuffers};
 use crate::sim::gpu::pipelines::PipelineKey;
 use crate::sim::gpu::traffic::{stage_point, Dispatch, Region, Traffic, BITS_BINDING};
 
@@ -93,14 +93,6 @@ pub fn pipeline(subgroups: bool, packed: Option<u32>, staged: bool) -> PipelineK
 }
 
 impl KernelFamily for StructuredFamily {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn same(&self, other: &dyn KernelFamily) -> bool {
-        same_family(self, other)
-    }
-
     fn on(&self, _device: wgpu::DeviceType, _lanes: Option<u32>) -> OperatorShape {
         OperatorShape::new(self.clone())
     }
@@ -373,5 +365,103 @@ impl KernelFamily for StructuredFamily {
         }
         list.push(finish);
         list
+    }
+}
+
+/// f32 copies of `v`.
+pub fn f32s(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+/// A structured form's tables exactly as the CPU operator reads them: V,
+/// U where it differs, the coefficients and the diagonal.
+pub fn upload(ctx: &GpuContext, form: &StructuredForm) -> GpuOperator {
+    let v = storage_buffer(ctx, "attractor V", &f32s(&form.v));
+    let u = form
+        .u
+        .as_deref()
+        .map(|u| storage_buffer(ctx, "attractor U", &f32s(u)));
+    let coef = storage_buffer(ctx, "attractor coef", &f32s(&form.coef));
+    let diag = form
+        .diag
+        .as_deref()
+        .map(|d| storage_buffer(ctx, "attractor diag", &f32s(d)));
+    tables(
+        form.rank() as u32,
+        v,
+        u,
+        coef,
+        diag,
+        (form.unit_row(0), Vec::new(), 0),
+        None,
+    )
+}
+
+/// Packed Hebbian patterns of N units (`bits`): their bits split by
+/// blocks of units over buffers of at most `max_binding` bytes (V and U
+/// placeholders), coefficients 1/N and the diagonal correction -P/N.
+pub fn upload_packed(ctx: &GpuContext, bits: &PatternBits, max_binding: u64) -> GpuOperator {
+    let (n, p) = (bits.n(), bits.p());
+    let (_, per) = packed_split(n, p, max_binding);
+    let placeholder = storage_buffer(ctx, "attractor V (packed)", &[0.0; 4]);
+    let coef = storage_buffer(ctx, "attractor coef", &vec![1.0 / n as f32; p]);
+    let diag = storage_buffer(
+        ctx,
+        "attractor diag",
+        &vec![(-(p as f64) / n as f64) as f32; n],
+    );
+    let words: Vec<wgpu::Buffer> = bits
+        .data()
+        .chunks(per * p)
+        .map(|chunk| storage_words(ctx, "attractor pattern bits", chunk))
+        .collect();
+    tables(
+        p as u32,
+        placeholder,
+        None,
+        coef,
+        Some(diag),
+        (bits.first_all_ones(), words, per as u32),
+        None,
+    )
+}
+
+/// The structured kernels' buffers: R = `rank`, the table `v` (and `u`
+/// where it differs), the coefficients, the diagonal, (row 0 all ones,
+/// the packed bits, blocks of 32 units per bits buffer) and the metrics'
+/// own table where it is not V's rows.
+pub fn tables(
+    rank: u32,
+    v: wgpu::Buffer,
+    u: Option<wgpu::Buffer>,
+    coef: wgpu::Buffer,
+    diag: Option<wgpu::Buffer>,
+    (unit_row0, bits, bits_words): (bool, Vec<wgpu::Buffer>, u32),
+    metric: Option<wgpu::Buffer>,
+) -> GpuOperator {
+    let mut buffers = vec![v.clone()];
+    buffers.extend(u.iter().cloned());
+    buffers.push(coef.clone());
+    buffers.extend(diag.iter().cloned());
+    buffers.extend(metric.iter().cloned());
+    buffers.extend(bits.iter().cloned());
+    let mut bindings = vec![(11, coef)];
+    bindings.extend(diag.iter().map(|d| (9, d.clone())));
+    bindings.extend(
+        [16, 17, 18, 19, 22, 23, 24, 25]
+            .into_iter()
+            .zip(bits.iter().cloned()),
+    );
+    GpuOperator {
+        buffers,
+        table_flags: (u.is_none(), unit_row0, diag.is_some()),
+        packed_words: (!bits.is_empty()).then_some(bits_words),
+        tables: vec![(v.clone(), u)],
+        bindings,
+        metric,
+        metric_rows: Some(v),
+        rank,
+        operand: false,
+        factor_terms: 0,
     }
 }
