@@ -96,7 +96,7 @@ struct Segment {
 // read from binding b, counter 2 b + 1 those written, each a 64-bit count
 // in two words (low, high: a carry when the low word wraps). Unset, the
 // helpers are plain loads and stores (the branch is a constant false).
-// The counters are COUNTED_SLOTS per kernel, from KERNEL COUNTED_SLOTS:
+// The counters are COUNTED_SLOTS per kernel, from KERNEL × COUNTED_SLOTS:
 // KERNEL is the code of the pipeline's entry point, set with COUNTING.
 override COUNTING: bool = false;
 override KERNEL: u32 = 0u;

@@ -1,7 +1,8 @@
 //! The WGSL kernels (files in `shaders/`, each module prefixed by a header
 //! generated from the Rust definitions), the parameter block they share and
-//! their bind group layouts. The codes and sizes both sides use are written
-//! into the header from here; keep `StepParams` and `TrialParams` in sync
+//! their bind group layouts, and [`Kernel`], an entry point. The codes and
+//! sizes both sides use are written into the header from here (a kernel's
+//! own code in the counting build is its pipeline's override `KERNEL`); keep `StepParams` and `TrialParams` in sync
 //! with `shaders/common.wgsl` (tests check their sizes, the constants, and
 //! reflect every binding with naga).
 
@@ -311,7 +312,7 @@ static CODES: std::sync::Mutex<Vec<Kernel>> = std::sync::Mutex::new(Vec::new());
 impl Kernel {
     /// The kernel of the WGSL entry point `entry_point`, whose grid is
     /// divided by `workgroup` threads a workgroup where that is fixed.
-    pub const fn new(entry_point: &'static str, workgroup: Option<u32>) -> Self {
+    pub(crate) const fn new(entry_point: &'static str, workgroup: Option<u32>) -> Self {
         Kernel {
             entry_point,
             workgroup,
@@ -361,9 +362,11 @@ impl Kernel {
         self.entry_point
     }
 
-    /// The threads per workgroup its grid is divided by, where they are
-    /// fixed in its module (`@workgroup_size` of a generated constant);
-    /// `None` where they are an override constant of its pipeline.
+    /// The threads per workgroup of its entry point where its module fixes
+    /// them (`@workgroup_size` of a generated constant: the constant its
+    /// family divides its grid by, which tests/shaders.rs checks against
+    /// the module); `None` where they are an override constant of its
+    /// pipeline.
     pub fn workgroup(self) -> Option<u32> {
         self.workgroup
     }

@@ -178,8 +178,8 @@ pub fn turned_pairs(exp: &Experiment) -> usize {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WeightBuffers {
     /// Each buffer holding M (its tables, bits or taps): its name (the
-    /// label without `attractor `) and bytes, in the order
-    /// `operator::upload` makes them.
+    /// label without `attractor `) and bytes, in the order its family's
+    /// `upload` makes them.
     pub buffers: Vec<(&'static str, u64)>,
     /// Whether the step reads its operand through the ping-pong buffers
     /// (dense and sparse M).

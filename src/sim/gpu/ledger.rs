@@ -22,8 +22,9 @@ impl Default for Requests {
 impl Requests {
     /// Adds the requests of `d`.
     pub fn add(&mut self, d: &Dispatch) {
+        let base = slot(d.kernel, 0, false);
         for t in &d.traffic {
-            self.0[slot(d.kernel, t.binding, t.write)] += t.requested;
+            self.0[base + (2 * t.binding + u32::from(t.write)) as usize] += t.requested;
         }
     }
 

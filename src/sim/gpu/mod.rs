@@ -16,9 +16,10 @@
 //! One file per job: [`context`] (device and queue), [`kernels`] (WGSL
 //! sources and their generated header), [`layout`] (parameter structs and
 //! bind group layouts), [`pipelines`] (compiled once per backend, cached by
-//! family and shape), [`operator`] (M's shape and buffers on the GPU, from
-//! its form: the one file that matches on the model's forms), [`launch`]
-//! (everything a schedule depends on), `buffers` (every buffer of a run,
+//! key), [`operator`] (M's kernel family and buffers on the GPU, from its
+//! form: its `mod.rs` is the one file that matches on the model's forms,
+//! and each family is a child), [`launch`] (everything a schedule depends
+//! on, and the trait of a kernel family), `buffers` (every buffer of a run,
 //! named, and the bind groups), `inputs` (the inputs' part of each step's
 //! parameters), [`schedule`] (the dispatches and their bytes), [`cost`]
 //! (bytes, flops and memory of a batch), `encode` (a submit's compute

@@ -1,5 +1,5 @@
 //! Shader modules, bind group layouts and compute pipelines, compiled once
-//! per backend and kept by kernel family and shape: the runs of a sweep's
+//! per backend and kept by key ([`PipelineKey`]): the runs of a sweep's
 //! batches reuse them instead of compiling WGSL again.
 
 use super::context::GpuContext;
