@@ -118,7 +118,9 @@ impl Run<'_> {
                 pass.set_bind_group(0, group, &[offset]);
                 let [x, y, z] = d.workgroups;
                 pass.dispatch_workgroups(x, y, z);
-                requested.add(d);
+                if let Some(r) = requested.as_mut() {
+                    r.add(d);
+                }
                 match part {
                     Part::Step => {
                         ledger.step_dispatches += 1;

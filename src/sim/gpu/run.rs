@@ -55,8 +55,9 @@ pub struct Run<'a> {
     pub(super) at: Cell<u64>,
     /// What the submits recorded so far.
     pub(super) ledger: Cell<Ledger>,
-    /// The bytes the recorded dispatches request, by kernel and binding.
-    pub(super) requested: RefCell<Requests>,
+    /// The bytes the recorded dispatches request, by kernel and binding,
+    /// tallied while a count ([`Run::count`]) runs; `None` otherwise.
+    pub(super) requested: RefCell<Option<Requests>>,
     /// GPU timestamps of the submits, where the adapter has them.
     pub(super) timer: Option<super::timing::Timer>,
     /// The inputs' part of each step's parameters.
@@ -307,7 +308,7 @@ impl<'a> Run<'a> {
             started: Cell::new(false),
             at: Cell::new(0),
             ledger: Cell::new(Ledger::default()),
-            requested: RefCell::new(Requests::default()),
+            requested: RefCell::new(None),
             timer,
             inputs,
             op,
@@ -327,8 +328,10 @@ impl<'a> Run<'a> {
         self.ctx
             .queue
             .write_buffer(&self.buf.counted, 0, &vec![0u8; bytes as usize]);
-        *self.requested.borrow_mut() = Requests::default();
-        self.time(steps)?;
+        *self.requested.borrow_mut() = Some(Requests::default());
+        let timed = self.time(steps);
+        let requested = self.requested.borrow_mut().take().unwrap_or_default();
+        timed?;
         let back = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("attractor counted readback"),
             size: bytes,
@@ -371,7 +374,7 @@ impl<'a> Run<'a> {
         Ok(Counted {
             steps,
             measured,
-            scheduled: self.requested.borrow().clone(),
+            scheduled: requested,
             step_kernels,
         })
     }
