@@ -262,10 +262,6 @@ pub trait KernelFamily: Same + std::fmt::Debug + Send + Sync + 'static {
     /// Rows of dense M's largest row block (0 where M is not in blocks).
     fn largest_block(&self) -> u64;
 
-    /// Floats of projections each trial keeps for `rank` projections of N
-    /// = `n`.
-    fn projections_per_trial(&self, rank: usize, n: usize) -> usize;
-
     /// Lanes a light row of sparse M gets (1 where M has no rows of its own).
     fn light_row_lanes(&self) -> u32;
 

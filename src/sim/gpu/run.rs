@@ -171,8 +171,15 @@ impl<'a> Run<'a> {
         let (rank, dense) = (op.rank(), op.operand());
         let n_partials = geometry.partial_sums(u64::from(rank));
         // Per trial: the R projections, or a Gaussian kernel's 2R row
-        // passes of N (even and odd taps).
-        let proj_per_trial = geometry.op.projections_per_trial(rank as usize, n);
+        // passes of N (even and odd taps), as the plan counts them.
+        let proj_per_trial = geometry
+            .op
+            .weight_buffers(
+                u64::from(geometry.n),
+                u64::from(geometry.n_pad()),
+                geometry.max_binding,
+            )
+            .projections as usize;
         let mut buf = Buffers::new(
             &scoped_bytes("allocating the state"),
             ctx,

@@ -86,11 +86,6 @@ impl KernelFamily for ConvolutionFamily {
         0
     }
 
-    /// Its 2 `rank` row passes of `n` (even and odd taps).
-    fn projections_per_trial(&self, rank: usize, n: usize) -> usize {
-        2 * rank * n
-    }
-
     fn light_row_lanes(&self) -> u32 {
         1
     }

@@ -178,10 +178,6 @@ impl KernelFamily for StructuredFamily {
         0
     }
 
-    fn projections_per_trial(&self, rank: usize, _n: usize) -> usize {
-        rank
-    }
-
     fn light_row_lanes(&self) -> u32 {
         1
     }
